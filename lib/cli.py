@@ -1,0 +1,77 @@
+"""What every script shares: --today parsing, the as-of moment, opening storage, errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
+
+from lib.config import Settings
+from lib.db import Storage, get_client
+from lib.errors import ConfigError, PipelineError
+from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED
+from lib.log import KST, get_logger
+
+log = get_logger("cli")
+
+
+def parse_day(text: str) -> dt.date:
+    """argparse type for YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def add_today_argument(parser: argparse.ArgumentParser) -> None:
+    """The --today option every script takes."""
+    parser.add_argument(
+        "--today",
+        type=parse_day,
+        metavar="YYYY-MM-DD",
+        help="act as on this KST date (replays, tests); default: the clock, in Asia/Seoul",
+    )
+
+
+def as_of_for(today: dt.date | None, now: dt.datetime) -> dt.datetime:
+    """The moment a run acts for: now, or the end of an earlier --today (KST)."""
+    now_kst = now.astimezone(KST)
+    if today is None or today == now_kst.date():
+        return now_kst
+    if today > now_kst.date():
+        raise ConfigError(f"--today {today} is in the future (it is {now_kst.date()} in Seoul)")
+    return dt.datetime.combine(today, dt.time(23, 59, 59), tzinfo=KST)
+
+
+def open_storage(settings: Settings, on_write: Callable[[str], None] | None = None) -> Storage:
+    """Storage on MONGODB_URI; refuses to run without one so no production day is written into memory."""
+    uri = settings.mongodb_uri_value
+    if uri is None:
+        raise ConfigError(
+            "MONGODB_URI is not set: set it in .env to your server (mongodb://user:pass@host:27017/); "
+            "mongomock:// is the in-memory database for tests and the demo"
+        )
+    if uri.startswith("mongomock://"):
+        log.warning("MONGODB_URI=mongomock://: an in-memory database, nothing outlives this process")
+    storage = Storage(get_client(uri), settings.mongodb_db_prefix, on_write=on_write)
+    storage.ping()
+    return storage
+
+
+def exit_code(exc: PipelineError) -> int:
+    """ConfigError needs a human (2); everything else may pass on a later run (1)."""
+    return EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILED
+
+
+def progress_factory(description: str) -> Callable[[int], Callable[[int], None]] | None:
+    """A tqdm bar on a terminal; None under cron, where the per-month log lines tell the progress."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def make(total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=description, unit="day", file=sys.stderr, leave=True)
+        return bar.update
+
+    return make

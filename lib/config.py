@@ -1,0 +1,109 @@
+"""Settings: one pydantic-settings object read once from the environment and `.env`, then passed down."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lib.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KNOWN_SOURCES = ("krx_openapi", "pykrx", "replay")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the pipeline; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    mongodb_uri: SecretStr | None = None
+    mongodb_db_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,32}$")
+
+    krx_sources: Annotated[list[str], NoDecode] = ["krx_openapi", "pykrx"]
+    krx_openapi_key: SecretStr | None = None
+    krx_openapi_url: str = "https://data-dbg.krx.co.kr/svc/apis/sto"
+    krx_id: str | None = None
+    krx_pw: SecretStr | None = None
+    krx_replay_path: Path | None = None
+    krx_min_request_gap_seconds: float = Field(default=1.0, ge=0, le=60)
+    krx_request_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    krx_max_attempts: int = Field(default=3, ge=1, le=10)
+    krx_retry_backoff_seconds: float = Field(default=5.0, ge=0, le=600)
+    krx_extra_closed_days: Annotated[list[dt.date], NoDecode] = []
+    krx_extra_sessions: Annotated[list[dt.date], NoDecode] = []
+
+    market_cap_threshold_krw: int = Field(default=100_000_000_000, ge=0)
+    setup_history_sessions: int = Field(default=300, ge=1, le=5000)
+    missing_day_grace_days: int = Field(default=7, ge=1, le=60)
+    lock_timeout_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("krx_sources")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"name at least one source ({', '.join(KNOWN_SOURCES)})")
+        unknown = [name for name in value if name not in KNOWN_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(KNOWN_SOURCES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a source is listed twice")
+        return value
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _uri_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        raw = value.get_secret_value().strip()
+        if not raw.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
+            raise ValueError("must start with mongodb://, mongodb+srv:// or mongomock://")
+        return SecretStr(raw)
+
+    @model_validator(mode="after")
+    def _source_requirements(self) -> Settings:
+        if "replay" in self.krx_sources and self.krx_replay_path is None:
+            raise ValueError("KRX_SOURCES names 'replay': set KRX_REPLAY_PATH to a parquet or CSV panel file")
+        if self.krx_replay_path is not None and "replay" in self.krx_sources:
+            path = self.krx_replay_path
+            if not path.is_absolute():
+                path = PROJECT_ROOT / path
+            if not path.is_file():
+                raise ValueError(f"KRX_REPLAY_PATH: no file at {path}")
+            self.krx_replay_path = path
+        return self
+
+    @property
+    def mongodb_uri_value(self) -> str | None:
+        """The URI in clear text, for the db layer only (never log it)."""
+        return self.mongodb_uri.get_secret_value() if self.mongodb_uri else None
+
+
+def load_settings(env_file: Path | str | None = PROJECT_ROOT / ".env", **overrides: object) -> Settings:
+    """Read settings once; a bad value becomes one ConfigError line that says what to set."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigError(f"setting {name.upper()}: {message}; fix it in .env or the environment{more}") from None

@@ -1,0 +1,37 @@
+"""The pipeline's error hierarchy: what went wrong decides whether to retry, fall back, or stop."""
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class ConfigError(PipelineError):
+    """A setting or an installation step needs a human; retrying will not help."""
+
+
+class SourceError(PipelineError):
+    """A data source could not deliver a day's market."""
+
+
+class TransientSourceError(SourceError):
+    """Timeout, connection reset, HTTP 5xx or 429: worth retrying after a pause."""
+
+
+class SourceBlockedError(SourceError):
+    """The source refused us (blocked IP, logged out, bad key): stop calling it for this run."""
+
+
+class EmptyAnswerError(SourceError):
+    """The source answered a trading day with no rows: never treated as 'no data'."""
+
+
+class BadDataError(SourceError):
+    """The answer was malformed or failed validation."""
+
+
+class OutsideRangeError(SourceError):
+    """The day lies before the first session the source can ever serve (replay files)."""
+
+
+class LockLostError(PipelineError):
+    """Another run took over this run's lock (ours went stale); stop writing at once."""

@@ -1,0 +1,1 @@
+"""Jobs: run records and locks (runner), and the self-healing collection (collect)."""

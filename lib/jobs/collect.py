@@ -1,0 +1,188 @@
+"""Self-healing collection: every KRX session that is due and not yet done gets fetched (about two calls
+per day, one per market), stored, and only then marked completed in job_status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from lib.bars import bars_from_day
+from lib.calendar import TradingCalendar
+from lib.errors import ConfigError, SourceError
+from lib.jobs.runner import JobContext
+from lib.log import KST, get_logger
+from lib.sources import MARKETS, DayUnavailable, SourceChain
+from lib.universe import plan_universe
+
+log = get_logger("collect")
+
+Progress = Callable[[int], None]
+
+
+def last_due_session(calendar: TradingCalendar, chain: SourceChain, as_of: dt.datetime) -> dt.date | None:
+    """The latest session on or before the as-of date that some source should have published by now."""
+    day = as_of.astimezone(KST).date()
+    if not calendar.is_session(day):
+        day = calendar.previous_session(day)
+    for _ in range(10):
+        if chain.due(day, as_of):
+            return day
+        day = calendar.previous_session(day)
+    return None
+
+
+def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int:
+    as_of = ctx.storage.universe_as_of()
+    if as_of is not None and day < as_of:
+        return 0  # an older day re-collected must not roll the universe back
+    current = {doc["ticker"]: doc for doc in ctx.storage.universe()}
+    updates = plan_universe(current, frame, day, ctx.settings.market_cap_threshold_krw)
+    return ctx.storage.apply_universe(updates)
+
+
+def _write_chunk(ctx: JobContext, fetched: list[tuple[dt.date, list[pd.DataFrame]]]) -> tuple[int, int]:
+    by_ticker: dict[str, list[dict[str, Any]]] = {}
+    for day, frames in fetched:
+        for frame in frames:
+            for ticker, bar in bars_from_day(frame, day).items():
+                by_ticker.setdefault(ticker, []).append(bar)
+    written = ctx.storage.upsert_bars(by_ticker)
+    last_day, last_frames = fetched[-1]
+    changed = _refresh_universe(ctx, pd.concat(last_frames, ignore_index=True), last_day)
+    return written, changed
+
+
+def collect_days(
+    ctx: JobContext, chain: SourceChain, days: Sequence[dt.date], progress: Progress | None = None
+) -> None:
+    """Fetch, store and mark each day, oldest first, a calendar month at a time.
+
+    Order of writes per month: bars, then the universe, then the day records; so a day marked completed is
+    wholly stored, and a run killed anywhere is repaired by running again."""
+    counters = ctx.counters
+    for key in ("days_completed", "days_no_data", "bars_written", "universe_updates"):
+        counters.setdefault(key, 0)
+    counters["source_calls"] = 0
+    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
+    for _, month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
+        fetched: list[tuple[dt.date, list[pd.DataFrame]]] = []
+        no_data: list[tuple[dt.date, DayUnavailable]] = []
+        failure: DayUnavailable | None = None
+        for day in month:
+            try:
+                frames = [chain.fetch_day(day, market, ctx.as_of) for market in MARKETS]
+            except DayUnavailable as exc:
+                overdue = ctx.as_of.astimezone(KST).date() - day > grace
+                if exc.all_empty and overdue:
+                    log.error(
+                        "NO DATA for session %s: every source still answers an empty market %d days later. "
+                        "Recording it as a day without data so collection can go on. If KRX did trade that "
+                        "day, run `daily_update.py --redo %s`; if it was a closure, add it to "
+                        "KRX_EXTRA_CLOSED_DAYS. (%s)",
+                        day, (ctx.as_of.astimezone(KST).date() - day).days, day, exc,
+                    )
+                    no_data.append((day, exc))
+                    continue
+                failure = exc
+                break
+            fetched.append((day, frames))
+            if progress:
+                progress(1)
+        counters["source_calls"] = sum(chain.calls.values())
+        if fetched:
+            written, changed = _write_chunk(ctx, fetched)
+            counters["bars_written"] += written
+            counters["universe_updates"] += changed
+        marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
+        records = [(d, "completed", frames) for d, frames in fetched] + [(d, "no_data", e) for d, e in no_data]
+        for day, status, detail in sorted(records, key=lambda r: r[0]):
+            fields: dict[str, Any] = {"run_id": ctx.run_id, "end_time_utc": marked_at}
+            if status == "completed":
+                fields["rows"] = int(sum(len(f) for f in detail))
+                fields["sources"] = {f["market"].iloc[0]: f.attrs.get("source") for f in detail}
+                counters["days_completed"] += 1
+            else:
+                fields["error"] = str(detail)
+                counters["days_no_data"] += 1
+            ctx.storage.mark_day(day, status, fields)
+        if fetched or no_data:
+            counters["last_day"] = max(d for d, *_ in records).isoformat()
+            log.info(
+                "stored %s..%s: %d day(s), %d bars so far",
+                min(d for d, *_ in records), counters["last_day"], len(records), counters["bars_written"],
+            )
+        ctx.heartbeat()
+        if failure is not None:
+            counters["failed_day"] = failure.day.isoformat()
+            raise failure
+
+
+def _pending_after(ctx: JobContext, calendar: TradingCalendar, start: dt.date, end: dt.date) -> list[dt.date]:
+    done = ctx.storage.done_days()
+    return [d for d in calendar.sessions_between(start, end) if d not in done]
+
+
+def manual_setup(
+    ctx: JobContext,
+    calendar: TradingCalendar,
+    chain: SourceChain,
+    progress_factory: Callable[[int], Progress] | None = None,
+) -> None:
+    """First install: indexes, then the last N sessions (resumable), then the universe as of the last day."""
+    ctx.storage.ensure_indexes()
+    last = last_due_session(calendar, chain, ctx.as_of)
+    if last is None:
+        raise SourceError(f"no configured source has published any session up to {ctx.today}")
+    window = calendar.last_sessions(last, ctx.settings.setup_history_sessions)
+    earliest = chain.earliest_day()
+    if earliest is not None and earliest > window[0]:
+        log.warning(
+            "the sources start at %s, later than the %d-session window's first day %s: loading from %s",
+            earliest, len(window), window[0], earliest,
+        )
+        window = [d for d in window if d >= earliest]
+        if not window:
+            raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
+    pending = _pending_after(ctx, calendar, window[0], last)
+    ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
+    if not pending:
+        log.info("setup already complete for %s..%s; nothing to load", window[0], last)
+        return
+    log.info(
+        "loading %d of %d sessions (%s..%s) from %s",
+        len(pending), len(window), pending[0], last, ",".join(s.name for s in chain.sources),
+    )
+    progress = progress_factory(len(pending)) if progress_factory else None
+    collect_days(ctx, chain, pending, progress)
+
+
+def daily_update(
+    ctx: JobContext,
+    calendar: TradingCalendar,
+    chain: SourceChain,
+    redo: Sequence[dt.date] = (),
+) -> None:
+    """Collect every due session after the first collected one that is not done yet (seed 3.2)."""
+    for day in redo:
+        if not calendar.is_session(day):
+            raise ConfigError(f"--redo {day}: not a KRX session")
+        ctx.storage.forget_day(day)
+        log.info("--redo %s: the day is pending again", day)
+    done = ctx.storage.done_days()
+    if not done:
+        raise ConfigError("no collected day in job_status yet: run `python manual_setup.py` first")
+    last = last_due_session(calendar, chain, ctx.as_of)
+    if last is None:
+        log.info("no session is due yet as of %s", ctx.as_of.astimezone(KST).isoformat(timespec="minutes"))
+        return
+    pending = _pending_after(ctx, calendar, min(done), last)
+    ctx.counters.update(pending=len(pending), up_to=last.isoformat())
+    if not pending:
+        log.info("up to date through %s", last)
+        return
+    log.info("%d session(s) to collect: %s..%s", len(pending), pending[0], pending[-1])
+    collect_days(ctx, chain, pending)

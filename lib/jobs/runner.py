@@ -1,0 +1,121 @@
+"""A job run's lifecycle: one lock so overlapping runs exclude each other, a job_status record per run,
+and errors turned into one log line and an exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.config import Settings
+from lib.db import Storage
+from lib.errors import ConfigError, LockLostError, PipelineError
+from lib.log import KST, get_logger
+
+log = get_logger("jobs")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+COLLECTION_LOCK = "stock_data_collection"
+
+
+@dataclass
+class JobContext:
+    """What a job body needs: settings, storage, the run's as-of moment and a wall clock for records."""
+
+    job_name: str
+    settings: Settings
+    storage: Storage
+    as_of: dt.datetime  # the moment the job acts for (aware); decides which days are due
+    clock: Callable[[], dt.datetime]  # wall clock (aware UTC) for job_status times and lock heartbeats
+    run_id: str
+    lock_name: str
+    counters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def today(self) -> dt.date:
+        """The KST date the job acts for."""
+        return self.as_of.astimezone(KST).date()
+
+    @property
+    def lock_ttl(self) -> dt.timedelta:
+        """How long the lock survives without a heartbeat."""
+        return dt.timedelta(minutes=self.settings.lock_timeout_minutes)
+
+    def heartbeat(self) -> None:
+        """Extend our lock; stop at once if a later run has taken it over."""
+        if not self.storage.refresh_lock(self.lock_name, self.run_id, self.clock(), self.lock_ttl):
+            raise LockLostError(f"lost the {self.lock_name} lock to another run; stopping without further writes")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def run_job(
+    job_name: str,
+    settings: Settings,
+    storage: Storage,
+    as_of: dt.datetime,
+    clock: Callable[[], dt.datetime],
+    body: Callable[[JobContext], None],
+    lock_name: str = COLLECTION_LOCK,
+) -> int:
+    """Run `body` under the lock with a job_status record; returns the process exit code."""
+    started = clock()
+    run_id = f"{job_name}_{started.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
+    ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name)
+    acquired, holder = storage.acquire_lock(lock_name, run_id, started, ctx.lock_ttl)
+    if not acquired:
+        since = holder["acquired_utc"].isoformat() if holder else "?"
+        log.info("another run (%s) holds the %s lock since %sZ; exiting", holder and holder["owner"], lock_name, since)
+        return EXIT_OK
+    if holder is not None:
+        log.warning(
+            "took over the %s lock from %s, silent since %sZ (killed or crashed); its run is marked failed",
+            lock_name, holder["owner"], holder["heartbeat_utc"].isoformat(),
+        )
+        storage.abandon_run(holder["owner"], started, f"abandoned: no heartbeat since {holder['heartbeat_utc']}Z")
+
+    storage.start_run(
+        run_id,
+        {
+            "job_name": job_name,
+            "date_kst": ctx.today.isoformat(),
+            "start_time_utc": _utc(started),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
+    )
+    status, error, code = "completed", None, EXIT_OK
+    try:
+        body(ctx)
+    except ConfigError as exc:
+        status, error, code = "failed", str(exc), EXIT_CONFIG
+        log.error("%s", exc)
+    except LockLostError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED  # the run that took over owns the records now
+    except PipelineError as exc:
+        status, error, code = "failed", str(exc), EXIT_FAILED
+        log.error("%s", exc)
+    except Exception as exc:  # a bug: keep the traceback in the log, and still close the record
+        status, error, code = "failed", f"{exc.__class__.__name__}: {exc}", EXIT_FAILED
+        log.exception("unexpected error")
+    ended = clock()
+    storage.finish_run(
+        run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, **ctx.counters}
+    )
+    storage.release_lock(lock_name, run_id)
+    seconds = (ended - started).total_seconds()
+    log.info("%s %s in %.1fs %s", job_name, status, seconds, _summary(ctx.counters))
+    return code
+
+
+def _summary(counters: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in counters.items())

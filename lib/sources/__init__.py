@@ -1,0 +1,50 @@
+"""Data sources: the only code that imports pykrx (and, later, yfinance)."""
+
+from __future__ import annotations
+
+from lib.config import Settings
+from lib.errors import ConfigError
+from lib.sources.base import MARKETS, DailyMarketSource
+from lib.sources.chain import DayUnavailable, SourceChain
+
+__all__ = ["MARKETS", "DailyMarketSource", "DayUnavailable", "SourceChain", "build_sources", "build_chain"]
+
+
+def build_sources(settings: Settings) -> list[DailyMarketSource]:
+    """The configured KRX sources in order; a source missing what it needs is a ConfigError."""
+    sources: list[DailyMarketSource] = []
+    for name in settings.krx_sources:
+        if name == "krx_openapi":
+            from lib.sources.krx_openapi import KrxOpenApiSource
+
+            if settings.krx_openapi_key is None:
+                raise ConfigError("KRX_SOURCES names krx_openapi: set KRX_OPENAPI_KEY (openapi.krx.co.kr)")
+            sources.append(
+                KrxOpenApiSource(
+                    settings.krx_openapi_key.get_secret_value(),
+                    settings.krx_openapi_url,
+                    settings.krx_request_timeout_seconds,
+                )
+            )
+        elif name == "pykrx":
+            from lib.sources.pykrx_source import PykrxSource
+
+            password = settings.krx_pw.get_secret_value() if settings.krx_pw else None
+            sources.append(PykrxSource(settings.krx_id, password, settings.krx_request_timeout_seconds))
+        elif name == "replay":
+            from lib.sources.replay import ReplaySource
+
+            assert settings.krx_replay_path is not None  # checked by Settings
+            sources.append(ReplaySource(settings.krx_replay_path))
+    return sources
+
+
+def build_chain(settings: Settings, **overrides: object) -> SourceChain:
+    """A SourceChain over the configured sources with the configured pacing."""
+    return SourceChain(
+        build_sources(settings),
+        min_gap_seconds=settings.krx_min_request_gap_seconds,
+        max_attempts=settings.krx_max_attempts,
+        backoff_seconds=settings.krx_retry_backoff_seconds,
+        **overrides,  # type: ignore[arg-type]
+    )

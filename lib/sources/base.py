@@ -1,0 +1,122 @@
+"""The one interface every daily-market source implements (OpenBB's fetcher pattern):
+build the query, fetch the raw answer (the only step that leaves the process), normalise, validate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from lib.errors import BadDataError, EmptyAnswerError
+from lib.log import KST
+
+MARKETS = ("KOSPI", "KOSDAQ")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+# The normalised schema of one market's day; value and shares may be missing (NaN) for some sources.
+COLUMNS = ("ticker", "name", "market", *PRICE_COLUMNS, "volume", "value", "market_cap", "shares")
+TICKER_PATTERN = r"^[0-9A-Z]{6}$"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request: a market's whole day."""
+
+    day: dt.date
+    market: str
+
+
+class DailyMarketSource(ABC):
+    """A source of whole-market daily bars for KOSPI or KOSDAQ."""
+
+    name: ClassVar[str]
+
+    def build_query(self, day: dt.date, market: str) -> Query:
+        """The request for one market on one KST trading day."""
+        if market not in MARKETS:
+            raise ValueError(f"unknown market {market!r}")
+        return Query(day, market)
+
+    def available_at(self, day: dt.date) -> dt.datetime | None:
+        """When this source publishes the day (KST); None when it never will (past a replay file's end)."""
+        return dt.datetime.combine(day, dt.time(18, 0), tzinfo=KST)
+
+    def first_day(self) -> dt.date | None:
+        """The first session this source can serve, when it is bounded."""
+        return None
+
+    @abstractmethod
+    def fetch_raw(self, query: Query) -> Any:
+        """Ask the outside world; raise Transient/Blocked/BadData/Empty errors. The only I/O step."""
+
+    @abstractmethod
+    def normalise(self, raw: Any, query: Query) -> pd.DataFrame:
+        """Turn the raw answer into the COLUMNS schema (pure)."""
+
+
+def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.DataFrame:
+    """Check a normalised day; empty or holiday-shaped answers raise EmptyAnswerError, broken ones BadDataError.
+
+    Rows with no close price carry nothing to store and are dropped (attrs['dropped']); rows whose low/high
+    do not bracket open/close are kept and listed in attrs['inconsistent']."""
+    where = f"{source} {query.market} {query.day}"
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise BadDataError(f"{where}: answer lacks columns {missing}")
+    if frame.empty:
+        raise EmptyAnswerError(f"{where}: no rows for a trading day")
+    frame = frame.loc[:, list(COLUMNS)].copy()
+    for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares"):
+        try:
+            frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
+        except (TypeError, ValueError):
+            raise BadDataError(f"{where}: column {column} is not numeric") from None
+    if (frame["close"].fillna(0) == 0).all():
+        raise EmptyAnswerError(f"{where}: every close is zero (the market did not trade)")
+    frame["ticker"] = frame["ticker"].astype(str)
+    bad_tickers = frame.loc[~frame["ticker"].str.match(TICKER_PATTERN), "ticker"]
+    if len(bad_tickers):
+        raise BadDataError(f"{where}: malformed tickers {bad_tickers.head(3).tolist()}")
+    duplicated = frame.loc[frame["ticker"].duplicated(), "ticker"]
+    if len(duplicated):
+        raise BadDataError(f"{where}: tickers listed twice {duplicated.head(3).tolist()}")
+    if frame[["close", "volume"]].isna().any().any():
+        raise BadDataError(f"{where}: close or volume missing")
+    if (frame[[*PRICE_COLUMNS, "volume"]] < 0).any().any():
+        raise BadDataError(f"{where}: negative prices or volume")
+
+    no_close = frame["close"] <= 0
+    dropped = int(no_close.sum())
+    frame = frame.loc[~no_close]
+    # KRX reports a halted stock with open = high = low = 0 and the last close: a fact, not prices.
+    halted = (frame["open"] == 0) & (frame["high"] == 0) & (frame["low"] == 0)
+    traded = frame.loc[~halted]
+    # Adjusted-price rounding leaves real rows with high a won below close and the like: such a row is
+    # stored as the source sent it and counted, never a reason to reject the whole market day.
+    inconsistent = traded.loc[
+        (traded["low"] <= 0)
+        | (traded["low"] > traded[["open", "close"]].min(axis=1))
+        | (traded["high"] < traded[["open", "close"]].max(axis=1))
+    ]
+    frame["halted"] = halted.to_numpy()
+    frame["market"] = query.market
+    frame = frame.reset_index(drop=True)
+    frame.attrs["dropped"] = dropped
+    frame.attrs["inconsistent"] = inconsistent["ticker"].tolist()
+    frame.attrs["source"] = source
+    return frame
+
+
+def number(value: Any) -> float:
+    """KRX's number text ('1,234', '-', '') as a float; '-' and '' mean zero as KRX uses them."""
+    if value is None:
+        return np.nan
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).replace(",", "").strip()
+    if text in ("", "-"):
+        return 0.0
+    return float(text)

@@ -1,0 +1,61 @@
+"""KRX's own answer shape (OutBlock_1 rows), shared by the Open API and the data site that pykrx reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from lib.errors import BadDataError, EmptyAnswerError
+from lib.sources.base import COLUMNS, Query, number
+
+FIELDS = {
+    "open": "TDD_OPNPRC",
+    "high": "TDD_HGPRC",
+    "low": "TDD_LWPRC",
+    "close": "TDD_CLSPRC",
+    "volume": "ACC_TRDVOL",
+    "value": "ACC_TRDVAL",
+    "market_cap": "MKTCAP",
+    "shares": "LIST_SHRS",
+}
+
+
+def _short_code(row: dict[str, Any]) -> str:
+    # The data site sends ISU_SRT_CD; the Open API sends the short code in ISU_CD (an ISIN elsewhere).
+    code = str(row.get("ISU_SRT_CD") or row.get("ISU_CD") or "").strip()
+    if len(code) == 12 and code.startswith("KR"):
+        code = code[3:9]
+    return code
+
+
+def outblock_rows(payload: Any, where: str) -> list[dict[str, Any]]:
+    """The OutBlock_1 list of a decoded KRX answer, or a BadData/Empty error saying what came instead."""
+    if not isinstance(payload, dict):
+        raise BadDataError(f"{where}: answer is {type(payload).__name__}, not a JSON object")
+    rows = payload.get("OutBlock_1")
+    if rows is None:
+        keys = ", ".join(sorted(payload)[:5])
+        raise BadDataError(f"{where}: answer has no OutBlock_1 (keys: {keys or 'none'})")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise BadDataError(f"{where}: OutBlock_1 is not a list of records")
+    if not rows:
+        raise EmptyAnswerError(f"{where}: OutBlock_1 is empty")
+    return rows
+
+
+def normalise_outblock(rows: list[dict[str, Any]], query: Query, where: str) -> pd.DataFrame:
+    """OutBlock_1 records to the normalised schema (pure)."""
+    records = []
+    for row in rows:
+        try:
+            record = {column: number(row.get(field)) for column, field in FIELDS.items()}
+        except ValueError as exc:
+            raise BadDataError(f"{where}: unreadable number for {_short_code(row) or '?'}: {exc}") from None
+        if any(row.get(FIELDS[c]) is None for c in ("open", "high", "low", "close", "volume")):
+            raise BadDataError(f"{where}: record for {_short_code(row) or '?'} lacks price fields")
+        record["ticker"] = _short_code(row)
+        record["name"] = str(row.get("ISU_ABBRV") or row.get("ISU_NM") or "").strip()
+        record["market"] = query.market
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))

@@ -24,3 +24,19 @@ sample = panel.loc[panel["ticker"].isin(keep)].sort_values(["date", "ticker"]).r
 out = Path(__file__).resolve().parent.parent / "data" / "sample" / "krx_sample.parquet"
 sample.to_parquet(out, index=False, compression="zstd")
 print(f"{out}: {len(sample)} rows, {sample['ticker'].nunique()} tickers, {sample['date'].nunique()} sessions")
+
+# The tests' smaller fixture, cut from the sample: large caps and threshold crossers of both markets,
+# halted stocks, preferred shares, and 001530 (a real row whose high is a won below its close).
+caps = sample.loc[sample["ticker"].str.endswith("0")].pivot(index="date", columns="ticker", values="market_cap")
+market_of = sample.groupby("ticker")["market"].first()
+crossers = [t for t in caps.columns if (caps[t] >= 1e11).any() and (caps[t] < 1e11).any()]
+last_common = common.set_index("ticker")
+small_keep: list[str] = []
+for market in ("KOSPI", "KOSDAQ"):
+    small_keep += [t for t in last_common.index if market_of.get(t) == market][: 5 if market == "KOSPI" else 3]
+    small_keep += [t for t in crossers if market_of[t] == market][:5]
+small_keep += [t for t in halted if t not in small_keep][:3] + ["005935", "00088K", "001530"]
+small = sample.loc[sample["ticker"].isin(dict.fromkeys(small_keep))].reset_index(drop=True)
+fixture = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "krx_panel_small.parquet"
+small.to_parquet(fixture, index=False, compression="zstd")
+print(f"{fixture}: {len(small)} rows, {small['ticker'].nunique()} tickers")

@@ -1,0 +1,74 @@
+"""Shared fixtures: a fresh embedded MongoDB per test, the real sample panel, settings and a fake clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import mongomock_ng
+import pytest
+
+from lib import db
+from lib.config import load_settings
+from lib.db import Storage
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PANEL = FIXTURES / "krx_panel_small.parquet"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch):
+    """No test sees a developer's KRX credentials or the embedded database of another test."""
+    for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    db.reset_embedded_client()
+    yield
+    db.reset_embedded_client()
+
+
+@pytest.fixture
+def storage() -> Storage:
+    """Storage on a private embedded MongoDB."""
+    return Storage(mongomock_ng.MongoClient(), prefix="test_")
+
+
+@pytest.fixture
+def make_settings():
+    """Settings for the replay panel on the embedded database, with overrides."""
+
+    def make(**overrides):
+        values = {
+            "mongodb_uri": "mongomock://",
+            "krx_sources": ["replay"],
+            "krx_replay_path": PANEL,
+            "krx_min_request_gap_seconds": 0,
+            "krx_retry_backoff_seconds": 0,
+        }
+        values.update(overrides)
+        return load_settings(env_file=None, **values)
+
+    return make
+
+
+class FakeClock:
+    """A wall clock the test moves by hand (aware UTC)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(dt.datetime(2025, 6, 16, 10, 0, tzinfo=dt.UTC))
+
+
+def real_mongodb_uri() -> str | None:
+    """MONGODB_TEST_URI, when a real server is configured for the conformance tests."""
+    return os.environ.get("MONGODB_TEST_URI")

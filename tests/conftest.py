@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def _isolated(monkeypatch):
     db.reset_embedded_client()
     yield
     db.reset_embedded_client()
+    # Scripts install their own stderr handler; give later tests' caplog the records again.
+    pipeline = logging.getLogger("pipeline")
+    pipeline.handlers.clear()
+    pipeline.propagate = True
 
 
 @pytest.fixture

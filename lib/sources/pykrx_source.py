@@ -63,8 +63,14 @@ class PykrxSource(DailyMarketSource):
         auth, request_class = self._load()
         where = f"{self.name} {query.market} {query.day}"
         request = request_class()
-        with _prints_to_log():
-            krx_session = auth.get_auth_session()
+        try:
+            with _prints_to_log():
+                krx_session = auth.get_auth_session()  # logs in again when the session has expired
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientSourceError(f"{where}: KRX login: {exc.__class__.__name__}") from None
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            reason = exc.__class__.__name__
+            raise SourceBlockedError(f"{where}: KRX login failed ({reason}); check KRX_ID/KRX_PW") from None
         session = krx_session.session if krx_session is not None else requests.Session()
         headers = krx_session.get_headers() if krx_session is not None else {}
         headers.update(request.headers)

@@ -1,0 +1,1 @@
+"""HTTP API: routers included by main.py. HTTP errors live here only."""

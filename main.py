@@ -1,0 +1,10 @@
+"""The API process: `gunicorn -k uvicorn.workers.UvicornWorker main:app` (see deploy/). Routers live in api/."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import health
+
+app = FastAPI(title="KRX stock pipeline", version="0.1.0")
+app.include_router(health.router)

@@ -1,0 +1,1 @@
+"""LLM analysis prompts: one module per prompt, discovered from this folder (a later issue)."""

@@ -1,0 +1,50 @@
+"""Settings: a bad value stops with one line naming the setting and the fix; secrets never print."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from lib.config import load_settings
+from lib.errors import ConfigError
+from tests.conftest import PANEL
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"krx_sources": "krx_openapi,yahoo"}, "setting KRX_SOURCES: unknown source 'yahoo'; choose from"),
+        ({"krx_sources": ""}, "setting KRX_SOURCES: name at least one source"),
+        ({"krx_sources": "replay"}, "set KRX_REPLAY_PATH"),
+        ({"krx_sources": "replay", "krx_replay_path": "/nowhere/panel.parquet"}, "KRX_REPLAY_PATH: no file at"),
+        ({"mongodb_uri": "postgres://localhost"}, "setting MONGODB_URI: must start with mongodb://"),
+        ({"krx_extra_closed_days": "2025-13-01"}, "setting KRX_EXTRA_CLOSED_DAYS"),
+        ({"market_cap_threshold_krw": -5}, "setting MARKET_CAP_THRESHOLD_KRW"),
+        ({"krx_min_request_gap_seconds": "fast"}, "setting KRX_MIN_REQUEST_GAP_SECONDS"),
+    ],
+)
+def test_a_bad_setting_names_itself_and_the_fix(overrides, expected):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None, **overrides)
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_settings_come_from_the_environment_and_dot_env(tmp_path, monkeypatch):
+    env = tmp_path / ".env"
+    env.write_text(f"KRX_SOURCES=replay\nKRX_REPLAY_PATH={PANEL}\nKRX_EXTRA_CLOSED_DAYS=2025-06-03, 2025-10-10\n")
+    monkeypatch.setenv("MARKET_CAP_THRESHOLD_KRW", "50000000000")
+    settings = load_settings(env_file=env)
+    assert settings.krx_sources == ["replay"]
+    assert settings.krx_extra_closed_days == [dt.date(2025, 6, 3), dt.date(2025, 10, 10)]
+    assert settings.market_cap_threshold_krw == 50_000_000_000
+
+
+def test_secrets_never_show_in_the_settings_repr():
+    settings = load_settings(
+        env_file=None, mongodb_uri="mongodb://admin:hunter2@db:27017/", krx_openapi_key="k3y-abc", krx_pw="pw-xyz"
+    )
+    text = repr(settings) + str(settings)
+    assert "hunter2" not in text and "k3y-abc" not in text and "pw-xyz" not in text
+    assert settings.mongodb_uri_value == "mongodb://admin:hunter2@db:27017/"

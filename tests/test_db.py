@@ -1,0 +1,88 @@
+"""The storage layer. Every test runs on the embedded database and, when MONGODB_TEST_URI names a real
+server, against that server too (the conformance run): the code uses plain MongoDB only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import mongomock_ng
+import pytest
+
+from lib.calendar import to_utc_midnight
+from lib.db import Storage, get_client
+from tests.conftest import real_mongodb_uri
+
+NOW = dt.datetime(2025, 6, 16, 10, 0, tzinfo=dt.UTC)
+TTL = dt.timedelta(minutes=30)
+
+
+@pytest.fixture(params=["embedded", "real"])
+def store(request):
+    if request.param == "embedded":
+        yield Storage(mongomock_ng.MongoClient(), prefix="t_")
+        return
+    uri = real_mongodb_uri()
+    if not uri:
+        pytest.skip("conformance run: set MONGODB_TEST_URI=mongodb://... to run against a real server")
+    import pymongo
+
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    prefix = f"conf_{uuid.uuid4().hex[:8]}_"
+    yield Storage(client, prefix=prefix)
+    for name in ("system_info", "stock_data", "stock_analyzed"):
+        client.drop_database(f"{prefix}{name}")
+
+
+def bar(day: dt.date, close: int, **extra):
+    return {"date": to_utc_midnight(day), "open": close, "high": close, "low": close, "close": close,
+            "volume": 10, "halted": False, **extra}
+
+
+def test_bars_are_stored_once_per_day_and_rewrites_only_touch_changes(store):
+    days = [dt.date(2025, 6, d) for d in (12, 13, 16)]
+    assert store.upsert_bars({"005930": [bar(d, 100 + i) for i, d in enumerate(days)]}) == 3
+    assert store.upsert_bars({"005930": [bar(d, 100 + i) for i, d in enumerate(days)]}) == 0
+    assert store.upsert_bars({"005930": [bar(days[1], 999)]}) == 1
+    stored = store.read_bars("005930")
+    assert [b["close"] for b in stored] == [100, 999, 102]
+    assert [b["date"] for b in stored] == [to_utc_midnight(d) for d in days]
+    assert store.read_bars("005930", start=days[1], end=days[1])[0]["close"] == 999
+
+
+def test_a_day_cannot_be_inserted_twice(store):
+    from pymongo.errors import DuplicateKeyError
+
+    store.upsert_bars({"000660": [bar(dt.date(2025, 6, 16), 1)]})
+    with pytest.raises(DuplicateKeyError):
+        store.stock_db["000660"].insert_one({"_id": to_utc_midnight(dt.date(2025, 6, 16)), "close": 2})
+
+
+def test_the_lock_excludes_a_second_owner_until_it_goes_stale(store):
+    assert store.acquire_lock("job", "a", NOW, TTL) == (True, None)
+    acquired, holder = store.acquire_lock("job", "b", NOW + dt.timedelta(minutes=5), TTL)
+    assert not acquired and holder["owner"] == "a"
+    assert store.refresh_lock("job", "a", NOW + dt.timedelta(minutes=20), TTL)
+    assert not store.acquire_lock("job", "b", NOW + dt.timedelta(minutes=45), TTL)[0]
+    acquired, stale = store.acquire_lock("job", "b", NOW + dt.timedelta(minutes=51), TTL)
+    assert acquired and stale["owner"] == "a"
+    assert not store.refresh_lock("job", "a", NOW + dt.timedelta(minutes=52), TTL)
+    store.release_lock("job", "a")  # not a's any more: nothing happens
+    assert store.locks.find_one({"_id": "job"})["owner"] == "b"
+
+
+def test_day_records_and_runs(store):
+    store.ensure_indexes()
+    store.mark_day(dt.date(2025, 6, 13), "completed", {"rows": 5})
+    store.mark_day(dt.date(2025, 6, 16), "failed", {"error": "x"})
+    assert store.done_days() == {dt.date(2025, 6, 13)}
+    assert store.job_status.find_one({"_id": "2025-06-13_daily_update"})["date_kst"] == "2025-06-13"
+    store.start_run("r1", {"job_name": "daily_update", "start_time_utc": NOW.replace(tzinfo=None)})
+    store.abandon_run("r1", NOW, "abandoned")
+    assert store.runs("daily_update")[0]["status"] == "failed"
+    assert store.forget_day(dt.date(2025, 6, 13)) and store.done_days() == set()
+
+
+def test_the_embedded_client_is_shared_by_the_whole_process():
+    get_client("mongomock://").demo.things.insert_one({"x": 1})
+    assert get_client("mongomock://").demo.things.count_documents({}) == 1

@@ -1,0 +1,65 @@
+"""The cron scripts as a user runs them: exit codes, refusals, --today, and the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+import daily_update
+import demo
+import manual_setup
+from lib.db import Storage, get_client
+from lib.log import KST
+from tests.conftest import PANEL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_script_without_mongodb_uri_refuses_to_run_with_one_log_line(make_settings, capsys):
+    settings = make_settings(mongodb_uri=None)
+    assert daily_update.main(["--today", "2024-09-02"], settings=settings) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00 daily_update ERROR MONGODB_URI is not set", lines[0])
+
+
+def test_a_future_today_is_refused(make_settings, capsys):
+    future = (dt.datetime.now(KST) + dt.timedelta(days=3)).date().isoformat()
+    assert manual_setup.main(["--today", future], settings=make_settings()) == 2
+    assert "is in the future" in capsys.readouterr().err
+
+
+def test_setup_then_update_through_the_scripts_share_the_embedded_database(make_settings):
+    settings = make_settings(setup_history_sessions=3)
+    assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
+    assert daily_update.main(["--today", "2024-09-03"], settings=settings) == 0
+    storage = Storage(get_client("mongomock://"))
+    assert [d["date_kst"] for d in storage.day_records()][-2:] == ["2024-09-02", "2024-09-03"]
+    assert [r["status"] for r in storage.runs()] == ["completed", "completed"]
+
+
+def test_a_bad_date_argument_is_a_usage_error(make_settings):
+    with pytest.raises(SystemExit) as exit_info:
+        daily_update.main(["--today", "2024-02-30"], settings=make_settings())
+    assert exit_info.value.code == 2
+
+
+def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
+    assert demo.main(["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16"]) == 0
+    out = capsys.readouterr().out
+    assert "trading days completed : 309 (2024-03-06 .. 2025-06-16)" in out
+    assert re.search(r"run daily_update\s+completed days=9 ", out)
+
+
+def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday():
+    lines = [ln for ln in (ROOT / "crontab.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert "CRON_TZ=Asia/Seoul" in lines
+    jobs = {tuple(ln.split()[:5]): ln for ln in lines if "python" in ln}
+    assert "daily_update.py" in jobs[("0", "19", "*", "*", "1-5")]
+    assert "hourly_analysis.py" in jobs[("10", "19-23", "*", "*", "1-5")]
+    # after midnight the evening's work goes on: Tuesday..Saturday mornings, not Monday..Friday
+    assert "hourly_analysis.py" in jobs[("10", "0-8", "*", "*", "2-6")]
+    assert all(">> " in ln and "logs/cron.log 2>&1" in ln for ln in jobs.values())

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     setup_history_sessions: int = Field(default=300, ge=1, le=5000)
     missing_day_grace_days: int = Field(default=7, ge=1, le=60)
     lock_timeout_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    analysis_quota_per_run: int = Field(default=400, ge=1, le=100_000)
+    analysis_deadline_minutes: float = Field(default=50.0, gt=0, le=24 * 60)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 

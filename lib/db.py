@@ -17,6 +17,13 @@ from lib.errors import ConfigError, TransientSourceError
 
 DAY_JOB = "daily_update"
 DONE_STATUSES = ("completed", "no_data")
+SCREENING = "screening_index"
+
+
+def screening_id(day: dt.datetime, ticker: str) -> str:
+    """The screening index key: date first, so a range of `_id` is a range of days."""
+    return f"{day:%Y-%m-%d}:{ticker}"
+
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -98,37 +105,43 @@ class Storage:
 
     # --- stock_data -------------------------------------------------------------------------------
 
+    def _sync(self, coll: Any, docs: list[dict[str, Any]], what: str) -> tuple[list[dict], list[dict]]:
+        """Make `coll` hold `docs` (keyed by their `date`, used as `_id`): insert new ones, replace changed ones,
+        skip identical ones. One read and at most two writes; returns (new, changed) documents."""
+        if not docs:
+            return [], []
+        days = [doc["date"] for doc in docs]
+        existing = {d["_id"]: d for d in coll.find({"_id": {"$gte": min(days), "$lte": max(days)}})}
+        keyed = [{"_id": doc["date"], **doc} for doc in docs]
+        new = [doc for doc in keyed if doc["_id"] not in existing]
+        changed = [doc for doc in keyed if doc["_id"] in existing and existing[doc["_id"]] != doc]
+        self._write(what)
+        self._insert_or_replace(coll, new, changed)
+        return new, changed
+
+    @staticmethod
+    def _insert_or_replace(coll: Any, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        changed = list(changed)
+        if new:
+            try:
+                coll.insert_many(new, ordered=False)
+            except BulkWriteError as exc:
+                # Only a document stored meanwhile can collide (we hold the lock, so this is rare): replace it.
+                if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                    raise
+                failed = {err["op"]["_id"] for err in exc.details["writeErrors"]}
+                changed += [doc for doc in new if doc["_id"] in failed]
+        if changed:
+            coll.bulk_write([ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in changed])
+
     def upsert_bars(self, bars_by_ticker: Mapping[str, list[dict[str, Any]]]) -> int:
         """Store daily bars, one document per ticker and date; returns how many documents were written.
 
         A bar's `_id` is its trading date, so the unique `_id` index is the unique index on the date and a
-        day can never be stored twice. New days are inserted, changed ones replaced, identical ones skipped:
-        one read and at most two writes per ticker, however many days the batch holds."""
+        day can never be stored twice."""
         written = 0
         for ticker, bars in bars_by_ticker.items():
-            if not bars:
-                continue
-            coll = self.stock_db[ticker]
-            days = [bar["date"] for bar in bars]
-            existing = {doc["_id"]: doc for doc in coll.find({"_id": {"$gte": min(days), "$lte": max(days)}})}
-            new = [{"_id": bar["date"], **bar} for bar in bars if bar["date"] not in existing]
-            changed = [
-                {"_id": bar["date"], **bar}
-                for bar in bars
-                if bar["date"] in existing and existing[bar["date"]] != {"_id": bar["date"], **bar}
-            ]
-            self._write(f"stock_data.{ticker}")
-            if new:
-                try:
-                    coll.insert_many(new, ordered=False)
-                except BulkWriteError as exc:
-                    # Only a day stored meanwhile can collide (we hold the lock, so this is rare): replace it.
-                    if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                        raise
-                    failed = {err["op"]["_id"] for err in exc.details["writeErrors"]}
-                    changed += [doc for doc in new if doc["_id"] in failed]
-            if changed:
-                coll.bulk_write([ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in changed])
+            new, changed = self._sync(self.stock_db[ticker], bars, f"stock_data.{ticker}")
             written += len(new) + len(changed)
         return written
 
@@ -235,6 +248,62 @@ class Storage:
         """Give the lock back if we still hold it."""
         self._write(f"locks.{name}.release")
         self.locks.delete_one({"_id": name, "owner": owner})
+
+    # --- stock_analyzed and the screening index ------------------------------------------------------
+
+    @property
+    def screening(self) -> Any:
+        """One collection of every analysed row of every ticker, `_id` "YYYY-MM-DD:TICKER" so that one indexed
+        range query on `_id` reads the whole universe over any run of dates."""
+        return self.analyzed_db[SCREENING]
+
+    def replace_analysis(self, ticker: str, rows: list[dict[str, Any]]) -> int:
+        """Overwrite a ticker's indicator rows (stock_analyzed.<ticker> and its screening-index rows) with
+        these; rows no longer produced are removed. Returns the rows written."""
+        coll = self.analyzed_db[ticker]
+        new, changed = self._sync(coll, rows, f"stock_analyzed.{ticker}")
+        keep = {row["date"] for row in rows}
+        stale = [doc["_id"] for doc in coll.find({}, {"_id": 1}) if doc["_id"] not in keep]
+        if stale:
+            self._write(f"stock_analyzed.{ticker}.stale")
+            coll.delete_many({"_id": {"$in": stale}})
+            self.screening.delete_many({"_id": {"$in": [screening_id(d, ticker) for d in stale]}})
+        if new or changed:
+            self._write(f"screening.{ticker}")
+
+            def entry(row: dict[str, Any]) -> dict[str, Any]:
+                return {**row, "_id": screening_id(row["date"], ticker), "ticker": ticker}
+
+            self._insert_or_replace(self.screening, [entry(r) for r in new], [entry(r) for r in changed])
+        return len(new) + len(changed)
+
+    def read_analysis(self, ticker: str) -> list[dict[str, Any]]:
+        """A ticker's indicator rows, oldest first."""
+        return list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", ASCENDING))
+
+    def screening_rows(self, start: dt.date | None, end: dt.date) -> list[dict[str, Any]]:
+        """Every ticker's indicator rows from start to end (both included) in one indexed query."""
+        lower = f"{start.isoformat()}:" if start else ""
+        return list(self.screening.find({"_id": {"$gte": lower, "$lte": f"{end.isoformat()}:~"}}, {"_id": 0}))
+
+    def latest_screening_day(self) -> dt.date | None:
+        """The newest trading day in the screening index."""
+        doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
+        return dt.date(doc["date"].year, doc["date"].month, doc["date"].day) if doc else None
+
+    def set_last_analyzed(self, ticker: str, day: dt.date) -> None:
+        """Record that a ticker's analysis is complete through this KST trading day."""
+        self._write(f"target_tickers.{ticker}.analyzed")
+        self.tickers.update_one({"ticker": ticker}, {"$set": {"last_analyzed_date": day.isoformat()}})
+
+    def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
+        """Store a strategy's track record (replacing the previous one)."""
+        self._write(f"strategy_stats.{name}")
+        self.system["strategy_stats"].replace_one({"_id": name}, {"_id": name, **doc}, upsert=True)
+
+    def strategy_stats(self, name: str) -> dict[str, Any] | None:
+        """A strategy's stored track record."""
+        return self.system["strategy_stats"].find_one({"_id": name}, {"_id": 0})
 
     # --- target_tickers ---------------------------------------------------------------------------
 

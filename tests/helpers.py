@@ -87,3 +87,26 @@ def snapshot(storage: Storage) -> dict[str, Any]:
         {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records()
     ]
     return {"bars": bars, "universe": universe, "days": days}
+
+
+def run_analysis(
+    storage: Storage,
+    settings: Settings,
+    as_of: dt.datetime,
+    clock: Callable[[], dt.datetime],
+    chain: SourceChain | None = None,
+) -> int:
+    """Run hourly_analysis as the script does, on this storage, source chain and clock."""
+    from lib.jobs.analysis import hourly_analysis
+    from lib.screener import discover
+
+    chain = chain or build_chain(settings, sleep=lambda _s: None)
+    calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    registry = discover()
+    code = run_job(
+        "hourly_analysis", settings, storage, as_of, clock,
+        lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis",
+    )
+    if hasattr(clock, "advance"):
+        clock.advance(minutes=1)
+    return code

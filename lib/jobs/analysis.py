@@ -1,0 +1,89 @@
+"""Time-sliced analysis (seed 3.3): once the latest due trading day is collected, recompute each active
+ticker's indicators, largest market caps first, within a quota and a deadline; then refresh the strategies'
+track records. A ticker that fails is logged and retried by the next run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from lib.calendar import TradingCalendar
+from lib.db import Storage
+from lib.indicators import as_frame, compute_frame, row_documents
+from lib.jobs.collect import last_due_session
+from lib.jobs.runner import JobContext
+from lib.log import get_logger
+from lib.screener import Registry, track_record
+from lib.sources import SourceChain
+
+log = get_logger("analysis")
+
+
+def analyse_ticker(storage: Storage, ticker: str, day: dt.date) -> int:
+    """Recompute one ticker's indicator rows from its stored bars up to `day` and overwrite them."""
+    bars = pd.DataFrame(storage.read_bars(ticker, end=day))
+    if bars.empty:
+        raise ValueError(f"{ticker}: no stored bars up to {day}")
+    frame = compute_frame(bars)
+    return storage.replace_analysis(ticker, row_documents(frame))
+
+
+def pending_tickers(storage: Storage, day: dt.date) -> list[str]:
+    """Active tickers not yet analysed through `day`, largest market cap first."""
+    text = day.isoformat()
+    return [t["ticker"] for t in storage.universe(active_only=True) if (t.get("last_analyzed_date") or "") < text]
+
+
+def refresh_track_records(storage: Storage, registry: Registry, day: dt.date) -> int:
+    """Recompute, from the screening index, the track record (default parameters) of every strategy whose
+    stored one is not as of `day`; returns how many were refreshed."""
+    stale = [s for s in registry if (storage.strategy_stats(s.name) or {}).get("as_of_date") != day.isoformat()]
+    if not stale:
+        return 0
+    rows = as_frame(storage.screening_rows(None, day))
+    if rows.empty:
+        return 0
+    for strategy in stale:
+        record = track_record(strategy, strategy.params(), rows)
+        storage.save_strategy_stats(
+            strategy.name, {"as_of_date": day.isoformat(), "params": strategy.params().model_dump(), **record}
+        )
+    return len(stale)
+
+
+def hourly_analysis(ctx: JobContext, calendar: TradingCalendar, chain: SourceChain, registry: Registry) -> None:
+    """Analyse what is pending for the latest collected due session; exit early when it is not collected."""
+    storage, settings = ctx.storage, ctx.settings
+    target = last_due_session(calendar, chain, ctx.as_of)
+    if target is None or target not in storage.done_days():
+        log.info("waiting: the collection of %s is not completed yet; nothing to analyse", target)
+        ctx.counters["waiting_for"] = target.isoformat() if target else None
+        return
+    pending = pending_tickers(storage, target)
+    ctx.counters.update(day=target.isoformat(), pending=len(pending), analysed=0, failed=0)
+    deadline = ctx.clock() + dt.timedelta(minutes=settings.analysis_deadline_minutes)
+    batch = pending[: settings.analysis_quota_per_run]
+    log.info("%d ticker(s) pending for %s; this run takes up to %d", len(pending), target, len(batch))
+    for i, ticker in enumerate(batch):
+        if ctx.clock() >= deadline:
+            log.info("deadline reached after %d ticker(s); the next run goes on", i)
+            break
+        try:
+            analyse_ticker(storage, ticker, target)
+        except Exception as exc:  # noqa: BLE001 - one ticker's failure must never stop the others
+            ctx.counters["failed"] += 1
+            log.error("%s: analysis failed, retried next run: %s: %s", ticker, exc.__class__.__name__, exc)
+            continue
+        storage.set_last_analyzed(ticker, target)
+        ctx.counters["analysed"] += 1
+        if (i + 1) % 50 == 0:
+            ctx.heartbeat()
+    left = len(pending_tickers(storage, target))
+    ctx.counters["left"] = left
+    if left == 0:
+        refreshed = refresh_track_records(storage, registry, target)
+        ctx.counters["track_records"] = refreshed
+        if refreshed:
+            log.info("all tickers analysed for %s; %d track record(s) refreshed", target, refreshed)
+

@@ -1,0 +1,231 @@
+"""Screener strategies: a read-only registry discovered from strategies/, picks on any stored day, and each
+strategy's track record (forward returns of its past picks against the universe's average)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from lib.calendar import TradingCalendar
+from lib.db import Storage
+from lib.errors import ConfigError
+from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
+from lib.log import get_logger
+
+log = get_logger("screener")
+KNOWN_COLUMNS = frozenset((*PRICE_COLUMNS, *INDICATOR_COLUMNS))
+HORIZONS = (5, 10, 20)
+
+Signals = Callable[[pd.DataFrame, Any], pd.DataFrame]
+Reason = Callable[[pd.Series, Any], str]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """What a strategy module declares as STRATEGY.
+
+    `signals(rows, params)` is pure: from one ticker's indicator rows (oldest first) it returns a frame on the
+    same index with `fired` (bool) and `score` (float, larger is stronger), using only each row's past.
+    `reason(row, params)` says in words why a row fired; `columns` are the values shown with a pick."""
+
+    name: str
+    description: str
+    params: type[BaseModel]
+    lookback: int
+    columns: tuple[str, ...]
+    signals: Signals
+    reason: Reason
+
+    def parse_params(self, values: Mapping[str, Any] | None = None) -> BaseModel:
+        """Typed, bounded parameters; a bad value is a ConfigError naming the parameter."""
+        try:
+            return self.params(**(values or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"strategy {self.name}: parameter {where}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A stock a strategy picked on a day."""
+
+    ticker: str
+    date: dt.date
+    score: float
+    values: dict[str, float | None]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Strategies by name (read-only) and the modules that were skipped, with why."""
+
+    strategies: Mapping[str, Strategy]
+    errors: tuple[tuple[str, str], ...] = field(default=())
+
+    def __getitem__(self, name: str) -> Strategy:
+        try:
+            return self.strategies[name]
+        except KeyError:
+            raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(sorted(self.strategies))}") from None
+
+    def __iter__(self) -> Iterator[Strategy]:
+        return iter(self.strategies[name] for name in sorted(self.strategies))
+
+    def __len__(self) -> int:
+        return len(self.strategies)
+
+
+def _check(strategy: object, module: str) -> Strategy:
+    if not isinstance(strategy, Strategy):
+        raise TypeError("module has no STRATEGY = Strategy(...)")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", strategy.name):
+        raise ValueError(f"name {strategy.name!r} is not snake_case")
+    if not strategy.description.strip() or "\n" in strategy.description:
+        raise ValueError("description must be one line")
+    if not (isinstance(strategy.params, type) and issubclass(strategy.params, BaseModel)):
+        raise TypeError("params must be a pydantic model class")
+    missing = [n for n, f in strategy.params.model_fields.items() if f.is_required()]
+    if missing:
+        raise ValueError(f"parameters without defaults: {missing}")
+    strategy.params()
+    if strategy.lookback < 1:
+        raise ValueError("lookback must be at least 1 session")
+    unknown = set(strategy.columns) - KNOWN_COLUMNS
+    if unknown:
+        raise ValueError(f"unknown columns {sorted(unknown)}")
+    return strategy
+
+
+def discover(package: str = "strategies") -> Registry:
+    """Import every module of the package; a broken one is logged and skipped, never fatal."""
+    found: dict[str, Strategy] = {}
+    errors: list[tuple[str, str]] = []
+    root = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module_name = f"{package}.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+            strategy = _check(getattr(module, "STRATEGY", None), module_name)
+            if strategy.name in found:
+                raise ValueError(f"name {strategy.name!r} is already taken")
+        except Exception as exc:  # noqa: BLE001 - any error in a plugin skips that plugin only
+            message = f"{exc.__class__.__name__}: {exc}"
+            log.error("strategy module %s skipped: %s", module_name, message)
+            errors.append((module_name, message))
+            continue
+        found[strategy.name] = strategy
+    return Registry(MappingProxyType(found), tuple(errors))
+
+
+# --- helpers for strategy authors --------------------------------------------------------------------
+
+
+def crossed_above(a: pd.Series, b: pd.Series) -> pd.Series:
+    """True on the row where a moves from at or below b to above it."""
+    return (a > b) & (a.shift(1) <= b.shift(1))
+
+
+def within(flags: pd.Series, days: int) -> pd.Series:
+    """True where flags was true on this row or one of the days-1 rows before it."""
+    return flags.fillna(False).astype(float).rolling(days, min_periods=1).max().astype(bool)
+
+
+# --- running strategies ------------------------------------------------------------------------------
+
+
+def _by_ticker(rows: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    rows = rows.sort_values(["ticker", "date"], kind="stable")
+    for ticker, group in rows.groupby("ticker", sort=False):
+        yield str(ticker), group.reset_index(drop=True)
+
+
+def _signals(strategy: Strategy, frame: pd.DataFrame, params: BaseModel) -> pd.DataFrame:
+    out = strategy.signals(frame, params)
+    return pd.DataFrame({"fired": out["fired"].fillna(False).astype(bool), "score": out["score"].astype(float)})
+
+
+def picks_on(strategy: Strategy, params: BaseModel, rows: pd.DataFrame, day: dt.date) -> list[Pick]:
+    """The stocks that fire on `day`, strongest first, from the rows of the lookback window up to that day."""
+    stamp = pd.Timestamp(day)
+    picks: list[Pick] = []
+    for ticker, frame in _by_ticker(rows.loc[pd.to_datetime(rows["date"]) <= stamp]):
+        if pd.Timestamp(frame["date"].iloc[-1]) != stamp:
+            continue
+        last = _signals(strategy, frame, params).iloc[-1]
+        if not last["fired"]:
+            continue
+        row = frame.iloc[-1]
+        values = {c: (None if pd.isna(row[c]) else float(row[c])) for c in strategy.columns}
+        score = float(last["score"]) if np.isfinite(last["score"]) else 0.0
+        picks.append(Pick(ticker, day, score, values, strategy.reason(row, params)))
+    return sorted(picks, key=lambda p: (-p.score, p.ticker))
+
+
+def track_record(
+    strategy: Strategy, params: BaseModel, rows: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS
+) -> dict[str, Any]:
+    """Forward returns over each horizon of every past pick (mean, median, hit rate, count) against the
+    average forward return of every stock in the rows over the same days."""
+    events: list[pd.DataFrame] = []
+    forward_all: list[pd.DataFrame] = []
+    for _, frame in _by_ticker(rows):
+        close = frame["close"].astype(float)
+        fwd = pd.DataFrame({f"r{h}": close.shift(-h) / close - 1 for h in horizons})
+        fwd["date"] = frame["date"].to_numpy()
+        forward_all.append(fwd)
+        fired = _signals(strategy, frame, params)["fired"].to_numpy()
+        if fired.any():
+            events.append(fwd.loc[fired])
+    result: dict[str, Any] = {"picks": int(sum(len(e) for e in events)), "horizons": {}}
+    if not forward_all:
+        return result
+    everyone = pd.concat(forward_all, ignore_index=True)
+    universe_mean = everyone.groupby("date")[[f"r{h}" for h in horizons]].mean()
+    picked = pd.concat(events, ignore_index=True) if events else everyone.iloc[0:0]
+    for h in horizons:
+        returns = picked[["date", f"r{h}"]].dropna()
+        base = universe_mean.loc[returns["date"], f"r{h}"] if len(returns) else pd.Series(dtype=float)
+        stats: dict[str, float | int | None] = {"count": int(len(returns))}
+        if len(returns):
+            r = returns[f"r{h}"]
+            stats |= {
+                "mean": float(r.mean()),
+                "median": float(r.median()),
+                "hit_rate": float((r > 0).mean()),
+                "universe_mean": float(base.mean()),
+                "excess_mean": float(r.mean() - base.mean()),
+            }
+        else:
+            stats |= {"mean": None, "median": None, "hit_rate": None, "universe_mean": None, "excess_mean": None}
+        result["horizons"][str(h)] = stats
+    return result
+
+
+def screen(
+    storage: Storage, calendar: TradingCalendar, strategy: Strategy, params: BaseModel, day: dt.date | None = None
+) -> tuple[dt.date | None, list[Pick]]:
+    """Which stocks the strategy picks on `day` (default: the latest analysed day), from one indexed query."""
+    if day is None:
+        day = storage.latest_screening_day()
+        if day is None:
+            return None, []
+    start = calendar.last_sessions(day, strategy.lookback)[0] if calendar.is_session(day) else day
+    rows = as_frame(storage.screening_rows(start, day))
+    if rows.empty:
+        return day, []
+    return day, picks_on(strategy, params, rows, day)
+

@@ -1,0 +1,42 @@
+"""Golden cross: the fast simple moving average crossed above the slow one within the last N sessions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field, model_validator
+
+from lib.screener import Strategy, crossed_above, within
+
+Period = Literal[5, 20, 50, 60, 120, 150, 200]
+
+
+class Params(BaseModel):
+    fast: Period = Field(20, description="fast SMA period")
+    slow: Period = Field(60, description="slow SMA period")
+    within_days: int = Field(3, ge=1, le=20, description="sessions in which the cross may have happened")
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Params:
+        if self.fast >= self.slow:
+            raise ValueError("fast must be shorter than slow")
+        return self
+
+
+def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
+    fast, slow = rows[f"sma_{p.fast}"], rows[f"sma_{p.slow}"]
+    fired = within(crossed_above(fast, slow), p.within_days) & (fast > slow)
+    return pd.DataFrame({"fired": fired, "score": (fast / slow - 1) * 100})
+
+
+def reason(row: pd.Series, p: Params) -> str:
+    return f"SMA{p.fast} {row[f'sma_{p.fast}']:.0f} crossed above SMA{p.slow} {row[f'sma_{p.slow}']:.0f}"
+
+
+STRATEGY = Strategy(
+    name="golden_cross",
+    description="Fast SMA (20) crossed above slow SMA (60) within the last N sessions",
+    params=Params, lookback=210, columns=("close", "sma_5", "sma_20", "sma_50", "sma_60", "sma_120"),
+    signals=signals, reason=reason,
+)

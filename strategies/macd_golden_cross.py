@@ -1,0 +1,34 @@
+"""MACD golden cross: the MACD line crossed above its signal line within the last N sessions (seed 4.2)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from lib.screener import Strategy, crossed_above, within
+
+
+class Params(BaseModel):
+    within_days: int = Field(3, ge=1, le=20, description="sessions in which the cross may have happened")
+    below_zero_only: bool = Field(False, description="only crosses that happen while MACD is below zero")
+
+
+def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
+    cross = crossed_above(rows["macd"], rows["macd_signal"])
+    if p.below_zero_only:
+        cross &= rows["macd"] < 0
+    fired = within(cross, p.within_days) & (rows["macd"] > rows["macd_signal"])
+    return pd.DataFrame({"fired": fired, "score": rows["macd_hist"] / rows["close"] * 100})
+
+
+def reason(row: pd.Series, p: Params) -> str:
+    return (f"MACD {row['macd']:.2f} above its signal {row['macd_signal']:.2f} after crossing it "
+            f"within {p.within_days} sessions")
+
+
+STRATEGY = Strategy(
+    name="macd_golden_cross",
+    description="MACD (12/26/9) crossed above its signal line within the last N sessions",
+    params=Params, lookback=60, columns=("close", "macd", "macd_signal", "macd_hist"),
+    signals=signals, reason=reason,
+)

@@ -1,0 +1,176 @@
+"""hourly_analysis: precondition over weekends and holidays, quota, deadline, failing tickers, crash and rerun."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pandas as pd
+import pytest
+
+from lib.indicators import compute_frame
+from lib.sources.replay import ReplaySource
+from tests.conftest import PANEL
+from tests.helpers import ScriptedSource, evening, run_analysis, run_collection, snapshot
+from tests.jobs.test_collect import SimulatedKill, chain_of
+
+D = dt.date
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings(setup_history_sessions=260, analysis_quota_per_run=100)
+
+
+@pytest.fixture
+def collected(storage, settings, clock):
+    """The sample collected through Friday 2024-09-13 (Chuseok follows)."""
+    assert run_collection("manual_setup", storage, settings, evening(D(2024, 9, 13)), clock) == 0
+    return storage
+
+
+def analysed(storage, day: dt.date) -> list[str]:
+    return sorted(t["ticker"] for t in storage.universe(active_only=True) if t["last_analyzed_date"] == day.isoformat())
+
+
+def test_analysis_over_the_weekend_and_holidays_targets_the_last_collected_session(collected, settings, clock):
+    for when in (evening(D(2024, 9, 14), 10), evening(D(2024, 9, 17), 1)):  # Saturday, Chuseok night
+        assert run_analysis(collected, settings, when, clock) == 0
+    active = sorted(t["ticker"] for t in collected.universe(active_only=True))
+    assert analysed(collected, D(2024, 9, 13)) == active
+    run = collected.runs("hourly_analysis")[0]
+    assert run["analysed"] == 0 and run["day"] == "2024-09-13"  # the second run found nothing left
+
+
+def test_analysis_waits_while_the_latest_session_is_not_collected(collected, settings, clock, caplog):
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        assert run_analysis(collected, settings, evening(D(2024, 9, 19), 20), clock) == 0
+    assert "waiting: the collection of 2024-09-19 is not completed" in caplog.text
+    assert analysed(collected, D(2024, 9, 19)) == [] and collected.runs("hourly_analysis")[0]["status"] == "completed"
+
+
+def test_a_source_that_publishes_next_morning_does_not_stall_analysis(collected, settings, clock):
+    next_morning = ScriptedSource(ReplaySource(PANEL), "krx_openapi")
+    next_morning.available_at = lambda day: evening(day + dt.timedelta(days=1), hour=8)
+    # Monday 19:10: Monday itself is not published yet, so Friday's collection is the one to analyse.
+    assert run_analysis(collected, settings, evening(D(2024, 9, 16), 19), clock, chain_of(next_morning)) == 0
+    assert analysed(collected, D(2024, 9, 13))
+
+
+def test_quota_takes_the_largest_caps_first_and_the_next_run_goes_on(collected, make_settings, clock):
+    settings = make_settings(setup_history_sessions=260, analysis_quota_per_run=4)
+    universe = [t["ticker"] for t in collected.universe(active_only=True)]
+    run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock)
+    assert analysed(collected, D(2024, 9, 13)) == sorted(universe[:4])
+    run_analysis(collected, settings, evening(D(2024, 9, 13), 21), clock)
+    assert analysed(collected, D(2024, 9, 13)) == sorted(universe[:8])
+
+
+def test_the_deadline_stops_a_run_cleanly(collected, make_settings, clock):
+    settings = make_settings(setup_history_sessions=260, analysis_deadline_minutes=50)
+
+    class SlowClock:
+        """Each look at the clock is 20 minutes later: a slow machine."""
+
+        def __init__(self):
+            self.now = clock.now
+
+        def __call__(self):
+            self.now += dt.timedelta(minutes=20)
+            return self.now
+
+    from lib.jobs.analysis import hourly_analysis
+    from lib.jobs.runner import run_job
+    from lib.screener import discover
+    from tests.helpers import TradingCalendar, build_chain
+
+    slow = SlowClock()
+    calendar, chain, registry = TradingCalendar(), build_chain(settings), discover()
+    run_job("hourly_analysis", settings, collected, evening(D(2024, 9, 13), 20), slow,
+            lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis")
+    done = analysed(collected, D(2024, 9, 13))
+    assert 0 < len(done) < len(collected.universe(active_only=True))
+    assert collected.runs("hourly_analysis")[0]["left"] > 0
+
+
+def test_a_failing_ticker_is_logged_and_retried_without_stopping_the_others(collected, settings, clock, caplog):
+    original = collected.read_bars
+
+    def broken(ticker, *args, **kwargs):
+        if ticker == "000660":
+            raise ValueError("corrupt document")
+        return original(ticker, *args, **kwargs)
+
+    collected.read_bars = broken
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock) == 0
+    assert "000660: analysis failed, retried next run: ValueError: corrupt document" in caplog.text
+    done = analysed(collected, D(2024, 9, 13))
+    assert "000660" not in done and "005930" in done
+    assert collected.runs("hourly_analysis")[0]["failed"] == 1
+    collected.read_bars = original
+    assert run_analysis(collected, settings, evening(D(2024, 9, 13), 21), clock) == 0
+    assert "000660" in analysed(collected, D(2024, 9, 13))
+
+
+def test_stored_rows_are_the_indicators_of_the_stored_bars_without_halted_days(collected, settings, clock):
+    run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock)
+    stored = pd.DataFrame(collected.read_analysis("012450"))
+    bars = pd.DataFrame(collected.read_bars("012450"))
+    expected = compute_frame(bars)
+    assert len(stored) == len(expected) < len(bars)  # 012450 has halted days
+    pd.testing.assert_series_equal(stored["macd"], expected["macd"], check_names=False)
+    rows = collected.screening_rows(D(2024, 9, 13), D(2024, 9, 13))
+    traded = {t for t in analysed(collected, D(2024, 9, 13)) if not collected.read_bars(t, D(2024, 9, 13))[0]["halted"]}
+    assert {r["ticker"] for r in rows} == traded and "012450" not in traded  # halted that day: no row
+
+
+def test_track_records_are_refreshed_once_everything_is_analysed(collected, settings, clock):
+    run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock)
+    stats = collected.strategy_stats("macd_golden_cross")
+    assert stats["as_of_date"] == "2024-09-13" and stats["horizons"]["20"]["count"] > 0
+    assert set(stats["horizons"]) == {"5", "10", "20"}
+
+
+def test_a_run_killed_halfway_then_rerun_gives_the_same_analysis(storage, make_settings, clock):
+    import mongomock_ng
+
+    from lib.db import Storage
+
+    settings = make_settings(setup_history_sessions=30, analysis_quota_per_run=100)
+
+    def scenario(store, crash_at):
+        writes = {"n": 0}
+        run_collection("manual_setup", store, settings, evening(D(2024, 9, 13)), clock)
+
+        def on_write(_what):
+            writes["n"] += 1
+            if crash_at is not None and writes["n"] == crash_at:
+                raise SimulatedKill
+
+        store.on_write = on_write
+        try:
+            run_analysis(store, settings, evening(D(2024, 9, 13), 20), clock)
+        except SimulatedKill:
+            clock.advance(minutes=settings.lock_timeout_minutes + 1)
+            assert run_analysis(store, settings, evening(D(2024, 9, 13), 21), clock) == 0
+        store.on_write = None
+        return writes["n"]
+
+    def state(store):
+        analysis = {t: store.read_analysis(t) for t in store.stored_tickers()}
+        stats = {s: store.strategy_stats(s) for s in ("volume_spike", "golden_cross")}
+        return snapshot(store), analysis, list(store.screening.find({}).sort("_id", 1)), stats
+
+    total = scenario(storage, None)
+    expected = state(storage)
+    for crash_at in sorted({1, 2, 3, total // 3, total // 2, total - 3, total - 1, total}):
+        crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
+        scenario(crashed, crash_at)
+        assert state(crashed) == expected, f"differs after a kill at write {crash_at}"
+
+
+def test_a_second_analysis_run_exits_while_the_first_holds_the_lock(collected, settings, clock):
+    collected.acquire_lock("analysis", "other", clock(), dt.timedelta(minutes=30))
+    assert run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock) == 0
+    assert analysed(collected, D(2024, 9, 13)) == []

@@ -1,0 +1,190 @@
+"""Strategies: the registry contract for every plugin, hand-checkable picks on real data, track records."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.errors import ConfigError
+from lib.indicators import compute_many
+from lib.screener import Strategy, _signals, discover, picks_on, track_record
+from tests.conftest import PANEL
+
+REGISTRY = discover()
+REQUIRED = {
+    "macd_golden_cross", "golden_cross", "death_cross", "rsi_oversold_rebound", "bollinger_breakout",
+    "bollinger_squeeze", "volume_spike", "new_52w_high", "stochastic_cross", "adx_trend",
+    "minervini_trend_template",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    panel = pd.read_parquet(PANEL)
+    panel = panel.loc[panel["ticker"].str.endswith("0")].copy()
+    panel["date"] = pd.to_datetime(panel["date"])
+    return compute_many(panel)
+
+
+def ticker_rows(rows: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    return rows.loc[rows["ticker"] == ticker].reset_index(drop=True)
+
+
+def test_every_required_strategy_is_registered_and_nothing_was_skipped():
+    assert REQUIRED <= set(REGISTRY.strategies)
+    assert REGISTRY.errors == ()
+    with pytest.raises(TypeError):
+        REGISTRY.strategies["x"] = REGISTRY["golden_cross"]  # read-only
+
+
+@pytest.mark.parametrize("strategy", list(REGISTRY), ids=lambda s: s.name)
+def test_strategy_contract(strategy: Strategy, rows):
+    assert strategy.description and "\n" not in strategy.description
+    for name, field in strategy.params.model_fields.items():
+        assert not field.is_required() and field.description, name
+        if field.annotation in (int, float):
+            bounds = {type(m).__name__ for m in field.metadata}
+            assert {"Ge", "Le"} <= bounds, f"{name} needs bounds"
+    params = strategy.params()
+    fired_any = False
+    for ticker in ("005930", "000040", "196170", "014470"):
+        frame = ticker_rows(rows, ticker)
+        before = frame.copy()
+        out = _signals(strategy, frame, params)
+        pd.testing.assert_frame_equal(frame, before)  # pure: the input is not touched
+        assert len(out) == len(frame) and out["fired"].dtype == bool
+        # causal: what fires on a day does not depend on later rows
+        for cut in (strategy.lookback + 5, len(frame) // 2, len(frame) - 3):
+            prefix = _signals(strategy, frame.iloc[:cut].copy(), params).iloc[-1]
+            full = out.iloc[cut - 1]
+            assert prefix["fired"] == full["fired"], (ticker, cut)
+            assert np.isclose(prefix["score"], full["score"], equal_nan=True), (ticker, cut)
+        for index in np.flatnonzero(out["fired"].to_numpy())[:3]:
+            fired_any = True
+            assert strategy.reason(frame.iloc[index], params).strip()
+    assert fired_any, "fires at least once on the real sample"
+
+
+def test_a_broken_strategy_module_is_reported_and_skipped(tmp_path, monkeypatch):
+    package = tmp_path / "plugins_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "broken.py").write_text("import does_not_exist\n")
+    (package / "no_declaration.py").write_text("X = 1\n")
+    (package / "good.py").write_text(textwrap.dedent('''
+        import pandas as pd
+        from pydantic import BaseModel, Field
+        from lib.screener import Strategy
+
+        class Params(BaseModel):
+            level: float = Field(1.0, ge=0, le=10, description="level")
+
+        STRATEGY = Strategy(
+            name="always", description="Fires every day", params=Params, lookback=1, columns=("close",),
+            signals=lambda rows, p: pd.DataFrame({"fired": rows["close"] > 0, "score": rows["close"]}),
+            reason=lambda row, p: "always",
+        )
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = discover("plugins_under_test")
+    assert list(registry.strategies) == ["always"]
+    skipped = {module for module, _ in registry.errors}
+    assert skipped == {"plugins_under_test.broken", "plugins_under_test.no_declaration"}
+    sys.modules.pop("plugins_under_test", None)
+
+
+def test_parameters_are_typed_and_bounded():
+    golden = REGISTRY["golden_cross"]
+    assert golden.parse_params({"fast": 5, "slow": 20}).slow == 20
+    with pytest.raises(ConfigError, match="parameter slow"):
+        golden.parse_params({"slow": 33})
+    with pytest.raises(ConfigError, match="fast must be shorter than slow"):
+        golden.parse_params({"fast": 60, "slow": 20})
+    with pytest.raises(ConfigError, match="unknown strategy 'nope'"):
+        REGISTRY["nope"]
+
+
+# --- hand-checkable picks: each strategy's rule re-checked from the raw row values of a real day -------------
+
+
+def row_pair(rows, ticker, day):
+    frame = ticker_rows(rows, ticker)
+    i = int(np.flatnonzero(frame["date"] == pd.Timestamp(day))[0])
+    return frame.iloc[i], frame.iloc[i - 1], frame, i
+
+
+ORACLES = {
+    "macd_golden_cross": lambda t, y, f, i: t.macd > t.macd_signal and any(
+        f.macd[j] > f.macd_signal[j] and f.macd[j - 1] <= f.macd_signal[j - 1] for j in range(i - 2, i + 1)),
+    "golden_cross": lambda t, y, f, i: t.sma_20 > t.sma_60 and any(
+        f.sma_20[j] > f.sma_60[j] and f.sma_20[j - 1] <= f.sma_60[j - 1] for j in range(i - 2, i + 1)),
+    "death_cross": lambda t, y, f, i: t.sma_20 < t.sma_60 and any(
+        f.sma_20[j] < f.sma_60[j] and f.sma_20[j - 1] >= f.sma_60[j - 1] for j in range(i - 2, i + 1)),
+    "rsi_oversold_rebound": lambda t, y, f, i: 30 <= t.rsi_14 < 50 and any(
+        f.rsi_14[j] >= 30 > f.rsi_14[j - 1] for j in range(i - 2, i + 1)),
+    "bollinger_breakout": lambda t, y, f, i: t.close > t.bb_upper and y.close <= y.bb_upper and t.vol_ratio >= 1,
+    "bollinger_squeeze": lambda t, y, f, i: (t.bb_upper - t.bb_lower) / t.bb_middle <= 1.05 * min(
+        (f.bb_upper[j] - f.bb_lower[j]) / f.bb_middle[j] for j in range(i - 119, i + 1)),
+    "volume_spike": lambda t, y, f, i: t.volume >= 3 * t.vol_sma_20 and t.close > t.open,
+    "new_52w_high": lambda t, y, f, i: t.high == f.high[max(0, i - 251): i + 1].max() and t.high > y.high_52w,
+    "stochastic_cross": lambda t, y, f, i: t.stoch_k > t.stoch_d and y.stoch_k <= y.stoch_d
+    and y.stoch_k < 20 and t.stoch_d < 20,
+    "adx_trend": lambda t, y, f, i: t.adx_14 >= 25 and t.plus_di_14 > t.minus_di_14 and t.adx_14 > f.adx_14[i - 5],
+    "minervini_trend_template": lambda t, y, f, i: t.close > t.sma_150 > t.sma_200 and t.close > t.sma_200
+    and t.sma_200 > f.sma_200[i - 21] and t.sma_50 > t.sma_150 and t.close > t.sma_50
+    and t.close >= 1.3 * t.low_52w and t.close >= 0.75 * t.high_52w,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORACLES))
+def test_picks_on_a_real_day_satisfy_the_rule_checked_by_hand(name, rows):
+    strategy = REGISTRY[name]
+    params = strategy.params()
+    # the first day on which the strategy picks anything in the sample
+    days = sorted(rows["date"].unique())
+    checked = 0
+    for day in days[strategy.lookback // 2 :]:
+        picks = picks_on(strategy, params, rows, pd.Timestamp(day).date())
+        if not picks:
+            continue
+        for pick in picks:
+            today, yesterday, frame, i = row_pair(rows, pick.ticker, day)
+            assert ORACLES[name](today, yesterday, frame, i), (pick.ticker, day)
+            assert pick.values["close"] == today.close and pick.reason
+        # and on the same day the others do not satisfy it
+        for ticker in set(rows.loc[rows["date"] == day, "ticker"]) - {p.ticker for p in picks}:
+            today, yesterday, frame, i = row_pair(rows, ticker, day)
+            if i > strategy.lookback:
+                assert not ORACLES[name](today, yesterday, frame, i), (ticker, day)
+        checked += 1
+        if checked == 3:
+            break
+    assert checked == 3
+
+
+def test_track_record_counts_forward_returns_of_past_picks_against_the_universe(rows):
+    strategy = REGISTRY["volume_spike"]
+    record = track_record(strategy, strategy.params(), rows)
+    # the same by hand: every fired row, its close 5 traded sessions later
+    returns, dates = [], []
+    for _, frame in rows.groupby("ticker"):
+        frame = frame.reset_index(drop=True)
+        for i in range(len(frame) - 5):
+            t = frame.iloc[i]
+            if t.vol_ratio >= 3 and t.close > t.open:
+                returns.append(frame.close[i + 5] / t.close - 1)
+                dates.append(t.date)
+    five = record["horizons"]["5"]
+    assert five["count"] == len(returns) > 10
+    assert five["mean"] == pytest.approx(np.mean(returns))
+    assert five["hit_rate"] == pytest.approx(np.mean(np.array(returns) > 0))
+    everyone = rows.sort_values(["ticker", "date"]).copy()
+    everyone["r5"] = everyone.groupby("ticker")["close"].shift(-5) / everyone["close"] - 1
+    by_day = everyone.groupby("date")["r5"].mean()
+    assert five["universe_mean"] == pytest.approx(by_day.loc[dates].mean())
+    assert five["excess_mean"] == pytest.approx(five["mean"] - five["universe_mean"])
+

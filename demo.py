@@ -8,20 +8,24 @@ import sys
 from pathlib import Path
 
 import daily_update
+import hourly_analysis
 import manual_setup
+from lib.calendar import TradingCalendar
 from lib.config import PROJECT_ROOT, load_settings
 from lib.db import Storage, get_client
 from lib.errors import ConfigError
+from lib.screener import discover, screen
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Set up as of --setup-day, catch up to --today, print what is stored."""
+    """Set up as of --setup-day, catch up to --today, analyse, print what is stored and a screener result."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--setup-day", default="2025-05-16", help="KST day manual_setup acts on")
     parser.add_argument("--today", default="2025-06-16", help="KST day daily_update catches up to")
     parser.add_argument("--panel", type=Path, default=SAMPLE, help="replay file (parquet or CSV)")
+    parser.add_argument("--strategy", default="macd_golden_cross", help="screener strategy to show")
     args = parser.parse_args(argv)
     try:
         settings = load_settings(
@@ -30,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             krx_sources=["replay"],
             krx_replay_path=args.panel,
             krx_min_request_gap_seconds=0,
+            analysis_quota_per_run=5000,
         )
     except ConfigError as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         ("manual_setup", manual_setup.main, ["--today", args.setup_day]),
         ("daily_update (catch-up)", daily_update.main, ["--today", args.today]),
         ("daily_update (again: nothing to do)", daily_update.main, ["--today", args.today]),
+        ("hourly_analysis", hourly_analysis.main, ["--today", args.today]),
     ]
     for title, step, step_argv in steps:
         print(f"\n=== {title} {' '.join(step_argv)}", flush=True)
@@ -45,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             print(f"demo: {title} exited {code}", file=sys.stderr)
             return code
-    print_summary(Storage(get_client("mongomock://"), settings.mongodb_db_prefix))
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    print_summary(storage)
+    print_screener(storage, args.strategy)
     return 0
 
 
@@ -62,11 +70,32 @@ def print_summary(storage: Storage) -> None:
     print(f"stock_data             : {len(tickers)} tickers, {bars} daily bars")
     print(f"target_tickers         : {len(active)} active, {len(universe) - len(active)} inactive (data kept)")
     print("largest five           : " + ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5]))
-    for run in reversed(storage.runs(limit=5)):
+    for run in reversed(storage.runs(limit=6)):
         print(
             f"run {run['job_name']:<13} {run['status']:<9} days={run.get('days_completed', 0):<4} "
-            f"bars={run.get('bars_written', 0):<6} calls={run.get('source_calls', 0)}"
+            f"bars={run.get('bars_written', 0):<6} calls={run.get('source_calls', 0):<4} "
+            f"analysed={run.get('analysed', '-')}"
         )
+
+
+def print_screener(storage: Storage, name: str) -> None:
+    """What one strategy picks on the latest analysed day, and how its past picks did."""
+    registry = discover()
+    strategy = registry[name]
+    day, picks = screen(storage, TradingCalendar(), strategy, strategy.params())
+    print(f"\n=== screener {name} on {day}: {strategy.description}")
+    names = {t["ticker"]: t["name"] for t in storage.universe()}
+    for pick in picks[:10]:
+        print(f"{pick.ticker} {names.get(pick.ticker, ''):<12} score {pick.score:7.2f}  {pick.reason}")
+    if not picks:
+        print("(no stock fires on this day)")
+    stats = storage.strategy_stats(name) or {"horizons": {}}
+    for horizon, h in stats["horizons"].items():
+        if h["count"]:
+            print(
+                f"track record {horizon:>2} sessions: {h['count']:4d} picks, mean {h['mean']:+.2%}, "
+                f"median {h['median']:+.2%}, hit rate {h['hit_rate']:.0%}, universe {h['universe_mean']:+.2%}"
+            )
 
 
 if __name__ == "__main__":

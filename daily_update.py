@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
-from lib.calendar import TradingCalendar
-from lib.cli import add_today_argument, as_of_for, exit_code, open_storage, parse_day
-from lib.config import Settings, load_settings
-from lib.errors import PipelineError
+from lib.cli import add_today_argument, parse_day, run_script
+from lib.config import Settings
 from lib.jobs.collect import daily_update
-from lib.jobs.runner import run_job
-from lib.log import get_logger, setup_logging
-from lib.sources import build_chain
 
 JOB = "daily_update"
 
@@ -27,21 +21,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         help="collect this session again even if it is recorded as done (repeatable)",
     )
     args = parser.parse_args(argv)
-    setup_logging(JOB)
-    log = get_logger()
-    try:
-        settings = settings or load_settings()
-        setup_logging(JOB, settings.log_level)
-        as_of = as_of_for(args.today, dt.datetime.now(dt.UTC))
-        storage = open_storage(settings)
-        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-        chain = build_chain(settings)
-    except PipelineError as exc:
-        log.error("%s", exc)
-        return exit_code(exc)
-    return run_job(
-        JOB, settings, storage, as_of, lambda: dt.datetime.now(dt.UTC),
-        lambda ctx: daily_update(ctx, calendar, chain, redo=args.redo),
+    return run_script(
+        JOB, args.today, settings, lambda calendar, chain: lambda ctx: daily_update(ctx, calendar, chain, args.redo)
     )
 
 

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
-from lib.calendar import TradingCalendar
-from lib.cli import add_today_argument, as_of_for, exit_code, open_storage
-from lib.config import Settings, load_settings
-from lib.errors import PipelineError
+from lib.cli import add_today_argument, run_script
+from lib.config import Settings
 from lib.jobs.analysis import hourly_analysis
-from lib.jobs.runner import run_job
-from lib.log import get_logger, setup_logging
 from lib.screener import discover
-from lib.sources import build_chain
 
 JOB = "hourly_analysis"
 
@@ -24,22 +18,10 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     parser = argparse.ArgumentParser(description=__doc__)
     add_today_argument(parser)
     args = parser.parse_args(argv)
-    setup_logging(JOB)
-    log = get_logger()
-    try:
-        settings = settings or load_settings()
-        setup_logging(JOB, settings.log_level)
-        as_of = as_of_for(args.today, dt.datetime.now(dt.UTC))
-        storage = open_storage(settings)
-        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-        chain = build_chain(settings)
-        registry = discover()
-    except PipelineError as exc:
-        log.error("%s", exc)
-        return exit_code(exc)
-    return run_job(
-        JOB, settings, storage, as_of, lambda: dt.datetime.now(dt.UTC),
-        lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis",
+    return run_script(
+        JOB, args.today, settings,
+        lambda calendar, chain: lambda ctx: hourly_analysis(ctx, calendar, chain, discover()),
+        lock_name="analysis",
     )
 
 

@@ -7,11 +7,13 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 
-from lib.config import Settings
+from lib.calendar import TradingCalendar
+from lib.config import Settings, load_settings
 from lib.db import Storage, get_client
 from lib.errors import ConfigError, PipelineError
-from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED
-from lib.log import KST, get_logger
+from lib.jobs.runner import COLLECTION_LOCK, EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
+from lib.log import KST, get_logger, setup_logging
+from lib.sources import SourceChain, build_chain
 
 log = get_logger("cli")
 
@@ -75,3 +77,29 @@ def progress_factory(description: str) -> Callable[[int], Callable[[int], None]]
         return bar.update
 
     return make
+
+
+def run_script(
+    job: str,
+    today: dt.date | None,
+    settings: Settings | None,
+    make_body: Callable[[TradingCalendar, SourceChain], Callable[[JobContext], None]],
+    lock_name: str = COLLECTION_LOCK,
+    **setting_updates: object,
+) -> int:
+    """What every cron script does: logging, settings, storage, calendar and sources, then the job under its
+    lock. Any problem before the job starts is one log line and an exit code."""
+    setup_logging(job)
+    try:
+        settings = settings or load_settings()
+        if setting_updates:
+            settings = settings.model_copy(update=setting_updates)
+        setup_logging(job, settings.log_level)
+        as_of = as_of_for(today, dt.datetime.now(dt.UTC))
+        storage = open_storage(settings)
+        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+        body = make_body(calendar, build_chain(settings))
+    except PipelineError as exc:
+        get_logger().error("%s", exc)
+        return exit_code(exc)
+    return run_job(job, settings, storage, as_of, lambda: dt.datetime.now(dt.UTC), body, lock_name=lock_name)

@@ -10,11 +10,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from lib.calendar import TradingCalendar
 from lib.db import Storage
@@ -132,6 +132,23 @@ def discover(package: str = "strategies") -> Registry:
 
 
 # --- helpers for strategy authors --------------------------------------------------------------------
+
+SmaPeriod = Literal[5, 20, 50, 60, 120, 150, 200]
+
+
+class SmaPairParams(BaseModel):
+    """Parameters of a cross between two stored simple moving averages."""
+
+    fast: SmaPeriod = Field(20, description="fast SMA period")
+    slow: SmaPeriod = Field(60, description="slow SMA period")
+    within_days: int = Field(3, ge=1, le=20, description="sessions in which the cross may have happened")
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> SmaPairParams:
+        if self.fast >= self.slow:
+            raise ValueError("fast must be shorter than slow")
+        return self
+
 
 
 def crossed_above(a: pd.Series, b: pd.Series) -> pd.Series:

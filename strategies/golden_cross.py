@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import pandas as pd
-from pydantic import BaseModel, Field, model_validator
 
-from lib.screener import Strategy, crossed_above, within
+from lib.screener import SmaPairParams, Strategy, crossed_above, within
 
-Period = Literal[5, 20, 50, 60, 120, 150, 200]
-
-
-class Params(BaseModel):
-    fast: Period = Field(20, description="fast SMA period")
-    slow: Period = Field(60, description="slow SMA period")
-    within_days: int = Field(3, ge=1, le=20, description="sessions in which the cross may have happened")
-
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Params:
-        if self.fast >= self.slow:
-            raise ValueError("fast must be shorter than slow")
-        return self
+Params = SmaPairParams
 
 
 def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:

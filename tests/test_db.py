@@ -86,3 +86,21 @@ def test_day_records_and_runs(store):
 def test_the_embedded_client_is_shared_by_the_whole_process():
     get_client("mongomock://").demo.things.insert_one({"x": 1})
     assert get_client("mongomock://").demo.things.count_documents({}) == 1
+
+
+def test_analysis_rows_are_overwritten_and_the_screening_index_answers_a_date_range(store):
+    days = [dt.date(2025, 6, d) for d in (11, 12, 13, 16)]
+    rows = [{"date": to_utc_midnight(d), "close": 100.0 + i, "rsi_14": None} for i, d in enumerate(days)]
+    assert store.replace_analysis("005930", rows) == 4
+    assert store.replace_analysis("000660", rows[:2]) == 2
+    assert store.replace_analysis("005930", rows) == 0  # identical: nothing rewritten
+    # recomputed without the first day (say it turned out halted) and a changed last value
+    recomputed = [*rows[1:3], {**rows[3], "close": 999.0}]
+    assert store.replace_analysis("005930", recomputed) == 1
+    assert [r["close"] for r in store.read_analysis("005930")] == [101.0, 102.0, 999.0]
+    window = store.screening_rows(dt.date(2025, 6, 12), dt.date(2025, 6, 16))
+    assert sorted((r["date"].day, r["ticker"]) for r in window) == [
+        (12, "000660"), (12, "005930"), (13, "005930"), (16, "005930")]
+    assert {r["close"] for r in window if r["date"].day == 16} == {999.0}
+    assert store.latest_screening_day() == dt.date(2025, 6, 16)
+    assert store.screening_rows(None, dt.date(2025, 6, 11))[0]["ticker"] == "000660"

@@ -14,8 +14,7 @@ from lib.calendar import TradingCalendar
 from lib.config import Settings
 from lib.db import Storage
 from lib.errors import ConfigError
-from lib.indicators import as_frame
-from lib.screener import Registry, Strategy, discover, screen, track_record
+from lib.screener import Registry, Strategy, analysis_frames, discover, screen, track_record
 
 router = APIRouter(tags=["screener"])
 
@@ -81,7 +80,7 @@ def screener(
     if params == strategy.params() and (stored := storage.strategy_stats(strategy.name)):
         record = stored
     else:
-        record = track_record(strategy, params, as_frame(storage.screening_rows(None, day)))
+        record = track_record(strategy, params, analysis_frames(storage, day))
     return {
         "strategy": strategy.name,
         "description": strategy.description,

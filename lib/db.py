@@ -277,6 +277,10 @@ class Storage:
             self._insert_or_replace(self.screening, [entry(r) for r in new], [entry(r) for r in changed])
         return len(new) + len(changed)
 
+    def analysed_tickers(self) -> list[str]:
+        """Tickers that have a stock_analyzed collection."""
+        return sorted(name for name in self.analyzed_db.list_collection_names() if name != SCREENING)
+
     def read_analysis(self, ticker: str) -> list[dict[str, Any]]:
         """A ticker's indicator rows, oldest first."""
         return list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", ASCENDING))

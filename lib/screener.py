@@ -7,7 +7,7 @@ import datetime as dt
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -192,44 +192,71 @@ def picks_on(strategy: Strategy, params: BaseModel, rows: pd.DataFrame, day: dt.
     return sorted(picks, key=lambda p: (-p.score, p.ticker))
 
 
-def track_record(
-    strategy: Strategy, params: BaseModel, rows: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS
-) -> dict[str, Any]:
-    """Forward returns over each horizon of every past pick (mean, median, hit rate, count) against the
-    average forward return of every stock in the rows over the same days."""
-    events: list[pd.DataFrame] = []
-    forward_all: list[pd.DataFrame] = []
-    for _, frame in _by_ticker(rows):
+def _frames(rows: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    if isinstance(rows, pd.DataFrame):
+        for _, frame in _by_ticker(rows):
+            yield frame
+    else:
+        yield from rows
+
+
+def track_records(
+    items: Sequence[tuple[Strategy, BaseModel]],
+    rows: pd.DataFrame | Iterable[pd.DataFrame],
+    horizons: tuple[int, ...] = HORIZONS,
+) -> list[dict[str, Any]]:
+    """Forward returns over each horizon of every past pick of each (strategy, params) (mean, median, hit
+    rate, count) against the average forward return of every stock over the same days.
+
+    `rows` is one long frame or, to keep memory to one stock at a time, an iterable of per-ticker frames."""
+    columns = [f"r{h}" for h in horizons]
+    sums: pd.DataFrame | None = None
+    counts: pd.DataFrame | None = None
+    picked: list[list[pd.DataFrame]] = [[] for _ in items]
+    for frame in _frames(rows):
+        frame = frame.sort_values("date").reset_index(drop=True)
         close = frame["close"].astype(float)
-        fwd = pd.DataFrame({f"r{h}": close.shift(-h) / close - 1 for h in horizons})
-        fwd["date"] = frame["date"].to_numpy()
-        forward_all.append(fwd)
-        fired = _signals(strategy, frame, params)["fired"].to_numpy()
-        if fired.any():
-            events.append(fwd.loc[fired])
-    result: dict[str, Any] = {"picks": int(sum(len(e) for e in events)), "horizons": {}}
-    if not forward_all:
-        return result
-    everyone = pd.concat(forward_all, ignore_index=True)
-    universe_mean = everyone.groupby("date")[[f"r{h}" for h in horizons]].mean()
-    picked = pd.concat(events, ignore_index=True) if events else everyone.iloc[0:0]
-    for h in horizons:
-        returns = picked[["date", f"r{h}"]].dropna()
-        base = universe_mean.loc[returns["date"], f"r{h}"] if len(returns) else pd.Series(dtype=float)
-        stats: dict[str, float | int | None] = {"count": int(len(returns))}
-        if len(returns):
-            r = returns[f"r{h}"]
-            stats |= {
-                "mean": float(r.mean()),
-                "median": float(r.median()),
-                "hit_rate": float((r > 0).mean()),
-                "universe_mean": float(base.mean()),
-                "excess_mean": float(r.mean() - base.mean()),
-            }
-        else:
-            stats |= {"mean": None, "median": None, "hit_rate": None, "universe_mean": None, "excess_mean": None}
-        result["horizons"][str(h)] = stats
-    return result
+        fwd = pd.DataFrame({f"r{h}": (close.shift(-h) / close - 1).to_numpy() for h in horizons})
+        fwd.index = pd.DatetimeIndex(frame["date"])
+        sums = fwd.fillna(0) if sums is None else sums.add(fwd.fillna(0), fill_value=0)
+        present = fwd.notna().astype(int)
+        counts = present if counts is None else counts.add(present, fill_value=0)
+        for i, (strategy, params) in enumerate(items):
+            fired = _signals(strategy, frame, params)["fired"].to_numpy()
+            if fired.any():
+                picked[i].append(fwd.loc[fired])
+    universe_mean = (sums / counts.where(counts > 0)) if sums is not None else pd.DataFrame(columns=columns)
+    results = []
+    for events in picked:
+        result: dict[str, Any] = {"picks": int(sum(len(e) for e in events)), "horizons": {}}
+        picks = pd.concat(events) if events else pd.DataFrame(columns=columns, index=pd.DatetimeIndex([]))
+        for h in horizons:
+            returns = picks[f"r{h}"].dropna()
+            stats: dict[str, float | int | None] = {"count": int(len(returns))}
+            if len(returns):
+                base = universe_mean.loc[returns.index, f"r{h}"]
+                stats |= {
+                    "mean": float(returns.mean()),
+                    "median": float(returns.median()),
+                    "hit_rate": float((returns > 0).mean()),
+                    "universe_mean": float(base.mean()),
+                    "excess_mean": float(returns.mean() - base.mean()),
+                }
+            else:
+                stats |= {"mean": None, "median": None, "hit_rate": None, "universe_mean": None, "excess_mean": None}
+            result["horizons"][str(h)] = stats
+        results.append(result)
+    return results
+
+
+def track_record(
+    strategy: Strategy,
+    params: BaseModel,
+    rows: pd.DataFrame | Iterable[pd.DataFrame],
+    horizons: tuple[int, ...] = HORIZONS,
+) -> dict[str, Any]:
+    """The track record of one strategy with these parameters (see track_records)."""
+    return track_records([(strategy, params)], rows, horizons)[0]
 
 
 def screen(
@@ -246,3 +273,12 @@ def screen(
         return day, []
     return day, picks_on(strategy, params, rows, day)
 
+
+
+def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:
+    """Every analysed ticker's indicator rows up to `day`, one ticker at a time."""
+    stamp = pd.Timestamp(day)
+    for ticker in storage.analysed_tickers():
+        frame = as_frame(storage.read_analysis(ticker))
+        if not frame.empty:
+            yield frame.loc[frame["date"] <= stamp].assign(ticker=ticker)

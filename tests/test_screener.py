@@ -187,4 +187,9 @@ def test_track_record_counts_forward_returns_of_past_picks_against_the_universe(
     by_day = everyone.groupby("date")["r5"].mean()
     assert five["universe_mean"] == pytest.approx(by_day.loc[dates].mean())
     assert five["excess_mean"] == pytest.approx(five["mean"] - five["universe_mean"])
+    # one stock at a time (how the job reads it, to keep memory flat) gives the same numbers
+    streamed = track_record(strategy, strategy.params(), (g for _, g in rows.groupby("ticker")))
+    assert streamed["picks"] == record["picks"]
+    for horizon, stats in record["horizons"].items():
+        assert streamed["horizons"][horizon] == pytest.approx(stats)
 

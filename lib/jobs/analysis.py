@@ -10,11 +10,11 @@ import pandas as pd
 
 from lib.calendar import TradingCalendar
 from lib.db import Storage
-from lib.indicators import as_frame, compute_frame, row_documents
+from lib.indicators import compute_frame, row_documents
 from lib.jobs.collect import last_due_session
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
-from lib.screener import Registry, track_record
+from lib.screener import Registry, analysis_frames, track_records
 from lib.sources import SourceChain
 
 log = get_logger("analysis")
@@ -36,16 +36,13 @@ def pending_tickers(storage: Storage, day: dt.date) -> list[str]:
 
 
 def refresh_track_records(storage: Storage, registry: Registry, day: dt.date) -> int:
-    """Recompute, from the screening index, the track record (default parameters) of every strategy whose
+    """Recompute, one stock at a time, the track record (default parameters) of every strategy whose
     stored one is not as of `day`; returns how many were refreshed."""
     stale = [s for s in registry if (storage.strategy_stats(s.name) or {}).get("as_of_date") != day.isoformat()]
     if not stale:
         return 0
-    rows = as_frame(storage.screening_rows(None, day))
-    if rows.empty:
-        return 0
-    for strategy in stale:
-        record = track_record(strategy, strategy.params(), rows)
+    records = track_records([(s, s.params()) for s in stale], analysis_frames(storage, day))
+    for strategy, record in zip(stale, records, strict=True):
         storage.save_strategy_stats(
             strategy.name, {"as_of_date": day.isoformat(), "params": strategy.params().model_dump(), **record}
         )

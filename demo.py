@@ -71,11 +71,12 @@ def print_summary(storage: Storage) -> None:
     print(f"target_tickers         : {len(active)} active, {len(universe) - len(active)} inactive (data kept)")
     print("largest five           : " + ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5]))
     for run in reversed(storage.runs(limit=6)):
-        print(
-            f"run {run['job_name']:<13} {run['status']:<9} days={run.get('days_completed', 0):<4} "
-            f"bars={run.get('bars_written', 0):<6} calls={run.get('source_calls', 0):<4} "
-            f"analysed={run.get('analysed', '-')}"
-        )
+        if run["job_name"] == "hourly_analysis":
+            counts = f"day={run.get('day')} analysed={run.get('analysed')} track_records={run.get('track_records')}"
+        else:
+            counts = (f"days={run.get('days_completed', 0)} bars={run.get('bars_written', 0)} "
+                      f"calls={run.get('source_calls', 0)}")
+        print(f"run {run['job_name']:<15} {run['status']:<9} {counts}")
 
 
 def print_screener(storage: Storage, name: str) -> None:

@@ -169,6 +169,13 @@ class Storage:
         )
         return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
 
+    def day_fingerprints(self) -> dict[dt.date, str]:
+        """The digest of each completed day's closes and volumes, to catch a stale answer repeating a day."""
+        cursor = self.job_status.find(
+            {"kind": "day", "job_name": DAY_JOB, "fingerprint": {"$exists": True}}, {"date_kst": 1, "fingerprint": 1}
+        )
+        return {dt.date.fromisoformat(doc["date_kst"]): doc["fingerprint"] for doc in cursor}
+
     def day_records(self) -> list[dict]:
         """Every day record, oldest first."""
         return list(self.job_status.find({"kind": "day", "job_name": DAY_JOB}).sort("date_kst", ASCENDING))

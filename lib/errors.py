@@ -29,6 +29,10 @@ class BadDataError(SourceError):
     """The answer was malformed or failed validation."""
 
 
+class StaleAnswerError(SourceError):
+    """A day's answer repeats a neighbouring session exactly (served before the day was published)."""
+
+
 class OutsideRangeError(SourceError):
     """The day lies before the first session the source can ever serve (replay files)."""
 

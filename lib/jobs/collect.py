@@ -4,6 +4,7 @@ per day, one per market), stored, and only then marked completed in job_status."
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,7 +13,7 @@ import pandas as pd
 
 from lib.bars import bars_from_day
 from lib.calendar import TradingCalendar
-from lib.errors import ConfigError, SourceError
+from lib.errors import ConfigError, SourceError, StaleAnswerError
 from lib.jobs.runner import JobContext
 from lib.log import KST, get_logger
 from lib.sources import MARKETS, DayUnavailable, SourceChain
@@ -33,6 +34,14 @@ def last_due_session(calendar: TradingCalendar, chain: SourceChain, as_of: dt.da
             return day
         day = calendar.previous_session(day)
     return None
+
+
+def fingerprint(frames: list[pd.DataFrame]) -> str:
+    """A digest of a day's closes and volumes: equal digests on two sessions mean a stale, repeated answer."""
+    both = pd.concat(frames, ignore_index=True).sort_values("ticker")
+    columns = zip(both["ticker"], both["close"], both["volume"], strict=True)
+    payload = "|".join(f"{t}:{c:.0f}:{v:.0f}" for t, c, v in columns)
+    return hashlib.sha1(payload.encode()).hexdigest()
 
 
 def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int:
@@ -56,8 +65,21 @@ def _write_chunk(ctx: JobContext, fetched: list[tuple[dt.date, list[pd.DataFrame
     return written, changed
 
 
+def _neighbour_sessions(calendar: TradingCalendar, day: dt.date) -> list[dt.date]:
+    try:
+        before = calendar.previous_session(day)
+    except ConfigError:
+        return []
+    after = calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[:1]
+    return [before, *after]
+
+
 def collect_days(
-    ctx: JobContext, chain: SourceChain, days: Sequence[dt.date], progress: Progress | None = None
+    ctx: JobContext,
+    chain: SourceChain,
+    calendar: TradingCalendar,
+    days: Sequence[dt.date],
+    progress: Progress | None = None,
 ) -> None:
     """Fetch, store and mark each day, oldest first, a calendar month at a time.
 
@@ -68,10 +90,12 @@ def collect_days(
         counters.setdefault(key, 0)
     counters["source_calls"] = 0
     grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
+    prints = ctx.storage.day_fingerprints()
     for _, month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         fetched: list[tuple[dt.date, list[pd.DataFrame]]] = []
         no_data: list[tuple[dt.date, DayUnavailable]] = []
-        failure: DayUnavailable | None = None
+        failure: SourceError | None = None
+        failed_day: dt.date | None = None
         for day in month:
             try:
                 frames = [chain.fetch_day(day, market, ctx.as_of) for market in MARKETS]
@@ -87,8 +111,18 @@ def collect_days(
                     )
                     no_data.append((day, exc))
                     continue
-                failure = exc
+                failure, failed_day = exc, day
                 break
+            digest = fingerprint(frames)
+            neighbours = {prints.get(d) for d in _neighbour_sessions(calendar, day)} - {None}
+            if digest in neighbours:
+                failure = StaleAnswerError(
+                    f"{day}: the answer repeats the closes and volumes of a neighbouring session exactly (served "
+                    "before the day was published?); not stored, the next run asks again"
+                )
+                failed_day = day
+                break
+            prints[day] = digest
             fetched.append((day, frames))
             if progress:
                 progress(1)
@@ -103,6 +137,7 @@ def collect_days(
             fields: dict[str, Any] = {"run_id": ctx.run_id, "end_time_utc": marked_at}
             if status == "completed":
                 fields["rows"] = int(sum(len(f) for f in detail))
+                fields["fingerprint"] = prints[day]
                 fields["sources"] = {f["market"].iloc[0]: f.attrs.get("source") for f in detail}
                 counters["days_completed"] += 1
             else:
@@ -117,7 +152,7 @@ def collect_days(
             )
         ctx.heartbeat()
         if failure is not None:
-            counters["failed_day"] = failure.day.isoformat()
+            counters["failed_day"] = failed_day.isoformat() if failed_day else None
             raise failure
 
 
@@ -157,7 +192,7 @@ def manual_setup(
         len(pending), len(window), pending[0], last, ",".join(s.name for s in chain.sources),
     )
     progress = progress_factory(len(pending)) if progress_factory else None
-    collect_days(ctx, chain, pending, progress)
+    collect_days(ctx, chain, calendar, pending, progress)
 
 
 def daily_update(
@@ -185,4 +220,4 @@ def daily_update(
         log.info("up to date through %s", last)
         return
     log.info("%d session(s) to collect: %s..%s", len(pending), pending[0], pending[-1])
-    collect_days(ctx, chain, pending)
+    collect_days(ctx, chain, calendar, pending)

@@ -45,7 +45,12 @@ def outblock_rows(payload: Any, where: str) -> list[dict[str, Any]]:
 
 
 def normalise_outblock(rows: list[dict[str, Any]], query: Query, where: str) -> pd.DataFrame:
-    """OutBlock_1 records to the normalised schema (pure)."""
+    """OutBlock_1 records to the normalised schema (pure). An answer stamped with another day (BAS_DD, as the
+    Open API sends it) is refused, so a neighbouring session can never be stored under this date."""
+    stamped = {str(row["BAS_DD"]) for row in rows if row.get("BAS_DD")}
+    wanted = query.day.strftime("%Y%m%d")
+    if stamped and stamped != {wanted}:
+        raise BadDataError(f"{where}: the answer is for {','.join(sorted(stamped))}, not {wanted}")
     records = []
     for row in rows:
         try:

@@ -244,6 +244,20 @@ def test_a_source_failure_never_marks_the_day_completed(storage, settings, clock
     assert completed_days(storage)[-3:] == [D(2024, 9, 4), D(2024, 9, 5), D(2024, 9, 6)]
 
 
+def test_a_stale_answer_repeating_the_previous_session_is_not_stored_as_a_new_day(
+    storage, settings, clock, replay, caplog
+):
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    friday_again = {D(2024, 9, 2): lambda: replay.fetch_raw(Query(D(2024, 8, 30), ""))}
+    stale = ScriptedSource(replay, "replay", failures=friday_again)
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 3)), clock, chain_of(stale)) == 1
+    assert "repeats the closes and volumes of a neighbouring session" in caplog.text
+    assert completed_days(storage)[-1] == D(2024, 8, 30) and storage.read_bars("005930", D(2024, 9, 2)) == []
+    assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 3)), clock) == 0
+    assert completed_days(storage)[-2:] == [D(2024, 9, 2), D(2024, 9, 3)]
+
+
 def test_transient_errors_are_retried_with_growing_pauses(replay):
     pauses: list[float] = []
     attempts = iter([TransientSourceError("HTTP 502"), TransientSourceError("HTTP 502")])

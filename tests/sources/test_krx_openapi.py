@@ -169,3 +169,11 @@ def test_the_day_is_due_only_the_next_morning():
     src = KrxOpenApiSource(KEY, "http://127.0.0.1:9", 1)
     published = src.available_at(DAY)
     assert published.isoformat() == "2021-01-05T08:00:00+09:00"
+
+
+def test_an_answer_stamped_with_another_day_is_refused(stub):
+    state, url = stub
+    rows = [{**row, "BAS_DD": "20201230"} for row in openapi_rows("KOSPI")]
+    state.answers[("stk_bydd_trd", "20210104")] = [(200, json.dumps({"OutBlock_1": rows}))]
+    with pytest.raises(BadDataError, match="the answer is for 20201230, not 20210104"):
+        fetch(source(url))

@@ -380,3 +380,20 @@ def test_mongodb_unreachable_is_a_clear_transient_error():
 
     with pytest.raises(TransientSourceError, match="MongoDB is not reachable"):
         Storage(Down()).ping()
+
+
+def test_requests_to_a_source_keep_the_minimum_gap(replay):
+    now = {"t": 100.0}
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(round(seconds, 3))
+        now["t"] += seconds
+
+    chain = SourceChain([ScriptedSource(replay, "replay")], min_gap_seconds=1.5, sleep=sleep,
+                        monotonic=lambda: now["t"])
+    for day in (D(2024, 9, 2), D(2024, 9, 3)):
+        for market in ("KOSPI", "KOSDAQ"):
+            chain.fetch_day(day, market, evening(day))
+            now["t"] += 0.25  # the time it takes to store an answer
+    assert pauses == [1.25, 1.25, 1.25]

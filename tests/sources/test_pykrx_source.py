@@ -113,3 +113,11 @@ def test_credentials_reach_pykrx_a_failed_login_is_transient_and_no_secret_is_lo
         src.fetch_raw(Query(DAY, "KOSPI"))
     assert os.environ["KRX_ID"] == "someone"
     assert "secret" not in caplog.text and "someone" not in caplog.text
+
+
+def test_a_pykrx_that_cannot_be_imported_is_a_source_error_not_a_crash(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pykrx.website.krx.market.core", None)
+    with pytest.raises(SourceBlockedError, match="pykrx could not be loaded"):
+        PykrxSource(None, None, timeout=5).fetch_raw(Query(DAY, "KOSPI"))

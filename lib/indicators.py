@@ -78,21 +78,35 @@ def traded(bars: pd.DataFrame) -> pd.DataFrame:
 def compute_many(bars: pd.DataFrame) -> pd.DataFrame:
     """Indicator rows for many tickers at once (a long frame with `ticker`, `date`, OHLCV, optional `halted`):
     `ticker`, `date`, OHLCV and INDICATOR_COLUMNS for traded days, by ticker then date."""
-    rows = traded(bars).sort_values(["ticker", "date"], kind="stable")
+    rows = traded(bars)
+    if not (rows["ticker"].is_monotonic_increasing and _dates_ascending_within(rows)):
+        rows = rows.sort_values(["ticker", "date"], kind="stable")
     tickers = rows["ticker"].to_numpy()
-    prices = {c: rows[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in PRICE_COLUMNS}
     n = len(rows)
-    out = {column: np.full(n, np.nan) for column in INDICATOR_COLUMNS}
+    columns = (*PRICE_COLUMNS, *INDICATOR_COLUMNS)
+    # One float block (a row per column) filled in place: pandas takes it without copying or consolidating.
+    block = np.full((len(columns), n), np.nan)
+    for j, column in enumerate(PRICE_COLUMNS):
+        block[j] = rows[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    high, low, close, volume = (block[columns.index(c)] for c in ("high", "low", "close", "volume"))
+    first = len(PRICE_COLUMNS)
     cuts = np.flatnonzero(tickers[1:] != tickers[:-1]) + 1 if n else np.array([], dtype=int)
     for start, end in zip(np.r_[0, cuts], np.r_[cuts, n], strict=True):
         if end <= start:
             continue
-        values = compute_arrays(
-            prices["high"][start:end], prices["low"][start:end], prices["close"][start:end], prices["volume"][start:end]
-        )
-        for column in INDICATOR_COLUMNS:
-            out[column][start:end] = values[column]
-    return pd.DataFrame({"ticker": tickers, "date": rows["date"].to_numpy(), **prices, **out})
+        values = compute_arrays(high[start:end], low[start:end], close[start:end], volume[start:end])
+        for j, column in enumerate(INDICATOR_COLUMNS, start=first):
+            block[j, start:end] = values[column]
+    frame = pd.DataFrame(block.T, columns=list(columns), copy=False)
+    frame.insert(0, "date", rows["date"].to_numpy())
+    frame.insert(0, "ticker", tickers)
+    return frame
+
+
+def _dates_ascending_within(rows: pd.DataFrame) -> bool:
+    dates = rows["date"].to_numpy()
+    same = rows["ticker"].to_numpy()[1:] == rows["ticker"].to_numpy()[:-1]
+    return bool(np.all(dates[1:][same] >= dates[:-1][same]))
 
 
 def compute_frame(bars: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -74,6 +75,80 @@ def _neighbour_sessions(calendar: TradingCalendar, day: dt.date) -> list[dt.date
     return [before, *after]
 
 
+@dataclass
+class _Month:
+    """What fetching one month of pending days gave."""
+
+    fetched: list[tuple[dt.date, list[pd.DataFrame]]] = field(default_factory=list)
+    no_data: list[tuple[dt.date, DayUnavailable]] = field(default_factory=list)
+    failure: SourceError | None = None
+    failed_day: dt.date | None = None
+
+
+def _fetch_month(
+    ctx: JobContext,
+    chain: SourceChain,
+    calendar: TradingCalendar,
+    month: Iterable[dt.date],
+    prints: dict[dt.date, str],
+    progress: Progress | None,
+) -> _Month:
+    """Fetch each day until one fails; a day every source has left empty past the grace period is no_data."""
+    out = _Month()
+    today = ctx.as_of.astimezone(KST).date()
+    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
+    for day in month:
+        try:
+            frames = [chain.fetch_day(day, market, ctx.as_of) for market in MARKETS]
+        except DayUnavailable as exc:
+            if exc.all_empty and today - day > grace:
+                log.error(
+                    "NO DATA for session %s: every source still answers an empty market %d days later. "
+                    "Recording it as a day without data so collection can go on. If KRX did trade that "
+                    "day, run `daily_update.py --redo %s`; if it was a closure, add it to "
+                    "KRX_EXTRA_CLOSED_DAYS. (%s)",
+                    day, (today - day).days, day, exc,
+                )
+                out.no_data.append((day, exc))
+                continue
+            out.failure, out.failed_day = exc, day
+            return out
+        digest = fingerprint(frames)
+        if digest in {prints.get(d) for d in _neighbour_sessions(calendar, day)}:
+            out.failure = StaleAnswerError(
+                f"{day}: the answer repeats the closes and volumes of a neighbouring session exactly (served "
+                "before the day was published?); not stored, the next run asks again"
+            )
+            out.failed_day = day
+            return out
+        prints[day] = digest
+        out.fetched.append((day, frames))
+        if progress:
+            progress(1)
+    return out
+
+
+def _mark_days(ctx: JobContext, month: _Month, prints: dict[dt.date, str]) -> list[dt.date]:
+    """Record the month's completed and no_data days, oldest first; returns the days recorded."""
+    marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
+    records: list[tuple[dt.date, dict[str, Any]]] = []
+    for day, frames in month.fetched:
+        records.append((day, {
+            "status": "completed",
+            "rows": int(sum(len(f) for f in frames)),
+            "fingerprint": prints[day],
+            "sources": {f["market"].iloc[0]: f.attrs.get("source") for f in frames},
+        }))
+        ctx.counters["days_completed"] += 1
+    for day, exc in month.no_data:
+        records.append((day, {"status": "no_data", "error": str(exc)}))
+        ctx.counters["days_no_data"] += 1
+    for day, fields in sorted(records, key=lambda r: r[0]):
+        status = fields.pop("status")
+        ctx.storage.mark_day(day, status, {"run_id": ctx.run_id, "end_time_utc": marked_at, **fields})
+    return sorted(day for day, _ in records)
+
+
 def collect_days(
     ctx: JobContext,
     chain: SourceChain,
@@ -88,72 +163,23 @@ def collect_days(
     counters = ctx.counters
     for key in ("days_completed", "days_no_data", "bars_written", "universe_updates"):
         counters.setdefault(key, 0)
-    counters["source_calls"] = 0
-    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
     prints = ctx.storage.day_fingerprints()
-    for _, month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
-        fetched: list[tuple[dt.date, list[pd.DataFrame]]] = []
-        no_data: list[tuple[dt.date, DayUnavailable]] = []
-        failure: SourceError | None = None
-        failed_day: dt.date | None = None
-        for day in month:
-            try:
-                frames = [chain.fetch_day(day, market, ctx.as_of) for market in MARKETS]
-            except DayUnavailable as exc:
-                overdue = ctx.as_of.astimezone(KST).date() - day > grace
-                if exc.all_empty and overdue:
-                    log.error(
-                        "NO DATA for session %s: every source still answers an empty market %d days later. "
-                        "Recording it as a day without data so collection can go on. If KRX did trade that "
-                        "day, run `daily_update.py --redo %s`; if it was a closure, add it to "
-                        "KRX_EXTRA_CLOSED_DAYS. (%s)",
-                        day, (ctx.as_of.astimezone(KST).date() - day).days, day, exc,
-                    )
-                    no_data.append((day, exc))
-                    continue
-                failure, failed_day = exc, day
-                break
-            digest = fingerprint(frames)
-            neighbours = {prints.get(d) for d in _neighbour_sessions(calendar, day)} - {None}
-            if digest in neighbours:
-                failure = StaleAnswerError(
-                    f"{day}: the answer repeats the closes and volumes of a neighbouring session exactly (served "
-                    "before the day was published?); not stored, the next run asks again"
-                )
-                failed_day = day
-                break
-            prints[day] = digest
-            fetched.append((day, frames))
-            if progress:
-                progress(1)
+    for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
+        month = _fetch_month(ctx, chain, calendar, days_of_month, prints, progress)
         counters["source_calls"] = sum(chain.calls.values())
-        if fetched:
-            written, changed = _write_chunk(ctx, fetched)
+        if month.fetched:
+            written, changed = _write_chunk(ctx, month.fetched)
             counters["bars_written"] += written
             counters["universe_updates"] += changed
-        marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
-        records = [(d, "completed", frames) for d, frames in fetched] + [(d, "no_data", e) for d, e in no_data]
-        for day, status, detail in sorted(records, key=lambda r: r[0]):
-            fields: dict[str, Any] = {"run_id": ctx.run_id, "end_time_utc": marked_at}
-            if status == "completed":
-                fields["rows"] = int(sum(len(f) for f in detail))
-                fields["fingerprint"] = prints[day]
-                fields["sources"] = {f["market"].iloc[0]: f.attrs.get("source") for f in detail}
-                counters["days_completed"] += 1
-            else:
-                fields["error"] = str(detail)
-                counters["days_no_data"] += 1
-            ctx.storage.mark_day(day, status, fields)
-        if fetched or no_data:
-            counters["last_day"] = max(d for d, *_ in records).isoformat()
-            log.info(
-                "stored %s..%s: %d day(s), %d bars so far",
-                min(d for d, *_ in records), counters["last_day"], len(records), counters["bars_written"],
-            )
+        recorded = _mark_days(ctx, month, prints)
+        if recorded:
+            counters["last_day"] = recorded[-1].isoformat()
+            log.info("stored %s..%s: %d day(s), %d bars so far",
+                     recorded[0], recorded[-1], len(recorded), counters["bars_written"])
         ctx.heartbeat()
-        if failure is not None:
-            counters["failed_day"] = failed_day.isoformat() if failed_day else None
-            raise failure
+        if month.failure is not None:
+            counters["failed_day"] = month.failed_day.isoformat() if month.failed_day else None
+            raise month.failure
 
 
 def _pending_after(ctx: JobContext, calendar: TradingCalendar, start: dt.date, end: dt.date) -> list[dt.date]:

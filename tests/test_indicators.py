@@ -92,3 +92,32 @@ def test_short_histories_give_undefined_values_not_errors():
                          "volume": [10, 0, 12], "halted": False})
     ours = compute_frame(bars)
     assert len(ours) == 3 and ours["sma_20"].isna().all() and ours["sma_5"].isna().all()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_any_input_integer_prices_random_halts_and_lengths_equals_talib(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    close = np.maximum(1, np.round(1000 * np.exp(np.cumsum(rng.normal(0, 0.03, n))))).astype(np.int64)
+    spread = rng.integers(0, 30, size=(3, n))
+    frame = pd.DataFrame({
+        "date": pd.date_range("2020-01-01", periods=n, freq="B"),
+        "open": close + spread[0] - 10, "high": close + spread[1], "low": np.maximum(1, close - spread[2]),
+        "close": close, "volume": rng.integers(0, 10**7, n),
+    })
+    frame["high"] = frame[["open", "high", "close"]].max(axis=1)
+    frame["low"] = frame[["open", "low", "close"]].min(axis=1).clip(lower=1)
+    halted = rng.random(n) < 0.05
+    frame.loc[halted, ["open", "high", "low"]] = 0
+    frame["halted"] = halted
+    ours = compute_frame(frame)
+    t = frame.loc[~halted]
+    h, lo, c, v = (t[k].to_numpy(dtype=float) for k in ("high", "low", "close", "volume"))
+    assert len(ours) == len(t)
+    for column, values in {"rsi_14": talib.RSI(c, 14), "adx_14": talib.ADX(h, lo, c, 14),
+                           "mfi_14": talib.MFI(h, lo, c, v, 14), "cci_20": talib.CCI(h, lo, c, 20),
+                           "stoch_d": talib.STOCH(h, lo, c, 14, 3, 0, 3, 0)[1], "obv": talib.OBV(c, v),
+                           "macd_hist": talib.MACD(c, 12, 26, 9)[2]}.items():
+        got = ours[column].to_numpy()
+        assert np.array_equal(np.isnan(got), np.isnan(values)), column
+        np.testing.assert_allclose(got[~np.isnan(values)], values[~np.isnan(values)], rtol=1e-9, err_msg=column)

@@ -65,3 +65,12 @@ def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday()
     # after midnight the evening's work goes on: Tuesday..Saturday mornings, not Monday..Friday
     assert "hourly_analysis.py" in jobs[("10", "0-8", "*", "*", "2-6")]
     assert all(">> " in ln and "logs/cron.log 2>&1" in ln for ln in jobs.values())
+
+
+def test_manual_setup_sessions_option_and_its_bounds(make_settings):
+    assert manual_setup.main(["--today", "2024-08-30", "--sessions", "2"], settings=make_settings()) == 0
+    storage = Storage(get_client("mongomock://"))
+    assert [d["date_kst"] for d in storage.day_records()] == ["2024-08-29", "2024-08-30"]
+    with pytest.raises(SystemExit) as exit_info:
+        manual_setup.main(["--sessions", "0"], settings=make_settings())
+    assert exit_info.value.code == 2

@@ -335,6 +335,14 @@ def test_a_session_every_source_leaves_empty_is_recorded_as_no_data_after_the_gr
     assert [q.day for q in fixed.calls] == [missing, missing]
 
 
+def test_redoing_an_old_day_does_not_roll_the_universe_back(storage, settings, clock):
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    run_collection("daily_update", storage, settings, evening(D(2025, 5, 7)), clock)
+    before = storage.universe()
+    assert run_collection("daily_update", storage, settings, evening(D(2025, 5, 7)), clock, redo=(D(2024, 9, 2),)) == 0
+    assert storage.universe() == before and storage.universe_as_of() == D(2025, 5, 7)
+
+
 def test_a_blocked_source_alone_never_turns_a_day_into_no_data(storage, settings, clock, replay):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     source = ScriptedSource(replay, "replay", failures={D(2024, 9, 2): FAILURES["blocked"]})

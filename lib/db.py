@@ -12,7 +12,7 @@ import pymongo
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from lib.calendar import to_utc_midnight
+from lib.calendar import from_stored, to_utc_midnight
 from lib.errors import ConfigError, TransientSourceError
 
 DAY_JOB = "daily_update"
@@ -105,19 +105,25 @@ class Storage:
 
     # --- stock_data -------------------------------------------------------------------------------
 
-    def _sync(self, coll: Any, docs: list[dict[str, Any]], what: str) -> tuple[list[dict], list[dict]]:
+    def _sync(
+        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False
+    ) -> tuple[list[dict], list[dict], list[Any]]:
         """Make `coll` hold `docs` (keyed by their `date`, used as `_id`): insert new ones, replace changed ones,
-        skip identical ones. One read and at most two writes; returns (new, changed) documents."""
-        if not docs:
-            return [], []
+        skip identical ones. One read and at most two writes; returns (new, changed, stale ids). With `whole`,
+        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted)."""
+        if not docs and not whole:
+            return [], [], []
         days = [doc["date"] for doc in docs]
-        existing = {d["_id"]: d for d in coll.find({"_id": {"$gte": min(days), "$lte": max(days)}})}
+        query = {} if whole or not days else {"_id": {"$gte": min(days), "$lte": max(days)}}
+        existing = {d["_id"]: d for d in coll.find(query)}
         keyed = [{"_id": doc["date"], **doc} for doc in docs]
         new = [doc for doc in keyed if doc["_id"] not in existing]
         changed = [doc for doc in keyed if doc["_id"] in existing and existing[doc["_id"]] != doc]
-        self._write(what)
-        self._insert_or_replace(coll, new, changed)
-        return new, changed
+        stale = sorted(set(existing) - set(days)) if whole else []
+        if new or changed:
+            self._write(what)
+            self._insert_or_replace(coll, new, changed)
+        return new, changed, stale
 
     @staticmethod
     def _insert_or_replace(coll: Any, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
@@ -141,7 +147,7 @@ class Storage:
         day can never be stored twice."""
         written = 0
         for ticker, bars in bars_by_ticker.items():
-            new, changed = self._sync(self.stock_db[ticker], bars, f"stock_data.{ticker}")
+            new, changed, _ = self._sync(self.stock_db[ticker], bars, f"stock_data.{ticker}")
             written += len(new) + len(changed)
         return written
 
@@ -268,9 +274,7 @@ class Storage:
         """Overwrite a ticker's indicator rows (stock_analyzed.<ticker> and its screening-index rows) with
         these; rows no longer produced are removed. Returns the rows written."""
         coll = self.analyzed_db[ticker]
-        new, changed = self._sync(coll, rows, f"stock_analyzed.{ticker}")
-        keep = {row["date"] for row in rows}
-        stale = [doc["_id"] for doc in coll.find({}, {"_id": 1}) if doc["_id"] not in keep]
+        new, changed, stale = self._sync(coll, rows, f"stock_analyzed.{ticker}", whole=True)
         if stale:
             self._write(f"stock_analyzed.{ticker}.stale")
             coll.delete_many({"_id": {"$in": stale}})
@@ -300,7 +304,7 @@ class Storage:
     def latest_screening_day(self) -> dt.date | None:
         """The newest trading day in the screening index."""
         doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
-        return dt.date(doc["date"].year, doc["date"].month, doc["date"].day) if doc else None
+        return from_stored(doc["date"]) if doc else None
 
     def set_last_analyzed(self, ticker: str, day: dt.date) -> None:
         """Record that a ticker's analysis is complete through this KST trading day."""

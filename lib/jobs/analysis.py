@@ -76,7 +76,7 @@ def hourly_analysis(ctx: JobContext, calendar: TradingCalendar, chain: SourceCha
         ctx.counters["analysed"] += 1
         if (i + 1) % 50 == 0:
             ctx.heartbeat()
-    left = len(pending_tickers(storage, target))
+    left = len(pending) - ctx.counters["analysed"]  # we hold the analysis lock: nothing else changed them
     ctx.counters["left"] = left
     if left == 0:
         refreshed = refresh_track_records(storage, registry, target)

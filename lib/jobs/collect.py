@@ -46,10 +46,10 @@ def fingerprint(frames: list[pd.DataFrame]) -> str:
 
 
 def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int:
-    as_of = ctx.storage.universe_as_of()
-    if as_of is not None and day < as_of:
-        return 0  # an older day re-collected must not roll the universe back
     current = {doc["ticker"]: doc for doc in ctx.storage.universe()}
+    as_of = max((doc["as_of_date"] for doc in current.values() if doc.get("as_of_date")), default=None)
+    if as_of is not None and day.isoformat() < as_of:
+        return 0  # an older day re-collected must not roll the universe back
     updates = plan_universe(current, frame, day, ctx.settings.market_cap_threshold_krw)
     return ctx.storage.apply_universe(updates)
 
@@ -182,8 +182,7 @@ def collect_days(
             raise month.failure
 
 
-def _pending_after(ctx: JobContext, calendar: TradingCalendar, start: dt.date, end: dt.date) -> list[dt.date]:
-    done = ctx.storage.done_days()
+def _pending(calendar: TradingCalendar, done: set[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
     return [d for d in calendar.sessions_between(start, end) if d not in done]
 
 
@@ -208,7 +207,7 @@ def manual_setup(
         window = [d for d in window if d >= earliest]
         if not window:
             raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
-    pending = _pending_after(ctx, calendar, window[0], last)
+    pending = _pending(calendar, ctx.storage.done_days(), window[0], last)
     ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
     if not pending:
         log.info("setup already complete for %s..%s; nothing to load", window[0], last)
@@ -240,7 +239,7 @@ def daily_update(
     if last is None:
         log.info("no session is due yet as of %s", ctx.as_of.astimezone(KST).isoformat(timespec="minutes"))
         return
-    pending = _pending_after(ctx, calendar, min(done), last)
+    pending = _pending(calendar, done, min(done), last)
     ctx.counters.update(pending=len(pending), up_to=last.isoformat())
     if not pending:
         log.info("up to date through %s", last)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from lib.cli import add_today_argument, parse_day, run_script
@@ -22,7 +23,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     )
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings, lambda calendar, chain: lambda ctx: daily_update(ctx, calendar, chain, args.redo)
+        JOB, args.today, settings, lambda calendar, chain: lambda ctx: daily_update(ctx, calendar, chain, args.redo),
+        clock=lambda: dt.datetime.now(dt.UTC),
     )
 
 

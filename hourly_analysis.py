@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from lib.cli import add_today_argument, run_script
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     return run_script(
         JOB, args.today, settings,
         lambda calendar, chain: lambda ctx: hourly_analysis(ctx, calendar, chain, discover()),
+        clock=lambda: dt.datetime.now(dt.UTC),
         lock_name="analysis",
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from lib.cli import add_today_argument, progress_factory, run_script
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     return run_script(
         JOB, args.today, settings,
         lambda calendar, chain: lambda ctx: manual_setup(ctx, calendar, chain, progress_factory(JOB)),
+        clock=lambda: dt.datetime.now(dt.UTC),
         **updates,
     )
 

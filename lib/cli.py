@@ -84,22 +84,24 @@ def run_script(
     today: dt.date | None,
     settings: Settings | None,
     make_body: Callable[[TradingCalendar, SourceChain], Callable[[JobContext], None]],
+    clock: Callable[[], dt.datetime],
     lock_name: str = COLLECTION_LOCK,
     **setting_updates: object,
 ) -> int:
     """What every cron script does: logging, settings, storage, calendar and sources, then the job under its
-    lock. Any problem before the job starts is one log line and an exit code."""
+    lock. `clock` is the script's wall clock (aware UTC). Any problem before the job starts is one log line
+    and an exit code."""
     setup_logging(job)
     try:
         settings = settings or load_settings()
         if setting_updates:
             settings = settings.model_copy(update=setting_updates)
         setup_logging(job, settings.log_level)
-        as_of = as_of_for(today, dt.datetime.now(dt.UTC))
+        as_of = as_of_for(today, clock())
         storage = open_storage(settings)
         calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
         body = make_body(calendar, build_chain(settings))
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)
-    return run_job(job, settings, storage, as_of, lambda: dt.datetime.now(dt.UTC), body, lock_name=lock_name)
+    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)

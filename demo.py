@@ -12,9 +12,9 @@ import hourly_analysis
 import manual_setup
 from lib.calendar import TradingCalendar
 from lib.config import PROJECT_ROOT, load_settings
-from lib.db import Storage, get_client
 from lib.errors import ConfigError
 from lib.screener import discover, screen
+from lib.storage import Storage, get_client
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 
 from lib.config import Settings, load_settings
-from lib.db import Storage, get_client
 from lib.errors import ConfigError
+from lib.storage import Storage, get_client
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api.deps import get_storage
-from lib.db import Storage
+from lib.storage import Storage
 
 router = APIRouter(tags=["health"])
 

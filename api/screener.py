@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from api.deps import get_settings, get_storage
 from lib.calendar import TradingCalendar
 from lib.config import Settings
-from lib.db import Storage
 from lib.errors import ConfigError
 from lib.screener import Registry, Strategy, analysis_frames, discover, screen, track_record
+from lib.storage import Storage
 
 router = APIRouter(tags=["screener"])
 

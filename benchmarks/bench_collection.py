@@ -23,11 +23,11 @@ import pymongo  # noqa: E402
 from lib.bars import bars_from_day  # noqa: E402
 from lib.calendar import TradingCalendar  # noqa: E402
 from lib.config import PROJECT_ROOT, load_settings  # noqa: E402
-from lib.db import Storage  # noqa: E402
 from lib.log import KST, setup_logging  # noqa: E402
 from lib.sources import MARKETS, build_chain  # noqa: E402
 from lib.sources.base import validate_market_day  # noqa: E402
 from lib.sources.replay import ReplaySource  # noqa: E402
+from lib.storage import Storage  # noqa: E402
 from tests.helpers import run_collection  # noqa: E402
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
-from lib.db import Storage, get_client
 from lib.errors import ConfigError, PipelineError
 from lib.jobs.runner import COLLECTION_LOCK, EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.log import KST, get_logger, setup_logging
 from lib.sources import SourceChain, build_chain
+from lib.storage import Storage, get_client
 
 log = get_logger("cli")
 

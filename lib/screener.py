@@ -17,10 +17,10 @@ import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from lib.calendar import TradingCalendar
-from lib.db import Storage
 from lib.errors import ConfigError
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
 from lib.log import get_logger
+from lib.storage import Storage
 
 log = get_logger("screener")
 KNOWN_COLUMNS = frozenset((*PRICE_COLUMNS, *INDICATOR_COLUMNS))

@@ -10,9 +10,8 @@ from pathlib import Path
 import mongomock_ng
 import pytest
 
-from lib import db
 from lib.config import load_settings
-from lib.db import Storage
+from lib.storage import Storage, reset_embedded_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PANEL = FIXTURES / "krx_panel_small.parquet"
@@ -23,9 +22,9 @@ def _isolated(monkeypatch):
     """No test sees a developer's KRX credentials or the embedded database of another test."""
     for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH"):
         monkeypatch.delenv(name, raising=False)
-    db.reset_embedded_client()
+    reset_embedded_client()
     yield
-    db.reset_embedded_client()
+    reset_embedded_client()
     # Scripts install their own stderr handler; give later tests' caplog the records again.
     pipeline = logging.getLogger("pipeline")
     pipeline.handlers.clear()

@@ -10,13 +10,13 @@ import pandas as pd
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
-from lib.db import Storage
 from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import run_job
 from lib.log import KST
 from lib.sources import SourceChain, build_chain
 from lib.sources.base import DailyMarketSource, Query
 from lib.sources.replay import ReplaySource
+from lib.storage import Storage
 
 
 def evening(day: dt.date, hour: int = 19) -> dt.datetime:

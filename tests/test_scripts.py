@@ -11,8 +11,8 @@ import pytest
 import daily_update
 import demo
 import manual_setup
-from lib.db import Storage, get_client
 from lib.log import KST
+from lib.storage import Storage, get_client
 from tests.conftest import PANEL
 
 ROOT = Path(__file__).resolve().parent.parent

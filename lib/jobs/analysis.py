@@ -9,13 +9,13 @@ import datetime as dt
 import pandas as pd
 
 from lib.calendar import TradingCalendar
-from lib.db import Storage
 from lib.indicators import compute_frame, row_documents
 from lib.jobs.collect import last_due_session
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
 from lib.screener import Registry, analysis_frames, track_records
 from lib.sources import SourceChain
+from lib.storage import Storage
 
 log = get_logger("analysis")
 

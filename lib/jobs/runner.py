@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.config import Settings
-from lib.db import Storage
 from lib.errors import ConfigError, LockLostError, PipelineError
 from lib.log import KST, get_logger
+from lib.storage import Storage
 
 log = get_logger("jobs")
 

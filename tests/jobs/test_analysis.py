@@ -135,7 +135,7 @@ def test_track_records_are_refreshed_once_everything_is_analysed(collected, sett
 def test_a_run_killed_halfway_then_rerun_gives_the_same_analysis(storage, make_settings, clock):
     import mongomock_ng
 
-    from lib.db import Storage
+    from lib.storage import Storage
 
     settings = make_settings(setup_history_sessions=30, analysis_quota_per_run=100)
 

@@ -144,7 +144,7 @@ def _scenario(storage, settings, clock, crash_at: int | None) -> int:
 def test_a_run_killed_at_any_write_then_rerun_gives_the_same_database(storage, clock, make_settings, tmp_path):
     import mongomock_ng
 
-    from lib.db import Storage
+    from lib.storage import Storage
 
     # Six real issues keep the number of write points (and so of replays) small: large caps of both markets,
     # a KOSPI stock with halts, a KOSDAQ one near the 100 billion line, a preferred share.
@@ -373,7 +373,7 @@ def test_the_universe_follows_market_caps_and_keeps_the_data_of_leavers(storage,
 
 
 def test_mongodb_unreachable_is_a_clear_transient_error():
-    from lib.db import Storage
+    from lib.storage import Storage
 
     class Down:
         def __getitem__(self, name):

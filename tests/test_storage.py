@@ -10,7 +10,7 @@ import mongomock_ng
 import pytest
 
 from lib.calendar import to_utc_midnight
-from lib.db import Storage, get_client
+from lib.storage import Storage, get_client
 from tests.conftest import real_mongodb_uri
 
 NOW = dt.datetime(2025, 6, 16, 10, 0, tzinfo=dt.UTC)

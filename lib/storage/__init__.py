@@ -1,0 +1,27 @@
+"""MongoDB storage, split by collection family (bars, jobs, universe, analysis), all on one client.
+
+`Storage` is the one object the rest of the code holds: it is every family's store on the same databases.
+These modules are the only code that imports pymongo."""
+
+from __future__ import annotations
+
+from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
+from lib.storage.bars import BarsStore
+from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.universe import UniverseStore
+
+__all__ = [
+    "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc", "reset_embedded_client",
+    "screening_id",
+]
+
+
+class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
+    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
+
+    def ensure_indexes(self) -> None:
+        """Create every family's indexes (idempotent)."""
+        self._write("indexes")
+        self._universe_indexes()
+        self._job_indexes()

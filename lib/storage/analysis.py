@@ -1,0 +1,74 @@
+"""stock_analyzed.<ticker> (indicator rows), the screening index over every ticker, strategy track records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from lib.calendar import from_stored
+from lib.storage.client import StoreBase
+
+SCREENING = "screening_index"
+
+
+def screening_id(day: dt.datetime, ticker: str) -> str:
+    """The screening index key: date first, so a range of `_id` is a range of days."""
+    return f"{day:%Y-%m-%d}:{ticker}"
+
+
+class AnalysisStore(StoreBase):
+    """Indicator rows per ticker, mirrored into one screening index; track records in system_info."""
+
+    @property
+    def screening(self) -> Any:
+        """One collection of every analysed row of every ticker, `_id` "YYYY-MM-DD:TICKER" so that one indexed
+        range query on `_id` reads the whole universe over any run of dates."""
+        return self.analyzed_db[SCREENING]
+
+    def replace_analysis(self, ticker: str, rows: list[dict[str, Any]]) -> int:
+        """Overwrite a ticker's indicator rows (stock_analyzed.<ticker> and its screening-index rows) with
+        these; rows no longer produced are removed. Returns the rows written."""
+        coll = self.analyzed_db[ticker]
+        new, changed, stale = self._sync(coll, rows, f"stock_analyzed.{ticker}", whole=True)
+        if stale:
+            self._write(f"stock_analyzed.{ticker}.stale")
+            coll.delete_many({"_id": {"$in": stale}})
+            self.screening.delete_many({"_id": {"$in": [screening_id(d, ticker) for d in stale]}})
+        if new or changed:
+            self._write(f"screening.{ticker}")
+
+            def entry(row: dict[str, Any]) -> dict[str, Any]:
+                return {**row, "_id": screening_id(row["date"], ticker), "ticker": ticker}
+
+            self._insert_or_replace(self.screening, [entry(r) for r in new], [entry(r) for r in changed])
+        return len(new) + len(changed)
+
+    def analysed_tickers(self) -> list[str]:
+        """Tickers that have a stock_analyzed collection."""
+        return sorted(name for name in self.analyzed_db.list_collection_names() if name != SCREENING)
+
+    def read_analysis(self, ticker: str) -> list[dict[str, Any]]:
+        """A ticker's indicator rows, oldest first."""
+        return list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", ASCENDING))
+
+    def screening_rows(self, start: dt.date | None, end: dt.date) -> list[dict[str, Any]]:
+        """Every ticker's indicator rows from start to end (both included) in one indexed query."""
+        lower = f"{start.isoformat()}:" if start else ""
+        return list(self.screening.find({"_id": {"$gte": lower, "$lte": f"{end.isoformat()}:~"}}, {"_id": 0}))
+
+    def latest_screening_day(self) -> dt.date | None:
+        """The newest trading day in the screening index."""
+        doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
+        return from_stored(doc["date"]) if doc else None
+
+    def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
+        """Store a strategy's track record (replacing the previous one)."""
+        self._write(f"strategy_stats.{name}")
+        self.system["strategy_stats"].replace_one({"_id": name}, {"_id": name, **doc}, upsert=True)
+
+    def strategy_stats(self, name: str) -> dict[str, Any] | None:
+        """A strategy's stored track record."""
+        return self.system["strategy_stats"].find_one({"_id": name}, {"_id": 0})

@@ -1,0 +1,122 @@
+"""The process's MongoDB client and what every collection family shares: the write seam, the sync of a
+date-keyed collection, naive-UTC times. With the other modules of this package, the only code that imports
+pymongo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pymongo
+from pymongo import ReplaceOne
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from lib.errors import ConfigError, TransientSourceError
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(uri: str | None = None) -> Any:
+    """The process's MongoDB client for `uri` (default: MONGODB_URI from settings), created once.
+
+    `mongomock://` gives the embedded in-memory server shared by everything in this process."""
+    if uri is None:
+        from lib.config import load_settings
+
+        uri = load_settings().mongodb_uri_value
+        if uri is None:
+            raise ConfigError("MONGODB_URI is not set: set it in .env (mongodb://... for a real server)")
+    with _clients_lock:
+        client = _clients.get(uri)
+        if client is None:
+            if uri.startswith("mongomock://"):
+                import mongomock_ng
+
+                client = mongomock_ng.MongoClient(tz_aware=False)
+            else:
+                client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10_000, tz_aware=False)
+            _clients[uri] = client
+        return client
+
+
+def reset_embedded_client() -> None:
+    """Forget the embedded mongomock:// client (a fresh empty database), for tests."""
+    with _clients_lock:
+        _clients.pop("mongomock://", None)
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware moment as the naive UTC datetime BSON stores."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class StoreBase:
+    """The databases every collection family lives in, on one shared client."""
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "",
+        on_write: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.system = client[f"{prefix}system_info"]
+        self.stock_db = client[f"{prefix}stock_data"]
+        self.analyzed_db = client[f"{prefix}stock_analyzed"]
+        self.tickers = self.system["target_tickers"]
+        self.job_status = self.system["job_status"]
+        self.locks = self.system["locks"]
+        # Fault-injection seam: called before every write, so tests can kill a run at any write.
+        self.on_write = on_write
+
+    def _write(self, what: str) -> None:
+        if self.on_write is not None:
+            self.on_write(what)
+
+    def ping(self) -> None:
+        """Fail fast with one clear line when the server cannot be reached."""
+        try:
+            self.client.admin.command("ping")
+        except PyMongoError as exc:
+            raise TransientSourceError(f"MongoDB is not reachable: {exc.__class__.__name__}: {exc}") from None
+
+    def _sync(
+        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False
+    ) -> tuple[list[dict], list[dict], list[Any]]:
+        """Make `coll` hold `docs` (keyed by their `date`, used as `_id`): insert new ones, replace changed ones,
+        skip identical ones. One read and at most two writes; returns (new, changed, stale ids). With `whole`,
+        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted)."""
+        if not docs and not whole:
+            return [], [], []
+        days = [doc["date"] for doc in docs]
+        query = {} if whole or not days else {"_id": {"$gte": min(days), "$lte": max(days)}}
+        existing = {d["_id"]: d for d in coll.find(query)}
+        keyed = [{"_id": doc["date"], **doc} for doc in docs]
+        new = [doc for doc in keyed if doc["_id"] not in existing]
+        changed = [doc for doc in keyed if doc["_id"] in existing and existing[doc["_id"]] != doc]
+        stale = sorted(set(existing) - set(days)) if whole else []
+        if new or changed:
+            self._write(what)
+            self._insert_or_replace(coll, new, changed)
+        return new, changed, stale
+
+    @staticmethod
+    def _insert_or_replace(coll: Any, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        changed = list(changed)
+        if new:
+            try:
+                coll.insert_many(new, ordered=False)
+            except BulkWriteError as exc:
+                # Only a document stored meanwhile can collide (we hold the lock, so this is rare): replace it.
+                if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                    raise
+                failed = {err["op"]["_id"] for err in exc.details["writeErrors"]}
+                changed += [doc for doc in new if doc["_id"] in failed]
+        if changed:
+            coll.bulk_write([ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in changed])

@@ -1,0 +1,119 @@
+"""system_info.job_status (a record per collected day and per run) and system_info.locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from lib.storage.client import StoreBase, naive_utc
+
+DAY_JOB = "daily_update"
+DONE_STATUSES = ("completed", "no_data")
+
+
+class JobsStore(StoreBase):
+    """Day records, run records and named locks."""
+
+    def _job_indexes(self) -> None:
+        self.job_status.create_index([("kind", ASCENDING), ("job_name", ASCENDING), ("date_kst", ASCENDING)])
+        self.job_status.create_index([("kind", ASCENDING), ("start_time_utc", DESCENDING)])
+
+    # --- days -------------------------------------------------------------------------------------
+
+    def done_days(self) -> set[dt.date]:
+        """KST trading days whose collection is finished (completed, or recorded as published without data)."""
+        cursor = self.job_status.find(
+            {"kind": "day", "job_name": DAY_JOB, "status": {"$in": list(DONE_STATUSES)}}, {"date_kst": 1}
+        )
+        return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
+
+    def day_fingerprints(self) -> dict[dt.date, str]:
+        """The digest of each completed day's closes and volumes, to catch a stale answer repeating a day."""
+        cursor = self.job_status.find(
+            {"kind": "day", "job_name": DAY_JOB, "fingerprint": {"$exists": True}}, {"date_kst": 1, "fingerprint": 1}
+        )
+        return {dt.date.fromisoformat(doc["date_kst"]): doc["fingerprint"] for doc in cursor}
+
+    def day_records(self) -> list[dict]:
+        """Every day record, oldest first."""
+        return list(self.job_status.find({"kind": "day", "job_name": DAY_JOB}).sort("date_kst", ASCENDING))
+
+    def mark_day(self, day: dt.date, status: str, fields: Mapping[str, Any]) -> None:
+        """Record a day's collection outcome; only 'completed' and 'no_data' count as done."""
+        self._write(f"job_status.day.{day}")
+        doc = {"kind": "day", "job_name": DAY_JOB, "date_kst": day.isoformat(), "status": status, **fields}
+        self.job_status.update_one({"_id": f"{day.isoformat()}_{DAY_JOB}"}, {"$set": doc}, upsert=True)
+
+    def forget_day(self, day: dt.date) -> bool:
+        """Make a day pending again (its stored bars stay until overwritten); True if it was recorded."""
+        self._write(f"job_status.forget.{day}")
+        result = self.job_status.delete_one({"_id": f"{day.isoformat()}_{DAY_JOB}"})
+        return result.deleted_count == 1
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, doc: Mapping[str, Any]) -> None:
+        """Insert a run record in state 'running'."""
+        self._write("job_status.run.start")
+        self.job_status.insert_one({"_id": run_id, "kind": "run", "status": "running", **doc})
+
+    def finish_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
+        """Close a run record with its final status and counts."""
+        self._write("job_status.run.finish")
+        self.job_status.update_one({"_id": run_id}, {"$set": dict(fields)})
+
+    def abandon_run(self, run_id: str, ended: dt.datetime, reason: str) -> None:
+        """Mark a run that died without closing its record (kill -9, power loss) as failed."""
+        self._write("job_status.run.abandon")
+        self.job_status.update_one(
+            {"_id": run_id, "status": "running"},
+            {"$set": {"status": "failed", "end_time_utc": naive_utc(ended), "error": reason}},
+        )
+
+    def runs(self, job_name: str | None = None, limit: int = 20) -> list[dict]:
+        """The most recent run records, newest first."""
+        query: dict[str, Any] = {"kind": "run"}
+        if job_name:
+            query["job_name"] = job_name
+        return list(self.job_status.find(query).sort("start_time_utc", DESCENDING).limit(limit))
+
+    # --- locks ------------------------------------------------------------------------------------
+
+    def acquire_lock(
+        self, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta
+    ) -> tuple[bool, dict | None]:
+        """Take the named lock. Returns (acquired, previous holder); the holder is stale if we took it."""
+        now = naive_utc(now)
+        fields = {"owner": owner, "acquired_utc": now, "heartbeat_utc": now, "expires_utc": now + ttl}
+        self._write(f"locks.{name}.acquire")
+        try:
+            self.locks.insert_one({"_id": name, **fields})
+            return True, None
+        except DuplicateKeyError:
+            pass
+        previous = self.locks.find_one_and_update(
+            {"_id": name, "expires_utc": {"$lt": now}},
+            {"$set": fields},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if previous is not None:
+            return True, previous
+        return False, self.locks.find_one({"_id": name})
+
+    def refresh_lock(self, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta) -> bool:
+        """Extend our lock; False when someone else holds it now."""
+        now = naive_utc(now)
+        self._write(f"locks.{name}.refresh")
+        result = self.locks.update_one(
+            {"_id": name, "owner": owner}, {"$set": {"heartbeat_utc": now, "expires_utc": now + ttl}}
+        )
+        return result.matched_count == 1
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Give the lock back if we still hold it."""
+        self._write(f"locks.{name}.release")
+        self.locks.delete_one({"_id": name, "owner": owner})

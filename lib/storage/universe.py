@@ -1,0 +1,43 @@
+"""system_info.target_tickers: the analysis universe and each ticker's analysis progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+
+from lib.storage.client import StoreBase
+
+
+class UniverseStore(StoreBase):
+    """Universe documents, largest market cap first."""
+
+    def _universe_indexes(self) -> None:
+        self.tickers.create_index([("ticker", ASCENDING)], unique=True)
+        self.tickers.create_index([("is_active", ASCENDING), ("market_cap", DESCENDING)])
+
+    def universe(self, active_only: bool = False) -> list[dict]:
+        """target_tickers documents, largest market cap first."""
+        query = {"is_active": True} if active_only else {}
+        return list(self.tickers.find(query, {"_id": 0}).sort("market_cap", DESCENDING))
+
+    def universe_as_of(self) -> dt.date | None:
+        """The trading day the universe was last refreshed from."""
+        doc = self.tickers.find_one({}, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
+        return dt.date.fromisoformat(doc["as_of_date"]) if doc and doc.get("as_of_date") else None
+
+    def apply_universe(self, updates: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Apply (ticker, MongoDB update) pairs in one bulk write; returns the number applied."""
+        ops = [UpdateOne({"ticker": ticker}, update, upsert=True) for ticker, update in updates]
+        if not ops:
+            return 0
+        self._write("target_tickers")
+        self.tickers.bulk_write(ops, ordered=False)
+        return len(ops)
+
+    def set_last_analyzed(self, ticker: str, day: dt.date) -> None:
+        """Record that a ticker's analysis is complete through this KST trading day."""
+        self._write(f"target_tickers.{ticker}.analyzed")
+        self.tickers.update_one({"ticker": ticker}, {"$set": {"last_analyzed_date": day.isoformat()}})

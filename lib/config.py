@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,7 +53,25 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
-    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", mode="before")
+    # --- HTTP API and LLM analysis (issue #7) ---
+    api_keys: SecretStr | None = None
+    api_keys_for_reads: bool = False
+    api_db_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    ai_rate_limit_per_hour: int = Field(default=30, ge=1, le=100_000)
+    ai_max_tickers: int = Field(default=10, ge=1, le=50)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    llm_provider: Literal["gemini", "openai"] = "gemini"
+    llm_model: str = Field(default="", max_length=100)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    llm_sdk_retries: int = Field(default=1, ge=0, le=5)
+    llm_parse_retries: int = Field(default=2, ge=0, le=5)
+    google_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "cors_origins", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -69,6 +87,20 @@ class Settings(BaseSettings):
         if len(set(value)) != len(value):
             raise ValueError("a source is listed twice")
         return value
+
+    @field_validator("api_keys", "google_api_key", "openai_api_key")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("gemini_base_url", "openai_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.strip().rstrip("/")
 
     @field_validator("mongodb_uri")
     @classmethod
@@ -92,6 +124,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"KRX_REPLAY_PATH: no file at {path}")
             self.krx_replay_path = path
         return self
+
+    @property
+    def api_key_values(self) -> list[str]:
+        """The keys accepted in X-API-Key (API_KEYS, comma-separated); empty when unset."""
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     @property
     def mongodb_uri_value(self) -> str | None:

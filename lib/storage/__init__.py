@@ -5,19 +5,22 @@ These modules are the only code that imports pymongo."""
 
 from __future__ import annotations
 
+from lib.storage.access import AccessStore
+from lib.storage.ai import AiStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc", "reset_embedded_client",
-    "screening_id",
+    "DAILY_PICKS", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "reset_embedded_client", "screening_id",
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
+class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, PicksStore, AiStore, AccessStore):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
 
     def ensure_indexes(self) -> None:
@@ -25,3 +28,5 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
         self._write("indexes")
         self._universe_indexes()
         self._job_indexes()
+        self._ai_indexes()
+        self._access_indexes()

@@ -54,10 +54,26 @@ class AnalysisStore(StoreBase):
         """A ticker's indicator rows, oldest first."""
         return list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", ASCENDING))
 
+    def recent_analysis(self, ticker: str, count: int) -> list[dict[str, Any]]:
+        """A ticker's last `count` indicator rows, oldest first (one indexed read)."""
+        docs = list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+        return docs[::-1]
+
+    def screening_values(self, day: dt.date, columns: list[str]) -> list[dict[str, Any]]:
+        """`ticker` and these columns of every row of one day in the screening index."""
+        fields = {"_id": 0, "ticker": 1, **{c: 1 for c in columns}}
+        day_range = {"$gte": f"{day.isoformat()}:", "$lte": f"{day.isoformat()}:~"}
+        return list(self.screening.find({"_id": day_range}, fields))
+
     def screening_rows(self, start: dt.date | None, end: dt.date) -> list[dict[str, Any]]:
         """Every ticker's indicator rows from start to end (both included) in one indexed query."""
         lower = f"{start.isoformat()}:" if start else ""
         return list(self.screening.find({"_id": {"$gte": lower, "$lte": f"{end.isoformat()}:~"}}, {"_id": 0}))
+
+    def first_screening_day(self) -> dt.date | None:
+        """The oldest trading day in the screening index."""
+        doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", ASCENDING)])
+        return from_stored(doc["date"]) if doc else None
 
     def latest_screening_day(self) -> dt.date | None:
         """The newest trading day in the screening index."""

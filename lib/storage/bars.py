@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 
 from lib.calendar import to_utc_midnight
 from lib.storage.client import StoreBase
@@ -36,6 +36,11 @@ class BarsStore(StoreBase):
             if end:
                 query["_id"]["$lte"] = to_utc_midnight(end)
         return list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
+
+    def recent_bars(self, ticker: str, count: int) -> list[dict]:
+        """A ticker's last `count` stored bars, oldest first (one indexed read)."""
+        docs = list(self.stock_db[ticker].find({}, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+        return docs[::-1]
 
     def stored_tickers(self) -> list[str]:
         """Tickers that have a stock_data collection."""

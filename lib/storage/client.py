@@ -19,26 +19,32 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
-def get_client(uri: str | None = None) -> Any:
+def get_client(uri: str | None = None, timeout_seconds: float = 10.0) -> Any:
     """The process's MongoDB client for `uri` (default: MONGODB_URI from settings), created once.
 
-    `mongomock://` gives the embedded in-memory server shared by everything in this process."""
+    `mongomock://` gives the embedded in-memory server shared by everything in this process.
+    `timeout_seconds` bounds server selection and connecting: the API asks for a short one so that a
+    database that is down answers 503 in seconds."""
     if uri is None:
         from lib.config import load_settings
 
         uri = load_settings().mongodb_uri_value
         if uri is None:
             raise ConfigError("MONGODB_URI is not set: set it in .env (mongodb://... for a real server)")
+    key = uri if uri.startswith("mongomock://") else f"{uri}#{timeout_seconds}"
     with _clients_lock:
-        client = _clients.get(uri)
+        client = _clients.get(key)
         if client is None:
             if uri.startswith("mongomock://"):
                 import mongomock_ng
 
                 client = mongomock_ng.MongoClient(tz_aware=False)
             else:
-                client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10_000, tz_aware=False)
-            _clients[uri] = client
+                ms = int(timeout_seconds * 1000)
+                client = pymongo.MongoClient(
+                    uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=False
+                )
+            _clients[key] = client
         return client
 
 

@@ -29,4 +29,5 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, PicksStore, Ai
         self._universe_indexes()
         self._job_indexes()
         self._ai_indexes()
+        self._picks_indexes()
         self._access_indexes()

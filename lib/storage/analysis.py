@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.calendar import from_stored
+from lib.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase
 
 SCREENING = "screening_index"
@@ -54,9 +54,10 @@ class AnalysisStore(StoreBase):
         """A ticker's indicator rows, oldest first."""
         return list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", ASCENDING))
 
-    def recent_analysis(self, ticker: str, count: int) -> list[dict[str, Any]]:
-        """A ticker's last `count` indicator rows, oldest first (one indexed read)."""
-        docs = list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+    def recent_analysis(self, ticker: str, count: int, end: dt.date | None = None) -> list[dict[str, Any]]:
+        """A ticker's last `count` indicator rows up to `end` (default: all), oldest first (one indexed read)."""
+        query = {"_id": {"$lte": to_utc_midnight(end)}} if end else {}
+        docs = list(self.analyzed_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
         return docs[::-1]
 
     def screening_values(self, day: dt.date, columns: list[str]) -> list[dict[str, Any]]:

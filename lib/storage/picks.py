@@ -27,6 +27,14 @@ class PicksStore(StoreBase):
         """The precomputed picks collection."""
         return self.system[DAILY_PICKS]
 
+    def _picks_indexes(self) -> None:
+        self.daily_picks.create_index([("date", DESCENDING)])
+
+    def latest_analysis_day(self) -> dt.date | None:
+        """The newest day whose analysis completed (its picks are stored)."""
+        doc = self.daily_picks.find_one({}, {"date": 1}, sort=[("date", DESCENDING)])
+        return dt.date.fromisoformat(doc["date"]) if doc else None
+
     def save_daily_picks(self, docs: Iterable[dict[str, Any]]) -> int:
         """Store (replace) precomputed picks documents, each with `strategy` and `date` (YYYY-MM-DD)."""
         keyed = [{"_id": f"{d['strategy']}:{d['date']}", **d} for d in docs]

@@ -265,6 +265,6 @@ def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:
     """Every analysed ticker's indicator rows up to `day`, one ticker at a time."""
     stamp = pd.Timestamp(day)
     for ticker in storage.analysed_tickers():
-        frame = as_frame(storage.read_analysis(ticker))
+        frame = as_frame(storage.read_analysis(ticker, end=day))
         if not frame.empty:
             yield frame.loc[frame["date"] <= stamp].assign(ticker=ticker)

@@ -93,11 +93,12 @@ class StoreBase:
             raise TransientSourceError(f"MongoDB is not reachable: {exc.__class__.__name__}: {exc}") from None
 
     def _sync(
-        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False
+        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False, dry: bool = False
     ) -> tuple[list[dict], list[dict], list[Any]]:
         """Make `coll` hold `docs` (keyed by their `date`, used as `_id`): insert new ones, replace changed ones,
         skip identical ones. One read and at most two writes; returns (new, changed, stale ids). With `whole`,
-        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted)."""
+        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted).
+        With `dry`, nothing is written: the caller writes (in its own order)."""
         if not docs and not whole:
             return [], [], []
         days = [doc["date"] for doc in docs]
@@ -107,7 +108,7 @@ class StoreBase:
         new = [doc for doc in keyed if doc["_id"] not in existing]
         changed = [doc for doc in keyed if doc["_id"] in existing and existing[doc["_id"]] != doc]
         stale = sorted(set(existing) - set(days)) if whole else []
-        if new or changed:
+        if (new or changed) and not dry:
             self._write(what)
             self._insert_or_replace(coll, new, changed)
         return new, changed, stale

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo import DESCENDING, ReplaceOne
+from pymongo import DESCENDING
 
 from lib.storage.client import StoreBase
 
@@ -37,13 +37,15 @@ class PicksStore(StoreBase):
 
     def save_daily_picks(self, docs: Iterable[dict[str, Any]]) -> int:
         """Store (replace) precomputed picks documents, each with `strategy` and `date` (YYYY-MM-DD)."""
-        keyed = [{"_id": f"{d['strategy']}:{d['date']}", **d} for d in docs]
-        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in keyed]
-        if not ops:
+        keyed = [{"_id": picks_id(d["strategy"], dt.date.fromisoformat(d["date"])), **d} for d in docs]
+        if not keyed:
             return 0
         self._write("daily_picks")
-        self.daily_picks.bulk_write(ops, ordered=False)
-        return len(ops)
+        existing = {d["_id"] for d in self.daily_picks.find({"_id": {"$in": [d["_id"] for d in keyed]}}, {"_id": 1})}
+        self._insert_or_replace(
+            self.daily_picks, [d for d in keyed if d["_id"] not in existing], [d for d in keyed if d["_id"] in existing]
+        )
+        return len(keyed)
 
     def daily_picks_for(self, strategy: str, day: dt.date) -> dict[str, Any] | None:
         """One strategy's stored picks of one day."""

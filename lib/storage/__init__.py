@@ -30,4 +30,3 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, PicksStore, Ai
         self._job_indexes()
         self._ai_indexes()
         self._picks_indexes()
-        self._access_indexes()

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from lib.storage.client import StoreBase, naive_utc
 
 
 class AccessStore(StoreBase):
-    """Fixed-window counters: one document per key and window, incremented atomically, expired by a TTL index."""
+    """Fixed-window counters: one document per key and window, incremented atomically. A key's past windows
+    are deleted when its next window opens (no TTL index: the API's clock decides, not the server's)."""
 
     @property
     def rate_limits(self):  # noqa: ANN201 - a pymongo collection
         """The counters collection."""
         return self.system["rate_limits"]
-
-    def _access_indexes(self) -> None:
-        self.rate_limits.create_index([("expires_utc", ASCENDING)], expireAfterSeconds=0)
 
     def hit_rate_limit(self, bucket: str, now: dt.datetime, window_seconds: int) -> tuple[int, int]:
         """Count one request of `bucket` in the current window; returns (requests in this window including
@@ -37,4 +35,6 @@ class AccessStore(StoreBase):
                 break
             except DuplicateKeyError:
                 continue
+        if doc["count"] == 1:
+            self.rate_limits.delete_many({"bucket": bucket, "expires_utc": {"$lte": moment}})
         return int(doc["count"]), max(1, start + window_seconds - epoch)

@@ -13,6 +13,7 @@ from api.deps import CalendarDep, NowDep, RegistryDep, SettingsDep, StorageDep, 
 from api.errors import ApiError, clip, error_responses, not_found
 from api.screener import DATE_PATTERN, TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
+from api.types import UtcDateTime
 from lib.ai import analysis_data, run_models
 from lib.config import Settings
 from lib.errors import ConfigError
@@ -83,7 +84,7 @@ class ModelResult(BaseModel):
     usage: Usage
     finish_reason: str | None = None
     latency_ms: int
-    created_utc: dt.datetime
+    created_utc: UtcDateTime
 
 
 class AnalysisResponse(BaseModel):
@@ -184,7 +185,7 @@ def _subject(
 @router.post(
     "/ai/analysis",
     response_model=AnalysisResponse,
-    responses=error_responses(401, 404, 409, 422, 429, 502, 503, 504),
+    responses=error_responses(400, 401, 404, 409, 422, 429, 502, 503, 504),
 )
 def analyse(
     body: AnalysisRequest,

@@ -36,7 +36,7 @@ CODES: dict[int, str] = {
     504: "provider_timeout",
 }
 DESCRIPTIONS: dict[int, str] = {
-    400: "The request cannot be served as asked",
+    400: "The body is not valid JSON",
     401: "X-API-Key is missing or not one of API_KEYS",
     404: "No such resource; the message lists what exists",
     409: "The data for that day is not analysed yet",

@@ -13,6 +13,7 @@ from pymongo.errors import PyMongoError
 
 from api.deps import CalendarDep, NowDep, caller_key, get_storage
 from api.errors import clip, error_responses
+from api.types import UtcDateTime
 from lib.calendar import TradingCalendar
 from lib.errors import PipelineError
 from lib.storage import Storage
@@ -24,8 +25,8 @@ class JobRun(BaseModel):
     """The latest run of one cron job."""
 
     status: str
-    start_time_utc: dt.datetime | None = None
-    end_time_utc: dt.datetime | None = None
+    start_time_utc: UtcDateTime | None = None
+    end_time_utc: UtcDateTime | None = None
     error: str | None = None
 
 

@@ -243,8 +243,9 @@ def screener_result(
     data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too)."""
     if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
         return ScreenerResult(description=strategy.description, source="stored", **doc)
+    state = storage.picks_state() or {}
     key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
-           storage.latest_screening_day())
+           state.get("latest_day") or storage.latest_screening_day())
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -264,8 +265,9 @@ def resolve_day(
     """The day asked for, or the latest complete one (of `strategy`'s stored picks, or of any); 404 for a day
     that never has data, 409 for one not analysed yet, each saying which days exist."""
     complete = storage.latest_picks_day(strategy) if strategy else storage.latest_analysis_day()
+    state = storage.picks_state()
     latest = complete or storage.latest_screening_day()
-    first = storage.first_screening_day()
+    first = dt.date.fromisoformat(state["first_day"]) if state else storage.first_screening_day()
     if latest is None or first is None:
         raise ApiError(409, "nothing is analysed yet: hourly_analysis has not completed a day", code="not_ready")
     span = f"analysed days are the KRX sessions {first}..{latest}"

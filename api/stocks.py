@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from api.deps import StorageDep, read_access
+from api.deps import CalendarDep, StorageDep, read_access
 from api.errors import error_responses, not_found
 from lib.calendar import from_stored
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
@@ -116,10 +116,8 @@ def list_stocks(
         items = [_item(d) for d in docs]
         return StockPage(total=total, limit=limit, offset=offset, sort=sort, order=direction, items=items)
     docs, total = storage.find_tickers(query)
-    day = storage.latest_analysis_day() or storage.latest_screening_day()
-    values: dict[str, float | None] = {}
-    if day is not None:
-        values = {r["ticker"]: r.get(sort) for r in storage.screening_values(day, [sort])}
+    day = storage.latest_analysis_day()
+    values = storage.latest_values(sort) if day is not None else {}
 
     def rank(doc: dict[str, Any]) -> tuple[bool, float, str]:
         value = _finite(values.get(doc["ticker"]))
@@ -145,6 +143,7 @@ def _number(value: Any) -> float | None:
 @router.get("/stocks/{ticker}", response_model=StockDetail, responses=error_responses(401, 404, 422, 503))
 def get_stock(
     storage: StorageDep,
+    calendar: CalendarDep,
     ticker: Annotated[str, Path(pattern=TICKER_PATTERN, description="6-character KRX code, e.g. 005930")],
     days: Annotated[int, Query(ge=1, le=500, description="recent trading days to return")] = 30,
 ) -> StockDetail:
@@ -156,8 +155,12 @@ def get_stock(
         known = [t["ticker"] for t in storage.universe()]
         similar = [t for t in known if t.startswith(ticker[:3])] or [t for t in known if t.startswith(ticker[:2])]
         raise not_found("ticker", ticker, similar or known, f"GET /stocks lists all {len(known)}")
-    bars = storage.recent_bars(ticker, days)
-    analysis = {from_stored(r["date"]): r for r in storage.recent_analysis(ticker, days)}
+    start = None
+    if (latest := storage.latest_analysis_day()) is not None:
+        # A date range instead of sort-and-limit: the embedded store then copies only the rows it returns.
+        start = calendar.last_sessions(latest, days + days // 2 + 10)[0]
+    bars = storage.recent_bars(ticker, days, start)
+    analysis = {from_stored(r["date"]): r for r in storage.recent_analysis(ticker, days, start=start)}
     rows = []
     for bar in bars:
         day = from_stored(bar["date"])

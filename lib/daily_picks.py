@@ -219,8 +219,14 @@ def store_daily_picks(storage: Storage, registry: Registry, sessions: list[dt.da
     is stored already, so later hourly runs of the same day cost one read per strategy)."""
     stored = {s.name: storage.daily_picks_days(s.name) for s in registry}
     wanted = days_to_compute(registry, stored, sessions, target)
-    if not wanted:
-        return 0
-    names = {t["ticker"]: t for t in storage.universe()}
-    docs = compute_daily_picks(registry, analysis_frames(storage, target), wanted, names)
-    return storage.save_daily_picks(docs)
+    written = 0
+    if wanted:
+        names = {t["ticker"]: t for t in storage.universe()}
+        docs = compute_daily_picks(registry, analysis_frames(storage, target), wanted, names)
+        written = storage.save_daily_picks(docs)
+    state = storage.picks_state() or {}
+    first = min(sessions, default=target)
+    if wanted or state.get("latest_day") != target.isoformat() or state.get("first_day") != first.isoformat():
+        storage.save_latest_values(target, storage.screening_rows(target, target))
+        storage.save_picks_state(first, target, [s.name for s in registry])
+    return written

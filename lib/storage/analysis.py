@@ -60,17 +60,18 @@ class AnalysisStore(StoreBase):
         query = {"_id": {"$lte": to_utc_midnight(end)}} if end else {}
         return list(self.analyzed_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
 
-    def recent_analysis(self, ticker: str, count: int, end: dt.date | None = None) -> list[dict[str, Any]]:
-        """A ticker's last `count` indicator rows up to `end` (default: all), oldest first (one indexed read)."""
-        query = {"_id": {"$lte": to_utc_midnight(end)}} if end else {}
+    def recent_analysis(
+        self, ticker: str, count: int, end: dt.date | None = None, start: dt.date | None = None
+    ) -> list[dict[str, Any]]:
+        """A ticker's last `count` indicator rows between `start` and `end` (default: all), oldest first (one
+        indexed read)."""
+        query: dict[str, Any] = {"_id": {}} if start or end else {}
+        if start:
+            query["_id"]["$gte"] = to_utc_midnight(start)
+        if end:
+            query["_id"]["$lte"] = to_utc_midnight(end)
         docs = list(self.analyzed_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
         return docs[::-1]
-
-    def screening_values(self, day: dt.date, columns: list[str]) -> list[dict[str, Any]]:
-        """`ticker` and these columns of every row of one day in the screening index."""
-        fields = {"_id": 0, "ticker": 1, **{c: 1 for c in columns}}
-        day_range = {"$gte": f"{day.isoformat()}:", "$lte": f"{day.isoformat()}:~"}
-        return list(self.screening.find({"_id": day_range}, fields))
 
     def screening_rows(self, start: dt.date | None, end: dt.date) -> list[dict[str, Any]]:
         """Every ticker's indicator rows from start to end (both included) in one indexed query."""

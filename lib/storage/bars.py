@@ -37,9 +37,10 @@ class BarsStore(StoreBase):
                 query["_id"]["$lte"] = to_utc_midnight(end)
         return list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
 
-    def recent_bars(self, ticker: str, count: int) -> list[dict]:
-        """A ticker's last `count` stored bars, oldest first (one indexed read)."""
-        docs = list(self.stock_db[ticker].find({}, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+    def recent_bars(self, ticker: str, count: int, start: dt.date | None = None) -> list[dict]:
+        """A ticker's last `count` stored bars (from `start` when given), oldest first (one indexed read)."""
+        query = {"_id": {"$gte": to_utc_midnight(start)}} if start else {}
+        docs = list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
         return docs[::-1]
 
     def stored_tickers(self) -> list[str]:

@@ -30,10 +30,37 @@ class PicksStore(StoreBase):
     def _picks_indexes(self) -> None:
         self.daily_picks.create_index([("date", DESCENDING)])
 
+    def save_picks_state(self, first_day: dt.date, latest_day: dt.date, strategies: list[str]) -> None:
+        """Record which days have stored picks (one small document, so the API never scans for them)."""
+        self._write("daily_picks.state")
+        doc = {"first_day": first_day.isoformat(), "latest_day": latest_day.isoformat(), "strategies": strategies}
+        self.system["analysis_state"].replace_one({"_id": DAILY_PICKS}, {"_id": DAILY_PICKS, **doc}, upsert=True)
+
+    def picks_state(self) -> dict[str, Any] | None:
+        """The first and latest day with stored picks, and the strategies computed: one read by `_id`."""
+        return self.system["analysis_state"].find_one({"_id": DAILY_PICKS}, {"_id": 0})
+
     def latest_analysis_day(self) -> dt.date | None:
         """The newest day whose analysis completed (its picks are stored)."""
-        doc = self.daily_picks.find_one({}, {"date": 1}, sort=[("date", DESCENDING)])
-        return dt.date.fromisoformat(doc["date"]) if doc else None
+        state = self.picks_state()
+        return dt.date.fromisoformat(state["latest_day"]) if state else None
+
+    def save_latest_values(self, day: dt.date, rows: list[dict[str, Any]]) -> None:
+        """Replace the snapshot of every ticker's indicator values on the latest analysed day (`_id` ticker)."""
+        self._write("latest_values")
+        docs = [{**{k: v for k, v in r.items() if k not in ("_id", "date")}, "_id": r["ticker"],
+                 "date": day.isoformat()} for r in rows]
+        self.system["latest_values"].delete_many({"_id": {"$nin": [d["_id"] for d in docs]}})
+        existing = {d["_id"] for d in self.system["latest_values"].find({}, {"_id": 1})}
+        self._insert_or_replace(
+            self.system["latest_values"], [d for d in docs if d["_id"] not in existing],
+            [d for d in docs if d["_id"] in existing],
+        )
+
+    def latest_values(self, column: str) -> dict[str, Any]:
+        """One indicator column of every ticker on the latest analysed day (a small collection, no scan of
+        the screening index)."""
+        return {d["_id"]: d.get(column) for d in self.system["latest_values"].find({}, {column: 1})}
 
     def save_daily_picks(self, docs: Iterable[dict[str, Any]]) -> int:
         """Store (replace) precomputed picks documents, each with `strategy` and `date` (YYYY-MM-DD)."""
@@ -60,6 +87,9 @@ class PicksStore(StoreBase):
 
     def latest_picks_day(self, strategy: str) -> dt.date | None:
         """The newest day a strategy has stored picks for."""
+        state = self.picks_state()
+        if state and strategy in state.get("strategies", []):
+            return dt.date.fromisoformat(state["latest_day"])
         doc = self.daily_picks.find_one(
             {"_id": {"$gte": f"{strategy}:", "$lt": f"{strategy};"}}, {"date": 1}, sort=[("_id", DESCENDING)]
         )

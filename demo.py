@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
+
+from pydantic import SecretStr
 
 import daily_update
 import hourly_analysis
 import manual_setup
 from lib.calendar import TradingCalendar
-from lib.config import PROJECT_ROOT, load_settings
+from lib.config import PROJECT_ROOT, Settings, load_settings
 from lib.errors import ConfigError
 from lib.screener import discover, screen
 from lib.storage import Storage, get_client
@@ -26,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--today", default="2025-06-16", help="KST day daily_update catches up to")
     parser.add_argument("--panel", type=Path, default=SAMPLE, help="replay file (parquet or CSV)")
     parser.add_argument("--strategy", default="macd_golden_cross", help="screener strategy to show")
+    parser.add_argument("--no-serve", action="store_true", help="do not serve the API after the pipeline")
+    parser.add_argument("--port", type=int, default=0, help="port for the API on 127.0.0.1 (default: a free one)")
     args = parser.parse_args(argv)
     try:
         settings = load_settings(
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_summary(storage)
     print_screener(storage, args.strategy)
+    if not args.no_serve:
+        serve_api(storage, settings, args.strategy, args.today, args.port)
     return 0
 
 
@@ -97,6 +104,61 @@ def print_screener(storage: Storage, name: str) -> None:
                 f"track record {horizon:>2} sessions: {h['count']:4d} picks, mean {h['mean']:+.2%}, "
                 f"median {h['median']:+.2%}, hit rate {h['hit_rate']:.0%}, universe {h['universe_mean']:+.2%}"
             )
+
+
+def serve_api(storage: Storage, settings: Settings, strategy: str, today: str, port: int) -> None:
+    """Serve the API on the demo's database, try a few routes and one AI analysis, then keep serving until
+    Ctrl-C on a terminal."""
+    import datetime as dt
+    import secrets
+
+    import requests
+
+    from api.app import create_app
+    from lib.log import KST
+    from lib.serve import start_server
+
+    key = secrets.token_urlsafe(12)
+    api_settings = settings.model_copy(update={"api_keys": SecretStr(key)})
+    moment = dt.datetime.combine(dt.date.fromisoformat(today), dt.time(21, 0), tzinfo=KST)  # after the analysis
+    base, stop = start_server(create_app(api_settings, storage=storage, clock=lambda: moment), port)
+    print(f"\n=== the API on {base} (the clock says {moment:%Y-%m-%d %H:%M} KST; X-API-Key: {key})")
+    tries = [
+        ("/health", "is collection current"),
+        ("/stocks?limit=5", "the universe, largest first"),
+        ("/stocks/005930?days=5", "one stock: bars and indicators"),
+        (f"/screener?strategy_name={strategy}", "today's picks (stored by the analysis)"),
+        ("/screener?strategy_name=golden_cross&fast=5&slow=20&date=2025-05-16", "custom parameters, a past day"),
+        ("/strategies", "strategies and parameters"),
+        ("/prompts", "LLM prompts"),
+        ("/docs", "OpenAPI"),
+    ]
+    for path, what in tries:
+        status = requests.get(base + path, timeout=60).status_code
+        print(f"  {status}  {base}{path:<72} {what}")
+    picks = requests.get(f"{base}/screener", params={"strategy_name": strategy}, timeout=60).json()
+    body = {"prompt": "technical_summary", "tickers": [picks["picks"][0]["ticker"]]} if picks.get("picks") else {
+        "prompt": "technical_summary", "tickers": ["005930"]}
+    print(f"\nPOST {base}/ai/analysis {body}")
+    answer = requests.post(f"{base}/ai/analysis", json=body, headers={"X-API-Key": key}, timeout=300)
+    if answer.status_code == 200:
+        result = answer.json()["results"][0]
+        print(f"  {result['provider']}/{result['model']} in {result['latency_ms']} ms, tokens {result['usage']}:")
+        print("  " + str(result["result"]))
+    else:
+        error = answer.json()["error"]
+        print(f"  {answer.status_code} {error['code']}: {error['message']}")
+        if error["code"] == "not_configured":
+            print("  (set GOOGLE_API_KEY, or LLM_PROVIDER=openai with OPENAI_API_KEY, in the environment and run "
+                  "./dev demo again)")
+    if sys.stdin.isatty():
+        print(f"\nServing {base} (try the URLs above, or {base}/docs); Ctrl-C stops.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    stop()
 
 
 if __name__ == "__main__":

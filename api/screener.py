@@ -1,11 +1,11 @@
 """GET /strategies, GET /strategies/{name} and GET /screener?strategy_name=...: the picks of any analysed day.
 
-(No `from __future__ import annotations`: the routes are built in make_router and FastAPI must resolve
-their annotations, which name make_router's locals.)
-
 Default parameters are served from the picks the analysis job stored for the day (one indexed read). Any
 other parameter computes from the lookback window of the day, and the track record from the history up to
-the day, cached per process. Either way a day only ever sees data up to itself."""
+the day, cached per process. Either way a day only ever sees data up to itself.
+
+(No `from __future__ import annotations` here: the routes are built in make_router and FastAPI must resolve
+their annotations, which name make_router's locals.)"""
 
 
 import datetime as dt

@@ -8,26 +8,17 @@ import pandas as pd
 import pytest
 
 from lib.daily_picks import compute_daily_picks, days_to_compute
-from lib.indicators import compute_many
 from lib.screener import Registry, discover, picks_on, track_record
-from tests.conftest import PANEL
+from tests.test_screener import rows  # noqa: F401 - the indicator rows of the real panel
 
 REGISTRY = discover()
 
 
-@pytest.fixture(scope="module")
-def rows() -> pd.DataFrame:
-    panel = pd.read_parquet(PANEL)
-    panel = panel.loc[panel["ticker"].str.endswith("0")].copy()
-    panel["date"] = pd.to_datetime(panel["date"])
-    return compute_many(panel)
-
-
-def frames(rows: pd.DataFrame):
+def frames(rows: pd.DataFrame):  # noqa: F811
     return [g.reset_index(drop=True) for _, g in rows.groupby("ticker")]
 
 
-def test_stored_picks_and_records_equal_screening_the_history_cut_at_each_day(rows):
+def test_stored_picks_and_records_equal_screening_the_history_cut_at_each_day(rows):  # noqa: F811
     days = sorted(rows["date"].unique())
     checked = [pd.Timestamp(days[i]).date() for i in (150, 220, len(days) - 30, len(days) - 1)]
     docs = compute_daily_picks(REGISTRY, frames(rows), checked)
@@ -47,7 +38,7 @@ def test_stored_picks_and_records_equal_screening_the_history_cut_at_each_day(ro
             assert doc["track_record"]["horizons"][horizon] == pytest.approx(stats), (strategy.name, day, horizon)
 
 
-def test_a_past_days_record_changes_nothing_when_later_days_are_added(rows):
+def test_a_past_days_record_changes_nothing_when_later_days_are_added(rows):  # noqa: F811
     days = sorted(rows["date"].unique())
     past = pd.Timestamp(days[200]).date()
     short = compute_daily_picks(REGISTRY, frames(rows.loc[rows["date"] <= pd.Timestamp(days[205])]), [past])

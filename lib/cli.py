@@ -7,6 +7,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 
+from lib.alerts import alert_after_job
 from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
@@ -96,7 +97,7 @@ def run_script(
         settings = settings or load_settings()
         if setting_updates:
             settings = settings.model_copy(update=setting_updates)
-        setup_logging(job, settings.log_level)
+        setup_logging(job, settings.log_level, settings.log_warnings_file)
         as_of = as_of_for(today, clock())
         storage = open_storage(settings)
         calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
@@ -104,4 +105,6 @@ def run_script(
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)
-    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)
+    code = run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)
+    alert_after_job(settings, storage, calendar, clock(), as_of.astimezone(KST).date())
+    return code

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import sys
 
-from lib.cli import add_today_argument, as_of_for, exit_code, open_storage
-from lib.config import Settings, load_settings
-from lib.errors import PipelineError
-from lib.log import get_logger, setup_logging
+from lib.cli import add_today_argument, read_only_script
+from lib.config import Settings
+from lib.log import KST
 from lib.status import gather
 from lib.status_view import render_text, to_json
+from lib.storage import Storage
 
 JOB = "check_db"
 
@@ -29,21 +30,17 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     shown.add_argument("--quiet", action="store_true", help="print only what needs attention (for cron mail)")
     parser.add_argument("--no-sizes", action="store_true", help="skip the database sizes (one command per collection)")
     args = parser.parse_args(argv)
-    setup_logging(JOB)
-    try:
-        settings = settings or load_settings()
-        setup_logging(JOB, settings.log_level, settings.log_warnings_file)
-        now = dt.datetime.now(dt.UTC)
-        today = as_of_for(args.today, now).date() if args.today else None
-        storage = open_storage(settings)
-        status = gather(storage, settings, now, today, sizes=not args.no_sizes)
-    except PipelineError as exc:
-        get_logger().error("%s", exc)
-        return exit_code(exc)
-    text = to_json(status) if args.json else render_text(status, quiet=args.quiet)
-    if text:
-        print(text)
-    return status.exit_code
+    clock = functools.partial(dt.datetime.now, dt.UTC)
+
+    def show(settings: Settings, storage: Storage, _calendar: object, as_of: dt.datetime) -> int:
+        today = as_of.astimezone(KST).date() if args.today else None
+        status = gather(storage, settings, clock(), today, sizes=not args.no_sizes)
+        text = to_json(status) if args.json else render_text(status, quiet=args.quiet)
+        if text:
+            print(text)
+        return status.exit_code
+
+    return read_only_script(JOB, args.today, settings, show, clock)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday()
     assert "hourly_analysis.py" in jobs[("10", "19-23", "*", "*", "1-5")]
     # after midnight the evening's work goes on: Tuesday..Saturday mornings, not Monday..Friday
     assert "hourly_analysis.py" in jobs[("10", "0-8", "*", "*", "2-6")]
+    assert "cleanup.py" in jobs[("30", "9", "*", "*", "*")]
     assert all(">> " in ln and "logs/cron.log 2>&1" in ln for ln in jobs.values())
 
 

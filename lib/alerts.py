@@ -16,6 +16,7 @@ from typing import Any
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
+from lib.display import kst
 from lib.errors import ConfigError, NotifyError
 from lib.log import KST, get_logger
 from lib.notifiers import Alert, Notifier, TelegramNotifier, WebhookNotifier
@@ -48,11 +49,6 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
     return out
 
 
-def _kst(moment: dt.datetime) -> str:
-    aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-    return aware.astimezone(KST).strftime("%Y-%m-%d %H:%M KST")
-
-
 def _recent(moment: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta) -> bool:
     return moment is not None and naive_utc(now) - moment <= max_age
 
@@ -75,7 +71,7 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
             first = storage.streak_start(job, latest)
             out.append(_alert(
                 f"job_failed:{job}:{first['_id']}", "job_failed", "error", f"{job} failed",
-                f"{job} failed (run of {_kst(latest['start_time_utc'])}): {latest.get('error')}\n"
+                f"{job} failed (run of {kst(latest['start_time_utc'])}): {latest.get('error')}\n"
                 "The next scheduled run tries again; `python check_db.py` shows the whole state.",
                 latest["end_time_utc"], host, job=job, run_id=latest["_id"], error=latest.get("error"),
             ))
@@ -87,8 +83,8 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
                 if storage.known_alert_keys([f"job_failed:{job}:{first['_id']}"]):
                     out.append(_alert(
                         f"job_recovered:{job}:{first['_id']}", "job_recovered", "info", f"{job} works again",
-                        f"{job} completed at {_kst(latest['start_time_utc'])} after {failed} failed run(s) since "
-                        f"{_kst(first['start_time_utc'])}.",
+                        f"{job} completed at {kst(latest['start_time_utc'])} after {failed} failed run(s) since "
+                        f"{kst(first['start_time_utc'])}.",
                         latest["end_time_utc"], host, job=job, run_id=latest["_id"], failed_runs=failed,
                     ))
         for source, reason in (latest.get("blocked_sources") or {}).items():
@@ -197,8 +193,11 @@ def deliver(storage: Storage, notifiers: list[Notifier], settings: Settings, now
                 continue
             if not storage.claim_channel(record["_id"], channel, now, settings.alert_max_attempts):
                 continue
-            alert = Alert(**{k: record[k] for k in ("kind", "severity", "title", "text", "host", "details")},
-                          key=record["_id"], time_utc=record["time_utc"])
+            alert = Alert(
+                record["_id"], record.get("kind", ""), record.get("severity", "error"), record.get("title", ""),
+                record.get("text", ""), record.get("time_utc") or record["created_utc"], record.get("host", ""),
+                record.get("details") or {},
+            )
             attempt = delivery.get("attempts", 0) + 1
             try:
                 notifier.send(alert)

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.errors import ConfigError
@@ -65,11 +65,11 @@ class Settings(BaseSettings):
     # Status and alerts.
     stale_after_sessions: int = Field(default=2, ge=1, le=60)
     telegram_bot_token: SecretStr | None = None
-    telegram_chat_id: str | None = None
+    telegram_chat_id: str | None = Field(default=None, validate_default=True)
     telegram_api_url: str = "https://api.telegram.org"
     alert_webhook_url: SecretStr | None = None
     alert_strategies: Annotated[list[str], NoDecode] = []
-    alert_max_age_days: int = Field(default=3, ge=1, le=60)
+    alert_max_age_days: int = Field(default=3, ge=1, le=60, validate_default=True)
     alert_max_attempts: int = Field(default=3, ge=1, le=20)
     alert_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
@@ -149,15 +149,26 @@ class Settings(BaseSettings):
             self.krx_replay_path = path
         return self
 
-    @model_validator(mode="after")
-    def _alert_requirements(self) -> Settings:
-        if (self.telegram_bot_token is None) != (self.telegram_chat_id is None):
+    @field_validator("telegram_chat_id", mode="after")
+    @classmethod
+    def _telegram_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("telegram_bot_token") is None) != (value is None):
             raise ValueError("set both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID for Telegram alerts, or neither")
-        if self.retention_alerts_days and self.retention_alerts_days <= self.alert_max_age_days:
+        return value
+
+    @field_validator("alert_max_age_days", mode="after")
+    @classmethod
+    def _alerts_outlive_their_window(cls, value: int, info: ValidationInfo) -> int:
+        kept = info.data.get("retention_alerts_days")
+        if kept and kept <= value:
             raise ValueError(
-                f"RETENTION_ALERTS_DAYS ({self.retention_alerts_days}) must be longer than ALERT_MAX_AGE_DAYS "
-                f"({self.alert_max_age_days}), or an event could be alerted twice (0 keeps alert records forever)"
+                f"must be shorter than RETENTION_ALERTS_DAYS ({kept}), or an event could be alerted twice after "
+                "its record is deleted (RETENTION_ALERTS_DAYS=0 keeps alert records forever)"
             )
+        return value
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
         if self.log_warnings_file is not None and not self.log_warnings_file.is_absolute():
             self.log_warnings_file = PROJECT_ROOT / self.log_warnings_file
         return self

@@ -3,8 +3,11 @@ durations with their units."""
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from collections.abc import Sequence
+
+from lib.log import KST
 
 
 def width(text: str) -> int:
@@ -61,3 +64,11 @@ def duration(seconds: float | None) -> str:
 def count(n: int | None) -> str:
     """An integer with thousands separators; '-' when unknown."""
     return "-" if n is None else f"{n:,}"
+
+
+def kst(moment: dt.datetime | None, zone: bool = True) -> str:
+    """A stored time (naive UTC, or aware) as 'YYYY-MM-DD HH:MM KST'; '-' when unknown."""
+    if moment is None:
+        return "-"
+    aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(KST).strftime("%Y-%m-%d %H:%M" + (" KST" if zone else ""))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
+from lib.display import kst
 from lib.errors import ConfigError
 from lib.log import KST
 from lib.storage import DAY_JOB, DONE_STATUSES, CollectionSize, Storage, naive_utc
@@ -317,19 +318,19 @@ def attention(status: Status, settings: Settings) -> list[str]:
                    "see the hourly_analysis runs)")
     for job in status.jobs:
         if job.status == "failed":
-            since = f" since {_kst(job.failing_since_utc)}, {job.failed_in_a_row} run(s) in a row" \
+            since = f" since {kst(job.failing_since_utc)}, {job.failed_in_a_row} run(s) in a row" \
                 if job.failed_in_a_row > 1 else ""
             out.append(f"{job.job_name}: the last run failed{since}: {job.error}")
         if job.stuck:
-            out.append(f"{job.job_name}: a run started {_kst(job.started_utc)} is marked running but its lock "
+            out.append(f"{job.job_name}: a run started {kst(job.started_utc)} is marked running but its lock "
                        "is gone (killed?); the next run of the job closes it")
     for line in status.alerts.undelivered:
         out.append(f"alert not delivered: {line}")
+    if settings.alert_strategies:
+        from lib.screener import discover
+
+        known = {s.name for s in discover()}
+        for name in settings.alert_strategies:
+            if name not in known:
+                out.append(f"ALERT_STRATEGIES names {name!r}, which is no strategy; known: {', '.join(sorted(known))}")
     return out
-
-
-def _kst(moment: dt.datetime | None) -> str:
-    if moment is None:
-        return "-"
-    aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-    return aware.astimezone(KST).strftime("%Y-%m-%d %H:%M KST")

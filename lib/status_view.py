@@ -7,16 +7,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from lib.display import count, duration, size, table
-from lib.log import KST
+from lib.display import count, duration, kst, size, table
 from lib.status import Status
 
 
 def _kst(moment: dt.datetime | None) -> str:
-    if moment is None:
-        return "-"
-    aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-    return aware.astimezone(KST).strftime("%Y-%m-%d %H:%M")
+    return kst(moment, zone=False)
 
 
 def _days(days: list[dt.date], limit: int = 6) -> str:

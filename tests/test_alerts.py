@@ -251,10 +251,12 @@ def test_no_channel_configured_means_no_alert_records(storage, make_settings, cl
 def test_telegram_and_webhook_settings_are_checked(make_settings):
     from lib.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID"):
+    with pytest.raises(ConfigError, match="TELEGRAM_CHAT_ID: set both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID"):
         make_settings(telegram_bot_token=TOKEN)
+    with pytest.raises(ConfigError, match="TELEGRAM_CHAT_ID: set both"):
+        make_settings(telegram_chat_id=CHAT)
     with pytest.raises(ConfigError, match="ALERT_WEBHOOK_URL: must start with http"):
         make_settings(alert_webhook_url="hooks.example/abc")
-    with pytest.raises(ConfigError, match="RETENTION_ALERTS_DAYS"):
+    with pytest.raises(ConfigError, match="ALERT_MAX_AGE_DAYS: must be shorter than RETENTION_ALERTS_DAYS"):
         make_settings(retention_alerts_days=2, alert_max_age_days=3)
     assert make_settings(telegram_bot_token="", telegram_chat_id="").telegram_bot_token is None

@@ -99,9 +99,10 @@ def test_holes_no_data_days_failed_and_stuck_runs_each_say_what_to_do(storage, m
     assert "hourly_analysis: a run started" in text and "lock is gone" in text
 
     # the user confirms the closure: the no_data day no longer needs attention
-    closed = make_settings(setup_history_sessions=10, krx_extra_closed_days="2024-09-03")
+    closed = make_settings(setup_history_sessions=10, krx_extra_closed_days="2024-09-03", alert_strategies="nope")
     again = gather(storage, closed, clock(), D(2024, 9, 6), sizes=False)
     assert not any("2024-09-03" in line for line in again.attention)
+    assert "ALERT_STRATEGIES names 'nope', which is no strategy; known: adx_trend," in "\n".join(again.attention)
 
 
 def test_every_market_with_day_records_shows_up_even_without_a_known_calendar(storage, make_settings, clock):

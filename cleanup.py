@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     if args.dry_run:
 
         def show(settings: Settings, storage: Storage, calendar: TradingCalendar, _as_of: dt.datetime) -> int:
-            print(render_plan(storage, plan(storage, settings, calendar, discover(), clock())))
+            print(render_plan(plan(storage, settings, calendar, discover(), clock())))
             return 0
 
         return read_only_script(JOB, None, settings, show, clock)

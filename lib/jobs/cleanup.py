@@ -15,7 +15,9 @@ What each kind protects:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
@@ -29,51 +31,62 @@ from lib.storage import Storage
 log = get_logger("cleanup")
 
 
+Delete = Callable[[Any, bool], int]  # (cutoff, dry_run) -> documents deleted (or counted)
+
+
 @dataclass(frozen=True)
 class Cut:
-    """What one kind loses: everything dated before `before` (None: nothing to delete)."""
+    """What one kind loses: everything dated before `before` (None: nothing to delete), and how."""
 
     kind: str
     setting: str
     days: int  # the setting's value; 0 keeps forever
     before: dt.date | dt.datetime | None
     why: str
+    delete: Delete
 
 
 def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry,
          now: dt.datetime) -> list[Cut]:
-    """The cutoff of every kind. Market data counts back from its own latest day; records about runs and
-    alerts count back from `now`, the wall clock (aware), as their times are."""
-    now = now.astimezone(dt.UTC).replace(tzinfo=None)
-    cuts = [_prices(storage, settings), _screening(storage, settings, calendar, registry)]
-    for kind, setting, days, what in (
-        ("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days,
-         "run records started before {before:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
-        ("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days,
-         "alert records created before {before:%Y-%m-%d %H:%M} UTC"),
-    ):
-        before = now - dt.timedelta(days=days) if days else None
-        cuts.append(Cut(kind, setting, days, before, what.format(before=before) if before else "kept forever"))
-    return cuts
+    """The cutoff of every kind. Market data counts back from its own latest day; records count back from
+    `now`, the wall clock (aware), as their times are. A new kind of record is one more line here."""
+    return [
+        _prices(storage, settings),
+        _screening(storage, settings, calendar, registry),
+        _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.delete_runs_before,
+                "run records started before {:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
+        _by_age("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days, now, storage.delete_alerts_before,
+                "alert records created before {:%Y-%m-%d %H:%M} UTC"),
+    ]
+
+
+def _by_age(kind: str, setting: str, days: int, now: dt.datetime, delete: Delete, what: str) -> Cut:
+    """A kind of record whose time says when it was written: kept `days` back from now."""
+    if not days:
+        return Cut(kind, setting, days, None, "kept forever", delete)
+    before = now.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
+    return Cut(kind, setting, days, before, what.format(before), delete)
 
 
 def _prices(storage: Storage, settings: Settings) -> Cut:
-    days = settings.retention_prices_days
+    days, setting = settings.retention_prices_days, "RETENTION_PRICES_DAYS"
     done = storage.done_days()
     if not days or not done:
-        return Cut("prices", "RETENTION_PRICES_DAYS", days, None, "kept forever" if not days else "nothing collected")
+        why = "kept forever" if not days else "nothing collected"
+        return Cut("prices", setting, days, None, why, storage.delete_bars_before)
     last = max(done)
     before = last - dt.timedelta(days=days)
-    return Cut("prices", "RETENTION_PRICES_DAYS", days, before,
-               f"bars dated before {before}: {days} days before the last collected day {last}")
+    return Cut("prices", setting, days, before,
+               f"bars dated before {before}: {days} days before the last collected day {last}",
+               storage.delete_bars_before)
 
 
 def _screening(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry) -> Cut:
-    days = settings.retention_screening_days
+    days, setting = settings.retention_screening_days, "RETENTION_SCREENING_DAYS"
+    delete = storage.delete_screening_before
     latest = storage.latest_screening_day()
     if not days or latest is None:
-        return Cut("screening", "RETENTION_SCREENING_DAYS", days, None,
-                   "kept forever" if not days else "nothing analysed")
+        return Cut("screening", setting, days, None, "kept forever" if not days else "nothing analysed", delete)
     lookback = max((s.lookback for s in registry), default=1)
     try:
         window = calendar.sessions_between(latest - dt.timedelta(days=days), latest)
@@ -81,44 +94,30 @@ def _screening(storage: Storage, settings: Settings, calendar: TradingCalendar, 
     except ConfigError:
         before = None  # outside the calendar: delete nothing rather than guess
     if before is None:
-        return Cut("screening", "RETENTION_SCREENING_DAYS", days, None, "calendar does not cover the window")
-    return Cut("screening", "RETENTION_SCREENING_DAYS", days, before,
+        return Cut("screening", setting, days, None, "calendar does not cover the window", delete)
+    return Cut("screening", setting, days, before,
                f"rows dated before {before}: screens stay answerable from {window[0]} to {latest} (the latest "
-               f"analysed day), each with its {lookback}-session lookback")
+               f"analysed day), each with its {lookback}-session lookback", delete)
 
 
-def apply(storage: Storage, cut: Cut, dry_run: bool = False) -> int:
+def apply(cut: Cut, dry_run: bool = False) -> int:
     """Delete (or, with dry_run, count) what the cut removes; idempotent."""
-    if cut.before is None:
-        return 0
-    if cut.kind == "prices":
-        assert isinstance(cut.before, dt.date)
-        return storage.delete_bars_before(cut.before, dry_run)
-    if cut.kind == "screening":
-        assert isinstance(cut.before, dt.date)
-        return storage.delete_screening_before(cut.before, dry_run)
-    if cut.kind == "runs":
-        assert isinstance(cut.before, dt.datetime)
-        return storage.delete_runs_before(cut.before, dry_run)
-    if cut.kind == "alerts":
-        assert isinstance(cut.before, dt.datetime)
-        return storage.delete_alerts_before(cut.before) if not dry_run else storage.count_alerts_before(cut.before)
-    raise ValueError(f"unknown kind {cut.kind!r}")
+    return 0 if cut.before is None else cut.delete(cut.before, dry_run)
 
 
 def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry) -> None:
     """The cleanup job: make sure the indexes exist, then delete each kind's expired documents."""
     ctx.storage.ensure_indexes()
     for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock()):
-        deleted = apply(ctx.storage, cut)
+        deleted = apply(cut)
         ctx.counters[f"deleted_{cut.kind}"] = deleted
         log.info("%s: %s deleted; %s (%s=%d)", cut.kind, count(deleted), cut.why, cut.setting, cut.days)
         ctx.heartbeat()
 
 
-def render_plan(storage: Storage, cuts: list[Cut]) -> str:
+def render_plan(cuts: list[Cut]) -> str:
     """What a run would delete now, as a table for people (the dry run)."""
-    rows = [[c.kind, f"{c.setting}={c.days}" + (" (forever)" if not c.days else ""), count(apply(storage, c, True)),
+    rows = [[c.kind, f"{c.setting}={c.days}" + (" (forever)" if not c.days else ""), count(apply(c, dry_run=True)),
              c.why] for c in cuts]
     return "Cleanup dry run: nothing is deleted\n" + table(["kind", "setting", "would delete", "what"], rows,
                                                              right=(2,))

@@ -81,11 +81,10 @@ class AlertsStore(StoreBase):
         """The newest alert records, newest first."""
         return list(self.alerts.find().sort("created_utc", DESCENDING).limit(limit))
 
-    def count_alerts_before(self, cutoff: dt.datetime) -> int:
-        """Alert records created before `cutoff`."""
-        return self.alerts.count_documents({"created_utc": {"$lt": naive_utc(cutoff)}})
-
-    def delete_alerts_before(self, cutoff: dt.datetime) -> int:
-        """Delete alert records created before `cutoff`; returns how many."""
+    def delete_alerts_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
+        """Delete alert records created before `cutoff` (or, with dry_run, count them); returns how many."""
+        query = {"created_utc": {"$lt": naive_utc(cutoff)}}
+        if dry_run:
+            return self.alerts.count_documents(query)
         self._write("alerts.cleanup")
-        return self.alerts.delete_many({"created_utc": {"$lt": naive_utc(cutoff)}}).deleted_count
+        return self.alerts.delete_many(query).deleted_count

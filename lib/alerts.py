@@ -139,9 +139,9 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, today:
                 through = analysis.analysed_through.isoformat() if analysis.analysed_through else "none"
                 out.append(_alert(
                     f"analysis_stale:{through}", "analysis_stale", "warning", "the analysis is behind",
-                    f"Every active ticker is analysed only through {through}, {analysis.lag} collected session(s) "
-                    f"behind {state.last_day}; {analysis.pending} ticker(s) pending. Look at the hourly_analysis "
-                    "runs (`python check_db.py`).",
+                    f"The slowest active ticker is analysed only through {through}, {analysis.lag} collected "
+                    f"session(s) behind {state.last_day}; {analysis.pending} ticker(s) pending. Look at the "
+                    "hourly_analysis runs (`python check_db.py`).",
                     now, last_day=state.last_day.isoformat(), analysed_through=through, pending=analysis.pending,
                 ))
     return out

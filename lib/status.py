@@ -82,7 +82,7 @@ class AnalysisStatus:
     active: int
     inactive: int
     universe_as_of: dt.date | None
-    analysed_through: dt.date | None  # every active ticker analysed through this day
+    analysed_through: dt.date | None  # the oldest analysis day of an active ticker (never-analysed ones aside)
     latest_analysed: dt.date | None
     pending: int  # active tickers not analysed through the last collected day
     lag: int | None  # collected sessions the analysis has not finished
@@ -191,17 +191,17 @@ def analysis_status(
     active = [t for t in universe if t.get("is_active")]
     analysed = [t.get("last_analyzed_date") for t in active]
     done = [dt.date.fromisoformat(a) for a in analysed if a]
-    through = min(done) if done and len(done) == len(analysed) else None
+    # Tickers never analysed (new in the universe, or before the first analysis) are pending, not lag: the
+    # lag is how far the slowest analysed ticker trails; a ticker that keeps failing shows in the run's
+    # `failed` counter, which check_db flags.
+    through = min(done) if done else None
     pending = sum(1 for a in analysed if not a or (last_day and a < last_day.isoformat()))
     lag: int | None = None
     if last_day is not None:
-        if pending == 0:
-            lag = 0
-        elif through is not None:
-            lag = len(_sessions(calendar, through + dt.timedelta(days=1), last_day) or [])
+        if through is None:
+            lag = 1 if pending else 0
         else:
-            first_day = storage.universe_as_of() or last_day
-            lag = max(1, len(_sessions(calendar, first_day, last_day) or []))
+            lag = len(_sessions(calendar, through + dt.timedelta(days=1), last_day) or [])
     stats_days = [d for d in storage.strategy_stats_dates().values() if d]
     return AnalysisStatus(
         active=len(active),
@@ -321,6 +321,10 @@ def attention(status: Status, settings: Settings) -> list[str]:
             since = f" since {kst(job.failing_since_utc)}, {job.failed_in_a_row} run(s) in a row" \
                 if job.failed_in_a_row > 1 else ""
             out.append(f"{job.job_name}: the last run failed{since}: {job.error}")
+        failed = job.counters.get("failed")
+        if job.status == "completed" and isinstance(failed, int) and failed > 0:
+            out.append(f"{job.job_name}: the last run completed but {failed} item(s) failed in it (each is "
+                       "logged as an ERROR in logs/cron.log; the next run retries them)")
         if job.stuck:
             out.append(f"{job.job_name}: a run started {kst(job.started_utc)} is marked running but its lock "
                        "is gone (killed?); the next run of the job closes it")

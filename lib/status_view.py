@@ -59,8 +59,8 @@ def render_text(status: Status, quiet: bool = False) -> str:
         rows = [
             ["universe", f"{count(a.active)} active, {count(a.inactive)} inactive (data kept), market caps as of "
                          f"{a.universe_as_of or '-'}"],
-            ["analysed", f"every active ticker through {a.analysed_through or '-'}, latest {a.latest_analysed or '-'}; "
-                         f"{count(a.pending)} pending for the last collected day"],
+            ["analysed", f"oldest {a.analysed_through or '-'}, latest {a.latest_analysed or '-'}; "
+                         f"{count(a.pending)} active ticker(s) pending for the last collected day"],
             ["analysis lag", f"{'-' if a.lag is None else a.lag} session(s){' - STALE' if a.stale else ''}"],
             ["screening index", f"{a.screening_first or '-'} .. {a.screening_last or '-'}"],
             ["track records", f"as of {a.track_records_as_of or '-'}"],

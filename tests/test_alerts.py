@@ -260,3 +260,15 @@ def test_telegram_and_webhook_settings_are_checked(make_settings):
     with pytest.raises(ConfigError, match="ALERT_MAX_AGE_DAYS: must be shorter than RETENTION_ALERTS_DAYS"):
         make_settings(retention_alerts_days=2, alert_max_age_days=3)
     assert make_settings(telegram_bot_token="", telegram_chat_id="").telegram_bot_token is None
+
+
+def test_an_analysis_that_falls_behind_the_collection_is_alerted_once(storage, settings, clock, stub):
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    assert run_analysis(storage, settings, evening(D(2024, 8, 30), 22), clock) == 0
+    alert(storage, settings, clock, D(2024, 8, 30))
+    assert stub.posts == []
+    run_collection("daily_update", storage, settings, evening(D(2024, 9, 4)), clock)
+    for _ in range(2):
+        alert(storage, settings, clock, D(2024, 9, 4))
+    [message] = stub.messages("telegram")
+    assert "the analysis is behind" in message["text"] and "only through 2024-08-30, 3 collected" in message["text"]

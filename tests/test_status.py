@@ -32,7 +32,8 @@ def test_a_healthy_pipeline_shows_every_section_and_exits_0(make_settings, capsy
     out = capsys.readouterr().out
     assert "collected     2024-07-19 .. 2024-09-03: 32 session(s) (32 completed, 0 no_data)" in out
     assert "behind        0 session(s) after 2024-09-03 not collected (latest session 2024-09-03)" in out
-    assert "every active ticker through 2024-09-03" in out and "analysis lag     0 session(s)" in out
+    assert "oldest 2024-09-03, latest 2024-09-03; 0 active ticker(s) pending" in out
+    assert "analysis lag     0 session(s)" in out
     for job in ("manual_setup", "daily_update", "hourly_analysis"):
         assert any(line.split()[:2] == [job, "completed"] for line in out.splitlines())
     assert "stock_data.<ticker> (21 collections)" in out and "KiB" in out
@@ -86,6 +87,8 @@ def test_holes_no_data_days_failed_and_stuck_runs_each_say_what_to_do(storage, m
     for _ in range(3):
         storage.locks.delete_many({})
         run_collection("daily_update", storage, settings, evening(D(1999, 1, 4)), clock)  # outside the calendar
+    storage.start_run("cleanup_1", {"job_name": "cleanup", "start_time_utc": dt.datetime(2025, 6, 16)})
+    storage.finish_run("cleanup_1", {"status": "completed", "failed": 2})
     killed = {"job_name": "hourly_analysis", "start_time_utc": dt.datetime(2025, 6, 16)}
     storage.start_run("hourly_analysis_killed", killed)
 
@@ -97,6 +100,7 @@ def test_holes_no_data_days_failed_and_stuck_runs_each_say_what_to_do(storage, m
     assert "--redo 2024-09-03" in text and "KRX_EXTRA_CLOSED_DAYS" in text
     assert "daily_update: the last run failed since" in text and "3 run(s) in a row" in text
     assert "hourly_analysis: a run started" in text and "lock is gone" in text
+    assert "cleanup: the last run completed but 2 item(s) failed in it" in text
 
     # the user confirms the closure: the no_data day no longer needs attention
     closed = make_settings(setup_history_sessions=10, krx_extra_closed_days="2024-09-03", alert_strategies="nope")

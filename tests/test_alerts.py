@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 
 import daily_update
+import lib.alerts
+import manual_setup
 from lib.alerts import alert_after_job
 from lib.calendar import TradingCalendar
 from lib.errors import SourceBlockedError
@@ -154,12 +156,16 @@ def test_an_unreachable_channel_gives_up_after_the_attempts_and_check_db_shows_i
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     settings = make_settings(telegram_bot_token=TOKEN, telegram_chat_id=CHAT, alert_max_attempts=2,
-                             telegram_api_url=f"http://127.0.0.1:{closed}", alert_timeout_seconds=2)
+                             telegram_api_url=f"http://127.0.0.1:{closed}", alert_timeout_seconds=2,
+                             alert_webhook_url=f"http://127.0.0.1:{closed}/hooks/s3cr3t?key=hush")
     run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
     for _ in range(4):
         alert(storage, settings, clock)
-    delivery = storage.recent_alerts()[0]["channels"]["telegram"]
-    assert delivery["status"] == "failed" and delivery["attempts"] == 2 and TOKEN not in delivery["error"]
+    channels = storage.recent_alerts()[0]["channels"]
+    for delivery in channels.values():
+        assert delivery["status"] == "failed" and delivery["attempts"] == 2 and "ConnectionError" in delivery["error"]
+    assert "123456" not in channels["telegram"]["error"] and "<TELEGRAM_BOT_TOKEN>" in channels["telegram"]["error"]
+    assert "s3cr3t" not in channels["webhook"]["error"] and "hush" not in channels["webhook"]["error"]
     status = gather(storage, settings, clock(), D(2024, 9, 2), sizes=False)
     assert any(line.startswith("alert not delivered: job_failed:daily_update:") for line in status.attention)
 
@@ -272,3 +278,15 @@ def test_an_analysis_that_falls_behind_the_collection_is_alerted_once(storage, s
         alert(storage, settings, clock, D(2024, 9, 4))
     [message] = stub.messages("telegram")
     assert "the analysis is behind" in message["text"] and "only through 2024-08-30, 3 collected" in message["text"]
+
+
+def test_an_alert_step_that_breaks_leaves_the_jobs_exit_code_alone(make_settings, stub, monkeypatch, capsys):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(lib.alerts, "evaluate", broken)
+    settings = make_settings(setup_history_sessions=3, telegram_bot_token=TOKEN, telegram_chat_id=CHAT,
+                             telegram_api_url=stub.url)
+    assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
+    assert "WARNING alerts: could not evaluate or send (RuntimeError: database hiccup); the job's result stands" in (
+        capsys.readouterr().err)

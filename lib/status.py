@@ -159,17 +159,16 @@ def market_status(market: Market, days: list[dict[str, Any]], today: dt.date, st
         except ConfigError:
             return None
 
-    no_data = [
-        DayNote(dt.date.fromisoformat(d["date_kst"]), d["status"], still_session(dt.date.fromisoformat(d["date_kst"])),
-                d.get("error"))
-        for d in days if d["status"] == "no_data"
-    ]
-    not_done = [
-        DayNote(dt.date.fromisoformat(d["date_kst"]), d["status"], None, d.get("error"))
-        for d in days if d["status"] not in DONE_STATUSES
-    ]
+    no_data: list[DayNote] = []
+    not_done: list[DayNote] = []
+    for record in days:
+        day = dt.date.fromisoformat(record["date_kst"])
+        if record["status"] == "no_data":
+            no_data.append(DayNote(day, "no_data", still_session(day), record.get("error")))
+        elif record["status"] not in DONE_STATUSES:
+            not_done.append(DayNote(day, record["status"], None, record.get("error")))
     first, last = (min(done), max(done)) if done else (None, None)
-    holes = behind = latest = None
+    holes = behind = None
     if first and last:
         inside = _sessions(calendar, first, last)
         holes = None if inside is None else [d for d in inside if d not in done]

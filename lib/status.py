@@ -210,7 +210,7 @@ def analysis_status(
         latest_analysed=max(done) if done else None,
         pending=pending,
         lag=lag,
-        screening_first=storage.earliest_screening_day(),
+        screening_first=storage.first_screening_day(),
         screening_last=storage.latest_screening_day(),
         track_records_as_of=dt.date.fromisoformat(min(stats_days)) if stats_days else None,
         stale=lag is not None and lag >= stale_after,

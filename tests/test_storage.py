@@ -110,8 +110,8 @@ def test_retention_deletes_only_before_the_cutoff_and_keeps_each_jobs_latest_run
     days = [dt.date(2025, 6, d) for d in (11, 12, 13)]
     store.upsert_bars({"005930": [bar(d, 100) for d in days]})
     store.replace_analysis("005930", [{"date": to_utc_midnight(d), "close": 1.0} for d in days])
-    assert store.delete_screening_before(days[1], dry_run=True) == 1 and store.earliest_screening_day() == days[0]
-    assert store.delete_screening_before(days[1]) == 1 and store.earliest_screening_day() == days[1]
+    assert store.delete_screening_before(days[1], dry_run=True) == 1 and store.first_screening_day() == days[0]
+    assert store.delete_screening_before(days[1]) == 1 and store.first_screening_day() == days[1]
     assert len(store.read_analysis("005930")) == 3  # what track records read is not touched
     assert store.delete_bars_before(days[2]) == 2 and [b["close"] for b in store.read_bars("005930")] == [100]
     start = NOW.replace(tzinfo=None)

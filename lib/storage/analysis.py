@@ -64,7 +64,7 @@ class AnalysisStore(StoreBase):
         doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
         return from_stored(doc["date"]) if doc else None
 
-    def earliest_screening_day(self) -> dt.date | None:
+    def first_screening_day(self) -> dt.date | None:
         """The oldest trading day in the screening index."""
         doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", ASCENDING)])
         return from_stored(doc["date"]) if doc else None

@@ -71,7 +71,7 @@ def test_screening_rows_go_but_every_screen_inside_the_window_and_every_track_re
     assert run_cleanup(storage, settings, clock, registry) == 0
     run = storage.runs("cleanup")[0]
     assert run["status"] == "completed" and run["deleted_screening"] == would
-    assert storage.earliest_screening_day() == cut.before
+    assert storage.first_screening_day() == cut.before
     assert picks_by_day(storage, registry, days) == before_picks
     assert {t: storage.analyzed_db[t].count_documents({}) for t in storage.analysed_tickers()} == analysed
     assert storage.day_records() == days_before
@@ -82,7 +82,7 @@ def test_screening_rows_go_but_every_screen_inside_the_window_and_every_track_re
     storage.tickers.update_many({}, {"$set": {"last_analyzed_date": None}})
     storage.system["strategy_stats"].delete_many({})
     assert run_analysis(storage, settings, evening(LAST, 23), clock) == 0
-    assert storage.earliest_screening_day() == cut.before
+    assert storage.first_screening_day() == cut.before
     assert all(storage.strategy_stats(s.name)["picks"] >= 0 for s in registry)
 
 

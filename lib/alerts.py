@@ -1,7 +1,8 @@
 """Alerts derived from what the jobs store, sent at most once per event.
 
-After every job (lib/cli.py calls `alert_after_job`) the stored state is read - run records, day records,
-the latest done day, the analysis progress, track records - and each event becomes a key: a failure streak of
+After every job (run_job in lib/jobs/runner.py calls `alert_after_job`, so every market's jobs do) the stored
+state is read - run records, day records, the latest done day, the analysis progress, track records - and
+each event becomes a key: a failure streak of
 a job (`job_failed:<job>:<first failed run>`), its recovery, a source blocked over consecutive runs, a no_data
 day, a market or the analysis stale since a given day, a chosen strategy's picks of a day. A key already in
 system_info.alerts is never alerted again, so cron retrying every hour sends nothing new. Each channel of a
@@ -14,7 +15,6 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from lib.calendar import TradingCalendar
 from lib.config import Settings
 from lib.display import kst
 from lib.errors import ConfigError, NotifyError
@@ -100,7 +100,7 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
     return out
 
 
-def market_events(storage: Storage, settings: Settings, now: dt.datetime, today: dt.date | None,
+def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.datetime,
                   max_age: dt.timedelta) -> list[Alert]:
     """A day recorded no_data (recently), a market stale past STALE_AFTER_SESSIONS, the analysis stale."""
     from lib.status import analysis_status
@@ -123,8 +123,7 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, today:
                 ))
         if market is None or market.calendar is None:
             continue
-        local_today = today or now.astimezone(market.tz).date()
-        state = market_status(market, days, local_today, settings.stale_after_sessions)
+        state = market_status(market, days, as_of.astimezone(market.tz).date(), settings.stale_after_sessions)
         if state.stale:
             out.append(_alert(
                 f"stale:{job}:{state.last_day}", "stale", "warning", f"{market.label} data is stale",
@@ -147,8 +146,8 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, today:
     return out
 
 
-def picks_events(storage: Storage, settings: Settings, calendar: TradingCalendar, today: dt.date,
-                 max_age: dt.timedelta, now: dt.datetime, registry_loader: Callable[[], Any]) -> list[Alert]:
+def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
+                 registry_loader: Callable[[], Any]) -> list[Alert]:
     """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
     track record was refreshed), once per strategy and day; a day without picks is recorded, not sent."""
     from lib.screener import screen
@@ -162,6 +161,7 @@ def picks_events(storage: Storage, settings: Settings, calendar: TradingCalendar
     if not fresh:
         return []
     registry = registry_loader()
+    calendar = known_markets(settings)[DAY_JOB].calendar
     names = {t["ticker"]: t.get("name", "") for t in storage.universe()}
     out = []
     for name, day in fresh:
@@ -215,17 +215,18 @@ def deliver(storage: Storage, notifiers: list[Notifier], settings: Settings, now
     return sent, failed
 
 
-def evaluate(storage: Storage, settings: Settings, calendar: TradingCalendar, now: dt.datetime,
-             today: dt.date | None = None, registry_loader: Callable[[], Any] | None = None) -> int:
+def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.datetime | None = None,
+             registry_loader: Callable[[], Any] | None = None) -> int:
     """Record every new event (once per key) for the configured channels; returns how many were new."""
     from lib.screener import discover
 
     channels = configured_channels(settings)
     max_age = dt.timedelta(days=settings.alert_max_age_days)
-    local_today = today or now.astimezone(KST).date()
-    events = job_events(storage, now, max_age) + market_events(storage, settings, now, today, max_age)
+    as_of = as_of or now
+    events = job_events(storage, now, max_age) + market_events(storage, settings, now, as_of, max_age)
     if settings.alert_strategies:
-        events += picks_events(storage, settings, calendar, local_today, max_age, now, registry_loader or discover)
+        today = as_of.astimezone(KST).date()
+        events += picks_events(storage, settings, today, max_age, now, registry_loader or discover)
     known = storage.known_alert_keys(e.key for e in events)
     new = 0
     for event in events:
@@ -240,15 +241,14 @@ def evaluate(storage: Storage, settings: Settings, calendar: TradingCalendar, no
     return new
 
 
-def alert_after_job(settings: Settings, storage: Storage, calendar: TradingCalendar, now: dt.datetime,
-                    today: dt.date | None = None) -> None:
+def alert_after_job(settings: Settings, storage: Storage, now: dt.datetime, as_of: dt.datetime | None = None) -> None:
     """The alert step every script runs after its job: record new events, send what is unsent. Never raises:
     a broken channel or database hiccup here is a WARNING line, and the job's exit code stands."""
     notifiers = build_notifiers(settings)
     if not notifiers:
         return
     try:
-        evaluate(storage, settings, calendar, now, today)
+        evaluate(storage, settings, now, as_of)
         deliver(storage, notifiers, settings, now)
     except Exception as exc:  # noqa: BLE001 - alerting must never turn a job's result into a failure
         log.warning("alerts: could not evaluate or send (%s: %s); the job's result stands", exc.__class__.__name__, exc)

@@ -7,7 +7,6 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 
-from lib.alerts import alert_after_job
 from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
@@ -105,9 +104,7 @@ def run_script(
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)
-    code = run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)
-    alert_after_job(settings, storage, calendar, clock(), as_of.astimezone(KST).date())
-    return code
+    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)
 
 
 def read_only_script(

@@ -85,8 +85,8 @@ def settings(make_settings, stub):
 
 
 def alert(storage, settings, clock, today: dt.date | None = None) -> None:
-    """The step every script runs after its job."""
-    alert_after_job(settings, storage, TradingCalendar(), clock(), today)
+    """The step run_job runs after every job, again (as the next job would)."""
+    alert_after_job(settings, storage, clock(), evening(today, 23) if today else None)
 
 
 def chain_of(*sources) -> SourceChain:
@@ -214,15 +214,15 @@ def test_a_no_data_day_and_stale_data_are_alerted_once_each(storage, settings, c
     assert f"The newest collected session is {later}" in texts[1]
 
 
-def test_events_older_than_the_max_age_are_never_sent(storage, settings, clock, stub):
-    run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
+def test_events_older_than_the_max_age_are_never_sent(storage, settings, make_settings, clock, stub):
+    run_collection("daily_update", storage, make_settings(), evening(D(2024, 9, 2)), clock)  # alerts not set up yet
     clock.advance(days=settings.alert_max_age_days + 1)
     alert(storage, settings, clock)
     assert stub.posts == []
 
 
-def test_two_alert_steps_at_once_send_each_channel_once(storage, settings, clock, stub):
-    run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
+def test_two_alert_steps_at_once_send_each_channel_once(storage, settings, make_settings, clock, stub):
+    run_collection("daily_update", storage, make_settings(), evening(D(2024, 9, 2)), clock)
     threads = [threading.Thread(target=alert, args=(storage, settings, clock)) for _ in range(4)]
     for t in threads:
         t.start()

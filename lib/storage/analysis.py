@@ -59,14 +59,14 @@ class AnalysisStore(StoreBase):
         lower = f"{start.isoformat()}:" if start else ""
         return list(self.screening.find({"_id": {"$gte": lower, "$lte": f"{end.isoformat()}:~"}}, {"_id": 0}))
 
-    def latest_screening_day(self) -> dt.date | None:
-        """The newest trading day in the screening index."""
-        doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
-        return from_stored(doc["date"]) if doc else None
-
     def first_screening_day(self) -> dt.date | None:
         """The oldest trading day in the screening index."""
         doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", ASCENDING)])
+        return from_stored(doc["date"]) if doc else None
+
+    def latest_screening_day(self) -> dt.date | None:
+        """The newest trading day in the screening index."""
+        doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
         return from_stored(doc["date"]) if doc else None
 
     def delete_screening_before(self, day: dt.date, dry_run: bool = False) -> int:

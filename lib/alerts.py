@@ -19,34 +19,13 @@ from lib.config import Settings
 from lib.display import kst
 from lib.errors import ConfigError, NotifyError
 from lib.log import KST, get_logger
-from lib.notifiers import Alert, Notifier, TelegramNotifier, WebhookNotifier
-from lib.status import DAY_JOB, known_markets, market_status
+from lib.notifiers import Alert, Notifier, build_notifiers, configured_channels
+from lib.screener import discover, screen
+from lib.status import DAY_JOB, analysis_status, known_markets, market_status
 from lib.storage import Storage, naive_utc
 
 log = get_logger("alerts")
 PICKS_SHOWN = 10
-
-
-def configured_channels(settings: Settings) -> list[str]:
-    """The names of the channels the settings configure."""
-    names = []
-    if settings.telegram_bot_token is not None and settings.telegram_chat_id:
-        names.append(TelegramNotifier.name)
-    if settings.alert_webhook_url is not None:
-        names.append(WebhookNotifier.name)
-    return names
-
-
-def build_notifiers(settings: Settings) -> list[Notifier]:
-    """The configured channels."""
-    out: list[Notifier] = []
-    timeout = settings.alert_timeout_seconds
-    if settings.telegram_bot_token is not None and settings.telegram_chat_id:
-        out.append(TelegramNotifier(settings.telegram_bot_token.get_secret_value(), settings.telegram_chat_id,
-                                    settings.telegram_api_url, timeout))
-    if settings.alert_webhook_url is not None:
-        out.append(WebhookNotifier(settings.alert_webhook_url.get_secret_value(), timeout))
-    return out
 
 
 def _recent(moment: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta) -> bool:
@@ -103,8 +82,6 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
 def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.datetime,
                   max_age: dt.timedelta) -> list[Alert]:
     """A day recorded no_data (recently), a market stale past STALE_AFTER_SESSIONS, the analysis stale."""
-    from lib.status import analysis_status
-
     out = []
     markets = known_markets(settings)
     for job in sorted(set(storage.job_names("day")) | {DAY_JOB}):
@@ -150,8 +127,6 @@ def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: 
                  registry_loader: Callable[[], Any]) -> list[Alert]:
     """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
     track record was refreshed), once per strategy and day; a day without picks is recorded, not sent."""
-    from lib.screener import screen
-
     wanted = []
     for name in settings.alert_strategies:
         day = (storage.strategy_stats(name) or {}).get("as_of_date")
@@ -218,8 +193,6 @@ def deliver(storage: Storage, notifiers: list[Notifier], settings: Settings, now
 def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.datetime | None = None,
              registry_loader: Callable[[], Any] | None = None) -> int:
     """Record every new event (once per key) for the configured channels; returns how many were new."""
-    from lib.screener import discover
-
     channels = configured_channels(settings)
     max_age = dt.timedelta(days=settings.alert_max_age_days)
     as_of = as_of or now

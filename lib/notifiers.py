@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from lib.config import Settings
 from lib.errors import NotifyError
 
 TELEGRAM_LIMIT = 4096  # characters a Telegram message may hold
@@ -152,3 +153,25 @@ class WebhookNotifier(Notifier):
 def _utc_text(moment: dt.datetime) -> str:
     aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
     return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def configured_channels(settings: Settings) -> list[str]:
+    """The names of the channels the settings configure."""
+    names = []
+    if settings.telegram_bot_token is not None and settings.telegram_chat_id:
+        names.append(TelegramNotifier.name)
+    if settings.alert_webhook_url is not None:
+        names.append(WebhookNotifier.name)
+    return names
+
+
+def build_notifiers(settings: Settings) -> list[Notifier]:
+    """The configured channels."""
+    out: list[Notifier] = []
+    timeout = settings.alert_timeout_seconds
+    if settings.telegram_bot_token is not None and settings.telegram_chat_id:
+        out.append(TelegramNotifier(settings.telegram_bot_token.get_secret_value(), settings.telegram_chat_id,
+                                    settings.telegram_api_url, timeout))
+    if settings.alert_webhook_url is not None:
+        out.append(WebhookNotifier(settings.alert_webhook_url.get_secret_value(), timeout))
+    return out

@@ -15,6 +15,7 @@ from lib.config import Settings
 from lib.display import kst
 from lib.errors import ConfigError
 from lib.log import KST
+from lib.notifiers import configured_channels
 from lib.storage import DAY_JOB, DONE_STATUSES, CollectionSize, Storage, naive_utc
 
 EXIT_OK = 0
@@ -248,8 +249,6 @@ def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:
 
 def alert_status(storage: Storage, settings: Settings, now: dt.datetime) -> AlertStatus:
     """Configured channels, alerts sent over the last 7 days, deliveries that gave up."""
-    from lib.alerts import configured_channels
-
     channels = configured_channels(settings)
     sent, undelivered = 0, []
     for record in storage.alerts_since(naive_utc(now) - dt.timedelta(days=7)):

@@ -16,6 +16,7 @@ from lib.display import kst
 from lib.errors import ConfigError
 from lib.log import KST
 from lib.notifiers import configured_channels
+from lib.screener import discover
 from lib.storage import DAY_JOB, DONE_STATUSES, CollectionSize, Storage, naive_utc
 
 EXIT_OK = 0
@@ -329,8 +330,6 @@ def attention(status: Status, settings: Settings) -> list[str]:
     for line in status.alerts.undelivered:
         out.append(f"alert not delivered: {line}")
     if settings.alert_strategies:
-        from lib.screener import discover
-
         known = {s.name for s in discover()}
         for name in settings.alert_strategies:
             if name not in known:

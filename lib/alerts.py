@@ -21,11 +21,15 @@ from lib.errors import ConfigError, NotifyError
 from lib.log import KST, get_logger
 from lib.notifiers import Alert, Notifier, build_notifiers, configured_channels
 from lib.screener import discover, screen
-from lib.status import DAY_JOB, analysis_status, known_markets, market_status
+from lib.status import DAY_JOB, analysis_status, known_markets, market_of, market_status
 from lib.storage import Storage, naive_utc
 
 log = get_logger("alerts")
 PICKS_SHOWN = 10
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _recent(moment: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta) -> bool:
@@ -72,8 +76,8 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
                 f"source_blocked:{source}:{job}:{first['_id']}", "source_blocked", "error",
                 f"{source} is refusing {job}",
                 f"{source} refused {job}'s requests and was not called again in that run: {reason}\n"
-                "Check its credentials in .env (KRX_OPENAPI_KEY, KRX_ID/KRX_PW) or whether this machine's IP is "
-                "blocked; the other sources in KRX_SOURCES were tried meanwhile.",
+                "Check its credentials in .env (for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW) or whether this "
+                "machine's IP is blocked; the other configured sources were tried meanwhile.",
                 latest["end_time_utc"], host, job=job, source=source, run_id=latest["_id"], reason=reason,
             ))
     return out
@@ -85,7 +89,7 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
     out = []
     markets = known_markets(settings)
     for job in sorted(set(storage.job_names("day")) | {DAY_JOB}):
-        market = markets.get(job)
+        market = market_of(job, markets)
         days = storage.days_of(job)
         for record in days:
             if record["status"] == "no_data" and _recent(record.get("end_time_utc"), now, max_age):
@@ -93,12 +97,11 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
                     f"no_data:{job}:{record['date_kst']}", "no_data", "error",
                     f"{record['date_kst']} recorded without data ({job})",
                     f"Every source still answers {record['date_kst']} empty, so it is recorded as a day without "
-                    f"data and collection went on: {record.get('error')}\nIf the market traded that day, run "
-                    f"`python daily_update.py --redo {record['date_kst']}`; if it was closed, add the day to "
-                    "KRX_EXTRA_CLOSED_DAYS.",
+                    f"data and collection went on: {record.get('error')}\n"
+                    f"{_sentence(market.no_data_hint(record['date_kst']))}",
                     record["end_time_utc"], job=job, day=record["date_kst"],
                 ))
-        if market is None or market.calendar is None:
+        if market.calendar is None:
             continue
         state = market_status(market, days, as_of.astimezone(market.tz).date(), settings.stale_after_sessions)
         if state.stale:

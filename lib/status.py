@@ -31,18 +31,31 @@ RUN_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class Market:
-    """A market as its collection job records it: the job name of its day records, a label, its calendar."""
+    """A market as its collection job records it: the job name of its day records, a label, its calendar, and
+    what a person does about a day recorded without data."""
 
     job_name: str
     label: str
     tz: ZoneInfo
     calendar: TradingCalendar | None
+    closed_setting: str = "the market's extra-closed-days setting"
+    redo: str = "collect it again"
+
+    def no_data_hint(self, day: dt.date | str) -> str:
+        """What to do about a no_data day: a closure goes into the calendar, a trading day is collected again."""
+        return f"if the market was closed, add it to {self.closed_setting}; if it traded, {self.redo.format(day=day)}"
 
 
 def known_markets(settings: Settings) -> dict[str, Market]:
     """The markets whose calendar we know, by the job name of their day records."""
     krx = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-    return {DAY_JOB: Market(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx)}
+    return {DAY_JOB: Market(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
+                            "run `python daily_update.py --redo {day}`")}
+
+
+def market_of(job: str, markets: dict[str, Market]) -> Market:
+    """The known market of a day-record job name, or one without a calendar."""
+    return markets.get(job) or Market(job, job, KST, None)
 
 
 @dataclass
@@ -267,7 +280,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
     markets = known_markets(settings)
     statuses = []
     for job in sorted(set(storage.job_names("day")) | {DAY_JOB}):
-        market = markets.get(job) or Market(job, job, KST, None)
+        market = market_of(job, markets)
         local_today = today or now.astimezone(market.tz).date()
         statuses.append(market_status(market, storage.days_of(job), local_today, settings.stale_after_sessions))
     krx = next(m for m in statuses if m.job_name == DAY_JOB)
@@ -288,6 +301,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
 
 def attention(status: Status, settings: Settings) -> list[str]:
     """One line per thing a person should look at, saying what to do where we know."""
+    markets = known_markets(settings)
     out = []
     for m in status.markets:
         if m.last_day is None:
@@ -306,11 +320,8 @@ def attention(status: Status, settings: Settings) -> list[str]:
             out.append(f"{m.label}: {note.day} is recorded {note.status}: {note.error or 'no reason stored'}")
         for note in m.no_data:
             if note.still_a_session:
-                out.append(
-                    f"{m.label}: {note.day} is recorded no_data but the calendar calls it a session: if the market "
-                    f"was closed, add it to KRX_EXTRA_CLOSED_DAYS; if it traded, run "
-                    f"`python daily_update.py --redo {note.day}`"
-                )
+                hint = markets[m.job_name].no_data_hint(note.day)
+                out.append(f"{m.label}: {note.day} is recorded no_data but the calendar calls it a session: {hint}")
     a = status.analysis
     if a is not None and a.stale:
         out.append(f"analysis: {a.lag} collected session(s) not fully analysed ({a.pending} active ticker(s) pending; "

@@ -203,7 +203,9 @@ def test_a_no_data_day_and_stale_data_are_alerted_once_each(storage, settings, c
     alert(storage, settings, clock, later)
     alert(storage, settings, clock, later)
     texts = [m["text"] for m in stub.messages("telegram")]
-    assert len(texts) == 1 and "2024-09-03 recorded without data" in texts[0] and "--redo 2024-09-03" in texts[0]
+    assert len(texts) == 1 and "2024-09-03 recorded without data" in texts[0]
+    assert "If the market was closed, add it to KRX_EXTRA_CLOSED_DAYS; if it traded, run `python daily_update.py " \
+           "--redo 2024-09-03`." in texts[0]
 
     # nothing collected for a week: the market is stale, alerted once however often the jobs run
     a_week_on = later + dt.timedelta(days=7)

@@ -30,7 +30,7 @@ RUN_FIELDS = frozenset(
 
 
 @dataclass(frozen=True)
-class Market:
+class MarketInfo:
     """A market as its collection job records it: the job name of its day records, a label, its calendar, and
     what a person does about a day recorded without data."""
 
@@ -46,16 +46,16 @@ class Market:
         return f"if the market was closed, add it to {self.closed_setting}; if it traded, {self.redo.format(day=day)}"
 
 
-def known_markets(settings: Settings) -> dict[str, Market]:
+def known_markets(settings: Settings) -> dict[str, MarketInfo]:
     """The markets whose calendar we know, by the job name of their day records."""
     krx = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-    return {DAY_JOB: Market(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
+    return {DAY_JOB: MarketInfo(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
                             "run `python daily_update.py --redo {day}`")}
 
 
-def market_of(job: str, markets: dict[str, Market]) -> Market:
+def market_of(job: str, markets: dict[str, MarketInfo]) -> MarketInfo:
     """The known market of a day-record job name, or one without a calendar."""
-    return markets.get(job) or Market(job, job, KST, None)
+    return markets.get(job) or MarketInfo(job, job, KST, None)
 
 
 @dataclass
@@ -161,7 +161,7 @@ def _sessions(calendar: TradingCalendar | None, start: dt.date, end: dt.date) ->
         return None
 
 
-def market_status(market: Market, days: list[dict[str, Any]], today: dt.date, stale_after: int) -> MarketStatus:
+def market_status(market: MarketInfo, days: list[dict[str, Any]], today: dt.date, stale_after: int) -> MarketStatus:
     """A market's collection from its day records, as of the market's own `today`."""
     done = {dt.date.fromisoformat(d["date_kst"]) for d in days if d["status"] in DONE_STATUSES}
     calendar = market.calendar

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+import check_db
 import daily_update
 import hourly_analysis
 import manual_setup
@@ -59,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_summary(storage)
     print_screener(storage, args.strategy)
+    print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
+    code = check_db.main(["--today", args.today], settings=settings)
     if not args.no_serve:
         serve_api(storage, settings, args.strategy, args.today, args.port)
-    return 0
+    return code
 
 
 def print_summary(storage: Storage) -> None:

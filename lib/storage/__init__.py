@@ -7,20 +7,24 @@ from __future__ import annotations
 
 from lib.storage.access import AccessStore
 from lib.storage.ai import AiStore
+from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
+from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "DAILY_PICKS", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
     "reset_embedded_client", "screening_id",
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, PicksStore, AiStore, AccessStore):
+class Storage(
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, PicksStore, AiStore, AccessStore
+):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
 
     def ensure_indexes(self) -> None:
@@ -28,5 +32,6 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, PicksStore, Ai
         self._write("indexes")
         self._universe_indexes()
         self._job_indexes()
+        self._alert_indexes()
         self._ai_indexes()
         self._picks_indexes()

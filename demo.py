@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
     code = check_db.main(["--today", args.today], settings=settings)
     if not args.no_serve:
-        serve_api(storage, settings, args.strategy, args.today, args.port)
+        serve_api(storage, settings, args.strategy, args.today, args.setup_day, args.port)
     return code
 
 
@@ -109,7 +109,7 @@ def print_screener(storage: Storage, name: str) -> None:
             )
 
 
-def serve_api(storage: Storage, settings: Settings, strategy: str, today: str, port: int) -> None:
+def serve_api(storage: Storage, settings: Settings, strategy: str, today: str, past_day: str, port: int = 0) -> None:
     """Serve the API on the demo's database, try a few routes and one AI analysis, then keep serving until
     Ctrl-C on a terminal."""
     import datetime as dt
@@ -131,7 +131,7 @@ def serve_api(storage: Storage, settings: Settings, strategy: str, today: str, p
         ("/stocks?limit=5", "the universe, largest first"),
         ("/stocks/005930?days=5", "one stock: bars and indicators"),
         (f"/screener?strategy_name={strategy}", "today's picks (stored by the analysis)"),
-        ("/screener?strategy_name=golden_cross&fast=5&slow=20&date=2025-05-16", "custom parameters, a past day"),
+        (f"/screener?strategy_name=golden_cross&fast=5&slow=20&date={past_day}", "custom parameters, a past day"),
         ("/strategies", "strategies and parameters"),
         ("/prompts", "LLM prompts"),
         ("/docs", "OpenAPI"),

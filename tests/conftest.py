@@ -19,8 +19,10 @@ PANEL = FIXTURES / "krx_panel_small.parquet"
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
-    """No test sees a developer's KRX credentials or the embedded database of another test."""
-    for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH"):
+    """No test sees a developer's KRX or LLM credentials or the embedded database of another test."""
+    for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH",
+                 "GOOGLE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_BASE_URL", "LLM_PROVIDER", "LLM_MODEL",
+                 "API_KEYS", "API_KEYS_FOR_READS", "CORS_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
     reset_embedded_client()
     yield

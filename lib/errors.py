@@ -17,6 +17,10 @@ class TransientSourceError(SourceError):
     """Timeout, connection reset, HTTP 5xx or 429: worth retrying after a pause."""
 
 
+class RateLimitedError(TransientSourceError):
+    """The source said "too many requests" (HTTP 429): wait longer than for other transient errors."""
+
+
 class SourceBlockedError(SourceError):
     """The source refused us (blocked IP, logged out, bad key): stop calling it for this run."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.universe import UniverseStore
 
@@ -17,11 +18,12 @@ __all__ = [
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
-    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
+class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, EtfStore):
+    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
     def ensure_indexes(self) -> None:
         """Create every family's indexes (idempotent)."""
         self._write("indexes")
         self._universe_indexes()
         self._job_indexes()
+        self._etf_indexes()

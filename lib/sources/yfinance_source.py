@@ -1,0 +1,181 @@
+"""Yahoo Finance through yfinance (pinned 1.7.0; its source was read for these facts):
+
+- yfinance speaks through curl_cffi unless YF_DISABLE_CURL_CFFI is set when it is imported, so it is imported
+  lazily, after US_YFINANCE_HTTP has been put in the environment; with `requests` a test can hand it a
+  requests.Session whose transport answers offline, and yfinance's own parsing runs on it.
+- With yf.config.debug.hide_exceptions left at its default, a timeout is logged and turned into an empty frame,
+  indistinguishable from "no data"; we set it False so every failure raises and can be classified. yfinance's
+  own retries are set to 0: the source chain retries, paced.
+- A 429 raises YFRateLimitError, which yfinance never retries: it becomes a RateLimitedError the chain waits out.
+- Daily history with start/end asks Yahoo once per ticker (plus a cached time-zone lookup); Yahoo may add a live
+  row for a session still trading, which validation drops (rows after the last session asked for).
+- funds_data.top_holdings gives the top 10 holdings with fractional weights and raises for a non-fund.
+- Ticker.info costs three requests and any field may be missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lib.errors import (
+    BadDataError,
+    ConfigError,
+    EmptyAnswerError,
+    RateLimitedError,
+    SourceBlockedError,
+    TransientSourceError,
+)
+from lib.log import get_logger
+from lib.sources.us import BAR_COLUMNS, BarsQuery, HoldingsQuery, ProfileQuery, Query, UsSource
+
+log = get_logger("yfinance")
+TRANSIENT_NAMES = {
+    "Timeout", "TimeoutError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "ChunkedEncodingError",
+    "RemoteDisconnected", "ProtocolError", "IncompleteRead", "DNSError", "ProxyError", "SSLError", "CurlError",
+}
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+class YFinanceSource(UsSource):
+    """Daily bars (v8 chart), top holdings and profiles (v10 quoteSummary) from Yahoo Finance."""
+
+    name = "yfinance"
+
+    def __init__(
+        self,
+        timeout: float,
+        publish_delay: dt.timedelta,
+        http: str = "curl_cffi",
+        cache_dir: Path | None = None,
+        session: Any = None,
+    ) -> None:
+        self.timeout = timeout
+        self.publish_delay = publish_delay
+        self.http = http
+        self.cache_dir = cache_dir
+        self.session = session
+        self._yf: Any = None
+
+    def available_at(self, day: dt.date, close: dt.datetime) -> dt.datetime:
+        """Yahoo's daily bar is final a while after the close (US_PUBLISH_DELAY_MINUTES)."""
+        return close + self.publish_delay
+
+    def _load(self) -> Any:
+        if self._yf is None:
+            want_requests = self.http == "requests"
+            if "yfinance" not in sys.modules:
+                if want_requests:
+                    os.environ["YF_DISABLE_CURL_CFFI"] = "1"
+            try:
+                import yfinance as yf
+                from yfinance import _http
+            except Exception as exc:  # noqa: BLE001 - any import failure disables the source for the run
+                raise SourceBlockedError(f"yfinance could not be loaded: {exc.__class__.__name__}: {exc}") from None
+            if want_requests and _http.HAS_CURL_CFFI:
+                raise ConfigError(
+                    "US_YFINANCE_HTTP=requests, but yfinance was imported earlier in this process with curl_cffi"
+                )
+            yf.config.debug.hide_exceptions = False
+            yf.config.network.retries = 0
+            if self.cache_dir is not None:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                yf.set_tz_cache_location(str(self.cache_dir))
+            self._yf = yf
+        return self._yf
+
+    def _ticker(self, symbol: str) -> Any:
+        yf = self._load()
+        return yf.Ticker(symbol, session=self.session) if self.session is not None else yf.Ticker(symbol)
+
+    def _classify(self, exc: Exception, where: str) -> Exception:
+        """yfinance's and the HTTP layer's exceptions as the pipeline's error kinds."""
+        from yfinance import exceptions as yfe
+
+        if isinstance(exc, yfe.YFRateLimitError):
+            return RateLimitedError(f"{where}: Yahoo answered 429 Too Many Requests")
+        if isinstance(exc, yfe.YFTickerMissingError):
+            return EmptyAnswerError(f"{where}: {exc}")
+        status = _status(exc)
+        if status in (401, 403):
+            return SourceBlockedError(f"{where}: HTTP {status}, Yahoo refused the request")
+        if status == 429:
+            return RateLimitedError(f"{where}: HTTP 429")
+        if status is not None and status >= 500:
+            return TransientSourceError(f"{where}: HTTP {status}")
+        if status == 404:
+            return EmptyAnswerError(f"{where}: HTTP 404, Yahoo does not know the symbol")
+        if isinstance(exc, TimeoutError | socket.timeout | ConnectionError) or type(exc).__name__ in TRANSIENT_NAMES:
+            return TransientSourceError(f"{where}: {type(exc).__name__}")
+        if isinstance(exc, KeyError | ValueError | TypeError | IndexError | yfe.YFException):
+            return BadDataError(f"{where}: unusable answer ({type(exc).__name__}: {exc})")
+        return BadDataError(f"{where}: {type(exc).__name__}: {exc}")
+
+    def fetch_raw(self, query: Query) -> Any:
+        """One yfinance call: history (v8 chart), funds_data.top_holdings or info (v10 quoteSummary)."""
+        match query:
+            case BarsQuery():
+                where = f"{self.name} {query.ticker} {query.start}..{query.end}"
+                call = lambda: self._ticker(query.ticker).history(  # noqa: E731
+                    start=query.start.isoformat(), end=(query.end + dt.timedelta(days=1)).isoformat(),
+                    interval="1d", auto_adjust=True, actions=True, repair=False, timeout=self.timeout,
+                )
+            case HoldingsQuery():
+                where = f"{self.name} {query.etf} holdings"
+                call = lambda: self._ticker(query.etf).funds_data.top_holdings  # noqa: E731
+            case ProfileQuery():
+                where = f"{self.name} {query.ticker} profile"
+                call = lambda: self._ticker(query.ticker).info  # noqa: E731
+            case _:
+                raise TypeError(f"unknown query {query!r}")
+        try:
+            return call()
+        except (ConfigError, SourceBlockedError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed
+            raise self._classify(exc, where) from None
+
+    def normalise(self, raw: Any, query: Query) -> Any:
+        """yfinance's frames and dicts to the interface's schemas."""
+        match query:
+            case BarsQuery():
+                if not isinstance(raw, pd.DataFrame):
+                    raise BadDataError(f"{self.name} {query.ticker}: expected a frame, got {type(raw).__name__}")
+                frame = pd.DataFrame({
+                    "date": [ts.date() for ts in raw.index],
+                    "open": raw.get("Open"), "high": raw.get("High"), "low": raw.get("Low"),
+                    "close": raw.get("Close"), "volume": raw.get("Volume"),
+                    "dividends": raw.get("Dividends"), "splits": raw.get("Stock Splits"),
+                }, index=raw.index)
+                return frame.loc[:, list(BAR_COLUMNS)].reset_index(drop=True)
+            case HoldingsQuery():
+                if not isinstance(raw, pd.DataFrame):
+                    raise BadDataError(f"{self.name} {query.etf}: expected a frame, got {type(raw).__name__}")
+                frame = pd.DataFrame({
+                    "ticker": list(raw.index),
+                    "name": raw.get("Name"),
+                    "holding_percent": pd.to_numeric(raw.get("Holding Percent"), errors="coerce") * 100,
+                }).reset_index(drop=True)
+                frame.attrs["as_of"] = None  # Yahoo does not say; the collection day stands for it
+                return frame
+            case ProfileQuery():
+                if not isinstance(raw, dict):
+                    raise BadDataError(f"{self.name} {query.ticker}: expected a dict, got {type(raw).__name__}")
+                return {
+                    "name": raw.get("longName") or raw.get("shortName"),
+                    "sector": raw.get("sector"),
+                    "shares_outstanding": raw.get("sharesOutstanding") or raw.get("impliedSharesOutstanding"),
+                    "market_cap": raw.get("marketCap"),
+                    "currency": raw.get("currency") or raw.get("financialCurrency"),
+                    "quote_type": raw.get("quoteType"),
+                }
+        raise TypeError(f"unknown query {query!r}")

@@ -139,6 +139,7 @@ class Validated:
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     after_end: int = 0
+    as_of: dt.date | None = None  # holdings: the date the source says they are as of, when it says
 
 
 def _plain(value: Any) -> Any:
@@ -274,7 +275,7 @@ def validate_holdings(frame: pd.DataFrame, query: HoldingsQuery, source: str) ->
         raise BadDataError(f"{where}: answer lacks columns {missing}")
     if frame.empty:
         raise EmptyAnswerError(f"{where}: no holdings")
-    out = Validated()
+    out = Validated(as_of=frame.attrs.get("as_of"))
     seen: set[str] = set()
     for record in frame.to_dict("records"):
         raw = {k: _plain(v) for k, v in record.items()}

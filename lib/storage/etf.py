@@ -27,6 +27,7 @@ TRENDING = "analytics_trending_etfs"
 PORTFOLIOS = "analytics_portfolio_allocation"
 MONTHLY = "analytics_monthly_portfolio"
 REJECTED = "logs_rejected_records"
+ETF_JOB = "etf_pipeline"
 
 
 def bar_id(ticker: str, day: dt.date) -> str:
@@ -46,6 +47,7 @@ class EtfStore(StoreBase):
         db = self.etf_db
         for name in (ETF_BARS, STOCK_BARS):
             db[name].create_index([("ticker", ASCENDING), ("date", ASCENDING)])
+            db[name].create_index([("date", ASCENDING)])
         db[HOLDINGS].create_index([("etf_ticker", ASCENDING), ("collected_date", DESCENDING)])
         db[TRENDING].create_index([("as_of_date", ASCENDING), ("period_days", ASCENDING)])
         db[PORTFOLIOS].create_index([("period_days", ASCENDING), ("as_of_date", DESCENDING)])
@@ -54,11 +56,18 @@ class EtfStore(StoreBase):
 
     def _sync_keyed(self, name: str, docs: Sequence[dict[str, Any]]) -> int:
         """Insert new documents, replace changed ones, skip identical ones (keyed by `_id`); returns the number
-        written."""
+        written. Existing documents are read with one `_id` range per key prefix (the ticker or the day), which
+        an index answers on a server and the embedded store answers without a per-id scan."""
         if not docs:
             return 0
         coll = self.etf_db[name]
-        existing = {d["_id"]: d for d in coll.find({"_id": {"$in": [d["_id"] for d in docs]}})}
+        groups: dict[str, list[str]] = {}
+        for doc in docs:
+            groups.setdefault(str(doc["_id"]).split(":", 1)[0], []).append(str(doc["_id"]))
+        existing: dict[str, dict] = {}
+        for ids in groups.values():
+            for found in coll.find({"_id": {"$gte": min(ids), "$lte": max(ids)}}):
+                existing[found["_id"]] = found
         new = [d for d in docs if d["_id"] not in existing]
         changed = [d for d in docs if d["_id"] in existing and existing[d["_id"]] != d]
         if new or changed:
@@ -79,13 +88,14 @@ class EtfStore(StoreBase):
     def _closes(
         self, name: str, tickers: Iterable[str], start: dt.date, end: dt.date
     ) -> dict[str, dict[dt.date, float]]:
-        query = {
-            "ticker": {"$in": sorted(set(tickers))},
-            "date": {"$gte": to_utc_midnight(start), "$lte": to_utc_midnight(end)},
-        }
-        out: dict[str, dict[dt.date, float]] = {}
+        # One read of the date range, tickers picked here: the pipeline follows a few dozen tickers, and one
+        # range read beats a per-ticker (or $in) query on both the server and the embedded store.
+        wanted = set(tickers)
+        out: dict[str, dict[dt.date, float]] = {t: {} for t in wanted}
+        query = {"date": {"$gte": to_utc_midnight(start), "$lte": to_utc_midnight(end)}}
         for doc in self.etf_db[name].find(query, {"ticker": 1, "date": 1, "close": 1}):
-            out.setdefault(doc["ticker"], {})[from_stored(doc["date"])] = doc["close"]
+            if doc["ticker"] in wanted:
+                out[doc["ticker"]][from_stored(doc["date"])] = doc["close"]
         return out
 
     def etf_closes(self, tickers: Iterable[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, float]]:
@@ -138,6 +148,17 @@ class EtfStore(StoreBase):
             for rank, row in enumerate(rows, start=1)
         ]
         return self._sync_keyed(HOLDINGS, docs)
+
+    def holdings_history(self, etfs: Iterable[str]) -> dict[str, dict[str, list[dict]]]:
+        """Every stored holdings snapshot of these ETFs: {etf: {collected_date: rows by rank}}."""
+        out: dict[str, dict[str, list[dict]]] = {}
+        for etf in sorted(set(etfs)):
+            for doc in self.etf_db[HOLDINGS].find({"_id": {"$gte": f"{etf}:", "$lte": f"{etf}:~"}}, {"_id": 0}):
+                out.setdefault(etf, {}).setdefault(doc["collected_date"], []).append(doc)
+        for snapshots in out.values():
+            for rows in snapshots.values():
+                rows.sort(key=lambda r: r["rank"])
+        return out
 
     def holdings_on(self, etf: str, day: dt.date) -> tuple[dt.date | None, list[dict]]:
         """The ETF's latest holdings snapshot collected on or before `day`, by rank."""
@@ -238,6 +259,24 @@ class EtfStore(StoreBase):
         self._write(f"{coll.name}.performance")
         coll.update_one({"_id": key}, {"$set": {"performance": dict(performance)}})
         return True
+
+    # --- day records (until the generic catch-up takes a job and a market) -------------------------
+
+    def etf_done_days(self) -> set[dt.date]:
+        """XNYS sessions whose five stages are completed."""
+        cursor = self.job_status.find({"kind": "day", "job_name": ETF_JOB, "status": "completed"}, {"date_kst": 1})
+        return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
+
+    def mark_etf_day(self, day: dt.date, status: str, fields: Mapping[str, Any]) -> None:
+        """Record a session's outcome for the ETF pipeline."""
+        self._write(f"job_status.{ETF_JOB}.{day}")
+        doc = {"kind": "day", "job_name": ETF_JOB, "market": "XNYS", "date_kst": day.isoformat(), "status": status,
+               **fields}
+        self.job_status.update_one({"_id": f"{day.isoformat()}_{ETF_JOB}"}, {"$set": doc}, upsert=True)
+
+    def etf_day_records(self) -> list[dict]:
+        """Every ETF pipeline day record, oldest first."""
+        return list(self.job_status.find({"kind": "day", "job_name": ETF_JOB}).sort("date_kst", ASCENDING))
 
     # --- rejected records ---------------------------------------------------------------------------
 

@@ -1,0 +1,487 @@
+"""etf_pipeline: the seed's five stages for a batch of XNYS sessions, then the realised performance of every
+portfolio still running. Each stage writes idempotently (keys are the seed's unique keys), so a batch killed
+anywhere and run again gives the same database; the sessions are marked completed only after all five stages.
+
+Per batch: stage 1-2 fetch each ETF's bars once over the batch plus the sessions before it that a 20-session
+return needs (one request per ETF, whatever the batch length, and every close used by a return re-read in the
+same answer, so all are on one dividend-adjustment basis); stage 3 ranks the ETFs per session and period;
+stage 4 refreshes the trending ETFs' holdings when older than US_HOLDINGS_REFRESH_DAYS and fetches the bars of
+their top holdings (and of every stock of a portfolio still running) once; stage 5 builds the three portfolios
+per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.calendar import to_utc_midnight
+from lib.config import Settings
+from lib.errors import EmptyAnswerError
+from lib.etf.market import UsMarket
+from lib.etf.performance import realised
+from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
+from lib.etf.trending import n_session_return, trending_table
+from lib.etf.universe import PERIODS, EtfSpec, etf_specs
+from lib.jobs.runner import JobContext
+from lib.log import get_logger
+from lib.sources.us import Rejected, is_foreign_listing, validate_bars, validate_holdings, validate_profile
+from lib.sources.us_chain import Unavailable, UsChain
+
+log = get_logger("etf")
+
+LOOKBACK_SESSIONS = max(PERIODS) + 5  # a 20-session return, and the start close of a portfolio still running
+FOREIGN_STALENESS = dt.timedelta(days=7)  # a foreign listing's last close may stand for an XNYS session this long
+
+
+@dataclass(frozen=True)
+class EtfPlan:
+    """What the pipeline follows, from the settings."""
+
+    specs: tuple[EtfSpec, ...]
+    benchmark: str
+    top_n: int
+    refresh_days: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EtfPlan:
+        """The plan the settings describe."""
+        specs = etf_specs(settings.us_benchmark_etfs, settings.us_sector_etfs)
+        return cls(tuple(specs), settings.us_benchmark, settings.us_top_holdings, settings.us_holdings_refresh_days)
+
+    @property
+    def tickers(self) -> list[str]:
+        """Every followed ETF."""
+        return [s.ticker for s in self.specs]
+
+    @property
+    def by_ticker(self) -> dict[str, EtfSpec]:
+        """The specs by ticker."""
+        return {s.ticker: s for s in self.specs}
+
+
+@dataclass
+class Batch:
+    """One run of the five stages over consecutive pending sessions."""
+
+    ctx: JobContext
+    market: UsMarket
+    chain: UsChain
+    plan: EtfPlan
+    days: list[dt.date]
+    window: list[dt.date] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    trending: dict[dt.date, dict[int, list[str]]] = field(default_factory=dict)
+    holdings: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # etf -> collected date -> rows
+    stock_closes: dict[str, dict[dt.date, float]] = field(default_factory=dict)
+
+    @property
+    def storage(self) -> Any:
+        """The run's storage."""
+        return self.ctx.storage
+
+
+def sessions_after(market: UsMarket, day: dt.date, count: int) -> list[dt.date]:
+    """The `count` sessions after `day`."""
+    return market.calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=2 * count + 14))[:count]
+
+
+def _window(market: UsMarket, days: Sequence[dt.date]) -> list[dt.date]:
+    before = market.calendar.last_sessions(days[0], LOOKBACK_SESSIONS + 1)[:-1]
+    return [*before, *market.calendar.sessions_between(days[0], days[-1])]
+
+
+def _aligned(closes: dict[dt.date, float], sessions: Sequence[dt.date], foreign: bool) -> dict[dt.date, float]:
+    """A foreign listing's closes on XNYS dates: its last close on or before each session (within a week); a
+    US listing's closes as stored (a missing day stays missing)."""
+    if not foreign:
+        return closes
+    known = sorted(closes)
+    out: dict[dt.date, float] = {}
+    i = -1
+    for day in sessions:
+        while i + 1 < len(known) and known[i + 1] <= day:
+            i += 1
+        if i >= 0 and day - known[i] <= FOREIGN_STALENESS:
+            out[day] = closes[known[i]]
+    return out
+
+
+def _store_rejected(batch: Batch) -> None:
+    if batch.rejected:
+        records = [
+            {"kind": r.kind, "source": r.source, "ticker": r.ticker, "date": r.date, "raw": r.raw, "reason": r.reason,
+             "job": batch.ctx.job_name}
+            for r in batch.rejected
+        ]
+        new = batch.storage.record_rejected(records, batch.ctx.clock())
+        for r in batch.rejected[:5]:
+            log.warning("rejected %s %s %s from %s: %s", r.kind, r.ticker, r.date or "", r.source, r.reason)
+        batch.ctx.counters["rejected"] = batch.ctx.counters.get("rejected", 0) + new
+        batch.rejected.clear()
+
+
+def _fetch_bars(batch: Batch, ticker: str) -> tuple[list[dict[str, Any]], str]:
+    sessions = set(batch.window)
+
+    def validate(frame: Any, query: Any, source: str) -> Any:
+        validated = validate_bars(frame, query, source, sessions)
+        batch.rejected.extend(validated.rejected)
+        return validated
+
+    validated, source = batch.chain.fetch(
+        f"{ticker} bars {batch.window[0]}..{batch.window[-1]}",
+        lambda s: s.bars_query(ticker, batch.window),
+        validate,
+    )
+    if validated.after_end:
+        log.info("%s %s: %d row(s) after %s not stored (a session still trading)",
+                 source, ticker, validated.after_end, batch.window[-1])
+    return validated.rows, source
+
+
+# --- stages 1 and 2: ETF bars ------------------------------------------------------------------------
+
+
+def collect_etf_bars(batch: Batch) -> int:
+    """Stages 1 (benchmark ETFs) and 2 (sector ETFs): every batch session's bar of each ETF, with the day's
+    change in percent against the previous session; static metadata. Returns the documents written."""
+    docs: list[dict[str, Any]] = []
+    for spec in batch.plan.specs:
+        rows, source = _fetch_bars(batch, spec.ticker)
+        have = {r["date"]: r for r in rows}
+        missing = [d for d in batch.days if d not in have]
+        if missing:
+            raise EmptyAnswerError(
+                f"{source} {spec.ticker}: no usable bar for {', '.join(d.isoformat() for d in missing[:5])}"
+                + (" (rejected, see logs_rejected_records)" if any(r.ticker == spec.ticker for r in batch.rejected)
+                   else "")
+            )
+        batch.sources[spec.ticker] = source
+        for i, day in enumerate(batch.window):
+            row = have.get(day)
+            if row is None:
+                continue
+            previous = have.get(batch.window[i - 1]) if i else None
+            change = (row["close"] / previous["close"] - 1) * 100 if previous else None
+            docs.append({
+                "ticker": spec.ticker, "date": to_utc_midnight(day),
+                **{k: row[k] for k in ("open", "high", "low", "close", "volume", "dividends", "splits")},
+                "price_change_percent": change, "source": source,
+            })
+    _store_rejected(batch)
+    written = batch.storage.upsert_etf_bars(docs)
+    batch.storage.save_etf_meta([s.document() for s in batch.plan.specs])
+    return written
+
+
+# --- stage 3: trending -----------------------------------------------------------------------------
+
+
+def identify_trending(batch: Batch) -> None:
+    """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per batch session."""
+    closes = batch.storage.etf_closes(batch.plan.tickers, batch.window[0], batch.days[-1])
+    sectors = {s.ticker: s.sector_name for s in batch.plan.specs}
+    for day in batch.days:
+        valid_from = sessions_after(batch.market, day, 1)
+        rows = []
+        batch.trending[day] = {}
+        for period in PERIODS:
+            returns = {t: n_session_return(closes.get(t, {}), batch.window, day, period) for t in batch.plan.tickers}
+            table = trending_table(returns, batch.plan.benchmark, period, sectors)
+            batch.trending[day][period] = [r.etf_ticker for r in table if r.is_trending]
+            rows += [{**r.as_dict(), "valid_from": valid_from[0].isoformat() if valid_from else None} for r in table]
+        batch.storage.save_trending(day, rows)
+
+
+# --- stage 4: holdings and their stocks --------------------------------------------------------------
+
+
+def _snapshot(batch: Batch, etf: str, day: dt.date) -> tuple[dt.date | None, list[dict]]:
+    """The ETF's latest holdings collected on or before the day."""
+    dates = [d for d in batch.holdings.get(etf, {}) if d <= day.isoformat()]
+    if not dates:
+        return None, []
+    return dt.date.fromisoformat(max(dates)), batch.holdings[etf][max(dates)]
+
+
+def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
+    collected, _ = _snapshot(batch, etf, day)
+    if collected is not None and (day - collected).days < batch.plan.refresh_days:
+        return
+
+    def validate(frame: Any, query: Any, source: str) -> Any:
+        validated = validate_holdings(frame, query, source)
+        batch.rejected.extend(validated.rejected)
+        return validated
+
+    try:
+        validated, source = batch.chain.fetch(
+            f"{etf} holdings", lambda s: s.holdings_query(etf, day), validate
+        )
+    except Unavailable as exc:
+        if collected is not None or exc.definitive:
+            log.warning("%s; %s", exc, f"using the holdings collected {collected}" if collected
+                        else f"{etf} contributes no stock on {day}")
+            return
+        raise
+    rows = [Holding(etf, r["ticker"], r["name"], r["holding_percent"]) for r in validated.rows]
+    top = top_holdings(rows, batch.plan.top_n)
+    as_of = validated.as_of
+    batch.storage.save_holdings(
+        etf, day, [{"ticker": h.ticker, "name": h.name, "holding_percent": h.holding_percent} for h in top],
+        {"source": source, "source_as_of": as_of.isoformat() if as_of else None},
+    )
+    batch.holdings.setdefault(etf, {})[day.isoformat()] = [
+        {"stock_ticker": h.ticker, "stock_name": h.name, "holding_percent": h.holding_percent} for h in top
+    ]
+
+
+def _holdings(batch: Batch, etf: str, day: dt.date) -> list[Holding]:
+    _, rows = _snapshot(batch, etf, day)
+    held = [Holding(etf, r["stock_ticker"], r["stock_name"], r["holding_percent"]) for r in rows]
+    return top_holdings(held, batch.plan.top_n)
+
+
+def _running_stocks(batch: Batch) -> set[str]:
+    daily, monthly = batch.storage.unfinished_portfolios()
+    return {p["ticker"] for doc in [*daily, *monthly] for p in doc.get("positions", [])}
+
+
+def _ensure_profile(batch: Batch, ticker: str, stored: dict | None) -> dict | None:
+    day = batch.days[-1]
+    if stored is not None and (day - dt.date.fromisoformat(stored["as_of"])).days < batch.plan.refresh_days:
+        return stored
+
+    def validate(profile: Any, query: Any, source: str) -> Any:
+        validated = validate_profile(profile, query, source)
+        batch.rejected.extend(validated.rejected)
+        return validated
+
+    try:
+        validated, source = batch.chain.fetch(f"{ticker} profile", lambda s: s.profile_query(ticker, day), validate)
+    except Unavailable as exc:
+        if stored is not None or exc.definitive:
+            log.warning("%s; %s", exc, "keeping the stored profile" if stored else "name, sector and market cap "
+                        "unknown: the sector of the ETF holding it and the median market cap stand in")
+            return stored
+        raise
+    doc = {**validated.rows[0], "as_of": day.isoformat(), "source": source}
+    batch.storage.save_stock_profile(ticker, doc)
+    return doc
+
+
+def collect_holdings(batch: Batch) -> int:
+    """Stage 4: the trending ETFs' top holdings (refreshed on an interval) and those stocks' daily history
+    with sector and market cap; also the stocks of every portfolio still running, so its performance can be
+    followed. Returns the stock bars written."""
+    batch.holdings = batch.storage.holdings_history(batch.plan.tickers)
+    for day in batch.days:
+        for etf in sorted({e for period in batch.trending[day].values() for e in period}):
+            _ensure_holdings(batch, etf, day)
+    _store_rejected(batch)
+    stocks: set[str] = set()
+    for day in batch.days:
+        for etf in {e for period in batch.trending[day].values() for e in period}:
+            stocks |= {h.ticker for h in _holdings(batch, etf, day)}
+    stocks |= _running_stocks(batch)
+    profiles = batch.storage.stock_profiles(stocks)
+    docs: list[dict[str, Any]] = []
+    for ticker in sorted(stocks):
+        profile = _ensure_profile(batch, ticker, profiles.get(ticker))
+        try:
+            rows, source = _fetch_bars(batch, ticker)
+        except Unavailable as exc:
+            if not exc.definitive:
+                raise
+            log.warning("%s; %s has no return and no performance figures until it does", exc, ticker)
+            continue
+        if not rows or rows[-1]["date"] < batch.days[-1]:
+            log.warning("%s %s: no bar for %s", source, ticker, batch.days[-1])
+        shares = (profile or {}).get("shares_outstanding")
+        for row in rows:
+            cap = shares * row["close"] if shares else (profile or {}).get("market_cap")
+            docs.append({
+                "ticker": ticker, "date": to_utc_midnight(row["date"]),
+                **{k: row[k] for k in ("open", "high", "low", "close", "volume", "dividends", "splits")},
+                "sector": (profile or {}).get("sector"), "market_cap": cap,
+                "currency": (profile or {}).get("currency"), "source": source,
+            })
+    _store_rejected(batch)
+    written = batch.storage.upsert_stock_bars(docs)
+    batch.stock_closes = _stock_closes(batch.storage, batch.market, stocks, batch.window[0], batch.days[-1])
+    return written
+
+
+# --- stage 5: portfolios ---------------------------------------------------------------------------
+
+
+def _stock_closes(storage: Any, market: UsMarket, tickers: Iterable[str], start: dt.date, end: dt.date) -> dict:
+    """Stored stock closes on XNYS dates (a foreign listing's aligned), from start to end."""
+    sessions = market.calendar.sessions_between(start, end)
+    raw = storage.stock_closes(tickers, start - FOREIGN_STALENESS, end)
+    return {t: _aligned(c, sessions, is_foreign_listing(t)) for t, c in raw.items()}
+
+
+def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
+    """Stage 5: the 5-, 10- and 20-session portfolios of each batch session. Returns positions per period."""
+    meta = batch.plan.by_ticker
+    counts: dict[dt.date, dict[int, int]] = {}
+    for day in batch.days:
+        trend_rows = {(r["period_days"], r["etf_ticker"]): r for r in batch.storage.trending_rows(day)}
+        holdings = {etf: _holdings(batch, etf, day)
+                    for etf in {e for period in batch.trending[day].values() for e in period}}
+        tickers = {h.ticker for rows in holdings.values() for h in rows}
+        closes = batch.stock_closes
+        profiles = batch.storage.stock_profiles(tickers)
+        counts[day] = {}
+        for period in PERIODS:
+            trending = [
+                Trending(etf, trend_rows[(period, etf)]["outperformance"], meta[etf].sector_name, meta[etf].etf_type)
+                for etf in batch.trending[day][period]
+            ]
+            period_tickers = {h.ticker for t in trending for h in holdings.get(t.etf, [])}
+            returns = {t: n_session_return(closes.get(t, {}), batch.window, day, period) for t in period_tickers}
+            facts = {}
+            for ticker in period_tickers:
+                profile = profiles.get(ticker) or {}
+                close = closes.get(ticker, {}).get(day)
+                shares = profile.get("shares_outstanding")
+                cap = shares * close if shares and close else profile.get("market_cap")
+                facts[ticker] = StockFacts(ticker, profile.get("name") or "", profile.get("sector"), cap,
+                                           profile.get("currency"))
+            portfolio = build_portfolio(
+                period, trending, {t.etf: holdings.get(t.etf, []) for t in trending}, returns, facts,
+                batch.plan.benchmark,
+            )
+            after = sessions_after(batch.market, day, period)
+            doc = {
+                **portfolio.as_dict(),
+                "benchmark": batch.plan.benchmark,
+                "valid_from": after[0].isoformat() if after else None,
+                "valid_until": after[-1].isoformat() if len(after) == period else None,
+            }
+            batch.storage.save_portfolio(day, period, doc)
+            counts[day][period] = len(portfolio.positions)
+    return counts
+
+
+# --- realised performance --------------------------------------------------------------------------
+
+
+def evaluate_performance(storage: Any, market: UsMarket, benchmark: str, last: dt.date) -> int:
+    """Bring the realised performance of every daily and monthly portfolio not yet final up to `last`.
+    Returns how many changed."""
+    daily, monthly = storage.unfinished_portfolios()
+    spans: list[tuple[dict, bool, list[dt.date], dict[str, float]]] = []
+    for doc in daily:
+        start = dt.date.fromisoformat(doc["as_of_date"])
+        span = [start, *sessions_after(market, start, doc["period_days"])]
+        spans.append((doc, False, span, {p["ticker"]: p["weight"] for p in doc.get("positions", [])}))
+    for doc in monthly:
+        if not doc.get("valid_until"):
+            continue
+        start = dt.date.fromisoformat(doc["base_session"])
+        span = [start, *market.calendar.sessions_between(start + dt.timedelta(days=1),
+                                                         dt.date.fromisoformat(doc["valid_until"]))]
+        spans.append((doc, True, span, {p["ticker"]: p["final_weight"] for p in doc.get("positions", [])}))
+    if not spans:
+        return 0
+    first = min(span[0] for _, _, span, _ in spans)
+    end = max(first, min(last, max(span[-1] for _, _, span, _ in spans)))
+    tickers = {t for _, _, _, weights in spans for t in weights}
+    benchmarks = {doc.get("benchmark", benchmark) for doc, _, _, _ in spans}
+    closes = _stock_closes(storage, market, tickers, first, end)
+    closes.update(storage.etf_closes(benchmarks, first, end))
+    changed = 0
+    for doc, is_monthly, span, weights in spans:
+        perf = realised(weights, closes, doc.get("benchmark", benchmark), span, last)
+        changed += storage.set_performance(is_monthly, doc["_id"], perf.as_dict())
+    return changed
+
+
+# --- the batch -------------------------------------------------------------------------------------
+
+
+def run_batch(ctx: JobContext, market: UsMarket, chain: UsChain, plan: EtfPlan, days: list[dt.date]) -> dict:
+    """Stages 1-5 for these consecutive sessions, then performance; returns each day's record fields."""
+    batch = Batch(ctx, market, chain, plan, list(days))
+    batch.window = _window(market, days)
+    try:
+        counters = ctx.counters
+        counters["etf_bars_written"] = counters.get("etf_bars_written", 0) + collect_etf_bars(batch)
+        identify_trending(batch)
+        counters["stock_bars_written"] = counters.get("stock_bars_written", 0) + collect_holdings(batch)
+        positions = allocate(batch)
+        counters["performance_updates"] = counters.get("performance_updates", 0) + evaluate_performance(
+            ctx.storage, market, plan.benchmark, days[-1])
+    finally:
+        _store_rejected(batch)
+    return {
+        day: {
+            "stages": 5,
+            "trending": {str(p): batch.trending[day][p] for p in PERIODS},
+            "positions": {str(p): positions[day][p] for p in PERIODS},
+            "sources": dict(batch.sources),
+        }
+        for day in days
+    }
+
+
+# --- catch-up over pending sessions ---------------------------------------------------------------
+
+
+def last_due_session(market: UsMarket, chain: UsChain, as_of: dt.datetime) -> dt.date | None:
+    """The latest XNYS session on or before as_of's New York date whose final bar a source has by as_of."""
+    day = market.local_date(as_of)
+    if not market.calendar.is_session(day):
+        day = market.calendar.previous_session(day)
+    for _ in range(10):
+        available = chain.available_at(day, market.close_of(day))
+        if available is not None and available <= as_of:
+            return day
+        day = market.calendar.previous_session(day)
+    return None
+
+
+def etf_pipeline(ctx: JobContext, market: UsMarket, chain: UsChain, plan: EtfPlan) -> None:
+    """Run the five stages for every due XNYS session not yet completed, oldest first, a month per batch;
+    the first run takes the last US_FIRST_RUN_SESSIONS sessions."""
+    storage = ctx.storage
+    done = storage.etf_done_days()
+    last = last_due_session(market, chain, ctx.as_of)
+    if last is None:
+        log.info("no session is due yet as of %s", ctx.as_of.isoformat(timespec="minutes"))
+        return
+    if done:
+        start = min(done)
+    else:
+        storage.ensure_indexes()
+        start = market.calendar.last_sessions(last, ctx.settings.us_first_run_sessions)[0]
+        earliest = chain.earliest_day()
+        if earliest is not None:
+            usable = market.calendar.sessions_between(earliest, last)[LOOKBACK_SESSIONS:]
+            if not usable:
+                raise EmptyAnswerError(f"the sources start at {earliest}: too late for a 20-session return by {last}")
+            start = max(start, usable[0])
+    pending = [d for d in market.calendar.sessions_between(start, last) if d not in done]
+    ctx.counters.update(pending=len(pending), up_to=last.isoformat(), days_completed=0)
+    if not pending:
+        log.info("up to date through %s", last)
+        return
+    log.info("%d session(s) to process: %s..%s", len(pending), pending[0], pending[-1])
+    months: dict[tuple[int, int], list[dt.date]] = {}
+    for day in pending:
+        months.setdefault((day.year, day.month), []).append(day)
+    for days in months.values():
+        records = run_batch(ctx, market, chain, plan, days)
+        ctx.counters["source_calls"] = sum(chain.calls.values())
+        marked = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
+        for day in days:
+            storage.mark_etf_day(day, "completed", {"run_id": ctx.run_id, "end_time_utc": marked, **records[day]})
+            ctx.counters["days_completed"] += 1
+        ctx.counters["last_day"] = days[-1].isoformat()
+        log.info("completed %s..%s: %d session(s)", days[0], days[-1], len(days))
+        ctx.heartbeat()

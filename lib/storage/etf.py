@@ -227,6 +227,11 @@ class EtfStore(StoreBase):
         doc = self.etf_db[PORTFOLIOS].find_one(query, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
         return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
 
+    def first_portfolio_day(self) -> dt.date | None:
+        """The oldest day with a daily portfolio."""
+        doc = self.etf_db[PORTFOLIOS].find_one({}, {"as_of_date": 1}, sort=[("as_of_date", ASCENDING)])
+        return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
+
     def save_monthly(self, month: str, doc: Mapping[str, Any]) -> int:
         """Store a month's merged portfolio, keeping its performance if already evaluated."""
         stored = self.etf_db[MONTHLY].find_one({"_id": month}, {"performance": 1})

@@ -174,7 +174,7 @@ class YahooStub(BaseAdapter):
         url = urlparse(request.url)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         path = url.path
-        status, body, text = 200, None, ""
+        status, body, text = 200, None, "Too Many Requests"
         if url.hostname == "fc.yahoo.com":
             text = ""
         elif path == "/v1/test/getcrumb":
@@ -210,7 +210,11 @@ class YahooStub(BaseAdapter):
             return None
         if failure == "timeout":
             raise requests.exceptions.ReadTimeout(f"stub: {symbol} timed out")
-        return int(failure), {"finance": {"result": None, "error": {"code": str(failure)}}}
+        if failure == 429:
+            return 429, None  # Yahoo answers a plain "Too Many Requests"
+        error = {"code": str(failure), "description": f"HTTP {failure} from the stub"}
+        key = "chart" if kind == "chart" else "quoteSummary"
+        return int(failure), {key: {"result": None, "error": error}}
 
     def close(self) -> None:
         """Nothing to release."""

@@ -7,6 +7,12 @@
   indistinguishable from "no data"; we set it False so every failure raises and can be classified. yfinance's
   own retries are set to 0: the source chain retries, paced.
 - A 429 raises YFRateLimitError, which yfinance never retries: it becomes a RateLimitedError the chain waits out.
+- yfinance keeps responses to past date ranges in an in-process cache, failures included; it is emptied
+  before each call so that a retry really asks again.
+- yfinance turns many HTTP failures into "no data" (a 500 on its time-zone lookup reads as "possibly delisted;
+  no timezone found"), so the source hands it a session that records every response's status and classifies a
+  failure by what the server said; and it tells yfinance the time zone of XNYS-listed and Korean symbols, which
+  saves that lookup (one request per ticker) altogether.
 - Daily history with start/end asks Yahoo once per ticker (plus a cached time-zone lookup); Yahoo may add a live
   row for a session still trading, which validation drops (rows after the last session asked for).
 - funds_data.top_holdings gives the top 10 holdings with fractional weights and raises for a non-fund.
@@ -46,6 +52,36 @@ def _status(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
+def known_time_zone(symbol: str) -> str | None:
+    """The exchange time zone of symbols whose listing says it: XNYS/Nasdaq (no suffix) and KRX (.KS, .KQ)."""
+    if "." not in symbol and "=" not in symbol and "^" not in symbol:
+        return "America/New_York"
+    if symbol.endswith((".KS", ".KQ")):
+        return "Asia/Seoul"
+    return None
+
+
+def _recording_session(http_module: Any) -> Any:
+    """A session of yfinance's active backend (curl_cffi or requests) that keeps each response's status."""
+    backend = http_module.requests.Session
+
+    class RecordingSession(backend):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.statuses: list[int] = []
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().request(*args, **kwargs)
+            self.statuses.append(int(response.status_code))
+            return response
+
+    if http_module.HAS_CURL_CFFI:
+        return RecordingSession(impersonate="chrome")
+    session = RecordingSession()
+    session.headers.update(http_module.new_session().headers)
+    return session
+
+
 class YFinanceSource(UsSource):
     """Daily bars (v8 chart), top holdings and profiles (v10 quoteSummary) from Yahoo Finance."""
 
@@ -57,13 +93,14 @@ class YFinanceSource(UsSource):
         publish_delay: dt.timedelta,
         http: str = "curl_cffi",
         cache_dir: Path | None = None,
-        session: Any = None,
+        transport: Any = None,
     ) -> None:
         self.timeout = timeout
         self.publish_delay = publish_delay
         self.http = http
         self.cache_dir = cache_dir
-        self.session = session
+        self.transport = transport  # a requests transport adapter answering offline (tests)
+        self.session: Any = None
         self._yf: Any = None
 
     def available_at(self, day: dt.date, close: dt.datetime) -> dt.datetime:
@@ -90,19 +127,36 @@ class YFinanceSource(UsSource):
             if self.cache_dir is not None:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 yf.set_tz_cache_location(str(self.cache_dir))
+            self.session = _recording_session(_http)
+            if self.transport is not None:
+                self.session.mount("https://", self.transport)
+                self.session.mount("http://", self.transport)
             self._yf = yf
         return self._yf
 
     def _ticker(self, symbol: str) -> Any:
         yf = self._load()
-        return yf.Ticker(symbol, session=self.session) if self.session is not None else yf.Ticker(symbol)
+        zone = known_time_zone(symbol)
+        if zone is not None:
+            from yfinance import cache
+
+            tz_cache = cache.get_tz_cache()
+            if tz_cache.lookup(symbol) is None:
+                tz_cache.store(symbol, zone)
+        return yf.Ticker(symbol, session=self.session)
 
     def _classify(self, exc: Exception, where: str) -> Exception:
-        """yfinance's and the HTTP layer's exceptions as the pipeline's error kinds."""
+        """yfinance's and the HTTP layer's exceptions, and the statuses the server sent during the call, as the
+        pipeline's error kinds."""
         from yfinance import exceptions as yfe
 
-        if isinstance(exc, yfe.YFRateLimitError):
+        statuses = set(self.session.statuses) if self.session is not None else set()
+        if isinstance(exc, yfe.YFRateLimitError) or 429 in statuses:
             return RateLimitedError(f"{where}: Yahoo answered 429 Too Many Requests")
+        if statuses & {401, 403}:
+            return SourceBlockedError(f"{where}: HTTP {min(statuses & {401, 403})}, Yahoo refused the request")
+        if any(s >= 500 for s in statuses):
+            return TransientSourceError(f"{where}: HTTP {max(statuses)} from Yahoo")
         if isinstance(exc, yfe.YFTickerMissingError):
             return EmptyAnswerError(f"{where}: {exc}")
         status = _status(exc)
@@ -137,6 +191,13 @@ class YFinanceSource(UsSource):
                 call = lambda: self._ticker(query.ticker).info  # noqa: E731
             case _:
                 raise TypeError(f"unknown query {query!r}")
+        self._load()
+        self.session.statuses.clear()
+        # yfinance answers a past date range from an in-process cache of responses, failed ones included, so a
+        # retry would get the same 500 back without asking Yahoo again: start every call from an empty cache.
+        from yfinance.data import YfData
+
+        YfData.cache_get.cache_clear()
         try:
             return call()
         except (ConfigError, SourceBlockedError):

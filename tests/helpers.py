@@ -110,3 +110,97 @@ def run_analysis(
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code
+
+
+# --- the US ETF pipeline ---------------------------------------------------------------------------
+
+
+def new_york(day: dt.date, hour: int = 18, minute: int = 0) -> dt.datetime:
+    """A New York moment on that day (18:00: two hours after a regular close)."""
+    from lib.etf.market import NEW_YORK
+
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NEW_YORK)
+
+
+def run_etf(
+    storage: Storage,
+    settings: Settings,
+    as_of: dt.datetime,
+    clock: Callable[[], dt.datetime],
+    chain: Any = None,
+    market: Any = None,
+) -> int:
+    """Run etf_pipeline as the script does, on this storage, source chain, market and clock."""
+    from lib.etf.market import UsMarket
+    from lib.jobs.etf import EtfPlan, etf_pipeline
+    from lib.jobs.us import US_LOCK
+    from lib.sources.us_chain import build_us_chain
+
+    market = market or UsMarket(settings.us_extra_closed_days, settings.us_extra_sessions)
+    chain = chain or build_us_chain(settings, sleep=lambda _s: None)
+    plan = EtfPlan.from_settings(settings)
+    code = run_job("etf_pipeline", settings, storage, as_of, clock,
+                   lambda ctx: etf_pipeline(ctx, market, chain, plan), lock_name=US_LOCK)
+    if hasattr(clock, "advance"):
+        clock.advance(minutes=1)
+    return code
+
+
+def run_rebalance(
+    storage: Storage, settings: Settings, as_of: dt.datetime, clock: Callable[[], dt.datetime], force: bool = False
+) -> int:
+    """Run monthly_rebalance as the script does."""
+    from lib.etf.market import UsMarket
+    from lib.jobs.etf import EtfPlan
+    from lib.jobs.rebalance import monthly_rebalance
+    from lib.jobs.us import US_LOCK
+
+    market = UsMarket(settings.us_extra_closed_days, settings.us_extra_sessions)
+    plan = EtfPlan.from_settings(settings)
+    code = run_job("monthly_rebalance", settings, storage, as_of, clock,
+                   lambda ctx: monthly_rebalance(ctx, market, plan, force), lock_name=US_LOCK)
+    if hasattr(clock, "advance"):
+        clock.advance(minutes=1)
+    return code
+
+
+def etf_snapshot(storage: Storage) -> dict[str, Any]:
+    """Everything the US pipeline stored, without run ids and wall-clock times."""
+    volatile = {"first_seen_utc", "last_seen_utc"}
+    out: dict[str, Any] = {}
+    for name in sorted(storage.etf_db.list_collection_names()):
+        docs = sorted(storage.etf_db[name].find({}), key=lambda d: str(d["_id"]))
+        out[name] = [{k: v for k, v in d.items() if k not in volatile} for d in docs]
+    out["days"] = [
+        {k: d.get(k) for k in ("date_kst", "status", "stages", "trending", "positions", "sources")}
+        for d in storage.etf_day_records()
+    ]
+    return out
+
+
+class CountingSource:
+    """Wraps a US source and counts its fetches by query kind and key."""
+
+    def __init__(self, inner: Any, failures: dict[tuple[str, str], Callable[[], Any]] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.paced = inner.paced
+        self.calls: list[tuple[str, str]] = []
+        self.failures = failures or {}
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def fetch_raw(self, query: Any) -> Any:
+        kind = type(query).__name__.removesuffix("Query").lower()
+        key = getattr(query, "ticker", None) or getattr(query, "etf", "")
+        self.calls.append((kind, key))
+        failure = self.failures.get((kind, key))
+        if failure is not None:
+            result = failure()
+            if result is not None:
+                return result
+        return self.inner.fetch_raw(query)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.calls if k == kind)

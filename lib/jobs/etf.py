@@ -89,7 +89,9 @@ def sessions_after(market: UsMarket, day: dt.date, count: int) -> list[dt.date]:
 
 
 def _window(market: UsMarket, days: Sequence[dt.date]) -> list[dt.date]:
-    before = market.calendar.last_sessions(days[0], LOOKBACK_SESSIONS + 1)[:-1]
+    # One session more than the lookback: it is fetched but not stored, so every stored bar's day change has its
+    # previous close, whichever session a batch starts from (a re-run after a crash starts elsewhere).
+    before = market.calendar.last_sessions(days[0], LOOKBACK_SESSIONS + 2)[:-1]
     return [*before, *market.calendar.sessions_between(days[0], days[-1])]
 
 
@@ -160,11 +162,11 @@ def collect_etf_bars(batch: Batch) -> int:
                    else "")
             )
         batch.sources[spec.ticker] = source
-        for i, day in enumerate(batch.window):
+        for i, day in enumerate(batch.window[1:], start=1):
             row = have.get(day)
             if row is None:
                 continue
-            previous = have.get(batch.window[i - 1]) if i else None
+            previous = have.get(batch.window[i - 1])
             change = (row["close"] / previous["close"] - 1) * 100 if previous else None
             docs.append({
                 "ticker": spec.ticker, "date": to_utc_midnight(day),
@@ -184,16 +186,17 @@ def identify_trending(batch: Batch) -> None:
     """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per batch session."""
     closes = batch.storage.etf_closes(batch.plan.tickers, batch.window[0], batch.days[-1])
     sectors = {s.ticker: s.sector_name for s in batch.plan.specs}
+    rows = []
     for day in batch.days:
         valid_from = sessions_after(batch.market, day, 1)
-        rows = []
         batch.trending[day] = {}
         for period in PERIODS:
             returns = {t: n_session_return(closes.get(t, {}), batch.window, day, period) for t in batch.plan.tickers}
             table = trending_table(returns, batch.plan.benchmark, period, sectors)
             batch.trending[day][period] = [r.etf_ticker for r in table if r.is_trending]
-            rows += [{**r.as_dict(), "valid_from": valid_from[0].isoformat() if valid_from else None} for r in table]
-        batch.storage.save_trending(day, rows)
+            rows += [{**r.as_dict(), "as_of_date": day.isoformat(),
+                      "valid_from": valid_from[0].isoformat() if valid_from else None} for r in table]
+    batch.storage.save_trending(rows)
 
 
 # --- stage 4: holdings and their stocks --------------------------------------------------------------
@@ -268,9 +271,7 @@ def _ensure_profile(batch: Batch, ticker: str, stored: dict | None) -> dict | No
                         "unknown: the sector of the ETF holding it and the median market cap stand in")
             return stored
         raise
-    doc = {**validated.rows[0], "as_of": day.isoformat(), "source": source}
-    batch.storage.save_stock_profile(ticker, doc)
-    return doc
+    return {**validated.rows[0], "as_of": day.isoformat(), "source": source}
 
 
 def collect_holdings(batch: Batch) -> int:
@@ -287,10 +288,12 @@ def collect_holdings(batch: Batch) -> int:
         for etf in {e for period in batch.trending[day].values() for e in period}:
             stocks |= {h.ticker for h in _holdings(batch, etf, day)}
     stocks |= _running_stocks(batch)
-    profiles = batch.storage.stock_profiles(stocks)
+    stored = batch.storage.stock_profiles(stocks)
+    profiles = {ticker: _ensure_profile(batch, ticker, stored.get(ticker)) for ticker in sorted(stocks)}
+    batch.storage.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
     docs: list[dict[str, Any]] = []
     for ticker in sorted(stocks):
-        profile = _ensure_profile(batch, ticker, profiles.get(ticker))
+        profile = profiles[ticker]
         try:
             rows, source = _fetch_bars(batch, ticker)
         except Unavailable as exc:
@@ -329,6 +332,7 @@ def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
     """Stage 5: the 5-, 10- and 20-session portfolios of each batch session. Returns positions per period."""
     meta = batch.plan.by_ticker
     counts: dict[dt.date, dict[int, int]] = {}
+    docs: list[dict[str, Any]] = []
     for day in batch.days:
         trend_rows = {(r["period_days"], r["etf_ticker"]): r for r in batch.storage.trending_rows(day)}
         holdings = {etf: _holdings(batch, etf, day)
@@ -357,14 +361,15 @@ def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
                 batch.plan.benchmark,
             )
             after = sessions_after(batch.market, day, period)
-            doc = {
+            docs.append({
+                "as_of_date": day.isoformat(),
                 **portfolio.as_dict(),
                 "benchmark": batch.plan.benchmark,
                 "valid_from": after[0].isoformat() if after else None,
                 "valid_until": after[-1].isoformat() if len(after) == period else None,
-            }
-            batch.storage.save_portfolio(day, period, doc)
+            })
             counts[day][period] = len(portfolio.positions)
+    batch.storage.save_portfolios(docs)
     return counts
 
 
@@ -395,11 +400,11 @@ def evaluate_performance(storage: Any, market: UsMarket, benchmark: str, last: d
     benchmarks = {doc.get("benchmark", benchmark) for doc, _, _, _ in spans}
     closes = _stock_closes(storage, market, tickers, first, end)
     closes.update(storage.etf_closes(benchmarks, first, end))
-    changed = 0
+    results: dict[bool, dict[str, dict]] = {False: {}, True: {}}
     for doc, is_monthly, span, weights in spans:
         perf = realised(weights, closes, doc.get("benchmark", benchmark), span, last)
-        changed += storage.set_performance(is_monthly, doc["_id"], perf.as_dict())
-    return changed
+        results[is_monthly][doc["_id"]] = perf.as_dict()
+    return storage.set_performances(False, results[False]) + storage.set_performances(True, results[True])
 
 
 # --- the batch -------------------------------------------------------------------------------------

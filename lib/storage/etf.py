@@ -174,9 +174,9 @@ class EtfStore(StoreBase):
         )
         return dt.date.fromisoformat(collected), rows
 
-    def save_stock_profile(self, ticker: str, doc: Mapping[str, Any]) -> int:
-        """Store a stock's latest profile (name, sector, shares, market cap, as_of)."""
-        return self._sync_keyed(STOCK_META, [{"_id": ticker, "ticker": ticker, **doc}])
+    def save_stock_profiles(self, docs: Mapping[str, Mapping[str, Any]]) -> int:
+        """Store stocks' latest profiles ({ticker: name, sector, shares, market cap, as_of})."""
+        return self._sync_keyed(STOCK_META, [{"_id": t, "ticker": t, **doc} for t, doc in sorted(docs.items())])
 
     def stock_profiles(self, tickers: Iterable[str]) -> dict[str, dict]:
         """The stored profiles of these tickers."""
@@ -184,12 +184,9 @@ class EtfStore(StoreBase):
 
     # --- analytics ----------------------------------------------------------------------------------
 
-    def save_trending(self, day: dt.date, rows: Sequence[dict[str, Any]]) -> int:
-        """Store one day's trending rows (all periods)."""
-        docs = [
-            {"_id": f"{day.isoformat()}:{r['period_days']}:{r['etf_ticker']}", "as_of_date": day.isoformat(), **r}
-            for r in rows
-        ]
+    def save_trending(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store trending rows (each with as_of_date, period_days and etf_ticker)."""
+        docs = [{"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r} for r in rows]
         return self._sync_keyed(TRENDING, docs)
 
     def trending_rows(self, day: dt.date, period: int | None = None) -> list[dict]:
@@ -206,14 +203,24 @@ class EtfStore(StoreBase):
         doc = self.etf_db[TRENDING].find_one(query, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
         return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
 
-    def save_portfolio(self, day: dt.date, period: int, doc: Mapping[str, Any]) -> int:
-        """Store the day's portfolio of a period, keeping its performance if already evaluated."""
-        key = f"{day.isoformat()}:{period}"
-        stored = self.etf_db[PORTFOLIOS].find_one({"_id": key}, {"performance": 1})
-        full = {"_id": key, "as_of_date": day.isoformat(), "period_days": period, **doc}
-        if stored and "performance" in stored and "performance" not in full:
-            full["performance"] = stored["performance"]
-        return self._sync_keyed(PORTFOLIOS, [full])
+    def save_portfolios(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Store daily portfolios (each with as_of_date and period_days), keeping the performance already
+        evaluated for any of them."""
+        keyed = [{"_id": f"{d['as_of_date']}:{d['period_days']}", **d} for d in docs]
+        return self._save_keeping_performance(PORTFOLIOS, keyed)
+
+    def _save_keeping_performance(self, name: str, docs: list[dict[str, Any]]) -> int:
+        if not docs:
+            return 0
+        ids = [d["_id"] for d in docs]
+        stored = {
+            d["_id"]: d["performance"]
+            for d in self.etf_db[name].find({"_id": {"$gte": min(ids), "$lte": max(ids)}}, {"performance": 1})
+            if "performance" in d
+        }
+        full = [{**d, "performance": stored[d["_id"]]} if d["_id"] in stored and "performance" not in d else d
+                for d in docs]
+        return self._sync_keyed(name, full)
 
     def portfolio(self, day: dt.date, period: int) -> dict | None:
         """One stored daily portfolio."""
@@ -234,11 +241,7 @@ class EtfStore(StoreBase):
 
     def save_monthly(self, month: str, doc: Mapping[str, Any]) -> int:
         """Store a month's merged portfolio, keeping its performance if already evaluated."""
-        stored = self.etf_db[MONTHLY].find_one({"_id": month}, {"performance": 1})
-        full = {"_id": month, "month": month, **doc}
-        if stored and "performance" in stored and "performance" not in full:
-            full["performance"] = stored["performance"]
-        return self._sync_keyed(MONTHLY, [full])
+        return self._save_keeping_performance(MONTHLY, [{"_id": month, "month": month, **doc}])
 
     def monthly(self, month: str | None = None) -> dict | None:
         """A month's portfolio (YYYY-MM), or the latest."""
@@ -255,15 +258,20 @@ class EtfStore(StoreBase):
         query = {"performance.status": {"$ne": "final"}}
         return list(self.etf_db[PORTFOLIOS].find(query)), list(self.etf_db[MONTHLY].find(query))
 
-    def set_performance(self, monthly: bool, key: str, performance: Mapping[str, Any]) -> bool:
-        """Record a portfolio's realised performance; True when it changed."""
+    def set_performances(self, monthly: bool, performances: Mapping[str, Mapping[str, Any]]) -> int:
+        """Record portfolios' realised performance ({_id: performance}) in one write; returns how many changed."""
         coll = self.etf_db[MONTHLY if monthly else PORTFOLIOS]
-        stored = coll.find_one({"_id": key}, {"performance": 1})
-        if stored is not None and stored.get("performance") == dict(performance):
-            return False
-        self._write(f"{coll.name}.performance")
-        coll.update_one({"_id": key}, {"$set": {"performance": dict(performance)}})
-        return True
+        if not performances:
+            return 0
+        ids = list(performances)
+        stored = {d["_id"]: d.get("performance") for d in coll.find({"_id": {"$gte": min(ids), "$lte": max(ids)}},
+                                                                     {"performance": 1})}
+        ops = [UpdateOne({"_id": key}, {"$set": {"performance": dict(perf)}})
+               for key, perf in performances.items() if key in stored and stored[key] != dict(perf)]
+        if ops:
+            self._write(f"{coll.name}.performance")
+            coll.bulk_write(ops, ordered=False)
+        return len(ops)
 
     # --- day records (until the generic catch-up takes a job and a market) -------------------------
 

@@ -13,6 +13,7 @@ from lib.config import Settings
 from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import run_job
 from lib.log import KST
+from lib.markets.krx import krx_market
 from lib.sources import SourceChain, build_chain
 from lib.sources.base import DailyMarketSource, Query
 from lib.sources.replay import ReplaySource
@@ -32,14 +33,16 @@ def run_collection(
     clock: Callable[[], dt.datetime],
     chain: SourceChain | None = None,
     redo: tuple[dt.date, ...] = (),
+    calendar: TradingCalendar | None = None,
 ) -> int:
-    """Run manual_setup or daily_update as the scripts do, on this storage, source chain and clock."""
-    chain = chain or build_chain(settings, sleep=lambda _s: None)
-    calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    """Run manual_setup or daily_update as the scripts do, on this storage, source chain, clock (and calendar)."""
+    market = krx_market(settings, chain or build_chain(settings, sleep=lambda _s: None))
+    if calendar is not None:
+        market.calendar = calendar
     if job == "manual_setup":
-        code = run_job(job, settings, storage, as_of, clock, lambda ctx: manual_setup(ctx, calendar, chain))
+        code = run_job(job, settings, storage, as_of, clock, lambda ctx: manual_setup(ctx, market))
     else:
-        code = run_job(job, settings, storage, as_of, clock, lambda ctx: daily_update(ctx, calendar, chain, redo))
+        code = run_job(job, settings, storage, as_of, clock, lambda ctx: daily_update(ctx, market, redo))
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)  # runs follow each other in time, as cron's do
     return code
@@ -95,13 +98,14 @@ def run_analysis(
     as_of: dt.datetime,
     clock: Callable[[], dt.datetime],
     chain: SourceChain | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> int:
-    """Run hourly_analysis as the script does, on this storage, source chain and clock."""
+    """Run hourly_analysis as the script does, on this storage, source chain, clock (and calendar)."""
     from lib.jobs.analysis import hourly_analysis
     from lib.screener import discover
 
     chain = chain or build_chain(settings, sleep=lambda _s: None)
-    calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    calendar = calendar or TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
     registry = discover()
     code = run_job(
         "hourly_analysis", settings, storage, as_of, clock,

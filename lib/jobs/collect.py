@@ -1,24 +1,29 @@
-"""Self-healing collection: every KRX session that is due and not yet done gets fetched (about two calls
-per day, one per market), stored, and only then marked completed in job_status."""
+"""The self-healing per-day catch-up, for any market (lib/markets): every session that is due and not yet done
+is fetched through the market's collector, stored, and only then recorded in job_status as
+`<YYYY-MM-DD>_<job>`, completed (or no_data), under the market's lock.
+
+- Due: the latest session some configured source should have published by the run's as-of moment.
+- Pending: every session from the first done one up to the latest due one without a done record, so holes
+  heal too, not just the days after the last success.
+- Order of writes, a calendar month at a time: the collector stores the month's days (bars, then whatever the
+  market derives), then the day records are written, oldest first. A run killed anywhere is repaired by
+  running again.
+- Grace: a session every source able to answer still answers empty more than MISSING_DAY_GRACE_DAYS calendar
+  days later is recorded no_data, loudly, so collection can go on; `--redo` makes a day pending again."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import pandas as pd
-
-from lib.bars import bars_from_day
 from lib.calendar import TradingCalendar
 from lib.errors import ConfigError, SourceError, StaleAnswerError
 from lib.jobs.runner import JobContext
-from lib.log import KST, get_logger
-from lib.sources import MARKETS, DayUnavailable, SourceChain
-from lib.universe import plan_universe
+from lib.log import get_logger
+from lib.markets import DayFetch, Market
+from lib.sources.chain import SourceChain
 
 log = get_logger("collect")
 
@@ -27,9 +32,7 @@ Progress = Callable[[int], None]
 
 def last_due_session(calendar: TradingCalendar, chain: SourceChain, as_of: dt.datetime) -> dt.date | None:
     """The latest session on or before the as-of date that some source should have published by now."""
-    day = as_of.astimezone(KST).date()
-    if not calendar.is_session(day):
-        day = calendar.previous_session(day)
+    day = calendar.latest_session(calendar.local_date(as_of))
     for _ in range(10):
         if chain.due(day, as_of):
             return day
@@ -37,167 +40,156 @@ def last_due_session(calendar: TradingCalendar, chain: SourceChain, as_of: dt.da
     return None
 
 
-def fingerprint(frames: list[pd.DataFrame]) -> str:
-    """A digest of a day's closes and volumes: equal digests on two sessions mean a stale, repeated answer."""
-    both = pd.concat(frames, ignore_index=True).sort_values("ticker")
-    columns = zip(both["ticker"], both["close"], both["volume"], strict=True)
-    payload = "|".join(f"{t}:{c:.0f}:{v:.0f}" for t, c, v in columns)
-    return hashlib.sha1(payload.encode()).hexdigest()
-
-
-def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int:
-    current = {doc["ticker"]: doc for doc in ctx.storage.universe()}
-    as_of = max((doc["as_of_date"] for doc in current.values() if doc.get("as_of_date")), default=None)
-    if as_of is not None and day.isoformat() < as_of:
-        return 0  # an older day re-collected must not roll the universe back
-    updates = plan_universe(current, frame, day, ctx.settings.market_cap_threshold_krw)
-    return ctx.storage.apply_universe(updates)
-
-
-def _write_chunk(ctx: JobContext, fetched: list[tuple[dt.date, list[pd.DataFrame]]]) -> tuple[int, int]:
-    by_ticker: dict[str, list[dict[str, Any]]] = {}
-    for day, frames in fetched:
-        for frame in frames:
-            for ticker, bar in bars_from_day(frame, day).items():
-                by_ticker.setdefault(ticker, []).append(bar)
-    written = ctx.storage.upsert_bars(by_ticker)
-    last_day, last_frames = fetched[-1]
-    changed = _refresh_universe(ctx, pd.concat(last_frames, ignore_index=True), last_day)
-    return written, changed
-
-
 def _neighbour_sessions(calendar: TradingCalendar, day: dt.date) -> list[dt.date]:
     try:
-        before = calendar.previous_session(day)
+        before = [calendar.previous_session(day)]
     except ConfigError:
-        return []
-    after = calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[:1]
-    return [before, *after]
+        before = []
+    after = calendar.next_session(day)
+    return before + ([after] if after else [])
 
 
 @dataclass
-class _Month:
+class _Batch:
     """What fetching one month of pending days gave."""
 
-    fetched: list[tuple[dt.date, list[pd.DataFrame]]] = field(default_factory=list)
-    no_data: list[tuple[dt.date, DayUnavailable]] = field(default_factory=list)
+    days: list[DayFetch] = field(default_factory=list)  # resolved days, oldest first
     failure: SourceError | None = None
     failed_day: dt.date | None = None
 
+    @property
+    def delivered(self) -> list[DayFetch]:
+        """The days with something to store."""
+        return [d for d in self.days if d.delivered]
 
-def _fetch_month(
+
+def _fetch_batch(
     ctx: JobContext,
-    chain: SourceChain,
-    calendar: TradingCalendar,
-    month: Iterable[dt.date],
-    prints: dict[dt.date, str],
-    progress: Progress | None,
-) -> _Month:
-    """Fetch each day until one fails; a day every source has left empty past the grace period is no_data."""
-    out = _Month()
-    today = ctx.as_of.astimezone(KST).date()
-    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
-    for day in month:
-        try:
-            frames = [chain.fetch_day(day, market, ctx.as_of) for market in MARKETS]
-        except DayUnavailable as exc:
-            if exc.all_empty and today - day > grace:
-                log.error(
-                    "NO DATA for session %s: every source still answers an empty market %d days later. "
-                    "Recording it as a day without data so collection can go on. If KRX did trade that "
-                    "day, run `daily_update.py --redo %s`; if it was a closure, add it to "
-                    "KRX_EXTRA_CLOSED_DAYS. (%s)",
-                    day, (today - day).days, day, exc,
-                )
-                out.no_data.append((day, exc))
-                continue
-            out.failure, out.failed_day = exc, day
-            return out
-        digest = fingerprint(frames)
-        if digest in {prints.get(d) for d in _neighbour_sessions(calendar, day)}:
-            out.failure = StaleAnswerError(
-                f"{day}: the answer repeats the closes and volumes of a neighbouring session exactly (served "
-                "before the day was published?); not stored, the next run asks again"
-            )
-            out.failed_day = day
-            return out
-        prints[day] = digest
-        out.fetched.append((day, frames))
-        if progress:
-            progress(1)
-    return out
-
-
-def _mark_days(ctx: JobContext, month: _Month, prints: dict[dt.date, str]) -> list[dt.date]:
-    """Record the month's completed and no_data days, oldest first; returns the days recorded."""
-    marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
-    records: list[tuple[dt.date, dict[str, Any]]] = []
-    for day, frames in month.fetched:
-        records.append((day, {
-            "status": "completed",
-            "rows": int(sum(len(f) for f in frames)),
-            "fingerprint": prints[day],
-            "sources": {f["market"].iloc[0]: f.attrs.get("source") for f in frames},
-        }))
-        ctx.counters["days_completed"] += 1
-    for day, exc in month.no_data:
-        records.append((day, {"status": "no_data", "error": str(exc)}))
-        ctx.counters["days_no_data"] += 1
-    for day, fields in sorted(records, key=lambda r: r[0]):
-        status = fields.pop("status")
-        ctx.storage.mark_day(day, status, {"run_id": ctx.run_id, "end_time_utc": marked_at, **fields})
-    return sorted(day for day, _ in records)
-
-
-def collect_days(
-    ctx: JobContext,
-    chain: SourceChain,
-    calendar: TradingCalendar,
+    market: Market,
     days: Sequence[dt.date],
-    progress: Progress | None = None,
-) -> None:
+    prints: dict[dt.date, dict[str, str]],
+    progress: Progress | None,
+) -> _Batch:
+    """Fetch the batch's days until one fails; a day every source has left empty past the grace period is
+    resolved (no_data)."""
+    collector, calendar = market.collector, market.calendar
+    today = calendar.local_date(ctx.as_of)
+    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
+    wanted = {day: list(collector.parts) for day in days}
+    results = {day: DayFetch(day) for day in days}
+    batch = _Batch()
+    for fetched in collector.fetch(market.chain, wanted, ctx.as_of):
+        result = results[fetched.day]
+        if fetched.delivery is not None:
+            digest = collector.digest(fetched.part, fetched.delivery.data)
+            neighbours = _neighbour_sessions(calendar, fetched.day)
+            if digest is not None and digest in {prints.get(d, {}).get(fetched.part) for d in neighbours}:
+                batch.failure = StaleAnswerError(
+                    f"{fetched.part} {fetched.day}: the answer repeats the closes and volumes of a neighbouring "
+                    "session exactly (served before the day was published?); not stored, the next run asks again"
+                )
+                batch.failed_day = fetched.day
+                break
+            result.delivered[fetched.part] = fetched.delivery
+            if digest is not None:
+                result.digests[fetched.part] = digest
+                prints.setdefault(fetched.day, {})[fetched.part] = digest
+        else:
+            problem = fetched.problem
+            assert problem is not None
+            result.missing[fetched.part] = problem
+            if not (problem.all_empty and today - fetched.day > grace):
+                batch.failure, batch.failed_day = problem, fetched.day
+                break
+        if progress and len(result.delivered) + len(result.missing) == len(wanted[fetched.day]):
+            progress(1)
+    for day in days:
+        result = results[day]
+        if batch.failed_day is not None and day >= batch.failed_day:
+            break
+        if len(result.delivered) + len(result.missing) == len(wanted[day]):
+            batch.days.append(result)
+    return batch
+
+
+def _mark_days(ctx: JobContext, market: Market, batch: _Batch) -> list[dt.date]:
+    """Record the batch's completed and no_data days, oldest first; returns the days recorded."""
+    marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
+    today = market.calendar.local_date(ctx.as_of)
+    recorded: list[dt.date] = []
+    for result in batch.days:
+        fields: dict[str, object] = {"run_id": ctx.run_id, "end_time_utc": marked_at}
+        if result.complete:
+            status = "completed"
+            fields |= {
+                "rows": int(sum(market.collector.rows(d.data) for d in result.delivered.values())),
+                "sources": {part: d.source for part, d in result.delivered.items()},
+            }
+            if result.digests:
+                fields["fingerprints"] = dict(result.digests)
+            ctx.counters["days_completed"] += 1
+        else:
+            status = "no_data"
+            problem = next(iter(result.missing.values()))
+            log.error(
+                "NO DATA for session %s: every source still answers an empty market %d days later. "
+                "Recording it as a day without data so collection can go on. If %s did trade that "
+                "day, run `%s.py --redo %s`; if it was a closure, add it to %s. (%s)",
+                result.day, (today - result.day).days, market.name, market.job, result.day,
+                market.calendar.closed_setting, problem,
+            )
+            fields["error"] = str(problem)
+            ctx.counters["days_no_data"] += 1
+        ctx.storage.mark_day(result.day, status, fields, job=market.job)
+        recorded.append(result.day)
+    return recorded
+
+
+def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progress: Progress | None = None) -> None:
     """Fetch, store and mark each day, oldest first, a calendar month at a time.
 
-    Order of writes per month: bars, then the universe, then the day records; so a day marked completed is
-    wholly stored, and a run killed anywhere is repaired by running again."""
+    Order of writes per month: the collector's store (bars, then what the market derives), then the day
+    records; so a day marked completed is wholly stored, and a run killed anywhere is repaired by running
+    again."""
     counters = ctx.counters
-    for key in ("days_completed", "days_no_data", "bars_written", "universe_updates"):
+    for key in ("days_completed", "days_no_data", *market.collector.counters):
         counters.setdefault(key, 0)
-    prints = ctx.storage.day_fingerprints()
+    prints = ctx.storage.day_fingerprints(market.job)
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
-        month = _fetch_month(ctx, chain, calendar, days_of_month, prints, progress)
-        counters["source_calls"] = sum(chain.calls.values())
-        if month.fetched:
-            written, changed = _write_chunk(ctx, month.fetched)
-            counters["bars_written"] += written
-            counters["universe_updates"] += changed
-        recorded = _mark_days(ctx, month, prints)
+        batch = _fetch_batch(ctx, market, list(days_of_month), prints, progress)
+        counters["source_calls"] = sum(market.chain.calls.values())
+        if batch.delivered:
+            market.collector.store(ctx, batch.delivered)
+        recorded = _mark_days(ctx, market, batch)
         if recorded:
             counters["last_day"] = recorded[-1].isoformat()
-            log.info("stored %s..%s: %d day(s), %d bars so far",
-                     recorded[0], recorded[-1], len(recorded), counters["bars_written"])
+            so_far = " ".join(f"{key}={counters[key]}" for key in market.collector.counters)
+            log.info("%s: stored %s..%s: %d day(s); so far %s", market.name, recorded[0], recorded[-1],
+                     len(recorded), so_far or f"days={counters['days_completed'] + counters['days_no_data']}")
         ctx.heartbeat()
-        if month.failure is not None:
-            counters["failed_day"] = month.failed_day.isoformat() if month.failed_day else None
-            raise month.failure
+        if batch.failure is not None:
+            counters["failed_day"] = batch.failed_day.isoformat() if batch.failed_day else None
+            raise batch.failure
 
 
-def _pending(calendar: TradingCalendar, done: set[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
+def _pending(calendar: TradingCalendar, done: Iterable[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
+    done = set(done)
     return [d for d in calendar.sessions_between(start, end) if d not in done]
 
 
 def manual_setup(
     ctx: JobContext,
-    calendar: TradingCalendar,
-    chain: SourceChain,
+    market: Market,
     progress_factory: Callable[[int], Progress] | None = None,
+    sessions: int | None = None,
 ) -> None:
-    """First install: indexes, then the last N sessions (resumable), then the universe as of the last day."""
+    """First install: indexes, then the last N sessions (resumable); the collector derives the rest."""
+    calendar, chain = market.calendar, market.chain
     ctx.storage.ensure_indexes()
     last = last_due_session(calendar, chain, ctx.as_of)
     if last is None:
         raise SourceError(f"no configured source has published any session up to {ctx.today}")
-    window = calendar.last_sessions(last, ctx.settings.setup_history_sessions)
+    window = calendar.last_sessions(last, sessions or ctx.settings.setup_history_sessions)
     earliest = chain.earliest_day()
     if earliest is not None and earliest > window[0]:
         log.warning(
@@ -207,7 +199,7 @@ def manual_setup(
         window = [d for d in window if d >= earliest]
         if not window:
             raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
-    pending = _pending(calendar, ctx.storage.done_days(), window[0], last)
+    pending = _pending(calendar, ctx.storage.done_days(market.job), window[0], last)
     ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
     if not pending:
         log.info("setup already complete for %s..%s; nothing to load", window[0], last)
@@ -217,27 +209,23 @@ def manual_setup(
         len(pending), len(window), pending[0], last, ",".join(s.name for s in chain.sources),
     )
     progress = progress_factory(len(pending)) if progress_factory else None
-    collect_days(ctx, chain, calendar, pending, progress)
+    collect_days(ctx, market, pending, progress)
 
 
-def daily_update(
-    ctx: JobContext,
-    calendar: TradingCalendar,
-    chain: SourceChain,
-    redo: Sequence[dt.date] = (),
-) -> None:
+def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:
     """Collect every due session after the first collected one that is not done yet (seed 3.2)."""
+    calendar = market.calendar
     for day in redo:
         if not calendar.is_session(day):
-            raise ConfigError(f"--redo {day}: not a KRX session")
-        ctx.storage.forget_day(day)
+            raise ConfigError(f"--redo {day}: not a {market.name} session")
+        ctx.storage.forget_day(day, job=market.job)
         log.info("--redo %s: the day is pending again", day)
-    done = ctx.storage.done_days()
+    done = ctx.storage.done_days(market.job)
     if not done:
-        raise ConfigError("no collected day in job_status yet: run `python manual_setup.py` first")
-    last = last_due_session(calendar, chain, ctx.as_of)
+        raise ConfigError(f"no collected day in job_status yet: run `python {market.setup_command}` first")
+    last = last_due_session(calendar, market.chain, ctx.as_of)
     if last is None:
-        log.info("no session is due yet as of %s", ctx.as_of.astimezone(KST).isoformat(timespec="minutes"))
+        log.info("no session is due yet as of %s", ctx.as_of.astimezone(calendar.tz).isoformat(timespec="minutes"))
         return
     pending = _pending(calendar, done, min(done), last)
     ctx.counters.update(pending=len(pending), up_to=last.isoformat())
@@ -245,4 +233,4 @@ def daily_update(
         log.info("up to date through %s", last)
         return
     log.info("%d session(s) to collect: %s..%s", len(pending), pending[0], pending[-1])
-    collect_days(ctx, chain, calendar, pending)
+    collect_days(ctx, market, pending)

@@ -1,13 +1,17 @@
-"""Data sources: the only code that imports pykrx (and, later, yfinance)."""
+"""Data sources: the one interface and the fallback chain (chain.py), KRX's sources and their configuration.
+The only code that imports pykrx (and yfinance)."""
 
 from __future__ import annotations
 
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.sources.base import MARKETS, DailyMarketSource
-from lib.sources.chain import DayUnavailable, SourceChain
+from lib.sources.chain import Attempt, DayUnavailable, Delivery, Request, Source, SourceChain
 
-__all__ = ["MARKETS", "DailyMarketSource", "DayUnavailable", "SourceChain", "build_sources", "build_chain"]
+__all__ = [
+    "MARKETS", "Attempt", "DailyMarketSource", "DayUnavailable", "Delivery", "Request", "Source", "SourceChain",
+    "build_sources", "build_chain",
+]
 
 
 def build_sources(settings: Settings) -> list[DailyMarketSource]:
@@ -40,7 +44,7 @@ def build_sources(settings: Settings) -> list[DailyMarketSource]:
 
 
 def build_chain(settings: Settings, **overrides: object) -> SourceChain:
-    """A SourceChain over the configured sources with the configured pacing."""
+    """A SourceChain over the configured KRX sources with the configured pacing."""
     return SourceChain(
         build_sources(settings),
         min_gap_seconds=settings.krx_min_request_gap_seconds,

@@ -1,10 +1,10 @@
-"""The one interface every daily-market source implements (OpenBB's fetcher pattern):
-build the query, fetch the raw answer (the only step that leaves the process), normalise, validate."""
+"""KRX's daily-market sources: the spine's source interface (lib/sources/chain.py) for one market's whole day
+(one request per market per day), the normalised schema, and its validation."""
 
 from __future__ import annotations
 
 import datetime as dt
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from lib.errors import BadDataError, EmptyAnswerError
 from lib.log import KST
+from lib.sources.chain import Request, Source
 
 MARKETS = ("KOSPI", "KOSDAQ")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -29,24 +30,22 @@ class Query:
     market: str
 
 
-class DailyMarketSource(ABC):
-    """A source of whole-market daily bars for KOSPI or KOSDAQ."""
+class DailyMarketSource(Source):
+    """A source of whole-market daily bars for KOSPI or KOSDAQ: a request is one market on one KST session."""
 
     name: ClassVar[str]
 
-    def build_query(self, day: dt.date, market: str) -> Query:
-        """The request for one market on one KST trading day."""
-        if market not in MARKETS:
-            raise ValueError(f"unknown market {market!r}")
-        return Query(day, market)
+    def build_query(self, request: Request) -> Query:
+        """The query for one market on one KST trading day."""
+        if request.part not in MARKETS:
+            raise ValueError(f"unknown market {request.part!r}")
+        if len(request.days) != 1:
+            raise ValueError("a KRX request is one market on one day")
+        return Query(request.days[0], request.part)
 
     def available_at(self, day: dt.date) -> dt.datetime | None:
         """When this source publishes the day (KST); None when it never will (past a replay file's end)."""
         return dt.datetime.combine(day, dt.time(18, 0), tzinfo=KST)
-
-    def first_day(self) -> dt.date | None:
-        """The first session this source can serve, when it is bounded."""
-        return None
 
     @abstractmethod
     def fetch_raw(self, query: Query) -> Any:
@@ -55,6 +54,10 @@ class DailyMarketSource(ABC):
     @abstractmethod
     def normalise(self, raw: Any, query: Query) -> pd.DataFrame:
         """Turn the raw answer into the COLUMNS schema (pure)."""
+
+    def validate(self, data: pd.DataFrame, query: Query) -> pd.DataFrame:
+        """The market day checked by validate_market_day."""
+        return validate_market_day(data, query, self.name)
 
 
 def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pytest
 
 from lib.calendar import TradingCalendar, to_utc_midnight
 from lib.errors import BadDataError, SourceBlockedError, TransientSourceError
-from lib.sources import SourceChain, build_chain
+from lib.sources import Request, SourceChain, build_chain
 from lib.sources.base import COLUMNS, Query
 from lib.sources.replay import ReplaySource
 from tests.conftest import PANEL
@@ -269,7 +269,7 @@ def test_transient_errors_are_retried_with_growing_pauses(replay):
 
     source = ScriptedSource(replay, "replay", failures={D(2024, 9, 2): flaky})
     chain = SourceChain([source], min_gap_seconds=0, max_attempts=3, backoff_seconds=5, sleep=pauses.append)
-    frame = chain.fetch_day(D(2024, 9, 2), "KOSPI", evening(D(2024, 9, 2)))
+    frame = chain.fetch(Request("KOSPI", (D(2024, 9, 2),)), evening(D(2024, 9, 2))).data
     assert len(frame) > 0 and pauses == [5, 10]
 
 
@@ -402,6 +402,6 @@ def test_requests_to_a_source_keep_the_minimum_gap(replay):
                         monotonic=lambda: now["t"])
     for day in (D(2024, 9, 2), D(2024, 9, 3)):
         for market in ("KOSPI", "KOSDAQ"):
-            chain.fetch_day(day, market, evening(day))
+            chain.fetch(Request(market, (day,)), evening(day))
             now["t"] += 0.25  # the time it takes to store an answer
     assert pauses == [1.25, 1.25, 1.25]

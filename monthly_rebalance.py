@@ -7,31 +7,30 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
 
-from lib.cli import parse_day
+from lib.cli import parse_day, run_script
 from lib.config import Settings
+from lib.jobs.etf import EtfPlan
 from lib.jobs.rebalance import monthly_rebalance
-from lib.jobs.us import run_us_script
+from lib.markets.us import us_market
 
 JOB = "monthly_rebalance"
 
 
-def main(
-    argv: list[str] | None = None,
-    settings: Settings | None = None,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-) -> int:
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, rebalance what is due; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--date", "--today", dest="date", type=parse_day, metavar="YYYY-MM-DD",
-        help="act as on this New York date (replays, tests); default: the clock",
+        help="act as at the end of this New York date (replays, tests); default: the clock",
     )
     parser.add_argument("--force", action="store_true", help="rebalance as of --date even if it is not the last Sunday")
     args = parser.parse_args(argv)
-    return run_us_script(JOB, args.date, settings, clock,
-                         lambda ctx, market, chain, plan: monthly_rebalance(ctx, market, plan, args.force))
+    return run_script(
+        JOB, args.date, settings,
+        lambda market: lambda ctx: monthly_rebalance(ctx, market, EtfPlan.from_settings(ctx.settings), args.force),
+        clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
+    )
 
 
 if __name__ == "__main__":

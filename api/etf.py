@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api.deps import get_settings, get_storage
 from lib.config import Settings
 from lib.errors import ConfigError
-from lib.etf.market import UsMarket
+from lib.markets.us import us_calendar
 from lib.storage import Storage
 
 router = APIRouter(tags=["etf"])
@@ -152,15 +152,11 @@ class MonthlyResponse(BaseModel):
     performance: Performance | None
 
 
-def _market(settings: Settings) -> UsMarket:
-    return UsMarket(settings.us_extra_closed_days, settings.us_extra_sessions)
-
-
 def _session(settings: Settings, day: dt.date | None) -> None:
     if day is None:
         return
     try:
-        if not _market(settings).calendar.is_session(day):
+        if not us_calendar(settings).is_session(day):
             raise HTTPException(status_code=422, detail=f"{day} is not an XNYS session")
     except ConfigError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None

@@ -18,7 +18,12 @@ class TransientSourceError(SourceError):
 
 
 class RateLimitedError(TransientSourceError):
-    """The source said "too many requests" (HTTP 429): wait longer than for other transient errors."""
+    """The source said "too many requests" (HTTP 429): the chain waits at least `pause` seconds (doubling) before
+    asking again, longer than for other transient errors."""
+
+    def __init__(self, message: str, pause: float = 60.0) -> None:
+        super().__init__(message)
+        self.pause = pause
 
 
 class SourceBlockedError(SourceError):

@@ -121,9 +121,24 @@ def run_analysis(
 
 def new_york(day: dt.date, hour: int = 18, minute: int = 0) -> dt.datetime:
     """A New York moment on that day (18:00: two hours after a regular close)."""
-    from lib.etf.market import NEW_YORK
+    from zoneinfo import ZoneInfo
 
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NEW_YORK)
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo("America/New_York"))
+
+
+def us_test_market(settings: Settings, sources: list[Any] | None = None, calendar: Any = None) -> Any:
+    """The US market as the scripts build it, with these sources (default: the configured ones) and no pauses."""
+    from lib.jobs.etf import EtfPlan
+    from lib.markets import Market
+    from lib.markets.us import UsCollector, build_us_chain, build_us_sources, us_calendar, us_market
+
+    if sources is None and calendar is None:
+        return us_market(settings, sleep=lambda _s: None)
+    calendar = calendar or us_calendar(settings)
+    chain = build_us_chain(settings, sources or build_us_sources(settings, calendar), sleep=lambda _s: None)
+    base = us_market(settings, chain=chain)
+    return Market(base.name, base.job, base.lock, calendar, chain,
+                  UsCollector(calendar, chain, EtfPlan.from_settings(settings)), base.setup_command)
 
 
 def run_etf(
@@ -131,20 +146,14 @@ def run_etf(
     settings: Settings,
     as_of: dt.datetime,
     clock: Callable[[], dt.datetime],
-    chain: Any = None,
     market: Any = None,
 ) -> int:
-    """Run etf_pipeline as the script does, on this storage, source chain, market and clock."""
-    from lib.etf.market import UsMarket
-    from lib.jobs.etf import EtfPlan, etf_pipeline
-    from lib.jobs.us import US_LOCK
-    from lib.sources.us_chain import build_us_chain
+    """Run etf_pipeline as the script does, on this storage, market and clock."""
+    from lib.jobs.etf import etf_pipeline
 
-    market = market or UsMarket(settings.us_extra_closed_days, settings.us_extra_sessions)
-    chain = chain or build_us_chain(settings, sleep=lambda _s: None)
-    plan = EtfPlan.from_settings(settings)
-    code = run_job("etf_pipeline", settings, storage, as_of, clock,
-                   lambda ctx: etf_pipeline(ctx, market, chain, plan), lock_name=US_LOCK)
+    market = market or us_test_market(settings)
+    code = run_job("etf_pipeline", settings, storage, as_of, clock, lambda ctx: etf_pipeline(ctx, market),
+                   lock_name=market.lock)
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code
@@ -154,15 +163,13 @@ def run_rebalance(
     storage: Storage, settings: Settings, as_of: dt.datetime, clock: Callable[[], dt.datetime], force: bool = False
 ) -> int:
     """Run monthly_rebalance as the script does."""
-    from lib.etf.market import UsMarket
     from lib.jobs.etf import EtfPlan
     from lib.jobs.rebalance import monthly_rebalance
-    from lib.jobs.us import US_LOCK
 
-    market = UsMarket(settings.us_extra_closed_days, settings.us_extra_sessions)
+    market = us_test_market(settings)
     plan = EtfPlan.from_settings(settings)
     code = run_job("monthly_rebalance", settings, storage, as_of, clock,
-                   lambda ctx: monthly_rebalance(ctx, market, plan, force), lock_name=US_LOCK)
+                   lambda ctx: monthly_rebalance(ctx, market, plan, force), lock_name=market.lock)
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code
@@ -176,8 +183,7 @@ def etf_snapshot(storage: Storage) -> dict[str, Any]:
         docs = sorted(storage.etf_db[name].find({}), key=lambda d: str(d["_id"]))
         out[name] = [{k: v for k, v in d.items() if k not in volatile} for d in docs]
     out["days"] = [
-        {k: d.get(k) for k in ("date_kst", "status", "stages", "trending", "positions", "sources")}
-        for d in storage.etf_day_records()
+        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records("etf_pipeline")
     ]
     return out
 
@@ -188,7 +194,7 @@ class CountingSource:
     def __init__(self, inner: Any, failures: dict[tuple[str, str], Callable[[], Any]] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
-        self.paced = inner.paced
+        self.network = inner.network
         self.calls: list[tuple[str, str]] = []
         self.failures = failures or {}
 
@@ -196,7 +202,7 @@ class CountingSource:
         return getattr(self.inner, attr)
 
     def fetch_raw(self, query: Any) -> Any:
-        kind = type(query).__name__.removesuffix("Query").lower()
+        kind = type(query).__name__.removesuffix("Query").lower()  # bars, holdings, profile
         key = getattr(query, "ticker", None) or getattr(query, "etf", "")
         self.calls.append((kind, key))
         failure = self.failures.get((kind, key))

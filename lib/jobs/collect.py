@@ -158,8 +158,9 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, progress)
         counters["source_calls"] = sum(market.chain.calls.values())
-        if batch.delivered:
-            market.collector.store(ctx, batch.delivered)
+        # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US
+        # market's rejected records of a day that failed validation).
+        market.collector.store(ctx, batch.delivered)
         recorded = _mark_days(ctx, market, batch)
         if recorded:
             counters["last_day"] = recorded[-1].isoformat()

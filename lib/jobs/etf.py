@@ -1,13 +1,13 @@
-"""etf_pipeline: the seed's five stages for a batch of XNYS sessions, then the realised performance of every
-portfolio still running. Each stage writes idempotently (keys are the seed's unique keys), so a batch killed
-anywhere and run again gives the same database; the sessions are marked completed only after all five stages.
+"""etf_pipeline: the seed's five stages on the collection spine (lib/markets/us.py plugs the US market in), then
+the realised performance of every portfolio still running. Each stage writes idempotently (keys are the seed's
+unique keys), so a batch killed anywhere and run again gives the same database; the spine marks a session
+completed only after `run_stages` has returned for it.
 
-Per batch: stage 1-2 fetch each ETF's bars once over the batch plus the sessions before it that a 20-session
-return needs (one request per ETF, whatever the batch length, and every close used by a return re-read in the
-same answer, so all are on one dividend-adjustment basis); stage 3 ranks the ETFs per session and period;
-stage 4 refreshes the trending ETFs' holdings when older than US_HOLDINGS_REFRESH_DAYS and fetches the bars of
-their top holdings (and of every stock of a portfolio still running) once; stage 5 builds the three portfolios
-per session."""
+Per batch: stages 1-2 have each ETF's bars from one request over the batch plus the sessions a 20-session
+return needs before it (so every close a return uses is re-read in one answer, on one dividend-adjustment
+basis); stage 3 ranks the ETFs per session and period; stage 4 refreshes the trending ETFs' holdings when older
+than US_HOLDINGS_REFRESH_DAYS and fetches the bars of their top holdings (and of every stock of a portfolio
+still running) once; stage 5 builds the three portfolios per session."""
 
 from __future__ import annotations
 
@@ -16,20 +16,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.calendar import to_utc_midnight
+from lib.calendar import TradingCalendar, to_utc_midnight
 from lib.config import Settings
-from lib.errors import EmptyAnswerError
-from lib.etf.market import UsMarket
 from lib.etf.performance import realised
 from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
 from lib.etf.trending import n_session_return, trending_table
 from lib.etf.universe import PERIODS, EtfSpec, etf_specs
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
-from lib.sources.us import Rejected, is_foreign_listing, validate_bars, validate_holdings, validate_profile
-from lib.sources.us_chain import Unavailable, UsChain
+from lib.markets import Market
+from lib.sources.chain import DayUnavailable, Delivery, Request, SourceChain
+from lib.sources.us import Rejected, Validated, is_foreign_listing
 
 log = get_logger("etf")
+
+ETF_JOB = "etf_pipeline"
+US_LOCK = "us_etf"
 
 LOOKBACK_SESSIONS = max(PERIODS) + 5  # a 20-session return, and the start close of a portfolio still running
 FOREIGN_STALENESS = dt.timedelta(days=7)  # a foreign listing's last close may stand for an XNYS session this long
@@ -63,16 +65,15 @@ class EtfPlan:
 
 @dataclass
 class Batch:
-    """One run of the five stages over consecutive pending sessions."""
+    """One run of the five stages over consecutive sessions."""
 
     ctx: JobContext
-    market: UsMarket
-    chain: UsChain
+    calendar: TradingCalendar
+    chain: SourceChain
     plan: EtfPlan
-    days: list[dt.date]
-    window: list[dt.date] = field(default_factory=list)
+    window: list[dt.date]
+    days: list[dt.date]  # the sessions that get stages 3-5 (every ETF delivered them)
     rejected: list[Rejected] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)
     trending: dict[dt.date, dict[int, list[str]]] = field(default_factory=dict)
     holdings: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # etf -> collected date -> rows
     stock_closes: dict[str, dict[dt.date, float]] = field(default_factory=dict)
@@ -82,17 +83,30 @@ class Batch:
         """The run's storage."""
         return self.ctx.storage
 
+    def fetch(self, request: Request) -> Delivery:
+        """A request through the chain; its rejected records are kept for storage."""
+        delivery = self.chain.fetch(request, self.ctx.as_of)
+        validated: Validated = delivery.data
+        self.rejected.extend(validated.rejected)
+        return delivery
 
-def sessions_after(market: UsMarket, day: dt.date, count: int) -> list[dt.date]:
-    """The `count` sessions after `day`."""
-    return market.calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=2 * count + 14))[:count]
+
+def sessions_after(calendar: TradingCalendar, day: dt.date, count: int) -> list[dt.date]:
+    """The `count` sessions after `day` (fewer past the calendar's end)."""
+    end = min(day + dt.timedelta(days=2 * count + 14), calendar.last)
+    return calendar.sessions_between(day + dt.timedelta(days=1), end)[:count]
 
 
-def _window(market: UsMarket, days: Sequence[dt.date]) -> list[dt.date]:
-    # One session more than the lookback: it is fetched but not stored, so every stored bar's day change has its
-    # previous close, whichever session a batch starts from (a re-run after a crash starts elsewhere).
-    before = market.calendar.last_sessions(days[0], LOOKBACK_SESSIONS + 2)[:-1]
-    return [*before, *market.calendar.sessions_between(days[0], days[-1])]
+def fetch_window(calendar: TradingCalendar, days: Sequence[dt.date]) -> list[dt.date]:
+    """The sessions a batch fetches: the lookback a 20-session return needs, one more (fetched, not stored, so
+    every stored bar's day change has its previous close whichever session a batch starts from), the batch."""
+    before = calendar.last_sessions(days[0], LOOKBACK_SESSIONS + 2)[:-1]
+    return [*before, *calendar.sessions_between(days[0], days[-1])]
+
+
+def _definitive(exc: DayUnavailable) -> bool:
+    """Asking again now would not change the answer: no source failed transiently, refused us or is late."""
+    return not exc.outcomes & {"transient", "blocked", "not_published"}
 
 
 def _aligned(closes: dict[dt.date, float], sessions: Sequence[dt.date], foreign: bool) -> dict[dt.date, float]:
@@ -125,55 +139,29 @@ def _store_rejected(batch: Batch) -> None:
         batch.rejected.clear()
 
 
-def _fetch_bars(batch: Batch, ticker: str) -> tuple[list[dict[str, Any]], str]:
-    sessions = set(batch.window)
-
-    def validate(frame: Any, query: Any, source: str) -> Any:
-        validated = validate_bars(frame, query, source, sessions)
-        batch.rejected.extend(validated.rejected)
-        return validated
-
-    validated, source = batch.chain.fetch(
-        f"{ticker} bars {batch.window[0]}..{batch.window[-1]}",
-        lambda s: s.bars_query(ticker, batch.window),
-        validate,
-    )
-    if validated.after_end:
-        log.info("%s %s: %d row(s) after %s not stored (a session still trading)",
-                 source, ticker, validated.after_end, batch.window[-1])
-    return validated.rows, source
+def _bar_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("open", "high", "low", "close", "volume", "dividends", "splits")}
 
 
 # --- stages 1 and 2: ETF bars ------------------------------------------------------------------------
 
 
-def collect_etf_bars(batch: Batch) -> int:
-    """Stages 1 (benchmark ETFs) and 2 (sector ETFs): every batch session's bar of each ETF, with the day's
-    change in percent against the previous session; static metadata. Returns the documents written."""
+def store_etf_bars(batch: Batch, answers: dict[str, Delivery]) -> int:
+    """Stages 1 (benchmark ETFs) and 2 (sector ETFs): each ETF's bars of the window with the day's change in
+    percent against the previous session; static metadata. Returns the documents written."""
     docs: list[dict[str, Any]] = []
-    for spec in batch.plan.specs:
-        rows, source = _fetch_bars(batch, spec.ticker)
-        have = {r["date"]: r for r in rows}
-        missing = [d for d in batch.days if d not in have]
-        if missing:
-            raise EmptyAnswerError(
-                f"{source} {spec.ticker}: no usable bar for {', '.join(d.isoformat() for d in missing[:5])}"
-                + (" (rejected, see logs_rejected_records)" if any(r.ticker == spec.ticker for r in batch.rejected)
-                   else "")
-            )
-        batch.sources[spec.ticker] = source
+    for ticker, delivery in answers.items():
+        validated: Validated = delivery.data
+        batch.rejected.extend(validated.rejected)
+        have = {r["date"]: r for r in validated.rows}
         for i, day in enumerate(batch.window[1:], start=1):
             row = have.get(day)
             if row is None:
                 continue
             previous = have.get(batch.window[i - 1])
             change = (row["close"] / previous["close"] - 1) * 100 if previous else None
-            docs.append({
-                "ticker": spec.ticker, "date": to_utc_midnight(day),
-                **{k: row[k] for k in ("open", "high", "low", "close", "volume", "dividends", "splits")},
-                "price_change_percent": change, "source": source,
-            })
-    _store_rejected(batch)
+            docs.append({"ticker": ticker, "date": to_utc_midnight(day), **_bar_fields(row),
+                         "price_change_percent": change, "source": delivery.source})
     written = batch.storage.upsert_etf_bars(docs)
     batch.storage.save_etf_meta([s.document() for s in batch.plan.specs])
     return written
@@ -183,12 +171,12 @@ def collect_etf_bars(batch: Batch) -> int:
 
 
 def identify_trending(batch: Batch) -> None:
-    """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per batch session."""
+    """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per session."""
     closes = batch.storage.etf_closes(batch.plan.tickers, batch.window[0], batch.days[-1])
     sectors = {s.ticker: s.sector_name for s in batch.plan.specs}
     rows = []
     for day in batch.days:
-        valid_from = sessions_after(batch.market, day, 1)
+        valid_from = sessions_after(batch.calendar, day, 1)
         batch.trending[day] = {}
         for period in PERIODS:
             returns = {t: n_session_return(closes.get(t, {}), batch.window, day, period) for t in batch.plan.tickers}
@@ -214,28 +202,21 @@ def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
     collected, _ = _snapshot(batch, etf, day)
     if collected is not None and (day - collected).days < batch.plan.refresh_days:
         return
-
-    def validate(frame: Any, query: Any, source: str) -> Any:
-        validated = validate_holdings(frame, query, source)
-        batch.rejected.extend(validated.rejected)
-        return validated
-
     try:
-        validated, source = batch.chain.fetch(
-            f"{etf} holdings", lambda s: s.holdings_query(etf, day), validate
-        )
-    except Unavailable as exc:
-        if collected is not None or exc.definitive:
+        delivery = batch.fetch(Request(etf, (day,), kind="holdings"))
+    except DayUnavailable as exc:
+        if collected is not None or _definitive(exc):
             log.warning("%s; %s", exc, f"using the holdings collected {collected}" if collected
                         else f"{etf} contributes no stock on {day}")
             return
         raise
+    validated: Validated = delivery.data
     rows = [Holding(etf, r["ticker"], r["name"], r["holding_percent"]) for r in validated.rows]
     top = top_holdings(rows, batch.plan.top_n)
     as_of = validated.as_of
     batch.storage.save_holdings(
         etf, day, [{"ticker": h.ticker, "name": h.name, "holding_percent": h.holding_percent} for h in top],
-        {"source": source, "source_as_of": as_of.isoformat() if as_of else None},
+        {"source": delivery.source, "source_as_of": as_of.isoformat() if as_of else None},
     )
     batch.holdings.setdefault(etf, {})[day.isoformat()] = [
         {"stock_ticker": h.ticker, "stock_name": h.name, "holding_percent": h.holding_percent} for h in top
@@ -257,21 +238,15 @@ def _ensure_profile(batch: Batch, ticker: str, stored: dict | None) -> dict | No
     day = batch.days[-1]
     if stored is not None and (day - dt.date.fromisoformat(stored["as_of"])).days < batch.plan.refresh_days:
         return stored
-
-    def validate(profile: Any, query: Any, source: str) -> Any:
-        validated = validate_profile(profile, query, source)
-        batch.rejected.extend(validated.rejected)
-        return validated
-
     try:
-        validated, source = batch.chain.fetch(f"{ticker} profile", lambda s: s.profile_query(ticker, day), validate)
-    except Unavailable as exc:
-        if stored is not None or exc.definitive:
+        delivery = batch.fetch(Request(ticker, (day,), kind="profile"))
+    except DayUnavailable as exc:
+        if stored is not None or _definitive(exc):
             log.warning("%s; %s", exc, "keeping the stored profile" if stored else "name, sector and market cap "
                         "unknown: the sector of the ETF holding it and the median market cap stand in")
             return stored
         raise
-    return {**validated.rows[0], "as_of": day.isoformat(), "source": source}
+    return {**delivery.data.rows[0], "as_of": day.isoformat(), "source": delivery.source}
 
 
 def collect_holdings(batch: Batch) -> int:
@@ -293,45 +268,46 @@ def collect_holdings(batch: Batch) -> int:
     batch.storage.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
     docs: list[dict[str, Any]] = []
     for ticker in sorted(stocks):
-        profile = profiles[ticker]
+        profile = profiles[ticker] or {}
         try:
-            rows, source = _fetch_bars(batch, ticker)
-        except Unavailable as exc:
-            if not exc.definitive:
+            delivery = batch.fetch(Request(ticker, tuple(batch.window)))
+        except DayUnavailable as exc:
+            if not _definitive(exc):
                 raise
             log.warning("%s; %s has no return and no performance figures until it does", exc, ticker)
             continue
+        rows = delivery.data.rows
         if not rows or rows[-1]["date"] < batch.days[-1]:
-            log.warning("%s %s: no bar for %s", source, ticker, batch.days[-1])
-        shares = (profile or {}).get("shares_outstanding")
+            log.warning("%s %s: no bar for %s", delivery.source, ticker, batch.days[-1])
+        shares = profile.get("shares_outstanding")
         for row in rows:
-            cap = shares * row["close"] if shares else (profile or {}).get("market_cap")
+            cap = shares * row["close"] if shares else profile.get("market_cap")
             docs.append({
-                "ticker": ticker, "date": to_utc_midnight(row["date"]),
-                **{k: row[k] for k in ("open", "high", "low", "close", "volume", "dividends", "splits")},
-                "sector": (profile or {}).get("sector"), "market_cap": cap,
-                "currency": (profile or {}).get("currency"), "source": source,
+                "ticker": ticker, "date": to_utc_midnight(row["date"]), **_bar_fields(row),
+                "sector": profile.get("sector"), "market_cap": cap, "currency": profile.get("currency"),
+                "source": delivery.source,
             })
     _store_rejected(batch)
     written = batch.storage.upsert_stock_bars(docs)
-    batch.stock_closes = _stock_closes(batch.storage, batch.market, stocks, batch.window[0], batch.days[-1])
+    batch.stock_closes = _stock_closes(batch.storage, batch.calendar, stocks, batch.window[0], batch.days[-1])
     return written
 
 
 # --- stage 5: portfolios ---------------------------------------------------------------------------
 
 
-def _stock_closes(storage: Any, market: UsMarket, tickers: Iterable[str], start: dt.date, end: dt.date) -> dict:
+def _stock_closes(
+    storage: Any, calendar: TradingCalendar, tickers: Iterable[str], start: dt.date, end: dt.date
+) -> dict[str, dict[dt.date, float]]:
     """Stored stock closes on XNYS dates (a foreign listing's aligned), from start to end."""
-    sessions = market.calendar.sessions_between(start, end)
+    sessions = calendar.sessions_between(start, end)
     raw = storage.stock_closes(tickers, start - FOREIGN_STALENESS, end)
     return {t: _aligned(c, sessions, is_foreign_listing(t)) for t, c in raw.items()}
 
 
-def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
-    """Stage 5: the 5-, 10- and 20-session portfolios of each batch session. Returns positions per period."""
+def allocate(batch: Batch) -> None:
+    """Stage 5: the 5-, 10- and 20-session portfolios of each session."""
     meta = batch.plan.by_ticker
-    counts: dict[dt.date, dict[int, int]] = {}
     docs: list[dict[str, Any]] = []
     for day in batch.days:
         trend_rows = {(r["period_days"], r["etf_ticker"]): r for r in batch.storage.trending_rows(day)}
@@ -340,7 +316,6 @@ def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
         tickers = {h.ticker for rows in holdings.values() for h in rows}
         closes = batch.stock_closes
         profiles = batch.storage.stock_profiles(tickers)
-        counts[day] = {}
         for period in PERIODS:
             trending = [
                 Trending(etf, trend_rows[(period, etf)]["outperformance"], meta[etf].sector_name, meta[etf].etf_type)
@@ -360,7 +335,7 @@ def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
                 period, trending, {t.etf: holdings.get(t.etf, []) for t in trending}, returns, facts,
                 batch.plan.benchmark,
             )
-            after = sessions_after(batch.market, day, period)
+            after = sessions_after(batch.calendar, day, period)
             docs.append({
                 "as_of_date": day.isoformat(),
                 **portfolio.as_dict(),
@@ -368,29 +343,27 @@ def allocate(batch: Batch) -> dict[dt.date, dict[int, int]]:
                 "valid_from": after[0].isoformat() if after else None,
                 "valid_until": after[-1].isoformat() if len(after) == period else None,
             })
-            counts[day][period] = len(portfolio.positions)
     batch.storage.save_portfolios(docs)
-    return counts
 
 
 # --- realised performance --------------------------------------------------------------------------
 
 
-def evaluate_performance(storage: Any, market: UsMarket, benchmark: str, last: dt.date) -> int:
+def evaluate_performance(storage: Any, calendar: TradingCalendar, benchmark: str, last: dt.date) -> int:
     """Bring the realised performance of every daily and monthly portfolio not yet final up to `last`.
     Returns how many changed."""
     daily, monthly = storage.unfinished_portfolios()
     spans: list[tuple[dict, bool, list[dt.date], dict[str, float]]] = []
     for doc in daily:
         start = dt.date.fromisoformat(doc["as_of_date"])
-        span = [start, *sessions_after(market, start, doc["period_days"])]
+        span = [start, *sessions_after(calendar, start, doc["period_days"])]
         spans.append((doc, False, span, {p["ticker"]: p["weight"] for p in doc.get("positions", [])}))
     for doc in monthly:
         if not doc.get("valid_until"):
             continue
         start = dt.date.fromisoformat(doc["base_session"])
-        span = [start, *market.calendar.sessions_between(start + dt.timedelta(days=1),
-                                                         dt.date.fromisoformat(doc["valid_until"]))]
+        span = [start, *calendar.sessions_between(start + dt.timedelta(days=1),
+                                                  dt.date.fromisoformat(doc["valid_until"]))]
         spans.append((doc, True, span, {p["ticker"]: p["final_weight"] for p in doc.get("positions", [])}))
     if not spans:
         return 0
@@ -398,7 +371,7 @@ def evaluate_performance(storage: Any, market: UsMarket, benchmark: str, last: d
     end = max(first, min(last, max(span[-1] for _, _, span, _ in spans)))
     tickers = {t for _, _, _, weights in spans for t in weights}
     benchmarks = {doc.get("benchmark", benchmark) for doc, _, _, _ in spans}
-    closes = _stock_closes(storage, market, tickers, first, end)
+    closes = _stock_closes(storage, calendar, tickers, first, end)
     closes.update(storage.etf_closes(benchmarks, first, end))
     results: dict[bool, dict[str, dict]] = {False: {}, True: {}}
     for doc, is_monthly, span, weights in spans:
@@ -407,86 +380,40 @@ def evaluate_performance(storage: Any, market: UsMarket, benchmark: str, last: d
     return storage.set_performances(False, results[False]) + storage.set_performances(True, results[True])
 
 
-# --- the batch -------------------------------------------------------------------------------------
+# --- the batch and the job -------------------------------------------------------------------------
 
 
-def run_batch(ctx: JobContext, market: UsMarket, chain: UsChain, plan: EtfPlan, days: list[dt.date]) -> dict:
-    """Stages 1-5 for these consecutive sessions, then performance; returns each day's record fields."""
-    batch = Batch(ctx, market, chain, plan, list(days))
-    batch.window = _window(market, days)
+def run_stages(
+    ctx: JobContext,
+    calendar: TradingCalendar,
+    chain: SourceChain,
+    plan: EtfPlan,
+    window: list[dt.date],
+    answers: dict[str, Delivery],
+    complete: list[dt.date],
+) -> None:
+    """Stages 1-2 from the ETFs' answers, then 3-5 for the sessions every ETF delivered, then performance."""
+    batch = Batch(ctx, calendar, chain, plan, window, complete)
+    counters = ctx.counters
     try:
-        counters = ctx.counters
-        counters["etf_bars_written"] = counters.get("etf_bars_written", 0) + collect_etf_bars(batch)
+        counters["etf_bars_written"] += store_etf_bars(batch, answers)
+        _store_rejected(batch)
+        if not complete:
+            return
         identify_trending(batch)
-        counters["stock_bars_written"] = counters.get("stock_bars_written", 0) + collect_holdings(batch)
-        positions = allocate(batch)
-        counters["performance_updates"] = counters.get("performance_updates", 0) + evaluate_performance(
-            ctx.storage, market, plan.benchmark, days[-1])
+        counters["stock_bars_written"] += collect_holdings(batch)
+        allocate(batch)
+        counters["performance_updates"] += evaluate_performance(ctx.storage, calendar, plan.benchmark, complete[-1])
     finally:
         _store_rejected(batch)
-    return {
-        day: {
-            "stages": 5,
-            "trending": {str(p): batch.trending[day][p] for p in PERIODS},
-            "positions": {str(p): positions[day][p] for p in PERIODS},
-            "sources": dict(batch.sources),
-        }
-        for day in days
-    }
 
 
-# --- catch-up over pending sessions ---------------------------------------------------------------
+def etf_pipeline(ctx: JobContext, market: Market) -> None:
+    """The generic catch-up on the US market: the first run loads the last US_FIRST_RUN_SESSIONS sessions
+    (manual_setup's window), later runs every due session not yet completed (daily_update)."""
+    from lib.jobs.collect import daily_update, manual_setup
 
-
-def last_due_session(market: UsMarket, chain: UsChain, as_of: dt.datetime) -> dt.date | None:
-    """The latest XNYS session on or before as_of's New York date whose final bar a source has by as_of."""
-    day = market.local_date(as_of)
-    if not market.calendar.is_session(day):
-        day = market.calendar.previous_session(day)
-    for _ in range(10):
-        available = chain.available_at(day, market.close_of(day))
-        if available is not None and available <= as_of:
-            return day
-        day = market.calendar.previous_session(day)
-    return None
-
-
-def etf_pipeline(ctx: JobContext, market: UsMarket, chain: UsChain, plan: EtfPlan) -> None:
-    """Run the five stages for every due XNYS session not yet completed, oldest first, a month per batch;
-    the first run takes the last US_FIRST_RUN_SESSIONS sessions."""
-    storage = ctx.storage
-    done = storage.etf_done_days()
-    last = last_due_session(market, chain, ctx.as_of)
-    if last is None:
-        log.info("no session is due yet as of %s", ctx.as_of.isoformat(timespec="minutes"))
-        return
-    if done:
-        start = min(done)
+    if ctx.storage.done_days(market.job):
+        daily_update(ctx, market)
     else:
-        storage.ensure_indexes()
-        start = market.calendar.last_sessions(last, ctx.settings.us_first_run_sessions)[0]
-        earliest = chain.earliest_day()
-        if earliest is not None:
-            usable = market.calendar.sessions_between(earliest, last)[LOOKBACK_SESSIONS:]
-            if not usable:
-                raise EmptyAnswerError(f"the sources start at {earliest}: too late for a 20-session return by {last}")
-            start = max(start, usable[0])
-    pending = [d for d in market.calendar.sessions_between(start, last) if d not in done]
-    ctx.counters.update(pending=len(pending), up_to=last.isoformat(), days_completed=0)
-    if not pending:
-        log.info("up to date through %s", last)
-        return
-    log.info("%d session(s) to process: %s..%s", len(pending), pending[0], pending[-1])
-    months: dict[tuple[int, int], list[dt.date]] = {}
-    for day in pending:
-        months.setdefault((day.year, day.month), []).append(day)
-    for days in months.values():
-        records = run_batch(ctx, market, chain, plan, days)
-        ctx.counters["source_calls"] = sum(chain.calls.values())
-        marked = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
-        for day in days:
-            storage.mark_etf_day(day, "completed", {"run_id": ctx.run_id, "end_time_utc": marked, **records[day]})
-            ctx.counters["days_completed"] += 1
-        ctx.counters["last_day"] = days[-1].isoformat()
-        log.info("completed %s..%s: %d session(s)", days[0], days[-1], len(days))
-        ctx.heartbeat()
+        manual_setup(ctx, market, sessions=ctx.settings.us_first_run_sessions)

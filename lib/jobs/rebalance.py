@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lib.calendar import TradingCalendar
 from lib.errors import PipelineError
-from lib.etf.market import UsMarket
 from lib.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios
 from lib.etf.universe import PERIODS
-from lib.jobs.etf import EtfPlan, evaluate_performance, sessions_after
+from lib.jobs.etf import ETF_JOB, EtfPlan, evaluate_performance, sessions_after
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
+from lib.markets import Market
 
 log = get_logger("rebalance")
 HOLDING_SESSIONS = 20
@@ -27,7 +28,7 @@ def month_key(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def pending_rebalances(storage: object, market: UsMarket, today: dt.date) -> list[dt.date]:
+def pending_rebalances(storage: object, calendar: TradingCalendar, today: dt.date) -> list[dt.date]:
     """Last Sundays up to today, from the first month with daily portfolios on, that have no merged portfolio."""
     first = storage.first_portfolio_day()  # type: ignore[attr-defined]
     if first is None:
@@ -37,18 +38,17 @@ def pending_rebalances(storage: object, market: UsMarket, today: dt.date) -> lis
     year, month = first.year, first.month
     while (year, month) <= (today.year, today.month):
         sunday = last_sunday(year, month)
-        if sunday <= today and market.calendar.previous_session(sunday) >= first and month_key(sunday) not in done:
+        if sunday <= today and calendar.previous_session(sunday) >= first and month_key(sunday) not in done:
             out.append(sunday)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
 
 
-def rebalance(ctx: JobContext, market: UsMarket, plan: EtfPlan, day: dt.date) -> dict:
+def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt.date) -> dict:
     """Merge the daily portfolios of the last session on or before `day` into the month's portfolio."""
     storage = ctx.storage
-    calendar = market.calendar
-    base = day if calendar.is_session(day) else calendar.previous_session(day)
-    if base not in storage.etf_done_days():
+    base = calendar.latest_session(day)
+    if base not in storage.done_days(ETF_JOB) or storage.portfolio(base, 20) is None:
         raise NotReadyError(
             f"the daily portfolios of {base} are not computed yet: run etf_pipeline.py (it catches up), then this"
         )
@@ -56,7 +56,7 @@ def rebalance(ctx: JobContext, market: UsMarket, plan: EtfPlan, day: dt.date) ->
     weights = {period: {p["ticker"]: p["weight"] for p in doc["positions"]} for period, doc in daily.items()}
     info = {p["ticker"]: p for period in (5, 10, 20) for p in daily[period]["positions"]}
     rows = merge_portfolios(weights)
-    after = sessions_after(market, day, HOLDING_SESSIONS)
+    after = sessions_after(calendar, day, HOLDING_SESSIONS)
     positions = [
         {**row.as_dict(), "name": info[row.ticker]["name"], "sector": info[row.ticker]["sector"]} for row in rows
     ]
@@ -77,14 +77,15 @@ def rebalance(ctx: JobContext, market: UsMarket, plan: EtfPlan, day: dt.date) ->
     return doc
 
 
-def monthly_rebalance(ctx: JobContext, market: UsMarket, plan: EtfPlan, force: bool = False) -> None:
+def monthly_rebalance(ctx: JobContext, market: Market, plan: EtfPlan, force: bool = False) -> None:
     """Rebalance every month whose last Sunday has passed without one; with `force`, rebalance as of today."""
-    today = market.local_date(ctx.as_of)
+    calendar = market.calendar
+    today = calendar.local_date(ctx.as_of)
     storage = ctx.storage
     if force:
         days = [today]
     else:
-        days = pending_rebalances(storage, market, today)
+        days = pending_rebalances(storage, calendar, today)
         if not days:
             if is_last_sunday(today):
                 log.info("%s is the last Sunday of the month and %s is already rebalanced", today, month_key(today))
@@ -97,8 +98,8 @@ def monthly_rebalance(ctx: JobContext, market: UsMarket, plan: EtfPlan, force: b
             ctx.counters["rebalanced"] = 0
             return
     for day in days:
-        rebalance(ctx, market, plan, day)
+        rebalance(ctx, calendar, plan, day)
     ctx.counters["rebalanced"] = len(days)
-    done = storage.etf_done_days()
+    done = storage.done_days(ETF_JOB)
     if done:
-        ctx.counters["performance_updates"] = evaluate_performance(storage, market, plan.benchmark, max(done))
+        ctx.counters["performance_updates"] = evaluate_performance(storage, calendar, plan.benchmark, max(done))

@@ -1,4 +1,4 @@
-"""The US sources' interface (OpenBB's fetcher pattern) and the validation of what they answer.
+"""The US sources on the spine's source interface (lib/sources/chain.py) and the validation of what they answer.
 
 Three kinds of request, each a typed query: the daily bars of one ticker over a span of sessions, an ETF's top
 holdings, a stock's profile (name, sector, shares, market cap). A source builds the query, fetches the raw
@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pandas as pd
 
 from lib.errors import BadDataError, EmptyAnswerError
+from lib.sources.chain import Request, Source
 
 BAR_COLUMNS = ("date", "open", "high", "low", "close", "volume", "dividends", "splits")
 HOLDING_COLUMNS = ("ticker", "name", "holding_percent")
@@ -77,34 +78,23 @@ class ProfileQuery:
 Query = BarsQuery | HoldingsQuery | ProfileQuery
 
 
-class UsSource(ABC):
-    """A source of US daily bars, ETF holdings and stock profiles."""
+class UsSource(Source):
+    """A source of US daily bars, ETF holdings and stock profiles on the spine's interface: a Request of kind
+    `bars` is one ticker over a span of sessions, `holdings` an ETF on its last day, `profile` a stock on its
+    last day."""
 
     name: ClassVar[str]
-    paced: ClassVar[bool] = True  # a network source: minimum gap and backoff apply; a local file is read at once
 
-    def bars_query(self, ticker: str, sessions: list[dt.date]) -> BarsQuery:
-        """The request for a ticker's bars over these sessions."""
-        if not sessions:
-            raise ValueError("a bars query needs at least one session")
-        return BarsQuery(yahoo_symbol(ticker), tuple(sessions))
-
-    def holdings_query(self, etf: str, day: dt.date) -> HoldingsQuery:
-        """The request for an ETF's holdings on a day."""
-        return HoldingsQuery(yahoo_symbol(etf), day)
-
-    def profile_query(self, ticker: str, day: dt.date) -> ProfileQuery:
-        """The request for a stock's profile on a day."""
-        return ProfileQuery(yahoo_symbol(ticker), day)
-
-    def available_at(self, day: dt.date, close: dt.datetime) -> dt.datetime | None:
-        """When the source has the session's final daily bar (`close` is the session's close, aware); None when
-        it never will."""
-        return close
-
-    def first_day(self) -> dt.date | None:
-        """The first session this source can serve, when it is bounded."""
-        return None
+    def build_query(self, request: Request) -> Query:
+        """The typed query for a request (pure)."""
+        symbol = yahoo_symbol(request.part)
+        if request.kind == "bars":
+            return BarsQuery(symbol, tuple(sorted(request.days)))
+        if request.kind == "holdings":
+            return HoldingsQuery(symbol, request.last)
+        if request.kind == "profile":
+            return ProfileQuery(symbol, request.last)
+        raise ValueError(f"unknown request kind {request.kind!r}")
 
     @abstractmethod
     def fetch_raw(self, query: Query) -> Any:
@@ -114,6 +104,17 @@ class UsSource(ABC):
     def normalise(self, raw: Any, query: Query) -> Any:
         """Bars: a frame of BAR_COLUMNS. Holdings: a frame of HOLDING_COLUMNS with attrs['as_of'] (a date or
         None). Profile: a dict with name, sector, shares_outstanding, market_cap, currency, quote_type."""
+
+    def validate(self, data: Any, query: Query) -> Validated:
+        """Accepted rows and rejected records (see validate_bars / validate_holdings / validate_profile)."""
+        match query:
+            case BarsQuery():
+                return validate_bars(data, query, self.name, set(query.sessions))
+            case HoldingsQuery():
+                return validate_holdings(data, query, self.name)
+            case ProfileQuery():
+                return validate_profile(data, query, self.name)
+        raise TypeError(f"unknown query {query!r}")
 
 
 # --- validation --------------------------------------------------------------------------------------

@@ -17,11 +17,14 @@ import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
 from lib.sources.us import BAR_COLUMNS, BarsQuery, HoldingsQuery, ProfileQuery, Query, UsSource, yahoo_symbol
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 DATED = re.compile(r"^(?P<etf>[A-Za-z0-9.\-]+)_asof_(?P<m>\d\d)(?P<d>\d\d)(?P<y>\d{4})\.csv$")
 
@@ -34,7 +37,7 @@ class UsReplaySource(UsSource):
     """Serves bars, holdings and profiles from CSV files; a session is available as soon as it is in the files."""
 
     name = "replay"
-    paced = False
+    network = False
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -60,19 +63,25 @@ class UsReplaySource(UsSource):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"US_REPLAY_DIR: cannot read the dates of {path}: {exc}") from None
 
-    def available_at(self, day: dt.date, close: dt.datetime) -> dt.datetime | None:
+    def available_at(self, day: dt.date) -> dt.datetime | None:
         """A session in the files is there at once; one after the last file date never will be."""
-        return None if day > self.last else close
+        return None if day > self.last else dt.datetime.combine(day, dt.time(0, 0), tzinfo=NEW_YORK)
 
     def first_day(self) -> dt.date:
         """The first session of the ETF files."""
         return self.first
 
+    def last_day(self) -> dt.date:
+        """The last session of the ETF files."""
+        return self.last
+
     @cache  # noqa: B019 - one instance per run; the files do not change while it runs
     def _bars(self, ticker: str) -> pd.DataFrame:
         path = self._bars_files.get(ticker)
-        if path is None:
-            raise EmptyAnswerError(f"{self.name} {ticker}: no file us_etf/{ticker}.csv or us_stocks/{ticker}.csv")
+        if path is None:  # outside what the folder can ever serve: not an empty trading day
+            raise OutsideRangeError(
+                f"{self.name} {ticker}: no file us_etf/{ticker}.csv or us_stocks/{ticker}.csv in {self.root}"
+            )
         try:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         except (OSError, ValueError) as exc:

@@ -24,6 +24,7 @@ import datetime as dt
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,21 +92,25 @@ class YFinanceSource(UsSource):
         self,
         timeout: float,
         publish_delay: dt.timedelta,
+        close_at: Callable[[dt.date], dt.datetime],
+        rate_limit_pause: float = 60.0,
         http: str = "curl_cffi",
         cache_dir: Path | None = None,
         transport: Any = None,
     ) -> None:
         self.timeout = timeout
         self.publish_delay = publish_delay
+        self.close_at = close_at
+        self.rate_limit_pause = rate_limit_pause
         self.http = http
         self.cache_dir = cache_dir
         self.transport = transport  # a requests transport adapter answering offline (tests)
         self.session: Any = None
         self._yf: Any = None
 
-    def available_at(self, day: dt.date, close: dt.datetime) -> dt.datetime:
-        """Yahoo's daily bar is final a while after the close (US_PUBLISH_DELAY_MINUTES)."""
-        return close + self.publish_delay
+    def available_at(self, day: dt.date) -> dt.datetime:
+        """Yahoo's daily bar is final a while after the session's close (US_PUBLISH_DELAY_MINUTES)."""
+        return self.close_at(day) + self.publish_delay
 
     def _load(self) -> Any:
         if self._yf is None:
@@ -152,7 +157,7 @@ class YFinanceSource(UsSource):
 
         statuses = set(self.session.statuses) if self.session is not None else set()
         if isinstance(exc, yfe.YFRateLimitError) or 429 in statuses:
-            return RateLimitedError(f"{where}: Yahoo answered 429 Too Many Requests")
+            return RateLimitedError(f"{where}: Yahoo answered 429 Too Many Requests", self.rate_limit_pause)
         if statuses & {401, 403}:
             return SourceBlockedError(f"{where}: HTTP {min(statuses & {401, 403})}, Yahoo refused the request")
         if any(s >= 500 for s in statuses):
@@ -163,7 +168,7 @@ class YFinanceSource(UsSource):
         if status in (401, 403):
             return SourceBlockedError(f"{where}: HTTP {status}, Yahoo refused the request")
         if status == 429:
-            return RateLimitedError(f"{where}: HTTP 429")
+            return RateLimitedError(f"{where}: HTTP 429", self.rate_limit_pause)
         if status is not None and status >= 500:
             return TransientSourceError(f"{where}: HTTP {status}")
         if status == 404:

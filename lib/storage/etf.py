@@ -27,7 +27,6 @@ TRENDING = "analytics_trending_etfs"
 PORTFOLIOS = "analytics_portfolio_allocation"
 MONTHLY = "analytics_monthly_portfolio"
 REJECTED = "logs_rejected_records"
-ETF_JOB = "etf_pipeline"
 
 
 def bar_id(ticker: str, day: dt.date) -> str:
@@ -272,24 +271,6 @@ class EtfStore(StoreBase):
             self._write(f"{coll.name}.performance")
             coll.bulk_write(ops, ordered=False)
         return len(ops)
-
-    # --- day records (until the generic catch-up takes a job and a market) -------------------------
-
-    def etf_done_days(self) -> set[dt.date]:
-        """XNYS sessions whose five stages are completed."""
-        cursor = self.job_status.find({"kind": "day", "job_name": ETF_JOB, "status": "completed"}, {"date_kst": 1})
-        return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
-
-    def mark_etf_day(self, day: dt.date, status: str, fields: Mapping[str, Any]) -> None:
-        """Record a session's outcome for the ETF pipeline."""
-        self._write(f"job_status.{ETF_JOB}.{day}")
-        doc = {"kind": "day", "job_name": ETF_JOB, "market": "XNYS", "date_kst": day.isoformat(), "status": status,
-               **fields}
-        self.job_status.update_one({"_id": f"{day.isoformat()}_{ETF_JOB}"}, {"$set": doc}, upsert=True)
-
-    def etf_day_records(self) -> list[dict]:
-        """Every ETF pipeline day record, oldest first."""
-        return list(self.job_status.find({"kind": "day", "job_name": ETF_JOB}).sort("date_kst", ASCENDING))
 
     # --- rejected records ---------------------------------------------------------------------------
 

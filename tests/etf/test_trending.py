@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from lib.etf.market import UsMarket
+from lib.calendar import TradingCalendar
 from lib.etf.trending import n_session_return, trending_table
 
 D = dt.date
@@ -28,7 +28,7 @@ SECTORS = {"SPY": "US Large Cap", "XLU": "Utilities", "XLI": "Industrial", "QQQ"
 
 @pytest.fixture(scope="module")
 def sessions() -> list[dt.date]:
-    return UsMarket().calendar.last_sessions(D(2025, 7, 31), 21)
+    return TradingCalendar(exchange="XNYS", settings_prefix="US").last_sessions(D(2025, 7, 31), 21)
 
 
 def test_sessions_back_count_xnys_sessions_across_the_fourth_of_july(sessions):

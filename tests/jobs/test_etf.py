@@ -9,15 +9,16 @@ import shutil
 
 import pytest
 
+from lib.calendar import TradingCalendar
 from lib.errors import TransientSourceError
-from lib.etf.market import UsMarket
-from lib.jobs.etf import last_due_session
+from lib.jobs.collect import last_due_session
 from lib.log import KST
-from lib.sources.us_chain import UsChain, build_us_chain
+from lib.markets.us import us_calendar
+from lib.sources.chain import SourceChain
 from lib.sources.us_replay import UsReplaySource
 from lib.sources.yfinance_source import YFinanceSource
 from tests.conftest import US_SAMPLE
-from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf
+from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
 from tests.yahoo_stub import YahooStub
 
 D = dt.date
@@ -25,12 +26,18 @@ ETFS = 15
 
 
 def done(storage) -> list[dt.date]:
-    return [D.fromisoformat(d["date_kst"]) for d in storage.etf_day_records() if d["status"] == "completed"]
+    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("etf_pipeline") if d["status"] == "completed"]
 
 
-def counting_chain(settings, root=US_SAMPLE, failures=None) -> tuple[UsChain, CountingSource]:
+def counting_market(settings, root=US_SAMPLE, failures=None, network=False):
     source = CountingSource(UsReplaySource(root), failures)
-    return build_us_chain(settings, sources=[source], sleep=lambda _s: None), source
+    source.network = network
+    return us_test_market(settings, sources=[source]), source
+
+
+def yahoo_like(calendar: TradingCalendar) -> SourceChain:
+    """A chain whose one source publishes like Yahoo: an hour after each session's close."""
+    return SourceChain([YFinanceSource(10, dt.timedelta(minutes=60), calendar.close_at)])
 
 
 @pytest.fixture
@@ -39,8 +46,8 @@ def settings(make_settings):
 
 
 def test_a_first_run_processes_the_last_sessions_through_all_five_stages(storage, settings, clock):
-    chain, source = counting_chain(settings)
-    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, chain) == 0
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
     assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
     # Stages 1-2: each ETF's bars in one request for the whole batch and the 25 sessions before it.
     etf_bars = [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()]
@@ -73,44 +80,44 @@ def test_a_first_run_processes_the_last_sessions_through_all_five_stages(storage
 
 def test_nothing_pending_means_no_source_call(storage, settings, clock):
     run_etf(storage, settings, new_york(D(2025, 7, 31)), clock)
-    chain, source = counting_chain(settings)
-    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, chain) == 0
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
     assert source.calls == [] and storage.runs("etf_pipeline")[0]["pending"] == 0
 
 
 def test_catch_up_over_the_fourth_of_july_collects_only_sessions(storage, settings, clock):
     run_etf(storage, settings, new_york(D(2025, 6, 30)), clock)
-    chain, source = counting_chain(settings)
-    assert run_etf(storage, settings, new_york(D(2025, 7, 8)), clock, chain) == 0
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 8)), clock, market) == 0
     assert done(storage)[-5:] == [D(2025, 7, 1), D(2025, 7, 2), D(2025, 7, 3), D(2025, 7, 7), D(2025, 7, 8)]
     etf_bars = [t for k, t in source.calls if k == "bars" and t in {"SPY", "XLU", "XLF", "QQQ"}]
-    assert sorted(etf_bars) == ["QQQ", "SPY", "XLF", "XLU"]  # one request each for the whole catch-up
+    # June 30 was the first run; the catch-up is one batch (July): one request per ETF for all of it.
+    assert sorted(etf_bars) == ["QQQ", "SPY", "XLF", "XLU"]
     # The 3 July half day is a session; 4 July is not.
     assert storage.etf_bars("SPY", D(2025, 7, 4), D(2025, 7, 4)) == []
 
 
-def test_thanksgiving_and_its_half_day_with_yahoo_s_publication_delay():
-    market = UsMarket()
-    source = YFinanceSource(10, dt.timedelta(minutes=60))
-    chain = UsChain([source])
+def test_thanksgiving_and_its_half_day_with_yahoo_s_publication_delay(make_settings):
+    calendar = us_calendar(make_settings())
+    chain = yahoo_like(calendar)
     # Friday 2024-11-29 closed at 13:00 in New York: due from 14:00 with the 60-minute delay.
-    assert last_due_session(market, chain, new_york(D(2024, 11, 29), 13, 59)) == D(2024, 11, 27)
-    assert last_due_session(market, chain, new_york(D(2024, 11, 29), 14, 0)) == D(2024, 11, 29)
-    assert last_due_session(market, chain, new_york(D(2024, 11, 28), 20)) == D(2024, 11, 27)
+    assert last_due_session(calendar, chain, new_york(D(2024, 11, 29), 13, 59)) == D(2024, 11, 27)
+    assert last_due_session(calendar, chain, new_york(D(2024, 11, 29), 14, 0)) == D(2024, 11, 29)
+    assert last_due_session(calendar, chain, new_york(D(2024, 11, 28), 20)) == D(2024, 11, 27)
 
 
 @pytest.mark.parametrize(("first", "last"), [(D(2025, 2, 24), D(2025, 3, 21)), (D(2024, 10, 21), D(2024, 11, 15))])
-def test_the_07_30_kst_cron_run_finds_the_session_just_closed_on_both_sides_of_a_dst_change(first, last):
+def test_the_07_30_kst_cron_run_finds_the_session_just_closed_on_both_sides_of_a_dst_change(make_settings, first, last):
     """US daylight saving starts 2025-03-09 and ends 2024-11-03; Korea has none: the close moves from 06:00 to
     05:00 KST and back. 07:30 KST is after the close plus Yahoo's hour in both, 06:30 KST only in summer."""
-    market = UsMarket()
-    chain = UsChain([YFinanceSource(10, dt.timedelta(minutes=60))])
+    calendar = us_calendar(make_settings())
+    chain = yahoo_like(calendar)
     early_ok = []
-    for session in market.calendar.sessions_between(first, last):
+    for session in calendar.sessions_between(first, last):
         morning = dt.datetime.combine(session + dt.timedelta(days=1), dt.time(7, 30), tzinfo=KST)
-        assert last_due_session(market, chain, morning) == session, session
-        earlier = morning.replace(minute=0, hour=6) + dt.timedelta(minutes=30)
-        early_ok.append(last_due_session(market, chain, earlier) == session)
+        assert last_due_session(calendar, chain, morning) == session, session
+        earlier = morning.replace(hour=6)
+        early_ok.append(last_due_session(calendar, chain, earlier) == session)
     assert any(early_ok) and not all(early_ok)
 
 
@@ -128,15 +135,20 @@ def test_a_closure_the_calendar_does_not_know_fails_until_it_is_in_us_extra_clos
     storage, make_settings, clock, caplog
 ):
     # exchange-calendars learned 2025-01-09 (national day of mourning) late: simulate the lagging library.
-    lagging = sorted({*UsMarket().calendar.sessions_between(D(2010, 1, 4), D(2027, 1, 1)), D(2025, 1, 9)})
     settings = make_settings(us_first_run_sessions=2)
-    run_etf(storage, settings, new_york(D(2025, 1, 8)), clock, market=UsMarket(base_sessions=lagging))
+    lagging = sorted({*us_calendar(settings).sessions_between(D(2010, 1, 4), D(2027, 1, 1)), D(2025, 1, 9)})
+
+    def market(config):
+        calendar = TradingCalendar(config.us_extra_closed_days, base_sessions=lagging, exchange="XNYS",
+                                   settings_prefix="US")
+        return us_test_market(config, sources=[UsReplaySource(US_SAMPLE)], calendar=calendar)
+
+    run_etf(storage, settings, new_york(D(2025, 1, 8)), clock, market(settings))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
-        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market=UsMarket(base_sessions=lagging)) == 1
+        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market(settings)) == 1
     assert "no usable bar for 2025-01-09" in caplog.text and done(storage)[-1] == D(2025, 1, 8)
     fixed = make_settings(us_first_run_sessions=2, us_extra_closed_days="2025-01-09")
-    market = UsMarket(fixed.us_extra_closed_days, base_sessions=lagging)
-    assert run_etf(storage, fixed, new_york(D(2025, 1, 10)), clock, market=market) == 0
+    assert run_etf(storage, fixed, new_york(D(2025, 1, 10)), clock, market(fixed)) == 0
     assert done(storage)[-2:] == [D(2025, 1, 8), D(2025, 1, 10)]
 
 
@@ -177,7 +189,8 @@ def test_a_broken_row_on_the_day_itself_fails_the_day_and_says_where_to_look(sto
     settings = make_settings(us_first_run_sessions=1, us_replay_dir=root)
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 1
-    assert "XLF: no usable bar for 2025-07-31 (rejected, see logs_rejected_records)" in caplog.text
+    assert "no usable bar for 2025-07-31 (rejected: close is not a number: 'abc'; see logs_rejected_records)" \
+        in caplog.text
     assert done(storage) == [] and storage.rejected_records()[0]["reason"] == "close is not a number: 'abc'"
     assert storage.runs("etf_pipeline")[0]["status"] == "failed"
 
@@ -186,9 +199,9 @@ def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(st
     def outage():
         raise TransientSourceError("replay: HTTP 503")
 
-    chain, source = counting_chain(settings, failures={("bars", "XLV"): outage})
-    source.paced = True  # retried like a network source (a local file is not: it would answer the same)
-    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, chain) == 1
+    # a network source is retried (a local file is not: it would answer the same)
+    market, source = counting_market(settings, failures={("bars", "XLV"): outage}, network=True)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 1
     assert done(storage) == [] and source.calls.count(("bars", "XLV")) == settings.us_max_attempts
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
     assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
@@ -197,9 +210,9 @@ def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(st
 def test_a_second_run_exits_while_the_first_holds_the_lock(storage, settings, clock, caplog):
     ttl = dt.timedelta(minutes=settings.lock_timeout_minutes)
     assert storage.acquire_lock("us_etf", "other-run", clock(), ttl)[0]
-    chain, source = counting_chain(settings)
+    market, source = counting_market(settings)
     with caplog.at_level(logging.INFO, logger="pipeline"):
-        assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, chain) == 0
+        assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
     assert "another run (other-run) holds the us_etf lock" in caplog.text and source.calls == []
 
 
@@ -213,10 +226,11 @@ def test_yfinance_through_yahoo_s_answer_shapes_gives_the_same_portfolios_as_the
     replayed = Storage(mongomock_ng.MongoClient(), prefix="r_")
     run_etf(replayed, settings, new_york(D(2025, 7, 31)), clock)
     stub = YahooStub()
-    yahoo = YFinanceSource(10, dt.timedelta(minutes=60), http="requests", cache_dir=tmp_path / "yf", transport=stub)
+    calendar = us_calendar(settings)
+    yahoo = YFinanceSource(10, dt.timedelta(minutes=60), calendar.close_at, http="requests",
+                           cache_dir=tmp_path / "yf", transport=stub)
     fetched = Storage(mongomock_ng.MongoClient(), prefix="y_")
-    chain = build_us_chain(settings, sources=[yahoo], sleep=lambda _s: None)
-    assert run_etf(fetched, settings, new_york(D(2025, 7, 31)), clock, chain) == 0
+    assert run_etf(fetched, settings, new_york(D(2025, 7, 31)), clock, us_test_market(settings, [yahoo])) == 0
     for day in (D(2025, 7, 30), D(2025, 7, 31)):
         for period in (5, 10, 20):
             a, b = replayed.portfolio(day, period)["positions"], fetched.portfolio(day, period)["positions"]

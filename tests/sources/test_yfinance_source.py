@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from lib.errors import BadDataError, EmptyAnswerError, RateLimitedError, SourceBlockedError, TransientSourceError
-from lib.sources.us import BarsQuery, HoldingsQuery, ProfileQuery, validate_bars
-from lib.sources.us_chain import UsChain
+from lib.sources.chain import DayUnavailable, Request, SourceChain
+from lib.sources.us import BarsQuery, HoldingsQuery, ProfileQuery
 from lib.sources.yfinance_source import YFinanceSource
 from tests.yahoo_stub import US_SAMPLE, YahooStub
 
@@ -24,7 +24,11 @@ def stub() -> YahooStub:
 
 @pytest.fixture
 def source(stub, tmp_path) -> YFinanceSource:
-    return YFinanceSource(10, dt.timedelta(minutes=60), http="requests", cache_dir=tmp_path / "yf", transport=stub)
+    def close_at(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(20, 0), tzinfo=dt.UTC)
+
+    return YFinanceSource(10, dt.timedelta(minutes=60), close_at, 60.0, http="requests", cache_dir=tmp_path / "yf",
+                          transport=stub)
 
 
 def bars(source: YFinanceSource, ticker: str, *sessions: dt.date) -> pd.DataFrame:
@@ -63,9 +67,9 @@ def test_a_korean_holding_is_dated_in_seoul(source):
 
 def test_yahoo_s_live_row_after_the_last_session_never_reaches_the_data(source, stub):
     stub.live_row = dt.datetime(2025, 7, 8, 14, 30, tzinfo=dt.UTC)  # 10:30 in New York, session trading
-    query = BarsQuery("XLF", (D(2025, 7, 2), D(2025, 7, 3), D(2025, 7, 7)))
+    query = source.build_query(Request("XLF", (D(2025, 7, 2), D(2025, 7, 3), D(2025, 7, 7))))
     frame = source.normalise(source.fetch_raw(query), query)
-    validated = validate_bars(frame, query, "yfinance", set(query.sessions))
+    validated = source.validate(frame, query)
     assert [r["date"] for r in validated.rows] == list(query.sessions)
 
 
@@ -111,22 +115,27 @@ def test_an_unknown_symbol_is_an_empty_answer(source):
         bars(source, "NOSUCH", D(2025, 7, 2))
 
 
+NOW = dt.datetime(2025, 7, 3, tzinfo=dt.UTC)
+
+
 def test_the_chain_waits_out_a_rate_limit_longer_than_other_errors(source, stub):
     pauses: list[float] = []
-    chain = UsChain([source], min_gap_seconds=0, max_attempts=3, backoff_seconds=5, rate_limit_backoff_seconds=60,
-                    sleep=pauses.append)
+    chain = SourceChain([source], min_gap_seconds=0, max_attempts=3, backoff_seconds=5, sleep=pauses.append)
     stub.failures[("SPY", "chart")] = 429
-    query = lambda s: s.bars_query("SPY", [D(2025, 7, 2)])  # noqa: E731
-    with pytest.raises(Exception, match="no source delivered it"):
-        chain.fetch("SPY", query, lambda f, q, n: validate_bars(f, q, n, {D(2025, 7, 2)}))
+    with pytest.raises(DayUnavailable, match="transient"):
+        chain.fetch(Request("SPY", (D(2025, 7, 2),)), NOW)
     # three attempts, each two requests: yfinance itself asks once more with its other cookie strategy on a 4xx
     assert pauses == [60, 120] and stub.calls[("SPY", "chart")] == 6
     stub.failures.clear()
-    validated, name = chain.fetch("SPY", query, lambda f, q, n: validate_bars(f, q, n, {D(2025, 7, 2)}))
-    assert name == "yfinance" and validated.rows[0]["close"] == pytest.approx(620.4500122070312)
+    delivery = chain.fetch(Request("SPY", (D(2025, 7, 2),)), NOW)
+    assert delivery.source == "yfinance" and delivery.data.rows[0]["close"] == pytest.approx(620.4500122070312)
 
 
-def test_network_sources_keep_a_minimum_gap(source, stub):
+def test_a_session_is_due_an_hour_after_its_close(source):
+    assert source.available_at(D(2025, 7, 2)) == dt.datetime(2025, 7, 2, 21, 0, tzinfo=dt.UTC)
+
+
+def test_network_sources_keep_a_minimum_gap(source):
     now = {"t": 0.0}
     pauses: list[float] = []
 
@@ -134,9 +143,8 @@ def test_network_sources_keep_a_minimum_gap(source, stub):
         pauses.append(round(seconds, 3))
         now["t"] += seconds
 
-    chain = UsChain([source], min_gap_seconds=2.0, sleep=sleep, monotonic=lambda: now["t"])
+    chain = SourceChain([source], min_gap_seconds=2.0, sleep=sleep, monotonic=lambda: now["t"])
     for ticker in ("SPY", "QQQ", "IWM"):
-        chain.fetch(ticker, lambda s, t=ticker: s.bars_query(t, [D(2025, 7, 2)]),
-                    lambda f, q, n: validate_bars(f, q, n, {D(2025, 7, 2)}))
+        chain.fetch(Request(ticker, (D(2025, 7, 2),)), NOW)
         now["t"] += 0.5
     assert pauses == [1.5, 1.5]

@@ -48,7 +48,8 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 
 
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
-    assert demo.main(["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16"]) == 0
+    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx"]
+    assert demo.main(argv) == 0
     out = capsys.readouterr().out
     assert "trading days completed : 309 (2024-03-06 .. 2025-06-16)" in out
     assert re.search(r"run daily_update\s+completed days=9 bars=", out)

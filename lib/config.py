@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     def _known_sources(cls, value: list[str]) -> list[str]:
         return _check_sources(value, KNOWN_SOURCES)
 
+    @field_validator("us_replay_dir", "us_yfinance_cache_dir", mode="before")
+    @classmethod
+    def _blank_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("us_sources", mode="before")
     @classmethod
     def _us_sources_csv(cls, value: object) -> object:

@@ -10,6 +10,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import check_db
 import daily_update
 import etf_pipeline
 import hourly_analysis
@@ -88,7 +89,8 @@ def run_krx(args: argparse.Namespace, settings: object) -> int:
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)  # type: ignore[attr-defined]
     print_summary(storage)
     print_screener(storage, args.strategy)
-    return 0
+    print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
+    return check_db.main(["--today", args.today], settings=settings)
 
 
 def run_us(args: argparse.Namespace, settings: object) -> int:

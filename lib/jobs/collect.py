@@ -158,6 +158,8 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, progress)
         counters["source_calls"] = sum(market.chain.calls.values())
+        if market.chain.disabled:  # what the alert step reads to say a source is blocked
+            counters["blocked_sources"] = dict(market.chain.disabled)
         # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US
         # market's rejected records of a day that failed validation).
         market.collector.store(ctx, batch.delivered)

@@ -9,7 +9,7 @@ import argparse
 import datetime as dt
 import sys
 
-from lib.cli import add_today_argument, run_script
+from lib.cli import add_today_argument, parse_day, run_script
 from lib.config import Settings
 from lib.jobs.etf import etf_pipeline
 from lib.markets.us import us_market
@@ -21,9 +21,13 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     """Parse args, load settings, process the pending sessions; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
     add_today_argument(parser, "America/New_York")
+    parser.add_argument(
+        "--redo", type=parse_day, action="append", default=[], metavar="YYYY-MM-DD",
+        help="run the five stages for this session again even if it is recorded as done (repeatable)",
+    )
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market),
+        JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market, args.redo),
         clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
     )
 

@@ -90,3 +90,20 @@ def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_w
     assert re.search(r"=== 20-session portfolio of 2025-09-02, for 2025-09-03\.\.2025-09-30", out)
     assert re.search(r" 1\. \S+ .* weight +\d+\.\d\d%  return +[+-]\d+\.\d\d%  market cap USD [\d,]+B", out)
     assert "2025-08: " in out and "2025-09-02..2025-09-29: open through 2025-09-02" in out
+
+
+def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_settings, capsys):
+    import check_db
+    from lib.storage import Storage, get_client
+
+    settings = make_settings(us_first_run_sessions=2)
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 0
+    storage = Storage(get_client("mongomock://"))
+    first = storage.day_records("etf_pipeline")[-1]
+    assert etf_pipeline.main(["--today", "2025-07-31", "--redo", "2025-07-31"], settings=settings) == 0
+    again = storage.day_records("etf_pipeline")[-1]
+    assert again["date_kst"] == "2025-07-31" and again["run_id"] != first["run_id"]
+    assert [r["pending"] for r in storage.runs("etf_pipeline")][:1] == [1]
+    capsys.readouterr()
+    check_db.main(["--today", "2025-07-31", "--no-sizes"], settings=settings)
+    assert "US ETFs (XNYS)" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PERIODS = (5, 10, 20)
+ETF_JOB = "etf_pipeline"  # the job name of the US market's day records and runs
 
 # Descriptions of the seed's ETFs; an ETF a user adds gets its type and sector from the settings only.
 DESCRIPTIONS = {

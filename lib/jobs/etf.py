@@ -30,7 +30,6 @@ from lib.sources.us import Rejected, Validated, is_foreign_listing
 
 log = get_logger("etf")
 
-ETF_JOB = "etf_pipeline"
 US_LOCK = "us_etf"
 
 LOOKBACK_SESSIONS = max(PERIODS) + 5  # a 20-session return, and the start close of a portfolio still running
@@ -408,12 +407,12 @@ def run_stages(
         _store_rejected(batch)
 
 
-def etf_pipeline(ctx: JobContext, market: Market) -> None:
+def etf_pipeline(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:
     """The generic catch-up on the US market: the first run loads the last US_FIRST_RUN_SESSIONS sessions
-    (manual_setup's window), later runs every due session not yet completed (daily_update)."""
-    from lib.jobs.collect import daily_update, manual_setup
+    (manual_setup's window), later runs every due session not yet completed (daily_update, with --redo)."""
+    from lib.jobs.collect import daily_update, manual_setup  # collect imports the markets, which import this
 
     if ctx.storage.done_days(market.job):
-        daily_update(ctx, market)
+        daily_update(ctx, market, redo)
     else:
         manual_setup(ctx, market, sessions=ctx.settings.us_first_run_sessions)

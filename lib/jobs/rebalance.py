@@ -9,8 +9,8 @@ import datetime as dt
 from lib.calendar import TradingCalendar
 from lib.errors import PipelineError
 from lib.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios
-from lib.etf.universe import PERIODS
-from lib.jobs.etf import ETF_JOB, EtfPlan, evaluate_performance, sessions_after
+from lib.etf.universe import ETF_JOB, PERIODS
+from lib.jobs.etf import EtfPlan, evaluate_performance, sessions_after
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
 from lib.markets import Market

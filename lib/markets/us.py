@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
-from lib.jobs.etf import ETF_JOB, US_LOCK, EtfPlan, fetch_window, run_stages
+from lib.etf.universe import ETF_JOB
+from lib.jobs.etf import US_LOCK, EtfPlan, fetch_window, run_stages
 from lib.markets import Collector, DayFetch, Fetched, Market
 from lib.sources.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
 from lib.sources.us import UsSource, Validated

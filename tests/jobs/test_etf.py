@@ -19,6 +19,7 @@ from lib.sources.us_replay import UsReplaySource
 from lib.sources.yfinance_source import YFinanceSource
 from tests.conftest import US_SAMPLE
 from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
+from tests.jobs.test_collect import SimulatedKill
 from tests.yahoo_stub import YahooStub
 
 D = dt.date
@@ -240,10 +241,6 @@ def test_yfinance_through_yahoo_s_answer_shapes_gives_the_same_portfolios_as_the
 
 
 # --- crash safety and determinism ---------------------------------------------------------------------
-
-
-class SimulatedKill(BaseException):
-    """The process dies here: nothing after it runs, not even error handlers (kill -9)."""
 
 
 def _scenario(storage, settings, clock, crash_at: int | None) -> int:

@@ -170,7 +170,8 @@ def print_us(storage: Storage) -> None:
         print(f"         {doc['valid_from']}..{doc['valid_until']}: {perf.get('status', 'pending')} through "
               f"{perf.get('through')}: portfolio {_pct(perf.get('portfolio_return'))}, "
               f"SPY {_pct(perf.get('spy_return'))}, excess {_pct(perf.get('excess_return'))}")
-    print("\n=== how the daily portfolios did against SPY (periods that are over; buy at the signal day's close)")
+    print("\n=== how the daily portfolios did against SPY (finished periods, bought at the signal day's close; one a "
+          "day, so they overlap)")
     for period in (5, 10, 20):
         finals = [p["performance"] for p in storage.etf_db["analytics_portfolio_allocation"].find(
             {"period_days": period, "performance.status": "final"}, {"performance": 1})]

@@ -22,6 +22,7 @@ from lib.etf.performance import realised
 from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
 from lib.etf.trending import n_session_return, trending_table
 from lib.etf.universe import PERIODS, EtfSpec, etf_specs
+from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
 from lib.markets import Market
@@ -410,8 +411,6 @@ def run_stages(
 def etf_pipeline(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:
     """The generic catch-up on the US market: the first run loads the last US_FIRST_RUN_SESSIONS sessions
     (manual_setup's window), later runs every due session not yet completed (daily_update, with --redo)."""
-    from lib.jobs.collect import daily_update, manual_setup  # collect imports the markets, which import this
-
     if ctx.storage.done_days(market.job):
         daily_update(ctx, market, redo)
     else:

@@ -179,23 +179,34 @@ class YFinanceSource(UsSource):
             return BadDataError(f"{where}: unusable answer ({type(exc).__name__}: {exc})")
         return BadDataError(f"{where}: {type(exc).__name__}: {exc}")
 
-    def fetch_raw(self, query: Query) -> Any:
-        """One yfinance call: history (v8 chart), funds_data.top_holdings or info (v10 quoteSummary)."""
+    @staticmethod
+    def _where(query: Query) -> str:
         match query:
             case BarsQuery():
-                where = f"{self.name} {query.ticker} {query.start}..{query.end}"
-                call = lambda: self._ticker(query.ticker).history(  # noqa: E731
+                return f"yfinance {query.ticker} {query.start}..{query.end}"
+            case HoldingsQuery():
+                return f"yfinance {query.etf} holdings"
+            case ProfileQuery():
+                return f"yfinance {query.ticker} profile"
+        raise TypeError(f"unknown query {query!r}")
+
+    def _ask(self, query: Query) -> Any:
+        """The one yfinance call a query stands for."""
+        match query:
+            case BarsQuery():
+                return self._ticker(query.ticker).history(
                     start=query.start.isoformat(), end=(query.end + dt.timedelta(days=1)).isoformat(),
                     interval="1d", auto_adjust=True, actions=True, repair=False, timeout=self.timeout,
                 )
             case HoldingsQuery():
-                where = f"{self.name} {query.etf} holdings"
-                call = lambda: self._ticker(query.etf).funds_data.top_holdings  # noqa: E731
+                return self._ticker(query.etf).funds_data.top_holdings
             case ProfileQuery():
-                where = f"{self.name} {query.ticker} profile"
-                call = lambda: self._ticker(query.ticker).info  # noqa: E731
-            case _:
-                raise TypeError(f"unknown query {query!r}")
+                return self._ticker(query.ticker).info
+        raise TypeError(f"unknown query {query!r}")
+
+    def fetch_raw(self, query: Query) -> Any:
+        """One yfinance call: history (v8 chart), funds_data.top_holdings or info (v10 quoteSummary)."""
+        where = self._where(query)
         self._load()
         self.session.statuses.clear()
         # yfinance answers a past date range from an in-process cache of responses, failed ones included, so a
@@ -204,7 +215,7 @@ class YFinanceSource(UsSource):
 
         YfData.cache_get.cache_clear()
         try:
-            return call()
+            return self._ask(query)
         except (ConfigError, SourceBlockedError):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed

@@ -48,7 +48,13 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
     """Merge the daily portfolios of the last session on or before `day` into the month's portfolio."""
     storage = ctx.storage
     base = calendar.latest_session(day)
-    if base not in storage.done_days(ETF_JOB) or storage.portfolio(base, 20) is None:
+    done = storage.done_days(ETF_JOB)
+    # A session recorded without data (a closure the calendar did not know) has no portfolios: the one before.
+    for _ in range(5):
+        if base not in done or storage.portfolio(base, 20) is not None:
+            break
+        base = calendar.previous_session(base)
+    if base not in done or storage.portfolio(base, 20) is None:
         raise NotReadyError(
             f"the daily portfolios of {base} are not computed yet: run etf_pipeline.py (it catches up), then this"
         )

@@ -72,3 +72,10 @@ def test_force_rebalances_as_of_any_day(storage, settings, clock):
     month = storage.monthly("2025-09")
     assert month["rebalance_date"] == "2025-09-10" and month["base_session"] == "2025-09-10"
     assert month["valid_from"] == "2025-09-11"
+
+
+def test_a_friday_recorded_without_data_leaves_the_thursday_portfolios_to_merge(storage, settings, clock):
+    run_etf(storage, settings, new_york(D(2025, 8, 28)), clock)
+    storage.mark_day(D(2025, 8, 29), "no_data", {"error": "every source answered empty"}, job="etf_pipeline")
+    assert run_rebalance(storage, settings, new_york(D(2025, 8, 31), 10), clock) == 0
+    assert storage.monthly("2025-08")["base_session"] == "2025-08-28"

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable
 from datetime import tzinfo
 
+from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
 from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.log import KST, get_logger, setup_logging
 from lib.markets import Market
-from lib.markets.krx import krx_market
+from lib.markets.krx import krx_calendar, krx_market
 from lib.storage import Storage, get_client
 
 log = get_logger("cli")
@@ -99,7 +100,7 @@ def run_script(
         settings = settings or load_settings()
         if setting_updates:
             settings = settings.model_copy(update=setting_updates)
-        setup_logging(job, settings.log_level)
+        setup_logging(job, settings.log_level, settings.log_warnings_file)
         storage = open_storage(settings)
         plugged = market(settings)
         as_of = as_of_for(today, clock(), plugged.calendar.tz)
@@ -108,3 +109,25 @@ def run_script(
         get_logger().error("%s", exc)
         return exit_code(exc)
     return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock)
+
+
+def read_only_script(
+    job: str,
+    today: dt.date | None,
+    settings: Settings | None,
+    action: Callable[[Settings, Storage, TradingCalendar, dt.datetime], int],
+    clock: Callable[[], dt.datetime],
+) -> int:
+    """What a script that only reads does (check_db, cleanup --dry-run): logging, settings, storage and the
+    calendar, then `action(settings, storage, calendar, as_of)` with no lock and no run record. A problem
+    before it starts is one log line and an exit code."""
+    setup_logging(job)
+    try:
+        settings = settings or load_settings()
+        setup_logging(job, settings.log_level, settings.log_warnings_file)
+        as_of = as_of_for(today, clock())
+        storage = open_storage(settings)
+        return action(settings, storage, krx_calendar(settings), as_of)
+    except PipelineError as exc:
+        get_logger().error("%s", exc)
+        return exit_code(exc)

@@ -84,3 +84,18 @@ def test_typos_in_dot_env_are_named_with_the_closest_setting(tmp_path, caplog):
     assert any("krx_min_request_gap_second" in m and "KRX_MIN_REQUEST_GAP_SECONDS?" in m for m in lines)
     assert any(m.startswith(".env: KRX_SECRET is not a setting") for m in lines)
     assert not any("EDITOR" in m or "LOG_LEVEL" in m for m in lines)
+
+
+def test_env_example_lists_every_setting():
+    from lib.config import PROJECT_ROOT, Settings
+
+    listed = {line.split("=", 1)[0] for line in (PROJECT_ROOT / ".env.example").read_text().splitlines()
+              if line and not line.startswith("#")}
+    assert {name.upper() for name in Settings.model_fields} <= listed
+
+
+def test_alert_secrets_never_show_in_the_settings_repr():
+    settings = load_settings(env_file=None, telegram_bot_token="123:tok-abc", telegram_chat_id="42",
+                             alert_webhook_url="https://hooks.example/s3cr3t")
+    text = repr(settings) + str(settings)
+    assert "tok-abc" not in text and "s3cr3t" not in text

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib.alerts import alert_after_job
 from lib.config import Settings
 from lib.errors import ConfigError, LockLostError, PipelineError
 from lib.log import KST, get_logger
@@ -115,6 +116,7 @@ def run_job(
     seconds = (ended - started).total_seconds()
     outcome = f"{status} (exit {code})" if code else status
     log.info("%s", " ".join([f"{job_name} {outcome} in {seconds:.1f}s", *_summary(ctx.counters)]))
+    alert_after_job(settings, storage, clock(), as_of)  # never raises: a notifier cannot change the exit code
     return code
 
 

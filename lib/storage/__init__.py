@@ -5,19 +5,21 @@ These modules are the only code that imports pymongo."""
 
 from __future__ import annotations
 
+from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc", "reset_embedded_client",
-    "screening_id",
+    "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "reset_embedded_client", "screening_id",
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
+class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
 
     def ensure_indexes(self) -> None:
@@ -25,3 +27,4 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
         self._write("indexes")
         self._universe_indexes()
         self._job_indexes()
+        self._alert_indexes()

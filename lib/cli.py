@@ -14,7 +14,7 @@ from lib.errors import ConfigError, PipelineError
 from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.log import KST, get_logger, setup_logging
 from lib.markets import Market
-from lib.markets.krx import krx_market
+from lib.markets.krx import krx_calendar, krx_market
 from lib.storage import Storage, get_client
 
 log = get_logger("cli")
@@ -127,8 +127,7 @@ def read_only_script(
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         as_of = as_of_for(today, clock())
         storage = open_storage(settings)
-        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-        return action(settings, storage, calendar, as_of)
+        return action(settings, storage, krx_calendar(settings), as_of)
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.errors import ConfigError
+from lib.log import get_logger
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KNOWN_SOURCES = ("krx_openapi", "pykrx", "replay")
@@ -57,8 +59,9 @@ def _sector_pairs(value: str) -> dict[str, str]:
 class Settings(BaseSettings):
     """Every setting of the pipeline; `.env.example` documents each one."""
 
+    # A blank value (`KRX_OPENAPI_KEY=` as .env.example leaves it) is an unset one.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False, env_ignore_empty=True
     )
 
     mongodb_uri: SecretStr | None = None
@@ -124,6 +127,17 @@ class Settings(BaseSettings):
     alert_max_attempts: int = Field(default=3, ge=1, le=20)
     alert_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_secrets_are_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in list(data.items()):
+                field = cls.model_fields.get(name)
+                blank = isinstance(value, str) and not value.strip()
+                if blank and field is not None and SecretStr in (field.annotation, *get_args(field.annotation)):
+                    data[name] = None
+        return data
+
     @field_validator(
         "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", "us_extra_closed_days",
         "us_extra_sessions", mode="before",
@@ -136,11 +150,6 @@ class Settings(BaseSettings):
     @classmethod
     def _known_sources(cls, value: list[str]) -> list[str]:
         return _check_sources(value, KNOWN_SOURCES)
-
-    @field_validator("us_replay_dir", "us_yfinance_cache_dir", mode="before")
-    @classmethod
-    def _blank_path(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("us_sources", mode="before")
     @classmethod
@@ -183,7 +192,7 @@ class Settings(BaseSettings):
             return None
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("telegram_chat_id", "log_warnings_file", mode="before")
+    @field_validator("telegram_chat_id", "log_warnings_file", "us_replay_dir", "us_yfinance_cache_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -279,12 +288,40 @@ class Settings(BaseSettings):
 
 
 def load_settings(env_file: Path | str | None = PROJECT_ROOT / ".env", **overrides: object) -> Settings:
-    """Read settings once; a bad value becomes one ConfigError line that says what to set."""
+    """Read settings once; a bad value becomes one ConfigError line that says what to set. Keys in the .env
+    file that are not settings but look like one get a warning naming the closest setting."""
+    if env_file is not None:
+        warn_unknown_keys(Path(env_file))
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        name = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(f"setting {name.upper()}: {message}; fix it in .env or the environment{more}") from None
+        where = f"setting {name.upper()}: " if name else ""
+        raise ConfigError(f"{where}{message}; fix it in .env or the environment{more}") from None
+
+
+def warn_unknown_keys(env_file: Path) -> list[str]:
+    """Warn about each key of the .env file that is no setting but looks like one (a typo: KRX_SOURCE,
+    KRX_MIN_REQUEST_GAP_SECOND), naming the closest setting; returns the warnings."""
+    if not env_file.is_file():
+        return []
+    from dotenv import dotenv_values
+
+    names = [name.upper() for name in Settings.model_fields]
+    prefixes = {name.split("_")[0] for name in names}
+    warnings = []
+    for key in dotenv_values(env_file):
+        upper = key.upper()
+        if upper in names:
+            continue
+        close = difflib.get_close_matches(upper, names, n=1, cutoff=0.75)
+        if close:
+            warnings.append(f"{env_file.name}: {key} is not a setting and is ignored; did you mean {close[0]}?")
+        elif upper.split("_")[0] in prefixes:
+            warnings.append(f"{env_file.name}: {key} is not a setting and is ignored (.env.example lists them all)")
+    for warning in warnings:
+        get_logger("config").warning("%s", warning)
+    return warnings

@@ -49,13 +49,14 @@ def run_collection(
 
 
 class ScriptedSource(DailyMarketSource):
-    """Serves a replay panel under another name, raising the scripted error on chosen days."""
+    """Serves a replay panel under another name as a network source, raising the scripted error on chosen days
+    (keys: a day, or a (day, market) pair)."""
 
     def __init__(
         self,
         replay: ReplaySource,
         name: str = "scripted",
-        failures: dict[dt.date, Callable[[], Any]] | None = None,
+        failures: dict[dt.date | tuple[dt.date, str], Callable[[], Any]] | None = None,
         publish_hour: int | None = None,
     ) -> None:
         self.replay = replay
@@ -71,7 +72,7 @@ class ScriptedSource(DailyMarketSource):
 
     def fetch_raw(self, query: Query) -> Any:
         self.calls.append(query)
-        failure = self.failures.get(query.day)
+        failure = self.failures.get((query.day, query.market)) or self.failures.get(query.day)
         if failure is not None:
             result = failure()
             if result is not None:

@@ -51,17 +51,25 @@ class Fetched:
 
 @dataclass
 class DayFetch:
-    """One day of a batch: the parts delivered in this run, the ones that were not, and why."""
+    """One day of a batch: the parts delivered in this run, those stored by an earlier run (a half-delivered
+    day), those no source delivered (and why), and those no configured source can ever serve."""
 
     day: dt.date
     delivered: dict[str, Delivery] = field(default_factory=dict)
     missing: dict[str, DayUnavailable] = field(default_factory=dict)
+    out_of_range: dict[str, DayUnavailable] = field(default_factory=dict)
+    stored_before: dict[str, str] = field(default_factory=dict)  # part -> the source that delivered it
     digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
-        """Every wanted part was delivered."""
-        return not self.missing
+        """Every part is stored (now or before) or outside every source's range, and something is stored."""
+        return not self.missing and bool(self.delivered or self.stored_before)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """The source of every stored part of the day."""
+        return {**self.stored_before, **{part: d.source for part, d in self.delivered.items()}}
 
 
 class Collector(ABC):

@@ -74,10 +74,12 @@ class KrxCollector(Collector):
             log.info("%d bar(s) stored as sent with low/high not bracketing open/close (adjusted-price rounding?): "
                      "%s%s", len(inconsistent), ", ".join(inconsistent[:5]), " ..." if len(inconsistent) > 5 else "")
         ctx.counters["bars_written"] += ctx.storage.upsert_bars(by_ticker)
-        complete = [d for d in days if d.complete and set(d.delivered) == set(MARKETS)]
+        complete = [d for d in days if d.complete]
         if complete:
+            # The latest complete day's delivered markets; a market stored by an earlier run (a half-delivered
+            # day) or outside every source's range keeps its stocks as they are.
             latest = complete[-1]
-            frame = pd.concat([latest.delivered[m].data for m in MARKETS], ignore_index=True)
+            frame = pd.concat([d.data for d in latest.delivered.values()], ignore_index=True)
             ctx.counters["universe_updates"] += _refresh_universe(ctx, frame, latest.day)
 
     def digest(self, part: str, data: Any) -> str:

@@ -22,7 +22,13 @@ def build_sources(settings: Settings) -> list[DailyMarketSource]:
             from lib.sources.krx_openapi import KrxOpenApiSource
 
             if settings.krx_openapi_key is None:
-                raise ConfigError("KRX_SOURCES names krx_openapi: set KRX_OPENAPI_KEY (openapi.krx.co.kr)")
+                default = "" if "krx_sources" in settings.model_fields_set else (
+                    " (KRX_SOURCES is not set, so its default krx_openapi,pykrx applies)"
+                )
+                raise ConfigError(
+                    f"KRX_SOURCES names krx_openapi{default}: set KRX_OPENAPI_KEY (openapi.krx.co.kr), or name "
+                    "other sources in KRX_SOURCES"
+                )
             sources.append(
                 KrxOpenApiSource(
                     settings.krx_openapi_key.get_secret_value(),

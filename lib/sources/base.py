@@ -60,8 +60,20 @@ class DailyMarketSource(Source):
         return validate_market_day(data, query, self.name)
 
 
-def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.DataFrame:
-    """Check a normalised day; empty or holiday-shaped answers raise EmptyAnswerError, broken ones BadDataError.
+def _rows(frame: pd.DataFrame, mask: pd.Series, column: str, label: str) -> str:
+    """The first offending rows as 'TICKER (LABEL N: value)'."""
+    bad = frame.loc[mask]
+    cells = zip(bad["ticker"], bad["_line"], bad[column], strict=True)
+    named = [f"{ticker} ({label} {line}: {value!r})" for ticker, line, value in cells]
+    return ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+
+
+def validate_market_day(
+    frame: pd.DataFrame, query: Query, source: str, row_label: str | None = None
+) -> pd.DataFrame:
+    """Check a normalised day; empty or holiday-shaped answers raise EmptyAnswerError, broken ones BadDataError
+    naming the ticker and the row (`row_label` N, N being the frame's index; by default the row's position in
+    the answer, from 1).
 
     Rows with no close price carry nothing to store and are dropped (attrs['dropped']); rows whose low/high
     do not bracket open/close are kept and listed in attrs['inconsistent']."""
@@ -72,24 +84,31 @@ def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.Da
     if frame.empty:
         raise EmptyAnswerError(f"{where}: no rows for a trading day")
     frame = frame.loc[:, list(COLUMNS)].copy()
+    frame["_line"] = frame.index if row_label else np.arange(1, len(frame) + 1)
+    frame = frame.reset_index(drop=True)
+    label = row_label or "row"
+    frame["ticker"] = frame["ticker"].astype(str)
     for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares"):
-        try:
-            frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
-        except (TypeError, ValueError):
-            raise BadDataError(f"{where}: column {column} is not numeric") from None
+        values = pd.to_numeric(frame[column], errors="coerce")
+        unreadable = values.isna() & frame[column].notna()
+        if unreadable.any():
+            raise BadDataError(f"{where}: {column} is not a number for {_rows(frame, unreadable, column, label)}")
+        frame[column] = values.astype("float64")
     if (frame["close"].fillna(0) == 0).all():
         raise EmptyAnswerError(f"{where}: every close is zero (the market did not trade)")
-    frame["ticker"] = frame["ticker"].astype(str)
     bad_tickers = frame.loc[~frame["ticker"].str.match(TICKER_PATTERN), "ticker"]
     if len(bad_tickers):
         raise BadDataError(f"{where}: malformed tickers {bad_tickers.head(3).tolist()}")
     duplicated = frame.loc[frame["ticker"].duplicated(), "ticker"]
     if len(duplicated):
         raise BadDataError(f"{where}: tickers listed twice {duplicated.head(3).tolist()}")
-    if frame[["close", "volume"]].isna().any().any():
-        raise BadDataError(f"{where}: close or volume missing")
-    if (frame[[*PRICE_COLUMNS, "volume"]] < 0).any().any():
-        raise BadDataError(f"{where}: negative prices or volume")
+    for column in ("close", "volume"):
+        if frame[column].isna().any():
+            raise BadDataError(f"{where}: {column} missing for {_rows(frame, frame[column].isna(), column, label)}")
+    for column in (*PRICE_COLUMNS, "volume"):
+        negative = frame[column] < 0
+        if negative.any():
+            raise BadDataError(f"{where}: negative {column} for {_rows(frame, negative, column, label)}")
 
     no_close = frame["close"] <= 0
     dropped = int(no_close.sum())
@@ -106,7 +125,7 @@ def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.Da
     ]
     frame["halted"] = halted.to_numpy()
     frame["market"] = query.market
-    frame = frame.reset_index(drop=True)
+    frame = frame.drop(columns="_line").reset_index(drop=True)
     frame.attrs["dropped"] = dropped
     frame.attrs["inconsistent"] = inconsistent["ticker"].tolist()
     frame.attrs["source"] = source

@@ -163,10 +163,10 @@ class DayUnavailable(SourceError):
         return bool(outcomes & {"transient", "not_published"}) or outcomes <= {"blocked"}
 
     @property
-    def only_files_empty(self) -> bool:
-        """Every source that answered empty reads a local file (which will never grow)."""
-        empty = [a for a in self.attempts if a.outcome == "empty"]
-        return bool(empty) and not any(a.network for a in empty)
+    def files_only(self) -> bool:
+        """Every source that could have served it reads a local file, which will never change on its own."""
+        able = [a for a in self.attempts if a.outcome != "outside_range"]
+        return bool(able) and not any(a.network for a in able)
 
 
 @dataclass
@@ -185,7 +185,7 @@ class SourceChain:
 
     def due(self, day: dt.date, now: dt.datetime) -> bool:
         """True once at least one source should have published the day."""
-        return any(_published(s, day, now) for s in self.sources)
+        return any(published(s, day, now) for s in self.sources)
 
     def earliest_day(self) -> dt.date | None:
         """The first day any source can serve, or None when one of them is unbounded."""
@@ -238,7 +238,7 @@ class SourceChain:
             if source.name in self.disabled:
                 attempt("blocked", "disabled earlier in this run")
                 continue
-            if not all(_published(source, day, now) for day in request.days):
+            if not all(published(source, day, now) for day in request.days):
                 attempt("not_published")
                 continue
             try:
@@ -268,6 +268,7 @@ class SourceChain:
         raise DayUnavailable(request, attempts)
 
 
-def _published(source: Source, day: dt.date, now: dt.datetime) -> bool:
+def published(source: Source, day: dt.date, now: dt.datetime) -> bool:
+    """True once the source should have published the session."""
     at = source.available_at(day)
     return at is not None and at <= now

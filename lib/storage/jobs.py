@@ -25,10 +25,11 @@ class JobsStore(StoreBase):
 
     # --- days -------------------------------------------------------------------------------------
 
-    def done_days(self, job: str = DAY_JOB) -> set[dt.date]:
-        """Trading days whose collection is finished (completed, or recorded as published without data)."""
+    def done_days(self, job: str = DAY_JOB, statuses: tuple[str, ...] = DONE_STATUSES) -> set[dt.date]:
+        """Trading days whose collection is finished (completed, or recorded as published without data); with
+        `statuses`, the days recorded with one of those."""
         cursor = self.job_status.find(
-            {"kind": "day", "job_name": job, "status": {"$in": list(DONE_STATUSES)}}, {"date_kst": 1}
+            {"kind": "day", "job_name": job, "status": {"$in": list(statuses)}}, {"date_kst": 1}
         )
         return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
 
@@ -43,6 +44,11 @@ class JobsStore(StoreBase):
     def day_records(self, job: str = DAY_JOB) -> list[dict]:
         """Every day record of a market's collection job, oldest first."""
         return list(self.job_status.find({"kind": "day", "job_name": job}).sort("date_kst", ASCENDING))
+
+    def unfinished_days(self, job: str = DAY_JOB) -> dict[dt.date, dict]:
+        """The day records that are not done (partial, empty, failed), by day."""
+        cursor = self.job_status.find({"kind": "day", "job_name": job, "status": {"$nin": list(DONE_STATUSES)}})
+        return {dt.date.fromisoformat(doc["date_kst"]): doc for doc in cursor}
 
     def mark_day(self, day: dt.date, status: str, fields: Mapping[str, Any], job: str = DAY_JOB) -> None:
         """Record a day's collection outcome (`<date>_<job>`); only 'completed' and 'no_data' count as done."""
@@ -82,7 +88,8 @@ class JobsStore(StoreBase):
 
     def days_of(self, job_name: str) -> list[dict]:
         """One market's day records (its collection job's name), oldest first, without bulky fields."""
-        cursor = self.job_status.find({"kind": "day", "job_name": job_name}, {"fingerprint": 0, "sources": 0})
+        bulky = {"fingerprint": 0, "fingerprints": 0, "sources": 0}
+        cursor = self.job_status.find({"kind": "day", "job_name": job_name}, bulky)
         return list(cursor.sort("date_kst", ASCENDING))
 
     def latest_run(self, job_name: str, status: str | None = None, before: dt.datetime | None = None) -> dict | None:

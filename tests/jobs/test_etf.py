@@ -132,25 +132,36 @@ def test_a_catch_up_run_by_cron_across_the_dst_change_completes_each_session_onc
     assert len(done(storage)) == len(set(done(storage)))
 
 
-def test_a_closure_the_calendar_does_not_know_fails_until_it_is_in_us_extra_closed_days(
+def test_a_closure_the_calendar_does_not_know_holds_nothing_back_and_names_its_setting(
     storage, make_settings, clock, caplog
 ):
     # exchange-calendars learned 2025-01-09 (national day of mourning) late: simulate the lagging library.
     settings = make_settings(us_first_run_sessions=2)
     lagging = sorted({*us_calendar(settings).sessions_between(D(2010, 1, 4), D(2027, 1, 1)), D(2025, 1, 9)})
 
-    def market(config):
+    def market(config, network=False):
         calendar = TradingCalendar(config.us_extra_closed_days, base_sessions=lagging, exchange="XNYS",
                                    settings_prefix="US")
-        return us_test_market(config, sources=[UsReplaySource(US_SAMPLE)], calendar=calendar)
+        source = CountingSource(UsReplaySource(US_SAMPLE))
+        source.network = network
+        return us_test_market(config, sources=[source], calendar=calendar)
 
     run_etf(storage, settings, new_york(D(2025, 1, 8)), clock, market(settings))
+    # From Yahoo (a network source), every ETF empty on a day while the next one is served: a closure.
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market(settings, network=True)) == 0
+    assert "CLOSED? every source answers the whole XNYS market empty for 2025-01-09" in caplog.text
+    assert "US_EXTRA_CLOSED_DAYS=2025-01-09" in caplog.text
+    assert done(storage)[-2:] == [D(2025, 1, 8), D(2025, 1, 10)]  # the next session was not held back
+    assert storage.portfolio(D(2025, 1, 10), 20) is not None
+    # From local files, the same day asks for a fix (a file does not change by itself): exit 2.
+    caplog.clear()
     with caplog.at_level(logging.ERROR, logger="pipeline"):
-        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market(settings)) == 1
-    assert "no usable bar for 2025-01-09" in caplog.text and done(storage)[-1] == D(2025, 1, 8)
+        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market(settings)) == 2
+    assert "if XNYS was closed, add `US_EXTRA_CLOSED_DAYS=2025-01-09` to .env" in caplog.text
     fixed = make_settings(us_first_run_sessions=2, us_extra_closed_days="2025-01-09")
     assert run_etf(storage, fixed, new_york(D(2025, 1, 10)), clock, market(fixed)) == 0
-    assert done(storage)[-2:] == [D(2025, 1, 8), D(2025, 1, 10)]
+    assert "2025-01-09" not in {d["date_kst"] for d in storage.day_records("etf_pipeline")}
 
 
 def _corrupt(tmp_path, ticker: str, day: str, column: str, value: str):
@@ -184,16 +195,28 @@ def test_a_broken_row_before_the_batch_is_a_rejected_record_and_the_days_complet
     assert len(storage.rejected_records()) == 1
 
 
-def test_a_broken_row_on_the_day_itself_fails_the_day_and_says_where_to_look(storage, make_settings, clock, tmp_path,
-                                                                              caplog):
+def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to_look(
+    storage, make_settings, clock, tmp_path, caplog
+):
     root = _corrupt(tmp_path, "XLF", "2025-07-31", "close", "abc")
-    settings = make_settings(us_first_run_sessions=1, us_replay_dir=root)
+    settings = make_settings(us_first_run_sessions=2, us_replay_dir=root)
     with caplog.at_level(logging.ERROR, logger="pipeline"):
-        assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 1
+        # Only a local file serves it, and a file does not change by itself: a human must fix it (exit 2).
+        assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 2
     assert "no usable bar for 2025-07-31 (rejected: close is not a number: 'abc'; see logs_rejected_records)" \
-        in caplog.text
-    assert done(storage) == [] and storage.rejected_records()[0]["reason"] == "close is not a number: 'abc'"
-    assert storage.runs("etf_pipeline")[0]["status"] == "failed"
+        in caplog.text and "correct the file" in caplog.text
+    assert done(storage) == [D(2025, 7, 30)]  # the session before it is not held back
+    records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
+    assert records["2025-07-31"]["status"] == "partial" and list(records["2025-07-31"]["missing"]) == ["XLF"]
+    assert storage.rejected_records()[0]["reason"] == "close is not a number: 'abc'"
+    assert storage.portfolio(D(2025, 7, 31), 20) is None  # no stage 3-5 on a half-delivered session
+    # The file is fixed: the next run asks for XLF alone and completes the session.
+    shutil.copy(US_SAMPLE / "us_etf" / "XLF.csv", root / "us_etf" / "XLF.csv")
+    market, source = counting_market(settings, root=root)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
+    assert done(storage) == [D(2025, 7, 30), D(2025, 7, 31)]
+    assert [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()] == ["XLF"]
+    assert storage.portfolio(D(2025, 7, 31), 20) is not None
 
 
 def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(storage, settings, clock):

@@ -142,7 +142,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such route; see /docs" if exc.status_code == 404 else clip(exc.detail)
+        generic = exc.status_code == 404 and exc.detail == "Not Found"  # Starlette's own: an unknown path
+        message = "no such route; see /docs" if generic else clip(exc.detail)
         return JSONResponse(_body(exc.status_code, message), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(PyMongoError)

@@ -11,6 +11,7 @@ from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.sizes import CollectionSize, SizesStore
@@ -23,9 +24,10 @@ __all__ = [
 
 
 class Storage(
-    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, PicksStore, AiStore, AccessStore
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
+    AccessStore,
 ):
-    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
+    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
     def ensure_indexes(self) -> None:
         """Create every family's indexes (idempotent)."""
@@ -33,5 +35,6 @@ class Storage(
         self._universe_indexes()
         self._job_indexes()
         self._alert_indexes()
+        self._etf_indexes()
         self._ai_indexes()
         self._picks_indexes()

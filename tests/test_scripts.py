@@ -174,3 +174,13 @@ def test_on_a_terminal_log_lines_are_written_above_the_progress_bar_not_glued_on
     logged = [line.rsplit("\r", 1)[-1] for line in screen.split("\n") if " manual_setup INFO " in line]
     assert any("KRX: stored 2024-08-01..2024-08-30" in line for line in logged)
     assert all(re.match(r"\d{4}-\d\d-\d\dT", line) for line in logged), logged
+
+
+def test_deploy_files_rotate_as_the_log_owner_and_start_the_api_once_the_network_is_up():
+    service = (ROOT / "deploy" / "stock-api.service").read_text().splitlines()
+    user = next(line.split("=", 1)[1] for line in service if line.startswith("User="))
+    assert "Wants=network-online.target" in service
+    assert any(line.startswith("After=") and "network-online.target" in line for line in service)
+    rotate = [line.strip() for line in (ROOT / "deploy" / "logrotate-stock-pipeline").read_text().splitlines()]
+    # Without `su`, logrotate skips a group-writable logs/ folder ("parent directory has insecure permissions").
+    assert f"su {user} {user}" in rotate and "copytruncate" in rotate

@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 
 import pandas as pd
-import pytest
 
 from lib.calendar import TradingCalendar, _exchange
 from lib.sources import build_chain
@@ -19,16 +18,6 @@ from tests.jobs.test_collect import chain_of, completed_days
 
 D = dt.date
 ELECTION = D(2025, 6, 3)  # KRX closed for the presidential election
-
-
-@pytest.fixture
-def settings(make_settings):
-    return make_settings(setup_history_sessions=5)
-
-
-@pytest.fixture
-def replay() -> ReplaySource:
-    return ReplaySource(PANEL)
 
 
 def wrong_calendar(*extra_closed: dt.date) -> TradingCalendar:

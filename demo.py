@@ -1,6 +1,8 @@
 """The README's first command: the whole pipeline in one process on the embedded MongoDB (mongomock://)
 with the bundled real KRX sample: manual_setup as of one day, then daily_update catching up missed days, the
-analysis, a screener and what check_db shows.
+analysis, a screener and what check_db shows; then the US ETF trend portfolio on the bundled real US data:
+etf_pipeline's first run and a catch-up, the monthly rebalance, the trending ETFs and the portfolios with how
+they did against SPY.
 
 What each step did is printed on stdout; the log lines on stderr are what cron would append to
 logs/cron.log (`./dev demo 2>/dev/null` shows the summaries only)."""
@@ -10,14 +12,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import check_db
 import daily_update
+import etf_pipeline
 import hourly_analysis
 import manual_setup
+import monthly_rebalance
 from lib.config import PROJECT_ROOT, Settings, load_settings
 from lib.display import count, duration, pad, table
 from lib.errors import ConfigError
@@ -26,17 +31,24 @@ from lib.screener import Pick, Strategy, discover, screen
 from lib.storage import Storage, get_client
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"
+US_SAMPLE = PROJECT_ROOT / "data" / "sample" / "us"
 
 Step = tuple[str, Callable[..., int], list[str], str]
+RUN_FIELDS = {"_id", "kind", "job_name", "status", "date_kst", "start_time_utc", "end_time_utc", "error", "host", "pid"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Set up as of --setup-day, catch up to --today, analyse, print what is stored and a screener result."""
+    """Set up as of --setup-day, catch up to --today, analyse, print what is stored and a screener result; then
+    the US pipeline."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup-day", default="2025-05-16", help="KST day manual_setup acts on")
     parser.add_argument("--today", default="2025-06-16", help="KST day daily_update catches up to")
     parser.add_argument("--panel", type=Path, default=SAMPLE, help="replay file (parquet or CSV)")
     parser.add_argument("--strategy", default="macd_golden_cross", help="screener strategy to show")
+    parser.add_argument("--market", choices=("both", "krx", "us"), default="both", help="which pipeline to run")
+    parser.add_argument("--us-first-day", default="2025-08-29", help="New York day of etf_pipeline's first run")
+    parser.add_argument("--us-today", default="2025-09-30", help="New York day etf_pipeline catches up to")
+    parser.add_argument("--us-sessions", type=int, default=60, help="sessions etf_pipeline's first run loads")
     args = parser.parse_args(argv)
     try:
         strategy = discover()[args.strategy]  # checked before anything runs
@@ -46,30 +58,73 @@ def main(argv: list[str] | None = None) -> int:
             krx_sources=["replay"],
             krx_replay_path=args.panel,
             analysis_quota_per_run=5000,
+            us_sources=["replay"],
+            us_replay_dir=US_SAMPLE,
+            us_first_run_sessions=args.us_sessions,
         )
     except ConfigError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    print(f"Replaying {settings.krx_replay_path.name} (real KRX daily data) into an in-memory MongoDB.")
+    print("Replaying bundled real market data into an in-memory MongoDB.")
     print("Below: what each step did. Log lines (stderr) are what cron would write to logs/cron.log.")
+    if args.market in ("both", "krx"):
+        code = run_krx(args, settings, strategy)
+        if code != 0:
+            return code
+    if args.market in ("both", "us"):
+        return run_us(args, settings)
+    return 0
+
+
+def run_steps(steps: list[Step], settings: Settings) -> int:
+    """Run each script in turn, saying on stdout what it did; the first non-zero exit code stops the demo."""
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    for number, (job, step, step_argv, purpose) in enumerate(steps, start=1):
+        print(f"\n=== {number}/{len(steps)} {job} {' '.join(step_argv)}: {purpose}", flush=True)
+        code = step(step_argv, settings=settings)
+        runs = storage.runs(job, limit=1)
+        if runs:
+            print(step_summary(runs[0]), flush=True)
+        if code != 0:
+            print(f"demo: {job} exited {code}", file=sys.stderr)
+            return code
+    return 0
+
+
+def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) -> int:
+    """The KRX collection, analysis and a screener."""
+    print(f"\nKRX: {settings.krx_replay_path.name} (real KRX daily data)")
     steps: list[Step] = [
         ("manual_setup", manual_setup.main, ["--today", args.setup_day], "first install: load the history"),
         ("daily_update", daily_update.main, ["--today", args.today], "the evening run after missed days"),
         ("daily_update", daily_update.main, ["--today", args.today], "the same run again: nothing to do"),
         ("hourly_analysis", hourly_analysis.main, ["--today", args.today], "indicators and track records"),
     ]
+    code = run_steps(steps, settings)
+    if code != 0:
+        return code
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
-    for number, (job, step, step_argv, purpose) in enumerate(steps, start=1):
-        print(f"\n=== {number}/{len(steps)} {job} {' '.join(step_argv)}: {purpose}", flush=True)
-        code = step(step_argv, settings=settings)
-        print(step_summary(storage.runs(job, limit=1)[0]), flush=True)
-        if code != 0:
-            print(f"demo: {job} exited {code}", file=sys.stderr)
-            return code
     print_summary(storage)
     print_screener(storage, settings, strategy)
     print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
     return check_db.main(["--today", args.today], settings=settings)
+
+
+def run_us(args: argparse.Namespace, settings: Settings) -> int:
+    """The US ETF pipeline's first run and a catch-up, the monthly rebalance, and what they computed."""
+    steps: list[Step] = [
+        ("etf_pipeline", etf_pipeline.main, ["--today", args.us_first_day],
+         f"first run: the last {args.us_sessions} sessions"),
+        ("etf_pipeline", etf_pipeline.main, ["--today", args.us_today], "catch-up"),
+        ("monthly_rebalance", monthly_rebalance.main, ["--date", args.us_today],
+         "catches up every missed last Sunday"),
+    ]
+    code = run_steps(steps, settings)
+    if code != 0:
+        return code
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    print_us(storage)
+    return 0
 
 
 def step_summary(run: dict[str, Any]) -> str:
@@ -79,11 +134,89 @@ def step_summary(run: dict[str, Any]) -> str:
     if run["job_name"] == "hourly_analysis":
         return (f"{head}: {count(run.get('analysed'))} stock(s) analysed for {run.get('day')}, "
                 f"{run.get('track_records', 0)} strategy track record(s) refreshed")
-    if not run.get("days_completed") and not run.get("days_pending"):
-        return f"{head}: nothing to collect, up to date through {run.get('up_to') or run.get('window_end')}"
-    return (f"{head}: {run.get('days_completed', 0)} session(s) stored through {run.get('last_day')}, "
-            f"{count(run.get('bars_written', 0))} daily bars written, {count(run.get('source_calls', 0))} "
-            "reads of the file (one per market per session)")
+    if run["job_name"] in ("manual_setup", "daily_update"):
+        if not run.get("days_completed") and not run.get("days_pending"):
+            return f"{head}: nothing to collect, up to date through {run.get('up_to') or run.get('window_end')}"
+        return (f"{head}: {run.get('days_completed', 0)} session(s) stored through {run.get('last_day')}, "
+                f"{count(run.get('bars_written', 0))} daily bars written, {count(run.get('source_calls', 0))} "
+                "reads of the file (one per market per session)")
+    counters = [f"{key}={value}" for key, value in run.items() if key not in RUN_FIELDS]
+    return f"{head}: {' '.join(counters)}" if counters else head
+
+
+def _pct(value: float | None) -> str:
+    return "    n/a" if value is None else f"{value * 100:+7.2f}%"
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut and pad to a display width (a Korean character takes two columns)."""
+    out, used = "", 0
+    for char in text:
+        wide = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        if used + wide > width:
+            break
+        out, used = out + char, used + wide
+    return out + " " * (width - used)
+
+
+def print_us(storage: Storage) -> None:
+    """The trending ETFs and the portfolios of the last session, the monthly portfolios, and how they did."""
+    day = storage.latest_trending_day()
+    if day is None:
+        print("\n(no US session processed)")
+        return
+    print(f"\n=== trending ETFs on {day} (returns to the close of {day}; the signal holds from the next session)")
+    print(f"{'ETF':<5} {'sector':<19} " + " ".join(f"{f'{n}-session':>13} {'vs SPY':>9}" for n in (5, 10, 20)))
+    rows: dict[str, dict[int, dict]] = {}
+    for row in storage.trending_rows(day):
+        rows.setdefault(row["etf_ticker"], {})[row["period_days"]] = row
+    order = sorted(rows, key=lambda t: rows[t][20]["rank_by_outperformance"] or 99)
+    for ticker in order:
+        cells = []
+        for n in (5, 10, 20):
+            r = rows[ticker][n]
+            flag = "*" if r["is_trending"] else " "
+            lead = "" if r["outperformance"] is None else f"{r['outperformance'] * 100:+.2f}pt"
+            cells.append(f"{_pct(r['return_nd'])}{flag:>5} {lead:>9}")
+        print(f"{ticker:<5} {rows[ticker][20]['sector_name'][:19]:<19} " + " ".join(cells))
+    print("(* trending: above SPY's return and above zero; pt = percentage points ahead of SPY)")
+    for period in (5, 10, 20):
+        portfolio = storage.portfolio(day, period)
+        if portfolio is None:
+            continue
+        print(f"\n=== {period}-session portfolio of {day}, for {portfolio['valid_from']}..{portfolio['valid_until']}")
+        if not portfolio["positions"]:
+            print(f"(empty: {portfolio['note']})")
+        for p in portfolio["positions"]:
+            cap = "n/a" if p["market_cap_used"] is None else f"USD {p['market_cap_used'] / 1e9:,.0f}B"
+            if p["market_cap"] is None and p["market_cap_used"] is not None:
+                cap += " (median)"
+            print(f"{p['rank']:>2}. {p['ticker']:<10} {_fit(p['name'], 24)} weight {p['weight'] * 100:6.2f}%  "
+                  f"return {_pct(p['return_nd'])}  market cap {cap:<20} from {','.join(p['source_etfs'])}")
+        for x in portfolio["excluded"]:
+            print(f"    {x['etf']} gives nothing: {x['reason']}")
+    print("\n=== monthly portfolios (last Sunday of each month, for the next 20 sessions)")
+    for month in storage.monthly_months():
+        doc = storage.monthly(month)
+        perf = doc.get("performance") or {}
+        names = ", ".join(f"{p['ticker']} {p['final_weight'] * 100:.1f}%" for p in doc["positions"][:6])
+        more = f" and {len(doc['positions']) - 6} more" if len(doc["positions"]) > 6 else ""
+        print(f"{month}: {len(doc['positions'])} stocks ({names}{more})")
+        print(f"         {doc['valid_from']}..{doc['valid_until']}: {perf.get('status', 'pending')} through "
+              f"{perf.get('through')}: portfolio {_pct(perf.get('portfolio_return'))}, "
+              f"SPY {_pct(perf.get('spy_return'))}, excess {_pct(perf.get('excess_return'))}")
+    print("\n=== how the daily portfolios did against SPY (finished periods, bought at the signal day's close; one a "
+          "day, so they overlap)")
+    for period in (5, 10, 20):
+        finals = [p["performance"] for p in storage.etf_db["analytics_portfolio_allocation"].find(
+            {"period_days": period, "performance.status": "final"}, {"performance": 1})]
+        if not finals:
+            continue
+        excess = [f["excess_return"] for f in finals]
+        beat = sum(1 for e in excess if e > 0)
+        mean = sum(excess) / len(excess)
+        print(f"{period:>2}-session portfolios: {len(finals):3d} finished, mean excess return {mean * 100:+.2f}% "
+              f"per period, beat SPY {beat}/{len(finals)} ({beat / len(finals):.0%})")
 
 
 def print_summary(storage: Storage) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
@@ -15,6 +16,11 @@ from lib.log import get_logger
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KNOWN_SOURCES = ("krx_openapi", "pykrx", "replay")
+KNOWN_US_SOURCES = ("yfinance", "replay")
+DEFAULT_SECTOR_ETFS = (
+    "QQQ:Technology,XLF:Financial,XLV:Healthcare,XLY:Consumer Cyclical,XLC:Communication,XLI:Industrial,"
+    "XLP:Consumer Defensive,XLU:Utilities,XLRE:Real Estate,XLB:Basic Materials"
+)
 # 252 sessions of 52-week indicators plus 20 sessions of track-record horizon, in calendar days, with margin.
 MIN_PRICE_RETENTION_DAYS = 400
 
@@ -23,6 +29,31 @@ def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _check_sources(value: list[str], known: tuple[str, ...]) -> list[str]:
+    if not value:
+        raise ValueError(f"name at least one source ({', '.join(known)})")
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(known)}")
+    if len(set(value)) != len(value):
+        raise ValueError("a source is listed twice")
+    return value
+
+
+def _sector_pairs(value: str) -> dict[str, str]:
+    """'QQQ:Technology,XLF:Financial' as {ticker: sector name}."""
+    pairs: dict[str, str] = {}
+    for part in _split_csv(value):  # type: ignore[union-attr]
+        ticker, sep, sector = part.partition(":")
+        ticker = ticker.strip().upper()
+        if not sep or not sector.strip() or not re.fullmatch(r"[A-Z0-9.\-]{1,10}", ticker):
+            raise ValueError(f"{part!r} is not TICKER:Sector name (e.g. XLF:Financial)")
+        if ticker in pairs:
+            raise ValueError(f"{ticker} is listed twice")
+        pairs[ticker] = sector.strip()
+    return pairs
 
 
 class Settings(BaseSettings):
@@ -56,6 +87,26 @@ class Settings(BaseSettings):
     analysis_quota_per_run: int = Field(default=400, ge=1, le=100_000)
     analysis_deadline_minutes: float = Field(default=50.0, gt=0, le=24 * 60)
 
+    # US ETF trend portfolio (etf_pipeline.py, monthly_rebalance.py)
+    us_sources: Annotated[list[str], NoDecode] = ["yfinance"]
+    us_replay_dir: Path | None = None
+    us_benchmark_etfs: Annotated[list[str], NoDecode] = ["SPY", "QQQ", "IWM", "EWY", "DIA", "SCHD"]
+    us_sector_etfs: Annotated[dict[str, str], NoDecode] = Field(default=DEFAULT_SECTOR_ETFS, validate_default=True)
+    us_benchmark: str = Field(default="SPY", pattern=r"^[A-Z0-9.\-]{1,10}$")
+    us_top_holdings: int = Field(default=5, ge=1, le=10)
+    us_holdings_refresh_days: int = Field(default=7, ge=1, le=92)
+    us_first_run_sessions: int = Field(default=25, ge=1, le=2000)
+    us_publish_delay_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    us_min_request_gap_seconds: float = Field(default=2.0, ge=0, le=60)
+    us_request_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    us_max_attempts: int = Field(default=3, ge=1, le=10)
+    us_retry_backoff_seconds: float = Field(default=5.0, ge=0, le=600)
+    us_rate_limit_backoff_seconds: float = Field(default=60.0, ge=0, le=3600)
+    us_yfinance_http: str = Field(default="curl_cffi", pattern=r"^(curl_cffi|requests)$")
+    us_yfinance_cache_dir: Path | None = None
+    us_extra_closed_days: Annotated[list[dt.date], NoDecode] = []
+    us_extra_sessions: Annotated[list[dt.date], NoDecode] = []
+
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_warnings_file: Path | None = None
 
@@ -87,7 +138,10 @@ class Settings(BaseSettings):
                     data[name] = None
         return data
 
-    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", mode="before")
+    @field_validator(
+        "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", "us_extra_closed_days",
+        "us_extra_sessions", mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -95,13 +149,40 @@ class Settings(BaseSettings):
     @field_validator("krx_sources")
     @classmethod
     def _known_sources(cls, value: list[str]) -> list[str]:
+        return _check_sources(value, KNOWN_SOURCES)
+
+    @field_validator("us_sources", mode="before")
+    @classmethod
+    def _us_sources_csv(cls, value: object) -> object:
+        value = _split_csv(value)
+        return [str(v).lower() for v in value] if isinstance(value, list) else value
+
+    @field_validator("us_benchmark_etfs", mode="before")
+    @classmethod
+    def _tickers_csv(cls, value: object) -> object:
+        value = _split_csv(value)
+        return [str(v).upper() for v in value] if isinstance(value, list) else value
+
+    @field_validator("us_sources")
+    @classmethod
+    def _known_us_sources(cls, value: list[str]) -> list[str]:
+        return _check_sources(value, KNOWN_US_SOURCES)
+
+    @field_validator("us_sector_etfs", mode="before")
+    @classmethod
+    def _sector_etfs(cls, value: object) -> object:
+        return _sector_pairs(value) if isinstance(value, str) else value
+
+    @field_validator("us_benchmark_etfs")
+    @classmethod
+    def _tickers(cls, value: list[str]) -> list[str]:
         if not value:
-            raise ValueError(f"name at least one source ({', '.join(KNOWN_SOURCES)})")
-        unknown = [name for name in value if name not in KNOWN_SOURCES]
-        if unknown:
-            raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(KNOWN_SOURCES)}")
+            raise ValueError("name at least the benchmark ETF (SPY)")
+        bad = [t for t in value if not re.fullmatch(r"[A-Z0-9.\-]{1,10}", t)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a ticker")
         if len(set(value)) != len(value):
-            raise ValueError("a source is listed twice")
+            raise ValueError("a ticker is listed twice")
         return value
 
     @field_validator("telegram_bot_token", "alert_webhook_url", mode="after")
@@ -111,7 +192,7 @@ class Settings(BaseSettings):
             return None
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("telegram_chat_id", "log_warnings_file", mode="before")
+    @field_validator("telegram_chat_id", "log_warnings_file", "us_replay_dir", "us_yfinance_cache_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -149,6 +230,19 @@ class Settings(BaseSettings):
         if not raw.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
             raise ValueError("must start with mongodb://, mongodb+srv:// or mongomock://")
         return SecretStr(raw)
+
+    @model_validator(mode="after")
+    def _us_requirements(self) -> Settings:
+        if self.us_benchmark not in self.us_benchmark_etfs:
+            raise ValueError(f"US_BENCHMARK {self.us_benchmark} must be one of US_BENCHMARK_ETFS")
+        if "replay" in self.us_sources:
+            if self.us_replay_dir is None:
+                raise ValueError("US_SOURCES names 'replay': set US_REPLAY_DIR to a folder like data/sample/us")
+            path = self.us_replay_dir if self.us_replay_dir.is_absolute() else PROJECT_ROOT / self.us_replay_dir
+            if not path.is_dir():
+                raise ValueError(f"US_REPLAY_DIR: no folder at {path}")
+            self.us_replay_dir = path
+        return self
 
     @model_validator(mode="after")
     def _source_requirements(self) -> Settings:

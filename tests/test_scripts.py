@@ -50,7 +50,8 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 
 
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
-    assert demo.main(["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16"]) == 0
+    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx"]
+    assert demo.main(argv) == 0
     out = capsys.readouterr().out
     # Every step's section says on stdout what the step did.
     assert re.search(r"=== 1/4 manual_setup .*\ncompleted in .*: 300 session\(s\) stored through 2025-05-30, ", out)

@@ -333,8 +333,9 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
         counters["source_calls"] = sum(market.chain.calls.values())
         if market.chain.disabled:  # what the alert step reads to say a source is blocked
             counters["blocked_sources"] = dict(market.chain.disabled)
-        if batch.delivered:
-            market.collector.store(ctx, batch.delivered)
+        # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US
+        # market's rejected records of a day that failed validation).
+        market.collector.store(ctx, batch.delivered)
         recorded = _mark_days(ctx, market, batch, run)
         if recorded:
             counters["last_day"] = recorded[-1].isoformat()

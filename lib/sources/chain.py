@@ -36,6 +36,7 @@ from lib.errors import (
     BadDataError,
     EmptyAnswerError,
     OutsideRangeError,
+    RateLimitedError,
     SourceBlockedError,
     SourceError,
     TransientSourceError,
@@ -218,6 +219,8 @@ class SourceChain:
                 if attempt == attempts:
                     raise
                 pause = self.backoff_seconds * 2 ** (attempt - 1)
+                if isinstance(exc, RateLimitedError):  # a 429: never hammer a server that asked us to slow down
+                    pause = max(pause, exc.pause * 2 ** (attempt - 1))
                 log.warning("%s (attempt %d/%d); retrying in %.0fs", exc, attempt, attempts, pause)
                 self.sleep(pause)
                 continue

@@ -127,6 +127,11 @@ def run_us(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+WRITTEN = {"bars_written": "daily bars", "etf_bars_written": "ETF bars", "stock_bars_written": "stock bars"}
+COLLECTION_FIELDS = {"window_start", "window_end", "pending", "up_to", "days_completed", "days_no_data",
+                     "days_pending", "source_calls", "last_day", *WRITTEN}
+
+
 def step_summary(run: dict[str, Any]) -> str:
     """One line saying what a job's run did, from its run record."""
     took = duration((run["end_time_utc"] - run["start_time_utc"]).total_seconds())
@@ -134,14 +139,14 @@ def step_summary(run: dict[str, Any]) -> str:
     if run["job_name"] == "hourly_analysis":
         return (f"{head}: {count(run.get('analysed'))} stock(s) analysed for {run.get('day')}, "
                 f"{run.get('track_records', 0)} strategy track record(s) refreshed")
-    if run["job_name"] in ("manual_setup", "daily_update"):
-        if not run.get("days_completed") and not run.get("days_pending"):
-            return f"{head}: nothing to collect, up to date through {run.get('up_to') or run.get('window_end')}"
-        return (f"{head}: {run.get('days_completed', 0)} session(s) stored through {run.get('last_day')}, "
-                f"{count(run.get('bars_written', 0))} daily bars written, {count(run.get('source_calls', 0))} "
-                "reads of the file (one per market per session)")
-    counters = [f"{key}={value}" for key, value in run.items() if key not in RUN_FIELDS]
-    return f"{head}: {' '.join(counters)}" if counters else head
+    others = [f"{key}={value}" for key, value in run.items() if key not in RUN_FIELDS | COLLECTION_FIELDS]
+    if "days_completed" not in run and "pending" not in run:  # not a collection job
+        return f"{head}: {' '.join(others)}" if others else head
+    if not run.get("days_completed") and not run.get("days_pending"):
+        return f"{head}: nothing to collect, up to date through {run.get('up_to') or run.get('window_end')}"
+    written = [f"{count(run[key])} {label} written" for key, label in WRITTEN.items() if key in run]
+    return (f"{head}: {run.get('days_completed', 0)} session(s) stored through {run.get('last_day')}, "
+            + ", ".join([*written, f"{count(run.get('source_calls', 0))} source calls", *others]))
 
 
 def _pct(value: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,8 @@ import monthly_rebalance
 from lib.config import load_settings
 from lib.errors import ConfigError
 from lib.etf.rebalance import last_sunday
+from lib.markets.us import us_market
+from tests.conftest import US_SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 SEOUL, NEW_YORK = ZoneInfo("Asia/Seoul"), ZoneInfo("America/New_York")
@@ -80,6 +83,25 @@ def test_a_replay_folder_without_its_layout_is_refused(make_settings, tmp_path, 
     settings = make_settings(us_replay_dir=tmp_path)
     assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 2
     assert "has no us_etf/ folder" in capsys.readouterr().err
+
+
+def test_a_replay_folder_lacking_a_followed_etf_is_refused_before_anything_is_stored(make_settings, tmp_path, capsys):
+    # A user's own folder without SPY.csv used to record every session completed, with empty portfolios saying
+    # "no ETF beat SPY", and exit 0; adding the file later never filled those sessions.
+    from lib.storage import Storage, get_client
+
+    shutil.copytree(US_SAMPLE, tmp_path / "us")
+    (tmp_path / "us" / "us_etf" / "SPY.csv").unlink()
+    (tmp_path / "us" / "us_etf" / "XLB.csv").unlink()
+    settings = make_settings(us_replay_dir=tmp_path / "us")
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1
+    assert "has no us_etf/<TICKER>.csv for SPY, XLB" in errors[0] and "US_BENCHMARK_ETFS" in errors[0]
+    assert Storage(get_client("mongomock://")).day_records("etf_pipeline") == []
+    # With Yahoo first, the folder is only a fallback: a file it lacks is not an error.
+    both = make_settings(us_sources="yfinance,replay", us_replay_dir=tmp_path / "us")
+    assert us_market(both).chain.sources[1].name == "replay"
 
 
 def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_with_units(capsys):

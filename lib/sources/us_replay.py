@@ -55,6 +55,10 @@ class UsReplaySource(UsSource):
         self.first = min(s[0] for s in spans)
         self.last = max(s[1] for s in spans)
 
+    def lacking(self, tickers: list[str]) -> list[str]:
+        """The tickers of these that have no bars file in the folder."""
+        return [t for t in tickers if yahoo_symbol(t) not in self._bars_files]
+
     @staticmethod
     def _span(path: Path) -> tuple[dt.date, dt.date]:
         try:

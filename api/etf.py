@@ -124,7 +124,7 @@ class PortfolioResponse(BaseModel):
     positions: list[Position]
     excluded: list[Excluded]
     note: str = Field(description="why the portfolio is empty, when it is")
-    performance: Performance | None
+    performance: Performance | None = Field(default=None, description="null until etf_pipeline has evaluated it")
 
 
 class MonthlyPosition(BaseModel):
@@ -150,7 +150,7 @@ class MonthlyResponse(BaseModel):
     benchmark: str
     positions: list[MonthlyPosition]
     note: str
-    performance: Performance | None
+    performance: Performance | None = Field(default=None, description="null until it has been evaluated")
 
 
 def _session(settings: Settings, day: dt.date | None) -> None:

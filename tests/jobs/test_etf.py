@@ -321,3 +321,28 @@ def test_a_replay_run_twice_gives_identical_results(make_settings, clock):
         snapshots.append(etf_snapshot(storage))
     assert snapshots[0] == snapshots[1]
     assert len(snapshots[0]["analytics_portfolio_allocation"]) == 4 * 3
+
+
+def test_yahoo_is_asked_at_most_once_every_five_seconds_by_default_as_the_seed_says():
+    # The seed's stages 1 and 2: "Rate Limit: 5초 간격" (5 seconds between requests).
+    from lib.config import load_settings
+    from lib.markets.us import build_us_chain
+    from lib.sources.chain import Request
+
+    settings = load_settings(env_file=None)
+    assert settings.us_sources == ["yfinance"]
+    now = {"t": 100.0}
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now["t"] += seconds
+
+    source = CountingSource(UsReplaySource(US_SAMPLE))
+    source.network = True  # paced like Yahoo
+    chain = build_us_chain(settings, [source], sleep=sleep, monotonic=lambda: now["t"])
+    day = (D(2025, 7, 31),)
+    for ticker in ("SPY", "QQQ", "XLF"):
+        chain.fetch(Request(ticker, day), new_york(D(2025, 7, 31)))
+        now["t"] += 0.5  # the answer took half a second
+    assert pauses == [pytest.approx(4.5), pytest.approx(4.5)]

@@ -316,6 +316,12 @@ def _problems(results: list[DayFetch]) -> list[str]:
     return seen[:2]
 
 
+def _count_calls(ctx: JobContext, market: Market) -> None:
+    ctx.counters["source_calls"] = sum(market.chain.calls.values())
+    if market.chain.disabled:  # what the alert step reads to say a source is blocked
+        ctx.counters["blocked_sources"] = dict(market.chain.disabled)
+
+
 def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progress: Progress | None = None) -> None:
     """Fetch, store and mark each day, oldest first, a calendar month at a time (see the module docstring).
 
@@ -330,12 +336,11 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     run = _Run({day: r for day, r in ctx.storage.unfinished_days(market.job).items() if day in wanted})
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, run, progress)
-        counters["source_calls"] = sum(market.chain.calls.values())
-        if market.chain.disabled:  # what the alert step reads to say a source is blocked
-            counters["blocked_sources"] = dict(market.chain.disabled)
+        _count_calls(ctx, market)
         # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US
         # market's rejected records of a day that failed validation).
         market.collector.store(ctx, batch.delivered)
+        _count_calls(ctx, market)  # the requests `store` made too (the US stage 4: holdings, profiles, stocks)
         recorded = _mark_days(ctx, market, batch, run)
         if recorded:
             counters["last_day"] = recorded[-1].isoformat()

@@ -346,3 +346,13 @@ def test_yahoo_is_asked_at_most_once_every_five_seconds_by_default_as_the_seed_s
         chain.fetch(Request(ticker, day), new_york(D(2025, 7, 31)))
         now["t"] += 0.5  # the answer took half a second
     assert pauses == [pytest.approx(4.5), pytest.approx(4.5)]
+
+
+def test_the_run_record_counts_every_request_stage_4_made_too(storage, settings, clock):
+    # The count was taken before the collector's store, so the last batch's holdings, profiles and stock bars
+    # were missing from it (the demo's September catch-up showed 15 source calls: the ETFs alone).
+    run_etf(storage, settings, new_york(D(2025, 7, 31)), clock)
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 8, 8)), clock, market) == 0
+    assert source.count("bars") > ETFS  # the held stocks' bars as well as the ETFs'
+    assert storage.runs("etf_pipeline")[0]["source_calls"] == len(source.calls)

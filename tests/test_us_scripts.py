@@ -130,3 +130,15 @@ def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_setting
     capsys.readouterr()
     check_db.main(["--today", "2025-07-31", "--no-sizes"], settings=settings)
     assert "US ETFs (XNYS)" in capsys.readouterr().out
+
+
+def test_the_demo_says_when_a_weight_used_the_median_market_cap_instead_of_the_stock_s_own():
+    # A Korean holding's own market cap is in won: the USD figure the weight used is the picks' median, and the
+    # demo printed it as if it were the stock's own ("market cap USD 119B").
+    own = {"market_cap": 157e9, "market_cap_used": 157e9, "currency": "USD"}
+    korean = {"market_cap": 1.2e14, "market_cap_used": 119e9, "currency": "KRW"}
+    unknown = {"market_cap": None, "market_cap_used": 119e9, "currency": None}
+    assert demo.market_cap_text(own) == "USD 157B"
+    assert demo.market_cap_text(korean) == "USD 119B (median)"
+    assert demo.market_cap_text(unknown) == "USD 119B (median)"
+    assert demo.market_cap_text({"market_cap": None, "market_cap_used": None}) == "n/a"

@@ -56,11 +56,12 @@ class Position:
     sector: str | None
     weight: float
     return_nd: float
-    market_cap: float | None
-    market_cap_used: float | None
+    market_cap: float | None  # the stock's own, in `currency`
+    market_cap_used: float | None  # USD: its own, or the picks' median when unknown or not in USD
     source_etfs: list[str]
     allocation_reason: str
     rank: int = 0
+    currency: str | None = None
 
 
 @dataclass
@@ -153,8 +154,12 @@ def build_portfolio(
         assert value is not None
         used = caps[ticker] if caps[ticker] is not None else fallback
         leads = ", ".join(f"{e.etf} beat {benchmark} by {_pct(e.outperformance)}" for e in etfs)
+        foreign = info is not None and info.market_cap is not None and info.market_cap > 0 and caps[ticker] is None
         if caps[ticker] is not None:
             cap_text = f"market cap USD {caps[ticker] / 1e9:,.1f}B"
+        elif fallback is not None and foreign:
+            cap_text = (f"market cap {info.currency} {info.market_cap / 1e9:,.1f}B is not in USD: the picks' "  # type: ignore[union-attr]
+                        f"median USD {fallback / 1e9:,.1f}B used")
         elif fallback is not None:
             cap_text = f"market cap unknown: the picks' median USD {fallback / 1e9:,.1f}B used"
         else:
@@ -178,6 +183,7 @@ def build_portfolio(
                 market_cap_used=used,
                 source_etfs=[e.etf for e in etfs],
                 allocation_reason=reason,
+                currency=info.currency if info and info.market_cap is not None else None,
             )
         )
     portfolio.positions.sort(key=lambda p: (-p.weight, p.ticker))

@@ -106,9 +106,16 @@ def build_portfolio(
     returns: Mapping[str, float | None],
     facts: Mapping[str, StockFacts],
     benchmark: str = "SPY",
+    benchmark_rated: bool = True,
 ) -> Portfolio:
-    """The period's portfolio from its trending ETFs, their top holdings and the holdings' returns."""
+    """The period's portfolio from its trending ETFs, their top holdings and the holdings' returns;
+    `benchmark_rated` False: the benchmark has no return over the period (too little history), so no ETF could
+    trend."""
     portfolio = Portfolio(period)
+    if not benchmark_rated:
+        portfolio.note = (f"{benchmark} has no {period}-session return on this session (fewer than {period + 1} "
+                          "sessions of its closes stored): no ETF could be compared with it, nothing to hold")
+        return portfolio
     if not trending:
         portfolio.note = f"no ETF beat {benchmark} with a positive return over {period} sessions: nothing to hold"
         return portfolio

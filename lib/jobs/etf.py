@@ -331,9 +331,10 @@ def allocate(batch: Batch) -> None:
                 cap = shares * close if shares and close else profile.get("market_cap")
                 facts[ticker] = StockFacts(ticker, profile.get("name") or "", profile.get("sector"), cap,
                                            profile.get("currency"))
+            benchmark_row = trend_rows.get((period, batch.plan.benchmark)) or {}
             portfolio = build_portfolio(
                 period, trending, {t.etf: holdings.get(t.etf, []) for t in trending}, returns, facts,
-                batch.plan.benchmark,
+                batch.plan.benchmark, benchmark_rated=benchmark_row.get("return_nd") is not None,
             )
             after = sessions_after(batch.calendar, day, period)
             docs.append({

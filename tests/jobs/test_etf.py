@@ -356,3 +356,13 @@ def test_the_run_record_counts_every_request_stage_4_made_too(storage, settings,
     assert run_etf(storage, settings, new_york(D(2025, 8, 8)), clock, market) == 0
     assert source.count("bars") > ETFS  # the held stocks' bars as well as the ETFs'
     assert storage.runs("etf_pipeline")[0]["source_calls"] == len(source.calls)
+
+
+def test_a_session_without_enough_benchmark_history_says_so_instead_of_no_etf_beat_spy(storage, settings, clock):
+    # The bundled files start on 2024-10-01: on 2024-10-03 no ETF has a 5-session return yet. The empty portfolio
+    # said "no ETF beat SPY with a positive return", a claim about returns nobody could compute.
+    assert run_etf(storage, settings, new_york(D(2024, 10, 3)), clock) == 0
+    for period in (5, 10, 20):
+        note = storage.portfolio(D(2024, 10, 3), period)["note"]
+        assert "no ETF beat" not in note
+        assert f"SPY has no {period}-session return on this session" in note

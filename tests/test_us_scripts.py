@@ -142,3 +142,10 @@ def test_the_demo_says_when_a_weight_used_the_median_market_cap_instead_of_the_s
     assert demo.market_cap_text(korean) == "USD 119B (median)"
     assert demo.market_cap_text(unknown) == "USD 119B (median)"
     assert demo.market_cap_text({"market_cap": None, "market_cap_used": None}) == "n/a"
+
+
+def test_a_today_before_the_files_start_is_one_line_not_a_promise_then_a_refusal(make_settings, capsys):
+    assert etf_pipeline.main(["--today", "2020-01-02"], settings=make_settings()) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "mongomock" not in line]
+    assert "loading from" not in "\n".join(lines)
+    assert any("the sources start at 2024-10-01, after the last due session 2020-01-02" in line for line in lines)

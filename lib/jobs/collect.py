@@ -375,13 +375,13 @@ def manual_setup(
     window = calendar.last_sessions(last, sessions or ctx.settings.setup_history_sessions)
     earliest = chain.earliest_day()
     if earliest is not None and earliest > window[0]:
+        if earliest > last:
+            raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
         log.warning(
             "the sources start at %s, later than the %d-session window's first day %s: loading from %s",
             earliest, len(window), window[0], earliest,
         )
         window = [d for d in window if d >= earliest]
-        if not window:
-            raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
     pending = _pending(calendar, ctx.storage.done_days(market.job), window[0], last)
     ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
     if not pending:

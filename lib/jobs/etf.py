@@ -21,7 +21,7 @@ from lib.config import Settings
 from lib.etf.performance import realised
 from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
 from lib.etf.trending import n_session_return, trending_table
-from lib.etf.universe import PERIODS, EtfSpec, etf_specs
+from lib.etf.universe import ETF_JOB, PERIODS, EtfSpec, etf_specs
 from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
@@ -404,7 +404,10 @@ def run_stages(
         identify_trending(batch)
         counters["stock_bars_written"] += collect_holdings(batch)
         allocate(batch)
-        counters["performance_updates"] += evaluate_performance(ctx.storage, calendar, plan.benchmark, complete[-1])
+        # Through the latest stored session, not the batch's: a --redo or a healed hole of an older session
+        # re-evaluates its portfolios with everything stored since.
+        latest = max(ctx.storage.done_days(ETF_JOB) | {complete[-1]})
+        counters["performance_updates"] += evaluate_performance(ctx.storage, calendar, plan.benchmark, latest)
     finally:
         _store_rejected(batch)
 

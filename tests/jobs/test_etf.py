@@ -12,6 +12,8 @@ import pytest
 from lib.calendar import TradingCalendar
 from lib.errors import TransientSourceError
 from lib.jobs.collect import last_due_session
+from lib.jobs.etf import etf_pipeline
+from lib.jobs.runner import run_job
 from lib.log import KST
 from lib.markets.us import us_calendar
 from lib.sources.chain import SourceChain
@@ -366,3 +368,36 @@ def test_a_session_without_enough_benchmark_history_says_so_instead_of_no_etf_be
         note = storage.portfolio(D(2024, 10, 3), period)["note"]
         assert "no ETF beat" not in note
         assert f"SPY has no {period}-session return on this session" in note
+
+
+def test_a_redo_that_changes_a_finished_portfolio_evaluates_its_performance_again(storage, make_settings, clock,
+                                                                                  tmp_path):
+    # The stored performance was kept whenever a portfolio was saved again, so after a corrected file and
+    # --redo the API served the new positions with the old portfolio's realised return.
+    shutil.copytree(US_SAMPLE, tmp_path / "us")
+    settings = make_settings(us_first_run_sessions=2, us_replay_dir=tmp_path / "us")
+    assert run_etf(storage, settings, new_york(D(2025, 9, 2)), clock) == 0
+    assert run_etf(storage, settings, new_york(D(2025, 9, 12)), clock) == 0
+    before = storage.portfolio(D(2025, 9, 2), 5)
+    assert before["performance"]["status"] == "final"
+    pick = before["positions"][0]["ticker"]
+    path = tmp_path / "us" / "us_stocks" / f"{pick}.csv"
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):  # the pick's start close (25 August) three times higher: now it fell
+        if line.startswith("2025-08-25,"):
+            cells = line.split(",")
+            cells[1:5] = [str(float(x) * 3) for x in cells[1:5]]
+            lines[i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    market = us_test_market(settings)
+    redo = run_job("etf_pipeline", settings, storage, new_york(D(2025, 9, 12)), clock,
+                   lambda ctx: etf_pipeline(ctx, market, [D(2025, 9, 2)]), lock_name=market.lock)
+    assert redo == 0
+    after = storage.portfolio(D(2025, 9, 2), 5)
+    assert pick not in [p["ticker"] for p in after["positions"]]
+    weights = {p["ticker"]: p["weight"] for p in after["positions"]}
+    closes = storage.stock_closes(weights, D(2025, 9, 2), D(2025, 9, 9))
+    expected = sum(w * (closes[t][D(2025, 9, 9)] / closes[t][D(2025, 9, 2)] - 1) for t, w in weights.items())
+    assert after["performance"]["status"] == "final"
+    assert after["performance"]["portfolio_return"] == pytest.approx(expected, rel=1e-12)
+    assert after["performance"]["portfolio_return"] != before["performance"]["portfolio_return"]

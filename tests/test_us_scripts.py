@@ -149,3 +149,11 @@ def test_a_today_before_the_files_start_is_one_line_not_a_promise_then_a_refusal
     lines = [line for line in capsys.readouterr().err.splitlines() if "mongomock" not in line]
     assert "loading from" not in "\n".join(lines)
     assert any("the sources start at 2024-10-01, after the last due session 2020-01-02" in line for line in lines)
+
+
+def test_an_etf_file_with_a_header_only_is_named_as_having_no_rows(make_settings, tmp_path, capsys):
+    shutil.copytree(US_SAMPLE, tmp_path / "us")
+    (tmp_path / "us" / "us_etf" / "XLB.csv").write_text("date,open,high,low,close,volume\n")
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=make_settings(us_replay_dir=tmp_path / "us")) == 2
+    [error] = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert error.endswith("XLB.csv has no rows")  # was "...: fromisoformat: argument must be str"

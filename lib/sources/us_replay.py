@@ -62,7 +62,9 @@ class UsReplaySource(UsSource):
     @staticmethod
     def _span(path: Path) -> tuple[dt.date, dt.date]:
         try:
-            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"]
+            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"].dropna()
+            if dates.empty:
+                raise ConfigError(f"US_REPLAY_DIR: {path} has no rows")
             return dt.date.fromisoformat(dates.min()), dt.date.fromisoformat(dates.max())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"US_REPLAY_DIR: cannot read the dates of {path}: {exc}") from None

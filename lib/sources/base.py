@@ -17,7 +17,11 @@ from lib.log import KST
 MARKETS = ("KOSPI", "KOSDAQ")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 # The normalised schema of one market's day; value and shares may be missing (NaN) for some sources.
-COLUMNS = ("ticker", "name", "market", *PRICE_COLUMNS, "volume", "value", "market_cap", "shares")
+# base_price is KRX's base price of the day (the price the day's change and its +/-30% limit are measured
+# from): the previous close, except on an ex-date or a listing day. NaN when the source does not say (an
+# adjusted file): such bars are taken as already adjusted.
+OPTIONAL_COLUMNS = ("base_price",)
+COLUMNS = ("ticker", "name", "market", *PRICE_COLUMNS, "volume", "value", "market_cap", "shares", *OPTIONAL_COLUMNS)
 TICKER_PATTERN = r"^[0-9A-Z]{6}$"
 
 
@@ -63,13 +67,14 @@ def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.Da
     Rows with no close price carry nothing to store and are dropped (attrs['dropped']); rows whose low/high
     do not bracket open/close are kept and listed in attrs['inconsistent']."""
     where = f"{source} {query.market} {query.day}"
+    frame = frame.assign(**{c: np.nan for c in OPTIONAL_COLUMNS if c not in frame.columns})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise BadDataError(f"{where}: answer lacks columns {missing}")
     if frame.empty:
         raise EmptyAnswerError(f"{where}: no rows for a trading day")
     frame = frame.loc[:, list(COLUMNS)].copy()
-    for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares"):
+    for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares", *OPTIONAL_COLUMNS):
         try:
             frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
         except (TypeError, ValueError):
@@ -88,6 +93,7 @@ def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.Da
     if (frame[[*PRICE_COLUMNS, "volume"]] < 0).any().any():
         raise BadDataError(f"{where}: negative prices or volume")
 
+    frame["base_price"] = frame["base_price"].where(frame["base_price"] > 0)  # zero or negative: not known
     no_close = frame["close"] <= 0
     dropped = int(no_close.sum())
     frame = frame.loc[~no_close]

@@ -9,15 +9,16 @@ from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.universe import UniverseStore
 
 __all__ = [
     "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc", "reset_embedded_client",
-    "screening_id",
+    "screening_id", "quarantine_id",
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
+class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, QuarantineStore):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
 
     def ensure_indexes(self) -> None:
@@ -25,3 +26,4 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore):
         self._write("indexes")
         self._universe_indexes()
         self._job_indexes()
+        self._quarantine_indexes()

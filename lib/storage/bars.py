@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 
-from lib.calendar import to_utc_midnight
+from lib.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase
 
 
@@ -26,8 +26,14 @@ class BarsStore(StoreBase):
             written += len(new) + len(changed)
         return written
 
-    def read_bars(self, ticker: str, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
-        """A ticker's stored bars in date order, without MongoDB's _id."""
+    def read_bars(
+        self,
+        ticker: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        fields: Iterable[str] | None = None,
+    ) -> list[dict]:
+        """A ticker's stored bars in date order, without MongoDB's _id (only `fields` and `date` if given)."""
         query: dict[str, Any] = {}
         if start or end:
             query["_id"] = {}
@@ -35,7 +41,20 @@ class BarsStore(StoreBase):
                 query["_id"]["$gte"] = to_utc_midnight(start)
             if end:
                 query["_id"]["$lte"] = to_utc_midnight(end)
-        return list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
+        projection: dict[str, int] = {"_id": 0}
+        if fields is not None:
+            projection |= {"date": 1} | dict.fromkeys(fields, 1)
+        return list(self.stock_db[ticker].find(query, projection).sort("_id", ASCENDING))
+
+    def last_closes_before(self, tickers: Iterable[str], day: dt.date) -> dict[str, tuple[dt.date, float]]:
+        """Each ticker's last stored (date, close) before `day`; tickers with nothing stored before it are absent."""
+        stamp = to_utc_midnight(day)
+        out: dict[str, tuple[dt.date, float]] = {}
+        for ticker in tickers:
+            doc = self.stock_db[ticker].find_one({"_id": {"$lt": stamp}}, {"close": 1}, sort=[("_id", DESCENDING)])
+            if doc is not None:
+                out[ticker] = (from_stored(doc["_id"]), float(doc["close"]))
+        return out
 
     def stored_tickers(self) -> list[str]:
         """Tickers that have a stock_data collection."""

@@ -70,6 +70,9 @@ def print_summary(storage: Storage) -> None:
     print(f"stock_data             : {len(tickers)} tickers, {bars} daily bars")
     print(f"target_tickers         : {len(active)} active, {len(universe) - len(active)} inactive (data kept)")
     print("largest five           : " + ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5]))
+    actions = storage.actions.count_documents({})
+    print(f"corporate actions      : {actions} (the bundled sample is already adjusted: it has no base prices)")
+    print(f"quarantined bars       : {storage.quarantine.count_documents({})} (impossible prices kept out)")
     for run in reversed(storage.runs(limit=6)):
         if run["job_name"] == "hourly_analysis":
             counts = f"day={run.get('day')} analysed={run.get('analysed')} track_records={run.get('track_records')}"

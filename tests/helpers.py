@@ -110,3 +110,19 @@ def run_analysis(
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code
+
+
+def analysis_rows(panel: pd.DataFrame) -> pd.DataFrame:
+    """What the analysis stores for a panel of (adjusted) bars: each common stock's indicator rows plus the
+    cross-sectional measures computed over the whole panel, as the collected market."""
+    from lib.cross_section import compute_measures, discover_measures, market_panel
+    from lib.indicators import compute_many
+
+    panel = panel.loc[panel["ticker"].str.endswith("0")].copy()
+    panel["date"] = pd.to_datetime(panel["date"])
+    rows = compute_many(panel)
+    values = compute_measures(discover_measures(), market_panel(panel.groupby("ticker", sort=True)))
+    keys = pd.MultiIndex.from_arrays([rows["date"], rows["ticker"]])
+    for column, wide in values.items():
+        rows[column] = wide.stack(future_stack=True).reindex(keys).to_numpy()
+    return rows

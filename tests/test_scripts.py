@@ -52,7 +52,7 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     out = capsys.readouterr().out
     assert "trading days completed : 309 (2024-03-06 .. 2025-06-16)" in out
     assert re.search(r"run daily_update\s+completed days=9 bars=", out)
-    assert re.search(r"run hourly_analysis\s+completed day=2025-06-16 analysed=\d+ track_records=11", out)
+    assert re.search(r"run hourly_analysis\s+completed day=2025-06-16 analysed=\d+ track_records=12", out)
     assert "=== screener macd_golden_cross on 2025-06-16" in out and "track record 20 sessions" in out
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.corporate_actions import CorporateActionsStore
+from lib.storage.cross_section import CrossSectionStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.universe import UniverseStore
@@ -18,7 +20,9 @@ __all__ = [
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, QuarantineStore):
+class Storage(
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, QuarantineStore, CorporateActionsStore, CrossSectionStore
+):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
 
     def ensure_indexes(self) -> None:
@@ -27,3 +31,4 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, QuarantineStor
         self._universe_indexes()
         self._job_indexes()
         self._quarantine_indexes()
+        self._corporate_actions_indexes()

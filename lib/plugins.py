@@ -1,0 +1,46 @@
+"""Plugin discovery shared by strategies/ and measures/: every module of a package declares one plugin under
+a known name; a module that fails to import or to declare a valid one is logged and skipped, never fatal."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Protocol
+
+from lib.log import get_logger
+
+log = get_logger("plugins")
+
+
+class Named(Protocol):
+    """Anything with a name: a strategy, a measure."""
+
+    name: str
+
+
+def load_plugins[P: Named](
+    package: str, attribute: str, check: Callable[[object], P], kind: str
+) -> tuple[dict[str, P], tuple[tuple[str, str], ...]]:
+    """Import every module of `package` (names starting with _ excepted) and check its `attribute`.
+
+    Returns the plugins by name and the (module, error) pairs of the modules skipped."""
+    found: dict[str, P] = {}
+    errors: list[tuple[str, str]] = []
+    root = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module_name = f"{package}.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+            plugin = check(getattr(module, attribute, None))
+            if plugin.name in found:
+                raise ValueError(f"name {plugin.name!r} is already taken")
+        except Exception as exc:  # noqa: BLE001 - any error in a plugin skips that plugin only
+            message = f"{exc.__class__.__name__}: {exc}"
+            log.error("%s module %s skipped: %s", kind, module_name, message)
+            errors.append((module_name, message))
+            continue
+        found[plugin.name] = plugin
+    return found, tuple(errors)

@@ -1,0 +1,66 @@
+"""Cross-sectional measures (measures/, e.g. rs_rating): system_info.cross_section holds one document per
+ticker with its values by day (`values.YYYY-MM-DD.<column>`), merged into its stock_analyzed rows when it is
+analysed; system_info.cross_section_days records which days are computed, and with which measures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pymongo import ReplaceOne, UpdateOne
+
+from lib.calendar import to_utc_midnight
+from lib.storage.client import StoreBase
+
+
+class CrossSectionStore(StoreBase):
+    """Values of every cross-sectional measure by ticker and day."""
+
+    @property
+    def cross_section(self) -> Any:
+        """Per-ticker documents of measure values by day."""
+        return self.system["cross_section"]
+
+    @property
+    def cross_section_days(self) -> Any:
+        """One document per computed day: which measures, over how many stocks."""
+        return self.system["cross_section_days"]
+
+    def computed_days(self) -> dict[dt.date, set[str]]:
+        """The days whose measures are stored, with the names of the measures computed for each."""
+        cursor = self.cross_section_days.find({}, {"measures": 1})
+        return {dt.date.fromisoformat(doc["_id"]): set(doc["measures"]) for doc in cursor}
+
+    def save_cross_section(self, values: Mapping[str, Mapping[str, Mapping[str, float]]]) -> int:
+        """Store values[ticker][YYYY-MM-DD] = {column: value}, replacing those days' earlier values; returns the
+        tickers written."""
+        ops = [
+            UpdateOne({"_id": ticker}, {"$set": {f"values.{day}": dict(row) for day, row in days.items()}}, upsert=True)
+            for ticker, days in values.items()
+            if days
+        ]
+        if ops:
+            self._write("cross_section")
+            self.cross_section.bulk_write(ops, ordered=False)
+        return len(ops)
+
+    def mark_computed(self, days: Iterable[dt.date], measures: Iterable[str], ranked: Mapping[dt.date, int]) -> None:
+        """Record days as computed with these measures (after their values are saved)."""
+        names = sorted(measures)
+        ops = [
+            ReplaceOne(
+                {"_id": day.isoformat()},
+                {"date": to_utc_midnight(day), "measures": names, "stocks": int(ranked.get(day, 0))},
+                upsert=True,
+            )
+            for day in days
+        ]
+        if ops:
+            self._write("cross_section_days")
+            self.cross_section_days.bulk_write(ops, ordered=False)
+
+    def cross_section_of(self, ticker: str) -> dict[str, dict[str, float]]:
+        """A ticker's measure values by day ("YYYY-MM-DD" -> {column: value})."""
+        doc = self.cross_section.find_one({"_id": ticker}, {"values": 1})
+        return (doc or {}).get("values", {})

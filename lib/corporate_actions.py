@@ -36,10 +36,22 @@ def _kind(factor: float, shares_before: float, shares_after: float) -> str | Non
     return None
 
 
-def _column(bars: pd.DataFrame, name: str) -> np.ndarray:
+def numbers(bars: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as float64 (null and missing as NaN)."""
     if name not in bars:
         return np.full(len(bars), np.nan)
-    return pd.to_numeric(bars[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = bars[name]
+    if values.dtype.kind not in "biuf":
+        values = pd.to_numeric(values, errors="coerce")
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def dates_of(bars: pd.DataFrame) -> np.ndarray:
+    """The `date` column as datetime64[ns]."""
+    values = bars["date"]
+    if values.dtype.kind != "M":
+        values = pd.to_datetime(values)
+    return values.to_numpy(dtype="datetime64[ns]")
 
 
 def derive_actions(
@@ -58,23 +70,28 @@ def derive_actions(
     never saw."""
     if bars.empty:
         return []
-    frame = bars.sort_values("date").reset_index(drop=True)
-    dates = pd.to_datetime(frame["date"]).to_numpy()
-    closes = _column(frame, "close")
-    held = sorted(((pd.Timestamp(d).to_datetime64(), float(c)) for d, c in quarantined), key=lambda x: x[0])
-    # every delivered close in date order (stored bars and quarantined ones), to find each bar's predecessor
-    all_dates = np.concatenate([dates, np.array([d for d, _ in held], dtype=dates.dtype)])
-    all_closes = np.concatenate([closes, np.array([c for _, c in held], dtype=np.float64)])
-    order = np.argsort(all_dates, kind="stable")
-    all_dates, all_closes = all_dates[order], all_closes[order]
+    dates = dates_of(bars)
+    frame = bars
+    if not (dates[1:] >= dates[:-1]).all():
+        order = np.argsort(dates, kind="stable")
+        frame, dates = bars.iloc[order].reset_index(drop=True), dates[order]
+    closes = numbers(frame, "close")
+    held = [(np.datetime64(pd.Timestamp(d), "ns"), float(c)) for d, c in quarantined]
+    all_dates, all_closes = dates, closes
+    if held:
+        # every delivered close in date order (stored bars and quarantined ones), to find each bar's predecessor
+        all_dates = np.concatenate([dates, np.array([d for d, _ in held], dtype=dates.dtype)])
+        all_closes = np.concatenate([closes, np.array([c for _, c in held], dtype=np.float64)])
+        order = np.argsort(all_dates, kind="stable")
+        all_dates, all_closes = all_dates[order], all_closes[order]
     position = np.searchsorted(all_dates, dates, side="left")
     previous = np.where(position > 0, all_closes[np.maximum(position - 1, 0)], np.nan)
     previous_dates = np.where(position > 0, all_dates[np.maximum(position - 1, 0)], np.datetime64("NaT"))
-    base = _column(frame, "base_price")
+    base = numbers(frame, "base_price")
     candidates = np.flatnonzero(np.isfinite(base) & (base > 0) & np.isfinite(previous) & (previous > 0)
                                 & (base != previous))
     known = sorted(sessions) if sessions is not None else None
-    shares = _column(frame, "shares")
+    shares = numbers(frame, "shares")
     actions: list[dict[str, Any]] = []
     for i in candidates:
         day = pd.Timestamp(dates[i])
@@ -104,7 +121,7 @@ def _gap(sessions: list[dt.date], before: dt.date, day: dt.date) -> bool:
 
 def cumulative_factors(dates: Iterable[Any], actions: Iterable[dict[str, Any]]) -> np.ndarray:
     """For each date, the product of the factors of every action strictly after it (1 on and after the last)."""
-    stamps = pd.to_datetime(pd.Series(list(dates))).to_numpy()
+    stamps = np.asarray(dates, dtype="datetime64[ns]")
     out = np.ones(len(stamps))
     for action in actions:
         out[stamps < np.datetime64(pd.Timestamp(action["date"]))] *= action["factor"]
@@ -117,11 +134,8 @@ def back_adjust(bars: pd.DataFrame, actions: Iterable[dict[str, Any]]) -> pd.Dat
     actions = list(actions)
     if not actions:
         return bars
-    factors = cumulative_factors(bars["date"], actions)
-    adjusted = bars.copy()
-    for column in ADJUSTED_PRICES:
-        if column in adjusted:
-            adjusted[column] = _column(adjusted, column) * factors
-    if "volume" in adjusted:
-        adjusted["volume"] = _column(adjusted, "volume") / factors
-    return adjusted
+    factors = cumulative_factors(dates_of(bars), actions)
+    changed = {name: numbers(bars, name) * factors for name in ADJUSTED_PRICES if name in bars}
+    if "volume" in bars:
+        changed["volume"] = numbers(bars, "volume") / factors
+    return bars.assign(**changed)

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.corporate_actions import back_adjust, derive_actions
-from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, traded
+from lib.corporate_actions import back_adjust, dates_of, derive_actions, numbers
+from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, traded_mask
 from lib.plugins import load_plugins
 
 PANEL_FIELDS = ("close", "high", "low", "volume", "value", "market_cap")
@@ -137,26 +137,28 @@ def adjusted_bars(
 def market_panel(series: Iterable[tuple[str, pd.DataFrame]]) -> MarketPanel:
     """The wide panel of (ticker, back-adjusted bars) pairs; gaps inside a ticker's life (a quarantined bar)
     carry its last value, so a hole is never read as a price of zero."""
-    columns: dict[str, dict[str, pd.Series]] = {f: {} for f in (*PANEL_FIELDS, "traded")}
+    tickers: list[str] = []
+    parts: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]] = []
     for ticker, bars in series:
         if bars.empty:
             continue
-        index = pd.DatetimeIndex(pd.to_datetime(bars["date"]))
-        for name in PANEL_FIELDS:
-            values = bars[name] if name in bars else pd.Series(np.nan, index=bars.index)
-            columns[name][ticker] = pd.Series(pd.to_numeric(values, errors="coerce").to_numpy(float), index=index)
-        mask = pd.Series(False, index=bars.index)
-        mask.loc[traded(bars).index] = True
-        columns["traded"][ticker] = pd.Series(mask.to_numpy(bool), index=index)
-    frames: dict[str, pd.DataFrame] = {}
-    for name, by_ticker in columns.items():
-        frame = pd.DataFrame(by_ticker).sort_index() if by_ticker else pd.DataFrame()
-        if name == "traded":
-            frame = frame.fillna(False).astype(bool)
-        else:
-            frame = frame.ffill().where(frame.bfill().notna())
-        frames[name] = frame
-    return MarketPanel(**frames)
+        tickers.append(ticker)
+        parts.append((dates_of(bars), {name: numbers(bars, name) for name in PANEL_FIELDS}, traded_mask(bars)))
+    index = np.unique(np.concatenate([p[0] for p in parts])) if parts else np.array([], dtype="datetime64[ns]")
+    shape = (len(index), len(tickers))
+    blocks = {name: np.full(shape, np.nan) for name in PANEL_FIELDS}
+    traded = np.zeros(shape, dtype=bool)
+    for j, (dates, fields, mask) in enumerate(parts):
+        rows = np.searchsorted(index, dates)
+        for name, values in fields.items():
+            blocks[name][rows, j] = values
+        traded[rows, j] = mask
+    sessions = pd.DatetimeIndex(index)
+    frames = {}
+    for name, block in blocks.items():
+        frame = pd.DataFrame(block, index=sessions, columns=tickers)
+        frames[name] = frame.ffill().where(frame.bfill().notna())
+    return MarketPanel(**frames, traded=pd.DataFrame(traded, index=sessions, columns=tickers))
 
 
 def compute_measures(registry: MeasureRegistry, panel: MarketPanel) -> dict[str, pd.DataFrame]:

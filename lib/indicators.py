@@ -69,13 +69,18 @@ def compute_arrays(
     return out
 
 
-def traded(bars: pd.DataFrame) -> pd.DataFrame:
-    """The bars of days the stock traded: halted days (flagged, or open/high/low zero or null) removed."""
+def traded_mask(bars: pd.DataFrame) -> np.ndarray:
+    """True on the days the stock traded: not halted (flagged, or open/high/low zero or null)."""
     ohl = bars[["open", "high", "low"]].to_numpy(dtype=np.float64, na_value=np.nan)
     keep = ~(np.isnan(ohl).any(axis=1) | (ohl == 0).all(axis=1))
     if "halted" in bars:
         keep &= ~bars["halted"].fillna(False).to_numpy(dtype=bool)
-    return bars.loc[keep]
+    return keep
+
+
+def traded(bars: pd.DataFrame) -> pd.DataFrame:
+    """The bars of days the stock traded: halted days (flagged, or open/high/low zero or null) removed."""
+    return bars.loc[traded_mask(bars)]
 
 
 def compute_many(bars: pd.DataFrame) -> pd.DataFrame:

@@ -138,6 +138,13 @@ def test_the_rating_ranks_the_whole_collected_market_not_only_the_analysed_unive
     assert len(days) == 256 and days[D(2024, 12, 20)] == {"rs_rating"}
     assert run_analysis(storage, settings, evening(D(2024, 12, 20), 21), clock) == 0
     assert storage.runs("hourly_analysis")[0]["cross_section_days"] == 0  # computed once
+    # a day collected again with other prices (daily_update --redo) is computed again, with the days after it
+    market.loc[(market["ticker"] == "014470") & (market["date"] == "2024-12-18"), "close"] += 10
+    market.to_parquet(path)
+    assert run_collection("daily_update", storage, settings, evening(D(2024, 12, 20)), clock,
+                          redo=(D(2024, 12, 18),)) == 0
+    assert run_analysis(storage, settings, evening(D(2024, 12, 20), 22), clock) == 0
+    assert storage.runs("hourly_analysis")[0]["cross_section_days"] == 3  # 12-18, 12-19, 12-20
 
 
 def test_a_broken_measure_module_is_reported_and_skipped(tmp_path, monkeypatch):

@@ -155,6 +155,7 @@ def test_cross_section_values_by_ticker_and_day(store):
     assert store.cross_section_of("005930") == {
         "2025-06-13": {"rs_rating": 51.0}, "2025-06-16": {"rs_rating": 70.0, "rs_return": 0.1}}
     assert store.cross_section_of("000660") == {}
-    store.mark_computed([june13, june16], ["rs_rating"], {june16: 2})
+    store.mark_computed([june13, june16], ["rs_rating"], {june16: 2}, {june16: "abc"})
     assert store.computed_days() == {june13: {"rs_rating"}, june16: {"rs_rating"}}
+    assert store.computed_days_with_prints()[june16] == ({"rs_rating"}, "abc")
     assert store.cross_section_days.find_one({"_id": "2025-06-16"})["stocks"] == 2

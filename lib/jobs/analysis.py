@@ -74,31 +74,62 @@ def analyse_ticker(
     return storage.replace_analysis(ticker, row_documents(frame))
 
 
+CROSS_SECTION_CHUNK = 250  # days computed per pass, so a long history never sits in memory at once
+
+
+def _days_to_compute(
+    storage: Storage, measures: MeasureRegistry, calendar: TradingCalendar, day: dt.date
+) -> tuple[list[dt.date], dict[dt.date, str]]:
+    """Collected days up to `day` lacking a measure, or within a lookback after a day whose collection changed
+    since it was computed (--redo); and every day's fingerprint."""
+    names = set(measures.measures)
+    prints = storage.day_fingerprints()
+    computed = storage.computed_days_with_prints()
+    missing = {d for d in storage.done_days() if d <= day and not names <= computed.get(d, (set(), None))[0]}
+    for changed in sorted(d for d, (_, fp) in computed.items() if d <= day and fp != prints.get(d)):
+        later = calendar.sessions_between(changed, day)[: measures.lookback + 1]
+        missing |= {d for d in later if d in computed}
+    return sorted(missing), prints
+
+
 def update_cross_section(
     storage: Storage, measures: MeasureRegistry, calendar: TradingCalendar, day: dt.date
 ) -> int:
-    """Compute every measure for each collected day up to `day` that lacks one (every day the first time),
-    over every stored ticker's back-adjusted bars, and store the values; returns the days computed.
+    """Compute every measure for each collected day up to `day` that lacks one (every day the first time, and
+    again the days a re-collected day reaches), over every stored ticker's back-adjusted bars, and store the
+    values; returns the days computed.
 
     Values are ratios of a ticker's own prices, which back-adjustment leaves unchanged, so a later ex-date
     never changes a day already computed. A ticker whose bars cannot be read is left out and logged, and the
     days are then not recorded as computed, so the next run computes them again."""
     if not len(measures):
         return 0
-    names = set(measures.measures)
-    computed = storage.computed_days()
-    missing = sorted(d for d in storage.done_days() if d <= day and not names <= computed.get(d, set()))
-    if not missing:
-        return 0
-    start = calendar.last_sessions(missing[0], measures.lookback + 1)[0]
-    sessions = calendar.sessions_between(start, day)
+    missing, prints = _days_to_compute(storage, measures, calendar, day)
     held = _held_closes(storage)
+    for i in range(0, len(missing), CROSS_SECTION_CHUNK):
+        chunk = missing[i : i + CROSS_SECTION_CHUNK]
+        if not _compute_chunk(storage, measures, calendar, chunk, held, prints):
+            return len(missing)
+    return len(missing)
+
+
+def _compute_chunk(
+    storage: Storage,
+    measures: MeasureRegistry,
+    calendar: TradingCalendar,
+    days: list[dt.date],
+    held: Mapping[str, list[tuple[Any, float]]],
+    prints: Mapping[dt.date, str],
+) -> bool:
+    """Compute and store the measures of these days; False when a ticker had to be left out."""
+    start = calendar.last_sessions(days[0], measures.lookback + 1)[0]
+    sessions = calendar.sessions_between(start, days[-1])
     failed: list[str] = []
 
     def series():
         for ticker in storage.stored_tickers():
             try:
-                bars = pd.DataFrame(storage.read_bars(ticker, start, day, fields=BAR_FIELDS))
+                bars = pd.DataFrame(storage.read_bars(ticker, start, days[-1], fields=BAR_FIELDS))
                 if not bars.empty:
                     yield ticker, adjusted_bars(ticker, bars, held.get(ticker, ()), sessions)[0]
             except Exception as exc:  # noqa: BLE001 - one unreadable ticker must not stop the market's measures
@@ -106,15 +137,15 @@ def update_cross_section(
                 log.error("%s: left out of the cross-section: %s: %s", ticker, exc.__class__.__name__, exc)
 
     values = compute_measures(measures, market_panel(series()))
-    storage.save_cross_section(values_by_ticker(values, missing))
+    storage.save_cross_section(values_by_ticker(values, days))
     if failed:
         log.error("cross-section of %s..%s computed without %d ticker(s); the next run computes it again",
-                  missing[0], missing[-1], len(failed))
-        return len(missing)
-    counts = pd.concat([f.notna().sum(axis=1) for f in values.values()], axis=1).max(axis=1) if values else None
-    ranked = {d: int(counts.get(pd.Timestamp(d), 0)) for d in missing} if counts is not None else {}
-    storage.mark_computed(missing, names, ranked)
-    return len(missing)
+                  days[0], days[-1], len(failed))
+        return False
+    counts = pd.concat([f.notna().sum(axis=1) for f in values.values()], axis=1).max(axis=1)
+    ranked = {d: int(counts.get(pd.Timestamp(d), 0)) for d in days}
+    storage.mark_computed(days, measures.measures, ranked, prints)
+    return True
 
 
 def pending_tickers(storage: Storage, day: dt.date) -> list[str]:

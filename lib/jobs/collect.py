@@ -55,13 +55,12 @@ def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int
     return ctx.storage.apply_universe(updates)
 
 
-def _screen(ctx: JobContext, month: _Month) -> list[tuple[dt.date, list[pd.DataFrame]]]:
+def _screen(ctx: JobContext, month: _Month, stored: dict[str, list[dict]]) -> list[tuple[dt.date, list[pd.DataFrame]]]:
     """The month's days with impossible bars quarantined (lib/quarantine.py); a day refused as corrupt ends
     the month there: it and the later days are neither stored nor marked, and the run fails."""
     storage, first = ctx.storage, month.fetched[0][0]
-    tickers = {t for _, frames in month.fetched for f in frames for t in f["ticker"] if is_common_stock(t)}
-    prior = prior_closes(storage.last_closes_before(sorted(tickers), first), storage.last_quarantined_before(first))
-    screened = screen_days(month.fetched, prior)
+    closes = storage.last_closes_before(stored, first, recent=stored)
+    screened = screen_days(month.fetched, prior_closes(closes, storage.last_quarantined_before(first)))
     for note in screened.confirmed:
         log.warning("%s", note)
     for item in screened.quarantined[:20]:
@@ -80,8 +79,11 @@ def _screen(ctx: JobContext, month: _Month) -> list[tuple[dt.date, list[pd.DataF
 
 
 def _write_chunk(ctx: JobContext, month: _Month) -> tuple[int, int]:
-    by_ticker = bars_by_ticker(_screen(ctx, month))  # the one place bars are checked before they are stored
-    written = ctx.storage.upsert_bars(by_ticker)
+    first, last = month.fetched[0][0], month.fetched[-1][0]
+    tickers = sorted({t for _, frames in month.fetched for f in frames for t in f["ticker"] if is_common_stock(t)})
+    stored = ctx.storage.recent_bars(tickers, first, last)  # one read per ticker for the check and the write
+    by_ticker = bars_by_ticker(_screen(ctx, month, stored))  # the one place bars are checked before storing
+    written = ctx.storage.upsert_bars(by_ticker, stored)
     ctx.storage.clear_quarantine(by_ticker)
     if not month.fetched:
         return written, 0

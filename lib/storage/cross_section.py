@@ -29,8 +29,12 @@ class CrossSectionStore(StoreBase):
 
     def computed_days(self) -> dict[dt.date, set[str]]:
         """The days whose measures are stored, with the names of the measures computed for each."""
-        cursor = self.cross_section_days.find({}, {"measures": 1})
-        return {dt.date.fromisoformat(doc["_id"]): set(doc["measures"]) for doc in cursor}
+        return {day: names for day, (names, _) in self.computed_days_with_prints().items()}
+
+    def computed_days_with_prints(self) -> dict[dt.date, tuple[set[str], str | None]]:
+        """Each computed day's measure names and the fingerprint its collection had when it was computed."""
+        cursor = self.cross_section_days.find({}, {"measures": 1, "fingerprint": 1})
+        return {dt.date.fromisoformat(d["_id"]): (set(d["measures"]), d.get("fingerprint")) for d in cursor}
 
     def save_cross_section(self, values: Mapping[str, Mapping[str, Mapping[str, float]]]) -> int:
         """Store values[ticker][YYYY-MM-DD] = {column: value}, replacing those days' earlier values; returns the
@@ -45,13 +49,21 @@ class CrossSectionStore(StoreBase):
             self.cross_section.bulk_write(ops, ordered=False)
         return len(ops)
 
-    def mark_computed(self, days: Iterable[dt.date], measures: Iterable[str], ranked: Mapping[dt.date, int]) -> None:
-        """Record days as computed with these measures (after their values are saved)."""
+    def mark_computed(
+        self,
+        days: Iterable[dt.date],
+        measures: Iterable[str],
+        ranked: Mapping[dt.date, int],
+        prints: Mapping[dt.date, str],
+    ) -> None:
+        """Record days as computed with these measures (after their values are saved), with the fingerprint of
+        each day's collection, so a day collected again (--redo) is computed again."""
         names = sorted(measures)
         ops = [
             ReplaceOne(
                 {"_id": day.isoformat()},
-                {"date": to_utc_midnight(day), "measures": names, "stocks": int(ranked.get(day, 0))},
+                {"date": to_utc_midnight(day), "measures": names, "stocks": int(ranked.get(day, 0)),
+                 "fingerprint": prints.get(day)},
                 upsert=True,
             )
             for day in days

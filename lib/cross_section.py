@@ -11,7 +11,6 @@ the values into each ticker's stock_analyzed rows, so strategies read them as or
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,7 +22,7 @@ import pandas as pd
 
 from lib.corporate_actions import back_adjust, dates_of, derive_actions, numbers
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, traded_mask
-from lib.plugins import load_plugins
+from lib.plugins import SNAKE_CASE, check_declaration, load_plugins
 
 PANEL_FIELDS = ("close", "high", "low", "volume", "value", "market_cap")
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "shares", "halted", "base_price")
@@ -86,14 +85,9 @@ class MeasureRegistry:
 RESERVED = frozenset(("date", "ticker", *PRICE_COLUMNS, *INDICATOR_COLUMNS))
 
 
-def _check(measure: object) -> Measure:
-    if not isinstance(measure, Measure):
-        raise TypeError("module has no MEASURE = Measure(...)")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", measure.name):
-        raise ValueError(f"name {measure.name!r} is not snake_case")
-    if not measure.description.strip() or "\n" in measure.description:
-        raise ValueError("description must be one line")
-    if not measure.columns or not all(re.fullmatch(r"[a-z][a-z0-9_]*", c) for c in measure.columns):
+def _check(declared: object) -> Measure:
+    measure = check_declaration(declared, Measure, "MEASURE")
+    if not measure.columns or not all(SNAKE_CASE.fullmatch(c) for c in measure.columns):
         raise ValueError("columns must be snake_case names")
     taken = set(measure.columns) & RESERVED
     if taken:

@@ -4,7 +4,6 @@ strategy's track record (forward returns of its past picks against the universe'
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,7 +18,7 @@ from lib.cross_section import measure_columns
 from lib.errors import ConfigError
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
 from lib.log import get_logger
-from lib.plugins import load_plugins
+from lib.plugins import check_declaration, load_plugins
 from lib.storage import Storage
 
 log = get_logger("screener")
@@ -87,13 +86,8 @@ class Registry:
         return len(self.strategies)
 
 
-def _check(strategy: object, known: frozenset[str]) -> Strategy:
-    if not isinstance(strategy, Strategy):
-        raise TypeError("module has no STRATEGY = Strategy(...)")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", strategy.name):
-        raise ValueError(f"name {strategy.name!r} is not snake_case")
-    if not strategy.description.strip() or "\n" in strategy.description:
-        raise ValueError("description must be one line")
+def _check(declared: object, known: frozenset[str]) -> Strategy:
+    strategy = check_declaration(declared, Strategy, "STRATEGY")
     if not (isinstance(strategy.params, type) and issubclass(strategy.params, BaseModel)):
         raise TypeError("params must be a pydantic model class")
     missing = [n for n, f in strategy.params.model_fields.items() if f.is_required()]

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import check_db
 import daily_update
 import hourly_analysis
 import manual_setup
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_summary(storage)
     print_screener(storage, args.strategy)
-    return 0
+    print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
+    return check_db.main(["--today", args.today], settings=settings)
 
 
 def print_summary(storage: Storage) -> None:

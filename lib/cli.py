@@ -96,7 +96,7 @@ def run_script(
         settings = settings or load_settings()
         if setting_updates:
             settings = settings.model_copy(update=setting_updates)
-        setup_logging(job, settings.log_level)
+        setup_logging(job, settings.log_level, settings.log_warnings_file)
         as_of = as_of_for(today, clock())
         storage = open_storage(settings)
         calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
@@ -105,3 +105,26 @@ def run_script(
         get_logger().error("%s", exc)
         return exit_code(exc)
     return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)
+
+
+def read_only_script(
+    job: str,
+    today: dt.date | None,
+    settings: Settings | None,
+    action: Callable[[Settings, Storage, TradingCalendar, dt.datetime], int],
+    clock: Callable[[], dt.datetime],
+) -> int:
+    """What a script that only reads does (check_db, cleanup --dry-run): logging, settings, storage and the
+    calendar, then `action(settings, storage, calendar, as_of)` with no lock and no run record. A problem
+    before it starts is one log line and an exit code."""
+    setup_logging(job)
+    try:
+        settings = settings or load_settings()
+        setup_logging(job, settings.log_level, settings.log_warnings_file)
+        as_of = as_of_for(today, clock())
+        storage = open_storage(settings)
+        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+        return action(settings, storage, calendar, as_of)
+    except PipelineError as exc:
+        get_logger().error("%s", exc)
+        return exit_code(exc)

@@ -6,13 +6,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KNOWN_SOURCES = ("krx_openapi", "pykrx", "replay")
+# 252 sessions of 52-week indicators plus 20 sessions of track-record horizon, in calendar days, with margin.
+MIN_PRICE_RETENTION_DAYS = 400
 
 
 def _split_csv(value: object) -> object:
@@ -52,8 +54,26 @@ class Settings(BaseSettings):
     analysis_deadline_minutes: float = Field(default=50.0, gt=0, le=24 * 60)
 
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_warnings_file: Path | None = None
 
-    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", mode="before")
+    # Retention, in days (0 keeps forever); see lib/jobs/cleanup.py for what each kind protects.
+    retention_prices_days: int = Field(default=0, ge=0, le=100_000)
+    retention_screening_days: int = Field(default=365, ge=0, le=100_000)
+    retention_runs_days: int = Field(default=90, ge=0, le=100_000)
+    retention_alerts_days: int = Field(default=180, ge=0, le=100_000)
+
+    # Status and alerts.
+    stale_after_sessions: int = Field(default=2, ge=1, le=60)
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = Field(default=None, validate_default=True)
+    telegram_api_url: str = "https://api.telegram.org"
+    alert_webhook_url: SecretStr | None = None
+    alert_strategies: Annotated[list[str], NoDecode] = []
+    alert_max_age_days: int = Field(default=3, ge=1, le=60, validate_default=True)
+    alert_max_attempts: int = Field(default=3, ge=1, le=20)
+    alert_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -68,6 +88,42 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(KNOWN_SOURCES)}")
         if len(set(value)) != len(value):
             raise ValueError("a source is listed twice")
+        return value
+
+    @field_validator("telegram_bot_token", "alert_webhook_url", mode="after")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_chat_id", "log_warnings_file", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("retention_prices_days")
+    @classmethod
+    def _prices_cover_indicators(cls, value: int) -> int:
+        if 0 < value < MIN_PRICE_RETENTION_DAYS:
+            raise ValueError(
+                f"keep at least {MIN_PRICE_RETENTION_DAYS} days of prices (the 52-week indicators and 20-session "
+                "track records need them), or 0 to keep them forever"
+            )
         return value
 
     @field_validator("mongodb_uri")
@@ -91,6 +147,30 @@ class Settings(BaseSettings):
             if not path.is_file():
                 raise ValueError(f"KRX_REPLAY_PATH: no file at {path}")
             self.krx_replay_path = path
+        return self
+
+    @field_validator("telegram_chat_id", mode="after")
+    @classmethod
+    def _telegram_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("telegram_bot_token") is None) != (value is None):
+            raise ValueError("set both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID for Telegram alerts, or neither")
+        return value
+
+    @field_validator("alert_max_age_days", mode="after")
+    @classmethod
+    def _alerts_outlive_their_window(cls, value: int, info: ValidationInfo) -> int:
+        kept = info.data.get("retention_alerts_days")
+        if kept and kept <= value:
+            raise ValueError(
+                f"must be shorter than RETENTION_ALERTS_DAYS ({kept}), or an event could be alerted twice after "
+                "its record is deleted (RETENTION_ALERTS_DAYS=0 keeps alert records forever)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
+        if self.log_warnings_file is not None and not self.log_warnings_file.is_absolute():
+            self.log_warnings_file = PROJECT_ROOT / self.log_warnings_file
         return self
 
     @property

@@ -39,3 +39,7 @@ class OutsideRangeError(SourceError):
 
 class LockLostError(PipelineError):
     """Another run took over this run's lock (ours went stale); stop writing at once."""
+
+
+class NotifyError(PipelineError):
+    """An alert channel did not take a message (unreachable, refused, bad answer): never fails the job."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from lib.errors import ConfigError
 
 KST = ZoneInfo("Asia/Seoul")
 LOGGER_NAME = "pipeline"
@@ -24,13 +27,29 @@ class _KstFormatter(logging.Formatter):
         return line
 
 
-def setup_logging(job: str, level: str = "INFO") -> logging.Logger:
-    """Send the pipeline's records to stderr (cron appends it to logs/cron.log) tagged with the job."""
+def setup_logging(job: str, level: str = "INFO", warnings_file: Path | None = None) -> logging.Logger:
+    """Send the pipeline's records to stderr (cron appends it to logs/cron.log) tagged with the job; with
+    `warnings_file`, WARNING and above also go to that file, in the same one-line format."""
     logger = logging.getLogger(LOGGER_NAME)
+    for old in logger.handlers:
+        if isinstance(old, logging.FileHandler):
+            old.close()
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_KstFormatter(job))
     logger.addHandler(handler)
+    if warnings_file is not None:
+        try:
+            # Append mode, so logrotate's copytruncate works; opened now, so a bad path is one clear line.
+            severe = logging.FileHandler(warnings_file, mode="a", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"LOG_WARNINGS_FILE={warnings_file}: cannot open it for appending ({exc.strerror}); "
+                "create its folder or fix the path"
+            ) from None
+        severe.setLevel(logging.WARNING)
+        severe.setFormatter(_KstFormatter(job))
+        logger.addHandler(severe)
     logger.setLevel(level)
     logger.propagate = False
     return logger

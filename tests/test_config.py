@@ -48,3 +48,18 @@ def test_secrets_never_show_in_the_settings_repr():
     text = repr(settings) + str(settings)
     assert "hunter2" not in text and "k3y-abc" not in text and "pw-xyz" not in text
     assert settings.mongodb_uri_value == "mongodb://admin:hunter2@db:27017/"
+
+
+def test_env_example_lists_every_setting():
+    from lib.config import PROJECT_ROOT, Settings
+
+    listed = {line.split("=", 1)[0] for line in (PROJECT_ROOT / ".env.example").read_text().splitlines()
+              if line and not line.startswith("#")}
+    assert {name.upper() for name in Settings.model_fields} <= listed
+
+
+def test_alert_secrets_never_show_in_the_settings_repr():
+    settings = load_settings(env_file=None, telegram_bot_token="123:tok-abc", telegram_chat_id="42",
+                             alert_webhook_url="https://hooks.example/s3cr3t")
+    text = repr(settings) + str(settings)
+    assert "tok-abc" not in text and "s3cr3t" not in text

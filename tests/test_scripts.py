@@ -54,6 +54,7 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     assert re.search(r"run daily_update\s+completed days=9 bars=", out)
     assert re.search(r"run hourly_analysis\s+completed day=2025-06-16 analysed=\d+ track_records=12", out)
     assert "=== screener macd_golden_cross on 2025-06-16" in out and "track record 20 sessions" in out
+    assert "=== check_db" in out and out.rstrip().endswith("Nothing needs attention.")
 
 
 def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday():
@@ -64,6 +65,7 @@ def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday()
     assert "hourly_analysis.py" in jobs[("10", "19-23", "*", "*", "1-5")]
     # after midnight the evening's work goes on: Tuesday..Saturday mornings, not Monday..Friday
     assert "hourly_analysis.py" in jobs[("10", "0-8", "*", "*", "2-6")]
+    assert "cleanup.py" in jobs[("30", "9", "*", "*", "*")]
     assert all(">> " in ln and "logs/cron.log 2>&1" in ln for ln in jobs.values())
 
 

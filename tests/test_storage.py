@@ -159,3 +159,58 @@ def test_cross_section_values_by_ticker_and_day(store):
     assert store.computed_days() == {june13: {"rs_rating"}, june16: {"rs_rating"}}
     assert store.computed_days_with_prints()[june16] == ({"rs_rating"}, "abc")
     assert store.cross_section_days.find_one({"_id": "2025-06-16"})["stocks"] == 2
+
+
+def test_retention_deletes_only_before_the_cutoff_and_keeps_each_jobs_latest_run(store):
+    days = [dt.date(2025, 6, d) for d in (11, 12, 13)]
+    store.upsert_bars({"005930": [bar(d, 100) for d in days]})
+    store.replace_analysis("005930", [{"date": to_utc_midnight(d), "close": 1.0} for d in days])
+    assert store.delete_screening_before(days[1], dry_run=True) == 1 and store.first_screening_day() == days[0]
+    assert store.delete_screening_before(days[1]) == 1 and store.first_screening_day() == days[1]
+    assert len(store.read_analysis("005930")) == 3  # what track records read is not touched
+    assert store.delete_bars_before(days[2]) == 2 and [b["close"] for b in store.read_bars("005930")] == [100]
+    start = NOW.replace(tzinfo=None)
+    for i, (job, status) in enumerate([("a", "failed"), ("a", "completed"), ("b", "completed"), ("c", "running")]):
+        store.start_run(f"r{i}", {"job_name": job, "start_time_utc": start + dt.timedelta(minutes=i)})
+        store.finish_run(f"r{i}", {"status": status})
+    assert store.delete_runs_before(start + dt.timedelta(days=1), dry_run=True) == 1
+    assert store.delete_runs_before(start + dt.timedelta(days=1)) == 1
+    assert sorted(r["_id"] for r in store.runs()) == ["r1", "r2", "r3"]
+
+
+def test_failure_streaks_are_found_with_indexed_reads(store):
+    store.ensure_indexes()
+    start = NOW.replace(tzinfo=None)
+    statuses = ["completed", "failed", "failed", "completed", "failed", "failed", "failed"]
+    for i, status in enumerate(statuses):
+        blocked = {"blocked_sources": {"pykrx": "LOGOUT"}} if i >= 2 else {}
+        store.start_run(f"r{i}", {"job_name": "daily_update", "start_time_utc": start + dt.timedelta(hours=i)})
+        store.finish_run(f"r{i}", {"status": status, **blocked})
+    latest = store.latest_run("daily_update")
+    assert latest["_id"] == "r6" and store.latest_run("daily_update", "completed")["_id"] == "r3"
+    assert store.streak_start("daily_update", latest)["_id"] == "r4"
+    assert store.count_runs_between("daily_update", store.streak_start("daily_update", latest), latest) == 3
+    assert store.streak_start("daily_update", latest, source="pykrx")["_id"] == "r2"
+    assert store.job_names("run") == ["daily_update"]
+
+
+def test_an_alert_channel_is_claimed_by_one_run_only(store):
+    assert store.open_alert("k", {"kind": "stale"}, ["telegram", "webhook"], NOW)
+    assert not store.open_alert("k", {"kind": "stale"}, ["telegram"], NOW)
+    assert store.claim_channel("k", "telegram", NOW, 3) and not store.claim_channel("k", "telegram", NOW, 3)
+    store.finish_channel("k", "telegram", NOW, "HTTP 500")
+    assert store.claim_channel("k", "telegram", NOW, 2)  # a failed delivery may be tried again
+    store.finish_channel("k", "telegram", NOW, "HTTP 500")
+    assert not store.claim_channel("k", "telegram", NOW, 2)  # out of attempts
+    store.finish_channel("k", "webhook", NOW, None)
+    assert not store.claim_channel("k", "webhook", NOW, 3)  # sent: never again
+    assert store.known_alert_keys(["k", "other"]) == {"k"}
+    assert store.delete_alerts_before(NOW + dt.timedelta(seconds=1), dry_run=True) == 1
+
+
+def test_collection_sizes_count_every_document(store):
+    store.upsert_bars({t: [bar(dt.date(2025, 6, 13), 1)] for t in ("005930", "000660")})
+    store.mark_day(dt.date(2025, 6, 13), "completed", {})
+    sizes = {s.name: s for s in store.collection_sizes()}
+    assert sizes["stock_data.<ticker>"].documents == 2 and sizes["stock_data.<ticker>"].collections == 2
+    assert sizes["system_info.job_status"].documents == 1 and sizes["system_info.job_status"].data_bytes > 0

@@ -193,6 +193,8 @@ def collect_days(
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         month = _fetch_month(ctx, chain, calendar, days_of_month, prints, progress)
         counters["source_calls"] = sum(chain.calls.values())
+        if chain.disabled:  # what the alert step reads to say a source is blocked
+            counters["blocked_sources"] = dict(chain.disabled)
         if month.fetched:
             written, changed = _write_chunk(ctx, month)
             counters["bars_written"] += written

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib.alerts import alert_after_job
 from lib.config import Settings
 from lib.errors import ConfigError, LockLostError, PipelineError
 from lib.log import KST, get_logger
@@ -114,6 +115,7 @@ def run_job(
     storage.release_lock(lock_name, run_id)
     seconds = (ended - started).total_seconds()
     log.info("%s %s in %.1fs %s", job_name, status, seconds, _summary(ctx.counters))
+    alert_after_job(settings, storage, clock(), as_of)  # never raises: a notifier cannot change the exit code
     return code
 
 

@@ -5,6 +5,7 @@ These modules are the only code that imports pymongo."""
 
 from __future__ import annotations
 
+from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
@@ -12,16 +13,18 @@ from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.quarantine import QuarantineStore, quarantine_id
+from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc", "reset_embedded_client",
-    "screening_id", "quarantine_id",
+    "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "quarantine_id", "reset_embedded_client", "screening_id",
 ]
 
 
 class Storage(
-    BarsStore, JobsStore, UniverseStore, AnalysisStore, QuarantineStore, CorporateActionsStore, CrossSectionStore
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, QuarantineStore,
+    CorporateActionsStore, CrossSectionStore,
 ):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
 
@@ -30,5 +33,6 @@ class Storage(
         self._write("indexes")
         self._universe_indexes()
         self._job_indexes()
+        self._alert_indexes()
         self._quarantine_indexes()
         self._corporate_actions_indexes()

@@ -59,15 +59,33 @@ class AnalysisStore(StoreBase):
         lower = f"{start.isoformat()}:" if start else ""
         return list(self.screening.find({"_id": {"$gte": lower, "$lte": f"{end.isoformat()}:~"}}, {"_id": 0}))
 
+    def first_screening_day(self) -> dt.date | None:
+        """The oldest trading day in the screening index."""
+        doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", ASCENDING)])
+        return from_stored(doc["date"]) if doc else None
+
     def latest_screening_day(self) -> dt.date | None:
         """The newest trading day in the screening index."""
         doc = self.screening.find_one({}, {"date": 1}, sort=[("_id", DESCENDING)])
         return from_stored(doc["date"]) if doc else None
 
+    def delete_screening_before(self, day: dt.date, dry_run: bool = False) -> int:
+        """Delete the screening-index rows dated before `day` (or, with dry_run, count them); the per-ticker
+        stock_analyzed collections, which track records read, are not touched."""
+        query = {"_id": {"$lt": f"{day.isoformat()}:"}}
+        if dry_run:
+            return self.screening.count_documents(query)
+        self._write("screening.cleanup")
+        return self.screening.delete_many(query).deleted_count
+
     def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
         """Store a strategy's track record (replacing the previous one)."""
         self._write(f"strategy_stats.{name}")
         self.system["strategy_stats"].replace_one({"_id": name}, {"_id": name, **doc}, upsert=True)
+
+    def strategy_stats_dates(self) -> dict[str, str | None]:
+        """Each stored track record's as-of day (YYYY-MM-DD), by strategy name."""
+        return {doc["_id"]: doc.get("as_of_date") for doc in self.system["strategy_stats"].find({}, {"as_of_date": 1})}
 
     def strategy_stats(self, name: str) -> dict[str, Any] | None:
         """A strategy's stored track record."""

@@ -80,6 +80,14 @@ class BarsStore(StoreBase):
                 out[ticker] = (from_stored(doc["_id"]), float(doc["close"]))
         return out
 
+    def delete_bars_before(self, day: dt.date, dry_run: bool = False) -> int:
+        """Delete every ticker's bars dated before `day` (or, with dry_run, count them); returns how many."""
+        query = {"_id": {"$lt": to_utc_midnight(day)}}
+        if dry_run:
+            return sum(self.stock_db[t].count_documents(query) for t in self.stored_tickers())
+        self._write("stock_data.cleanup")
+        return sum(self.stock_db[t].delete_many(query).deleted_count for t in self.stored_tickers())
+
     def stored_tickers(self) -> list[str]:
         """Tickers that have a stock_data collection."""
         return sorted(self.stock_db.list_collection_names())

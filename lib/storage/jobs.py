@@ -21,6 +21,7 @@ class JobsStore(StoreBase):
     def _job_indexes(self) -> None:
         self.job_status.create_index([("kind", ASCENDING), ("job_name", ASCENDING), ("date_kst", ASCENDING)])
         self.job_status.create_index([("kind", ASCENDING), ("start_time_utc", DESCENDING)])
+        self.job_status.create_index([("kind", ASCENDING), ("job_name", ASCENDING), ("start_time_utc", DESCENDING)])
 
     # --- days -------------------------------------------------------------------------------------
 
@@ -74,6 +75,60 @@ class JobsStore(StoreBase):
             {"$set": {"status": "failed", "end_time_utc": naive_utc(ended), "error": reason}},
         )
 
+    def job_names(self, kind: str) -> list[str]:
+        """The job names that have records of this kind ("day": the collected markets, "run": every job)."""
+        return sorted(self.job_status.distinct("job_name", {"kind": kind}))
+
+    def days_of(self, job_name: str) -> list[dict]:
+        """One market's day records (its collection job's name), oldest first, without bulky fields."""
+        cursor = self.job_status.find({"kind": "day", "job_name": job_name}, {"fingerprint": 0, "sources": 0})
+        return list(cursor.sort("date_kst", ASCENDING))
+
+    def latest_run(self, job_name: str, status: str | None = None, before: dt.datetime | None = None) -> dict | None:
+        """A job's newest run record (with that status, started before `before`)."""
+        query: dict[str, Any] = {"kind": "run", "job_name": job_name}
+        if status:
+            query["status"] = status
+        if before is not None:
+            query["start_time_utc"] = {"$lt": naive_utc(before)}
+        return self.job_status.find_one(query, sort=[("start_time_utc", DESCENDING)])
+
+    def streak_start(self, job_name: str, latest: dict, source: str | None = None) -> dict:
+        """The first run of the streak ending at `latest`: consecutive runs that failed or, with `source`,
+        that found that source blocked. Two indexed reads, however long the streak."""
+        query: dict[str, Any] = {
+            "kind": "run", "job_name": job_name, "start_time_utc": {"$lt": latest["start_time_utc"]},
+        }
+        if source is None:
+            query["status"] = {"$ne": "failed"}
+        else:
+            query[f"blocked_sources.{source}"] = {"$exists": False}
+        breaker = self.job_status.find_one(query, sort=[("start_time_utc", DESCENDING)])
+        first: dict[str, Any] = {"kind": "run", "job_name": job_name}
+        if breaker is not None:
+            first["start_time_utc"] = {"$gt": breaker["start_time_utc"]}
+        return self.job_status.find_one(first, sort=[("start_time_utc", ASCENDING)]) or latest
+
+    def count_runs_between(self, job_name: str, first: dict, last: dict) -> int:
+        """How many runs of the job started from `first` to `last`, both included."""
+        return self.job_status.count_documents({
+            "kind": "run", "job_name": job_name,
+            "start_time_utc": {"$gte": first["start_time_utc"], "$lte": last["start_time_utc"]},
+        })
+
+    def delete_runs_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
+        """Delete run records that started before `cutoff` (or, with dry_run, count them), except each job's
+        latest run and runs still marked running (a live run, or a dead one the next run will close)."""
+        keep = [run["_id"] for job in self.job_names("run") if (run := self.latest_run(job))]
+        query = {
+            "kind": "run", "status": {"$ne": "running"},
+            "start_time_utc": {"$lt": naive_utc(cutoff)}, "_id": {"$nin": keep},
+        }
+        if dry_run:
+            return self.job_status.count_documents(query)
+        self._write("job_status.run.cleanup")
+        return self.job_status.delete_many(query).deleted_count
+
     def runs(self, job_name: str | None = None, limit: int = 20) -> list[dict]:
         """The most recent run records, newest first."""
         query: dict[str, Any] = {"kind": "run"}
@@ -112,6 +167,10 @@ class JobsStore(StoreBase):
             {"_id": name, "owner": owner}, {"$set": {"heartbeat_utc": now, "expires_utc": now + ttl}}
         )
         return result.matched_count == 1
+
+    def lock_of(self, owner: str) -> dict | None:
+        """The lock this run holds, if it still holds one."""
+        return self.locks.find_one({"owner": owner})
 
     def release_lock(self, name: str, owner: str) -> None:
         """Give the lock back if we still hold it."""

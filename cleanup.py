@@ -1,0 +1,43 @@
+"""Cron, daily 09:30 KST: delete what the RETENTION_*_DAYS settings no longer keep (old screening-index rows,
+run records, alert records; prices only if a bound is set), never what a screen, a track record or the
+catch-up still needs. Safe to run any time: its own lock and run record, and a second run deletes nothing new.
+--dry-run prints what would go and changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import sys
+
+from lib.calendar import TradingCalendar
+from lib.cli import read_only_script, run_script
+from lib.config import Settings
+from lib.jobs.cleanup import cleanup, plan, render_plan
+from lib.screener import discover
+from lib.storage import Storage
+
+JOB = "cleanup"
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Parse args, then delete (or with --dry-run list) what retention no longer keeps; returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dry-run", action="store_true", help="print what would be deleted; change nothing")
+    args = parser.parse_args(argv)
+    clock = functools.partial(dt.datetime.now, dt.UTC)
+    if args.dry_run:
+
+        def show(settings: Settings, storage: Storage, calendar: TradingCalendar, _as_of: dt.datetime) -> int:
+            print(render_plan(plan(storage, settings, calendar, discover(), clock())))
+            return 0
+
+        return read_only_script(JOB, None, settings, show, clock)
+    return run_script(
+        JOB, None, settings, lambda calendar, chain: lambda ctx: cleanup(ctx, calendar, discover()),
+        clock=clock, lock_name="cleanup",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Text for people: columns aligned by display width (a Korean character takes two cells), sizes and
+durations with their units."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+
+from lib.log import KST
+
+
+def width(text: str) -> int:
+    """Terminal cells the text takes: wide and full-width characters (Hangul, CJK) count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, cells: int, right: bool = False) -> str:
+    """The text padded with spaces to `cells` display cells (right-aligned with `right`)."""
+    fill = " " * max(0, cells - width(text))
+    return fill + text if right else text + fill
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = (), indent: str = "  ") -> str:
+    """Rows under headers, each column as wide as its widest cell; columns listed in `right` right-aligned
+    (numbers). The last column is not padded."""
+    cells = [list(headers), *[list(r) for r in rows]]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        last = len(row) - 1
+        parts = [pad(cell, widths[i], i in right) if i < last or i in right else cell for i, cell in enumerate(row)]
+        lines.append((indent + "  ".join(parts)).rstrip())
+    return "\n".join(lines)
+
+
+def size(n_bytes: int | None) -> str:
+    """Bytes in binary units: '512 B', '1.2 KiB', '3.4 GiB'; '-' when unknown."""
+    if n_bytes is None:
+        return "-"
+    value = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as '4.2 s', '3 min 5 s', '2 h 10 min'; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def count(n: int | None) -> str:
+    """An integer with thousands separators; '-' when unknown."""
+    return "-" if n is None else f"{n:,}"
+
+
+def kst(moment: dt.datetime | None, zone: bool = True) -> str:
+    """A stored time (naive UTC, or aware) as 'YYYY-MM-DD HH:MM KST'; '-' when unknown."""
+    if moment is None:
+        return "-"
+    aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(KST).strftime("%Y-%m-%d %H:%M" + (" KST" if zone else ""))

@@ -1,0 +1,123 @@
+"""Retention: delete what the RETENTION_*_DAYS settings no longer keep, and never what a live screen, a track
+record or the catch-up still needs.
+
+What each kind protects:
+- prices (stock_data.<ticker>): kept forever by default; a bounded setting counts back from the last collected
+  day (an outage never eats the data), and is at least 400 days so every indicator keeps its history.
+- screening index rows: RETENTION_SCREENING_DAYS is how far back a screen stays answerable, counted from the
+  latest analysed day; the rows of the longest strategy lookback before that window stay too, so every screen
+  inside it reads its full window. stock_analyzed.<ticker>, which track records read, is never touched.
+- run records: counted back from today; each job's latest run and runs marked running are kept.
+- alert records: counted back from today; kept longer than ALERT_MAX_AGE_DAYS (checked in settings), so an
+  event still being evaluated can never be alerted twice.
+- day records (the catch-up's memory), the universe, track records: never deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lib.calendar import TradingCalendar
+from lib.config import Settings
+from lib.display import count, table
+from lib.errors import ConfigError
+from lib.jobs.runner import JobContext
+from lib.log import get_logger
+from lib.screener import Registry
+from lib.storage import Storage
+
+log = get_logger("cleanup")
+
+
+Delete = Callable[[Any, bool], int]  # (cutoff, dry_run) -> documents deleted (or counted)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """What one kind loses: everything dated before `before` (None: nothing to delete), and how."""
+
+    kind: str
+    setting: str
+    days: int  # the setting's value; 0 keeps forever
+    before: dt.date | dt.datetime | None
+    why: str
+    delete: Delete
+
+
+def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry,
+         now: dt.datetime) -> list[Cut]:
+    """The cutoff of every kind. Market data counts back from its own latest day; records count back from
+    `now`, the wall clock (aware), as their times are. A new kind of record is one more line here."""
+    return [
+        _prices(storage, settings),
+        _screening(storage, settings, calendar, registry),
+        _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.delete_runs_before,
+                "run records started before {:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
+        _by_age("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days, now, storage.delete_alerts_before,
+                "alert records created before {:%Y-%m-%d %H:%M} UTC"),
+    ]
+
+
+def _by_age(kind: str, setting: str, days: int, now: dt.datetime, delete: Delete, what: str) -> Cut:
+    """A kind of record whose time says when it was written: kept `days` back from now."""
+    if not days:
+        return Cut(kind, setting, days, None, "kept forever", delete)
+    before = now.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
+    return Cut(kind, setting, days, before, what.format(before), delete)
+
+
+def _prices(storage: Storage, settings: Settings) -> Cut:
+    days, setting = settings.retention_prices_days, "RETENTION_PRICES_DAYS"
+    done = storage.done_days()
+    if not days or not done:
+        why = "kept forever" if not days else "nothing collected"
+        return Cut("prices", setting, days, None, why, storage.delete_bars_before)
+    last = max(done)
+    before = last - dt.timedelta(days=days)
+    return Cut("prices", setting, days, before,
+               f"bars dated before {before}: {days} days before the last collected day {last}",
+               storage.delete_bars_before)
+
+
+def _screening(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry) -> Cut:
+    days, setting = settings.retention_screening_days, "RETENTION_SCREENING_DAYS"
+    delete = storage.delete_screening_before
+    latest = storage.latest_screening_day()
+    if not days or latest is None:
+        return Cut("screening", setting, days, None, "kept forever" if not days else "nothing analysed", delete)
+    lookback = max((s.lookback for s in registry), default=1)
+    try:
+        window = calendar.sessions_between(latest - dt.timedelta(days=days), latest)
+        before = calendar.last_sessions(window[0], lookback)[0] if window else None
+    except ConfigError:
+        before = None  # outside the calendar: delete nothing rather than guess
+    if before is None:
+        return Cut("screening", setting, days, None, "calendar does not cover the window", delete)
+    return Cut("screening", setting, days, before,
+               f"rows dated before {before}: screens stay answerable from {window[0]} to {latest} (the latest "
+               f"analysed day), each with its {lookback}-session lookback", delete)
+
+
+def apply(cut: Cut, dry_run: bool = False) -> int:
+    """Delete (or, with dry_run, count) what the cut removes; idempotent."""
+    return 0 if cut.before is None else cut.delete(cut.before, dry_run)
+
+
+def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry) -> None:
+    """The cleanup job: make sure the indexes exist, then delete each kind's expired documents."""
+    ctx.storage.ensure_indexes()
+    for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock()):
+        deleted = apply(cut)
+        ctx.counters[f"deleted_{cut.kind}"] = deleted
+        log.info("%s: %s deleted; %s (%s=%d)", cut.kind, count(deleted), cut.why, cut.setting, cut.days)
+        ctx.heartbeat()
+
+
+def render_plan(cuts: list[Cut]) -> str:
+    """What a run would delete now, as a table for people (the dry run)."""
+    rows = [[c.kind, f"{c.setting}={c.days}" + (" (forever)" if not c.days else ""), count(apply(c, dry_run=True)),
+             c.why] for c in cuts]
+    return "Cleanup dry run: nothing is deleted\n" + table(["kind", "setting", "would delete", "what"], rows,
+                                                             right=(2,))

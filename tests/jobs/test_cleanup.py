@@ -1,0 +1,157 @@
+"""Retention: each kind bounded by its setting, never what a screen, a track record or the catch-up needs;
+idempotent, under its own lock, with a dry run that changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import MappingProxyType
+
+import pytest
+
+import cleanup as cleanup_script
+from lib.calendar import TradingCalendar, to_utc_midnight
+from lib.errors import ConfigError
+from lib.jobs.cleanup import apply, cleanup, plan
+from lib.jobs.runner import run_job
+from lib.screener import Registry, discover, screen
+from lib.storage import Storage, get_client
+from tests.helpers import evening, run_analysis, run_collection
+
+D = dt.date
+LAST = D(2025, 6, 16)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    """The strategies of up to 60 sessions' lookback, so a short history shows what the cleanup keeps."""
+    short = {s.name: s for s in discover() if s.lookback <= 60}
+    assert len(short) >= 5
+    return Registry(MappingProxyType(short))
+
+
+def run_cleanup(storage, settings, clock, registry) -> int:
+    code = run_job("cleanup", settings, storage, clock(), clock,
+                   lambda ctx: cleanup(ctx, TradingCalendar(), registry), lock_name="cleanup")
+    clock.advance(minutes=1)
+    return code
+
+
+def analysed_store(storage, make_settings, clock, **overrides):
+    """The last 120 sessions of the test panel collected and analysed."""
+    settings = make_settings(setup_history_sessions=120, **overrides)
+    assert run_collection("manual_setup", storage, settings, evening(LAST), clock) == 0
+    assert run_analysis(storage, settings, evening(LAST, 22), clock) == 0
+    return settings
+
+
+def picks_by_day(storage, registry, days):
+    calendar = TradingCalendar()
+    return {(s.name, d): [(p.ticker, p.score) for p in screen(storage, calendar, s, s.params(), d)[1]]
+            for s in registry for d in days}
+
+
+def test_screening_rows_go_but_every_screen_inside_the_window_and_every_track_record_stay(
+    storage, make_settings, clock, registry
+):
+    settings = analysed_store(storage, make_settings, clock, retention_screening_days=30)
+    calendar = TradingCalendar()
+    window = calendar.sessions_between(LAST - dt.timedelta(days=30), LAST)
+    days = [window[0], window[len(window) // 2], LAST]
+    before_picks = picks_by_day(storage, registry, days)
+    analysed = {t: storage.analyzed_db[t].count_documents({}) for t in storage.analysed_tickers()}
+    days_before = storage.day_records()
+    rows_before = storage.screening.count_documents({})
+
+    [cut] = [c for c in plan(storage, settings, calendar, registry, clock()) if c.kind == "screening"]
+    lookback = max(s.lookback for s in registry)
+    assert cut.before == calendar.last_sessions(window[0], lookback)[0]
+    would = apply(cut, dry_run=True)
+    assert would > 0 and storage.screening.count_documents({}) == rows_before  # the dry run deleted nothing
+
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    run = storage.runs("cleanup")[0]
+    assert run["status"] == "completed" and run["deleted_screening"] == would
+    assert storage.first_screening_day() == cut.before
+    assert picks_by_day(storage, registry, days) == before_picks
+    assert {t: storage.analyzed_db[t].count_documents({}) for t in storage.analysed_tickers()} == analysed
+    assert storage.day_records() == days_before
+
+    # idempotent: run again, nothing more goes; and the next analysis does not bring the rows back
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert storage.runs("cleanup")[0]["deleted_screening"] == 0
+    storage.tickers.update_many({}, {"$set": {"last_analyzed_date": None}})
+    storage.system["strategy_stats"].delete_many({})
+    assert run_analysis(storage, settings, evening(LAST, 23), clock) == 0
+    assert storage.first_screening_day() == cut.before
+    assert all(storage.strategy_stats(s.name)["picks"] >= 0 for s in registry)
+
+
+def test_run_records_keep_each_jobs_latest_and_running_ones(storage, make_settings, clock, registry):
+    settings = make_settings(setup_history_sessions=3, retention_runs_days=30)
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    for _ in range(3):
+        run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
+    storage.start_run("hourly_analysis_dead", {"job_name": "hourly_analysis", "start_time_utc": clock.now})
+    clock.advance(days=40)
+    run_collection("daily_update", storage, settings, evening(D(2024, 9, 3)), clock)
+
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    left = {(r["job_name"], r["status"]) for r in storage.runs(limit=100)}
+    assert len(storage.runs(limit=100)) == 4
+    assert left == {("manual_setup", "completed"), ("daily_update", "completed"), ("hourly_analysis", "running"),
+                    ("cleanup", "completed")}
+    assert storage.runs("daily_update")[0]["up_to"] == "2024-09-03"
+
+
+def test_prices_are_kept_forever_unless_bounded_and_the_bound_keeps_a_years_indicators(
+    storage, make_settings, clock, registry
+):
+    settings = make_settings(setup_history_sessions=369)
+    run_collection("manual_setup", storage, settings, evening(LAST), clock)
+    bars = storage.stock_db["005930"].count_documents({})
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert storage.stock_db["005930"].count_documents({}) == bars and storage.runs("cleanup")[0]["deleted_prices"] == 0
+
+    with pytest.raises(ConfigError, match="RETENTION_PRICES_DAYS: keep at least 400 days"):
+        make_settings(retention_prices_days=100)
+    bounded = make_settings(setup_history_sessions=369, retention_prices_days=400)
+    days = len(storage.day_records())
+    assert run_cleanup(storage, bounded, clock, registry) == 0
+    first = storage.read_bars("005930")[0]["date"]
+    assert first >= to_utc_midnight(LAST - dt.timedelta(days=400)) > to_utc_midnight(D(2023, 12, 5))
+    assert len(storage.day_records()) == days  # the catch-up's memory stays: nothing is fetched again
+    assert run_collection("daily_update", storage, bounded, evening(LAST), clock) == 0
+    assert storage.runs("daily_update")[0]["pending"] == 0
+
+
+def test_old_alert_records_go(storage, make_settings, clock, registry):
+    settings = make_settings(retention_alerts_days=10)
+    storage.open_alert("job_failed:x:1", {"kind": "job_failed"}, ["telegram"], clock())
+    clock.advance(days=11)
+    storage.open_alert("job_failed:x:2", {"kind": "job_failed"}, ["telegram"], clock())
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert [a["_id"] for a in storage.recent_alerts()] == ["job_failed:x:2"]
+
+
+def test_a_second_cleanup_waits_for_the_first_and_the_dry_run_changes_nothing(make_settings, capsys):
+    settings = make_settings(setup_history_sessions=3, retention_runs_days=1)
+    storage = Storage(get_client("mongomock://"))
+    now = dt.datetime.now(dt.UTC)
+    storage.start_run("daily_update_old", {"job_name": "daily_update", "start_time_utc": now - dt.timedelta(days=5)})
+    storage.finish_run("daily_update_old", {"status": "failed"})
+    storage.start_run("daily_update_new", {"job_name": "daily_update", "start_time_utc": now - dt.timedelta(hours=1)})
+    storage.finish_run("daily_update_new", {"status": "completed"})
+
+    assert cleanup_script.main(["--dry-run"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Cleanup dry run: nothing is deleted")
+    assert [ln.split()[:4] for ln in out.splitlines() if ln.split()[:1] == ["runs"]] == [
+        ["runs", "RETENTION_RUNS_DAYS=1", "1", "run"]]
+    assert len(storage.runs()) == 2
+
+    storage.acquire_lock("cleanup", "someone_else", now, dt.timedelta(minutes=30))
+    assert cleanup_script.main([], settings=settings) == 0
+    assert "holds the cleanup lock" in capsys.readouterr().err and len(storage.runs()) == 2
+    storage.release_lock("cleanup", "someone_else")
+    assert cleanup_script.main([], settings=settings) == 0
+    assert [r["_id"] for r in storage.runs("daily_update")] == ["daily_update_new"]

@@ -1,0 +1,160 @@
+"""check_db: what a person asks about first, and an exit code a monitor can act on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import check_db
+import daily_update
+import hourly_analysis
+import manual_setup
+from lib.display import width
+from lib.status import gather
+from lib.storage import Storage, get_client
+from tests.helpers import evening, run_analysis, run_collection
+
+D = dt.date
+
+
+def set_up(settings, today: str = "2024-09-03", analyse: bool = True) -> None:
+    assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
+    assert daily_update.main(["--today", today], settings=settings) == 0
+    if analyse:
+        assert hourly_analysis.main(["--today", today], settings=settings) == 0
+
+
+def test_a_healthy_pipeline_shows_every_section_and_exits_0(make_settings, capsys):
+    settings = make_settings(setup_history_sessions=30)
+    set_up(settings)
+    capsys.readouterr()
+    assert check_db.main(["--today", "2024-09-03"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "collected     2024-07-19 .. 2024-09-03: 32 session(s) (32 completed, 0 no_data)" in out
+    assert "behind        0 session(s) after 2024-09-03 not collected (latest session 2024-09-03)" in out
+    assert "oldest 2024-09-03, latest 2024-09-03; 0 active ticker(s) pending" in out
+    assert "analysis lag     0 session(s)" in out
+    for job in ("manual_setup", "daily_update", "hourly_analysis"):
+        assert any(line.split()[:2] == [job, "completed"] for line in out.splitlines())
+    assert "stock_data.<ticker> (21 collections)" in out and "KiB" in out
+    assert out.rstrip().endswith("Nothing needs attention.")
+
+    assert check_db.main(["--today", "2024-09-03", "--quiet"], settings=settings) == 0
+    assert capsys.readouterr().out == ""
+    assert check_db.main(["--today", "2024-09-03", "--json"], settings=settings) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["exit_code"] == 0 and body["attention"] == []
+    [krx] = body["markets"]
+    assert krx["job_name"] == "daily_update" and krx["last_day"] == "2024-09-03" and krx["holes"] == []
+    assert {j["job_name"] for j in body["jobs"]} == {"manual_setup", "daily_update", "hourly_analysis"}
+    assert body["analysis"]["active"] > 5 and body["jobs"][0]["started_utc"].endswith("Z")
+
+
+def test_nothing_collected_yet_exits_2_and_says_to_run_manual_setup(make_settings, capsys):
+    assert check_db.main(["--quiet"], settings=make_settings()) == 2
+    assert "nothing collected yet: run `python manual_setup.py`" in capsys.readouterr().out
+
+
+def test_a_bad_setting_is_one_line_and_exit_2(make_settings, capsys):
+    assert check_db.main([], settings=make_settings(mongodb_uri=None)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "MONGODB_URI is not set" in err[0]
+
+
+def test_stale_collection_and_analysis_lag_need_attention(make_settings, capsys):
+    settings = make_settings(setup_history_sessions=30)
+    set_up(settings)
+    capsys.readouterr()
+    # a week later nothing more was collected
+    assert check_db.main(["--today", "2024-09-10", "--quiet"], settings=settings) == 1
+    [line] = capsys.readouterr().out.splitlines()
+    assert "stale: 4 session(s) after the last collected day 2024-09-03 are not collected" in line
+    # the evening after, one session behind: normal
+    assert check_db.main(["--today", "2024-09-04", "--quiet"], settings=settings) == 0
+    # collection catches up but the analysis does not run
+    assert daily_update.main(["--today", "2024-09-10"], settings=settings) == 0
+    capsys.readouterr()
+    assert check_db.main(["--today", "2024-09-10", "--quiet"], settings=settings) == 1
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("ATTENTION analysis: 5 collected session(s) not fully analysed")
+
+
+def test_holes_no_data_days_failed_and_stuck_runs_each_say_what_to_do(storage, make_settings, clock):
+    settings = make_settings(setup_history_sessions=10)
+    run_collection("manual_setup", storage, settings, evening(D(2024, 9, 6)), clock)
+    storage.forget_day(D(2024, 9, 2))
+    storage.mark_day(D(2024, 9, 3), "no_data", {"error": "every source answered empty"})
+    for _ in range(3):
+        storage.locks.delete_many({})
+        run_collection("daily_update", storage, settings, evening(D(1999, 1, 4)), clock)  # outside the calendar
+    storage.start_run("cleanup_1", {"job_name": "cleanup", "start_time_utc": dt.datetime(2025, 6, 16)})
+    storage.finish_run("cleanup_1", {"status": "completed", "failed": 2})
+    killed = {"job_name": "hourly_analysis", "start_time_utc": dt.datetime(2025, 6, 16)}
+    storage.start_run("hourly_analysis_killed", killed)
+
+    status = gather(storage, settings, clock(), D(2024, 9, 6), sizes=False)
+    text = "\n".join(status.attention)
+    assert status.exit_code == 1
+    assert "1 session(s) missing inside the collected range: 2024-09-02" in text
+    assert "2024-09-03 is recorded no_data but the calendar calls it a session" in text
+    assert "--redo 2024-09-03" in text and "KRX_EXTRA_CLOSED_DAYS" in text
+    assert "daily_update: the last run failed since" in text and "3 run(s) in a row" in text
+    assert "hourly_analysis: a run started" in text and "lock is gone" in text
+    assert "cleanup: the last run completed but 2 item(s) failed in it" in text
+
+    # the user confirms the closure: the no_data day no longer needs attention
+    closed = make_settings(setup_history_sessions=10, krx_extra_closed_days="2024-09-03", alert_strategies="nope")
+    again = gather(storage, closed, clock(), D(2024, 9, 6), sizes=False)
+    assert not any("2024-09-03" in line for line in again.attention)
+    assert "ALERT_STRATEGIES names 'nope', which is no strategy; known: adx_trend," in "\n".join(again.attention)
+
+
+def test_every_market_with_day_records_shows_up_even_without_a_known_calendar(storage, make_settings, clock):
+    settings = make_settings(setup_history_sessions=3)
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    storage.job_status.insert_many([
+        {"_id": f"2025-06-1{d}_us_etf", "kind": "day", "job_name": "us_etf", "date_kst": f"2025-06-1{d}",
+         "status": "completed"} for d in (2, 3)
+    ])
+    storage.start_run("us_etf_1", {"job_name": "us_etf", "start_time_utc": dt.datetime(2025, 6, 14)})
+    storage.finish_run("us_etf_1", {"status": "completed", "end_time_utc": dt.datetime(2025, 6, 14, 0, 5)})
+    status = gather(storage, settings, clock(), D(2024, 8, 30), sizes=False)
+    us = next(m for m in status.markets if m.job_name == "us_etf")
+    assert (us.first_day, us.last_day, us.completed, us.holes) == (D(2025, 6, 12), D(2025, 6, 13), 2, None)
+    assert "us_etf" in {j.job_name for j in status.jobs}
+    from lib.status_view import render_text
+
+    assert "missing       calendar unknown" in render_text(status)
+
+
+def test_sizes_cover_every_collection_family(storage, make_settings, clock):
+    settings = make_settings(setup_history_sessions=3)
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    run_analysis(storage, settings, evening(D(2024, 8, 30), 22), clock)
+    sizes = {s.name: s for s in storage.collection_sizes()}
+    assert {"system_info.job_status", "system_info.target_tickers", "stock_data.<ticker>",
+            "stock_analyzed.screening_index", "stock_analyzed.<ticker>"} <= set(sizes)
+    bars = sizes["stock_data.<ticker>"]
+    assert bars.collections == len(storage.stored_tickers())
+    assert bars.documents == sum(storage.stock_db[t].count_documents({}) for t in storage.stored_tickers())
+    assert bars.data_bytes > 100 * bars.documents  # a bar is a dozen fields
+
+
+def test_names_in_korean_keep_the_columns_aligned():
+    from lib.display import table
+
+    text = table(["ticker", "name", "close"], [["005930", "삼성전자", "53,000"], ["000660", "SK하이닉스", "1,200"]],
+                 right=(2,))
+    lines = text.splitlines()
+    assert len({width(line) for line in lines}) == 1  # every row ends at the same column
+    assert lines[1].index("삼성전자") == lines[2].index("SK하이닉스")
+
+
+def test_check_db_reads_the_shared_store_the_scripts_wrote(make_settings, capsys):
+    settings = make_settings(setup_history_sessions=3)
+    assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
+    Storage(get_client("mongomock://")).forget_day(D(2024, 8, 29))
+    capsys.readouterr()
+    assert check_db.main(["--today", "2024-08-30", "--no-sizes"], settings=settings) == 1
+    out = capsys.readouterr().out
+    assert "Database size" not in out and "Needs attention (" in out and "2024-08-29" in out

@@ -76,3 +76,16 @@ class CrossSectionStore(StoreBase):
         """A ticker's measure values by day ("YYYY-MM-DD" -> {column: value})."""
         doc = self.cross_section.find_one({"_id": ticker}, {"values": 1})
         return (doc or {}).get("values", {})
+
+    def delete_cross_section_before(self, day: dt.date, dry_run: bool = False) -> int:
+        """Delete (or, with dry_run, count) the measure values of days before `day`, a value per ticker and day.
+        The day records stay (marked pruned), so those days are not computed again."""
+        query = {"date": {"$lt": to_utc_midnight(day)}, "pruned": {"$ne": True}}
+        old = list(self.cross_section_days.find(query, {"stocks": 1}))
+        values = sum(int(doc.get("stocks", 0)) for doc in old)
+        if dry_run or not old:
+            return values
+        self._write("cross_section.cleanup")
+        self.cross_section.update_many({}, {"$unset": {f"values.{doc['_id']}": "" for doc in old}})
+        self.cross_section_days.update_many({"_id": {"$in": [doc["_id"] for doc in old]}}, {"$set": {"pruned": True}})
+        return values

@@ -78,3 +78,11 @@ class QuarantineStore(StoreBase):
         for doc in cursor.sort("date", DESCENDING):
             out.setdefault(doc["ticker"], (from_stored(doc["date"]), float(doc["bar"]["close"])))
         return out
+
+    def delete_quarantine_before(self, day: dt.date, dry_run: bool = False) -> int:
+        """Delete (or, with dry_run, count) the quarantined bars dated before `day`."""
+        query = {"date": {"$lt": to_utc_midnight(day)}}
+        if dry_run:
+            return self.quarantine.count_documents(query)
+        self._write("quarantine.cleanup")
+        return self.quarantine.delete_many(query).deleted_count

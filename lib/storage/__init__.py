@@ -1,4 +1,5 @@
-"""MongoDB storage, split by collection family (bars, jobs, universe, analysis), all on one client.
+"""MongoDB storage, split by collection family (bars, jobs, universe, analysis, alerts, sizes, quarantine,
+corporate actions, cross-section), all on one client.
 
 `Storage` is the one object the rest of the code holds: it is every family's store on the same databases.
 These modules are the only code that imports pymongo."""

@@ -158,9 +158,9 @@ def test_a_second_cleanup_waits_for_the_first_and_the_dry_run_changes_nothing(ma
 
 
 def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_settings, clock, registry):
-    settings = make_settings(setup_history_sessions=369)
-    run_collection("manual_setup", storage, settings, evening(LAST), clock)
     old, recent = D(2024, 1, 2), D(2025, 6, 2)
+    storage.mark_day(LAST, "completed", {"rows": 1})  # the last collected day, that the cutoff counts back from
+    storage.upsert_bars({"005930": [{"date": to_utc_midnight(d), "close": 1} for d in (old, recent)]})
     for day in (old, recent):
         storage.quarantine_bars([{"ticker": "005930", "day": day, "market": "KOSPI", "reason": "test",
                                   "bar": {"date": to_utc_midnight(day), "close": 1}}])
@@ -175,6 +175,7 @@ def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_set
     assert apply(cuts["cross_section"], dry_run=True) == 2 and apply(cuts["quarantine"], dry_run=True) == 1
     assert run_cleanup(storage, bounded, clock, registry) == 0
     assert [q["date_kst"] for q in storage.quarantined()] == [recent.isoformat()]
+    assert [b["date"].date() for b in storage.read_bars("005930")] == [recent]
     assert storage.cross_section_of("005930") == {recent.isoformat(): {"rs_rating": 60.0}}
     assert storage.cross_section_of("000660") == {}
     assert storage.computed_days()[old] == {"rs_rating"}  # still computed: never computed again

@@ -81,3 +81,17 @@ def test_the_open_api_shape_without_fluc_tp_cd_gives_the_same_base_as_the_data_s
             assert "FLUC_TP_CD" not in row
             site = snapshot.loc[row["ISU_CD"]].to_dict()
             assert base_price(row) == base_price(site), row["ISU_CD"]
+
+
+def test_both_sources_normalise_the_base_price_into_the_stored_column():
+    import datetime as dt
+
+    from lib.sources.base import Query, validate_market_day
+    from lib.sources.krx_openapi import KrxOpenApiSource
+
+    query = Query(dt.date(2021, 1, 4), "KOSPI")
+    source = KrxOpenApiSource("key", "http://127.0.0.1:9", timeout=1)
+    frame = validate_market_day(source.normalise({"OutBlock_1": openapi_rows("KOSPI")}, query), query, source.name)
+    aj = frame.set_index("ticker").loc["095570"]  # 4,580 KRW, -35 on the day (FLUC_RT -0.76)
+    assert (aj["close"], aj["base_price"]) == (4_580, 4_615)
+    assert frame["base_price"].notna().mean() > 0.99

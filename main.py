@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import health, screener
+from api import etf, health, screener
 
 app = FastAPI(title="KRX stock pipeline", version="0.1.0")
 app.include_router(health.router)
 app.include_router(screener.router)
+app.include_router(etf.router)

@@ -1,6 +1,7 @@
 """Impossible prices: a bar that KRX's trading rules do not allow is kept out of stock_data (quarantined, with
-its reason), and a market answer made mostly of such bars is refused as corrupt. Pure: the write path
-(lib/jobs/collect.py) calls `screen_days` once per batch, with what storage knows of each ticker's last close.
+its reason), and a market answer made mostly of such bars is refused as corrupt. Pure: the write path (the KRX
+collector's store, lib/markets/krx.py) calls `screen_days` once per batch, with what storage knows of each
+ticker's last close.
 
 The rules checked, KRX's own:
 - A day's close, high and low stay within the daily price limit around the day's base price: +/-30% since
@@ -75,22 +76,22 @@ class Refusal:
 
     @property
     def message(self) -> str:
-        """One line saying what was refused and what to do."""
+        """One line saying what was refused and why."""
         return (
-            f"{self.market} {self.day}: {self.impossible} of {self.checked} checked rows break KRX's price rules "
-            f"(e.g. {self.example}); the answer looks corrupt, so nothing of that day is stored and the run "
-            "stops there; fix the source or the file and run again (the days before it are kept)"
+            f"{self.impossible} of {self.checked} checked rows break KRX's price rules (e.g. {self.example}): "
+            "the answer looks corrupt and is not stored"
         )
 
 
 @dataclass
 class Screened:
-    """What to store, what to quarantine, and the level shifts stored because the next day confirmed them."""
+    """What to store, what to quarantine, the answers refused, and the level shifts stored because the next
+    day confirmed them."""
 
     kept: list[tuple[dt.date, list[pd.DataFrame]]] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
-    refused: Refusal | None = None
+    refused: list[Refusal] = field(default_factory=list)
 
 
 def _fmt(value: float) -> str:
@@ -191,8 +192,9 @@ def screen_days(
 ) -> Screened:
     """Split validated market days (oldest first) into the bars to store and the bars to quarantine.
 
-    A market answer in which more than half of the checked rows are impossible is refused: that day and the
-    days after it are not returned (`refused` says why), the ones before it are."""
+    A market answer in which more than half of the checked rows are impossible is refused as a whole: none of
+    its rows is kept or quarantined (`refused` says why), and the days after it are checked as if it had not
+    been delivered."""
     state = dict(prior)
     out = Screened()
     for on, frames in days:
@@ -204,8 +206,8 @@ def screen_days(
             if reasons and len(reasons) * 2 > checkable:
                 first = next(iter(reasons))
                 example = f"{frame.at[first, 'ticker']}: {reasons[first]}"
-                out.refused = Refusal(on, str(frame["market"].iloc[0]), len(reasons), checkable, example)
-                return out
+                out.refused.append(Refusal(on, str(frame["market"].iloc[0]), len(reasons), checkable, example))
+                continue
             out.confirmed.extend(notes)
             clean = frame
             if reasons:

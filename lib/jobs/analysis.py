@@ -22,6 +22,7 @@ from lib.cross_section import (
     market_panel,
     values_by_ticker,
 )
+from lib.errors import ConfigError
 from lib.indicators import compute_frame, row_documents
 from lib.jobs.collect import last_due_session
 from lib.jobs.runner import JobContext
@@ -185,18 +186,27 @@ def hourly_analysis(
     registry: Registry,
     measures: MeasureRegistry | None = None,
 ) -> None:
-    """Analyse what is pending for the latest collected due session; exit early when it is not collected.
+    """Analyse what is pending for the latest collected session up to the latest due one.
 
     The steps, in an order that matters: (1) the cross-sectional measures (rs_rating) of every collected day
     that lacks them, over the whole collected market; (2) each pending ticker's rows, which merge (1) in;
     (3) finish_day, once no ticker is left, reading rows that carry (1)."""
     storage, settings = ctx.storage, ctx.settings
     measures = discover_measures() if measures is None else measures
-    target = last_due_session(calendar, chain, ctx.as_of)
-    if target is None or target not in storage.done_days():
-        log.info("waiting: the collection of %s is not completed yet; nothing to analyse", target)
-        ctx.counters["waiting_for"] = target.isoformat() if target else None
+    due = last_due_session(calendar, chain, ctx.as_of)
+    collected = storage.done_days(statuses=("completed",))
+    if not collected:
+        raise ConfigError("nothing collected yet: run `python manual_setup.py` first")
+    # The latest collected session up to the due one: a day still pending (a closure the calendar does not
+    # know, a source late) never holds back the analysis of the sessions collected after it.
+    target = max((d for d in collected if due is None or d <= due), default=None)
+    if target is None:
+        log.info("waiting: no session up to %s is collected yet; nothing to analyse", due)
+        ctx.counters["waiting_for"] = due.isoformat() if due else None
         return
+    if target != due:
+        log.info("the collection of %s is not completed yet: analysing the latest collected session %s", due, target)
+        ctx.counters["waiting_for"] = due.isoformat() if due else None
     ctx.counters["cross_section_days"] = update_cross_section(storage, measures, calendar, target)  # (1)
     ctx.heartbeat()
     sessions = calendar.sessions_between(calendar.first, target)

@@ -12,6 +12,7 @@ from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
 from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
+from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.sizes import CollectionSize, SizesStore
@@ -24,10 +25,10 @@ __all__ = [
 
 
 class Storage(
-    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, QuarantineStore,
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, QuarantineStore,
     CorporateActionsStore, CrossSectionStore,
 ):
-    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
+    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
     def ensure_indexes(self) -> None:
         """Create every family's indexes (idempotent)."""
@@ -35,5 +36,6 @@ class Storage(
         self._universe_indexes()
         self._job_indexes()
         self._alert_indexes()
+        self._etf_indexes()
         self._quarantine_indexes()
         self._corporate_actions_indexes()

@@ -80,7 +80,7 @@ def store(storage, days) -> None:
     tickers = ["005930"]
     prior = prior_closes(storage.last_closes_before(tickers, days[0][0]), storage.last_quarantined_before(days[0][0]))
     screened = screen_days(days, prior)
-    assert screened.refused is None and screened.quarantined == []
+    assert screened.refused == [] and screened.quarantined == []
     storage.upsert_bars(bars_by_ticker(screened.kept))
 
 
@@ -147,9 +147,12 @@ def test_the_adjusted_series_is_navers_but_for_one_won_naver_truncated():
 def test_an_unadjusted_file_without_base_prices_is_refused_at_the_split_not_stored():
     bars = unadjusted_005930(with_base=False)
     screened = screen_days(market_days(bars), {})
-    assert screened.refused is not None and screened.refused.day == SPLIT
-    assert "-98.0% from the previous close 2,650,000" in screened.refused.message
-    assert [d for d, _ in screened.kept][-1] == D(2018, 5, 3)
+    # a one-stock answer whose only row is impossible is refused; every later day is measured against the
+    # last close stored (2,650,000) too, so an unadjusted file without base prices is never stored past a split
+    first, *later = screened.refused
+    assert first.day == SPLIT and "-98.0% from the previous close 2,650,000" in first.message
+    assert [r.day for r in later] == [d for d in bars["date"] if d > SPLIT]
+    assert all(frames for d, frames in screened.kept if d < SPLIT) and screened.quarantined == []
 
 
 # --- each kind, hand-checkable -----------------------------------------------------------------------

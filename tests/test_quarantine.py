@@ -54,11 +54,16 @@ def test_a_file_with_every_close_of_a_day_doubled_is_refused_and_the_next_run_st
     assert run_collection("manual_setup", storage, clean, evening(D(2024, 8, 30)), clock) == 0
     corrupt = make_settings(krx_replay_path=panel_file(tmp_path, doubled(panel, DAY)))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
-        assert run_collection("daily_update", storage, corrupt, evening(D(2024, 9, 4)), clock) == 1
-    assert "KOSPI 2024-09-02: 13 of 13 checked rows break KRX's price rules" in caplog.text
-    assert "the answer looks corrupt" in caplog.text
-    assert completed(storage)[-1] == D(2024, 8, 30)
-    assert storage.read_bars("005930", DAY, DAY) == [] and storage.quarantined() == []  # nothing of the day stored
+        # only a local file serves the day: exit 2, fix the file
+        assert run_collection("daily_update", storage, corrupt, evening(D(2024, 9, 4)), clock) == 2
+    assert "KOSPI 2024-09-02 refused: 13 of 13 checked rows break KRX's price rules" in caplog.text
+    assert "the answer looks corrupt and is not stored" in caplog.text
+    assert "correct the file" in caplog.text
+    # the day stays pending, nothing of it is stored, and the sessions after it are collected
+    (record,) = [d for d in storage.day_records() if d["date_kst"] == "2024-09-02"]
+    assert record["status"] == "failed" and "break KRX's price rules" in record["missing"]["KOSDAQ"]
+    assert completed(storage)[-2:] == [D(2024, 9, 3), D(2024, 9, 4)]
+    assert storage.read_bars("005930", DAY, DAY) == [] and storage.quarantined() == []
     assert run_collection("daily_update", storage, clean, evening(D(2024, 9, 4)), clock) == 0
     assert completed(storage)[-3:] == [DAY, D(2024, 9, 3), D(2024, 9, 4)]
     assert storage.read_bars("005930", DAY, DAY)[0]["close"] == 74_400
@@ -71,7 +76,7 @@ def test_a_whole_file_with_every_close_doubled_stores_nothing_even_on_a_fresh_in
     every = panel.assign(close=panel["close"] * 2)
     settings = make_settings(setup_history_sessions=5, krx_replay_path=panel_file(tmp_path, every))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
-        assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 1
+        assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 2
     # no previous close to compare with, but each close lies far above its own day's high
     assert "lies outside the day's range" in caplog.text and "2024-08-26" in caplog.text
     assert completed(storage) == [] and storage.read_bars("005930") == []

@@ -44,11 +44,11 @@ def main(argv: list[str]) -> int:
         print(f"quarantined {item.ticker} {item.day}: {item.reason}")
     for note in out.confirmed:
         print(f"stored after a quarantined day: {note}")
-    if out.refused:
-        print(f"refused: {out.refused.message}")
+    for refusal in out.refused:
+        print(f"refused {refusal.market} {refusal.day}: {refusal.message}")
     print(f"{len(sessions)} sessions, {rows} rows: {len(out.quarantined)} bar(s) of "
-          f"{len({q.ticker for q in out.quarantined})} stock(s) quarantined, "
-          f"{'a day refused' if out.refused else 'no day refused'}")
+          f"{len({q.ticker for q in out.quarantined})} stock(s) quarantined, {len(out.refused)} market answer(s) "
+          "refused")
     return 1 if out.refused else 0
 
 

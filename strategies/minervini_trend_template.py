@@ -62,4 +62,5 @@ STRATEGY = Strategy(
     columns=("close", "sma_50", "sma_150", "sma_200", "close_high_52w", "close_low_52w", "high_52w", "low_52w",
              "rs_rating"),
     signals=signals, reason=reason,
+    score_meaning="close in % of the 52-week high (100 = at the high)",
 )

@@ -32,4 +32,5 @@ STRATEGY = Strategy(
     description="Relative strength rating 90+ across the whole market, closing above the 50-day average",
     params=Params, lookback=5, columns=("close", "sma_50", "rs_rating", "rs_return"),
     signals=signals, reason=reason,
+    score_meaning="relative strength rating 1-99 (decimals break ties by the weighted return)",
 )

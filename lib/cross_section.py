@@ -22,7 +22,7 @@ import pandas as pd
 
 from lib.corporate_actions import back_adjust, dates_of, derive_actions, numbers
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, traded_mask
-from lib.plugins import SNAKE_CASE, check_declaration, load_plugins
+from lib.plugins import SNAKE_CASE, check_declaration, discover_plugins
 
 PANEL_FIELDS = ("close", "high", "low", "volume", "value", "market_cap")
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "shares", "halted", "base_price")
@@ -99,7 +99,7 @@ def _check(declared: object) -> Measure:
 
 def discover_measures(package: str = "measures") -> MeasureRegistry:
     """Import every module of the package; a broken one is logged and skipped, never fatal."""
-    found, errors = load_plugins(package, "MEASURE", _check, "measure")
+    found, errors = discover_plugins(package, "MEASURE", _check, lambda m: m.name, "measure")
     columns = [c for m in found.values() for c in m.columns]
     clashing = {c for c in columns if columns.count(c) > 1}
     for name in [n for n, m in found.items() if set(m.columns) & clashing]:

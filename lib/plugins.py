@@ -1,5 +1,5 @@
-"""Plugin discovery shared by strategies/ and measures/: every module of a package declares one plugin under
-a known name; a module that fails to import or to declare a valid one is logged and skipped, never fatal."""
+"""Plugin discovery shared by strategies/, measures/ and prompts/: import every module of a package, check what
+it declares, and report (never raise) the modules that fail."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from lib.log import get_logger
 
 log = get_logger("plugins")
-
 
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -24,7 +23,7 @@ class Named(Protocol):
 
 
 def check_declaration[P: Named](plugin: object, kind: type[P], attribute: str) -> P:
-    """What every plugin declaration must be: of its kind, with a snake_case name and a one-line description."""
+    """What a declaration must be: of its kind, with a snake_case name and a one-line description."""
     if not isinstance(plugin, kind):
         raise TypeError(f"module has no {attribute} = {kind.__name__}(...)")
     if not SNAKE_CASE.fullmatch(plugin.name):
@@ -35,13 +34,11 @@ def check_declaration[P: Named](plugin: object, kind: type[P], attribute: str) -
     return plugin
 
 
-def load_plugins[P: Named](
-    package: str, attribute: str, check: Callable[[object], P], kind: str
-) -> tuple[dict[str, P], tuple[tuple[str, str], ...]]:
-    """Import every module of `package` (names starting with _ excepted) and check its `attribute`.
-
-    Returns the plugins by name and the (module, error) pairs of the modules skipped."""
-    found: dict[str, P] = {}
+def discover_plugins(
+    package: str, attribute: str, check: Callable[[Any], Any], key: Callable[[Any], str], kind: str
+) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """Each module's `attribute`, checked, by `key`; and (module, error) for every module that was skipped."""
+    found: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
     root = importlib.import_module(package)
     for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
@@ -51,12 +48,12 @@ def load_plugins[P: Named](
         try:
             module = importlib.import_module(module_name)
             plugin = check(getattr(module, attribute, None))
-            if plugin.name in found:
-                raise ValueError(f"name {plugin.name!r} is already taken")
+            if key(plugin) in found:
+                raise ValueError(f"name {key(plugin)!r} is already taken")
         except Exception as exc:  # noqa: BLE001 - any error in a plugin skips that plugin only
             message = f"{exc.__class__.__name__}: {exc}"
             log.error("%s module %s skipped: %s", kind, module_name, message)
             errors.append((module_name, message))
             continue
-        found[plugin.name] = plugin
+        found[key(plugin)] = plugin
     return found, tuple(errors)

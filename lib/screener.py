@@ -18,7 +18,7 @@ from lib.cross_section import measure_columns
 from lib.errors import ConfigError
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
 from lib.log import get_logger
-from lib.plugins import check_declaration, load_plugins
+from lib.plugins import check_declaration, discover_plugins
 from lib.storage import Storage
 
 log = get_logger("screener")
@@ -107,7 +107,9 @@ def _check(declared: object, known: frozenset[str]) -> Strategy:
 def discover(package: str = "strategies") -> Registry:
     """Import every module of the package; a broken one is logged and skipped, never fatal."""
     known = KNOWN_COLUMNS | measure_columns()
-    found, errors = load_plugins(package, "STRATEGY", lambda s: _check(s, known), "strategy")
+    found, errors = discover_plugins(
+        package, "STRATEGY", lambda obj: _check(obj, known), lambda s: s.name, "strategy"
+    )
     return Registry(MappingProxyType(found), errors)
 
 
@@ -258,7 +260,9 @@ def screen(
         day = storage.latest_screening_day()
         if day is None:
             return None, []
-    start = calendar.last_sessions(day, strategy.lookback)[0] if calendar.is_session(day) else day
+    # Half as many sessions again as the lookback, so a stock halted for a while still has `lookback` rows.
+    window = strategy.lookback + strategy.lookback // 2 + 5
+    start = calendar.last_sessions(day, window)[0] if calendar.is_session(day) else day
     rows = as_frame(storage.screening_rows(start, day))
     if rows.empty:
         return day, []
@@ -270,6 +274,6 @@ def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:
     """Every analysed ticker's indicator rows up to `day`, one ticker at a time."""
     stamp = pd.Timestamp(day)
     for ticker in storage.analysed_tickers():
-        frame = as_frame(storage.read_analysis(ticker))
+        frame = as_frame(storage.read_analysis(ticker, end=day))
         if not frame.empty:
             yield frame.loc[frame["date"] <= stamp].assign(ticker=ticker)

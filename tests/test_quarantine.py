@@ -10,10 +10,13 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from lib.quarantine import PriorClose, daily_limit, screen_days
 from lib.sources.base import Query, validate_market_day
 from lib.sources.replay import ReplaySource
+from tests.api.conftest import api_settings
 from tests.conftest import FIXTURES, PANEL
 from tests.helpers import evening, run_analysis, run_collection
 
@@ -148,6 +151,14 @@ def test_with_krxs_base_price_the_consolidation_is_stored_and_becomes_a_factor(
     assert D(2024, 8, 20) not in rows  # halted
     assert rows[D(2024, 7, 23)]["close"] == 1_880 and rows[D(2024, 7, 23)]["volume"] == pytest.approx(336_332.3)
     assert rows[D(2024, 8, 21)]["close"] == 1_577  # from the ex-date on, prices as traded
+    # GET /stocks/{ticker} shows the event next to the bars as traded
+    app = create_app(api_settings(), storage=storage, clock=lambda: evening(D(2024, 8, 26)))
+    body = TestClient(app).get("/stocks/079970", params={"days": 30}).json()
+    assert body["corporate_actions"] == [{"date": "2024-08-21", "factor": 10.0, "kind": None, "base_price": 1880.0,
+                                          "previous_close": 188.0, "shares_before": 31_804_885,
+                                          "shares_after": 31_804_885}]
+    traded = {r["date"]: r for r in body["rows"]}
+    assert traded["2024-07-23"]["close"] == 188 and traded["2024-08-21"]["close"] == 1_577
 
 
 def test_real_days_pass_including_a_resumption_after_a_194_session_halt(storage, make_settings, clock):

@@ -22,6 +22,7 @@ from lib.cross_section import (
     market_panel,
     values_by_ticker,
 )
+from lib.daily_picks import store_daily_picks
 from lib.errors import ConfigError
 from lib.indicators import compute_frame, row_documents
 from lib.jobs.collect import last_due_session
@@ -169,14 +170,22 @@ def refresh_track_records(storage: Storage, registry: Registry, day: dt.date) ->
     return len(stale)
 
 
-def finish_day(storage: Storage, registry: Registry, day: dt.date, counters: dict[str, Any]) -> None:
+def finish_day(
+    storage: Storage, registry: Registry, calendar: TradingCalendar, day: dt.date, counters: dict[str, Any]
+) -> None:
     """What runs once every ticker of `day` is analysed, in this order. Every row already carries the
-    cross-sectional measures (update_cross_section ran before the first ticker), so any step that reads
-    strategies' picks (which read rs_rating) belongs here, after the track records."""
+    cross-sectional measures (update_cross_section ran before the first ticker), so the track records and the
+    stored picks (rs_leaders and the trend template read rs_rating) see them."""
     refreshed = refresh_track_records(storage, registry, day)
     counters["track_records"] = refreshed
     if refreshed:
         log.info("all tickers analysed for %s; %d track record(s) refreshed", day, refreshed)
+    # Keep this step last: it reads everything the steps above computed for the day.
+    sessions = calendar.sessions_between(storage.first_screening_day() or day, day)
+    stored = store_daily_picks(storage, registry, sessions, day)
+    counters["daily_picks"] = stored
+    if stored:
+        log.info("screener picks stored for %d strategy-day(s) up to %s", stored, day)
 
 
 def hourly_analysis(
@@ -232,5 +241,5 @@ def hourly_analysis(
     left = len(pending) - ctx.counters["analysed"]  # we hold the analysis lock: nothing else changed them
     ctx.counters["left"] = left
     if left == 0:
-        finish_day(storage, registry, target, ctx.counters)  # (3)
+        finish_day(storage, registry, calendar, target, ctx.counters)  # (3)
 

@@ -98,7 +98,7 @@ class KrxCollector(Collector):
         first, last = days[0].day, days[-1].day
         answers = [(d.day, [delivery.data for delivery in d.delivered.values()]) for d in days]
         tickers = sorted({t for _, frames in answers for f in frames for t in f["ticker"] if is_common_stock(t)})
-        stored = storage.recent_bars(tickers, first, last)  # one read per ticker for the check and the write
+        stored = storage.bars_around(tickers, first, last)  # one read per ticker for the check and the write
         prior = prior_closes(storage.last_closes_before(tickers, first, recent=stored),
                              storage.last_quarantined_before(first))
         screened = screen_days(answers, prior)

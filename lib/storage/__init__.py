@@ -6,6 +6,8 @@ These modules are the only code that imports pymongo."""
 
 from __future__ import annotations
 
+from lib.storage.access import AccessStore
+from lib.storage.ai import AiStore
 from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
@@ -14,19 +16,20 @@ from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
     "quarantine_id", "reset_embedded_client", "screening_id",
 ]
 
 
 class Storage(
-    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, QuarantineStore,
-    CorporateActionsStore, CrossSectionStore,
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
+    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore,
 ):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
@@ -37,5 +40,7 @@ class Storage(
         self._job_indexes()
         self._alert_indexes()
         self._etf_indexes()
+        self._ai_indexes()
+        self._picks_indexes()
         self._quarantine_indexes()
         self._corporate_actions_indexes()

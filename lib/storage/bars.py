@@ -29,7 +29,7 @@ class BarsStore(StoreBase):
         """Store daily bars, one document per ticker and date; returns how many documents were written.
 
         A bar's `_id` is its trading date, so the unique `_id` index is the unique index on the date and a
-        day can never be stored twice. `stored` (from recent_bars, read just before) saves reading each
+        day can never be stored twice. `stored` (from bars_around, read just before) saves reading each
         ticker's documents again."""
         written = 0
         for ticker, bars in bars_by_ticker.items():
@@ -38,7 +38,7 @@ class BarsStore(StoreBase):
             written += len(new) + len(changed)
         return written
 
-    def recent_bars(self, tickers: Iterable[str], first: dt.date, last: dt.date) -> dict[str, list[dict[str, Any]]]:
+    def bars_around(self, tickers: Iterable[str], first: dt.date, last: dt.date) -> dict[str, list[dict[str, Any]]]:
         """Each ticker's stored documents (with `_id`) from a month before `first` through `last`: one read per
         ticker that serves both the check of a batch against the previous close and its write."""
         query = {"_id": {"$gte": to_utc_midnight(first) - RECENT, "$lte": to_utc_midnight(last)}}
@@ -68,7 +68,7 @@ class BarsStore(StoreBase):
         self, tickers: Iterable[str], day: dt.date, recent: Mapping[str, list[dict[str, Any]]] | None = None
     ) -> dict[str, tuple[dt.date, float]]:
         """Each ticker's last stored (date, close) before `day`; tickers with nothing stored before it are absent.
-        `recent` (from recent_bars for the same day) answers for the tickers it has a bar before `day` of."""
+        `recent` (from bars_around for the same day) answers for the tickers it has a bar before `day` of."""
         stamp = to_utc_midnight(day)
         out: dict[str, tuple[dt.date, float]] = {}
         for ticker in tickers:
@@ -79,6 +79,12 @@ class BarsStore(StoreBase):
             if doc is not None:
                 out[ticker] = (from_stored(doc["_id"]), float(doc["close"]))
         return out
+
+    def recent_bars(self, ticker: str, count: int, start: dt.date | None = None) -> list[dict]:
+        """A ticker's last `count` stored bars (from `start` when given), oldest first (one indexed read)."""
+        query = {"_id": {"$gte": to_utc_midnight(start)}} if start else {}
+        docs = list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+        return docs[::-1]
 
     def delete_bars_before(self, day: dt.date, dry_run: bool = False) -> int:
         """Delete every ticker's bars dated before `day` (or, with dry_run, count them); returns how many."""

@@ -438,7 +438,9 @@ def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) 
         log.info("no session is due yet as of %s", ctx.as_of.astimezone(calendar.tz).isoformat(timespec="minutes"))
         return
     _say_where_the_sources_end(market, last, ctx.as_of)
-    pending = sorted(set(_pending(calendar, done, min(done), last)) | set(redo))
+    # A day the first run tried but could not finish (the first session of its window) is pending too.
+    start = min(done | set(ctx.storage.unfinished_days(market.job)))
+    pending = sorted(set(_pending(calendar, done, start, last)) | set(redo))
     ctx.counters.update(pending=len(pending), up_to=last.isoformat())
     if not pending:
         log.info("up to date through %s", last)

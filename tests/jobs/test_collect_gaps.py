@@ -109,6 +109,20 @@ def test_a_half_delivered_day_keeps_what_was_delivered_and_asks_only_for_the_res
     assert storage.read_bars("196170", day, day)[0]["close"] > 0
 
 
+def test_a_first_session_the_setup_could_not_collect_is_collected_by_the_next_run(storage, settings, clock, replay):
+    # Pending days started at the first *completed* day, so the setup window's own first session, left partial
+    # by a source that failed it, was never asked again.
+    first = D(2024, 8, 26)
+    kosdaq_empty = {(first, "KOSDAQ"): lambda: pd.DataFrame(columns=[*COLUMNS, "date"])}
+    flaky = ScriptedSource(replay, "pykrx", failures=kosdaq_empty)
+    assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock, chain_of(flaky)) == 1
+    assert statuses(storage)["2024-08-26"] == "partial"
+    healed = ScriptedSource(replay, "pykrx")
+    assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock, chain_of(healed)) == 0
+    assert healed.calls == [Query(first, "KOSDAQ")]
+    assert statuses(storage)["2024-08-26"] == "completed"
+
+
 def run_collection_rows(replay: ReplaySource, day: dt.date) -> int:
     rows = 0
     for market in ("KOSPI", "KOSDAQ"):

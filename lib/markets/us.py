@@ -15,6 +15,7 @@ from lib.config import Settings
 from lib.errors import ConfigError
 from lib.etf.universe import ETF_JOB, etf_specs
 from lib.jobs.etf import US_LOCK, EtfPlan, fetch_window, run_stages
+from lib.jobs.etf_recompute import recompute_dependants
 from lib.markets import Collector, DayFetch, Fetched, Market
 from lib.sources.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
 from lib.sources.us import UsSource, Validated
@@ -81,7 +82,7 @@ def build_us_chain(settings: Settings, sources: Sequence[UsSource], **overrides:
 class UsCollector(Collector):
     """The followed ETFs' daily bars, then the five stages for the sessions every ETF delivered."""
 
-    counters = ("etf_bars_written", "stock_bars_written", "performance_updates", "rejected")
+    counters = ("etf_bars_written", "stock_bars_written", "performance_updates", "recomputed_sessions", "rejected")
 
     def __init__(self, calendar: TradingCalendar, chain: SourceChain, plan: EtfPlan) -> None:
         self.calendar, self.chain, self.plan = calendar, chain, plan
@@ -122,9 +123,11 @@ class UsCollector(Collector):
                     Request(ticker, (day,)), [Attempt(delivery.source, "empty", detail, network)]))
 
     def store(self, ctx: JobContext, days: Sequence[DayFetch]) -> None:
-        """Stages 1-5 for the batch (lib/jobs/etf.py): the sessions every ETF delivered get the derived stages."""
-        run_stages(ctx, self.calendar, self.chain, self.plan, self._window, self._answers,
-                   [d.day for d in days if d.complete])
+        """Stages 1-5 for the batch (lib/jobs/etf.py): the sessions every ETF delivered get the derived stages;
+        then what depends on bars written for sessions computed before (lib/jobs/etf_recompute.py)."""
+        complete = [d.day for d in days if d.complete]
+        run_stages(ctx, self.calendar, self.chain, self.plan, self._window, self._answers, complete)
+        recompute_dependants(ctx, self.calendar, self.chain, self.plan, complete)
 
     def rows(self, data: object) -> int:
         """One bar per ETF and session."""

@@ -334,6 +334,19 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     prints = ctx.storage.day_fingerprints(market.job)
     wanted = set(days)
     run = _Run({day: r for day, r in ctx.storage.unfinished_days(market.job).items() if day in wanted})
+    market.chain.before_request = ctx.pulse  # slow requests (a US first run's) keep the lock between batches
+    try:
+        _collect_months(ctx, market, days, prints, run, progress)
+    finally:
+        market.chain.before_request = None
+    _verdict(ctx, market, run)
+
+
+def _collect_months(
+    ctx: JobContext, market: Market, days: Sequence[dt.date], prints: dict[dt.date, dict[str, str]], run: _Run,
+    progress: Progress | None,
+) -> None:
+    counters = ctx.counters
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, run, progress)
         _count_calls(ctx, market)
@@ -351,7 +364,6 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
         if batch.stop is not None:
             run.stop, run.stopped_on = batch.stop, batch.stopped_on
             break
-    _verdict(ctx, market, run)
 
 
 def _pending(calendar: TradingCalendar, done: Iterable[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:

@@ -437,8 +437,10 @@ def run_stages(
         _store_rejected(batch)
         if not complete:
             return
+        ctx.pulse()
         identify_trending(batch)
         counters["stock_bars_written"] += collect_holdings(batch)
+        ctx.pulse()
         allocate(batch)
         # Through the latest stored session, not the batch's: a --redo or a healed hole of an older session
         # re-evaluates its portfolios with everything stored since.

@@ -137,6 +137,7 @@ def recompute_dependants(
         marks = storage.recompute_pending()
         if not marks:
             return
+        ctx.pulse()
         _round(ctx, calendar, chain, plan, marks, done)
         storage.clear_recompute(m["_id"] for m in marks)
     if storage.recompute_pending():

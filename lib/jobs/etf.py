@@ -137,12 +137,13 @@ def _store_rejected(batch: Batch) -> None:
     if batch.rejected:
         records = [
             {"kind": r.kind, "source": r.source, "ticker": r.ticker, "date": r.date, "raw": r.raw, "reason": r.reason,
-             "job": batch.ctx.job_name}
+             "job": batch.ctx.job_name, **({"where": r.where} if r.where else {})}
             for r in batch.rejected
         ]
         new = batch.storage.record_rejected(records, batch.ctx.clock())
         for r in batch.rejected[:5]:
-            log.warning("rejected %s %s %s from %s: %s", r.kind, r.ticker, r.date or "", r.source, r.reason)
+            log.warning("rejected %s %s %s from %s%s: %s", r.kind, r.ticker, r.date or "(no date)", r.source,
+                        f" ({r.where})" if r.where else "", r.reason)
         batch.ctx.counters["rejected"] = batch.ctx.counters.get("rejected", 0) + new
         batch.rejected.clear()
 

@@ -79,6 +79,12 @@ def build_us_chain(settings: Settings, sources: Sequence[UsSource], **overrides:
     return SourceChain(list(sources), **values)  # type: ignore[arg-type]
 
 
+def _first_bar(chain: SourceChain, source: str, ticker: str) -> dt.date | None:
+    """The first bar a bounded source (a file) has for the ticker, when it knows."""
+    found = next((s for s in chain.sources if s.name == source), None)
+    return found.first_bar(ticker) if found is not None and hasattr(found, "first_bar") else None
+
+
 class UsCollector(Collector):
     """The followed ETFs' daily bars, then the five stages for the sessions every ETF delivered."""
 
@@ -115,12 +121,20 @@ class UsCollector(Collector):
                 if row is not None:
                     yield Fetched(day, ticker, delivery=Delivery(delivery.source, row))
                     continue
-                refused = [r.reason for r in validated.rejected if r.date == day.isoformat()]
-                detail = f"no usable bar for {day}" + (
-                    f" (rejected: {refused[0]}; see logs_rejected_records)" if refused else "")
+                first = _first_bar(chain, delivery.source, ticker)
+                if first is not None and day < first:  # a fund launched later: outside its range, not empty
+                    yield Fetched(day, ticker, problem=DayUnavailable(Request(ticker, (day,)), [Attempt(
+                        delivery.source, "outside_range", f"{ticker}'s rows start at {first}", False)]))
+                    continue
+                refused = [r for r in validated.rejected if r.date == day.isoformat()]
+                detail = f"no usable bar for {day}"
+                if refused:  # bad data, to fix or ask again: never an empty day that settles as no_data
+                    where = f" at {refused[0].where}" if refused[0].where else ""
+                    detail += f" (rejected: {refused[0].reason}{where}; see logs_rejected_records)"
                 network = next((s.network for s in chain.sources if s.name == delivery.source), True)
+                outcome = "bad_data" if refused else "empty"
                 yield Fetched(day, ticker, problem=DayUnavailable(
-                    Request(ticker, (day,)), [Attempt(delivery.source, "empty", detail, network)]))
+                    Request(ticker, (day,)), [Attempt(delivery.source, outcome, detail, network)]))
 
     def store(self, ctx: JobContext, days: Sequence[DayFetch]) -> None:
         """Stages 1-5 for the batch (lib/jobs/etf.py): the sessions every ETF delivered get the derived stages;

@@ -409,10 +409,18 @@ def manual_setup(
 
 def _check_redo(market: Market, day: dt.date, last: dt.date | None) -> None:
     calendar, chain = market.calendar, market.chain
-    if not calendar.is_session(day):
-        raise ConfigError(f"--redo {day}: not a {market.name} session")
-    if last is None or day > last:
-        raise ConfigError(f"--redo {day}: no configured source has published it yet (latest due: {last})")
+    if last is None or day > last:  # before asking the calendar: a far-future day is outside it
+        latest = f"the latest session due now is {last}" if last else "no session is due yet"
+        raise ConfigError(
+            f"--redo {day}: that day has not been traded and published yet ({latest}); --redo collects again a "
+            "day already due"
+        )
+    try:
+        session = calendar.is_session(day)
+    except ConfigError as exc:
+        raise ConfigError(f"--redo {day}: {exc}") from None
+    if not session:
+        raise ConfigError(f"--redo {day}: a {day:%A} that is not {market.a_session} (weekend or holiday)")
     earliest = chain.earliest_day()
     if earliest is not None and day < earliest:
         raise ConfigError(
@@ -427,8 +435,8 @@ def _forget_closed_days(ctx: JobContext, market: Market) -> None:
     for day in sorted(ctx.storage.unfinished_days(market.job)):
         if calendar.first <= day <= calendar.last and not calendar.is_session(day):
             ctx.storage.forget_day(day, job=market.job)
-            log.info("%s is not a %s session any more (%s): its pending record is dropped",
-                     day, market.name, calendar.closed_setting)
+            log.info("%s is not %s any more (%s): its pending record is dropped",
+                     day, market.a_session, calendar.closed_setting)
 
 
 def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:

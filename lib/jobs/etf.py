@@ -40,7 +40,7 @@ log = get_logger("etf")
 US_LOCK = "us_etf"
 
 LOOKBACK_SESSIONS = max(PERIODS) + 5  # a 20-session return, and the start close of a portfolio still running
-FOREIGN_STALENESS = dt.timedelta(days=7)  # a foreign listing's last close may stand for an XNYS session this long
+FOREIGN_STALENESS = dt.timedelta(days=7)  # a foreign listing's last close stands for a US session this long
 
 
 @dataclass(frozen=True)

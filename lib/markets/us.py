@@ -162,4 +162,5 @@ def us_market(settings: Settings, chain: SourceChain | None = None, **chain_over
         chain=chain,
         collector=UsCollector(calendar, chain, plan),
         setup_command="etf_pipeline.py",
+        trading_day="a New York Stock Exchange (XNYS) trading day",
     )

@@ -261,7 +261,7 @@ def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessi
             continue
         try:
             if check_session and day not in xnys_sessions:
-                raise BadDataError(f"{day} is not an XNYS session")
+                raise BadDataError(f"{day} is not a New York Stock Exchange (XNYS) trading day")
             if day in seen:
                 raise BadDataError(f"{day} listed twice")
             bar = _check_bar(record)

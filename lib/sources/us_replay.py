@@ -138,6 +138,7 @@ class UsReplaySource(UsSource):
             return pd.DataFrame(columns=["ticker"])
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         frame["ticker"] = frame["ticker"].map(yahoo_symbol)
+        frame["line"] = frame.index + 2  # the header is line 1
         return frame.set_index("ticker")
 
     def fetch_raw(self, query: Query) -> Any:
@@ -167,7 +168,12 @@ class UsReplaySource(UsSource):
                 meta = self._meta()
                 if query.ticker not in meta.index:
                     raise EmptyAnswerError(f"{self.name} {query.ticker}: not in us_stocks/meta.csv")
-                return meta.loc[query.ticker].to_dict()
+                rows = meta.loc[meta.index == query.ticker]
+                if len(rows) > 1:  # which one is right is for a person to say
+                    lines = ", ".join(str(n) for n in rows["line"])
+                    raise BadDataError(f"{self.name} {query.ticker}: listed {len(rows)} times in us_stocks/meta.csv "
+                                       f"(lines {lines}): keep one line per ticker")
+                return rows.iloc[0].drop("line").to_dict()
         raise TypeError(f"unknown query {query!r}")
 
     def normalise(self, raw: Any, query: Query) -> Any:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import health, screener
+from api import dashboard, health, screener, status
 
 app = FastAPI(title="KRX stock pipeline", version="0.1.0")
 app.include_router(health.router)
+app.include_router(status.router)
 app.include_router(screener.router)
+app.include_router(dashboard.router)

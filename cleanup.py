@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
 
         return read_only_script(JOB, None, settings, show, clock)
     return run_script(
-        JOB, None, settings, lambda calendar, chain: lambda ctx: cleanup(ctx, calendar, discover()),
+        JOB, None, settings, lambda market: lambda ctx: cleanup(ctx, market.calendar, discover()),
         clock=clock, lock_name="cleanup",
     )
 

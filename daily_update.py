@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     )
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings, lambda calendar, chain: lambda ctx: daily_update(ctx, calendar, chain, args.redo),
+        JOB, args.today, settings, lambda market: lambda ctx: daily_update(ctx, market, args.redo),
         clock=lambda: dt.datetime.now(dt.UTC),
     )
 

@@ -1,21 +1,35 @@
-"""Placeholder: the US ETF trend pipeline (a later issue) is not built yet.
-
-It says so and exits non-zero rather than pretend to work."""
+"""Cron, after the US close (07:30 and 11:30 KST, Tue-Sat): the seed's five stages for every XNYS session that
+is due and not yet completed (self-healing): benchmark and sector ETF bars, trending ETFs, the trending ETFs'
+top holdings and their history, the 5/10/20-session portfolios, and the realised performance of every
+portfolio still running. The first run loads the last US_FIRST_RUN_SESSIONS sessions."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import sys
 
-from lib.log import get_logger, setup_logging
+from lib.cli import add_today_argument, parse_day, run_script
+from lib.config import Settings
+from lib.jobs.etf import etf_pipeline
+from lib.markets.us import us_market
 
 JOB = "etf_pipeline"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Log that the job does not exist yet; exit 3."""
-    setup_logging(JOB)
-    get_logger().error("etf_pipeline is not implemented yet: the US ETF trend pipeline (a later issue)")
-    return 3
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Parse args, load settings, process the pending sessions; returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_today_argument(parser, "America/New_York")
+    parser.add_argument(
+        "--redo", type=parse_day, action="append", default=[], metavar="YYYY-MM-DD",
+        help="run the five stages for this session again even if it is recorded as done (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    return run_script(
+        JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market, args.redo),
+        clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     return run_script(
         JOB, args.today, settings,
-        lambda calendar, chain: lambda ctx: hourly_analysis(ctx, calendar, chain, discover()),
+        lambda market: lambda ctx: hourly_analysis(ctx, market.calendar, market.chain, discover()),
         clock=lambda: dt.datetime.now(dt.UTC),
         lock_name="analysis",
     )

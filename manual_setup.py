@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     updates = {"setup_history_sessions": args.sessions} if args.sessions else {}
     return run_script(
         JOB, args.today, settings,
-        lambda calendar, chain: lambda ctx: manual_setup(ctx, calendar, chain, progress_factory(JOB)),
+        lambda market: lambda ctx: manual_setup(ctx, market, progress_factory(JOB)),
         clock=lambda: dt.datetime.now(dt.UTC),
         **updates,
     )

@@ -1,21 +1,36 @@
-"""Placeholder: the monthly ETF rebalance (a later issue) is not built yet.
-
-It says so and exits non-zero rather than pretend to work."""
+"""Cron, every Sunday 23:00 KST (Sunday morning in New York): on the last Sunday of the month, merge the latest
+5-, 10- and 20-session portfolios into the portfolio for the next 20 XNYS sessions; on any run, catch up a month
+whose last Sunday passed without one. On another Sunday with nothing missed it says so and exits 0."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import sys
 
-from lib.log import get_logger, setup_logging
+from lib.cli import parse_day, run_script
+from lib.config import Settings
+from lib.jobs.etf import EtfPlan
+from lib.jobs.rebalance import monthly_rebalance
+from lib.markets.us import us_market
 
 JOB = "monthly_rebalance"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Log that the job does not exist yet; exit 3."""
-    setup_logging(JOB)
-    get_logger().error("monthly_rebalance is not implemented yet: the monthly ETF rebalance (a later issue)")
-    return 3
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Parse args, load settings, rebalance what is due; returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--date", "--today", dest="date", type=parse_day, metavar="YYYY-MM-DD",
+        help="act as at the end of this New York date (replays, tests); default: the clock",
+    )
+    parser.add_argument("--force", action="store_true", help="rebalance as of --date even if it is not the last Sunday")
+    args = parser.parse_args(argv)
+    return run_script(
+        JOB, args.date, settings,
+        lambda market: lambda ctx: monthly_rebalance(ctx, market, EtfPlan.from_settings(ctx.settings), args.force),
+        clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
+    )
 
 
 if __name__ == "__main__":

@@ -6,13 +6,15 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable
+from datetime import tzinfo
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
-from lib.jobs.runner import COLLECTION_LOCK, EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
+from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.log import KST, get_logger, setup_logging
-from lib.sources import SourceChain, build_chain
+from lib.markets import Market
+from lib.markets.krx import krx_calendar, krx_market
 from lib.storage import Storage, get_client
 
 log = get_logger("cli")
@@ -26,24 +28,24 @@ def parse_day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
 
-def add_today_argument(parser: argparse.ArgumentParser) -> None:
-    """The --today option every script takes."""
+def add_today_argument(parser: argparse.ArgumentParser, zone: str = "Asia/Seoul") -> None:
+    """The --today option every script takes (a date in the market's time zone)."""
     parser.add_argument(
         "--today",
         type=parse_day,
         metavar="YYYY-MM-DD",
-        help="act as on this KST date (replays, tests); default: the clock, in Asia/Seoul",
+        help=f"act as at the end of this date in {zone} (replays, tests); default: the clock",
     )
 
 
-def as_of_for(today: dt.date | None, now: dt.datetime) -> dt.datetime:
-    """The moment a run acts for: now, or the end of an earlier --today (KST)."""
-    now_kst = now.astimezone(KST)
-    if today is None or today == now_kst.date():
-        return now_kst
-    if today > now_kst.date():
-        raise ConfigError(f"--today {today} is in the future (it is {now_kst.date()} in Seoul)")
-    return dt.datetime.combine(today, dt.time(23, 59, 59), tzinfo=KST)
+def as_of_for(today: dt.date | None, now: dt.datetime, tz: tzinfo = KST) -> dt.datetime:
+    """The moment a run acts for: now, or the end of an earlier --today in the market's time zone."""
+    now_local = now.astimezone(tz)
+    if today is None or today == now_local.date():
+        return now_local
+    if today > now_local.date():
+        raise ConfigError(f"--today {today} is in the future (it is {now_local.date()} in {tz})")
+    return dt.datetime.combine(today, dt.time(23, 59, 59), tzinfo=tz)
 
 
 def open_storage(settings: Settings, on_write: Callable[[str], None] | None = None) -> Storage:
@@ -83,28 +85,30 @@ def run_script(
     job: str,
     today: dt.date | None,
     settings: Settings | None,
-    make_body: Callable[[TradingCalendar, SourceChain], Callable[[JobContext], None]],
+    make_body: Callable[[Market], Callable[[JobContext], None]],
     clock: Callable[[], dt.datetime],
-    lock_name: str = COLLECTION_LOCK,
+    lock_name: str | None = None,
+    market: Callable[[Settings], Market] = krx_market,
     **setting_updates: object,
 ) -> int:
-    """What every cron script does: logging, settings, storage, calendar and sources, then the job under its
-    lock. `clock` is the script's wall clock (aware UTC). Any problem before the job starts is one log line
-    and an exit code."""
+    """What every cron script does: logging, settings, storage, the market (its calendar, sources and
+    collector, built by `market` from the settings), then the job under its lock (default: the market's
+    collection lock). `clock` is the script's wall clock (aware UTC). Any problem before the job starts is one
+    log line and an exit code."""
     setup_logging(job)
     try:
         settings = settings or load_settings()
         if setting_updates:
             settings = settings.model_copy(update=setting_updates)
         setup_logging(job, settings.log_level, settings.log_warnings_file)
-        as_of = as_of_for(today, clock())
         storage = open_storage(settings)
-        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-        body = make_body(calendar, build_chain(settings))
+        plugged = market(settings)
+        as_of = as_of_for(today, clock(), plugged.calendar.tz)
+        body = make_body(plugged)
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)
-    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name)
+    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock)
 
 
 def read_only_script(
@@ -123,8 +127,7 @@ def read_only_script(
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         as_of = as_of_for(today, clock())
         storage = open_storage(settings)
-        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-        return action(settings, storage, calendar, as_of)
+        return action(settings, storage, krx_calendar(settings), as_of)
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)

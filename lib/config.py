@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.errors import ConfigError
+from lib.log import get_logger
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KNOWN_SOURCES = ("krx_openapi", "pykrx", "replay")
+KNOWN_US_SOURCES = ("yfinance", "replay")
+DEFAULT_SECTOR_ETFS = (
+    "QQQ:Technology,XLF:Financial,XLV:Healthcare,XLY:Consumer Cyclical,XLC:Communication,XLI:Industrial,"
+    "XLP:Consumer Defensive,XLU:Utilities,XLRE:Real Estate,XLB:Basic Materials"
+)
 # 252 sessions of 52-week indicators plus 20 sessions of track-record horizon, in calendar days, with margin.
 MIN_PRICE_RETENTION_DAYS = 400
 
@@ -23,11 +31,37 @@ def _split_csv(value: object) -> object:
     return value
 
 
+def _check_sources(value: list[str], known: tuple[str, ...]) -> list[str]:
+    if not value:
+        raise ValueError(f"name at least one source ({', '.join(known)})")
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(known)}")
+    if len(set(value)) != len(value):
+        raise ValueError("a source is listed twice")
+    return value
+
+
+def _sector_pairs(value: str) -> dict[str, str]:
+    """'QQQ:Technology,XLF:Financial' as {ticker: sector name}."""
+    pairs: dict[str, str] = {}
+    for part in _split_csv(value):  # type: ignore[union-attr]
+        ticker, sep, sector = part.partition(":")
+        ticker = ticker.strip().upper()
+        if not sep or not sector.strip() or not re.fullmatch(r"[A-Z0-9.\-]{1,10}", ticker):
+            raise ValueError(f"{part!r} is not TICKER:Sector name (e.g. XLF:Financial)")
+        if ticker in pairs:
+            raise ValueError(f"{ticker} is listed twice")
+        pairs[ticker] = sector.strip()
+    return pairs
+
+
 class Settings(BaseSettings):
     """Every setting of the pipeline; `.env.example` documents each one."""
 
+    # A blank value (`KRX_OPENAPI_KEY=` as .env.example leaves it) is an unset one.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False, env_ignore_empty=True
     )
 
     mongodb_uri: SecretStr | None = None
@@ -53,6 +87,26 @@ class Settings(BaseSettings):
     analysis_quota_per_run: int = Field(default=400, ge=1, le=100_000)
     analysis_deadline_minutes: float = Field(default=50.0, gt=0, le=24 * 60)
 
+    # US ETF trend portfolio (etf_pipeline.py, monthly_rebalance.py)
+    us_sources: Annotated[list[str], NoDecode] = ["yfinance"]
+    us_replay_dir: Path | None = None
+    us_benchmark_etfs: Annotated[list[str], NoDecode] = ["SPY", "QQQ", "IWM", "EWY", "DIA", "SCHD"]
+    us_sector_etfs: Annotated[dict[str, str], NoDecode] = Field(default=DEFAULT_SECTOR_ETFS, validate_default=True)
+    us_benchmark: str = Field(default="SPY", pattern=r"^[A-Z0-9.\-]{1,10}$")
+    us_top_holdings: int = Field(default=5, ge=1, le=10)
+    us_holdings_refresh_days: int = Field(default=7, ge=1, le=92)
+    us_first_run_sessions: int = Field(default=25, ge=1, le=2000)
+    us_publish_delay_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    us_min_request_gap_seconds: float = Field(default=2.0, ge=0, le=60)
+    us_request_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    us_max_attempts: int = Field(default=3, ge=1, le=10)
+    us_retry_backoff_seconds: float = Field(default=5.0, ge=0, le=600)
+    us_rate_limit_backoff_seconds: float = Field(default=60.0, ge=0, le=3600)
+    us_yfinance_http: str = Field(default="curl_cffi", pattern=r"^(curl_cffi|requests)$")
+    us_yfinance_cache_dir: Path | None = None
+    us_extra_closed_days: Annotated[list[dt.date], NoDecode] = []
+    us_extra_sessions: Annotated[list[dt.date], NoDecode] = []
+
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_warnings_file: Path | None = None
 
@@ -73,7 +127,21 @@ class Settings(BaseSettings):
     alert_max_attempts: int = Field(default=3, ge=1, le=20)
     alert_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
-    @field_validator("krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_secrets_are_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in list(data.items()):
+                field = cls.model_fields.get(name)
+                blank = isinstance(value, str) and not value.strip()
+                if blank and field is not None and SecretStr in (field.annotation, *get_args(field.annotation)):
+                    data[name] = None
+        return data
+
+    @field_validator(
+        "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", "us_extra_closed_days",
+        "us_extra_sessions", mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -81,13 +149,40 @@ class Settings(BaseSettings):
     @field_validator("krx_sources")
     @classmethod
     def _known_sources(cls, value: list[str]) -> list[str]:
+        return _check_sources(value, KNOWN_SOURCES)
+
+    @field_validator("us_sources", mode="before")
+    @classmethod
+    def _us_sources_csv(cls, value: object) -> object:
+        value = _split_csv(value)
+        return [str(v).lower() for v in value] if isinstance(value, list) else value
+
+    @field_validator("us_benchmark_etfs", mode="before")
+    @classmethod
+    def _tickers_csv(cls, value: object) -> object:
+        value = _split_csv(value)
+        return [str(v).upper() for v in value] if isinstance(value, list) else value
+
+    @field_validator("us_sources")
+    @classmethod
+    def _known_us_sources(cls, value: list[str]) -> list[str]:
+        return _check_sources(value, KNOWN_US_SOURCES)
+
+    @field_validator("us_sector_etfs", mode="before")
+    @classmethod
+    def _sector_etfs(cls, value: object) -> object:
+        return _sector_pairs(value) if isinstance(value, str) else value
+
+    @field_validator("us_benchmark_etfs")
+    @classmethod
+    def _tickers(cls, value: list[str]) -> list[str]:
         if not value:
-            raise ValueError(f"name at least one source ({', '.join(KNOWN_SOURCES)})")
-        unknown = [name for name in value if name not in KNOWN_SOURCES]
-        if unknown:
-            raise ValueError(f"unknown source {unknown[0]!r}; choose from {', '.join(KNOWN_SOURCES)}")
+            raise ValueError("name at least the benchmark ETF (SPY)")
+        bad = [t for t in value if not re.fullmatch(r"[A-Z0-9.\-]{1,10}", t)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a ticker")
         if len(set(value)) != len(value):
-            raise ValueError("a source is listed twice")
+            raise ValueError("a ticker is listed twice")
         return value
 
     @field_validator("telegram_bot_token", "alert_webhook_url", mode="after")
@@ -97,7 +192,7 @@ class Settings(BaseSettings):
             return None
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("telegram_chat_id", "log_warnings_file", mode="before")
+    @field_validator("telegram_chat_id", "log_warnings_file", "us_replay_dir", "us_yfinance_cache_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -135,6 +230,19 @@ class Settings(BaseSettings):
         if not raw.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
             raise ValueError("must start with mongodb://, mongodb+srv:// or mongomock://")
         return SecretStr(raw)
+
+    @model_validator(mode="after")
+    def _us_requirements(self) -> Settings:
+        if self.us_benchmark not in self.us_benchmark_etfs:
+            raise ValueError(f"US_BENCHMARK {self.us_benchmark} must be one of US_BENCHMARK_ETFS")
+        if "replay" in self.us_sources:
+            if self.us_replay_dir is None:
+                raise ValueError("US_SOURCES names 'replay': set US_REPLAY_DIR to a folder like data/sample/us")
+            path = self.us_replay_dir if self.us_replay_dir.is_absolute() else PROJECT_ROOT / self.us_replay_dir
+            if not path.is_dir():
+                raise ValueError(f"US_REPLAY_DIR: no folder at {path}")
+            self.us_replay_dir = path
+        return self
 
     @model_validator(mode="after")
     def _source_requirements(self) -> Settings:
@@ -180,12 +288,40 @@ class Settings(BaseSettings):
 
 
 def load_settings(env_file: Path | str | None = PROJECT_ROOT / ".env", **overrides: object) -> Settings:
-    """Read settings once; a bad value becomes one ConfigError line that says what to set."""
+    """Read settings once; a bad value becomes one ConfigError line that says what to set. Keys in the .env
+    file that are not settings but look like one get a warning naming the closest setting."""
+    if env_file is not None:
+        warn_unknown_keys(Path(env_file))
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        name = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(f"setting {name.upper()}: {message}; fix it in .env or the environment{more}") from None
+        where = f"setting {name.upper()}: " if name else ""
+        raise ConfigError(f"{where}{message}; fix it in .env or the environment{more}") from None
+
+
+def warn_unknown_keys(env_file: Path) -> list[str]:
+    """Warn about each key of the .env file that is no setting but looks like one (a typo: KRX_SOURCE,
+    KRX_MIN_REQUEST_GAP_SECOND), naming the closest setting; returns the warnings."""
+    if not env_file.is_file():
+        return []
+    from dotenv import dotenv_values
+
+    names = [name.upper() for name in Settings.model_fields]
+    prefixes = {name.split("_")[0] for name in names}
+    warnings = []
+    for key in dotenv_values(env_file):
+        upper = key.upper()
+        if upper in names:
+            continue
+        close = difflib.get_close_matches(upper, names, n=1, cutoff=0.75)
+        if close:
+            warnings.append(f"{env_file.name}: {key} is not a setting and is ignored; did you mean {close[0]}?")
+        elif upper.split("_")[0] in prefixes:
+            warnings.append(f"{env_file.name}: {key} is not a setting and is ignored (.env.example lists them all)")
+    for warning in warnings:
+        get_logger("config").warning("%s", warning)
+    return warnings

@@ -17,6 +17,15 @@ class TransientSourceError(SourceError):
     """Timeout, connection reset, HTTP 5xx or 429: worth retrying after a pause."""
 
 
+class RateLimitedError(TransientSourceError):
+    """The source said "too many requests" (HTTP 429): the chain waits at least `pause` seconds (doubling) before
+    asking again, longer than for other transient errors."""
+
+    def __init__(self, message: str, pause: float = 60.0) -> None:
+        super().__init__(message)
+        self.pause = pause
+
+
 class SourceBlockedError(SourceError):
     """The source refused us (blocked IP, logged out, bad key): stop calling it for this run."""
 

@@ -14,6 +14,7 @@ from lib.calendar import TradingCalendar
 from lib.config import Settings
 from lib.display import kst
 from lib.errors import ConfigError
+from lib.etf.universe import ETF_JOB
 from lib.log import KST
 from lib.notifiers import configured_channels
 from lib.screener import discover
@@ -49,8 +50,14 @@ class MarketInfo:
 def known_markets(settings: Settings) -> dict[str, MarketInfo]:
     """The markets whose calendar we know, by the job name of their day records."""
     krx = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-    return {DAY_JOB: MarketInfo(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
-                            "run `python daily_update.py --redo {day}`")}
+    xnys = TradingCalendar(settings.us_extra_closed_days, settings.us_extra_sessions, exchange="XNYS",
+                           settings_prefix="US")
+    return {
+        DAY_JOB: MarketInfo(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
+                            "run `python daily_update.py --redo {day}`"),
+        ETF_JOB: MarketInfo(ETF_JOB, "US ETFs (XNYS)", xnys.tz, xnys, "US_EXTRA_CLOSED_DAYS",
+                            "run `python etf_pipeline.py --redo {day}`"),
+    }
 
 
 def market_of(job: str, markets: dict[str, MarketInfo]) -> MarketInfo:

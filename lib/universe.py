@@ -17,7 +17,8 @@ def is_common_stock(ticker: str) -> bool:
 def plan_universe(
     current: dict[str, dict[str, Any]], day_frame: pd.DataFrame, day: dt.date, threshold_krw: int
 ) -> list[tuple[str, dict[str, Any]]]:
-    """MongoDB updates that bring target_tickers in line with one day's whole market (pure)."""
+    """MongoDB updates that bring target_tickers in line with one day's market(s) (pure). Only stocks of the
+    markets the frame holds can leave: a day delivered for KOSPI alone says nothing about KOSDAQ."""
     day_text = day.isoformat()
     commons = day_frame.loc[day_frame["ticker"].map(is_common_stock)]
     qualifying = commons.loc[commons["market_cap"].fillna(0) >= threshold_krw]
@@ -42,8 +43,11 @@ def plan_universe(
 
     qualifying_set = set(qualifying["ticker"])
     caps = dict(zip(commons["ticker"], commons["market_cap"], strict=True))
+    markets = set(day_frame["market"])
     for ticker, doc in current.items():
         if not doc.get("is_active") or ticker in qualifying_set:
+            continue
+        if doc.get("market") is not None and doc["market"] not in markets:
             continue
         fields = {"is_active": False, "inactive_since": day_text, "as_of_date": day_text}
         if ticker in caps:

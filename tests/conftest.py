@@ -10,17 +10,22 @@ from pathlib import Path
 import mongomock_ng
 import pytest
 
-from lib.config import load_settings
-from lib.storage import Storage, reset_embedded_client
+# yfinance reads this when imported: through requests, its answers can be served offline (tests/yahoo_stub.py).
+os.environ["YF_DISABLE_CURL_CFFI"] = "1"
+
+from lib.config import load_settings  # noqa: E402
+from lib.storage import Storage, reset_embedded_client  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PANEL = FIXTURES / "krx_panel_small.parquet"
+US_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "us"
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
     """No test sees a developer's KRX credentials or the embedded database of another test."""
-    for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH"):
+    for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH",
+                 "US_SOURCES", "US_REPLAY_DIR"):
         monkeypatch.delenv(name, raising=False)
     reset_embedded_client()
     yield
@@ -48,6 +53,11 @@ def make_settings():
             "krx_replay_path": PANEL,
             "krx_min_request_gap_seconds": 0,
             "krx_retry_backoff_seconds": 0,
+            "us_sources": ["replay"],
+            "us_replay_dir": US_SAMPLE,
+            "us_min_request_gap_seconds": 0,
+            "us_retry_backoff_seconds": 0,
+            "us_rate_limit_backoff_seconds": 0,
         }
         values.update(overrides)
         return load_settings(env_file=None, **values)

@@ -13,6 +13,7 @@ from lib.config import Settings
 from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import run_job
 from lib.log import KST
+from lib.markets.krx import krx_market
 from lib.sources import SourceChain, build_chain
 from lib.sources.base import DailyMarketSource, Query
 from lib.sources.replay import ReplaySource
@@ -32,27 +33,30 @@ def run_collection(
     clock: Callable[[], dt.datetime],
     chain: SourceChain | None = None,
     redo: tuple[dt.date, ...] = (),
+    calendar: TradingCalendar | None = None,
 ) -> int:
-    """Run manual_setup or daily_update as the scripts do, on this storage, source chain and clock."""
-    chain = chain or build_chain(settings, sleep=lambda _s: None)
-    calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    """Run manual_setup or daily_update as the scripts do, on this storage, source chain, clock (and calendar)."""
+    market = krx_market(settings, chain or build_chain(settings, sleep=lambda _s: None))
+    if calendar is not None:
+        market.calendar = calendar
     if job == "manual_setup":
-        code = run_job(job, settings, storage, as_of, clock, lambda ctx: manual_setup(ctx, calendar, chain))
+        code = run_job(job, settings, storage, as_of, clock, lambda ctx: manual_setup(ctx, market))
     else:
-        code = run_job(job, settings, storage, as_of, clock, lambda ctx: daily_update(ctx, calendar, chain, redo))
+        code = run_job(job, settings, storage, as_of, clock, lambda ctx: daily_update(ctx, market, redo))
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)  # runs follow each other in time, as cron's do
     return code
 
 
 class ScriptedSource(DailyMarketSource):
-    """Serves a replay panel under another name, raising the scripted error on chosen days."""
+    """Serves a replay panel under another name as a network source, raising the scripted error on chosen days
+    (keys: a day, or a (day, market) pair)."""
 
     def __init__(
         self,
         replay: ReplaySource,
         name: str = "scripted",
-        failures: dict[dt.date, Callable[[], Any]] | None = None,
+        failures: dict[dt.date | tuple[dt.date, str], Callable[[], Any]] | None = None,
         publish_hour: int | None = None,
     ) -> None:
         self.replay = replay
@@ -68,7 +72,7 @@ class ScriptedSource(DailyMarketSource):
 
     def fetch_raw(self, query: Query) -> Any:
         self.calls.append(query)
-        failure = self.failures.get(query.day)
+        failure = self.failures.get((query.day, query.market)) or self.failures.get(query.day)
         if failure is not None:
             result = failure()
             if result is not None:
@@ -95,13 +99,14 @@ def run_analysis(
     as_of: dt.datetime,
     clock: Callable[[], dt.datetime],
     chain: SourceChain | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> int:
-    """Run hourly_analysis as the script does, on this storage, source chain and clock."""
+    """Run hourly_analysis as the script does, on this storage, source chain, clock (and calendar)."""
     from lib.jobs.analysis import hourly_analysis
     from lib.screener import discover
 
     chain = chain or build_chain(settings, sleep=lambda _s: None)
-    calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    calendar = calendar or TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
     registry = discover()
     code = run_job(
         "hourly_analysis", settings, storage, as_of, clock,
@@ -110,3 +115,103 @@ def run_analysis(
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code
+
+
+# --- the US ETF pipeline ---------------------------------------------------------------------------
+
+
+def new_york(day: dt.date, hour: int = 18, minute: int = 0) -> dt.datetime:
+    """A New York moment on that day (18:00: two hours after a regular close)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo("America/New_York"))
+
+
+def us_test_market(settings: Settings, sources: list[Any] | None = None, calendar: Any = None) -> Any:
+    """The US market as the scripts build it, with these sources (default: the configured ones) and no pauses."""
+    from lib.jobs.etf import EtfPlan
+    from lib.markets import Market
+    from lib.markets.us import UsCollector, build_us_chain, build_us_sources, us_calendar, us_market
+
+    if sources is None and calendar is None:
+        return us_market(settings, sleep=lambda _s: None)
+    calendar = calendar or us_calendar(settings)
+    chain = build_us_chain(settings, sources or build_us_sources(settings, calendar), sleep=lambda _s: None)
+    base = us_market(settings, chain=chain)
+    return Market(base.name, base.job, base.lock, calendar, chain,
+                  UsCollector(calendar, chain, EtfPlan.from_settings(settings)), base.setup_command)
+
+
+def run_etf(
+    storage: Storage,
+    settings: Settings,
+    as_of: dt.datetime,
+    clock: Callable[[], dt.datetime],
+    market: Any = None,
+) -> int:
+    """Run etf_pipeline as the script does, on this storage, market and clock."""
+    from lib.jobs.etf import etf_pipeline
+
+    market = market or us_test_market(settings)
+    code = run_job("etf_pipeline", settings, storage, as_of, clock, lambda ctx: etf_pipeline(ctx, market),
+                   lock_name=market.lock)
+    if hasattr(clock, "advance"):
+        clock.advance(minutes=1)
+    return code
+
+
+def run_rebalance(
+    storage: Storage, settings: Settings, as_of: dt.datetime, clock: Callable[[], dt.datetime], force: bool = False
+) -> int:
+    """Run monthly_rebalance as the script does."""
+    from lib.jobs.etf import EtfPlan
+    from lib.jobs.rebalance import monthly_rebalance
+
+    market = us_test_market(settings)
+    plan = EtfPlan.from_settings(settings)
+    code = run_job("monthly_rebalance", settings, storage, as_of, clock,
+                   lambda ctx: monthly_rebalance(ctx, market, plan, force), lock_name=market.lock)
+    if hasattr(clock, "advance"):
+        clock.advance(minutes=1)
+    return code
+
+
+def etf_snapshot(storage: Storage) -> dict[str, Any]:
+    """Everything the US pipeline stored, without run ids and wall-clock times."""
+    volatile = {"first_seen_utc", "last_seen_utc"}
+    out: dict[str, Any] = {}
+    for name in sorted(storage.etf_db.list_collection_names()):
+        docs = sorted(storage.etf_db[name].find({}), key=lambda d: str(d["_id"]))
+        out[name] = [{k: v for k, v in d.items() if k not in volatile} for d in docs]
+    out["days"] = [
+        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records("etf_pipeline")
+    ]
+    return out
+
+
+class CountingSource:
+    """Wraps a US source and counts its fetches by query kind and key."""
+
+    def __init__(self, inner: Any, failures: dict[tuple[str, str], Callable[[], Any]] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.network = inner.network
+        self.calls: list[tuple[str, str]] = []
+        self.failures = failures or {}
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def fetch_raw(self, query: Any) -> Any:
+        kind = type(query).__name__.removesuffix("Query").lower()  # bars, holdings, profile
+        key = getattr(query, "ticker", None) or getattr(query, "etf", "")
+        self.calls.append((kind, key))
+        failure = self.failures.get((kind, key))
+        if failure is not None:
+            result = failure()
+            if result is not None:
+                return result
+        return self.inner.fetch_raw(query)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.calls if k == kind)

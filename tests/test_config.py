@@ -16,7 +16,7 @@ from tests.conftest import PANEL
     [
         ({"krx_sources": "krx_openapi,yahoo"}, "setting KRX_SOURCES: unknown source 'yahoo'; choose from"),
         ({"krx_sources": ""}, "setting KRX_SOURCES: name at least one source"),
-        ({"krx_sources": "replay"}, "set KRX_REPLAY_PATH"),
+        ({"krx_sources": "replay"}, "KRX_SOURCES names 'replay': set KRX_REPLAY_PATH"),
         ({"krx_sources": "replay", "krx_replay_path": "/nowhere/panel.parquet"}, "KRX_REPLAY_PATH: no file at"),
         ({"mongodb_uri": "postgres://localhost"}, "setting MONGODB_URI: must start with mongodb://"),
         ({"krx_extra_closed_days": "2025-13-01"}, "setting KRX_EXTRA_CLOSED_DAYS"),
@@ -48,6 +48,42 @@ def test_secrets_never_show_in_the_settings_repr():
     text = repr(settings) + str(settings)
     assert "hunter2" not in text and "k3y-abc" not in text and "pw-xyz" not in text
     assert settings.mongodb_uri_value == "mongodb://admin:hunter2@db:27017/"
+
+
+def test_a_problem_of_several_settings_is_not_blamed_on_a_setting_called_settings():
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None, krx_sources="replay")
+    assert str(info.value).startswith("KRX_SOURCES names 'replay'") and "SETTINGS" not in str(info.value)
+
+
+def test_a_blank_secret_is_an_unset_secret(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("KRX_OPENAPI_KEY=\nKRX_PW=  \nKRX_ID=\nMONGODB_URI=\nKRX_REPLAY_PATH=\n")
+    settings = load_settings(env_file=env)
+    assert settings.krx_openapi_key is None and settings.krx_pw is None and settings.krx_id is None
+    assert settings.mongodb_uri is None and settings.krx_replay_path is None
+    assert load_settings(env_file=None, krx_openapi_key=" ").krx_openapi_key is None
+
+
+def test_the_open_api_is_never_called_with_a_blank_key(tmp_path):
+    from lib.sources import build_sources
+
+    env = tmp_path / ".env"
+    env.write_text("KRX_OPENAPI_KEY=\n")  # what `cp .env.example .env` leaves
+    with pytest.raises(ConfigError, match=r"KRX_SOURCES is not set, so its default krx_openapi,pykrx applies"):
+        build_sources(load_settings(env_file=env))
+
+
+def test_typos_in_dot_env_are_named_with_the_closest_setting(tmp_path, caplog):
+    env = tmp_path / ".env"
+    env.write_text("KRX_SOURCE=replay\nkrx_min_request_gap_second=0\nKRX_SECRET=x\nEDITOR=vim\nLOG_LEVEL=INFO\n")
+    with caplog.at_level("WARNING", logger="pipeline"):
+        load_settings(env_file=env)
+    lines = [r.getMessage() for r in caplog.records]
+    assert ".env: KRX_SOURCE is not a setting and is ignored; did you mean KRX_SOURCES?" in lines
+    assert any("krx_min_request_gap_second" in m and "KRX_MIN_REQUEST_GAP_SECONDS?" in m for m in lines)
+    assert any(m.startswith(".env: KRX_SECRET is not a setting") for m in lines)
+    assert not any("EDITOR" in m or "LOG_LEVEL" in m for m in lines)
 
 
 def test_env_example_lists_every_setting():

@@ -48,7 +48,8 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 
 
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
-    assert demo.main(["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16"]) == 0
+    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx"]
+    assert demo.main(argv) == 0
     out = capsys.readouterr().out
     assert "trading days completed : 309 (2024-03-06 .. 2025-06-16)" in out
     assert re.search(r"run daily_update\s+completed days=9 bars=", out)
@@ -76,3 +77,34 @@ def test_manual_setup_sessions_option_and_its_bounds(make_settings):
     with pytest.raises(SystemExit) as exit_info:
         manual_setup.main(["--sessions", "0"], settings=make_settings())
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "uri", ["mongodb://user:p@ss@localhost/", "mongodb://localhost:abc/", "mongodb://"]
+)
+def test_a_malformed_mongodb_uri_is_one_line_and_exit_2(make_settings, capsys, uri):
+    assert daily_update.main(["--today", "2024-09-02"], settings=make_settings(mongodb_uri=uri)) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "ERROR MONGODB_URI is not a usable MongoDB address" in lines[0]
+    assert "p@ss" not in lines[0] and "Traceback" not in lines[0]
+
+
+def test_an_srv_host_that_does_not_resolve_is_a_setting_to_fix(make_settings, capsys, monkeypatch):
+    import pymongo
+    from pymongo.errors import ConfigurationError
+
+    def unresolvable(*_args, **_kwargs):
+        raise ConfigurationError("The DNS query name does not exist: _mongodb._tcp.cluster0.example.net.")
+
+    monkeypatch.setattr(pymongo, "MongoClient", unresolvable)
+    settings = make_settings(mongodb_uri="mongodb+srv://app:secret@cluster0.example.net/")
+    assert manual_setup.main(["--today", "2024-09-02"], settings=settings) == 2
+    err = capsys.readouterr().err
+    assert "MONGODB_URI is not a usable MongoDB address: The DNS query name does not exist" in err
+    assert "secret" not in err
+
+
+def test_a_failed_run_says_how_it_ended_without_trailing_blanks(make_settings, capsys):
+    assert daily_update.main(["--today", "2024-09-02"], settings=make_settings()) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert re.search(r"daily_update failed \(exit 2\) in \d+\.\ds$", last)

@@ -9,6 +9,7 @@ import datetime as dt
 import pandas as pd
 
 from lib.calendar import TradingCalendar
+from lib.errors import ConfigError
 from lib.indicators import compute_frame, row_documents
 from lib.jobs.collect import last_due_session
 from lib.jobs.runner import JobContext
@@ -50,13 +51,22 @@ def refresh_track_records(storage: Storage, registry: Registry, day: dt.date) ->
 
 
 def hourly_analysis(ctx: JobContext, calendar: TradingCalendar, chain: SourceChain, registry: Registry) -> None:
-    """Analyse what is pending for the latest collected due session; exit early when it is not collected."""
+    """Analyse what is pending for the latest collected session up to the latest due one."""
     storage, settings = ctx.storage, ctx.settings
-    target = last_due_session(calendar, chain, ctx.as_of)
-    if target is None or target not in storage.done_days():
-        log.info("waiting: the collection of %s is not completed yet; nothing to analyse", target)
-        ctx.counters["waiting_for"] = target.isoformat() if target else None
+    due = last_due_session(calendar, chain, ctx.as_of)
+    collected = storage.done_days(statuses=("completed",))
+    if not collected:
+        raise ConfigError("nothing collected yet: run `python manual_setup.py` first")
+    # The latest collected session up to the due one: a day still pending (a closure the calendar does not
+    # know, a source late) never holds back the analysis of the sessions collected after it.
+    target = max((d for d in collected if due is None or d <= due), default=None)
+    if target is None:
+        log.info("waiting: no session up to %s is collected yet; nothing to analyse", due)
+        ctx.counters["waiting_for"] = due.isoformat() if due else None
         return
+    if target != due:
+        log.info("the collection of %s is not completed yet: analysing the latest collected session %s", due, target)
+        ctx.counters["waiting_for"] = due.isoformat() if due else None
     pending = pending_tickers(storage, target)
     ctx.counters.update(day=target.isoformat(), pending=len(pending), analysed=0, failed=0)
     deadline = ctx.clock() + dt.timedelta(minutes=settings.analysis_deadline_minutes)

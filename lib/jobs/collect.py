@@ -1,205 +1,373 @@
-"""Self-healing collection: every KRX session that is due and not yet done gets fetched (about two calls
-per day, one per market), stored, and only then marked completed in job_status."""
+"""The self-healing per-day catch-up, for any market (lib/markets): every session that is due and not yet done
+is fetched through the market's collector, stored, and only then recorded in job_status as
+`<YYYY-MM-DD>_<job>`, under the market's lock.
+
+- Due: the latest session some configured source should have published by the run's as-of moment (for a file,
+  up to its last session, however long ago that was).
+- Pending: every session from the first done one up to the latest due one without a done record, so holes
+  heal too, not just the days after the last success.
+- Order of writes, a calendar month at a time: the collector stores what the month's days delivered (bars,
+  then whatever the market derives), then the day records are written, oldest first. A run killed anywhere is
+  repaired by running again.
+- A day that cannot be served never holds back the sessions after them: they are collected, and it stays
+  pending. Only a failure of the sources themselves (down, not published yet, refusing us, a stale answer)
+  stops the run where it is.
+
+Day records (`status`):
+- completed: every part of the day (KOSPI and KOSDAQ; the ETF tickers) is stored, or lies outside the range
+  of every configured source (a file holding one market only: listed in `out_of_range`);
+- partial (pending): some parts are stored and the others were not delivered; the next run asks only for the
+  missing ones (`missing` says why), so what was delivered is never fetched or lost again;
+- empty / failed (pending): nothing stored; every source answered empty / some answer was refused;
+- no_data (done): every source able to answer still answers the missing parts empty more than
+  MISSING_DAY_GRACE_DAYS calendar days later: given up, loudly, so collection can go on (`no_data_parts`,
+  and `sources` for the parts that were stored); `--redo` makes it pending again.
+
+A day every source answers wholly empty while serving the next session has the signature of a closure the
+calendar does not know: the run says so at once with the settings line that declares it, and does not fail
+for it. It is settled when that line is added (it is no longer a session), or as no_data after the grace
+period. A day that only local files could serve is never settled by waiting (a file does not grow): the run
+names the file and the session and fails until the file or the settings are fixed."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
-from lib.bars import bars_from_day
 from lib.calendar import TradingCalendar
 from lib.errors import ConfigError, SourceError, StaleAnswerError
 from lib.jobs.runner import JobContext
-from lib.log import KST, get_logger
-from lib.sources import MARKETS, DayUnavailable, SourceChain
-from lib.universe import plan_universe
+from lib.log import get_logger
+from lib.markets import DayFetch, Market
+from lib.sources.chain import DayUnavailable, SourceChain, published
+from lib.storage import DONE_STATUSES
 
 log = get_logger("collect")
 
 Progress = Callable[[int], None]
+LOOK_BACK_SESSIONS = 10  # how far back from a source's last day to look for a published session
 
 
 def last_due_session(calendar: TradingCalendar, chain: SourceChain, as_of: dt.datetime) -> dt.date | None:
-    """The latest session on or before the as-of date that some source should have published by now."""
-    day = as_of.astimezone(KST).date()
-    if not calendar.is_session(day):
-        day = calendar.previous_session(day)
-    for _ in range(10):
-        if chain.due(day, as_of):
-            return day
-        day = calendar.previous_session(day)
-    return None
+    """The latest session on or before the as-of date that some source should have published by now; for a
+    bounded source (a file), its last session however long ago."""
+    today = calendar.latest_session(calendar.local_date(as_of))
+    due: list[dt.date] = []
+    for source in chain.sources:
+        day = today
+        last = source.last_day()
+        if last is not None and last < day:
+            if last < calendar.first:
+                continue
+            day = calendar.latest_session(last)
+        for _ in range(LOOK_BACK_SESSIONS):
+            if published(source, day, as_of):
+                due.append(day)
+                break
+            try:
+                day = calendar.previous_session(day)
+            except ConfigError:
+                break
+    return max(due, default=None)
 
 
-def fingerprint(frames: list[pd.DataFrame]) -> str:
-    """A digest of a day's closes and volumes: equal digests on two sessions mean a stale, repeated answer."""
-    both = pd.concat(frames, ignore_index=True).sort_values("ticker")
-    columns = zip(both["ticker"], both["close"], both["volume"], strict=True)
-    payload = "|".join(f"{t}:{c:.0f}:{v:.0f}" for t, c, v in columns)
-    return hashlib.sha1(payload.encode()).hexdigest()
-
-
-def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int:
-    current = {doc["ticker"]: doc for doc in ctx.storage.universe()}
-    as_of = max((doc["as_of_date"] for doc in current.values() if doc.get("as_of_date")), default=None)
-    if as_of is not None and day.isoformat() < as_of:
-        return 0  # an older day re-collected must not roll the universe back
-    updates = plan_universe(current, frame, day, ctx.settings.market_cap_threshold_krw)
-    return ctx.storage.apply_universe(updates)
-
-
-def _write_chunk(ctx: JobContext, fetched: list[tuple[dt.date, list[pd.DataFrame]]]) -> tuple[int, int]:
-    by_ticker: dict[str, list[dict[str, Any]]] = {}
-    for day, frames in fetched:
-        for frame in frames:
-            for ticker, bar in bars_from_day(frame, day).items():
-                by_ticker.setdefault(ticker, []).append(bar)
-    written = ctx.storage.upsert_bars(by_ticker)
-    last_day, last_frames = fetched[-1]
-    changed = _refresh_universe(ctx, pd.concat(last_frames, ignore_index=True), last_day)
-    return written, changed
+def _say_where_the_sources_end(market: Market, last: dt.date, as_of: dt.datetime) -> None:
+    """When every source is a bounded file that ends before today's session, say where it ends."""
+    calendar = market.calendar
+    end = market.chain.latest_day()
+    latest = calendar.latest_session(calendar.local_date(as_of))
+    if end is None or last >= latest:
+        return
+    behind = len(calendar.sessions_between(last, latest)) - 1
+    log.warning(
+        "the configured sources end at %s (%s), %d session(s) before %s: collecting up to %s",
+        last, ", ".join(f"{s.name}: {s.last_day()}" for s in market.chain.sources), behind, latest, last,
+    )
 
 
 def _neighbour_sessions(calendar: TradingCalendar, day: dt.date) -> list[dt.date]:
     try:
-        before = calendar.previous_session(day)
+        before = [calendar.previous_session(day)]
     except ConfigError:
-        return []
-    after = calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[:1]
-    return [before, *after]
+        before = []
+    after = calendar.next_session(day)
+    return before + ([after] if after else [])
 
 
 @dataclass
-class _Month:
+class _Batch:
     """What fetching one month of pending days gave."""
 
-    fetched: list[tuple[dt.date, list[pd.DataFrame]]] = field(default_factory=list)
-    no_data: list[tuple[dt.date, DayUnavailable]] = field(default_factory=list)
-    failure: SourceError | None = None
-    failed_day: dt.date | None = None
+    days: list[DayFetch] = field(default_factory=list)  # days whose every wanted part has an outcome
+    stop: SourceError | None = None  # the sources' failure that ended the run here
+    stopped_on: dt.date | None = None
+
+    @property
+    def delivered(self) -> list[DayFetch]:
+        """The days with something to store."""
+        return [d for d in self.days if d.delivered]
 
 
-def _fetch_month(
+@dataclass
+class _Run:
+    """What the whole run left unsettled, for the verdict at its end."""
+
+    earlier: dict[dt.date, dict[str, Any]]  # the pending days' own records (partial, empty, failed)
+    served: set[dt.date] = field(default_factory=set)  # days some part of which was delivered in this run
+    unsettled: list[DayFetch] = field(default_factory=list)
+    unservable: list[DayFetch] = field(default_factory=list)
+    out_of_range: dict[str, list[dt.date]] = field(default_factory=dict)
+    stop: SourceError | None = None
+    stopped_on: dt.date | None = None
+
+
+def _fetch_batch(
     ctx: JobContext,
-    chain: SourceChain,
-    calendar: TradingCalendar,
-    month: Iterable[dt.date],
-    prints: dict[dt.date, str],
-    progress: Progress | None,
-) -> _Month:
-    """Fetch each day until one fails; a day every source has left empty past the grace period is no_data."""
-    out = _Month()
-    today = ctx.as_of.astimezone(KST).date()
-    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
-    for day in month:
-        try:
-            frames = [chain.fetch_day(day, market, ctx.as_of) for market in MARKETS]
-        except DayUnavailable as exc:
-            if exc.all_empty and today - day > grace:
-                log.error(
-                    "NO DATA for session %s: every source still answers an empty market %d days later. "
-                    "Recording it as a day without data so collection can go on. If KRX did trade that "
-                    "day, run `daily_update.py --redo %s`; if it was a closure, add it to "
-                    "KRX_EXTRA_CLOSED_DAYS. (%s)",
-                    day, (today - day).days, day, exc,
-                )
-                out.no_data.append((day, exc))
-                continue
-            out.failure, out.failed_day = exc, day
-            return out
-        digest = fingerprint(frames)
-        if digest in {prints.get(d) for d in _neighbour_sessions(calendar, day)}:
-            out.failure = StaleAnswerError(
-                f"{day}: the answer repeats the closes and volumes of a neighbouring session exactly (served "
-                "before the day was published?); not stored, the next run asks again"
-            )
-            out.failed_day = day
-            return out
-        prints[day] = digest
-        out.fetched.append((day, frames))
-        if progress:
-            progress(1)
-    return out
-
-
-def _mark_days(ctx: JobContext, month: _Month, prints: dict[dt.date, str]) -> list[dt.date]:
-    """Record the month's completed and no_data days, oldest first; returns the days recorded."""
-    marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
-    records: list[tuple[dt.date, dict[str, Any]]] = []
-    for day, frames in month.fetched:
-        records.append((day, {
-            "status": "completed",
-            "rows": int(sum(len(f) for f in frames)),
-            "fingerprint": prints[day],
-            "sources": {f["market"].iloc[0]: f.attrs.get("source") for f in frames},
-        }))
-        ctx.counters["days_completed"] += 1
-    for day, exc in month.no_data:
-        records.append((day, {"status": "no_data", "error": str(exc)}))
-        ctx.counters["days_no_data"] += 1
-    for day, fields in sorted(records, key=lambda r: r[0]):
-        status = fields.pop("status")
-        ctx.storage.mark_day(day, status, {"run_id": ctx.run_id, "end_time_utc": marked_at, **fields})
-    return sorted(day for day, _ in records)
-
-
-def collect_days(
-    ctx: JobContext,
-    chain: SourceChain,
-    calendar: TradingCalendar,
+    market: Market,
     days: Sequence[dt.date],
-    progress: Progress | None = None,
-) -> None:
-    """Fetch, store and mark each day, oldest first, a calendar month at a time.
+    prints: dict[dt.date, dict[str, str]],
+    run: _Run,
+    progress: Progress | None,
+) -> _Batch:
+    """Ask the collector for every part still wanted of the batch's days; stop only when the sources fail."""
+    collector, calendar = market.collector, market.calendar
+    results: dict[dt.date, DayFetch] = {}
+    wanted: dict[dt.date, list[str]] = {}
+    for day in days:
+        record = run.earlier.get(day) or {}
+        stored = dict(record.get("sources") or {}) if record.get("status") == "partial" else {}
+        results[day] = DayFetch(day, stored_before=stored)
+        wanted[day] = [part for part in collector.parts if part not in stored]
 
-    Order of writes per month: bars, then the universe, then the day records; so a day marked completed is
-    wholly stored, and a run killed anywhere is repaired by running again."""
+    def resolved(day: dt.date) -> bool:
+        result = results[day]
+        return len(result.delivered) + len(result.missing) + len(result.out_of_range) == len(wanted[day])
+
+    batch = _Batch()
+    for fetched in collector.fetch(market.chain, {d: p for d, p in wanted.items() if p}, ctx.as_of):
+        result = results[fetched.day]
+        if fetched.delivery is not None:
+            digest = collector.digest(fetched.part, fetched.delivery.data)
+            neighbours = _neighbour_sessions(calendar, fetched.day)
+            if digest is not None and digest in {prints.get(d, {}).get(fetched.part) for d in neighbours}:
+                batch.stop = StaleAnswerError(
+                    f"{fetched.part} {fetched.day}: the answer repeats the closes and volumes of a neighbouring "
+                    "session exactly (served before the day was published?); not stored, the next run asks again"
+                )
+                batch.stopped_on = fetched.day
+                break
+            result.delivered[fetched.part] = fetched.delivery
+            run.served.add(fetched.day)
+            if digest is not None:
+                result.digests[fetched.part] = digest
+                prints.setdefault(fetched.day, {})[fetched.part] = digest
+        else:
+            problem = fetched.problem
+            assert problem is not None
+            if problem.out_of_range:
+                result.out_of_range[fetched.part] = problem
+            else:
+                result.missing[fetched.part] = problem
+                if problem.sources_down:
+                    batch.stop, batch.stopped_on = problem, fetched.day
+                    break
+        if progress and resolved(fetched.day):
+            progress(1)
+    batch.days = [results[d] for d in days if resolved(d)]
+    return batch
+
+
+def _settled(problem: DayUnavailable, age: dt.timedelta, grace: dt.timedelta) -> bool:
+    """A part given up as without data: every source able to answer still answers it empty past the grace
+    period; never when only files were asked (they will not grow)."""
+    return problem.all_empty and not problem.files_only and age > grace
+
+
+def _mark_days(ctx: JobContext, market: Market, batch: _Batch, run: _Run) -> list[dt.date]:
+    """Record the batch's days, oldest first; returns the days recorded as done."""
+    marked_at = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
+    today = market.calendar.local_date(ctx.as_of)
+    grace = dt.timedelta(days=ctx.settings.missing_day_grace_days)
+    done: list[dt.date] = []
+    for result in batch.days:
+        day = result.day
+        for part in result.out_of_range:
+            run.out_of_range.setdefault(part, []).append(day)
+        if not result.delivered and not result.stored_before and not result.missing:
+            run.unservable.append(result)
+            continue
+        before = run.earlier.get(day) or {}
+        rows = (before.get("rows") or 0) if result.stored_before else 0
+        rows += sum(market.collector.rows(d.data) for d in result.delivered.values())
+        fields: dict[str, Any] = {
+            "run_id": ctx.run_id, "end_time_utc": marked_at, "rows": int(rows), "sources": result.sources,
+        }
+        prints = {**(before.get("fingerprints") or {}), **result.digests} if result.stored_before else result.digests
+        if prints:
+            fields["fingerprints"] = prints
+        if result.out_of_range:
+            fields["out_of_range"] = sorted(result.out_of_range)
+        if result.complete:
+            status = "completed"
+            ctx.counters["days_completed"] += 1
+        elif all(_settled(p, today - day, grace) for p in result.missing.values()):
+            status = "no_data"
+            stored = f" ({', '.join(sorted(result.sources))} stored)" if result.sources else ""
+            log.error(
+                "NO DATA for session %s: every source still answers %s empty %d days later%s. Recording it as a "
+                "day without data so collection can go on. If %s did trade that day, run `%s.py --redo %s`; "
+                "if it was a closure, add `%s` to .env. (%s)",
+                day, ", ".join(result.missing), (today - day).days, stored, market.name, market.job, day,
+                market.calendar.closed_line(day), "; ".join(str(p) for p in result.missing.values()),
+            )
+            fields |= {"no_data_parts": list(result.missing), "error": _reasons(result)}
+            ctx.counters["days_no_data"] += 1
+        else:
+            if result.sources:
+                status = "partial"
+            elif all(p.all_empty for p in result.missing.values()):
+                status = "empty"
+            else:
+                status = "failed"
+            fields |= {"missing": {part: str(p) for part, p in result.missing.items()}, "error": _reasons(result)}
+            run.unsettled.append(result)
+            ctx.counters["days_pending"] += 1
+        ctx.storage.mark_day(day, status, fields, job=market.job)
+        if status in DONE_STATUSES:
+            done.append(day)
+    return done
+
+
+def _reasons(result: DayFetch) -> str:
+    """Why each missing part was not delivered, briefly: 'KOSPI: replay empty; KOSDAQ: pykrx bad_data'."""
+    return "; ".join(
+        f"{part}: " + ", ".join(f"{a.source} {a.outcome}" for a in problem.attempts)
+        for part, problem in result.missing.items()
+    )
+
+
+def _verdict(ctx: JobContext, market: Market, run: _Run) -> None:
+    """Say what the run left behind, and fail the run for what a later run or a human must fix."""
+    calendar, name = market.calendar, market.name
+    for part, days in run.out_of_range.items():
+        log.warning(
+            "%s: no configured source serves it for %d session(s) (%s..%s); those days are recorded with the "
+            "other parts only", part, len(days), days[0], days[-1],
+        )
+    served = run.served | (ctx.storage.done_days(market.job) if run.unsettled else set())
+    failed: list[DayFetch] = []
+    closures: list[str] = []
+    for result in run.unsettled:
+        day, missing = result.day, result.missing
+        wholly_empty = not result.sources and all(p.all_empty for p in missing.values())
+        next_session = calendar.next_session(day)
+        closure = wholly_empty and next_session in served
+        files = all(p.files_only for p in missing.values())
+        if closure and not files:
+            closures.append(day.isoformat())
+            log.warning(
+                "CLOSED? every source answers the whole %s market empty for %s while serving the next session "
+                "%s: the signature of a closure exchange-calendars does not know yet. Add `%s` to .env; until "
+                "then the day stays pending (asked again each run) and is recorded no_data %d days after it",
+                name, day, next_session, calendar.closed_line(day), ctx.settings.missing_day_grace_days,
+            )
+            continue
+        if files:
+            first = next(iter(missing.values())).attempts
+            detail = next((a.detail for a in first if a.outcome != "outside_range"), "")
+            fix = (
+                f"if {name} traded that day, add its rows to the file (the next run collects them); if {name} was "
+                f"closed, add `{calendar.closed_line(day)}` to .env" if wholly_empty else
+                "correct the file (the next run collects the day)"
+            )
+            log.error("%s %s not collected (%s): %s. Only local files serve it, and a file does not change by "
+                      "itself: %s", name, day, ", ".join(missing), detail, fix)
+        failed.append(result)
+    if closures:
+        ctx.counters["suspected_closures"] = closures
+    if run.stop is not None:
+        ctx.counters["failed_day"] = run.stopped_on.isoformat() if run.stopped_on else None
+        raise run.stop
+    if run.unservable:
+        days = ", ".join(r.day.isoformat() for r in run.unservable[:5])
+        raise ConfigError(
+            f"no configured source can serve {days} ({'; '.join(str(p) for p in _problems(run.unservable))}); "
+            "configure a source that has these sessions"
+        )
+    if failed:
+        ctx.counters["failed_day"] = failed[0].day.isoformat()
+        summary = "; ".join(f"{r.day} ({_reasons(r)})" for r in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        message = f"{len(failed)} session(s) not collected, the others were: {summary}{more}"
+        if all(all(p.files_only for p in r.missing.values()) for r in failed):
+            raise ConfigError(message + "; fix the file or the settings as logged above")
+        raise SourceError(message + "; the next run asks again")
+
+
+def _problems(results: list[DayFetch]) -> list[str]:
+    seen: list[str] = []
+    for result in results:
+        for problem in [*result.missing.values(), *result.out_of_range.values()]:
+            if str(problem) not in seen:
+                seen.append(str(problem))
+    return seen[:2]
+
+
+def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progress: Progress | None = None) -> None:
+    """Fetch, store and mark each day, oldest first, a calendar month at a time (see the module docstring).
+
+    Order of writes per month: the collector's store (bars, then what the market derives), then the day
+    records; so a day marked completed is wholly stored, and a run killed anywhere is repaired by running
+    again."""
     counters = ctx.counters
-    for key in ("days_completed", "days_no_data", "bars_written", "universe_updates"):
+    for key in ("days_completed", "days_no_data", "days_pending", *market.collector.counters):
         counters.setdefault(key, 0)
-    prints = ctx.storage.day_fingerprints()
+    prints = ctx.storage.day_fingerprints(market.job)
+    wanted = set(days)
+    run = _Run({day: r for day, r in ctx.storage.unfinished_days(market.job).items() if day in wanted})
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
-        month = _fetch_month(ctx, chain, calendar, days_of_month, prints, progress)
-        counters["source_calls"] = sum(chain.calls.values())
-        if chain.disabled:  # what the alert step reads to say a source is blocked
-            counters["blocked_sources"] = dict(chain.disabled)
-        if month.fetched:
-            written, changed = _write_chunk(ctx, month.fetched)
-            counters["bars_written"] += written
-            counters["universe_updates"] += changed
-        recorded = _mark_days(ctx, month, prints)
+        batch = _fetch_batch(ctx, market, list(days_of_month), prints, run, progress)
+        counters["source_calls"] = sum(market.chain.calls.values())
+        if market.chain.disabled:  # what the alert step reads to say a source is blocked
+            counters["blocked_sources"] = dict(market.chain.disabled)
+        # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US
+        # market's rejected records of a day that failed validation).
+        market.collector.store(ctx, batch.delivered)
+        recorded = _mark_days(ctx, market, batch, run)
         if recorded:
             counters["last_day"] = recorded[-1].isoformat()
-            log.info("stored %s..%s: %d day(s), %d bars so far",
-                     recorded[0], recorded[-1], len(recorded), counters["bars_written"])
+            so_far = " ".join(f"{key}={counters[key]}" for key in market.collector.counters)
+            log.info("%s: stored %s..%s: %d day(s) done; so far %s", market.name, recorded[0], recorded[-1],
+                     len(recorded), so_far or f"days={counters['days_completed'] + counters['days_no_data']}")
         ctx.heartbeat()
-        if month.failure is not None:
-            counters["failed_day"] = month.failed_day.isoformat() if month.failed_day else None
-            raise month.failure
+        if batch.stop is not None:
+            run.stop, run.stopped_on = batch.stop, batch.stopped_on
+            break
+    _verdict(ctx, market, run)
 
 
-def _pending(calendar: TradingCalendar, done: set[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
+def _pending(calendar: TradingCalendar, done: Iterable[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
+    done = set(done)
     return [d for d in calendar.sessions_between(start, end) if d not in done]
 
 
 def manual_setup(
     ctx: JobContext,
-    calendar: TradingCalendar,
-    chain: SourceChain,
+    market: Market,
     progress_factory: Callable[[int], Progress] | None = None,
+    sessions: int | None = None,
 ) -> None:
-    """First install: indexes, then the last N sessions (resumable), then the universe as of the last day."""
+    """First install: indexes, then the last N sessions (resumable); the collector derives the rest."""
+    calendar, chain = market.calendar, market.chain
     ctx.storage.ensure_indexes()
     last = last_due_session(calendar, chain, ctx.as_of)
     if last is None:
         raise SourceError(f"no configured source has published any session up to {ctx.today}")
-    window = calendar.last_sessions(last, ctx.settings.setup_history_sessions)
+    _say_where_the_sources_end(market, last, ctx.as_of)
+    window = calendar.last_sessions(last, sessions or ctx.settings.setup_history_sessions)
     earliest = chain.earliest_day()
     if earliest is not None and earliest > window[0]:
         log.warning(
@@ -209,7 +377,7 @@ def manual_setup(
         window = [d for d in window if d >= earliest]
         if not window:
             raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
-    pending = _pending(calendar, ctx.storage.done_days(), window[0], last)
+    pending = _pending(calendar, ctx.storage.done_days(market.job), window[0], last)
     ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
     if not pending:
         log.info("setup already complete for %s..%s; nothing to load", window[0], last)
@@ -219,32 +387,56 @@ def manual_setup(
         len(pending), len(window), pending[0], last, ",".join(s.name for s in chain.sources),
     )
     progress = progress_factory(len(pending)) if progress_factory else None
-    collect_days(ctx, chain, calendar, pending, progress)
+    collect_days(ctx, market, pending, progress)
 
 
-def daily_update(
-    ctx: JobContext,
-    calendar: TradingCalendar,
-    chain: SourceChain,
-    redo: Sequence[dt.date] = (),
-) -> None:
-    """Collect every due session after the first collected one that is not done yet (seed 3.2)."""
+def _check_redo(market: Market, day: dt.date, last: dt.date | None) -> None:
+    calendar, chain = market.calendar, market.chain
+    if not calendar.is_session(day):
+        raise ConfigError(f"--redo {day}: not a {market.name} session")
+    if last is None or day > last:
+        raise ConfigError(f"--redo {day}: no configured source has published it yet (latest due: {last})")
+    earliest = chain.earliest_day()
+    if earliest is not None and day < earliest:
+        raise ConfigError(
+            f"--redo {day}: before the first session the configured sources can serve ({earliest}: "
+            f"{', '.join(f'{s.name} from {s.first_day()}' for s in chain.sources)})"
+        )
+
+
+def _forget_closed_days(ctx: JobContext, market: Market) -> None:
+    """Drop the pending record of a day the calendar no longer calls a session (a closure declared since)."""
+    calendar = market.calendar
+    for day in sorted(ctx.storage.unfinished_days(market.job)):
+        if calendar.first <= day <= calendar.last and not calendar.is_session(day):
+            ctx.storage.forget_day(day, job=market.job)
+            log.info("%s is not a %s session any more (%s): its pending record is dropped",
+                     day, market.name, calendar.closed_setting)
+
+
+def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:
+    """Collect every due session after the first collected one that is not done yet (seed 3.2), and the
+    sessions named by --redo (wherever they lie)."""
+    calendar = market.calendar
+    last = last_due_session(calendar, market.chain, ctx.as_of)
     for day in redo:
-        if not calendar.is_session(day):
-            raise ConfigError(f"--redo {day}: not a KRX session")
-        ctx.storage.forget_day(day)
-        log.info("--redo %s: the day is pending again", day)
-    done = ctx.storage.done_days()
+        _check_redo(market, day, last)
+    done = ctx.storage.done_days(market.job)
     if not done:
-        raise ConfigError("no collected day in job_status yet: run `python manual_setup.py` first")
-    last = last_due_session(calendar, chain, ctx.as_of)
+        raise ConfigError(f"no collected day in job_status yet: run `python {market.setup_command}` first")
+    for day in redo:
+        ctx.storage.forget_day(day, job=market.job)
+        done.discard(day)
+        log.info("--redo %s: the day is pending again", day)
+    _forget_closed_days(ctx, market)
     if last is None:
-        log.info("no session is due yet as of %s", ctx.as_of.astimezone(KST).isoformat(timespec="minutes"))
+        log.info("no session is due yet as of %s", ctx.as_of.astimezone(calendar.tz).isoformat(timespec="minutes"))
         return
-    pending = _pending(calendar, done, min(done), last)
+    _say_where_the_sources_end(market, last, ctx.as_of)
+    pending = sorted(set(_pending(calendar, done, min(done), last)) | set(redo))
     ctx.counters.update(pending=len(pending), up_to=last.isoformat())
     if not pending:
         log.info("up to date through %s", last)
         return
     log.info("%d session(s) to collect: %s..%s", len(pending), pending[0], pending[-1])
-    collect_days(ctx, chain, calendar, pending)
+    collect_days(ctx, market, pending)

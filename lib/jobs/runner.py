@@ -114,10 +114,11 @@ def run_job(
     )
     storage.release_lock(lock_name, run_id)
     seconds = (ended - started).total_seconds()
-    log.info("%s %s in %.1fs %s", job_name, status, seconds, _summary(ctx.counters))
+    outcome = f"{status} (exit {code})" if code else status
+    log.info("%s", " ".join([f"{job_name} {outcome} in {seconds:.1f}s", *_summary(ctx.counters)]))
     alert_after_job(settings, storage, clock(), as_of)  # never raises: a notifier cannot change the exit code
     return code
 
 
-def _summary(counters: dict[str, Any]) -> str:
-    return " ".join(f"{key}={value}" for key, value in counters.items())
+def _summary(counters: dict[str, Any]) -> list[str]:
+    return [f"{key}={value}" for key, value in counters.items()]

@@ -1,13 +1,17 @@
-"""Data sources: the only code that imports pykrx (and, later, yfinance)."""
+"""Data sources: the one interface and the fallback chain (chain.py), KRX's sources and their configuration.
+The only code that imports pykrx (and yfinance)."""
 
 from __future__ import annotations
 
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.sources.base import MARKETS, DailyMarketSource
-from lib.sources.chain import DayUnavailable, SourceChain
+from lib.sources.chain import Attempt, DayUnavailable, Delivery, Request, Source, SourceChain
 
-__all__ = ["MARKETS", "DailyMarketSource", "DayUnavailable", "SourceChain", "build_sources", "build_chain"]
+__all__ = [
+    "MARKETS", "Attempt", "DailyMarketSource", "DayUnavailable", "Delivery", "Request", "Source", "SourceChain",
+    "build_sources", "build_chain",
+]
 
 
 def build_sources(settings: Settings) -> list[DailyMarketSource]:
@@ -18,7 +22,13 @@ def build_sources(settings: Settings) -> list[DailyMarketSource]:
             from lib.sources.krx_openapi import KrxOpenApiSource
 
             if settings.krx_openapi_key is None:
-                raise ConfigError("KRX_SOURCES names krx_openapi: set KRX_OPENAPI_KEY (openapi.krx.co.kr)")
+                default = "" if "krx_sources" in settings.model_fields_set else (
+                    " (KRX_SOURCES is not set, so its default krx_openapi,pykrx applies)"
+                )
+                raise ConfigError(
+                    f"KRX_SOURCES names krx_openapi{default}: set KRX_OPENAPI_KEY (openapi.krx.co.kr), or name "
+                    "other sources in KRX_SOURCES"
+                )
             sources.append(
                 KrxOpenApiSource(
                     settings.krx_openapi_key.get_secret_value(),
@@ -40,7 +50,7 @@ def build_sources(settings: Settings) -> list[DailyMarketSource]:
 
 
 def build_chain(settings: Settings, **overrides: object) -> SourceChain:
-    """A SourceChain over the configured sources with the configured pacing."""
+    """A SourceChain over the configured KRX sources with the configured pacing."""
     return SourceChain(
         build_sources(settings),
         min_gap_seconds=settings.krx_min_request_gap_seconds,

@@ -1,10 +1,10 @@
-"""The one interface every daily-market source implements (OpenBB's fetcher pattern):
-build the query, fetch the raw answer (the only step that leaves the process), normalise, validate."""
+"""KRX's daily-market sources: the spine's source interface (lib/sources/chain.py) for one market's whole day
+(one request per market per day), the normalised schema, and its validation."""
 
 from __future__ import annotations
 
 import datetime as dt
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from lib.errors import BadDataError, EmptyAnswerError
 from lib.log import KST
+from lib.sources.chain import Request, Source
 
 MARKETS = ("KOSPI", "KOSDAQ")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -29,24 +30,22 @@ class Query:
     market: str
 
 
-class DailyMarketSource(ABC):
-    """A source of whole-market daily bars for KOSPI or KOSDAQ."""
+class DailyMarketSource(Source):
+    """A source of whole-market daily bars for KOSPI or KOSDAQ: a request is one market on one KST session."""
 
     name: ClassVar[str]
 
-    def build_query(self, day: dt.date, market: str) -> Query:
-        """The request for one market on one KST trading day."""
-        if market not in MARKETS:
-            raise ValueError(f"unknown market {market!r}")
-        return Query(day, market)
+    def build_query(self, request: Request) -> Query:
+        """The query for one market on one KST trading day."""
+        if request.part not in MARKETS:
+            raise ValueError(f"unknown market {request.part!r}")
+        if len(request.days) != 1:
+            raise ValueError("a KRX request is one market on one day")
+        return Query(request.days[0], request.part)
 
     def available_at(self, day: dt.date) -> dt.datetime | None:
         """When this source publishes the day (KST); None when it never will (past a replay file's end)."""
         return dt.datetime.combine(day, dt.time(18, 0), tzinfo=KST)
-
-    def first_day(self) -> dt.date | None:
-        """The first session this source can serve, when it is bounded."""
-        return None
 
     @abstractmethod
     def fetch_raw(self, query: Query) -> Any:
@@ -56,9 +55,25 @@ class DailyMarketSource(ABC):
     def normalise(self, raw: Any, query: Query) -> pd.DataFrame:
         """Turn the raw answer into the COLUMNS schema (pure)."""
 
+    def validate(self, data: pd.DataFrame, query: Query) -> pd.DataFrame:
+        """The market day checked by validate_market_day."""
+        return validate_market_day(data, query, self.name)
 
-def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.DataFrame:
-    """Check a normalised day; empty or holiday-shaped answers raise EmptyAnswerError, broken ones BadDataError.
+
+def _rows(frame: pd.DataFrame, mask: pd.Series, column: str, label: str) -> str:
+    """The first offending rows as 'TICKER (LABEL N: value)'."""
+    bad = frame.loc[mask]
+    cells = zip(bad["ticker"], bad["_line"], bad[column], strict=True)
+    named = [f"{ticker} ({label} {line}: {value!r})" for ticker, line, value in cells]
+    return ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+
+
+def validate_market_day(
+    frame: pd.DataFrame, query: Query, source: str, row_label: str | None = None
+) -> pd.DataFrame:
+    """Check a normalised day; empty or holiday-shaped answers raise EmptyAnswerError, broken ones BadDataError
+    naming the ticker and the row (`row_label` N, N being the frame's index; by default the row's position in
+    the answer, from 1).
 
     Rows with no close price carry nothing to store and are dropped (attrs['dropped']); rows whose low/high
     do not bracket open/close are kept and listed in attrs['inconsistent']."""
@@ -69,24 +84,31 @@ def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.Da
     if frame.empty:
         raise EmptyAnswerError(f"{where}: no rows for a trading day")
     frame = frame.loc[:, list(COLUMNS)].copy()
+    frame["_line"] = frame.index if row_label else np.arange(1, len(frame) + 1)
+    frame = frame.reset_index(drop=True)
+    label = row_label or "row"
+    frame["ticker"] = frame["ticker"].astype(str)
     for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares"):
-        try:
-            frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
-        except (TypeError, ValueError):
-            raise BadDataError(f"{where}: column {column} is not numeric") from None
+        values = pd.to_numeric(frame[column], errors="coerce")
+        unreadable = values.isna() & frame[column].notna()
+        if unreadable.any():
+            raise BadDataError(f"{where}: {column} is not a number for {_rows(frame, unreadable, column, label)}")
+        frame[column] = values.astype("float64")
     if (frame["close"].fillna(0) == 0).all():
         raise EmptyAnswerError(f"{where}: every close is zero (the market did not trade)")
-    frame["ticker"] = frame["ticker"].astype(str)
     bad_tickers = frame.loc[~frame["ticker"].str.match(TICKER_PATTERN), "ticker"]
     if len(bad_tickers):
         raise BadDataError(f"{where}: malformed tickers {bad_tickers.head(3).tolist()}")
     duplicated = frame.loc[frame["ticker"].duplicated(), "ticker"]
     if len(duplicated):
         raise BadDataError(f"{where}: tickers listed twice {duplicated.head(3).tolist()}")
-    if frame[["close", "volume"]].isna().any().any():
-        raise BadDataError(f"{where}: close or volume missing")
-    if (frame[[*PRICE_COLUMNS, "volume"]] < 0).any().any():
-        raise BadDataError(f"{where}: negative prices or volume")
+    for column in ("close", "volume"):
+        if frame[column].isna().any():
+            raise BadDataError(f"{where}: {column} missing for {_rows(frame, frame[column].isna(), column, label)}")
+    for column in (*PRICE_COLUMNS, "volume"):
+        negative = frame[column] < 0
+        if negative.any():
+            raise BadDataError(f"{where}: negative {column} for {_rows(frame, negative, column, label)}")
 
     no_close = frame["close"] <= 0
     dropped = int(no_close.sum())
@@ -103,7 +125,7 @@ def validate_market_day(frame: pd.DataFrame, query: Query, source: str) -> pd.Da
     ]
     frame["halted"] = halted.to_numpy()
     frame["market"] = query.market
-    frame = frame.reset_index(drop=True)
+    frame = frame.drop(columns="_line").reset_index(drop=True)
     frame.attrs["dropped"] = dropped
     frame.attrs["inconsistent"] = inconsistent["ticker"].tolist()
     frame.attrs["source"] = source

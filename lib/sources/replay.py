@@ -1,5 +1,8 @@
 """Replay: a local panel file (parquet or CSV) served through the source interface, for the demo, the tests
-and for importing history a user already has."""
+and for importing history a user already has. A local file is read at full speed (no pacing, no blocked
+rules). Each market's range is its own: a market the file does not hold, or a day outside that market's first
+and last session in the file, is outside the source's range; a session inside it without rows is an empty
+answer (the file lacks that day). Rows keep their line in the file, so a bad value is reported by line."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pandas as pd
 
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
 from lib.log import KST
-from lib.sources.base import COLUMNS, DailyMarketSource, Query
+from lib.sources.base import COLUMNS, DailyMarketSource, Query, validate_market_day
 
 REQUIRED = ("date", "ticker", "open", "high", "low", "close", "volume", "market_cap", "market", "name")
 
@@ -31,6 +34,10 @@ def read_panel(path: Path) -> pd.DataFrame:
     if missing:
         raise ConfigError(f"KRX_REPLAY_PATH: {path.name} lacks columns {missing}")
     panel = panel.copy()
+    # The line of each row in the file (after a CSV's header line), for messages about bad values.
+    panel.index = pd.RangeIndex(2, len(panel) + 2) if path.suffix.lower() != ".parquet" else pd.RangeIndex(
+        1, len(panel) + 1
+    )
     panel["ticker"] = panel["ticker"].astype(str).str.zfill(6)
     try:
         panel["date"] = pd.to_datetime(panel["date"]).dt.date
@@ -43,16 +50,20 @@ def read_panel(path: Path) -> pd.DataFrame:
 
 
 class ReplaySource(DailyMarketSource):
-    """Serves days from a panel; it knows its own date range."""
+    """Serves days from a panel; it knows each market's range in the file."""
 
     name = "replay"
+    network = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
         panel = read_panel(path)
-        self._days = {day: frame for day, frame in panel.groupby("date", sort=True)}
-        if not self._days:
+        if panel.empty:
             raise ConfigError(f"KRX_REPLAY_PATH: {path.name} has no rows")
+        self._days = {day: frame for day, frame in panel.groupby("date", sort=True)}
+        self.ranges = {
+            str(market): (min(frame["date"]), max(frame["date"])) for market, frame in panel.groupby("market")
+        }
         self.first, self.last = min(self._days), max(self._days)
 
     def available_at(self, day: dt.date) -> dt.datetime | None:
@@ -65,18 +76,32 @@ class ReplaySource(DailyMarketSource):
         """The file's first session."""
         return self.first
 
+    def last_day(self) -> dt.date:
+        """The file's last session."""
+        return self.last
+
     def fetch_raw(self, query: Query) -> Any:
         """The file's rows for the day (nothing leaves the process)."""
-        if query.day < self.first:
-            raise OutsideRangeError(f"{self.name}: {query.day} is before the file's first session {self.first}")
+        where = f"{self.name} {query.market} {query.day}"
+        span = self.ranges.get(query.market)
+        if span is None:
+            raise OutsideRangeError(f"{where}: {self.path.name} holds no {query.market} rows")
+        if not span[0] <= query.day <= span[1]:
+            raise OutsideRangeError(
+                f"{where}: outside {self.path.name}'s {query.market} sessions {span[0]}..{span[1]}"
+            )
         frame = self._days.get(query.day)
-        if frame is None:
-            raise EmptyAnswerError(f"{self.name} {query.market} {query.day}: the file has no rows for this day")
+        if frame is None or not (frame["market"] == query.market).any():
+            raise EmptyAnswerError(f"{where}: {self.path.name} has no {query.market} rows for this session")
         return frame
 
     def normalise(self, raw: Any, query: Query) -> pd.DataFrame:
-        """Select the market and the schema's columns."""
+        """Select the market and the schema's columns; rows keep their line in the file."""
         if not isinstance(raw, pd.DataFrame):
             raise BadDataError(f"{self.name}: expected a DataFrame, got {type(raw).__name__}")
         frame = raw.loc[raw["market"] == query.market]
-        return frame.loc[:, list(COLUMNS)].reset_index(drop=True)
+        return frame.loc[:, list(COLUMNS)]
+
+    def validate(self, data: pd.DataFrame, query: Query) -> pd.DataFrame:
+        """validate_market_day, with rows named by their line in the file."""
+        return validate_market_day(data, query, self.name, row_label=f"{self.path.name} line")

@@ -9,6 +9,7 @@ from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
@@ -19,8 +20,8 @@ __all__ = [
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore):
-    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed."""
+class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore):
+    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
     def ensure_indexes(self) -> None:
         """Create every family's indexes (idempotent)."""
@@ -28,3 +29,4 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, S
         self._universe_indexes()
         self._job_indexes()
         self._alert_indexes()
+        self._etf_indexes()

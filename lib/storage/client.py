@@ -37,9 +37,22 @@ def get_client(uri: str | None = None) -> Any:
 
                 client = mongomock_ng.MongoClient(tz_aware=False)
             else:
-                client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10_000, tz_aware=False)
+                try:
+                    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10_000, tz_aware=False)
+                except (pymongo.errors.ConfigurationError, ValueError) as exc:
+                    raise ConfigError(
+                        f"MONGODB_URI is not a usable MongoDB address: {_without_secret(str(exc), uri)}; fix it in "
+                        ".env (write a user name or password with @ : / ? # [ ] % percent-encoded, @ as %40)"
+                    ) from None
             _clients[uri] = client
         return client
+
+
+def _without_secret(message: str, uri: str) -> str:
+    """The message with the URI's user info (user:password) blanked, should a driver ever echo it."""
+    scheme, _, rest = uri.partition("://")
+    userinfo = rest.rpartition("@")[0]
+    return message.replace(userinfo, "***") if userinfo else message
 
 
 def reset_embedded_client() -> None:

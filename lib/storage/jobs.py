@@ -25,34 +25,41 @@ class JobsStore(StoreBase):
 
     # --- days -------------------------------------------------------------------------------------
 
-    def done_days(self) -> set[dt.date]:
-        """KST trading days whose collection is finished (completed, or recorded as published without data)."""
+    def done_days(self, job: str = DAY_JOB, statuses: tuple[str, ...] = DONE_STATUSES) -> set[dt.date]:
+        """Trading days whose collection is finished (completed, or recorded as published without data); with
+        `statuses`, the days recorded with one of those."""
         cursor = self.job_status.find(
-            {"kind": "day", "job_name": DAY_JOB, "status": {"$in": list(DONE_STATUSES)}}, {"date_kst": 1}
+            {"kind": "day", "job_name": job, "status": {"$in": list(statuses)}}, {"date_kst": 1}
         )
         return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
 
-    def day_fingerprints(self) -> dict[dt.date, str]:
-        """The digest of each completed day's closes and volumes, to catch a stale answer repeating a day."""
+    def day_fingerprints(self, job: str = DAY_JOB) -> dict[dt.date, dict[str, str]]:
+        """The digest of each stored part of each day (a market's closes and volumes), to catch a stale answer
+        repeating a neighbouring session."""
         cursor = self.job_status.find(
-            {"kind": "day", "job_name": DAY_JOB, "fingerprint": {"$exists": True}}, {"date_kst": 1, "fingerprint": 1}
+            {"kind": "day", "job_name": job, "fingerprints": {"$exists": True}}, {"date_kst": 1, "fingerprints": 1}
         )
-        return {dt.date.fromisoformat(doc["date_kst"]): doc["fingerprint"] for doc in cursor}
+        return {dt.date.fromisoformat(doc["date_kst"]): doc["fingerprints"] for doc in cursor}
 
-    def day_records(self) -> list[dict]:
-        """Every day record, oldest first."""
-        return list(self.job_status.find({"kind": "day", "job_name": DAY_JOB}).sort("date_kst", ASCENDING))
+    def day_records(self, job: str = DAY_JOB) -> list[dict]:
+        """Every day record of a market's collection job, oldest first."""
+        return list(self.job_status.find({"kind": "day", "job_name": job}).sort("date_kst", ASCENDING))
 
-    def mark_day(self, day: dt.date, status: str, fields: Mapping[str, Any]) -> None:
-        """Record a day's collection outcome; only 'completed' and 'no_data' count as done."""
+    def unfinished_days(self, job: str = DAY_JOB) -> dict[dt.date, dict]:
+        """The day records that are not done (partial, empty, failed), by day."""
+        cursor = self.job_status.find({"kind": "day", "job_name": job, "status": {"$nin": list(DONE_STATUSES)}})
+        return {dt.date.fromisoformat(doc["date_kst"]): doc for doc in cursor}
+
+    def mark_day(self, day: dt.date, status: str, fields: Mapping[str, Any], job: str = DAY_JOB) -> None:
+        """Record a day's collection outcome (`<date>_<job>`); only 'completed' and 'no_data' count as done."""
         self._write(f"job_status.day.{day}")
-        doc = {"kind": "day", "job_name": DAY_JOB, "date_kst": day.isoformat(), "status": status, **fields}
-        self.job_status.update_one({"_id": f"{day.isoformat()}_{DAY_JOB}"}, {"$set": doc}, upsert=True)
+        doc = {"kind": "day", "job_name": job, "date_kst": day.isoformat(), "status": status, **fields}
+        self.job_status.replace_one({"_id": f"{day.isoformat()}_{job}"}, doc, upsert=True)
 
-    def forget_day(self, day: dt.date) -> bool:
+    def forget_day(self, day: dt.date, job: str = DAY_JOB) -> bool:
         """Make a day pending again (its stored bars stay until overwritten); True if it was recorded."""
         self._write(f"job_status.forget.{day}")
-        result = self.job_status.delete_one({"_id": f"{day.isoformat()}_{DAY_JOB}"})
+        result = self.job_status.delete_one({"_id": f"{day.isoformat()}_{job}"})
         return result.deleted_count == 1
 
     # --- runs -------------------------------------------------------------------------------------
@@ -81,7 +88,8 @@ class JobsStore(StoreBase):
 
     def days_of(self, job_name: str) -> list[dict]:
         """One market's day records (its collection job's name), oldest first, without bulky fields."""
-        cursor = self.job_status.find({"kind": "day", "job_name": job_name}, {"fingerprint": 0, "sources": 0})
+        bulky = {"fingerprint": 0, "fingerprints": 0, "sources": 0}
+        cursor = self.job_status.find({"kind": "day", "job_name": job_name}, bulky)
         return list(cursor.sort("date_kst", ASCENDING))
 
     def latest_run(self, job_name: str, status: str | None = None, before: dt.datetime | None = None) -> dict | None:

@@ -42,11 +42,22 @@ def test_analysis_over_the_weekend_and_holidays_targets_the_last_collected_sessi
     assert run["analysed"] == 0 and run["day"] == "2024-09-13"  # the second run found nothing left
 
 
-def test_analysis_waits_while_the_latest_session_is_not_collected(collected, settings, clock, caplog):
+def test_analysis_runs_for_the_latest_collected_session_while_the_due_one_is_not_collected(
+    collected, settings, clock, caplog
+):
     with caplog.at_level(logging.INFO, logger="pipeline"):
         assert run_analysis(collected, settings, evening(D(2024, 9, 19), 20), clock) == 0
-    assert "waiting: the collection of 2024-09-19 is not completed" in caplog.text
-    assert analysed(collected, D(2024, 9, 19)) == [] and collected.runs("hourly_analysis")[0]["status"] == "completed"
+    assert "the collection of 2024-09-19 is not completed yet: analysing the latest collected session 2024-09-13" \
+        in caplog.text
+    assert analysed(collected, D(2024, 9, 19)) == [] and analysed(collected, D(2024, 9, 13))
+    run = collected.runs("hourly_analysis")[0]
+    assert run["status"] == "completed" and run["day"] == "2024-09-13" and run["waiting_for"] == "2024-09-19"
+
+
+def test_analysis_before_manual_setup_needs_a_human(storage, settings, clock, caplog):
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_analysis(storage, settings, evening(D(2024, 9, 13), 20), clock) == 2
+    assert "run `python manual_setup.py` first" in caplog.text
 
 
 def test_a_source_that_publishes_next_morning_does_not_stall_analysis(collected, settings, clock):

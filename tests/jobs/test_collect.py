@@ -10,7 +10,7 @@ import pytest
 
 from lib.calendar import TradingCalendar, to_utc_midnight
 from lib.errors import BadDataError, SourceBlockedError, TransientSourceError
-from lib.sources import SourceChain, build_chain
+from lib.sources import Request, SourceChain, build_chain
 from lib.sources.base import COLUMNS, Query
 from lib.sources.replay import ReplaySource
 from tests.conftest import PANEL
@@ -224,18 +224,32 @@ FAILURES = {
 }
 
 
+SOURCES_DOWN = {"timeout", "http_5xx", "blocked"}
+
+
 @pytest.mark.parametrize("kind", sorted(FAILURES))
 def test_a_source_failure_never_marks_the_day_completed(storage, settings, clock, replay, kind):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     bad_day = D(2024, 9, 4)
     source = ScriptedSource(replay, "replay", failures={bad_day: FAILURES[kind]})
     chain = chain_of(source, max_attempts=3)
-    assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain) == 1
-    assert completed_days(storage)[-2:] == [D(2024, 9, 2), D(2024, 9, 3)]
-    assert all(d["date_kst"] != "2024-09-04" for d in storage.day_records())
-    assert storage.read_bars("005930", bad_day) == []
+    code = run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain)
+    assert bad_day not in storage.done_days() and storage.read_bars("005930", bad_day, bad_day) == []
     run = storage.runs()[0]
-    assert run["status"] == "failed" and "2024-09-04" in run["error"] and run["failed_day"] == "2024-09-04"
+    if kind in SOURCES_DOWN:
+        # The source itself fails: the run stops there rather than hammer it for every later day.
+        assert code == 1 and completed_days(storage)[-2:] == [D(2024, 9, 2), D(2024, 9, 3)]
+    else:
+        # The day's own answer is the problem: the sessions after it are not held back.
+        assert completed_days(storage)[-2:] == [D(2024, 9, 5), D(2024, 9, 6)]
+        record = {d["date_kst"]: d for d in storage.day_records()}["2024-09-04"]
+        assert record["status"] == ("empty" if kind == "empty" else "failed") and record["sources"] == {}
+        # A network source answering a whole day empty while serving the next one: a closure, not a failure.
+        assert code == (0 if kind == "empty" else 1)
+    if code == 1:
+        assert run["status"] == "failed" and "2024-09-04" in run["error"] and run["failed_day"] == "2024-09-04"
+    else:
+        assert run["status"] == "completed" and run["suspected_closures"] == ["2024-09-04"]
     if kind in ("timeout", "http_5xx"):
         assert sum(q.day == bad_day for q in source.calls) == 3  # retried, then gave up
 
@@ -248,7 +262,7 @@ def test_a_stale_answer_repeating_the_previous_session_is_not_stored_as_a_new_da
     storage, settings, clock, replay, caplog
 ):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
-    friday_again = {D(2024, 9, 2): lambda: replay.fetch_raw(Query(D(2024, 8, 30), ""))}
+    friday_again = {D(2024, 9, 2): lambda: replay.fetch_raw(Query(D(2024, 8, 30), "KOSPI"))}
     stale = ScriptedSource(replay, "replay", failures=friday_again)
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 3)), clock, chain_of(stale)) == 1
@@ -269,7 +283,7 @@ def test_transient_errors_are_retried_with_growing_pauses(replay):
 
     source = ScriptedSource(replay, "replay", failures={D(2024, 9, 2): flaky})
     chain = SourceChain([source], min_gap_seconds=0, max_attempts=3, backoff_seconds=5, sleep=pauses.append)
-    frame = chain.fetch_day(D(2024, 9, 2), "KOSPI", evening(D(2024, 9, 2)))
+    frame = chain.fetch(Request("KOSPI", (D(2024, 9, 2),)), evening(D(2024, 9, 2))).data
     assert len(frame) > 0 and pauses == [5, 10]
 
 
@@ -318,8 +332,8 @@ def test_a_session_every_source_leaves_empty_is_recorded_as_no_data_after_the_gr
     empty = {missing: FAILURES["empty"]}
     within_grace = evening(missing + dt.timedelta(days=settings.missing_day_grace_days))
     source = ScriptedSource(replay, "replay", failures=empty)
-    assert run_collection("daily_update", storage, settings, within_grace, clock, chain_of(source)) == 1
-    assert completed_days(storage)[-1] == D(2024, 9, 2)
+    assert run_collection("daily_update", storage, settings, within_grace, clock, chain_of(source)) == 0
+    assert completed_days(storage)[-1] == D(2024, 9, 10) and missing not in storage.done_days()
 
     later = evening(missing + dt.timedelta(days=settings.missing_day_grace_days + 1))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
@@ -402,6 +416,6 @@ def test_requests_to_a_source_keep_the_minimum_gap(replay):
                         monotonic=lambda: now["t"])
     for day in (D(2024, 9, 2), D(2024, 9, 3)):
         for market in ("KOSPI", "KOSDAQ"):
-            chain.fetch_day(day, market, evening(day))
+            chain.fetch(Request(market, (day,)), evening(day))
             now["t"] += 0.25  # the time it takes to store an answer
     assert pauses == [1.25, 1.25, 1.25]

@@ -15,7 +15,7 @@ import pytest
 
 from lib.errors import BadDataError, EmptyAnswerError, SourceBlockedError, TransientSourceError
 from lib.sources.base import Query, validate_market_day
-from lib.sources.chain import SourceChain
+from lib.sources.chain import Request, SourceChain
 from lib.sources.krx_openapi import KrxOpenApiSource
 from tests.conftest import FIXTURES
 
@@ -89,7 +89,7 @@ def source(url: str, key: str = KEY, timeout: float = 5) -> KrxOpenApiSource:
 
 
 def fetch(src: KrxOpenApiSource, market: str = "KOSPI") -> pd.DataFrame:
-    query = src.build_query(DAY, market)
+    query = src.build_query(Request(market, (DAY,)))
     return validate_market_day(src.normalise(src.fetch_raw(query), query), query, src.name)
 
 
@@ -122,7 +122,7 @@ def test_server_errors_are_transient_and_retried_until_they_pass(stub):
     good = json.dumps({"OutBlock_1": openapi_rows("KOSPI")})
     state.answers[("stk_bydd_trd", "20210104")] = [(503, "busy"), (502, "bad gateway"), (200, good)]
     chain = SourceChain([source(url)], min_gap_seconds=0, backoff_seconds=0, sleep=lambda _s: None)
-    frame = chain.fetch_day(DAY, "KOSPI", dt.datetime(2021, 1, 6, tzinfo=dt.UTC))
+    frame = chain.fetch(Request("KOSPI", (DAY,)), dt.datetime(2021, 1, 6, tzinfo=dt.UTC)).data
     assert len(frame) > 800 and chain.calls["krx_openapi"] == 3
 
 

@@ -31,7 +31,7 @@ def test_halted_rows_are_flagged_and_real_rounding_quirks_kept_as_sent(real_day)
 
 def test_rows_without_a_close_are_dropped_and_counted(real_day):
     broken = real_day.copy()
-    broken.loc[0, ["open", "high", "low", "close"]] = [0, 0, 0, 0]
+    broken.loc[broken.index[0], ["open", "high", "low", "close"]] = [0, 0, 0, 0]
     frame = validate_market_day(broken, QUERY, "replay")
     assert frame.attrs["dropped"] == 1 and len(frame) == len(real_day) - 1
 
@@ -43,7 +43,7 @@ def test_rows_without_a_close_are_dropped_and_counted(real_day):
         (lambda f: f.assign(close=0), EmptyAnswerError, "every close is zero"),
         (lambda f: pd.concat([f, f.iloc[:1]]), BadDataError, "tickers listed twice"),
         (lambda f: f.assign(ticker="5930"), BadDataError, "malformed tickers"),
-        (lambda f: f.assign(volume="many"), BadDataError, "volume is not numeric"),
+        (lambda f: f.assign(volume="many"), BadDataError, "volume is not a number"),
         (lambda f: f.assign(volume=-1), BadDataError, "negative"),
         (lambda f: f.drop(columns=["market_cap"]), BadDataError, "lacks columns"),
     ],

@@ -1,0 +1,170 @@
+"""US replay: a folder laid out like the project's data/sample/us served through the US source interface, for the
+demo, the tests, and a user's own files.
+
+    us_etf/<TICKER>.csv       date,open,high,low,close,volume[,dividends,splits]
+    us_stocks/<TICKER>.csv    the same, for the stocks held by the ETFs
+    us_stocks/meta.csv        ticker,name,sector,shares_outstanding,market_cap,currency
+    etf_holdings/<ETF>.csv    etf,ticker,name,...,weight (percent)          an undated snapshot
+    etf_holdings/<ETF>_asof_MMDDYYYY.csv   etf,asof,holding,weight         a dated snapshot
+
+Tickers may be written the issuers' way (BRK.B); they are served in Yahoo's form (BRK-B). Cells are handed to
+validation as they are written, so a broken file gives rejected records, not a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
+from lib.sources.us import BAR_COLUMNS, BarsQuery, HoldingsQuery, ProfileQuery, Query, UsSource, yahoo_symbol
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+DATED = re.compile(r"^(?P<etf>[A-Za-z0-9.\-]+)_asof_(?P<m>\d\d)(?P<d>\d\d)(?P<y>\d{4})\.csv$")
+
+
+def _file_ticker(path: Path) -> str:
+    return yahoo_symbol(path.stem)
+
+
+class UsReplaySource(UsSource):
+    """Serves bars, holdings and profiles from CSV files; a session is available as soon as it is in the files."""
+
+    name = "replay"
+    network = False
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for folder in ("us_etf", "us_stocks", "etf_holdings"):
+            if not (root / folder).is_dir():
+                raise ConfigError(f"US_REPLAY_DIR: {root} has no {folder}/ folder (see .env.example for the layout)")
+        self._bars_files = {
+            _file_ticker(p): p for folder in ("us_stocks", "us_etf") for p in sorted((root / folder).glob("*.csv"))
+            if p.name not in ("meta.csv", "quality.csv")
+        }
+        etf_files = sorted((root / "us_etf").glob("*.csv"))
+        if not etf_files:
+            raise ConfigError(f"US_REPLAY_DIR: {root / 'us_etf'} holds no <TICKER>.csv file")
+        spans = [self._span(p) for p in etf_files]
+        self.first = min(s[0] for s in spans)
+        self.last = max(s[1] for s in spans)
+
+    @staticmethod
+    def _span(path: Path) -> tuple[dt.date, dt.date]:
+        try:
+            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"]
+            return dt.date.fromisoformat(dates.min()), dt.date.fromisoformat(dates.max())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"US_REPLAY_DIR: cannot read the dates of {path}: {exc}") from None
+
+    def available_at(self, day: dt.date) -> dt.datetime | None:
+        """A session in the files is there at once; one after the last file date never will be."""
+        return None if day > self.last else dt.datetime.combine(day, dt.time(0, 0), tzinfo=NEW_YORK)
+
+    def first_day(self) -> dt.date:
+        """The first session of the ETF files."""
+        return self.first
+
+    def last_day(self) -> dt.date:
+        """The last session of the ETF files."""
+        return self.last
+
+    @cache  # noqa: B019 - one instance per run; the files do not change while it runs
+    def _bars(self, ticker: str) -> pd.DataFrame:
+        path = self._bars_files.get(ticker)
+        if path is None:  # outside what the folder can ever serve: not an empty trading day
+            raise OutsideRangeError(
+                f"{self.name} {ticker}: no file us_etf/{ticker}.csv or us_stocks/{ticker}.csv in {self.root}"
+            )
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (OSError, ValueError) as exc:
+            raise BadDataError(f"{self.name} {ticker}: cannot read {path.name}: {exc}") from None
+        if "date" not in frame.columns:
+            raise BadDataError(f"{self.name} {ticker}: {path.name} has no date column")
+        return frame
+
+    def _holdings_file(self, etf: str, day: dt.date) -> tuple[Path, dt.date | None]:
+        folder = self.root / "etf_holdings"
+        dated: list[tuple[dt.date, Path]] = []
+        undated: Path | None = None
+        for path in folder.glob("*.csv"):
+            match = DATED.match(path.name)
+            if match and yahoo_symbol(match["etf"]) == etf:
+                dated.append((dt.date(int(match["y"]), int(match["m"]), int(match["d"])), path))
+            elif not match and _file_ticker(path) == etf:
+                undated = path
+        earlier = sorted(d for d in dated if d[0] <= day)
+        if earlier:
+            return earlier[-1][1], earlier[-1][0]
+        if undated is not None:
+            return undated, None
+        if dated:
+            raise OutsideRangeError(f"{self.name} {etf}: no holdings snapshot on or before {day}")
+        raise EmptyAnswerError(f"{self.name} {etf}: no file etf_holdings/{etf}.csv or {etf}_asof_MMDDYYYY.csv")
+
+    @cache  # noqa: B019
+    def _meta(self) -> pd.DataFrame:
+        path = self.root / "us_stocks" / "meta.csv"
+        if not path.is_file():
+            return pd.DataFrame(columns=["ticker"])
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["ticker"] = frame["ticker"].map(yahoo_symbol)
+        return frame.set_index("ticker")
+
+    def fetch_raw(self, query: Query) -> Any:
+        """The files' rows for the query (nothing leaves the process)."""
+        match query:
+            case BarsQuery():
+                if query.end < self.first:
+                    raise OutsideRangeError(f"{self.name}: {query.end} is before the files' first session {self.first}")
+                frame = self._bars(query.ticker)
+                dates = frame["date"].str.slice(0, 10)
+                return frame.loc[(dates >= query.start.isoformat()) & (dates <= query.end.isoformat())]
+            case HoldingsQuery():
+                path, as_of = self._holdings_file(query.etf, query.day)
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+                frame.attrs["as_of"] = as_of
+                return frame
+            case ProfileQuery():
+                meta = self._meta()
+                if query.ticker not in meta.index:
+                    raise EmptyAnswerError(f"{self.name} {query.ticker}: not in us_stocks/meta.csv")
+                return meta.loc[query.ticker].to_dict()
+        raise TypeError(f"unknown query {query!r}")
+
+    def normalise(self, raw: Any, query: Query) -> Any:
+        """The files' columns to the interface's schemas; cells stay text for validation to read."""
+        match query:
+            case BarsQuery():
+                frame = raw.copy()
+                for column in BAR_COLUMNS:
+                    if column not in frame.columns:
+                        frame[column] = None
+                frame = frame.loc[:, list(BAR_COLUMNS)].replace({"": None})
+                return frame.reset_index(drop=True)
+            case HoldingsQuery():
+                symbol = "holding" if "holding" in raw.columns else "ticker"
+                frame = pd.DataFrame({
+                    "ticker": raw.get(symbol),
+                    "name": raw["name"] if "name" in raw.columns else "",
+                    "holding_percent": raw.get("weight"),
+                })
+                frame.attrs["as_of"] = raw.attrs.get("as_of")
+                return frame
+            case ProfileQuery():
+                return {
+                    "name": raw.get("name"),
+                    "sector": raw.get("sector"),
+                    "shares_outstanding": raw.get("shares_outstanding"),
+                    "market_cap": raw.get("market_cap"),
+                    "currency": raw.get("currency") or None,
+                    "quote_type": "EQUITY",
+                }
+        raise TypeError(f"unknown query {query!r}")

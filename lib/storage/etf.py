@@ -1,0 +1,298 @@
+"""The US ETF pipeline's database (`us_etf`), one collection per table of the seed:
+
+collected_daily_etf_ohlc, collected_meta_etf, collected_etf_holdings, collected_daily_stock_history,
+collected_meta_stock, analytics_trending_etfs, analytics_portfolio_allocation (one document per day and period),
+analytics_monthly_portfolio (one per month), logs_rejected_records. Keys are the natural unique keys of the
+seed's tables written into `_id`, so a day's rows cannot be stored twice and every write is idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+
+from lib.calendar import from_stored, to_utc_midnight
+from lib.storage.client import StoreBase, naive_utc
+
+ETF_BARS = "collected_daily_etf_ohlc"
+ETF_META = "collected_meta_etf"
+HOLDINGS = "collected_etf_holdings"
+STOCK_BARS = "collected_daily_stock_history"
+STOCK_META = "collected_meta_stock"
+TRENDING = "analytics_trending_etfs"
+PORTFOLIOS = "analytics_portfolio_allocation"
+MONTHLY = "analytics_monthly_portfolio"
+REJECTED = "logs_rejected_records"
+
+
+def bar_id(ticker: str, day: dt.date) -> str:
+    """The key of a ticker's daily bar."""
+    return f"{ticker}:{day.isoformat()}"
+
+
+class EtfStore(StoreBase):
+    """The US ETF pipeline's collections."""
+
+    @property
+    def etf_db(self) -> Any:
+        """The `us_etf` database (with the deployment's prefix)."""
+        return self.client[f"{self.prefix}us_etf"]
+
+    def _etf_indexes(self) -> None:
+        db = self.etf_db
+        for name in (ETF_BARS, STOCK_BARS):
+            db[name].create_index([("ticker", ASCENDING), ("date", ASCENDING)])
+            db[name].create_index([("date", ASCENDING)])
+        db[HOLDINGS].create_index([("etf_ticker", ASCENDING), ("collected_date", DESCENDING)])
+        db[TRENDING].create_index([("as_of_date", ASCENDING), ("period_days", ASCENDING)])
+        db[PORTFOLIOS].create_index([("period_days", ASCENDING), ("as_of_date", DESCENDING)])
+        db[PORTFOLIOS].create_index([("performance.status", ASCENDING)])
+        db[REJECTED].create_index([("last_seen_utc", DESCENDING)])
+
+    def _sync_keyed(self, name: str, docs: Sequence[dict[str, Any]]) -> int:
+        """Insert new documents, replace changed ones, skip identical ones (keyed by `_id`); returns the number
+        written. Existing documents are read with one `_id` range per key prefix (the ticker or the day), which
+        an index answers on a server and the embedded store answers without a per-id scan."""
+        if not docs:
+            return 0
+        coll = self.etf_db[name]
+        groups: dict[str, list[str]] = {}
+        for doc in docs:
+            groups.setdefault(str(doc["_id"]).split(":", 1)[0], []).append(str(doc["_id"]))
+        existing: dict[str, dict] = {}
+        for ids in groups.values():
+            for found in coll.find({"_id": {"$gte": min(ids), "$lte": max(ids)}}):
+                existing[found["_id"]] = found
+        new = [d for d in docs if d["_id"] not in existing]
+        changed = [d for d in docs if d["_id"] in existing and existing[d["_id"]] != d]
+        if new or changed:
+            self._write(name)
+            self._insert_or_replace(coll, new, changed)
+        return len(new) + len(changed)
+
+    # --- collected ----------------------------------------------------------------------------------
+
+    def upsert_etf_bars(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Store ETF bars (each with ticker and date); returns how many documents were written."""
+        return self._sync_keyed(ETF_BARS, [{"_id": bar_id(d["ticker"], from_stored(d["date"])), **d} for d in docs])
+
+    def upsert_stock_bars(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Store stock bars (each with ticker and date); returns how many documents were written."""
+        return self._sync_keyed(STOCK_BARS, [{"_id": bar_id(d["ticker"], from_stored(d["date"])), **d} for d in docs])
+
+    def _closes(
+        self, name: str, tickers: Iterable[str], start: dt.date, end: dt.date
+    ) -> dict[str, dict[dt.date, float]]:
+        # One read of the date range, tickers picked here: the pipeline follows a few dozen tickers, and one
+        # range read beats a per-ticker (or $in) query on both the server and the embedded store.
+        wanted = set(tickers)
+        out: dict[str, dict[dt.date, float]] = {t: {} for t in wanted}
+        query = {"date": {"$gte": to_utc_midnight(start), "$lte": to_utc_midnight(end)}}
+        for doc in self.etf_db[name].find(query, {"ticker": 1, "date": 1, "close": 1}):
+            if doc["ticker"] in wanted:
+                out[doc["ticker"]][from_stored(doc["date"])] = doc["close"]
+        return out
+
+    def etf_closes(self, tickers: Iterable[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, float]]:
+        """Stored ETF closes by ticker and date."""
+        return self._closes(ETF_BARS, tickers, start, end)
+
+    def stock_closes(self, tickers: Iterable[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, float]]:
+        """Stored stock closes by ticker and date."""
+        return self._closes(STOCK_BARS, tickers, start, end)
+
+    def etf_bars(self, ticker: str, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
+        """A ticker's stored ETF bars in date order."""
+        return self._bars(ETF_BARS, ticker, start, end)
+
+    def stock_bars(self, ticker: str, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
+        """A ticker's stored stock bars in date order."""
+        return self._bars(STOCK_BARS, ticker, start, end)
+
+    def _bars(self, name: str, ticker: str, start: dt.date | None, end: dt.date | None) -> list[dict]:
+        query: dict[str, Any] = {"ticker": ticker}
+        if start or end:
+            query["date"] = {}
+            if start:
+                query["date"]["$gte"] = to_utc_midnight(start)
+            if end:
+                query["date"]["$lte"] = to_utc_midnight(end)
+        return list(self.etf_db[name].find(query, {"_id": 0}).sort("date", ASCENDING))
+
+    def save_etf_meta(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Store the static ETF metadata (keyed by ticker)."""
+        return self._sync_keyed(ETF_META, list(docs))
+
+    def etf_meta(self) -> dict[str, dict]:
+        """The ETF metadata by ticker."""
+        return {d["_id"]: d for d in self.etf_db[ETF_META].find({})}
+
+    def save_holdings(self, etf: str, day: dt.date, rows: Sequence[dict[str, Any]], fields: Mapping[str, Any]) -> int:
+        """Store an ETF's holdings collected on `day` (rank = position by weight)."""
+        docs = [
+            {
+                "_id": f"{etf}:{day.isoformat()}:{row['ticker']}",
+                "etf_ticker": etf,
+                "stock_ticker": row["ticker"],
+                "stock_name": row["name"],
+                "holding_percent": row["holding_percent"],
+                "rank": rank,
+                "collected_date": day.isoformat(),
+                **fields,
+            }
+            for rank, row in enumerate(rows, start=1)
+        ]
+        return self._sync_keyed(HOLDINGS, docs)
+
+    def holdings_history(self, etfs: Iterable[str]) -> dict[str, dict[str, list[dict]]]:
+        """Every stored holdings snapshot of these ETFs: {etf: {collected_date: rows by rank}}."""
+        out: dict[str, dict[str, list[dict]]] = {}
+        for etf in sorted(set(etfs)):
+            for doc in self.etf_db[HOLDINGS].find({"_id": {"$gte": f"{etf}:", "$lte": f"{etf}:~"}}, {"_id": 0}):
+                out.setdefault(etf, {}).setdefault(doc["collected_date"], []).append(doc)
+        for snapshots in out.values():
+            for rows in snapshots.values():
+                rows.sort(key=lambda r: r["rank"])
+        return out
+
+    def holdings_on(self, etf: str, day: dt.date) -> tuple[dt.date | None, list[dict]]:
+        """The ETF's latest holdings snapshot collected on or before `day`, by rank."""
+        latest = self.etf_db[HOLDINGS].find_one(
+            {"etf_ticker": etf, "collected_date": {"$lte": day.isoformat()}},
+            {"collected_date": 1}, sort=[("collected_date", DESCENDING)],
+        )
+        if latest is None:
+            return None, []
+        collected = latest["collected_date"]
+        rows = list(
+            self.etf_db[HOLDINGS].find({"etf_ticker": etf, "collected_date": collected}, {"_id": 0}).sort("rank", 1)
+        )
+        return dt.date.fromisoformat(collected), rows
+
+    def save_stock_profiles(self, docs: Mapping[str, Mapping[str, Any]]) -> int:
+        """Store stocks' latest profiles ({ticker: name, sector, shares, market cap, as_of})."""
+        return self._sync_keyed(STOCK_META, [{"_id": t, "ticker": t, **doc} for t, doc in sorted(docs.items())])
+
+    def stock_profiles(self, tickers: Iterable[str]) -> dict[str, dict]:
+        """The stored profiles of these tickers."""
+        return {d["_id"]: d for d in self.etf_db[STOCK_META].find({"_id": {"$in": sorted(set(tickers))}})}
+
+    # --- analytics ----------------------------------------------------------------------------------
+
+    def save_trending(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store trending rows (each with as_of_date, period_days and etf_ticker)."""
+        docs = [{"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r} for r in rows]
+        return self._sync_keyed(TRENDING, docs)
+
+    def trending_rows(self, day: dt.date, period: int | None = None) -> list[dict]:
+        """A day's trending rows (one period or all), best outperformance first."""
+        query: dict[str, Any] = {"as_of_date": day.isoformat()}
+        if period is not None:
+            query["period_days"] = period
+        rows = list(self.etf_db[TRENDING].find(query, {"_id": 0}))
+        return sorted(rows, key=lambda r: (r["period_days"], r["rank_by_outperformance"] or 10**6, r["etf_ticker"]))
+
+    def latest_trending_day(self, on_or_before: dt.date | None = None) -> dt.date | None:
+        """The newest day with trending rows."""
+        query = {"as_of_date": {"$lte": on_or_before.isoformat()}} if on_or_before else {}
+        doc = self.etf_db[TRENDING].find_one(query, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
+        return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
+
+    def save_portfolios(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Store daily portfolios (each with as_of_date and period_days), keeping the performance already
+        evaluated for any of them."""
+        keyed = [{"_id": f"{d['as_of_date']}:{d['period_days']}", **d} for d in docs]
+        return self._save_keeping_performance(PORTFOLIOS, keyed)
+
+    def _save_keeping_performance(self, name: str, docs: list[dict[str, Any]]) -> int:
+        if not docs:
+            return 0
+        ids = [d["_id"] for d in docs]
+        stored = {
+            d["_id"]: d["performance"]
+            for d in self.etf_db[name].find({"_id": {"$gte": min(ids), "$lte": max(ids)}}, {"performance": 1})
+            if "performance" in d
+        }
+        full = [{**d, "performance": stored[d["_id"]]} if d["_id"] in stored and "performance" not in d else d
+                for d in docs]
+        return self._sync_keyed(name, full)
+
+    def portfolio(self, day: dt.date, period: int) -> dict | None:
+        """One stored daily portfolio."""
+        return self.etf_db[PORTFOLIOS].find_one({"_id": f"{day.isoformat()}:{period}"}, {"_id": 0})
+
+    def latest_portfolio_day(self, period: int, on_or_before: dt.date | None = None) -> dt.date | None:
+        """The newest day with a portfolio of that period."""
+        query: dict[str, Any] = {"period_days": period}
+        if on_or_before:
+            query["as_of_date"] = {"$lte": on_or_before.isoformat()}
+        doc = self.etf_db[PORTFOLIOS].find_one(query, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
+        return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
+
+    def first_portfolio_day(self) -> dt.date | None:
+        """The oldest day with a daily portfolio."""
+        doc = self.etf_db[PORTFOLIOS].find_one({}, {"as_of_date": 1}, sort=[("as_of_date", ASCENDING)])
+        return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
+
+    def save_monthly(self, month: str, doc: Mapping[str, Any]) -> int:
+        """Store a month's merged portfolio, keeping its performance if already evaluated."""
+        return self._save_keeping_performance(MONTHLY, [{"_id": month, "month": month, **doc}])
+
+    def monthly(self, month: str | None = None) -> dict | None:
+        """A month's portfolio (YYYY-MM), or the latest."""
+        if month is not None:
+            return self.etf_db[MONTHLY].find_one({"_id": month}, {"_id": 0})
+        return self.etf_db[MONTHLY].find_one({}, {"_id": 0}, sort=[("_id", DESCENDING)])
+
+    def monthly_months(self) -> list[str]:
+        """Every month with a merged portfolio, oldest first."""
+        return sorted(d["_id"] for d in self.etf_db[MONTHLY].find({}, {"_id": 1}))
+
+    def unfinished_portfolios(self) -> tuple[list[dict], list[dict]]:
+        """Daily and monthly portfolios whose performance is not final yet (with their `_id`)."""
+        query = {"performance.status": {"$ne": "final"}}
+        return list(self.etf_db[PORTFOLIOS].find(query)), list(self.etf_db[MONTHLY].find(query))
+
+    def set_performances(self, monthly: bool, performances: Mapping[str, Mapping[str, Any]]) -> int:
+        """Record portfolios' realised performance ({_id: performance}) in one write; returns how many changed."""
+        coll = self.etf_db[MONTHLY if monthly else PORTFOLIOS]
+        if not performances:
+            return 0
+        ids = list(performances)
+        stored = {d["_id"]: d.get("performance") for d in coll.find({"_id": {"$gte": min(ids), "$lte": max(ids)}},
+                                                                     {"performance": 1})}
+        ops = [UpdateOne({"_id": key}, {"$set": {"performance": dict(perf)}})
+               for key, perf in performances.items() if key in stored and stored[key] != dict(perf)]
+        if ops:
+            self._write(f"{coll.name}.performance")
+            coll.bulk_write(ops, ordered=False)
+        return len(ops)
+
+    # --- rejected records ---------------------------------------------------------------------------
+
+    def record_rejected(self, records: Iterable[Mapping[str, Any]], now: dt.datetime) -> int:
+        """Keep refused records with their raw value and reason; the same record seen again only updates
+        last_seen_utc. Returns how many were new."""
+        ops = []
+        for record in records:
+            body = json.dumps(
+                {k: record.get(k) for k in ("kind", "source", "ticker", "date", "raw", "reason")},
+                sort_keys=True, default=str,
+            )
+            key = hashlib.sha1(body.encode()).hexdigest()
+            first = {**record, "first_seen_utc": naive_utc(now)}
+            ops.append(UpdateOne({"_id": key}, {"$setOnInsert": first, "$set": {"last_seen_utc": naive_utc(now)}},
+                                 upsert=True))
+        if not ops:
+            return 0
+        self._write(REJECTED)
+        result = self.etf_db[REJECTED].bulk_write(ops, ordered=False)
+        return result.upserted_count
+
+    def rejected_records(self, limit: int = 100) -> list[dict]:
+        """The most recently seen rejected records."""
+        return list(self.etf_db[REJECTED].find({}, {"_id": 0}).sort("last_seen_utc", DESCENDING).limit(limit))

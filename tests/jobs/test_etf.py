@@ -1,0 +1,323 @@
+"""etf_pipeline on the bundled real US data: the five stages, catch-up over holidays and a DST change, the
+calendar overrides, rejected records, crash safety and determinism."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+
+import pytest
+
+from lib.calendar import TradingCalendar
+from lib.errors import TransientSourceError
+from lib.jobs.collect import last_due_session
+from lib.log import KST
+from lib.markets.us import us_calendar
+from lib.sources.chain import SourceChain
+from lib.sources.us_replay import UsReplaySource
+from lib.sources.yfinance_source import YFinanceSource
+from tests.conftest import US_SAMPLE
+from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
+from tests.jobs.test_collect import SimulatedKill
+from tests.yahoo_stub import YahooStub
+
+D = dt.date
+ETFS = 15
+
+
+def done(storage) -> list[dt.date]:
+    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("etf_pipeline") if d["status"] == "completed"]
+
+
+def counting_market(settings, root=US_SAMPLE, failures=None, network=False):
+    source = CountingSource(UsReplaySource(root), failures)
+    source.network = network
+    return us_test_market(settings, sources=[source]), source
+
+
+def yahoo_like(calendar: TradingCalendar) -> SourceChain:
+    """A chain whose one source publishes like Yahoo: an hour after each session's close."""
+    return SourceChain([YFinanceSource(10, dt.timedelta(minutes=60), calendar.close_at)])
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings(us_first_run_sessions=3)
+
+
+def test_a_first_run_processes_the_last_sessions_through_all_five_stages(storage, settings, clock):
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
+    assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
+    # Stages 1-2: each ETF's bars in one request for the whole batch and the 25 sessions before it.
+    etf_bars = [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()]
+    assert len(etf_bars) == len(set(etf_bars)) == ETFS
+    spy = storage.etf_bars("SPY", D(2025, 7, 31), D(2025, 7, 31))[0]
+    assert spy["close"] == pytest.approx(632.0800170898438)
+    assert spy["price_change_percent"] == pytest.approx((632.0800170898438 / 634.4600219726562 - 1) * 100)
+    assert storage.etf_meta()["QQQ"]["etf_type"] == "benchmark+sector"
+    # Stage 3: the worked example of tests/etf/test_trending.py, as stored.
+    trending = {(r["period_days"], r["etf_ticker"]): r for r in storage.trending_rows(D(2025, 7, 31))}
+    assert len(trending) == 3 * ETFS
+    assert sorted(t for (p, t), r in trending.items() if p == 20 and r["is_trending"]) == ["QQQ", "XLI", "XLU"]
+    assert trending[(5, "XLU")]["rank_by_outperformance"] == 1 and trending[(5, "XLU")]["valid_from"] == "2025-08-01"
+    # Stage 4: XLU's top five holdings and their history with sector and market cap.
+    collected, holdings = storage.holdings_on("XLU", D(2025, 7, 31))
+    assert [h["stock_ticker"] for h in holdings] == ["NEE", "CEG", "SO", "DUK", "AEP"]
+    ceg = storage.stock_bars("CEG", D(2025, 7, 31), D(2025, 7, 31))[0]
+    assert ceg["sector"] == "Utilities" and ceg["market_cap"] == pytest.approx(362290071 * 347.421143)
+    # Stage 5: the only 5-session trending ETF is XLU, whose best holding was CEG (+8.14%).
+    five = storage.portfolio(D(2025, 7, 31), 5)
+    assert [(p["ticker"], p["weight"]) for p in five["positions"]] == [("CEG", 1.0)]
+    assert five["positions"][0]["return_nd"] == pytest.approx(347.421143 / 321.282684 - 1)
+    assert five["valid_from"] == "2025-08-01" and five["valid_until"] == "2025-08-07"
+    ten = {p["ticker"]: p["weight"] for p in storage.portfolio(D(2025, 7, 31), 10)["positions"]}
+    ceg10, meta10 = (347.421143 / 307.709015 - 1) / (362290071 * 347.421143), \
+        (772.918335 / 700.93689 - 1) / (2529555613 * 772.918335)
+    assert ten == pytest.approx({"CEG": ceg10 / (ceg10 + meta10), "META": meta10 / (ceg10 + meta10)})
+    assert five["performance"]["status"] == "pending"
+
+
+def test_nothing_pending_means_no_source_call(storage, settings, clock):
+    run_etf(storage, settings, new_york(D(2025, 7, 31)), clock)
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
+    assert source.calls == [] and storage.runs("etf_pipeline")[0]["pending"] == 0
+
+
+def test_catch_up_over_the_fourth_of_july_collects_only_sessions(storage, settings, clock):
+    run_etf(storage, settings, new_york(D(2025, 6, 30)), clock)
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 8)), clock, market) == 0
+    assert done(storage)[-5:] == [D(2025, 7, 1), D(2025, 7, 2), D(2025, 7, 3), D(2025, 7, 7), D(2025, 7, 8)]
+    etf_bars = [t for k, t in source.calls if k == "bars" and t in {"SPY", "XLU", "XLF", "QQQ"}]
+    # June 30 was the first run; the catch-up is one batch (July): one request per ETF for all of it.
+    assert sorted(etf_bars) == ["QQQ", "SPY", "XLF", "XLU"]
+    # The 3 July half day is a session; 4 July is not.
+    assert storage.etf_bars("SPY", D(2025, 7, 4), D(2025, 7, 4)) == []
+
+
+def test_thanksgiving_and_its_half_day_with_yahoo_s_publication_delay(make_settings):
+    calendar = us_calendar(make_settings())
+    chain = yahoo_like(calendar)
+    # Friday 2024-11-29 closed at 13:00 in New York: due from 14:00 with the 60-minute delay.
+    assert last_due_session(calendar, chain, new_york(D(2024, 11, 29), 13, 59)) == D(2024, 11, 27)
+    assert last_due_session(calendar, chain, new_york(D(2024, 11, 29), 14, 0)) == D(2024, 11, 29)
+    assert last_due_session(calendar, chain, new_york(D(2024, 11, 28), 20)) == D(2024, 11, 27)
+
+
+@pytest.mark.parametrize(("first", "last"), [(D(2025, 2, 24), D(2025, 3, 21)), (D(2024, 10, 21), D(2024, 11, 15))])
+def test_the_07_30_kst_cron_run_finds_the_session_just_closed_on_both_sides_of_a_dst_change(make_settings, first, last):
+    """US daylight saving starts 2025-03-09 and ends 2024-11-03; Korea has none: the close moves from 06:00 to
+    05:00 KST and back. 07:30 KST is after the close plus Yahoo's hour in both, 06:30 KST only in summer."""
+    calendar = us_calendar(make_settings())
+    chain = yahoo_like(calendar)
+    early_ok = []
+    for session in calendar.sessions_between(first, last):
+        morning = dt.datetime.combine(session + dt.timedelta(days=1), dt.time(7, 30), tzinfo=KST)
+        assert last_due_session(calendar, chain, morning) == session, session
+        earlier = morning.replace(hour=6)
+        early_ok.append(last_due_session(calendar, chain, earlier) == session)
+    assert any(early_ok) and not all(early_ok)
+
+
+def test_a_catch_up_run_by_cron_across_the_dst_change_completes_each_session_once(storage, settings, clock):
+    run_etf(storage, settings, new_york(D(2025, 3, 5)), clock)
+    for day in (D(2025, 3, 7), D(2025, 3, 11), D(2025, 3, 12)):  # Saturday 07:30 KST, then Tue/Wed mornings
+        cron = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(7, 30), tzinfo=KST)
+        assert run_etf(storage, settings, cron, clock) == 0
+    assert done(storage)[-6:] == [D(2025, 3, 5), D(2025, 3, 6), D(2025, 3, 7), D(2025, 3, 10), D(2025, 3, 11),
+                                  D(2025, 3, 12)]
+    assert len(done(storage)) == len(set(done(storage)))
+
+
+def test_a_closure_the_calendar_does_not_know_holds_nothing_back_and_names_its_setting(
+    storage, make_settings, clock, caplog
+):
+    # exchange-calendars learned 2025-01-09 (national day of mourning) late: simulate the lagging library.
+    settings = make_settings(us_first_run_sessions=2)
+    lagging = sorted({*us_calendar(settings).sessions_between(D(2010, 1, 4), D(2027, 1, 1)), D(2025, 1, 9)})
+
+    def market(config, network=False):
+        calendar = TradingCalendar(config.us_extra_closed_days, base_sessions=lagging, exchange="XNYS",
+                                   settings_prefix="US")
+        source = CountingSource(UsReplaySource(US_SAMPLE))
+        source.network = network
+        return us_test_market(config, sources=[source], calendar=calendar)
+
+    run_etf(storage, settings, new_york(D(2025, 1, 8)), clock, market(settings))
+    # From Yahoo (a network source), every ETF empty on a day while the next one is served: a closure.
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market(settings, network=True)) == 0
+    assert "CLOSED? every source answers the whole XNYS market empty for 2025-01-09" in caplog.text
+    assert "US_EXTRA_CLOSED_DAYS=2025-01-09" in caplog.text
+    assert done(storage)[-2:] == [D(2025, 1, 8), D(2025, 1, 10)]  # the next session was not held back
+    assert storage.portfolio(D(2025, 1, 10), 20) is not None
+    # From local files, the same day asks for a fix (a file does not change by itself): exit 2.
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_etf(storage, settings, new_york(D(2025, 1, 10)), clock, market(settings)) == 2
+    assert "if XNYS was closed, add `US_EXTRA_CLOSED_DAYS=2025-01-09` to .env" in caplog.text
+    fixed = make_settings(us_first_run_sessions=2, us_extra_closed_days="2025-01-09")
+    assert run_etf(storage, fixed, new_york(D(2025, 1, 10)), clock, market(fixed)) == 0
+    assert "2025-01-09" not in {d["date_kst"] for d in storage.day_records("etf_pipeline")}
+
+
+def _corrupt(tmp_path, ticker: str, day: str, column: str, value: str):
+    root = tmp_path / "us"
+    shutil.copytree(US_SAMPLE, root)
+    path = root / "us_etf" / f"{ticker}.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    for i, line in enumerate(lines):
+        if line.startswith(day):
+            cells = line.split(",")
+            cells[header.index(column)] = value
+            lines[i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_a_broken_row_before_the_batch_is_a_rejected_record_and_the_days_complete(storage, make_settings, clock,
+                                                                                   tmp_path):
+    root = _corrupt(tmp_path, "XLF", "2025-07-25", "high", "1.0")  # high below low
+    settings = make_settings(us_first_run_sessions=3, us_replay_dir=root)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
+    [rejected] = storage.rejected_records()
+    assert rejected["ticker"] == "XLF" and rejected["date"] == "2025-07-25" and rejected["kind"] == "bars"
+    assert rejected["reason"].startswith("high 1.0 below low") and rejected["raw"]["high"] == "1.0"
+    assert rejected["source"] == "replay" and rejected["job"] == "etf_pipeline" and rejected["first_seen_utc"]
+    assert storage.etf_bars("XLF", D(2025, 7, 25), D(2025, 7, 25)) == []  # never stored as data
+    assert done(storage)[-1] == D(2025, 7, 31)
+    # Seen again by a later run: still one record.
+    assert run_etf(storage, settings, new_york(D(2025, 8, 1)), clock) == 0
+    assert len(storage.rejected_records()) == 1
+
+
+def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to_look(
+    storage, make_settings, clock, tmp_path, caplog
+):
+    root = _corrupt(tmp_path, "XLF", "2025-07-31", "close", "abc")
+    settings = make_settings(us_first_run_sessions=2, us_replay_dir=root)
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        # Only a local file serves it, and a file does not change by itself: a human must fix it (exit 2).
+        assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 2
+    assert "no usable bar for 2025-07-31 (rejected: close is not a number: 'abc'; see logs_rejected_records)" \
+        in caplog.text and "correct the file" in caplog.text
+    assert done(storage) == [D(2025, 7, 30)]  # the session before it is not held back
+    records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
+    assert records["2025-07-31"]["status"] == "partial" and list(records["2025-07-31"]["missing"]) == ["XLF"]
+    assert storage.rejected_records()[0]["reason"] == "close is not a number: 'abc'"
+    assert storage.portfolio(D(2025, 7, 31), 20) is None  # no stage 3-5 on a half-delivered session
+    # The file is fixed: the next run asks for XLF alone and completes the session.
+    shutil.copy(US_SAMPLE / "us_etf" / "XLF.csv", root / "us_etf" / "XLF.csv")
+    market, source = counting_market(settings, root=root)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
+    assert done(storage) == [D(2025, 7, 30), D(2025, 7, 31)]
+    assert [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()] == ["XLF"]
+    assert storage.portfolio(D(2025, 7, 31), 20) is not None
+
+
+def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(storage, settings, clock):
+    def outage():
+        raise TransientSourceError("replay: HTTP 503")
+
+    # a network source is retried (a local file is not: it would answer the same)
+    market, source = counting_market(settings, failures={("bars", "XLV"): outage}, network=True)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 1
+    assert done(storage) == [] and source.calls.count(("bars", "XLV")) == settings.us_max_attempts
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
+    assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
+
+
+def test_a_second_run_exits_while_the_first_holds_the_lock(storage, settings, clock, caplog):
+    ttl = dt.timedelta(minutes=settings.lock_timeout_minutes)
+    assert storage.acquire_lock("us_etf", "other-run", clock(), ttl)[0]
+    market, source = counting_market(settings)
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
+    assert "another run (other-run) holds the us_etf lock" in caplog.text and source.calls == []
+
+
+def test_yfinance_through_yahoo_s_answer_shapes_gives_the_same_portfolios_as_the_replay(make_settings, clock,
+                                                                                        tmp_path):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    settings = make_settings(us_first_run_sessions=2)
+    replayed = Storage(mongomock_ng.MongoClient(), prefix="r_")
+    run_etf(replayed, settings, new_york(D(2025, 7, 31)), clock)
+    stub = YahooStub()
+    calendar = us_calendar(settings)
+    yahoo = YFinanceSource(10, dt.timedelta(minutes=60), calendar.close_at, http="requests",
+                           cache_dir=tmp_path / "yf", transport=stub)
+    fetched = Storage(mongomock_ng.MongoClient(), prefix="y_")
+    assert run_etf(fetched, settings, new_york(D(2025, 7, 31)), clock, us_test_market(settings, [yahoo])) == 0
+    for day in (D(2025, 7, 30), D(2025, 7, 31)):
+        for period in (5, 10, 20):
+            a, b = replayed.portfolio(day, period)["positions"], fetched.portfolio(day, period)["positions"]
+            assert [p["ticker"] for p in a] == [p["ticker"] for p in b]
+            assert [p["weight"] for p in a] == pytest.approx([p["weight"] for p in b], rel=1e-9)
+    assert stub.calls[("SPY", "chart")] == 1 and stub.calls[("XLU", "holdings")] == 1
+
+
+# --- crash safety and determinism ---------------------------------------------------------------------
+
+
+def _scenario(storage, settings, clock, crash_at: int | None) -> int:
+    writes = {"n": 0}
+
+    def on_write(_what: str) -> None:
+        writes["n"] += 1
+        if crash_at is not None and writes["n"] == crash_at:
+            raise SimulatedKill
+
+    storage.on_write = on_write
+    for as_of in (new_york(D(2025, 7, 30)), new_york(D(2025, 8, 1))):
+        try:
+            assert run_etf(storage, settings, as_of, clock) == 0
+        except SimulatedKill:
+            clock.advance(minutes=settings.lock_timeout_minutes + 1)
+            assert run_etf(storage, settings, as_of, clock) == 0
+        clock.advance(minutes=1)
+    return writes["n"]
+
+
+def test_a_run_killed_at_any_write_then_rerun_gives_the_same_database(make_settings, clock):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    # A small plan keeps the number of write points (and so of replays) small: SPY, two sector ETFs that trend
+    # in late July 2025, their top two holdings; a first run of two sessions, then a catch-up across a month end.
+    settings = make_settings(
+        us_first_run_sessions=2, us_benchmark_etfs="SPY", us_sector_etfs="XLU:Utilities,XLC:Communication",
+        us_top_holdings=2,
+    )
+    reference = Storage(mongomock_ng.MongoClient(), prefix="t_")
+    total = _scenario(reference, settings, clock, crash_at=None)
+    expected = etf_snapshot(reference)
+    assert [d["date_kst"] for d in expected["days"]] == ["2025-07-29", "2025-07-30", "2025-07-31", "2025-08-01"]
+    assert total > 20
+    for crash_at in range(1, total + 1):
+        crashed = Storage(mongomock_ng.MongoClient(), prefix="t_")
+        _scenario(crashed, settings, clock, crash_at=crash_at)
+        assert etf_snapshot(crashed) == expected, f"differs after a kill at write {crash_at}"
+        assert all(run["status"] != "running" for run in crashed.runs())
+
+
+def test_a_replay_run_twice_gives_identical_results(make_settings, clock):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    settings = make_settings(us_first_run_sessions=4)
+    snapshots = []
+    for prefix in ("a_", "b_"):
+        storage = Storage(mongomock_ng.MongoClient(), prefix=prefix)
+        assert run_etf(storage, settings, new_york(D(2025, 8, 4)), clock) == 0
+        snapshots.append(etf_snapshot(storage))
+    assert snapshots[0] == snapshots[1]
+    assert len(snapshots[0]["analytics_portfolio_allocation"]) == 4 * 3

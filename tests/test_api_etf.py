@@ -1,0 +1,97 @@
+"""The ETF routes read what etf_pipeline and monthly_rebalance stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mongomock_ng
+import pytest
+from fastapi.testclient import TestClient
+
+from api import deps
+from lib.config import load_settings
+from lib.storage import Storage
+from main import app
+from tests.conftest import US_SAMPLE, FakeClock
+from tests.helpers import new_york, run_etf, run_rebalance
+
+D = dt.date
+
+
+@pytest.fixture(scope="module")
+def client():
+    settings = load_settings(
+        env_file=None, mongodb_uri="mongomock://", us_sources=["replay"], us_replay_dir=US_SAMPLE,
+        us_min_request_gap_seconds=0, us_first_run_sessions=3,
+    )
+    storage = Storage(mongomock_ng.MongoClient(), prefix="api_")
+    clock = FakeClock(dt.datetime(2025, 10, 1, tzinfo=dt.UTC))
+    assert run_etf(storage, settings, new_york(D(2025, 8, 29)), clock) == 0
+    assert run_rebalance(storage, settings, new_york(D(2025, 8, 31), 10), clock) == 0
+    assert run_etf(storage, settings, new_york(D(2025, 9, 3)), clock) == 0
+    app.dependency_overrides[deps.get_settings] = lambda: settings
+    app.dependency_overrides[deps.get_storage] = lambda: storage
+    try:
+        yield TestClient(app)
+    finally:
+        app.dependency_overrides.clear()
+
+
+def test_trending_serves_the_latest_table_of_a_period(client):
+    body = client.get("/etf/trending", params={"period": 10}).json()
+    assert body["as_of_date"] == "2025-09-03" and body["valid_from"] == "2025-09-04" and body["period_days"] == 10
+    assert len(body["etfs"]) == 15 and body["etfs"][0]["rank_by_outperformance"] == 1
+    assert body["trending"] == [e["etf_ticker"] for e in body["etfs"] if e["is_trending"]]
+    past = client.get("/etf/trending", params={"period": 20, "date": "2025-08-29"}).json()
+    assert past["trending"] == ["IWM", "XLY", "XLB", "SCHD", "XLF", "XLC", "XLV", "DIA"]
+
+
+def test_holdings_of_a_trending_etf(client):
+    body = client.get("/etf/xlf/holdings").json()
+    assert body["etf_ticker"] == "XLF" and body["source"] == "replay"
+    assert [h["stock_ticker"] for h in body["holdings"]] == ["BRK-B", "JPM", "V", "MA", "BAC"]
+    assert body["holdings"][0]["holding_percent"] == pytest.approx(12.560904)
+
+
+def test_daily_portfolios_with_their_performance(client):
+    body = client.get("/portfolio", params={"period": 5, "date": "2025-08-28"}).json()
+    assert body["as_of_date"] == "2025-08-28" and body["valid_until"] == "2025-09-05"
+    assert sum(p["weight"] for p in body["positions"]) == pytest.approx(1.0)
+    assert body["performance"]["status"] == "open" and body["performance"]["through"] == "2025-09-03"
+    latest = client.get("/portfolio").json()
+    assert latest["as_of_date"] == "2025-09-03" and latest["period_days"] == 20
+
+
+def test_the_monthly_portfolio(client):
+    body = client.get("/portfolio/monthly").json()
+    assert body["month"] == "2025-08" and body["valid_from"] == "2025-09-02"
+    assert body["positions"][0]["final_rank"] == 1 and body["performance"]["through"] == "2025-09-03"
+    assert client.get("/portfolio/monthly", params={"month": "2025-08"}).json() == body
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "status", "detail"),
+    [
+        ("/etf/trending", {"period": 7}, 422, None),
+        ("/portfolio", {"period": 15}, 422, None),
+        ("/portfolio", {"date": "2025-09-01"}, 422, "2025-09-01 is not an XNYS session"),
+        ("/portfolio", {"date": "2025-06-02"}, 404, "no 20-session portfolio for 2025-06-02"),
+        ("/etf/trending", {"date": "2025-13-01"}, 422, None),
+        ("/etf/XLK/holdings", {}, 404, "XLK is not a followed ETF"),
+        ("/etf/SPY/holdings", {}, 404, "holdings are collected only for ETFs that trend"),
+        ("/etf/XL$/holdings", {}, 422, None),
+        ("/portfolio/monthly", {"month": "2025-07"}, 404, "no monthly portfolio for 2025-07"),
+        ("/portfolio/monthly", {"month": "July"}, 422, None),
+    ],
+)
+def test_bad_requests_get_a_status_and_a_reason(client, url, params, status, detail):
+    response = client.get(url, params=params)
+    assert response.status_code == status
+    if detail:
+        assert detail in response.json()["detail"]
+
+
+def test_every_etf_route_and_status_is_in_the_openapi_document(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly"):
+        assert {"200", "404", "422", "503"} <= set(paths[path]["get"]["responses"]), path

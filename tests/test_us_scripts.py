@@ -1,0 +1,109 @@
+"""The US scripts as a user runs them: exit codes and one-line refusals, cron across daylight saving, the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import demo
+import etf_pipeline
+import monthly_rebalance
+from lib.config import load_settings
+from lib.errors import ConfigError
+from lib.etf.rebalance import last_sunday
+
+ROOT = Path(__file__).resolve().parent.parent
+SEOUL, NEW_YORK = ZoneInfo("Asia/Seoul"), ZoneInfo("America/New_York")
+
+
+def cron_lines() -> dict[str, list[str]]:
+    lines = [ln for ln in (ROOT / "crontab.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    jobs: dict[str, list[str]] = {}
+    for line in lines:
+        if "python" in line:
+            jobs[line.split("python ")[1].split()[0]] = line.split()[:5]
+    return jobs
+
+
+def test_the_us_scripts_run_tuesday_to_saturday_mornings_and_sunday_night_in_korea():
+    jobs = cron_lines()
+    assert jobs["etf_pipeline.py"] == ["30", "7,11", "*", "*", "2-6"]
+    assert jobs["monthly_rebalance.py"] == ["0", "23", "*", "*", "0"]
+
+
+def test_sunday_23_00_kst_is_14_00_utc_and_the_same_sunday_in_new_york_in_every_season():
+    day = dt.date(2024, 1, 7)
+    while day < dt.date(2027, 1, 1):
+        moment = dt.datetime.combine(day, dt.time(23, 0), tzinfo=SEOUL)
+        assert moment.astimezone(dt.UTC).hour == 14
+        assert moment.astimezone(NEW_YORK).date() == day
+        day += dt.timedelta(days=7)
+    assert last_sunday(2025, 3) == dt.date(2025, 3, 30) and last_sunday(2025, 11) == dt.date(2025, 11, 30)
+
+
+def test_without_mongodb_uri_each_us_script_refuses_with_one_line(make_settings, capsys):
+    settings = make_settings(mongodb_uri=None)
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 2
+    assert monthly_rebalance.main(["--date", "2025-08-31"], settings=settings) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all("MONGODB_URI is not set" in ln for ln in lines)
+    assert re.match(r"^\S+\+09:00 etf_pipeline ERROR ", lines[0])
+
+
+def test_a_future_new_york_date_is_refused(make_settings, capsys):
+    future = (dt.datetime.now(NEW_YORK) + dt.timedelta(days=3)).date().isoformat()
+    assert etf_pipeline.main(["--today", future], settings=make_settings()) == 2
+    assert "is in the future" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"us_sources": "replay", "us_replay_dir": None}, "US_SOURCES names 'replay': set US_REPLAY_DIR"),
+        ({"us_sources": "replay", "us_replay_dir": "/nonexistent"}, "US_REPLAY_DIR: no folder at /nonexistent"),
+        ({"us_sources": "yahoo"}, "unknown source 'yahoo'; choose from yfinance, replay"),
+        ({"us_sector_etfs": "XLF"}, "'XLF' is not TICKER:Sector name"),
+        ({"us_benchmark": "VOO"}, "US_BENCHMARK VOO must be one of US_BENCHMARK_ETFS"),
+        ({"us_extra_closed_days": "2025-13-01"}, "US_EXTRA_CLOSED_DAYS"),
+    ],
+)
+def test_bad_us_settings_are_one_clear_line(values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(env_file=None, **values)
+
+
+def test_a_replay_folder_without_its_layout_is_refused(make_settings, tmp_path, capsys):
+    settings = make_settings(us_replay_dir=tmp_path)
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 2
+    assert "has no us_etf/ folder" in capsys.readouterr().err
+
+
+def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_with_units(capsys):
+    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02"]
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "=== trending ETFs on 2025-09-02" in out and "pt = percentage points ahead of SPY" in out
+    assert re.search(r"=== 20-session portfolio of 2025-09-02, for 2025-09-03\.\.2025-09-30", out)
+    assert re.search(r" 1\. \S+ .* weight +\d+\.\d\d%  return +[+-]\d+\.\d\d%  market cap USD [\d,]+B", out)
+    assert "2025-08: " in out and "2025-09-02..2025-09-29: open through 2025-09-02" in out
+
+
+def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_settings, capsys):
+    import check_db
+    from lib.storage import Storage, get_client
+
+    settings = make_settings(us_first_run_sessions=2)
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 0
+    storage = Storage(get_client("mongomock://"))
+    first = storage.day_records("etf_pipeline")[-1]
+    assert etf_pipeline.main(["--today", "2025-07-31", "--redo", "2025-07-31"], settings=settings) == 0
+    again = storage.day_records("etf_pipeline")[-1]
+    assert again["date_kst"] == "2025-07-31" and again["run_id"] != first["run_id"]
+    assert [r["pending"] for r in storage.runs("etf_pipeline")][:1] == [1]
+    capsys.readouterr()
+    check_db.main(["--today", "2025-07-31", "--no-sizes"], settings=settings)
+    assert "US ETFs (XNYS)" in capsys.readouterr().out

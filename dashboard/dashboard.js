@@ -240,7 +240,7 @@
       el("td", {}, el("span", { class: "name", text: market.label }), el("div", { class: "sub", text: market.job_name })),
       el("td", { class: market.stale ? "bad" : "", text: range }),
       el("td", { class: analysedBad ? "bad" : "", text: analysed }),
-      el("td", { class: "num", text: behind }),
+      el("td", { class: "num wide-only", text: behind }),
       el("td", {}, bad ? badge(problems.join("; "), "bad") : badge("ok", "ok")));
   }
 
@@ -264,9 +264,9 @@
       el("td", { class: "name", text: job.job_name }),
       el("td", {}, badge(label, kind)),
       el("td", { text: kst(job.started_utc) }),
-      el("td", { class: "num", text: duration(job.seconds) }),
-      el("td", { text: kst(job.last_completed_utc) }),
-      el("td", { class: "sub", text: note }));
+      el("td", { class: "num wide-only", text: duration(job.seconds) }),
+      el("td", { class: "wide-only", text: kst(job.last_completed_utc) }),
+      el("td", { class: "sub note", text: note }));
   }
 
   async function loadHealth() {
@@ -440,6 +440,7 @@
       state.charts.stock.remove();
       state.charts.stock = null;
     }
+    container.hidden = false;
     if (chartLibraryMissing(container)) return;
     const rows = detail.rows.filter((r) => r.close !== null);
     const candles = rows.filter((r) => !r.halted && r.open !== null && r.high !== null && r.low !== null)
@@ -622,7 +623,7 @@
     const left = etf.outperformance >= 0 ? 50 : 50 - width;
     return el("tr", { class: etf.is_trending ? "" : "sub", "data-etf": etf.etf_ticker },
       el("td", {}, el("b", { text: etf.etf_ticker }), " ", etf.is_trending ? badge("trending", "ok") : null),
-      el("td", { text: etf.sector_name }),
+      el("td", { class: "wide-only", text: etf.sector_name }),
       el("td", { class: `num ${signClass(etf.return_nd)}`, text: pct(etf.return_nd) }),
       el("td", { class: "num", text: pct(etf.spy_return_nd) }),
       el("td", { title: `against SPY ${pct(etf.outperformance)}` },

@@ -612,10 +612,10 @@
 
   function performanceText(perf, benchmark = "SPY") {
     if (!perf) return "performance not evaluated yet";
-    if (perf.status === "pending") return `held from the close of ${perf.start}: no session held yet`;
+    if (perf.status === "pending") return `Starts from the close of ${perf.start}: no session held yet.`;
     const held = `${perf.start} → ${perf.through || "–"}, ${perf.sessions} session(s)`;
     const missing = perf.missing && perf.missing.length ? `; no close for ${perf.missing.join(", ")}` : "";
-    return `${pct(perf.portfolio_return)} against ${benchmark} ${pct(perf.spy_return)} (excess ${pct(perf.excess_return)}; ${held}; ${perf.status})${missing}`;
+    return `Return ${pct(perf.portfolio_return)} against ${benchmark} ${pct(perf.spy_return)}, excess ${pct(perf.excess_return)} (${held}; ${perf.status})${missing}.`;
   }
 
   function trendingRow(etf, scale) {
@@ -639,16 +639,17 @@
   }
 
   function positionRow(p, monthly) {
+    const facts = [p.sector, p.source_etfs ? `via ${p.source_etfs.join(", ")}` : null, usdBig(p.market_cap)];
+    const why = monthly ? `in the ${p.source_periods.map((d) => `${d}d`).join(", ")} portfolios, score ${num(p.score, 1)}`
+      : p.allocation_reason;
     const stock = el("td", {}, el("b", { text: p.ticker }), " ", el("span", { text: p.name || "" }),
-      el("div", { class: "sub", text: [p.sector, p.source_etfs ? `via ${p.source_etfs.join(", ")}` : null, usdBig(p.market_cap)].filter(Boolean).join(" · ") }));
-    if (monthly) {
-      return el("tr", { "data-ticker": p.ticker }, el("td", { class: "num", text: p.final_rank }), stock,
-        el("td", {}, weightCell(p.final_weight)), el("td", { class: "num", text: `score ${num(p.score, 1)}` }),
-        el("td", { class: "sub", text: `in the ${p.source_periods.map((d) => `${d}d`).join(", ")} portfolios` }));
-    }
-    return el("tr", { "data-ticker": p.ticker }, el("td", { class: "num", text: p.rank }), stock,
-      el("td", {}, weightCell(p.weight)), el("td", { class: `num ${signClass(p.return_nd)}`, text: pct(p.return_nd) }),
-      el("td", { class: "sub", text: p.allocation_reason }));
+      el("div", { class: "sub", text: facts.filter(Boolean).join(" · ") }),
+      el("div", { class: "sub why", text: why }));
+    const weight = monthly ? p.final_weight : p.weight;
+    const change = monthly ? null : p.return_nd;
+    return el("tr", { "data-ticker": p.ticker }, el("td", { class: "num", text: monthly ? p.final_rank : p.rank }), stock,
+      el("td", {}, weightCell(weight)),
+      el("td", { class: `num ${signClass(change)}`, text: monthly ? num(p.score, 1) : pct(change) }));
   }
 
   function drawHistory(items) {
@@ -678,10 +679,15 @@
     h.chart.timeScale().fitContent();
   }
 
+  const HISTORY_ROWS = 12;
+
   function historyRows(items) {
     const table = $("#history");
+    const newest = items.slice().sort((a, b) => (a.as_of_date < b.as_of_date ? 1 : -1));
+    $("#history-note").textContent = newest.length > HISTORY_ROWS
+      ? `The latest ${HISTORY_ROWS} of ${newest.length}; the chart shows them all.` : "";
     if (!items.length) return setRows(table, [messageRow(table, "No past portfolio yet.")]);
-    setRows(table, items.slice().sort((a, b) => (a.as_of_date < b.as_of_date ? 1 : -1)).map((i) => {
+    setRows(table, newest.slice(0, HISTORY_ROWS).map((i) => {
       const p = i.performance || {};
       return el("tr", {},
         el("td", { text: i.month ? `${i.month} (from ${i.as_of_date})` : i.as_of_date }),
@@ -719,6 +725,7 @@
     }
     const table = $("#portfolio");
     table.dataset.period = period;
+    $("#portfolio-return-head").textContent = monthly ? "Score" : `Return ${period}d`;
     if (portfolio.status === "fulfilled") {
       const p = portfolio.value;
       const title = monthly ? `Monthly portfolio of ${p.month} (rebalanced ${p.rebalance_date})`

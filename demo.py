@@ -1,14 +1,21 @@
 """The README's first command: the whole pipeline in one process on the embedded MongoDB (mongomock://)
-with the bundled real KRX sample: manual_setup as of one day, then daily_update catching up missed days; then
-the US ETF trend portfolio on the bundled real US data: etf_pipeline's first run and a catch-up, the monthly
-rebalance, the trending ETFs and the portfolios with how they did against SPY."""
+with the bundled real KRX sample: manual_setup as of one day, then daily_update catching up missed days, the
+analysis, a screener and what check_db shows; then the US ETF trend portfolio on the bundled real US data:
+etf_pipeline's first run and a catch-up, the monthly rebalance, the trending ETFs and the portfolios with how
+they did against SPY.
+
+What each step did is printed on stdout; the log lines on stderr are what cron would append to
+logs/cron.log (`./dev demo 2>/dev/null` shows the summaries only)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import check_db
 import daily_update
@@ -16,19 +23,24 @@ import etf_pipeline
 import hourly_analysis
 import manual_setup
 import monthly_rebalance
-from lib.calendar import TradingCalendar
-from lib.config import PROJECT_ROOT, load_settings
+from lib.config import PROJECT_ROOT, Settings, load_settings
+from lib.display import count, duration, pad, table
 from lib.errors import ConfigError
-from lib.screener import discover, screen
+from lib.markets.krx import krx_calendar
+from lib.screener import Pick, Strategy, discover, screen
 from lib.storage import Storage, get_client
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"
 US_SAMPLE = PROJECT_ROOT / "data" / "sample" / "us"
 
+Step = tuple[str, Callable[..., int], list[str], str]
+RUN_FIELDS = {"_id", "kind", "job_name", "status", "date_kst", "start_time_utc", "end_time_utc", "error", "host", "pid"}
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Set up as of --setup-day, catch up to --today, analyse, print what is stored and a screener result."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Set up as of --setup-day, catch up to --today, analyse, print what is stored and a screener result; then
+    the US pipeline."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup-day", default="2025-05-16", help="KST day manual_setup acts on")
     parser.add_argument("--today", default="2025-06-16", help="KST day daily_update catches up to")
     parser.add_argument("--panel", type=Path, default=SAMPLE, help="replay file (parquet or CSV)")
@@ -39,24 +51,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--us-sessions", type=int, default=60, help="sessions etf_pipeline's first run loads")
     args = parser.parse_args(argv)
     try:
+        strategy = discover()[args.strategy]  # checked before anything runs
         settings = load_settings(
             env_file=None,
             mongodb_uri="mongomock://",
             krx_sources=["replay"],
             krx_replay_path=args.panel,
-            krx_min_request_gap_seconds=0,
             analysis_quota_per_run=5000,
             us_sources=["replay"],
             us_replay_dir=US_SAMPLE,
             us_first_run_sessions=args.us_sessions,
         )
-        if args.strategy not in {s.name for s in discover()}:
-            raise ConfigError(f"--strategy {args.strategy}: no such strategy")
     except ConfigError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
+    print("Replaying bundled real market data into an in-memory MongoDB.")
+    print("Below: what each step did. Log lines (stderr) are what cron would write to logs/cron.log.")
     if args.market in ("both", "krx"):
-        code = run_krx(args, settings)
+        code = run_krx(args, settings, strategy)
         if code != 0:
             return code
     if args.market in ("both", "us"):
@@ -64,49 +76,77 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_steps(steps: list, settings: object) -> int:
-    """Run each script in turn; the first non-zero exit code stops the demo."""
-    for title, step, step_argv in steps:
-        print(f"\n=== {title} {' '.join(step_argv)}", flush=True)
+def run_steps(steps: list[Step], settings: Settings) -> int:
+    """Run each script in turn, saying on stdout what it did; the first non-zero exit code stops the demo."""
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    for number, (job, step, step_argv, purpose) in enumerate(steps, start=1):
+        print(f"\n=== {number}/{len(steps)} {job} {' '.join(step_argv)}: {purpose}", flush=True)
         code = step(step_argv, settings=settings)
+        runs = storage.runs(job, limit=1)
+        if runs:
+            print(step_summary(runs[0]), flush=True)
         if code != 0:
-            print(f"demo: {title} exited {code}", file=sys.stderr)
+            print(f"demo: {job} exited {code}", file=sys.stderr)
             return code
     return 0
 
 
-def run_krx(args: argparse.Namespace, settings: object) -> int:
+def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) -> int:
     """The KRX collection, analysis and a screener."""
-    steps = [
-        ("manual_setup", manual_setup.main, ["--today", args.setup_day]),
-        ("daily_update (catch-up)", daily_update.main, ["--today", args.today]),
-        ("daily_update (again: nothing to do)", daily_update.main, ["--today", args.today]),
-        ("hourly_analysis", hourly_analysis.main, ["--today", args.today]),
+    print(f"\nKRX: {settings.krx_replay_path.name} (real KRX daily data)")
+    steps: list[Step] = [
+        ("manual_setup", manual_setup.main, ["--today", args.setup_day], "first install: load the history"),
+        ("daily_update", daily_update.main, ["--today", args.today], "the evening run after missed days"),
+        ("daily_update", daily_update.main, ["--today", args.today], "the same run again: nothing to do"),
+        ("hourly_analysis", hourly_analysis.main, ["--today", args.today], "indicators and track records"),
     ]
     code = run_steps(steps, settings)
     if code != 0:
         return code
-    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)  # type: ignore[attr-defined]
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_summary(storage)
-    print_screener(storage, args.strategy)
+    print_screener(storage, settings, strategy)
     print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
     return check_db.main(["--today", args.today], settings=settings)
 
 
-def run_us(args: argparse.Namespace, settings: object) -> int:
+def run_us(args: argparse.Namespace, settings: Settings) -> int:
     """The US ETF pipeline's first run and a catch-up, the monthly rebalance, and what they computed."""
-    steps = [
-        (f"etf_pipeline (first run: the last {args.us_sessions} sessions)", etf_pipeline.main,
-         ["--today", args.us_first_day]),
-        ("etf_pipeline (catch-up)", etf_pipeline.main, ["--today", args.us_today]),
-        ("monthly_rebalance (catches up every missed last Sunday)", monthly_rebalance.main, ["--date", args.us_today]),
+    steps: list[Step] = [
+        ("etf_pipeline", etf_pipeline.main, ["--today", args.us_first_day],
+         f"first run: the last {args.us_sessions} sessions"),
+        ("etf_pipeline", etf_pipeline.main, ["--today", args.us_today], "catch-up"),
+        ("monthly_rebalance", monthly_rebalance.main, ["--date", args.us_today],
+         "catches up every missed last Sunday"),
     ]
     code = run_steps(steps, settings)
     if code != 0:
         return code
-    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)  # type: ignore[attr-defined]
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_us(storage)
     return 0
+
+
+WRITTEN = {"bars_written": "daily bars", "etf_bars_written": "ETF bars", "stock_bars_written": "stock bars"}
+COLLECTION_FIELDS = {"window_start", "window_end", "pending", "up_to", "days_completed", "days_no_data",
+                     "days_pending", "source_calls", "last_day", *WRITTEN}
+
+
+def step_summary(run: dict[str, Any]) -> str:
+    """One line saying what a job's run did, from its run record."""
+    took = duration((run["end_time_utc"] - run["start_time_utc"]).total_seconds())
+    head = f"{run['status']} in {took}"
+    if run["job_name"] == "hourly_analysis":
+        return (f"{head}: {count(run.get('analysed'))} stock(s) analysed for {run.get('day')}, "
+                f"{run.get('track_records', 0)} strategy track record(s) refreshed")
+    others = [f"{key}={value}" for key, value in run.items() if key not in RUN_FIELDS | COLLECTION_FIELDS]
+    if "days_completed" not in run and "pending" not in run:  # not a collection job
+        return f"{head}: {' '.join(others)}" if others else head
+    if not run.get("days_completed") and not run.get("days_pending"):
+        return f"{head}: nothing to collect, up to date through {run.get('up_to') or run.get('window_end')}"
+    written = [f"{count(run[key])} {label} written" for key, label in WRITTEN.items() if key in run]
+    return (f"{head}: {run.get('days_completed', 0)} session(s) stored through {run.get('last_day')}, "
+            + ", ".join([*written, f"{count(run.get('source_calls', 0))} source calls", *others]))
 
 
 def _pct(value: float | None) -> str:
@@ -193,37 +233,73 @@ def print_summary(storage: Storage) -> None:
     tickers = storage.stored_tickers()
     bars = sum(storage.stock_db[t].estimated_document_count() for t in tickers)
     print("\n=== what is stored")
-    print(f"trading days completed : {len(completed)} ({completed[0]['date_kst']} .. {completed[-1]['date_kst']})")
-    print(f"stock_data             : {len(tickers)} tickers, {bars} daily bars")
-    print(f"target_tickers         : {len(active)} active, {len(universe) - len(active)} inactive (data kept)")
-    print("largest five           : " + ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5]))
-    for run in reversed(storage.runs(limit=6)):
-        if run["job_name"] == "hourly_analysis":
-            counts = f"day={run.get('day')} analysed={run.get('analysed')} track_records={run.get('track_records')}"
-        else:
-            counts = (f"days={run.get('days_completed', 0)} bars={run.get('bars_written', 0)} "
-                      f"calls={run.get('source_calls', 0)}")
-        print(f"run {run['job_name']:<15} {run['status']:<9} {counts}")
+    rows = [
+        ["trading days", f"{len(completed)} completed ({completed[0]['date_kst']} .. {completed[-1]['date_kst']})"],
+        ["stock_data", f"{len(tickers)} stocks, {count(bars)} daily bars"],
+        ["target_tickers", f"{len(active)} active (market cap >= 100 billion KRW), "
+                           f"{len(universe) - len(active)} inactive (data kept)"],
+        ["largest five", ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5])],
+    ]
+    for label, text in rows:
+        print(f"{pad(label, 16)}{text}")
 
 
-def print_screener(storage: Storage, name: str) -> None:
-    """What one strategy picks on the latest analysed day, and how its past picks did."""
-    registry = discover()
-    strategy = registry[name]
-    day, picks = screen(storage, TradingCalendar(), strategy, strategy.params())
-    print(f"\n=== screener {name} on {day}: {strategy.description}")
+def _close_and_change(storage: Storage, ticker: str, day: dt.date) -> tuple[str, str]:
+    bars = storage.read_bars(ticker, day - dt.timedelta(days=40), day)
+    if not bars:
+        return "-", "-"
+    close = bars[-1]["close"]
+    if len(bars) < 2 or not bars[-2]["close"]:
+        return f"{close:,.0f}", "-"
+    return f"{close:,.0f}", f"{close / bars[-2]['close'] - 1:+.2%}"
+
+
+def pick_rows(storage: Storage, picks: list[Pick], names: dict[str, str]) -> list[list[str]]:
+    """A table row per pick: ticker, name, close, the day's change, score and why it fired."""
+    rows = []
+    for pick in picks:
+        close, change = _close_and_change(storage, pick.ticker, pick.date)
+        rows.append([pick.ticker, names.get(pick.ticker, ""), close, change, f"{pick.score:.2f}", pick.reason])
+    return rows
+
+
+def record_rows(stats: dict[str, Any]) -> list[list[str]]:
+    """A table row per horizon of a track record, with the excess over the universe spelled out."""
+    rows = []
+    for horizon, h in stats.get("horizons", {}).items():
+        if not h.get("count"):
+            continue
+        excess = h["excess_mean"]
+        verdict = "beats the universe" if excess > 0 else "TRAILS the universe" if excess < 0 else "level"
+        rows.append([
+            f"{horizon} sessions", count(h["count"]), f"{h['mean']:+.2%}", f"{h['median']:+.2%}",
+            f"{h['hit_rate']:.0%}", f"{h['universe_mean']:+.2%}", f"{excess * 100:+.2f} pts", verdict,
+        ])
+    return rows
+
+
+def print_screener(storage: Storage, settings: Settings, strategy: Strategy, shown: int = 10) -> None:
+    """What one strategy picks on the latest analysed day, and how its past picks did against the universe."""
+    day, picks = screen(storage, krx_calendar(settings), strategy, strategy.params())
+    print(f"\n=== screener {strategy.name} on {day}: {strategy.description}")
+    print(f"score = {strategy.score_meaning} (each strategy has its own scale; larger is stronger)")
     names = {t["ticker"]: t["name"] for t in storage.universe()}
-    for pick in picks[:10]:
-        print(f"{pick.ticker} {names.get(pick.ticker, ''):<12} score {pick.score:7.2f}  {pick.reason}")
-    if not picks:
-        print("(no stock fires on this day)")
-    stats = storage.strategy_stats(name) or {"horizons": {}}
-    for horizon, h in stats["horizons"].items():
-        if h["count"]:
-            print(
-                f"track record {horizon:>2} sessions: {h['count']:4d} picks, mean {h['mean']:+.2%}, "
-                f"median {h['median']:+.2%}, hit rate {h['hit_rate']:.0%}, universe {h['universe_mean']:+.2%}"
-            )
+    if picks:
+        headers = ["ticker", "name", "close KRW", "day", "score", "why it fired"]
+        print(table(headers, pick_rows(storage, picks[:shown], names), right=(2, 3, 4)))
+        if len(picks) > shown:
+            print(f"  ... and {len(picks) - shown} more")
+    else:
+        print("  (no stock fires on this day)")
+    stats = storage.strategy_stats(strategy.name) or {}
+    rows = record_rows(stats)
+    print("\ntrack record of every past pick (default parameters): the return over the next N sessions, next to "
+          "the average return of every analysed stock over the same days (universe); excess = pick - universe")
+    if rows:
+        headers = ["after", "picks", "mean", "median", "hit rate", "universe", "excess", ""]
+        print(table(headers, rows, right=(1, 2, 3, 4, 5, 6)))
+    else:
+        print("  (no past pick has a complete horizon yet)")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 
-from lib.cli import add_today_argument, progress_factory, run_script
+from lib.cli import add_today_argument, progress_bars, run_script
 from lib.config import Settings
 from lib.jobs.collect import manual_setup
+from lib.jobs.runner import JobContext
+from lib.markets import Market
 
 JOB = "manual_setup"
 
@@ -20,6 +23,14 @@ def _sessions(text: str) -> int:
     return value
 
 
+def _body(market: Market) -> Callable[[JobContext], None]:
+    def run(ctx: JobContext) -> None:
+        with progress_bars(JOB) as bars:
+            manual_setup(ctx, market, bars)
+
+    return run
+
+
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, run the initial load; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -29,7 +40,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     updates = {"setup_history_sessions": args.sessions} if args.sessions else {}
     return run_script(
         JOB, args.today, settings,
-        lambda market: lambda ctx: manual_setup(ctx, market, progress_factory(JOB)),
+        _body,
         clock=lambda: dt.datetime.now(dt.UTC),
         **updates,
     )

@@ -24,8 +24,7 @@ from lib.bars import bars_from_day  # noqa: E402
 from lib.calendar import TradingCalendar  # noqa: E402
 from lib.config import PROJECT_ROOT, load_settings  # noqa: E402
 from lib.log import KST, setup_logging  # noqa: E402
-from lib.sources import MARKETS, build_chain  # noqa: E402
-from lib.sources.base import validate_market_day  # noqa: E402
+from lib.sources import MARKETS, Request, build_chain  # noqa: E402
 from lib.sources.replay import ReplaySource  # noqa: E402
 from lib.storage import Storage  # noqa: E402
 from tests.helpers import run_collection  # noqa: E402
@@ -47,8 +46,8 @@ def baseline(uri: str | None, days: list[dt.date], prefix: str) -> tuple[float, 
     by_ticker: dict[str, list[dict]] = {}
     for day in days:
         for market in MARKETS:
-            query = replay.build_query(day, market)
-            frame = validate_market_day(replay.normalise(replay.fetch_raw(query), query), query, "replay")
+            query = replay.build_query(Request(market, (day,)))
+            frame = replay.validate(replay.normalise(replay.fetch_raw(query), query), query)
             for ticker, bar in bars_from_day(frame, day).items():
                 by_ticker.setdefault(ticker, []).append({"_id": bar["date"], **bar})
     client = new_client(uri)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import tzinfo
 
 from lib.calendar import TradingCalendar
@@ -68,17 +69,29 @@ def exit_code(exc: PipelineError) -> int:
     return EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILED
 
 
-def progress_factory(description: str) -> Callable[[int], Callable[[int], None]] | None:
-    """A tqdm bar on a terminal; None under cron, where the per-month log lines tell the progress."""
+@contextlib.contextmanager
+def progress_bars(description: str) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    """On a terminal, a factory of tqdm bars, with the pipeline's log lines written above the bar instead of
+    glued onto its line; None under cron, where the per-month log lines tell the progress."""
     if not sys.stderr.isatty():
-        return None
+        yield None
+        return
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bars: list[tqdm] = []
 
     def make(total: int) -> Callable[[int], None]:
         bar = tqdm(total=total, desc=description, unit="day", file=sys.stderr, leave=True)
+        bars.append(bar)
         return bar.update
 
-    return make
+    with logging_redirect_tqdm(loggers=[get_logger()]):
+        try:
+            yield make
+        finally:
+            for bar in bars:
+                bar.close()
 
 
 def run_script(

@@ -36,7 +36,8 @@ class Strategy:
 
     `signals(rows, params)` is pure: from one ticker's indicator rows (oldest first) it returns a frame on the
     same index with `fired` (bool) and `score` (float, larger is stronger), using only each row's past.
-    `reason(row, params)` says in words why a row fired; `columns` are the values shown with a pick."""
+    `reason(row, params)` says in words why a row fired; `columns` are the values shown with a pick;
+    `score_meaning` says what the score measures, with its unit (scores are on each strategy's own scale)."""
 
     name: str
     description: str
@@ -45,6 +46,7 @@ class Strategy:
     columns: tuple[str, ...]
     signals: Signals
     reason: Reason
+    score_meaning: str = ""
 
     def parse_params(self, values: Mapping[str, Any] | None = None) -> BaseModel:
         """Typed, bounded parameters; a bad value is a ConfigError naming the parameter."""

@@ -28,4 +28,5 @@ STRATEGY = Strategy(
     description="ADX(14) at least 25 and rising over 5 sessions with +DI above -DI",
     params=Params, lookback=60, columns=("close", "adx_14", "plus_di_14", "minus_di_14"),
     signals=signals, reason=reason,
+    score_meaning="ADX(14): trend strength in points, 0-100",
 )

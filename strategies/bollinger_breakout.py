@@ -27,4 +27,5 @@ STRATEGY = Strategy(
     description="Close crossed above the upper Bollinger band (20 days, 2 deviations) today on normal volume or more",
     params=Params, lookback=30, columns=("close", "bb_upper", "bb_middle", "vol_ratio"),
     signals=signals, reason=reason,
+    score_meaning="how far the close is above the upper band, in % of the band",
 )

@@ -30,4 +30,5 @@ STRATEGY = Strategy(
     description="Bollinger band width at (or within 5% of) its narrowest of the last 120 sessions",
     params=Params, lookback=150, columns=("close", "bb_upper", "bb_middle", "bb_lower"),
     signals=signals, reason=reason,
+    score_meaning="minus the band width in % of the middle band (nearer 0 is wider; more negative is tighter)",
 )

@@ -24,4 +24,5 @@ STRATEGY = Strategy(
     description="Fast SMA (20) crossed above slow SMA (60) within the last N sessions",
     params=Params, lookback=210, columns=("close", "sma_5", "sma_20", "sma_50", "sma_60", "sma_120"),
     signals=signals, reason=reason,
+    score_meaning="how far the fast SMA is above the slow SMA, in %",
 )

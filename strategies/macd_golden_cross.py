@@ -31,4 +31,5 @@ STRATEGY = Strategy(
     description="MACD (12/26/9) crossed above its signal line within the last N sessions",
     params=Params, lookback=60, columns=("close", "macd", "macd_signal", "macd_hist"),
     signals=signals, reason=reason,
+    score_meaning="MACD histogram in % of the close",
 )

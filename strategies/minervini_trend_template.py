@@ -39,4 +39,5 @@ STRATEGY = Strategy(
     description="Trend template: close above rising SMA150/200, SMA50 above both, near the 52-week high",
     params=Params, lookback=230, columns=("close", "sma_50", "sma_150", "sma_200", "high_52w", "low_52w"),
     signals=signals, reason=reason,
+    score_meaning="close in % of the 52-week high (100 = at the high)",
 )

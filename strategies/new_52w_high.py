@@ -19,7 +19,10 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return f"high {row['high']:.0f} is a new 52-week high (previous range {row['low_52w']:.0f}-{row['high_52w']:.0f})"
+    # high_52w includes the day itself (it *is* the day's high when this fires), so it is not quoted as the
+    # previous high.
+    return (f"high {row['high']:.0f} is a new 52-week high; close {row['close']:.0f} is "
+            f"{row['close'] / row['low_52w'] - 1:.0%} above the 52-week low {row['low_52w']:.0f}")
 
 
 STRATEGY = Strategy(
@@ -27,4 +30,5 @@ STRATEGY = Strategy(
     description="Today's high is above every high of the previous 252 sessions",
     params=Params, lookback=260, columns=("close", "high", "high_52w", "low_52w"),
     signals=signals, reason=reason,
+    score_meaning="how far the close is above the 52-week low, in %",
 )

@@ -29,4 +29,5 @@ STRATEGY = Strategy(
     name="rsi_oversold_rebound",
     description="RSI(14) rose back above 30 within the last N sessions and is still below 50",
     params=Params, lookback=40, columns=("close", "rsi_14"), signals=signals, reason=reason,
+    score_meaning="RSI points regained from its low of the last sessions",
 )

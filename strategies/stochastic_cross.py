@@ -26,4 +26,5 @@ STRATEGY = Strategy(
     name="stochastic_cross",
     description="Slow stochastic %K (14/3/3) crossed above %D in the oversold zone (below 20)",
     params=Params, lookback=30, columns=("close", "stoch_k", "stoch_d"), signals=signals, reason=reason,
+    score_meaning="%K minus %D, in points",
 )

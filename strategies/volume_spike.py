@@ -29,4 +29,5 @@ STRATEGY = Strategy(
     description="Volume at least 3x its 20-day average on a day that closed above its open",
     params=Params, lookback=25, columns=("close", "volume", "vol_sma_20", "vol_ratio"),
     signals=signals, reason=reason,
+    score_meaning="volume as a multiple of its 20-day average",
 )

@@ -44,6 +44,7 @@ def test_every_required_strategy_is_registered_and_nothing_was_skipped():
 @pytest.mark.parametrize("strategy", list(REGISTRY), ids=lambda s: s.name)
 def test_strategy_contract(strategy: Strategy, rows):
     assert strategy.description and "\n" not in strategy.description
+    assert strategy.score_meaning and "\n" not in strategy.score_meaning, "say what the score measures"
     for name, field in strategy.params.model_fields.items():
         assert not field.is_required() and field.description, name
         if field.annotation in (int, float):
@@ -193,3 +194,18 @@ def test_track_record_counts_forward_returns_of_past_picks_against_the_universe(
     for horizon, stats in record["horizons"].items():
         assert streamed["horizons"][horizon] == pytest.approx(stats)
 
+
+
+def test_the_new_52_week_high_reason_does_not_quote_the_day_own_high_as_the_previous_one(rows):
+    strategy = REGISTRY["new_52w_high"]
+    seen = 0
+    for ticker in ("005930", "000040", "196170", "014470"):
+        frame = ticker_rows(rows, ticker)
+        fired = _signals(strategy, frame, strategy.params())["fired"].to_numpy()
+        for index in np.flatnonzero(fired)[:3]:
+            seen += 1
+            row = frame.iloc[index]
+            text = strategy.reason(row, strategy.params())
+            assert row["high"] == row["high_52w"] and "previous range" not in text
+            assert text.startswith(f"high {row['high']:.0f} is a new 52-week high; close {row['close']:.0f} is ")
+    assert seen

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,11 +53,58 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx"]
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
-    assert "trading days completed : 309 (2024-03-06 .. 2025-06-16)" in out
-    assert re.search(r"run daily_update\s+completed days=9 bars=", out)
-    assert re.search(r"run hourly_analysis\s+completed day=2025-06-16 analysed=\d+ track_records=11", out)
-    assert "=== screener macd_golden_cross on 2025-06-16" in out and "track record 20 sessions" in out
+    # Every step's section says on stdout what the step did.
+    assert re.search(r"=== 1/4 manual_setup .*\ncompleted in .*: 300 session\(s\) stored through 2025-05-30, ", out)
+    assert re.search(r"=== 2/4 daily_update .*\ncompleted in .*: 9 session\(s\) stored through 2025-06-16, ", out)
+    assert re.search(r"=== 3/4 daily_update .*\ncompleted in .*: nothing to collect, up to date through 2025-06", out)
+    assert re.search(r"=== 4/4 hourly_analysis .*\ncompleted in .*: \d+ stock\(s\) analysed for 2025-06-16, 11 ", out)
+    assert "trading days    309 completed (2024-03-06 .. 2025-06-16)" in out
+    assert "=== screener macd_golden_cross on 2025-06-16" in out
+    assert "score = MACD histogram in % of the close" in out
+    assert re.search(r"ticker\s+name\s+close KRW\s+day\s+score\s+why it fired", out) or "no stock fires" in out
+    assert re.search(r"20 sessions\s+[\d,]+\s+[-+]\d+\.\d\d%.*[-+]\d+\.\d\d pts\s+(beats|TRAILS) the universe", out)
     assert "=== check_db" in out and out.rstrip().endswith("Nothing needs attention.")
+
+
+def test_the_demo_checks_the_strategy_before_running_anything(capsys):
+    assert demo.main(["--strategy", "nonsense"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("demo: unknown strategy 'nonsense'; known: adx_trend, ")
+
+
+def test_picks_show_close_and_change_aligned_by_display_width_with_korean_names(storage):
+    from lib.display import table, width
+    from lib.screener import Pick
+
+    day = dt.date(2025, 6, 16)
+    bars = {"079550": (526_000, 554_000), "011200": (24_200, 24_300)}
+    for ticker, (before, close) in bars.items():
+        storage.upsert_bars({ticker: [
+            {"date": dt.datetime(2025, 6, 13), "close": before},
+            {"date": dt.datetime(2025, 6, 16), "close": close},
+        ]})
+    picks = [Pick("079550", day, 1.11, {}, "a"), Pick("011200", day, 0.61, {}, "b")]
+    rows = demo.pick_rows(storage, picks, {"079550": "LIG넥스원", "011200": "HMM"})
+    assert rows[0][2:5] == ["554,000", "+5.32%", "1.11"] and rows[1][2:4] == ["24,300", "+0.41%"]
+    lines = table(["ticker", "name", "close KRW", "day", "score", "why"], rows, right=(2, 3, 4)).splitlines()
+    ends = {width(line[: line.index(close) + len(close)]) for line, close in zip(lines[1:], ["554,000", "24,300"],
+                                                                                  strict=True)}
+    assert len(ends) == 1  # the close column ends in the same terminal cell after a Korean and a Latin name
+
+
+def test_the_track_record_makes_a_strategy_that_trails_the_universe_visible():
+    stats = {"horizons": {
+        "5": {"count": 10, "mean": 0.0072, "median": 0.0036, "hit_rate": 0.53, "universe_mean": 0.0066,
+              "excess_mean": 0.0006},
+        "20": {"count": 8, "mean": 0.0136, "median": -0.0027, "hit_rate": 0.48, "universe_mean": 0.0153,
+               "excess_mean": -0.0017},
+        "10": {"count": 0, "mean": None, "median": None, "hit_rate": None, "universe_mean": None, "excess_mean": None},
+    }}
+    rows = demo.record_rows(stats)
+    assert rows[0][-2:] == ["+0.06 pts", "beats the universe"]
+    assert rows[1][0] == "20 sessions" and rows[1][-2:] == ["-0.17 pts", "TRAILS the universe"]
+    assert len(rows) == 2  # a horizon without picks is left out
 
 
 def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday():
@@ -108,3 +157,31 @@ def test_a_failed_run_says_how_it_ended_without_trailing_blanks(make_settings, c
     assert daily_update.main(["--today", "2024-09-02"], settings=make_settings()) == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert re.search(r"daily_update failed \(exit 2\) in \d+\.\ds$", last)
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal: progress bars are drawn on it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_log_lines_are_written_above_the_progress_bar_not_glued_onto_it(make_settings, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert manual_setup.main(["--today", "2024-08-30"], settings=make_settings(setup_history_sessions=45)) == 0
+    screen = terminal.getvalue()
+    assert "manual_setup: 100%" in screen  # the bar was drawn
+    logged = [line.rsplit("\r", 1)[-1] for line in screen.split("\n") if " manual_setup INFO " in line]
+    assert any("KRX: stored 2024-08-01..2024-08-30" in line for line in logged)
+    assert all(re.match(r"\d{4}-\d\d-\d\dT", line) for line in logged), logged
+
+
+def test_deploy_files_rotate_as_the_log_owner_and_start_the_api_once_the_network_is_up():
+    service = (ROOT / "deploy" / "stock-api.service").read_text().splitlines()
+    user = next(line.split("=", 1)[1] for line in service if line.startswith("User="))
+    assert "Wants=network-online.target" in service
+    assert any(line.startswith("After=") and "network-online.target" in line for line in service)
+    rotate = [line.strip() for line in (ROOT / "deploy" / "logrotate-stock-pipeline").read_text().splitlines()]
+    # Without `su`, logrotate skips a group-writable logs/ folder ("parent directory has insecure permissions").
+    assert f"su {user} {user}" in rotate and "copytruncate" in rotate

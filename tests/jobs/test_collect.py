@@ -30,16 +30,6 @@ def completed_days(storage) -> list[dt.date]:
     return [D.fromisoformat(d["date_kst"]) for d in storage.day_records() if d["status"] == "completed"]
 
 
-@pytest.fixture
-def settings(make_settings):
-    return make_settings(setup_history_sessions=5)
-
-
-@pytest.fixture
-def replay() -> ReplaySource:
-    return ReplaySource(PANEL)
-
-
 def test_manual_setup_loads_the_window_and_builds_the_universe(storage, settings, clock):
     chain = build_chain(settings)
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock, chain) == 0

@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 
 import pandas as pd
-import pytest
 
 from lib.calendar import TradingCalendar, _exchange
 from lib.sources import build_chain
@@ -19,16 +18,6 @@ from tests.jobs.test_collect import chain_of, completed_days
 
 D = dt.date
 ELECTION = D(2025, 6, 3)  # KRX closed for the presidential election
-
-
-@pytest.fixture
-def settings(make_settings):
-    return make_settings(setup_history_sessions=5)
-
-
-@pytest.fixture
-def replay() -> ReplaySource:
-    return ReplaySource(PANEL)
 
 
 def wrong_calendar(*extra_closed: dt.date) -> TradingCalendar:
@@ -232,3 +221,22 @@ def test_redo_reaches_before_the_first_stored_day_but_not_before_the_file(storag
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         code = run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock, redo=(D(2023, 11, 1),))
     assert code == 2 and "--redo 2023-11-01: before the first session the configured sources can serve" in caplog.text
+
+
+def test_rows_without_a_close_are_logged_once_per_batch_and_only_when_there_are_some(
+    storage, make_settings, clock, tmp_path, caplog
+):
+    settings = make_settings(setup_history_sessions=5)
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 0
+    assert "without a close" not in caplog.text
+    caplog.clear()
+    zeroed = tmp_path / "zeroed.csv"
+    panel = pd.read_parquet(PANEL)
+    panel.loc[(panel["date"] == "2024-09-03") & (panel["ticker"] == "005930"), ["open", "high", "low", "close"]] = 0
+    panel.to_csv(zeroed, index=False)
+    settings = make_settings(setup_history_sessions=5, krx_replay_path=zeroed)
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock) == 0
+    lines = [r.getMessage() for r in caplog.records if "without a close" in r.getMessage()]
+    assert lines == ["row(s) without a close dropped: KOSPI 2024-09-03: 1"]

@@ -564,25 +564,33 @@
     box.replaceChildren(el("div", { class: "scroll" }, table));
   }
 
+  function resultValue(value) {
+    if (value === null || value === undefined) return "–";
+    if (typeof value === "number") return Number.isInteger(value) ? num(value) : num(value, 2);
+    if (Array.isArray(value) && value.every((v) => typeof v !== "object")) return value.join("; ");
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
   function analysisCard(item) {
-    const result = item.result ? JSON.stringify(item.result, null, 2) : item.error || "";
-    return el("div", { class: "card" },
-      el("div", {}, el("b", { text: item.prompt || "analysis" }), " ",
-        el("span", { class: "sub", text: `${item.provider || ""} ${item.model || ""} · data of ${item.data_date || "–"} · ${kst(item.created_utc)} KST` }),
-        " ", badge(item.status || "", item.status === "ok" ? "ok" : "bad")),
-      el("pre", { lang: "ko", text: result }));
+    const head = el("div", {}, el("b", { text: item.prompt || "analysis" }), " ",
+      badge(item.status || "", item.status === "ok" ? "ok" : "bad"), " ",
+      el("span", { class: "sub", text: `${item.provider || ""}/${item.model || ""} · data of ${item.data_date || "–"} · asked ${kst(item.created_utc)} KST` }));
+    if (!item.result) return el("div", { class: "card" }, head, el("p", { class: "error", text: item.error || "no result" }));
+    const rows = Object.entries(item.result).map(([name, value]) => [
+      el("dt", { text: name.replaceAll("_", " ") }), el("dd", { lang: "ko", text: resultValue(value) })]);
+    return el("div", { class: "card" }, head, el("dl", { class: "result" }, rows.flat()));
   }
 
   async function loadAnalyses(ticker) {
     const box = $("#ai");
     try {
-      const body = await api("/ai/analyses", { ticker, limit: 3 });
+      const body = await api("/ai/analysis", { ticker, limit: 3 });
       const items = body.items || [];
       box.replaceChildren(...(items.length ? items.map(analysisCard)
         : [el("p", { class: "empty", text: "No AI analysis stored for this stock (POST /ai/analysis makes one)." })]));
     } catch (err) {
-      const text = err.status === 404 ? "This server does not serve stored AI analyses." : `AI analyses unavailable: ${err.message}`;
-      box.replaceChildren(el("p", { class: err.status === 404 ? "empty" : "error", text }));
+      box.replaceChildren(el("p", { class: "error", text: `AI analyses unavailable: ${err.message}` }));
     }
   }
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 import check_db
 import daily_update
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--us-first-day", default="2025-08-29", help="New York day of etf_pipeline's first run")
     parser.add_argument("--us-today", default="2025-09-30", help="New York day etf_pipeline catches up to")
     parser.add_argument("--us-sessions", type=int, default=60, help="sessions etf_pipeline's first run loads")
+    parser.add_argument("--no-serve", action="store_true", help="do not serve the API after the pipeline")
+    parser.add_argument("--port", type=int, default=0, help="port for the API on 127.0.0.1 (default: a free one)")
     args = parser.parse_args(argv)
     try:
         strategy = discover()[args.strategy]  # checked before anything runs
@@ -67,13 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print("Replaying bundled real market data into an in-memory MongoDB.")
     print("Below: what each step did. Log lines (stderr) are what cron would write to logs/cron.log.")
+    code = 0
     if args.market in ("both", "krx"):
         code = run_krx(args, settings, strategy)
         if code != 0:
             return code
     if args.market in ("both", "us"):
-        return run_us(args, settings)
-    return 0
+        code = run_us(args, settings)
+        if code != 0:
+            return code
+    if not args.no_serve:
+        storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+        serve_api(storage, settings, args.strategy, args.today, args.setup_day, args.port, us=args.market != "krx")
+    return code
 
 
 def run_steps(steps: list[Step], settings: Settings) -> int:
@@ -300,6 +311,69 @@ def print_screener(storage: Storage, settings: Settings, strategy: Strategy, sho
         print(table(headers, rows, right=(1, 2, 3, 4, 5, 6)))
     else:
         print("  (no past pick has a complete horizon yet)")
+
+
+def serve_api(
+    storage: Storage, settings: Settings, strategy: str, today: str, past_day: str, port: int = 0, us: bool = False
+) -> None:
+    """Serve the API on the demo's database, try a few routes and one AI analysis, then keep serving until
+    Ctrl-C on a terminal."""
+    import datetime as dt
+    import secrets
+
+    import requests
+
+    from api.app import create_app
+    from lib.log import KST
+    from lib.serve import start_server
+
+    key = secrets.token_urlsafe(12)
+    api_settings = settings.model_copy(update={"api_keys": SecretStr(key)})
+    moment = dt.datetime.combine(dt.date.fromisoformat(today), dt.time(21, 0), tzinfo=KST)  # after the analysis
+    base, stop = start_server(create_app(api_settings, storage=storage, clock=lambda: moment), port)
+    print(f"\n=== the API on {base} (the clock says {moment:%Y-%m-%d %H:%M} KST; X-API-Key: {key})")
+    tries = [
+        ("/dashboard", "the dashboard: open it in a browser"),
+        ("/health", "is collection current"),
+        ("/stocks?limit=5", "the universe, largest first"),
+        ("/stocks/005930?days=5", "one stock: bars and indicators"),
+        (f"/screener?strategy_name={strategy}", "today's picks (stored by the analysis)"),
+        (f"/screener?strategy_name=golden_cross&fast=5&slow=20&date={past_day}", "custom parameters, a past day"),
+        ("/strategies", "strategies and parameters"),
+        ("/prompts", "LLM prompts"),
+        *([("/etf/trending?period=20", "trending US ETFs"), ("/portfolio?period=5", "the ETF trend portfolio")]
+          if us else []),
+        ("/docs", "OpenAPI"),
+    ]
+    for path, what in tries:
+        status = requests.get(base + path, timeout=60).status_code
+        print(f"  {status}  {base}{path:<72} {what}")
+    picks = requests.get(f"{base}/screener", params={"strategy_name": strategy}, timeout=60).json()
+    body = {"prompt": "technical_summary", "tickers": [picks["picks"][0]["ticker"]]} if picks.get("picks") else {
+        "prompt": "technical_summary", "tickers": ["005930"]}
+    print(f"\nPOST {base}/ai/analysis {body}")
+    answer = requests.post(f"{base}/ai/analysis", json=body, headers={"X-API-Key": key}, timeout=300)
+    if answer.status_code == 200:
+        result = answer.json()["results"][0]
+        print(f"  {result['provider']}/{result['model']} in {result['latency_ms']} ms, tokens {result['usage']}:")
+        print("  " + str(result["result"]))
+    else:
+        error = answer.json()["error"]
+        print(f"  {answer.status_code} {error['code']}: {error['message']}")
+        if error["code"] == "not_configured":
+            print("  (set GOOGLE_API_KEY, or LLM_PROVIDER=openai with OPENAI_API_KEY, in the environment and run "
+                  "./dev demo again)")
+    print(f"\nDashboard: {base}/dashboard")
+    if sys.stdin.isatty():
+        print(f"Serving {base} (open the dashboard, try the URLs above, or {base}/docs); Ctrl-C stops.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    else:
+        print("(not on a terminal: the server stops now; run ./dev demo in a terminal to keep it serving)")
+    stop()
 
 
 if __name__ == "__main__":

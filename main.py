@@ -1,14 +1,7 @@
-"""The API process: `gunicorn -k uvicorn.workers.UvicornWorker main:app` (see deploy/). Routers live in api/."""
+"""The API process: `gunicorn -c deploy/gunicorn.conf.py main:app`. The app is built in api/app.py."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from api.app import create_app
 
-from api import dashboard, etf, health, screener, status
-
-app = FastAPI(title="KRX stock pipeline", version="0.1.0")
-app.include_router(health.router)
-app.include_router(status.router)
-app.include_router(screener.router)
-app.include_router(etf.router)
-app.include_router(dashboard.router)
+app = create_app()

@@ -7,9 +7,10 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from api.errors import ApiError
 from lib.config import PROJECT_ROOT
 
 DASHBOARD_DIR = PROJECT_ROOT / "dashboard"
@@ -56,5 +57,5 @@ def asset(name: str) -> FileResponse:
     """A file the page loads (script, style, the vendored chart library and its licence)."""
     path = FILES.get(name)
     if path is None or name == "index.html":
-        raise HTTPException(404, f"no dashboard file {name[:60]!r}; the page is /dashboard")
+        raise ApiError(404, f"no dashboard file {name[:60]!r}; the page is /dashboard")
     return FileResponse(path, media_type=_media_type(path), headers=HEADERS)

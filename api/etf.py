@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import get_settings, get_storage
+from api.errors import ErrorBody
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.markets.us import us_calendar
@@ -29,9 +30,9 @@ class Period(IntEnum):
     twenty = 20
 
 
-NOT_FOUND = {404: {"description": "nothing stored for this request yet (the detail says what is missing)"}}
-BAD_DATE = {422: {"description": "a malformed parameter, or a date that is not an XNYS session"}}
-NO_DB = {503: {"description": "MONGODB_URI is not set on the server"}}
+NOT_FOUND = {404: {"model": ErrorBody, "description": "nothing stored for this request yet (the message says what)"}}
+BAD_DATE = {422: {"model": ErrorBody, "description": "a malformed parameter, or a date that is not an XNYS session"}}
+NO_DB = {503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"}}
 
 
 class Performance(BaseModel):

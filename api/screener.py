@@ -1,102 +1,336 @@
-"""GET /strategies and GET /screener?strategy_name=...: picks on the latest or any stored day, with the
-strategy's track record. Extra query parameters are the strategy's own (typed, bounded)."""
+"""GET /strategies, GET /strategies/{name} and GET /screener?strategy_name=...: the picks of any analysed day.
 
-from __future__ import annotations
+Default parameters are served from the picks the analysis job stored for the day (one indexed read). Any
+other parameter computes from the lookback window of the day, and the track record from the history up to
+the day, cached per process. Either way a day only ever sees data up to itself.
+
+(No `from __future__ import annotations` here: the routes are built in make_router and FastAPI must resolve
+their annotations, which name make_router's locals.)"""
+
 
 import datetime as dt
-from functools import lru_cache
+import json
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_settings, get_storage
-from lib.calendar import TradingCalendar
-from lib.config import Settings
+from api.deps import CalendarDep, NowDep, RegistryDep, StorageDep, read_access
+from api.errors import ApiError, clip, error_responses, not_found
+from lib.calendar import from_stored
 from lib.errors import ConfigError
-from lib.screener import Registry, Strategy, analysis_frames, discover, screen, track_record
+from lib.screener import Registry, Strategy, analysis_frames, screen, track_record
 from lib.storage import Storage
 
-router = APIRouter(tags=["screener"])
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+RESERVED = ("strategy_name", "date")
+_CACHE_SIZE = 64
 
 
-@lru_cache(maxsize=1)
-def get_registry() -> Registry:
-    """The strategies found in strategies/ when the app started."""
-    return discover()
+class HorizonStats(BaseModel):
+    """Forward returns of past picks over one horizon (traded sessions)."""
+
+    count: int
+    mean: float | None = None
+    median: float | None = None
+    hit_rate: float | None = Field(None, description="share of picks with a return above zero")
+    universe_mean: float | None = Field(None, description="average return of every analysed stock, same days")
+    excess_mean: float | None = Field(None, description="mean minus universe_mean")
+
+
+class TrackRecord(BaseModel):
+    """How a strategy's past picks did, counting only returns known on `as_of_date`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    as_of_date: str | None = None
+    picks: int = Field(description="past firing days counted")
+    horizons: dict[str, HorizonStats]
+
+
+class StrategyInfo(BaseModel):
+    """A registered strategy."""
+
+    name: str
+    description: str
+    lookback_sessions: int = Field(description="sessions of history one day's picks read")
+    columns: list[str] = Field(description="values shown with each pick")
+    params_schema: dict[str, Any] = Field(description="JSON schema of the parameters (defaults and bounds)")
+    track_record: TrackRecord | None = Field(None, description="default parameters, as of the latest analysed day")
+
+
+class SkippedPlugin(BaseModel):
+    """A plugin module that failed to load."""
+
+    module: str
+    error: str
+
+
+class StrategyList(BaseModel):
+    """Every registered strategy, and the modules that were skipped."""
+
+    strategies: list[StrategyInfo]
+    skipped: list[SkippedPlugin]
+
+
+class PickOut(BaseModel):
+    """A stock a strategy picked."""
+
+    ticker: str
+    name: str | None = None
+    market: str | None = None
+    score: float = Field(description="strength of the signal; larger is stronger (meaning depends on the strategy)")
+    values: dict[str, float | None] = Field(description="the strategy's columns on the day")
+    reason: str
+    change: float | None = Field(
+        None, description="the day's close against the stock's previous traded close, a fraction (0.012 = +1.2%)"
+    )
+
+
+class ScreenerResult(BaseModel):
+    """The picks of one strategy on one day."""
+
+    strategy: str
+    description: str
+    date: dt.date
+    params: dict[str, Any]
+    source: str = Field(description="stored: precomputed by the analysis job; computed: for these parameters")
+    count: int
+    picks: list[PickOut]
+    track_record: TrackRecord
+
+
+def coerce_query(strategy: Strategy, values: dict[str, str]) -> BaseModel:
+    """Strategy parameters from query-string text: numbers and booleans are read as JSON first, so that
+    `fast=5` reaches a Literal[5, 20, ...] field as the int 5. A bad value is a ConfigError naming it."""
+    parsed: dict[str, Any] = {}
+    for name, raw in values.items():
+        field = strategy.params.model_fields[name]
+        if field.annotation is str:
+            parsed[name] = raw
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        parsed[name] = value if isinstance(value, bool | int | float) else raw
+    return strategy.parse_params(parsed)
 
 
 def _strategy(registry: Registry, name: str) -> Strategy:
     try:
         return registry[name]
-    except ConfigError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except ConfigError:
+        raise not_found("strategy", name, [s.name for s in registry], "GET /strategies lists them") from None
 
 
-def _describe(strategy: Strategy) -> dict[str, Any]:
-    return {
-        "name": strategy.name,
-        "description": strategy.description,
-        "lookback_sessions": strategy.lookback,
-        "columns": list(strategy.columns),
-        "params": strategy.params.model_json_schema()["properties"],
-    }
+def _info(strategy: Strategy, storage: Storage | None) -> StrategyInfo:
+    stats = storage.strategy_stats(strategy.name) if storage is not None else None
+    return StrategyInfo(
+        name=strategy.name,
+        description=strategy.description,
+        lookback_sessions=strategy.lookback,
+        columns=list(strategy.columns),
+        params_schema=strategy.params.model_json_schema(),
+        track_record=TrackRecord(**stats) if stats else None,
+    )
 
 
-@router.get("/strategies")
-def strategies(registry: Annotated[Registry, Depends(get_registry)]) -> dict[str, Any]:
-    """Every registered strategy with its parameters, and the plugin modules that were skipped."""
-    return {
-        "strategies": [_describe(s) for s in registry],
-        "skipped": [{"module": m, "error": e} for m, e in registry.errors],
-    }
+def _param_docs(registry: Registry) -> list[dict[str, Any]]:
+    """OpenAPI query parameters for every strategy parameter name, saying which strategies take it."""
+    by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for strategy in registry:
+        schema = strategy.params.model_json_schema()
+        for name, prop in schema.get("properties", {}).items():
+            if name not in RESERVED:
+                by_name.setdefault(name, []).append((strategy.name, prop))
+    params = []
+    for name, owners in sorted(by_name.items()):
+        shapes = []
+        for _, prop in owners:
+            shape = {k: v for k, v in prop.items() if k not in ("title", "description", "default")}
+            if shape not in shapes:
+                shapes.append(shape)
+        lines = "; ".join(f"{owner}: {prop.get('description', '')} (default {prop.get('default')})"
+                          for owner, prop in owners)
+        params.append({
+            "name": name, "in": "query", "required": False,
+            "description": f"strategy parameter ({lines})",
+            "schema": shapes[0] if len(shapes) == 1 else {"anyOf": shapes},
+        })
+    return params
 
 
-@router.get("/screener")
-def screener(
-    request: Request,
-    registry: Annotated[Registry, Depends(get_registry)],
-    storage: Annotated[Storage, Depends(get_storage)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    strategy_name: Annotated[str, Query(description="a name from GET /strategies")],
-    date: Annotated[dt.date | None, Query(description="KST trading day; default the latest analysed")] = None,
-) -> dict[str, Any]:
-    """The stocks a strategy picks on a day, strongest first, with the strategy's track record."""
-    strategy = _strategy(registry, strategy_name)
-    extra = {k: v for k, v in request.query_params.items() if k not in ("strategy_name", "date")}
-    unknown = set(extra) - set(strategy.params.model_fields)
-    if unknown:
-        raise HTTPException(status_code=422, detail=f"unknown parameter(s) for {strategy.name}: {sorted(unknown)}")
+def make_router(registry: Registry) -> APIRouter:
+    """The strategy routes, with the registered strategy names as an enum in OpenAPI."""
+    router = APIRouter(tags=["screener"], dependencies=[Depends(read_access)])
+    names = [s.name for s in registry]
+    name_schema = {"enum": names} if names else {}
+
+    @router.get("/strategies", response_model=StrategyList, responses=error_responses(401, 503))
+    def strategies(registry: RegistryDep, storage: StorageDep) -> StrategyList:
+        """Every registered strategy with the JSON schema of its parameters and its track record."""
+        return StrategyList(
+            strategies=[_info(s, storage) for s in registry],
+            skipped=[SkippedPlugin(module=m, error=e) for m, e in registry.errors],
+        )
+
+    @router.get(
+        "/strategies/{name}", response_model=StrategyInfo, responses=error_responses(401, 404, 422, 503)
+    )
+    def strategy(
+        registry: RegistryDep,
+        storage: StorageDep,
+        name: Annotated[str, Path(max_length=100, json_schema_extra=name_schema)],
+    ) -> StrategyInfo:
+        """One strategy: description, parameters (JSON schema), track record with default parameters."""
+        return _info(_strategy(registry, name), storage)
+
+    @router.get(
+        "/screener",
+        response_model=ScreenerResult,
+        responses=error_responses(401, 404, 409, 422, 503),
+        openapi_extra={"parameters": _param_docs(registry)},
+    )
+    def screener(
+        request: Request,
+        registry: RegistryDep,
+        storage: StorageDep,
+        calendar: CalendarDep,
+        now: NowDep,
+        strategy_name: Annotated[
+            str, Query(max_length=100, description="a name from GET /strategies", json_schema_extra=name_schema)
+        ],
+        date: Annotated[
+            str | None, Query(pattern=DATE_PATTERN, description="KST trading day YYYY-MM-DD; default: latest analysed")
+        ] = None,
+    ) -> ScreenerResult:
+        """The stocks a strategy picks on a day, strongest first, with the strategy's track record as of that
+        day. Every other query parameter is one of the strategy's own (see GET /strategies/{name})."""
+        strategy = _strategy(registry, strategy_name)
+        items = request.query_params.multi_items()
+        extra: dict[str, str] = {}
+        for key, value in items:
+            if key in RESERVED:
+                continue
+            if key in extra:
+                raise ApiError(422, f"parameter {clip(key, 40)} is given twice")
+            extra[key] = value
+        unknown = sorted(set(extra) - set(strategy.params.model_fields))
+        if unknown:
+            allowed = ", ".join(strategy.params.model_fields) or "none"
+            raise ApiError(
+                422, f"unknown parameter {clip(unknown[0], 40)!r} for {strategy.name}; it takes: {allowed}",
+                {"unknown": [clip(u, 40) for u in unknown[:10]], "allowed": list(strategy.params.model_fields)},
+            )
+        try:
+            params = coerce_query(strategy, extra)
+        except ConfigError as exc:
+            raise ApiError(422, clip(exc)) from None
+        day = resolve_day(storage, calendar, strategy.name, date, now.date())
+        return with_changes(storage, screener_result(storage, calendar, strategy, params, day))
+
+    return router
+
+
+def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
+    """The picks with each one's change on the day (a copy: results are cached), from its last two analysed
+    rows (one indexed read per pick; rows are the adjusted series, so a split is no change)."""
+    picks = []
+    for pick in result.picks:
+        rows = storage.recent_analysis(pick.ticker, 2, end=result.date)
+        change = None
+        if len(rows) == 2 and from_stored(rows[1]["date"]) == result.date:
+            previous, close = rows[0].get("close"), rows[1].get("close")
+            if previous and close is not None:
+                change = close / previous - 1
+        picks.append(pick.model_copy(update={"change": change}))
+    return result.model_copy(update={"picks": picks})
+
+
+_cache: OrderedDict[tuple[Any, ...], ScreenerResult] = OrderedDict()
+_cache_lock = threading.Lock()
+_compute_slots = threading.BoundedSemaphore(2)  # custom parameters compute: at most two at once per process
+
+
+def screener_result(
+    storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date
+) -> ScreenerResult:
+    """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
+    data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too)."""
+    if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
+        return ScreenerResult(description=strategy.description, source="stored", **doc)
+    state = storage.picks_state() or {}
+    key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
+           state.get("latest_day") or storage.latest_screening_day())
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    with _compute_slots:
+        result = _compute(storage, calendar, strategy, params, day)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def resolve_day(
+    storage: Storage, calendar: Any, strategy: str | None, text: str | None, today: dt.date
+) -> dt.date:
+    """The day asked for, or the latest complete one (of `strategy`'s stored picks, or of any); 404 for a day
+    that never has data, 409 for one not analysed yet, each saying which days exist."""
+    complete = storage.latest_picks_day(strategy) if strategy else storage.latest_analysis_day()
+    state = storage.picks_state()
+    latest = complete or storage.latest_screening_day()
+    first = dt.date.fromisoformat(state["first_day"]) if state else storage.first_screening_day()
+    if latest is None or first is None:
+        raise ApiError(409, "nothing is analysed yet: hourly_analysis has not completed a day", code="not_ready")
+    span = f"analysed days are the KRX sessions {first}..{latest}"
+    if text is None:
+        return latest
     try:
-        params = strategy.parse_params(extra)
-        calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-        if date is not None and not calendar.is_session(date):
-            raise ConfigError(f"{date} is not a KRX session")
-    except ConfigError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    day, picks = screen(storage, calendar, strategy, params, date)
-    if day is None:
-        raise HTTPException(status_code=404, detail="nothing analysed yet: hourly_analysis has not run")
-    names = {t["ticker"]: t for t in storage.universe()}
-    if params == strategy.params() and (stored := storage.strategy_stats(strategy.name)):
-        record = stored
-    else:
-        record = track_record(strategy, params, analysis_frames(storage, day))
-    return {
-        "strategy": strategy.name,
-        "description": strategy.description,
-        "date": day.isoformat(),
-        "params": params.model_dump(),
-        "count": len(picks),
-        "picks": [
-            {
-                "ticker": p.ticker,
-                "name": names.get(p.ticker, {}).get("name"),
-                "market": names.get(p.ticker, {}).get("market"),
-                "score": p.score,
-                "values": p.values,
-                "reason": p.reason,
-            }
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(422, f"date {clip(text, 20)!r} is not a calendar date (YYYY-MM-DD)") from None
+    details = {"first_day": first.isoformat(), "latest_day": latest.isoformat()}
+    try:
+        session = calendar.is_session(day)
+    except ConfigError:
+        session = False
+    if day < first:
+        raise ApiError(404, f"no analysed data for {day}: {span}", details)
+    if not session:
+        raise ApiError(404, f"{day} is not a KRX session: {span}", details)
+    if day > latest:
+        if day > today:
+            raise ApiError(404, f"{day} is in the future: {span}", details)
+        raise ApiError(409, f"{day} is not analysed yet: {span}", details, code="not_ready")
+    return day
+
+
+def _compute(
+    storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date
+) -> ScreenerResult:
+    _, picks = screen(storage, calendar, strategy, params, day)
+    names = {t["ticker"]: t for t in storage.universe()} if picks else {}
+    record = track_record(strategy, params, analysis_frames(storage, day))
+    return ScreenerResult(
+        strategy=strategy.name,
+        description=strategy.description,
+        date=day,
+        params=params.model_dump(),
+        source="computed",
+        count=len(picks),
+        picks=[
+            PickOut(
+                ticker=p.ticker, name=names.get(p.ticker, {}).get("name"), market=names.get(p.ticker, {}).get("market"),
+                score=p.score, values=p.values, reason=p.reason,
+            )
             for p in picks
         ],
-        "track_record": record,
-    }
+        track_record=TrackRecord(as_of_date=day.isoformat(), **record),
+    )

@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import get_settings, get_storage
-from lib.config import Settings
+from api.deps import NowDep, SettingsDep, StorageDep, read_access
+from api.errors import error_responses
 from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, gather
 from lib.status_view import to_plain
-from lib.storage import CollectionSize, Storage
+from lib.storage import CollectionSize
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(read_access)])
 
 
 class PipelineStatus(BaseModel):
@@ -32,16 +32,14 @@ class PipelineStatus(BaseModel):
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@router.get("/status", response_model=PipelineStatus)
+@router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 422, 503))
 def status(
-    storage: Annotated[Storage, Depends(get_storage)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    storage: StorageDep,
+    settings: SettingsDep,
+    now: NowDep,
     sizes: Annotated[bool, Query(description="also measure each collection (slower)")] = False,
 ) -> PipelineStatus:
-    """check_db's report as JSON: markets, analysis lag, last runs, alerts and what needs attention."""
-    report = gather(storage, settings, _now(), sizes=sizes)
+    """check_db's report as JSON: markets, analysis lag, last runs, alerts and what needs attention, as of the
+    app's clock."""
+    report = gather(storage, settings, now, sizes=sizes)
     return PipelineStatus.model_validate(to_plain(report))

@@ -6,7 +6,7 @@ import datetime as dt
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -127,6 +127,24 @@ class Settings(BaseSettings):
     alert_max_attempts: int = Field(default=3, ge=1, le=20)
     alert_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
+    # --- HTTP API and LLM analysis (issue #7) ---
+    api_keys: SecretStr | None = None
+    api_keys_for_reads: bool = False
+    api_db_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    ai_rate_limit_per_hour: int = Field(default=30, ge=1, le=100_000)
+    ai_max_tickers: int = Field(default=10, ge=1, le=50)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    llm_provider: Literal["gemini", "openai"] = "gemini"
+    llm_model: str = Field(default="", max_length=100)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    llm_sdk_retries: int = Field(default=1, ge=0, le=5)
+    llm_parse_retries: int = Field(default=2, ge=0, le=5)
+    google_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
     @model_validator(mode="before")
     @classmethod
     def _blank_secrets_are_unset(cls, data: Any) -> Any:
@@ -140,7 +158,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", "us_extra_closed_days",
-        "us_extra_sessions", mode="before",
+        "us_extra_sessions", "cors_origins", mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -185,7 +203,9 @@ class Settings(BaseSettings):
             raise ValueError("a ticker is listed twice")
         return value
 
-    @field_validator("telegram_bot_token", "alert_webhook_url", mode="after")
+    @field_validator(
+        "telegram_bot_token", "alert_webhook_url", "api_keys", "google_api_key", "openai_api_key", mode="after"
+    )
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -220,6 +240,15 @@ class Settings(BaseSettings):
                 "track records need them), or 0 to keep them forever"
             )
         return value
+
+    @field_validator("gemini_base_url", "openai_base_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.strip().rstrip("/")
 
     @field_validator("mongodb_uri")
     @classmethod
@@ -280,6 +309,12 @@ class Settings(BaseSettings):
         if self.log_warnings_file is not None and not self.log_warnings_file.is_absolute():
             self.log_warnings_file = PROJECT_ROOT / self.log_warnings_file
         return self
+
+    @property
+    def api_key_values(self) -> list[str]:
+        """The keys accepted in X-API-Key (API_KEYS, comma-separated); empty when unset."""
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     @property
     def mongodb_uri_value(self) -> str | None:

@@ -4,8 +4,6 @@ strategy's track record (forward returns of its past picks against the universe'
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import pkgutil
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from lib.calendar import TradingCalendar
 from lib.errors import ConfigError
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
 from lib.log import get_logger
+from lib.plugins import discover_plugins
 from lib.storage import Storage
 
 log = get_logger("screener")
@@ -112,25 +111,10 @@ def _check(strategy: object, module: str) -> Strategy:
 
 def discover(package: str = "strategies") -> Registry:
     """Import every module of the package; a broken one is logged and skipped, never fatal."""
-    found: dict[str, Strategy] = {}
-    errors: list[tuple[str, str]] = []
-    root = importlib.import_module(package)
-    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module_name = f"{package}.{info.name}"
-        try:
-            module = importlib.import_module(module_name)
-            strategy = _check(getattr(module, "STRATEGY", None), module_name)
-            if strategy.name in found:
-                raise ValueError(f"name {strategy.name!r} is already taken")
-        except Exception as exc:  # noqa: BLE001 - any error in a plugin skips that plugin only
-            message = f"{exc.__class__.__name__}: {exc}"
-            log.error("strategy module %s skipped: %s", module_name, message)
-            errors.append((module_name, message))
-            continue
-        found[strategy.name] = strategy
-    return Registry(MappingProxyType(found), tuple(errors))
+    found, errors = discover_plugins(
+        package, "STRATEGY", lambda obj: _check(obj, package), lambda s: s.name, "strategy"
+    )
+    return Registry(MappingProxyType(found), errors)
 
 
 # --- helpers for strategy authors --------------------------------------------------------------------
@@ -269,7 +253,9 @@ def screen(
         day = storage.latest_screening_day()
         if day is None:
             return None, []
-    start = calendar.last_sessions(day, strategy.lookback)[0] if calendar.is_session(day) else day
+    # Half as many sessions again as the lookback, so a stock halted for a while still has `lookback` rows.
+    window = strategy.lookback + strategy.lookback // 2 + 5
+    start = calendar.last_sessions(day, window)[0] if calendar.is_session(day) else day
     rows = as_frame(storage.screening_rows(start, day))
     if rows.empty:
         return day, []
@@ -281,6 +267,6 @@ def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:
     """Every analysed ticker's indicator rows up to `day`, one ticker at a time."""
     stamp = pd.Timestamp(day)
     for ticker in storage.analysed_tickers():
-        frame = as_frame(storage.read_analysis(ticker))
+        frame = as_frame(storage.read_analysis(ticker, end=day))
         if not frame.empty:
             yield frame.loc[frame["date"] <= stamp].assign(ticker=ticker)

@@ -28,7 +28,7 @@ def reason(row: pd.Series, p: Params) -> str:
 STRATEGY = Strategy(
     name="bollinger_squeeze",
     description="Bollinger band width at (or within 5% of) its narrowest of the last 120 sessions",
-    params=Params, lookback=150, columns=("close", "bb_upper", "bb_middle", "bb_lower"),
+    params=Params, lookback=250, columns=("close", "bb_upper", "bb_middle", "bb_lower"),
     signals=signals, reason=reason,
     score_meaning="minus the band width in % of the middle band (nearer 0 is wider; more negative is tighter)",
 )

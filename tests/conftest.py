@@ -23,9 +23,10 @@ US_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "us"
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
-    """No test sees a developer's KRX credentials or the embedded database of another test."""
+    """No test sees a developer's KRX or LLM credentials or the embedded database of another test."""
     for name in ("KRX_ID", "KRX_PW", "MONGODB_URI", "KRX_SOURCES", "KRX_OPENAPI_KEY", "KRX_REPLAY_PATH",
-                 "US_SOURCES", "US_REPLAY_DIR"):
+                 "US_SOURCES", "US_REPLAY_DIR", "GOOGLE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+                 "GEMINI_BASE_URL", "LLM_PROVIDER", "LLM_MODEL", "API_KEYS", "API_KEYS_FOR_READS", "CORS_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
     reset_embedded_client()
     yield

@@ -110,7 +110,7 @@ def test_bad_requests_get_a_status_and_a_reason(client, url, params, status, det
     response = client.get(url, params=params)
     assert response.status_code == status
     if detail:
-        assert detail in response.json()["detail"]
+        assert detail in response.json()["error"]["message"]
 
 
 def test_every_etf_route_and_status_is_in_the_openapi_document(client):

@@ -196,6 +196,41 @@ def test_track_record_counts_forward_returns_of_past_picks_against_the_universe(
 
 
 
+def _extreme_params(strategy: Strategy) -> list:
+    """Defaults, then each parameter at each end of its bounds (or each Literal choice), when valid."""
+    import typing
+
+    sets = [strategy.params()]
+    for name, field in strategy.params.model_fields.items():
+        if typing.get_origin(field.annotation) is typing.Literal:
+            values = list(typing.get_args(field.annotation))
+        else:
+            bounds = {type(m).__name__: m for m in field.metadata}
+            values = [bounds[k].ge if k == "Ge" else bounds[k].le for k in ("Ge", "Le") if k in bounds]
+        for value in values:
+            try:
+                sets.append(strategy.parse_params({name: value}))
+            except ConfigError:
+                continue
+    return sets
+
+
+@pytest.mark.parametrize("strategy", list(REGISTRY), ids=lambda s: s.name)
+def test_lookback_covers_every_allowed_parameter_value(strategy: Strategy, rows):
+    """A day's picks read only `lookback` rows: with any parameter at either end of its bounds, the last
+    `lookback` rows must give the same signal as the whole history."""
+    for params in _extreme_params(strategy):
+        for ticker in ("005930", "000040", "196170", "014470"):
+            frame = ticker_rows(rows, ticker)
+            full = _signals(strategy, frame, params)
+            fired = [i for i in np.flatnonzero(full["fired"].to_numpy()) if i >= strategy.lookback - 1][:3]
+            for end in [*fired, len(frame) - 1]:
+                window = frame.iloc[end - strategy.lookback + 1 : end + 1].reset_index(drop=True)
+                last = _signals(strategy, window, params).iloc[-1]
+                assert last["fired"] == full["fired"].iloc[end], (ticker, params, end)
+                assert np.isclose(last["score"], full["score"].iloc[end], equal_nan=True), (ticker, params, end)
+
+
 def test_the_new_52_week_high_reason_does_not_quote_the_day_own_high_as_the_previous_one(rows):
     strategy = REGISTRY["new_52w_high"]
     seen = 0

@@ -50,7 +50,8 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 
 
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
-    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx"]
+    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx",
+            "--no-serve"]
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
     # Every step's section says on stdout what the step did.

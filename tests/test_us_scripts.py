@@ -83,7 +83,8 @@ def test_a_replay_folder_without_its_layout_is_refused(make_settings, tmp_path, 
 
 
 def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_with_units(capsys):
-    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02"]
+    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02",
+            "--no-serve"]
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
     assert "=== trending ETFs on 2025-09-02" in out and "pt = percentage points ahead of SPY" in out

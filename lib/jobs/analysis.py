@@ -9,6 +9,7 @@ import datetime as dt
 import pandas as pd
 
 from lib.calendar import TradingCalendar
+from lib.daily_picks import store_daily_picks
 from lib.errors import ConfigError
 from lib.indicators import compute_frame, row_documents
 from lib.jobs.collect import last_due_session
@@ -93,4 +94,10 @@ def hourly_analysis(ctx: JobContext, calendar: TradingCalendar, chain: SourceCha
         ctx.counters["track_records"] = refreshed
         if refreshed:
             log.info("all tickers analysed for %s; %d track record(s) refreshed", target, refreshed)
+        # Keep this step last: it reads everything the steps above computed for the day.
+        sessions = calendar.sessions_between(storage.first_screening_day() or target, target)
+        stored = store_daily_picks(storage, registry, sessions, target)
+        ctx.counters["daily_picks"] = stored
+        if stored:
+            log.info("screener picks stored for %d strategy-day(s) up to %s", stored, target)
 

@@ -5,22 +5,28 @@ These modules are the only code that imports pymongo."""
 
 from __future__ import annotations
 
+from lib.storage.access import AccessStore
+from lib.storage.ai import AiStore
 from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
 from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
     "reset_embedded_client", "screening_id",
 ]
 
 
-class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore):
+class Storage(
+    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
+    AccessStore,
+):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
     def ensure_indexes(self) -> None:
@@ -30,3 +36,5 @@ class Storage(BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, S
         self._job_indexes()
         self._alert_indexes()
         self._etf_indexes()
+        self._ai_indexes()
+        self._picks_indexes()

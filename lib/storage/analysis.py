@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.calendar import from_stored
+from lib.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase
 
 SCREENING = "screening_index"
@@ -30,13 +30,16 @@ class AnalysisStore(StoreBase):
 
     def replace_analysis(self, ticker: str, rows: list[dict[str, Any]]) -> int:
         """Overwrite a ticker's indicator rows (stock_analyzed.<ticker> and its screening-index rows) with
-        these; rows no longer produced are removed. Returns the rows written."""
+        these; rows no longer produced are removed. Returns the rows written.
+
+        The screening index is written first: stock_analyzed is what the next run compares against, so a run
+        killed between the two writes leaves a difference that the next run repairs."""
         coll = self.analyzed_db[ticker]
-        new, changed, stale = self._sync(coll, rows, f"stock_analyzed.{ticker}", whole=True)
+        new, changed, stale = self._sync(coll, rows, f"stock_analyzed.{ticker}", whole=True, dry=True)
         if stale:
             self._write(f"stock_analyzed.{ticker}.stale")
-            coll.delete_many({"_id": {"$in": stale}})
             self.screening.delete_many({"_id": {"$in": [screening_id(d, ticker) for d in stale]}})
+            coll.delete_many({"_id": {"$in": stale}})
         if new or changed:
             self._write(f"screening.{ticker}")
 
@@ -44,15 +47,31 @@ class AnalysisStore(StoreBase):
                 return {**row, "_id": screening_id(row["date"], ticker), "ticker": ticker}
 
             self._insert_or_replace(self.screening, [entry(r) for r in new], [entry(r) for r in changed])
+            self._write(f"stock_analyzed.{ticker}")
+            self._insert_or_replace(coll, new, changed)
         return len(new) + len(changed)
 
     def analysed_tickers(self) -> list[str]:
         """Tickers that have a stock_analyzed collection."""
         return sorted(name for name in self.analyzed_db.list_collection_names() if name != SCREENING)
 
-    def read_analysis(self, ticker: str) -> list[dict[str, Any]]:
-        """A ticker's indicator rows, oldest first."""
-        return list(self.analyzed_db[ticker].find({}, {"_id": 0}).sort("_id", ASCENDING))
+    def read_analysis(self, ticker: str, end: dt.date | None = None) -> list[dict[str, Any]]:
+        """A ticker's indicator rows (up to `end`, default all), oldest first."""
+        query = {"_id": {"$lte": to_utc_midnight(end)}} if end else {}
+        return list(self.analyzed_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
+
+    def recent_analysis(
+        self, ticker: str, count: int, end: dt.date | None = None, start: dt.date | None = None
+    ) -> list[dict[str, Any]]:
+        """A ticker's last `count` indicator rows between `start` and `end` (default: all), oldest first (one
+        indexed read)."""
+        query: dict[str, Any] = {"_id": {}} if start or end else {}
+        if start:
+            query["_id"]["$gte"] = to_utc_midnight(start)
+        if end:
+            query["_id"]["$lte"] = to_utc_midnight(end)
+        docs = list(self.analyzed_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+        return docs[::-1]
 
     def screening_rows(self, start: dt.date | None, end: dt.date) -> list[dict[str, Any]]:
         """Every ticker's indicator rows from start to end (both included) in one indexed query."""

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 
 from lib.calendar import to_utc_midnight
 from lib.storage.client import StoreBase
@@ -36,6 +36,12 @@ class BarsStore(StoreBase):
             if end:
                 query["_id"]["$lte"] = to_utc_midnight(end)
         return list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
+
+    def recent_bars(self, ticker: str, count: int, start: dt.date | None = None) -> list[dict]:
+        """A ticker's last `count` stored bars (from `start` when given), oldest first (one indexed read)."""
+        query = {"_id": {"$gte": to_utc_midnight(start)}} if start else {}
+        docs = list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
+        return docs[::-1]
 
     def delete_bars_before(self, day: dt.date, dry_run: bool = False) -> int:
         """Delete every ticker's bars dated before `day` (or, with dry_run, count them); returns how many."""

@@ -19,32 +19,38 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
-def get_client(uri: str | None = None) -> Any:
+def get_client(uri: str | None = None, timeout_seconds: float = 10.0) -> Any:
     """The process's MongoDB client for `uri` (default: MONGODB_URI from settings), created once.
 
-    `mongomock://` gives the embedded in-memory server shared by everything in this process."""
+    `mongomock://` gives the embedded in-memory server shared by everything in this process.
+    `timeout_seconds` bounds server selection and connecting: the API asks for a short one so that a
+    database that is down answers 503 in seconds."""
     if uri is None:
         from lib.config import load_settings
 
         uri = load_settings().mongodb_uri_value
         if uri is None:
             raise ConfigError("MONGODB_URI is not set: set it in .env (mongodb://... for a real server)")
+    key = uri if uri.startswith("mongomock://") else f"{uri}#{timeout_seconds}"
     with _clients_lock:
-        client = _clients.get(uri)
+        client = _clients.get(key)
         if client is None:
             if uri.startswith("mongomock://"):
                 import mongomock_ng
 
                 client = mongomock_ng.MongoClient(tz_aware=False)
             else:
+                ms = int(timeout_seconds * 1000)
                 try:
-                    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10_000, tz_aware=False)
+                    client = pymongo.MongoClient(
+                        uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=False
+                    )
                 except (pymongo.errors.ConfigurationError, ValueError) as exc:
                     raise ConfigError(
                         f"MONGODB_URI is not a usable MongoDB address: {_without_secret(str(exc), uri)}; fix it in "
                         ".env (write a user name or password with @ : / ? # [ ] % percent-encoded, @ as %40)"
                     ) from None
-            _clients[uri] = client
+            _clients[key] = client
         return client
 
 
@@ -100,11 +106,12 @@ class StoreBase:
             raise TransientSourceError(f"MongoDB is not reachable: {exc.__class__.__name__}: {exc}") from None
 
     def _sync(
-        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False
+        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False, dry: bool = False
     ) -> tuple[list[dict], list[dict], list[Any]]:
         """Make `coll` hold `docs` (keyed by their `date`, used as `_id`): insert new ones, replace changed ones,
         skip identical ones. One read and at most two writes; returns (new, changed, stale ids). With `whole`,
-        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted)."""
+        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted).
+        With `dry`, nothing is written: the caller writes (in its own order)."""
         if not docs and not whole:
             return [], [], []
         days = [doc["date"] for doc in docs]
@@ -114,7 +121,7 @@ class StoreBase:
         new = [doc for doc in keyed if doc["_id"] not in existing]
         changed = [doc for doc in keyed if doc["_id"] in existing and existing[doc["_id"]] != doc]
         stale = sorted(set(existing) - set(days)) if whole else []
-        if new or changed:
+        if (new or changed) and not dry:
             self._write(what)
             self._insert_or_replace(coll, new, changed)
         return new, changed, stale

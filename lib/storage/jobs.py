@@ -33,6 +33,15 @@ class JobsStore(StoreBase):
         )
         return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
 
+    def last_done_day(self) -> dt.date | None:
+        """The newest KST trading day whose collection is finished: one indexed read, however long the history."""
+        doc = self.job_status.find_one(
+            {"kind": "day", "job_name": DAY_JOB, "status": {"$in": list(DONE_STATUSES)}},
+            {"date_kst": 1},
+            sort=[("kind", ASCENDING), ("job_name", ASCENDING), ("date_kst", DESCENDING)],
+        )
+        return dt.date.fromisoformat(doc["date_kst"]) if doc else None
+
     def day_fingerprints(self, job: str = DAY_JOB) -> dict[dt.date, dict[str, str]]:
         """The digest of each stored part of each day (a market's closes and volumes), to catch a stale answer
         repeating a neighbouring session."""

@@ -23,6 +23,19 @@ class UniverseStore(StoreBase):
         query = {"is_active": True} if active_only else {}
         return list(self.tickers.find(query, {"_id": 0}).sort("market_cap", DESCENDING))
 
+    def ticker_doc(self, ticker: str) -> dict | None:
+        """One target_tickers document."""
+        return self.tickers.find_one({"ticker": ticker}, {"_id": 0})
+
+    def find_tickers(
+        self, query: dict[str, Any], sort: list[tuple[str, int]] | None = None, skip: int = 0, limit: int = 0
+    ) -> tuple[list[dict], int]:
+        """A page of target_tickers documents matching `query`, and how many match in all."""
+        cursor = self.tickers.find(query, {"_id": 0})
+        if sort:
+            cursor = cursor.sort(sort)
+        return list(cursor.skip(skip).limit(limit)), self.tickers.count_documents(query)
+
     def universe_as_of(self) -> dt.date | None:
         """The trading day the universe was last refreshed from."""
         doc = self.tickers.find_one({}, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])

@@ -8,15 +8,16 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.dashboard import CONTENT_SECURITY_POLICY, DASHBOARD_DIR
-from main import app
+from tests.api.conftest import api_settings
 
 VENDOR = "vendor/lightweight-charts"
 
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    return TestClient(app)
+    return TestClient(create_app(api_settings()), raise_server_exceptions=False)
 
 
 def test_the_page_is_served_with_a_policy_that_allows_only_this_server(client):
@@ -67,7 +68,14 @@ def test_the_vendored_chart_library_is_the_recorded_release_with_its_licence(cli
 def test_nothing_outside_the_dashboard_files_is_served(client, path):
     response = client.get(path)
     assert response.status_code == 404
-    assert "import" not in response.text
+    assert response.json()["error"]["code"] == "not_found" and "import" not in response.text
+
+
+def test_the_page_is_served_even_where_reads_need_a_key():
+    # The page holds no data; the routes it reads ask for the key, and the page asks the person for it.
+    client = TestClient(create_app(api_settings(api_keys_for_reads=True)))
+    assert client.get("/dashboard").status_code == 200
+    assert client.get("/status").status_code == 401
 
 
 def test_the_dashboard_is_not_part_of_the_json_api_description(client):

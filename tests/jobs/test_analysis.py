@@ -171,7 +171,8 @@ def test_a_run_killed_halfway_then_rerun_gives_the_same_analysis(storage, make_s
     def state(store):
         analysis = {t: store.read_analysis(t) for t in store.stored_tickers()}
         stats = {s: store.strategy_stats(s) for s in ("volume_spike", "golden_cross")}
-        return snapshot(store), analysis, list(store.screening.find({}).sort("_id", 1)), stats
+        picks = list(store.daily_picks.find({}).sort("_id", 1))
+        return snapshot(store), analysis, list(store.screening.find({}).sort("_id", 1)), stats, picks
 
     total = scenario(storage, None)
     expected = state(storage)
@@ -185,3 +186,16 @@ def test_a_second_analysis_run_exits_while_the_first_holds_the_lock(collected, s
     collected.acquire_lock("analysis", "other", clock(), dt.timedelta(minutes=30))
     assert run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock) == 0
     assert analysed(collected, D(2024, 9, 13)) == []
+
+
+def test_picks_are_stored_for_every_analysed_day_once_the_day_completes(collected, settings, clock):
+    run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock)
+    first = collected.first_screening_day()
+    doc = collected.daily_picks_for("volume_spike", D(2024, 9, 13))
+    assert doc["track_record"]["as_of_date"] == "2024-09-13" and doc["params"] == {"multiple": 3.0, "up_day_only": True}
+    assert collected.daily_picks_for("golden_cross", first) is not None  # the history is backfilled
+    stats = collected.strategy_stats("volume_spike")
+    assert doc["track_record"]["horizons"]["5"] == pytest.approx(stats["horizons"]["5"])
+    assert collected.runs("hourly_analysis")[0]["daily_picks"] > 11
+    run_analysis(collected, settings, evening(D(2024, 9, 13), 21), clock)
+    assert collected.runs("hourly_analysis")[0]["daily_picks"] == 0  # a later run of the same day writes nothing

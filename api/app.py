@@ -1,0 +1,70 @@
+"""The FastAPI application: routers, the common error shape, CORS, and what the routes share (settings,
+registries, calendar, clock, the LLM factory) on app.state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import ai, dashboard, etf, health, prompts, status, stocks
+from api import screener as screener_routes
+from api.errors import install_error_handlers
+from lib.calendar import TradingCalendar
+from lib.config import Settings, load_settings
+from lib.llm import build_chat_model
+from lib.prompts import PromptRegistry, discover_prompts
+from lib.screener import Registry, discover
+from lib.storage import Storage
+
+DESCRIPTION = """Reads what the cron jobs computed: the KRX universe, each stock's bars and indicators, the
+screeners' picks of any analysed day with their track records, and LLM analyses of picks.
+
+Every error is `{"error": {"code", "message", "details"}}`. Read routes need `X-API-Key` only when the
+server sets API_KEYS_FOR_READS=true; POST /ai/analysis always needs one."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+    prompt_registry: PromptRegistry | None = None,
+    llm_factory: Callable[..., Any] | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
+    """Build the app. Everything defaults to production: settings from .env, plugins from their folders,
+    LLMs from the settings, the wall clock, storage on MONGODB_URI."""
+    settings = settings or load_settings()
+    app = FastAPI(title="KRX stock pipeline", version="0.2.0", description=DESCRIPTION, redirect_slashes=False)
+    app.state.settings = settings
+    app.state.registry = registry if registry is not None else discover()
+    app.state.prompts = prompt_registry if prompt_registry is not None else discover_prompts()
+    app.state.llm_factory = llm_factory or build_chat_model
+    app.state.clock = clock or _wall_clock
+    app.state.calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    if storage is not None:
+        app.state.storage = storage
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    app.include_router(health.router)
+    app.include_router(status.router)
+    app.include_router(stocks.router)
+    app.include_router(screener_routes.make_router(app.state.registry))
+    app.include_router(prompts.router)
+    app.include_router(ai.router)
+    app.include_router(etf.router)
+    app.include_router(dashboard.router)
+    return app
+
+
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,182 @@
+"""GET /stocks (the universe: paginated, filtered, sorted) and GET /stocks/{ticker} (one stock's recent bars
+and indicators)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from api.deps import CalendarDep, StorageDep, read_access
+from api.errors import error_responses, not_found
+from lib.calendar import from_stored
+from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
+
+router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
+
+SortKey = Literal[("market_cap", "name", "ticker", *PRICE_COLUMNS, *INDICATOR_COLUMNS)]  # type: ignore[valid-type]
+TICKER_PATTERN = r"^[0-9A-Za-z]{6}$"
+BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "halted")
+
+
+class StockItem(BaseModel):
+    """One stock of the universe."""
+
+    ticker: str
+    name: str | None = None
+    market: str | None = None
+    market_cap: float | None = Field(None, description="KRW, as of `as_of_date`")
+    is_active: bool = Field(description="in the universe now (market cap at or above the threshold)")
+    as_of_date: str | None = Field(None, description="the trading day the market cap is from")
+    last_analyzed_date: str | None = None
+    sort_value: float | None = Field(None, description="the sort column's value on `sort_day` (indicator sorts)")
+
+
+class StockPage(BaseModel):
+    """A page of the universe."""
+
+    total: int = Field(description="stocks matching the filters")
+    limit: int
+    offset: int
+    sort: str
+    order: Literal["asc", "desc"]
+    sort_day: dt.date | None = Field(None, description="the analysed day whose values an indicator sort uses")
+    items: list[StockItem]
+
+
+class StockRow(BaseModel):
+    """One trading day of a stock: the stored bar and that day's indicators (null when not computed)."""
+
+    date: dt.date
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    close: float | None = None
+    volume: float | None = None
+    value: float | None = Field(None, description="traded value, KRW")
+    market_cap: float | None = None
+    halted: bool = False
+    indicators: dict[str, float | None] = Field(default_factory=dict)
+
+
+class StockDetail(BaseModel):
+    """A stock with its recent history."""
+
+    ticker: str
+    name: str | None = None
+    market: str | None = None
+    market_cap: float | None = None
+    is_active: bool
+    as_of_date: str | None = None
+    last_analyzed_date: str | None = Field(None, description="the KST day its indicators were last computed for")
+    analysis_date: dt.date | None = Field(None, description="the newest day with indicator values")
+    days: int
+    rows: list[StockRow] = Field(description="the last `days` stored trading days, oldest first")
+
+
+def _item(doc: dict[str, Any], sort_value: float | None = None) -> StockItem:
+    return StockItem(
+        **{k: doc.get(k) for k in ("ticker", "name", "market", "market_cap", "as_of_date", "last_analyzed_date")},
+        is_active=bool(doc.get("is_active")),
+        sort_value=sort_value,
+    )
+
+
+@router.get("/stocks", response_model=StockPage, responses=error_responses(401, 422, 503))
+def list_stocks(
+    storage: StorageDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="stocks per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000, description="stocks to skip")] = 0,
+    market: Annotated[Literal["KOSPI", "KOSDAQ"] | None, Query(description="only this market")] = None,
+    min_market_cap: Annotated[float | None, Query(ge=0, le=1e16, description="KRW, at least")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=40, description="part of a name, or a code prefix")] = None,
+    status: Annotated[Literal["active", "inactive", "all"], Query(description="universe membership")] = "active",
+    sort: Annotated[SortKey, Query(description="market_cap, name, ticker, or any indicator column")] = "market_cap",
+    order: Annotated[Literal["asc", "desc"] | None, Query(description="default: desc for numbers")] = None,
+) -> StockPage:
+    """The universe, filtered and sorted; an indicator sort uses each stock's value on the latest analysed day
+    (stocks without one, e.g. halted that day, come last)."""
+    query: dict[str, Any] = {}
+    if status != "all":
+        query["is_active"] = status == "active"
+    if market:
+        query["market"] = market
+    if min_market_cap is not None:
+        query["market_cap"] = {"$gte": min_market_cap}
+    if q:
+        text = re.escape(q.strip())
+        query["$or"] = [{"name": {"$regex": text, "$options": "i"}}, {"ticker": {"$regex": f"^{text.upper()}"}}]
+    direction = order or ("asc" if sort in ("name", "ticker") else "desc")
+    sign = 1 if direction == "asc" else -1
+    if sort in ("market_cap", "name", "ticker"):
+        docs, total = storage.find_tickers(query, [(sort, sign), ("ticker", 1)], offset, limit)
+        items = [_item(d) for d in docs]
+        return StockPage(total=total, limit=limit, offset=offset, sort=sort, order=direction, items=items)
+    docs, total = storage.find_tickers(query)
+    day = storage.latest_analysis_day()
+    values = storage.latest_values(sort) if day is not None else {}
+
+    def rank(doc: dict[str, Any]) -> tuple[bool, float, str]:
+        value = _finite(values.get(doc["ticker"]))
+        return value is None, 0.0 if value is None else sign * value, doc["ticker"]
+
+    ranked = sorted(docs, key=rank)
+    page = ranked[offset : offset + limit]
+    items = [_item(d, _finite(values.get(d["ticker"]))) for d in page]
+    return StockPage(total=total, limit=limit, offset=offset, sort=sort, order=direction, sort_day=day, items=items)
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if number == number else None
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else _finite(value)
+
+
+@router.get("/stocks/{ticker}", response_model=StockDetail, responses=error_responses(401, 404, 422, 503))
+def get_stock(
+    storage: StorageDep,
+    calendar: CalendarDep,
+    ticker: Annotated[str, Path(pattern=TICKER_PATTERN, description="6-character KRX code, e.g. 005930")],
+    days: Annotated[int, Query(ge=1, le=500, description="recent trading days to return")] = 30,
+) -> StockDetail:
+    """A stock's name, market, market cap, its last `days` bars with that day's indicators, and how far its
+    analysis has got."""
+    ticker = ticker.upper()
+    doc = storage.ticker_doc(ticker)
+    if doc is None:
+        known = [t["ticker"] for t in storage.universe()]
+        similar = [t for t in known if t.startswith(ticker[:3])] or [t for t in known if t.startswith(ticker[:2])]
+        raise not_found("ticker", ticker, similar or known, f"GET /stocks lists all {len(known)}")
+    start = None
+    if (latest := storage.latest_analysis_day()) is not None:
+        # A date range instead of sort-and-limit: the embedded store then copies only the rows it returns.
+        start = calendar.last_sessions(latest, days + days // 2 + 10)[0]
+    bars = storage.recent_bars(ticker, days, start)
+    analysis = {from_stored(r["date"]): r for r in storage.recent_analysis(ticker, days, start=start)}
+    rows = []
+    for bar in bars:
+        day = from_stored(bar["date"])
+        indicators = analysis.get(day, {})
+        rows.append(
+            StockRow(
+                date=day,
+                **{k: _number(bar.get(k)) for k in BAR_FIELDS if k != "halted"},
+                halted=bool(bar.get("halted")),
+                indicators={c: _number(indicators.get(c)) for c in INDICATOR_COLUMNS} if indicators else {},
+            )
+        )
+    return StockDetail(
+        **{k: doc.get(k) for k in ("ticker", "name", "market", "market_cap", "as_of_date", "last_analyzed_date")},
+        is_active=bool(doc.get("is_active")),
+        analysis_date=max(analysis) if analysis else None,
+        days=days,
+        rows=rows,
+    )

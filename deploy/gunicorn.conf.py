@@ -1,0 +1,28 @@
+"""gunicorn settings for the API: `gunicorn -c deploy/gunicorn.conf.py main:app` (deploy/stock-api.service).
+
+Every value can be changed through the environment without editing this file."""
+
+import multiprocessing
+import os
+
+# Local by default: put nginx (TLS) in front, or set API_BIND=0.0.0.0:8000 to expose it directly.
+bind = os.environ.get("API_BIND", "127.0.0.1:8000")
+# The usual 2 x cores + 1, capped so a big VM does not open dozens of MongoDB connection pools.
+workers = int(os.environ.get("API_WORKERS", min(multiprocessing.cpu_count() * 2 + 1, 9)))
+# uvicorn.workers is deprecated since uvicorn 0.30; the uvicorn-worker package is its successor.
+worker_class = "uvicorn_worker.UvicornWorker"
+# A worker silent this long is restarted. LLM calls run in a thread pool and do not block the heartbeat,
+# but keep it above LLM_TIMEOUT_SECONDS x (LLM_SDK_RETRIES + 1) anyway.
+timeout = int(os.environ.get("API_TIMEOUT_SECONDS", 180))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak never grows unbounded.
+max_requests = 5000
+max_requests_jitter = 500
+accesslog = os.environ.get("API_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("API_LOG_LEVEL", "info")
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# Only trust X-Forwarded-* from a proxy on this machine.
+forwarded_allow_ips = "127.0.0.1"
+proc_name = "stock-api"

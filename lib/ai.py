@@ -1,0 +1,171 @@
+"""LLM analysis of stored data: build a prompt's input from what the cron jobs stored, serve a result from
+MongoDB when the same request on the same data was answered before, else ask each model and store the
+result (raw reply, parse errors, usage, model, finish reason, latency, created time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from lib.calendar import from_stored
+from lib.config import Settings
+from lib.indicators import INDICATOR_COLUMNS
+from lib.llm import LlmCall, ModelSpec, ProviderError, UnparseableReply, structured_call
+from lib.log import get_logger
+from lib.prompts import PROMPT_COLUMNS, AnalysisData, PickData, Prompt, StockData, StrategyData
+from lib.storage import Storage, naive_utc
+
+log = get_logger("ai")
+HISTORY_ROWS = 60  # traded days of each stock a prompt may see
+
+LlmFactory = Callable[[Settings, ModelSpec], BaseChatModel]
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if number == number else None
+
+
+def stock_data(storage: Storage, ticker: str, day: dt.date, pick: dict[str, Any] | None = None) -> StockData:
+    """One stock's stored data up to `day` (its last HISTORY_ROWS traded days), for a prompt."""
+    doc = storage.ticker_doc(ticker) or {"ticker": ticker}
+    rows = storage.recent_analysis(ticker, HISTORY_ROWS, end=day)
+    compact = [
+        {"date": from_stored(r["date"]).isoformat(), **{c: _number(r.get(c)) for c in PROMPT_COLUMNS}} for r in rows
+    ]
+    columns = dict.fromkeys(("open", "high", "low", *PROMPT_COLUMNS, *INDICATOR_COLUMNS))
+    latest = {c: _number(rows[-1].get(c)) for c in columns} if rows else {}
+    return StockData(
+        ticker=ticker,
+        name=doc.get("name"),
+        market=doc.get("market"),
+        market_cap=_number(doc.get("market_cap")),
+        rows=compact,
+        latest=latest,
+        pick=PickData(score=pick["score"], reason=pick["reason"], values=pick.get("values", {})) if pick else None,
+    )
+
+
+def analysis_data(
+    storage: Storage,
+    tickers: Sequence[str],
+    day: dt.date,
+    picks: dict[str, dict[str, Any]] | None = None,
+    strategy: StrategyData | None = None,
+) -> AnalysisData:
+    """Everything the prompt may use, as of `day`."""
+    picks = picks or {}
+    stocks = [stock_data(storage, t, day, picks.get(t)) for t in tickers]
+    return AnalysisData(date=day.isoformat(), stocks=stocks, strategy=strategy)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cache_key(prompt: Prompt, spec: ModelSpec, tickers: Sequence[str], day: dt.date, variables: Any) -> str:
+    """Prompt name, version and template hash, provider, model, temperature, output schema, sorted tickers,
+    the data date, and a digest of the input (so a strategy's reasons and parameters count too)."""
+    return _digest({
+        "prompt": prompt.name, "version": prompt.version, "template": prompt.template_hash,
+        "provider": spec.provider, "model": spec.model, "temperature": spec.temperature,
+        "output_schema": _digest(prompt.output_schema), "tickers": sorted(tickers), "date": day.isoformat(),
+        "input": _digest(variables),
+    })
+
+
+def _result_doc(
+    call: LlmCall | None, spec: ModelSpec, base: dict[str, Any], status: str, error: str | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "_id": uuid.uuid4().hex,
+        **base,
+        "provider": spec.provider,
+        "model": spec.model,
+        "temperature": spec.temperature,
+        "status": status,
+        "error": error,
+        "result": call.parsed.model_dump(mode="json") if call and call.parsed else None,
+        "raw_reply": call.raw_replies[-1] if call and call.raw_replies else None,
+        "raw_replies": call.raw_replies if call else [],
+        "parse_error": call.parse_errors[-1] if call and call.parse_errors else None,
+        "parse_errors": call.parse_errors if call else [],
+        "attempts": call.attempts if call else 0,
+        "usage": call.usage if call else {},
+        "model_name": call.model_name if call else None,
+        "finish_reason": call.finish_reason if call else None,
+        "latency_ms": call.latency_ms if call else 0,
+        "created_utc": naive_utc(now),
+    }
+
+
+def run_one(
+    storage: Storage,
+    settings: Settings,
+    factory: LlmFactory,
+    prompt: Prompt,
+    data: AnalysisData,
+    spec: ModelSpec,
+    base: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """One model's result: from the cache when the same request on the same data succeeded before (no LLM
+    call), else asked and stored. A failure is stored too (never served from the cache) and has `error`.
+    LlmNotConfigured propagates: it is the caller's 503."""
+    variables = prompt.variables(data)
+    day = dt.date.fromisoformat(data.date)
+    key = cache_key(prompt, spec, [s.ticker for s in data.stocks], day, variables)
+    cached = storage.cached_ai_result(key)
+    if cached is not None:
+        return {**cached, "cached": True}
+    llm = factory(settings, spec)
+    base = {**base, "cache_key": key, "input": variables}
+    check = (lambda output: prompt.check_output(output, data)) if prompt.check_output else None
+    try:
+        call = structured_call(llm, spec.provider, prompt.messages(variables), prompt.output_model,
+                               settings.llm_parse_retries, check)
+        doc = _result_doc(call, spec, base, "ok", None, now)
+    except UnparseableReply as exc:
+        doc = _result_doc(exc.call, spec, base, "failed", str(exc), now)
+        doc["error_kind"] = "unparseable"
+    except ProviderError as exc:
+        doc = _result_doc(None, spec, base, "failed", str(exc), now)
+        doc["error_kind"] = "timeout" if exc.timeout else "provider"
+    storage.save_ai_result(doc)
+    if doc["status"] != "ok":
+        log.warning("%s %s/%s failed: %s", prompt.name, spec.provider, spec.model, doc["error"])
+    return {**doc, "cached": False}
+
+
+def run_models(
+    storage: Storage,
+    settings: Settings,
+    factory: LlmFactory,
+    prompt: Prompt,
+    data: AnalysisData,
+    specs: Sequence[ModelSpec],
+    base: dict[str, Any],
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Each model's result, side by side (asked in parallel), in the order of `specs`. Every model is built
+    first, so a provider that is not configured fails the request before anything is spent."""
+    for spec in specs:
+        if storage.cached_ai_result(
+            cache_key(prompt, spec, [s.ticker for s in data.stocks], dt.date.fromisoformat(data.date),
+                      prompt.variables(data))
+        ) is None:
+            factory(settings, spec)  # raises LlmNotConfigured before any model is called
+    if len(specs) == 1:
+        return [run_one(storage, settings, factory, prompt, data, specs[0], base, now)]
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        futures = [pool.submit(run_one, storage, settings, factory, prompt, data, s, base, now) for s in specs]
+        return [f.result() for f in futures]

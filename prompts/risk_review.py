@@ -1,0 +1,48 @@
+"""Risk review: volatility, drawdown from the high, trend breaks and crowding, per stock."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langchain_core.prompts import ChatPromptTemplate
+from pydantic import BaseModel, Field
+
+from lib.prompts import AnalysisData, Prompt, compact_json, stock_brief, tickers_exactly
+
+
+class Input(BaseModel):
+    date: str
+    stocks: str = Field(description="the stocks' data as JSON")
+
+
+class Review(BaseModel):
+    ticker: str
+    risk_level: Literal["low", "medium", "high"]
+    risks: list[str] = Field(description="concrete risks seen in the data")
+    stop_level: float | None = Field(None, description="a price, KRW, below which the setup is broken")
+
+
+class Output(BaseModel):
+    reviews: list[Review]
+    overall: str
+
+
+def build_input(data: AnalysisData) -> Input:
+    return Input(date=data.date, stocks=compact_json([stock_brief(s, rows=30) for s in data.stocks]))
+
+
+TEMPLATE = ChatPromptTemplate.from_messages([
+    ("system", "You are a risk manager reviewing Korean stocks before a purchase. Use only the data given: "
+               "ATR and Bollinger width for volatility, distance from the 52-week high, trend and volume. "
+               "Review every stock exactly once."),
+    ("human", "As of {date}, review the risks of each stock and give a risk level and a stop level.\n\n"
+              "Stocks: {stocks}"),
+])
+
+PROMPT = Prompt(
+    name="risk_review",
+    version="1",
+    description="Risk review per stock: risk level, concrete risks in the data, a stop level",
+    template=TEMPLATE, input_model=Input, output_model=Output, build_input=build_input,
+    min_tickers=1, max_tickers=20, check_output=tickers_exactly(lambda out: [r.ticker for r in out.reviews]),
+)

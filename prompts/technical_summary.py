@@ -1,0 +1,45 @@
+"""Technical summary of one stock: trend, levels and what the indicators say, from stored data only."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langchain_core.prompts import ChatPromptTemplate
+from pydantic import BaseModel, Field
+
+from lib.prompts import AnalysisData, Prompt, compact_json, stock_brief, tickers_exactly
+
+
+class Input(BaseModel):
+    date: str
+    stock: str = Field(description="the stock's data as JSON")
+
+
+class Output(BaseModel):
+    ticker: str
+    trend: Literal["up", "down", "sideways"]
+    summary: str = Field(description="three to five sentences")
+    support: float | None = Field(None, description="nearest support price, KRW")
+    resistance: float | None = Field(None, description="nearest resistance price, KRW")
+    signals: list[str] = Field(description="indicator readings that matter now")
+    confidence: float = Field(ge=0, le=1)
+
+
+def build_input(data: AnalysisData) -> Input:
+    return Input(date=data.date, stock=compact_json(stock_brief(data.stocks[0], rows=40)))
+
+
+TEMPLATE = ChatPromptTemplate.from_messages([
+    ("system", "You are a careful technical analyst of Korean stocks. Use only the data given; prices are KRW. "
+               "Never invent values that are not in the data."),
+    ("human", "As of {date}, summarise this stock's technical picture: trend, nearest support and resistance, "
+              "and which indicator readings matter now.\n\nData: {stock}"),
+])
+
+PROMPT = Prompt(
+    name="technical_summary",
+    version="1",
+    description="Technical summary of one stock: trend, support and resistance, the indicator readings that matter",
+    template=TEMPLATE, input_model=Input, output_model=Output, build_input=build_input,
+    min_tickers=1, max_tickers=1, check_output=tickers_exactly(lambda out: [out.ticker]),
+)

@@ -1,0 +1,132 @@
+"""GET /health, /stocks, /stocks/{ticker}, /strategies: what a trader and a monitor rely on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from lib.calendar import from_stored
+from tests.api.conftest import KEY, NOW, api_settings
+
+
+def test_health_reports_collected_and_analysed_days(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["last_collected_day"] == body["last_analysed_day"] == "2024-12-20"
+    assert body["jobs"]["hourly_analysis"]["status"] == "completed"
+
+
+def test_health_says_stale_when_collection_falls_behind_the_calendar(analysed):
+    later = dt.datetime(2025, 1, 10, 3, 0, tzinfo=dt.UTC)  # Friday noon KST, weeks after the last collected day
+    client = TestClient(create_app(api_settings(), storage=analysed, clock=lambda: later))
+    body = client.get("/health").json()
+    assert body["status"] == "stale" and body["collection_stale"] is True
+    assert body["expected_collected_day"] == "2025-01-09"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_database_that_is_down_is_a_quick_503_without_internal_text():
+    settings = api_settings(mongodb_uri=f"mongodb://127.0.0.1:{_closed_port()}/", api_db_timeout_seconds=1)
+    client = TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False)
+    started = time.monotonic()
+    anonymous = client.get("/health")
+    assert time.monotonic() - started < 5
+    assert anonymous.status_code == 503 and anonymous.json()["error"]["code"] == "unavailable"
+    assert "127.0.0.1" not in anonymous.text and "Timeout" not in anonymous.text
+    with_key = client.get("/health", headers={"X-API-Key": KEY})
+    assert with_key.status_code == 503
+    assert "ServerSelectionTimeoutError" in with_key.json()["error"]["details"]["reason"]
+    other = client.get("/stocks")
+    assert other.status_code == 503 and other.json()["error"]["message"].startswith("the database is not reachable")
+    assert "127.0.0.1" not in other.text
+
+
+def test_stocks_pages_cover_the_universe_once(client, analysed):
+    everyone = client.get("/stocks", params={"status": "all", "limit": 500}).json()
+    pages = [client.get("/stocks", params={"status": "all", "limit": 4, "offset": o}).json() for o in range(0, 40, 4)]
+    seen = [item["ticker"] for page in pages for item in page["items"]]
+    assert everyone["total"] == len(analysed.universe()) == len(seen) == len(set(seen))
+    assert seen == [item["ticker"] for item in everyone["items"]]
+    caps = [item["market_cap"] for item in everyone["items"]]
+    assert caps == sorted(caps, reverse=True)
+
+
+def test_stocks_filters_by_market_cap_name_code_and_membership(client, analysed):
+    kosdaq = client.get("/stocks", params={"market": "KOSDAQ", "min_market_cap": 2e11}).json()["items"]
+    assert kosdaq and all(i["market"] == "KOSDAQ" and i["market_cap"] >= 2e11 and i["is_active"] for i in kosdaq)
+    assert [i["ticker"] for i in client.get("/stocks", params={"q": "삼성"}).json()["items"]] == ["005930", "207940"]
+    assert [i["ticker"] for i in client.get("/stocks", params={"q": "00593"}).json()["items"]] == ["005930"]
+    assert client.get("/stocks", params={"q": ".*"}).json()["total"] == 0  # a regex is searched as text
+    inactive = client.get("/stocks", params={"status": "inactive"}).json()["items"]
+    assert {i["ticker"] for i in inactive} == {t["ticker"] for t in analysed.universe() if not t["is_active"]}
+
+
+def test_stocks_sort_by_the_latest_value_of_an_indicator(client, analysed):
+    body = client.get("/stocks", params={"sort": "rsi_14", "order": "asc", "limit": 500}).json()
+    rows = {r["ticker"]: r["rsi_14"] for r in analysed.screening_rows(dt.date(2024, 12, 20), dt.date(2024, 12, 20))}
+    values = [i["sort_value"] for i in body["items"]]
+    present = [v for v in values if v is not None]
+    assert body["sort_day"] == "2024-12-20" and present == sorted(present) and len(present) == len(rows)
+    assert values[: len(present)] == present  # stocks without a value that day come last
+    assert all(rows[i["ticker"]] == i["sort_value"] for i in body["items"] if i["sort_value"] is not None)
+    names = [i["name"] for i in client.get("/stocks", params={"sort": "name"}).json()["items"]]
+    assert names == sorted(names)
+
+
+def test_one_stock_has_its_recent_bars_with_that_days_indicators(client, analysed):
+    body = client.get("/stocks/005930", params={"days": 5}).json()
+    bars = analysed.read_bars("005930")[-5:]
+    assert [r["date"] for r in body["rows"]] == [from_stored(b["date"]).isoformat() for b in bars]
+    assert [r["close"] for r in body["rows"]] == [b["close"] for b in bars]
+    last = pd.DataFrame(analysed.read_analysis("005930")).iloc[-1]
+    assert body["rows"][-1]["indicators"]["macd"] == last["macd"] and body["analysis_date"] == "2024-12-20"
+    assert body["name"] == "삼성전자" and body["last_analyzed_date"] == "2024-12-20"
+
+
+def test_a_bad_ticker_is_422_and_an_unknown_one_404_listing_similar_ones(client):
+    for bad in ("12345", "%24where", "0059301"):
+        response = client.get(f"/stocks/{bad}")
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request", bad
+    unknown = client.get("/stocks/005931")
+    assert unknown.status_code == 404
+    error = unknown.json()["error"]
+    assert "005930" in error["details"]["known"] and "GET /stocks" in error["message"]
+
+
+def test_strategies_list_their_parameters_and_track_records(client):
+    listing = client.get("/strategies").json()
+    assert len(listing["strategies"]) >= 11 and listing["skipped"] == []
+    golden = client.get("/strategies/golden_cross").json()
+    assert golden["params_schema"]["properties"]["fast"]["enum"] == [5, 20, 50, 60, 120, 150, 200]
+    assert golden["track_record"]["as_of_date"] == "2024-12-20"
+    unknown = client.get("/strategies/nope")
+    assert unknown.status_code == 404 and "golden_cross" in unknown.json()["error"]["message"]
+    names = client.get("/openapi.json").json()["paths"]["/screener"]["get"]["parameters"][0]["schema"]["enum"]
+    assert set(names) == {s["name"] for s in listing["strategies"]}
+
+
+def test_no_redirect_and_no_cors_unless_configured(client, make_client):
+    slash = client.get("/stocks/", follow_redirects=False)
+    assert slash.status_code == 404 and "location" not in slash.headers
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "GET"}
+    assert "access-control-allow-origin" not in client.options("/stocks", headers=preflight).headers
+    allowed = make_client(cors_origins="https://example.org").options("/stocks", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == "https://example.org"
+
+
+def test_read_routes_can_require_a_key(make_client):
+    client = make_client(api_keys_for_reads=True)
+    assert client.get("/stocks").status_code == 401
+    assert client.get("/stocks", headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get("/stocks", headers={"X-API-Key": KEY}).status_code == 200
+    assert client.get("/health").status_code == 200  # monitoring stays open

@@ -1,0 +1,138 @@
+"""GET /screener: every parameter from a query string, days without data, no look-ahead, YYYY-MM-DD only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+
+import pytest
+
+from lib.errors import ConfigError
+from lib.screener import analysis_frames, discover, track_record
+
+REGISTRY = discover()
+
+
+def other_value(strategy, name):
+    """A valid value of one parameter that differs from its default (the others kept at theirs)."""
+    field = strategy.params.model_fields[name]
+    default = field.default
+    if field.annotation is bool:
+        candidates = [not default]
+    elif typing.get_origin(field.annotation) is typing.Literal:
+        candidates = [v for v in typing.get_args(field.annotation) if v != default]
+    else:
+        bounds = {type(m).__name__: m for m in field.metadata}
+        low, high = bounds["Ge"].ge, bounds["Le"].le
+        candidates = [low, high, (low + high) / 2]
+        if field.annotation is int:
+            candidates = [int(low), int(high), int((low + high) // 2)]
+        else:
+            candidates = [float(c) for c in candidates]
+        candidates = [c for c in candidates if c != default]
+    for value in candidates:
+        try:
+            strategy.parse_params({name: value})
+            return value
+        except ConfigError:
+            continue
+    raise AssertionError(f"no valid other value for {strategy.name}.{name}")
+
+
+CASES = [(s.name, name) for s in REGISTRY for name in s.params.model_fields]
+
+
+@pytest.mark.parametrize(("strategy_name", "param"), CASES, ids=[f"{s}.{p}" for s, p in CASES])
+def test_every_parameter_of_every_strategy_works_from_a_query_string(client, strategy_name, param):
+    strategy = REGISTRY[strategy_name]
+    value = other_value(strategy, param)
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    response = client.get("/screener", params={"strategy_name": strategy_name, param: text, "date": "2024-06-03"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["params"][param] == value and type(body["params"][param]) is type(value)
+    assert body["source"] == "computed" and body["track_record"]["as_of_date"] == "2024-06-03"
+
+
+def test_the_readme_example_is_served(client):
+    response = client.get("/screener", params={"strategy_name": "golden_cross", "fast": "5", "slow": "20"})
+    assert response.status_code == 200 and response.json()["params"] == {"fast": 5, "slow": 20, "within_days": 3}
+
+
+@pytest.mark.parametrize(
+    ("day", "status", "words"),
+    [
+        ("2023-06-01", 404, "no analysed data for 2023-06-01"),  # before the first stored day
+        ("2024-09-17", 404, "not a KRX session"),  # Chuseok
+        ("2024-12-21", 404, "not a KRX session"),  # Saturday
+        ("2024-12-23", 409, "not analysed yet"),  # today (Monday), before its analysis
+        ("2025-01-10", 404, "in the future"),
+        ("1749772800", 422, "date"),  # Unix seconds
+        ("2024-02-30", 422, "not a calendar date"),
+        ("2024-12-20T00:00", 422, "date"),
+    ],
+)
+def test_a_day_without_analysed_data_is_never_an_empty_success(client, day, status, words):
+    response = client.get("/screener", params={"strategy_name": "volume_spike", "date": day})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert words in error["message"]
+    if status in (404, 409):
+        assert "2023-12-05..2024-12-20" in error["message"]  # says which days exist
+
+
+def test_a_past_day_with_default_parameters_sees_no_later_data(client, analysed):
+    day = dt.date(2024, 8, 5)
+    body = client.get("/screener", params={"strategy_name": "volume_spike", "date": day.isoformat()}).json()
+    strategy = REGISTRY["volume_spike"]
+    expected = track_record(strategy, strategy.params(), analysis_frames(analysed, day))
+    assert body["source"] == "stored" and body["track_record"]["as_of_date"] == "2024-08-05"
+    assert body["track_record"]["picks"] == expected["picks"]
+    for horizon, stats in expected["horizons"].items():
+        assert body["track_record"]["horizons"][horizon] == pytest.approx(stats)
+    latest = analysed.strategy_stats("volume_spike")
+    assert latest["picks"] > body["track_record"]["picks"]  # the latest record counts later picks; this one does not
+
+
+def test_a_past_day_with_custom_parameters_is_computed_up_to_that_day(client, analysed):
+    day = dt.date(2024, 8, 5)
+    body = client.get("/screener", params={"strategy_name": "volume_spike", "multiple": "2", "date": "2024-08-05"})
+    strategy = REGISTRY["volume_spike"]
+    params = strategy.parse_params({"multiple": 2})
+    expected = track_record(strategy, params, analysis_frames(analysed, day))
+    assert body.json()["track_record"]["picks"] == expected["picks"]
+    assert body.json()["track_record"]["horizons"]["5"] == pytest.approx(expected["horizons"]["5"])
+
+
+def test_stored_and_computed_answers_agree(client, analysed):
+    stored = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"}).json()
+    doc = analysed.daily_picks.find_one({"_id": "rsi_oversold_rebound:2024-11-15"})
+    analysed.daily_picks.delete_one({"_id": doc["_id"]})
+    try:
+        computed = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"})
+    finally:
+        analysed.daily_picks.insert_one(doc)
+    computed = computed.json()
+    assert stored["source"] == "stored" and computed["source"] == "computed"
+    def picks(body):
+        return [(p["ticker"], p["reason"]) for p in body["picks"]]
+
+    assert picks(stored) == picks(computed) and stored["count"] > 0
+    assert stored["track_record"]["horizons"]["10"] == pytest.approx(computed["track_record"]["horizons"]["10"])
+
+
+def test_bad_parameters_say_what_to_fix(client):
+    def error(**params):
+        response = client.get("/screener", params=params)
+        assert response.status_code == 422, response.text
+        return response.json()["error"]["message"]
+
+    assert "parameter slow" in error(strategy_name="golden_cross", slow="33")
+    assert "fast must be shorter than slow" in error(strategy_name="golden_cross", fast="60", slow="20")
+    assert "unknown parameter 'nope'" in error(strategy_name="golden_cross", nope="1")
+    assert "given twice" in client.get("/screener?strategy_name=golden_cross&fast=5&fast=20").json()["error"]["message"]
+    assert "within_days" in error(strategy_name="macd_golden_cross", within_days="abc")
+    unknown = client.get("/screener", params={"strategy_name": "x" * 99})
+    assert unknown.status_code == 404 and len(unknown.text) < 2000 and "golden_cross" in unknown.text
+    huge = client.get("/screener", params={"strategy_name": "x" * 60_000})
+    assert huge.status_code == 422 and len(huge.text) < 2000

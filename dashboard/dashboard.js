@@ -261,12 +261,12 @@
     let note = failed && job.error ? job.error : counters(job);
     if (job.failed_in_a_row > 1) note = `${job.failed_in_a_row} failed in a row since ${kst(job.failing_since_utc)}: ${note}`;
     return el("tr", { class: failed || failedItems ? "bad" : "", "data-job": job.job_name },
-      el("td", { class: "name", text: job.job_name }),
+      el("td", {}, el("span", { class: "name", text: job.job_name }), el("div", { class: "sub phone-only", text: note })),
       el("td", {}, badge(label, kind)),
       el("td", { text: kst(job.started_utc) }),
       el("td", { class: "num wide-only", text: duration(job.seconds) }),
       el("td", { class: "wide-only", text: kst(job.last_completed_utc) }),
-      el("td", { class: "sub note", text: note }));
+      el("td", { class: "sub note wide-only", text: note }));
   }
 
   async function loadHealth() {
@@ -333,7 +333,7 @@
       el("td", { class: "num", text: `${horizon}d` }),
       el("td", { class: "num", text: num(h.count) }),
       el("td", { class: `num ${signClass(h.mean)}`, text: pct(h.mean) }),
-      el("td", { class: `num ${signClass(h.median)}`, text: pct(h.median) }),
+      el("td", { class: `num wide-only ${signClass(h.median)}`, text: pct(h.median) }),
       el("td", { class: "num", text: h.hit_rate === null ? "–" : `${(h.hit_rate * 100).toFixed(0)}%` }),
       el("td", { class: `num ${signClass(h.universe_mean)}`, text: pct(h.universe_mean) }),
       el("td", { class: `num ${signClass(h.excess_mean)}`, text: pct(h.excess_mean) }),

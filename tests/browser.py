@@ -7,6 +7,7 @@ so a skip can never hide a dashboard failure on CI."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -72,8 +73,9 @@ def live_server(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
-    """A headless Chromium session with a fresh profile, closed afterwards."""
+def chromium(width: int = 1280, height: int = 900, mobile: bool = False) -> Iterator[Any]:
+    """A headless Chromium session with a fresh profile, closed afterwards; `mobile` emulates a phone's screen
+    of that size (a window cannot be made narrower than about 500 pixels)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -85,6 +87,9 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    if mobile:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
     try:
         yield driver
     finally:
@@ -107,9 +112,13 @@ def wait_for(driver: Any, script: str, timeout: float = 30, what: str = "") -> A
 def screenshot(driver: Any, name: str) -> Path:
     """Save the whole page (the window grown to its height) under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
+    driver.execute_script("window.scrollTo(0, 0)")  # the sticky header at the top, where a person sees it
     width = driver.execute_script("return window.innerWidth")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(height + 40, 12000))
+    height = min(driver.execute_script("return document.documentElement.scrollHeight") + 40, 12000)
     path = ARTIFACTS / name
-    driver.save_screenshot(str(path))
+    # The whole page in one image, at the emulated screen's width.
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "captureBeyondViewport": True, "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+    })
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path

@@ -37,6 +37,7 @@ class AiStore(StoreBase):
         )
 
     def ai_results_for(self, ticker: str, limit: int) -> list[dict[str, Any]]:
-        """The newest `limit` results whose tickers include `ticker`, newest first, without their raw replies."""
+        """The newest `limit` results whose tickers include `ticker`, newest first (asked, then data day), without
+        their raw replies."""
         cursor = self.ai_results.find({"tickers": ticker}, {"raw_reply": 0, "parse_errors": 0})
-        return list(cursor.sort("created_utc", DESCENDING).limit(limit))
+        return list(cursor.sort([("created_utc", DESCENDING), ("data_date", DESCENDING)]).limit(limit))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import httpx
 import mongomock_ng
 import pytest
 from selenium.webdriver.common.by import By
@@ -17,14 +18,19 @@ from api.app import create_app
 from lib.config import load_settings
 from lib.log import KST
 from lib.storage import Storage
+from tests.api.conftest import KEY
 from tests.browser import chromium, live_server, require_browser, screenshot, wait_for
 from tests.conftest import PANEL, US_SAMPLE, FakeClock
 from tests.helpers import evening, new_york, run_analysis, run_collection, run_etf, run_rebalance
+from tests.llm_fakes import fake_model, reply
 
 KRX_DAY = dt.date(2025, 6, 16)  # the demo's last KRX day
 US_DAY = dt.date(2025, 9, 12)
 # The app's clock: the evening of the demo's last KRX day, after its analysis (as the demo serves it).
 NOW = dt.datetime.combine(KRX_DAY, dt.time(21, 0), tzinfo=KST)
+ANALYSED = "000660"  # the first pick of bollinger_breakout on the day: an LLM analysis is stored for it
+ANALYSIS = {"trend": "up", "summary": "Closed above the upper band on rising volume.", "support": 230000,
+            "resistance": 250000, "signals": ["close above bb_upper"], "confidence": 0.6}
 HANGUL = re.compile("[\uac00-\ud7a3]")
 LOADED = ("[...document.querySelectorAll('main > section')]"
           ".every(s => s.dataset.state && s.dataset.state !== 'loading')")
@@ -51,7 +57,8 @@ def texts(browser, selector: str) -> list[str]:
 
 def settings_for_demo_data():
     return load_settings(
-        env_file=None, mongodb_uri="mongomock://", krx_sources=["replay"], krx_replay_path=PANEL,
+        env_file=None, api_keys=KEY, google_api_key="g-key", mongodb_uri="mongomock://", krx_sources=["replay"],
+        krx_replay_path=PANEL,
         krx_min_request_gap_seconds=0, krx_retry_backoff_seconds=0, setup_history_sessions=150,
         analysis_quota_per_run=5000, us_sources=["replay"], us_replay_dir=US_SAMPLE, us_min_request_gap_seconds=0,
         us_first_run_sessions=25,
@@ -71,7 +78,12 @@ def demo_site():
     assert run_etf(storage, settings, new_york(dt.date(2025, 8, 29)), clock) == 0
     assert run_rebalance(storage, settings, new_york(dt.date(2025, 8, 31), 10), clock) == 0
     assert run_etf(storage, settings, new_york(US_DAY), clock) == 0
-    with live_server(create_app(settings, storage=storage, clock=lambda: NOW)) as url:
+    app = create_app(settings, storage=storage, clock=lambda: NOW, llm_factory=lambda _settings, _spec: fake_model(
+        reply({**ANALYSIS, "ticker": ANALYSED})))
+    with live_server(app) as url:
+        answer = httpx.post(f"{url}/ai/analysis", json={"prompt": "technical_summary", "tickers": [ANALYSED]},
+                            headers={"X-API-Key": KEY}, timeout=30)
+        assert answer.status_code == 200, answer.text
         yield url
 
 
@@ -110,6 +122,9 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         assert int(browser.find_element(By.ID, "stock-chart").get_attribute("data-candles")) > 100
         assert browser.execute_script(CANDLE_PIXELS) > 500, "the candlesticks are drawn"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#stock-chart canvas")) >= 6  # three panes
+        assert ticker == ANALYSED
+        analysis = browser.find_element(By.CSS_SELECTOR, "#ai .card").text
+        assert "technical_summary" in analysis and ANALYSIS["summary"] in analysis and "data of 2025-06-16" in analysis
 
         # the US period selector changes the portfolio
         assert "20-session portfolio of 2025-09-12" in browser.find_element(By.ID, "portfolio-title").text
@@ -138,8 +153,9 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
 
 
 def test_the_page_fits_a_phone_screen(demo_site):
-    with chromium(390, 844) as browser:
+    with chromium(390, 844, mobile=True) as browser:
         open_dashboard(browser, demo_site)
+        assert browser.execute_script("return window.innerWidth") == 390
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
         chart = browser.find_element(By.ID, "stock-chart")
         assert 300 <= chart.size["width"] <= 390 and browser.execute_script(CANDLE_PIXELS) > 200

@@ -89,6 +89,16 @@ def test_past_monthly_portfolios(client):
     assert body["items"][0]["positions"] == len(monthly["positions"])
 
 
+def test_no_past_portfolio_yet_is_an_empty_list_not_an_error():
+    from api.app import create_app
+
+    settings = load_settings(env_file=None, mongodb_uri="mongomock://")
+    client = TestClient(create_app(settings, storage=Storage(mongomock_ng.MongoClient(), prefix="empty_")))
+    for period in ("5", "monthly"):
+        body = client.get("/portfolio/history", params={"period": period}).json()
+        assert body == {"period": period, "benchmark": "SPY", "items": []}
+
+
 @pytest.mark.parametrize(
     ("url", "params", "status", "detail"),
     [

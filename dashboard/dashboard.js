@@ -434,6 +434,22 @@
     return String(action.date).slice(0, 10);
   }
 
+  // The server sends prices as traded and indicators on the back-adjusted series: the chart adjusts the bars
+  // the same way (prices before an ex-date times its factor, volumes divided by it) so candles and overlays
+  // agree across a split.
+  function adjustedRows(detail) {
+    const actions = (detail.corporate_actions || []).map((a) => ({ day: actionDay(a), factor: Number(a.factor) }))
+      .filter((a) => a.factor > 0);
+    const factorOn = (day) => actions.reduce((f, a) => (day < a.day ? f * a.factor : f), 1);
+    return detail.rows.filter((r) => r.close !== null).map((r) => {
+      const f = factorOn(r.date);
+      if (f === 1) return r;
+      const scale = (v) => (v === null || v === undefined ? v : v * f);
+      return { ...r, open: scale(r.open), high: scale(r.high), low: scale(r.low), close: scale(r.close),
+        volume: r.volume === null ? null : r.volume / f, adjusted: f };
+    });
+  }
+
   function drawStock(detail) {
     const container = $("#stock-chart");
     if (state.charts.stock) {
@@ -442,7 +458,7 @@
     }
     container.hidden = false;
     if (chartLibraryMissing(container)) return;
-    const rows = detail.rows.filter((r) => r.close !== null);
+    const rows = adjustedRows(detail);
     const candles = rows.filter((r) => !r.halted && r.open !== null && r.high !== null && r.low !== null)
       .map((r) => ({ time: r.date, open: r.open, high: r.high, low: r.low, close: r.close }));
     const chart = LWC.createChart(container, chartOptions({
@@ -514,6 +530,7 @@
         item("SMA20", num(ind.sma_20), COLORS.sma20), item("SMA60", num(ind.sma_60), COLORS.sma60),
         item("SMA120", num(ind.sma_120), COLORS.sma120), item("BB", `${num(ind.bb_lower)}–${num(ind.bb_upper)}`, COLORS.band),
         item("MACD", `${num(ind.macd, 1)} / ${num(ind.macd_signal, 1)}`, COLORS.macd), item("RSI", num(ind.rsi_14, 1), COLORS.rsi),
+        row.adjusted ? el("span", { class: "sub", text: `prices ×${row.adjusted.toFixed(4)}: back-adjusted for later corporate actions` }) : null,
       );
     };
     chart.subscribeCrosshairMove((param) => {
@@ -531,7 +548,7 @@
   }
 
   function drawStockHead(detail) {
-    const rows = detail.rows.filter((r) => r.close !== null);
+    const rows = adjustedRows(detail);
     const last = rows[rows.length - 1];
     const previous = rows[rows.length - 2];
     const change = last && previous && previous.close ? last.close / previous.close - 1 : null;

@@ -250,6 +250,9 @@ def print_summary(storage: Storage) -> None:
         ["target_tickers", f"{len(active)} active (market cap >= 100 billion KRW), "
                            f"{len(universe) - len(active)} inactive (data kept)"],
         ["largest five", ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5])],
+        ["adjustments", f"{storage.actions.count_documents({})} corporate action(s) (the bundled sample is "
+                        "already adjusted: it has no base prices)"],
+        ["quarantined", f"{storage.quarantine.count_documents({})} bar(s) with impossible prices kept out"],
     ]
     for label, text in rows:
         print(f"{pad(label, 16)}{text}")

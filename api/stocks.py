@@ -13,11 +13,14 @@ from pydantic import BaseModel, Field
 from api.deps import CalendarDep, StorageDep, read_access
 from api.errors import error_responses, not_found
 from lib.calendar import from_stored
+from lib.cross_section import measure_columns
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
 
 router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
 
-SortKey = Literal[("market_cap", "name", "ticker", *PRICE_COLUMNS, *INDICATOR_COLUMNS)]  # type: ignore[valid-type]
+# The columns of an analysis row a client can read or sort by: indicators and the cross-sectional measures.
+ROW_COLUMNS = (*INDICATOR_COLUMNS, *sorted(measure_columns()))
+SortKey = Literal[("market_cap", "name", "ticker", *PRICE_COLUMNS, *ROW_COLUMNS)]  # type: ignore[valid-type]
 TICKER_PATTERN = r"^[0-9A-Za-z]{6}$"
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "halted")
 
@@ -62,6 +65,20 @@ class StockRow(BaseModel):
     indicators: dict[str, float | None] = Field(default_factory=dict)
 
 
+class CorporateAction(BaseModel):
+    """A split, reverse split or ex-rights day, found from KRX's base price in the stored bars."""
+
+    date: dt.date = Field(description="the ex-date (KST)")
+    factor: float = Field(description="base price / previous close: prices before `date` are multiplied by it in "
+                                      "the adjusted series, volumes divided by it")
+    kind: Literal["split", "reverse_split", "ex_rights"] | None = Field(
+        None, description="from the listed shares; null when they do not tell")
+    base_price: float = Field(description="KRX's base price on the ex-date, KRW")
+    previous_close: float = Field(description="the close it was set from, KRW")
+    shares_before: int | None = None
+    shares_after: int | None = None
+
+
 class StockDetail(BaseModel):
     """A stock with its recent history."""
 
@@ -74,7 +91,10 @@ class StockDetail(BaseModel):
     last_analyzed_date: str | None = Field(None, description="the KST day its indicators were last computed for")
     analysis_date: dt.date | None = Field(None, description="the newest day with indicator values")
     days: int
-    rows: list[StockRow] = Field(description="the last `days` stored trading days, oldest first")
+    rows: list[StockRow] = Field(description="the last `days` stored trading days, oldest first: prices as traded; "
+                                             "indicators on the series back-adjusted by `corporate_actions`")
+    corporate_actions: list[CorporateAction] = Field(
+        default_factory=list, description="every corporate action in its stored history, oldest first")
 
 
 def _item(doc: dict[str, Any], sort_value: float | None = None) -> StockItem:
@@ -170,7 +190,7 @@ def get_stock(
                 date=day,
                 **{k: _number(bar.get(k)) for k in BAR_FIELDS if k != "halted"},
                 halted=bool(bar.get("halted")),
-                indicators={c: _number(indicators.get(c)) for c in INDICATOR_COLUMNS} if indicators else {},
+                indicators={c: _number(indicators.get(c)) for c in ROW_COLUMNS} if indicators else {},
             )
         )
     return StockDetail(
@@ -179,4 +199,7 @@ def get_stock(
         analysis_date=max(analysis) if analysis else None,
         days=days,
         rows=rows,
+        corporate_actions=[
+            CorporateAction(**{**a, "date": from_stored(a["date"])}) for a in storage.corporate_actions(ticker)
+        ],
     )

@@ -50,7 +50,7 @@ def direct_talib(arrays: list[tuple[np.ndarray, ...]]) -> None:
         talib.BBANDS(c, 20, 2, 2, 0), talib.STOCH(h, lo, c, 14, 3, 0, 3, 0), talib.ATR(h, lo, c, 14)
         talib.ADX(h, lo, c, 14), talib.PLUS_DI(h, lo, c, 14), talib.MINUS_DI(h, lo, c, 14), talib.OBV(c, v)
         talib.CCI(h, lo, c, 20), talib.MFI(h, lo, c, v, 14), talib.WILLR(h, lo, c, 14)
-        talib.MAX(h, 252), talib.MIN(lo, 252), talib.SMA(v, 20)
+        talib.MAX(h, 252), talib.MIN(lo, 252), talib.MAX(c, 252), talib.MIN(c, 252), talib.SMA(v, 20)
 
 
 def pandas_ta_subset(frames: list[pd.DataFrame]) -> None:

@@ -3,7 +3,8 @@ track record as of that day, computed in one pass over the analysed history when
 so that GET /screener with default parameters is one indexed read.
 
 A day's track record only counts forward returns that were known on that day (the close `h` traded sessions
-later is on or before it), so a past day never sees later data. It equals `track_record` run on the history
+later is on or before it), so a past day never sees later data; like `track_records`, a pick counts once per
+episode (the first day of a run of firing days). It equals `track_record` run on the history
 cut at that day (tested)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lib.log import get_logger
-from lib.screener import HORIZONS, Registry, Strategy, _signals, analysis_frames
+from lib.screener import HORIZONS, Registry, Strategy, _signals, analysis_frames, episode_starts
 from lib.storage import Storage
 
 log = get_logger("daily_picks")
@@ -29,6 +30,7 @@ class _Events:
 
     picks: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     fired_days: list[np.ndarray] = field(default_factory=list)
+    episode_days: list[np.ndarray] = field(default_factory=list)  # the first day of each run of firing days
     t: dict[int, list[np.ndarray]] = field(default_factory=dict)
     end: dict[int, list[np.ndarray]] = field(default_factory=dict)
     r: dict[int, list[np.ndarray]] = field(default_factory=dict)
@@ -91,10 +93,12 @@ def compute_daily_picks(
             fired = out["fired"].to_numpy()
             if not fired.any():
                 continue
+            starts = episode_starts(fired)  # a pick counts once per episode, as in track_records
             ev.fired_days.append(codes[fired])
+            ev.episode_days.append(codes[starts])
             for h in horizons:
                 t, end, r = forward[h]
-                mask = np.isin(t, codes[fired])
+                mask = np.isin(t, codes[starts])
                 ev.t.setdefault(h, []).append(t[mask])
                 ev.end.setdefault(h, []).append(end[mask])
                 ev.r.setdefault(h, []).append(r[mask])
@@ -170,6 +174,10 @@ def _records_by_day(
         s.name: np.sort(np.concatenate(events[s.name].fired_days)) if events[s.name].fired_days else np.array([])
         for s in strategies
     }
+    episode_days = {
+        s.name: np.sort(np.concatenate(events[s.name].episode_days)) if events[s.name].episode_days else np.array([])
+        for s in strategies
+    }
     for day in wanted:
         code = day.toordinal()
         for h in horizons:
@@ -182,7 +190,8 @@ def _records_by_day(
         for strategy in strategies:
             record: dict[str, Any] = {
                 "as_of_date": day.isoformat(),
-                "picks": int(np.searchsorted(fired_days[strategy.name], code, side="right")),
+                "picks": int(np.searchsorted(episode_days[strategy.name], code, side="right")),
+                "firing_days": int(np.searchsorted(fired_days[strategy.name], code, side="right")),
                 "horizons": {},
             }
             for h in horizons:

@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import talib
 
-# The names every part of the project speaks. sma_50/150/200 serve the trend template strategy.
+# The names every part of the project speaks. sma_50/150/200 serve the trend template strategy; the 52-week
+# range is kept on intraday highs/lows (high_52w, low_52w) and on closes (close_high_52w, close_low_52w).
 INDICATOR_COLUMNS = (
     "sma_5", "sma_20", "sma_50", "sma_60", "sma_120", "sma_150", "sma_200",
     "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "rsi_14",
     "bb_upper", "bb_middle", "bb_lower", "stoch_k", "stoch_d",
     "atr_14", "adx_14", "plus_di_14", "minus_di_14", "obv", "cci_20", "mfi_14", "willr_14",
-    "high_52w", "low_52w", "vol_sma_20", "vol_ratio",
+    "high_52w", "low_52w", "close_high_52w", "close_low_52w", "vol_sma_20", "vol_ratio",
 )  # fmt: skip
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 SESSIONS_52W = 252
@@ -59,6 +60,8 @@ def compute_arrays(
     out["willr_14"] = talib.WILLR(high, low, close, timeperiod=14)
     out["high_52w"] = talib.MAX(high, timeperiod=SESSIONS_52W)
     out["low_52w"] = talib.MIN(low, timeperiod=SESSIONS_52W)
+    out["close_high_52w"] = talib.MAX(close, timeperiod=SESSIONS_52W)
+    out["close_low_52w"] = talib.MIN(close, timeperiod=SESSIONS_52W)
     out["vol_sma_20"] = talib.SMA(volume, timeperiod=20)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = volume / out["vol_sma_20"]
@@ -66,13 +69,18 @@ def compute_arrays(
     return out
 
 
-def traded(bars: pd.DataFrame) -> pd.DataFrame:
-    """The bars of days the stock traded: halted days (flagged, or open/high/low zero or null) removed."""
+def traded_mask(bars: pd.DataFrame) -> np.ndarray:
+    """True on the days the stock traded: not halted (flagged, or open/high/low zero or null)."""
     ohl = bars[["open", "high", "low"]].to_numpy(dtype=np.float64, na_value=np.nan)
     keep = ~(np.isnan(ohl).any(axis=1) | (ohl == 0).all(axis=1))
     if "halted" in bars:
         keep &= ~bars["halted"].fillna(False).to_numpy(dtype=bool)
-    return bars.loc[keep]
+    return keep
+
+
+def traded(bars: pd.DataFrame) -> pd.DataFrame:
+    """The bars of days the stock traded: halted days (flagged, or open/high/low zero or null) removed."""
+    return bars.loc[traded_mask(bars)]
 
 
 def compute_many(bars: pd.DataFrame) -> pd.DataFrame:
@@ -121,10 +129,11 @@ def row_documents(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def as_frame(documents: list[Mapping[str, object]]) -> pd.DataFrame:
-    """Stored indicator rows back into a frame (null becomes NaN), oldest first."""
+    """Stored indicator rows back into a frame (null becomes NaN), oldest first. Every column but `date` and
+    `ticker` is a number (prices, indicators and the cross-sectional measures merged into the rows)."""
     frame = pd.DataFrame.from_records(list(documents))
     if frame.empty:
         return frame
-    numeric = [c for c in (*PRICE_COLUMNS, *INDICATOR_COLUMNS) if c in frame]
+    numeric = [c for c in frame.columns if c not in ("date", "ticker")]
     frame[numeric] = frame[numeric].astype("float64")
     return frame.sort_values("date").reset_index(drop=True)

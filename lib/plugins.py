@@ -1,16 +1,37 @@
-"""Plugin discovery shared by strategies/ and prompts/: import every module of a package, check what it
-declares, and report (never raise) the modules that fail."""
+"""Plugin discovery shared by strategies/, measures/ and prompts/: import every module of a package, check what
+it declares, and report (never raise) the modules that fail."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from lib.log import get_logger
 
 log = get_logger("plugins")
+
+SNAKE_CASE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class Named(Protocol):
+    """Anything with a name: a strategy, a measure."""
+
+    name: str
+
+
+def check_declaration[P: Named](plugin: object, kind: type[P], attribute: str) -> P:
+    """What a declaration must be: of its kind, with a snake_case name and a one-line description."""
+    if not isinstance(plugin, kind):
+        raise TypeError(f"module has no {attribute} = {kind.__name__}(...)")
+    if not SNAKE_CASE.fullmatch(plugin.name):
+        raise ValueError(f"name {plugin.name!r} is not snake_case")
+    description = getattr(plugin, "description", "")
+    if not description.strip() or "\n" in description:
+        raise ValueError("description must be one line")
+    return plugin
 
 
 def discover_plugins(

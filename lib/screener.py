@@ -4,7 +4,6 @@ strategy's track record (forward returns of its past picks against the universe'
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -15,10 +14,11 @@ import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from lib.calendar import TradingCalendar
+from lib.cross_section import measure_columns
 from lib.errors import ConfigError
 from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
 from lib.log import get_logger
-from lib.plugins import discover_plugins
+from lib.plugins import check_declaration, discover_plugins
 from lib.storage import Storage
 
 log = get_logger("screener")
@@ -88,13 +88,8 @@ class Registry:
         return len(self.strategies)
 
 
-def _check(strategy: object, module: str) -> Strategy:
-    if not isinstance(strategy, Strategy):
-        raise TypeError("module has no STRATEGY = Strategy(...)")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", strategy.name):
-        raise ValueError(f"name {strategy.name!r} is not snake_case")
-    if not strategy.description.strip() or "\n" in strategy.description:
-        raise ValueError("description must be one line")
+def _check(declared: object, known: frozenset[str]) -> Strategy:
+    strategy = check_declaration(declared, Strategy, "STRATEGY")
     if not (isinstance(strategy.params, type) and issubclass(strategy.params, BaseModel)):
         raise TypeError("params must be a pydantic model class")
     missing = [n for n, f in strategy.params.model_fields.items() if f.is_required()]
@@ -103,7 +98,7 @@ def _check(strategy: object, module: str) -> Strategy:
     strategy.params()
     if strategy.lookback < 1:
         raise ValueError("lookback must be at least 1 session")
-    unknown = set(strategy.columns) - KNOWN_COLUMNS
+    unknown = set(strategy.columns) - known
     if unknown:
         raise ValueError(f"unknown columns {sorted(unknown)}")
     return strategy
@@ -111,8 +106,9 @@ def _check(strategy: object, module: str) -> Strategy:
 
 def discover(package: str = "strategies") -> Registry:
     """Import every module of the package; a broken one is logged and skipped, never fatal."""
+    known = KNOWN_COLUMNS | measure_columns()
     found, errors = discover_plugins(
-        package, "STRATEGY", lambda obj: _check(obj, package), lambda s: s.name, "strategy"
+        package, "STRATEGY", lambda obj: _check(obj, known), lambda s: s.name, "strategy"
     )
     return Registry(MappingProxyType(found), errors)
 
@@ -178,6 +174,12 @@ def picks_on(strategy: Strategy, params: BaseModel, rows: pd.DataFrame, day: dt.
     return sorted(picks, key=lambda p: (-p.score, p.ticker))
 
 
+def episode_starts(fired: np.ndarray) -> np.ndarray:
+    """True on the first day of each run of consecutive firing days."""
+    fired = np.asarray(fired, dtype=bool)
+    return fired & ~np.r_[False, fired[:-1]]
+
+
 def _frames(rows: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     if isinstance(rows, pd.DataFrame):
         for _, frame in _by_ticker(rows):
@@ -194,11 +196,15 @@ def track_records(
     """Forward returns over each horizon of every past pick of each (strategy, params) (mean, median, hit
     rate, count) against the average forward return of every stock over the same days.
 
-    `rows` is one long frame or, to keep memory to one stock at a time, an iterable of per-ticker frames."""
+    A pick is an episode: the first day of a run of consecutive firing days of a stock (a "within 3 days"
+    signal fires up to three days in a row for one event, and counts once). `picks` is the number of
+    episodes, `firing_days` the number of days that fired. `rows` is one long frame or, to keep memory to
+    one stock at a time, an iterable of per-ticker frames."""
     columns = [f"r{h}" for h in horizons]
     sums: pd.DataFrame | None = None
     counts: pd.DataFrame | None = None
     picked: list[list[pd.DataFrame]] = [[] for _ in items]
+    firing_days = [0 for _ in items]
     for frame in _frames(rows):
         frame = frame.sort_values("date").reset_index(drop=True)
         close = frame["close"].astype(float)
@@ -210,11 +216,12 @@ def track_records(
         for i, (strategy, params) in enumerate(items):
             fired = _signals(strategy, frame, params)["fired"].to_numpy()
             if fired.any():
-                picked[i].append(fwd.loc[fired])
+                firing_days[i] += int(fired.sum())
+                picked[i].append(fwd.loc[episode_starts(fired)])
     universe_mean = (sums / counts.where(counts > 0)) if sums is not None else pd.DataFrame(columns=columns)
     results = []
-    for events in picked:
-        result: dict[str, Any] = {"picks": int(sum(len(e) for e in events)), "horizons": {}}
+    for events, days in zip(picked, firing_days, strict=True):
+        result: dict[str, Any] = {"picks": int(sum(len(e) for e in events)), "firing_days": days, "horizons": {}}
         picks = pd.concat(events) if events else pd.DataFrame(columns=columns, index=pd.DatetimeIndex([]))
         for h in horizons:
             returns = picks[f"r{h}"].dropna()

@@ -10,6 +10,8 @@ import pandas as pd
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
+from lib.cross_section import compute_measures, discover_measures, market_panel
+from lib.indicators import compute_many
 from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import run_job
 from lib.log import KST
@@ -215,3 +217,16 @@ class CountingSource:
 
     def count(self, kind: str) -> int:
         return sum(1 for k, _ in self.calls if k == kind)
+
+
+def analysis_rows(panel: pd.DataFrame) -> pd.DataFrame:
+    """What the analysis stores for a panel of (adjusted) bars: each common stock's indicator rows plus the
+    cross-sectional measures computed over the whole panel, as the collected market."""
+    panel = panel.loc[panel["ticker"].str.endswith("0")].copy()
+    panel["date"] = pd.to_datetime(panel["date"])
+    rows = compute_many(panel)
+    values = compute_measures(discover_measures(), market_panel(panel.groupby("ticker", sort=True)))
+    keys = pd.MultiIndex.from_arrays([rows["date"], rows["ticker"]])
+    for column, wide in values.items():
+        rows[column] = wide.stack(future_stack=True).reindex(keys).to_numpy()
+    return rows

@@ -10,24 +10,21 @@ import pandas as pd
 import pytest
 
 from lib.errors import ConfigError
-from lib.indicators import compute_many
-from lib.screener import Strategy, _signals, discover, picks_on, track_record
+from lib.screener import Strategy, _signals, discover, episode_starts, picks_on, track_record
 from tests.conftest import PANEL
+from tests.helpers import analysis_rows
 
 REGISTRY = discover()
 REQUIRED = {
     "macd_golden_cross", "golden_cross", "death_cross", "rsi_oversold_rebound", "bollinger_breakout",
     "bollinger_squeeze", "volume_spike", "new_52w_high", "stochastic_cross", "adx_trend",
-    "minervini_trend_template",
+    "minervini_trend_template", "rs_leaders",
 }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
-    panel = pd.read_parquet(PANEL)
-    panel = panel.loc[panel["ticker"].str.endswith("0")].copy()
-    panel["date"] = pd.to_datetime(panel["date"])
-    return compute_many(panel)
+    return analysis_rows(pd.read_parquet(PANEL))
 
 
 def ticker_rows(rows: pd.DataFrame, ticker: str) -> pd.DataFrame:
@@ -137,7 +134,9 @@ ORACLES = {
     "adx_trend": lambda t, y, f, i: t.adx_14 >= 25 and t.plus_di_14 > t.minus_di_14 and t.adx_14 > f.adx_14[i - 5],
     "minervini_trend_template": lambda t, y, f, i: t.close > t.sma_150 > t.sma_200 and t.close > t.sma_200
     and t.sma_200 > f.sma_200[i - 21] and t.sma_50 > t.sma_150 and t.close > t.sma_50
-    and t.close >= 1.3 * t.low_52w and t.close >= 0.75 * t.high_52w,
+    and i >= 251 and t.close >= 1.3 * f.close[i - 251: i + 1].min() and t.close >= 0.75 * f.close[i - 251: i + 1].max()
+    and t.rs_rating >= 70,
+    "rs_leaders": lambda t, y, f, i: t.rs_rating >= 90 and t.close > t.sma_50,
 }
 
 
@@ -145,10 +144,11 @@ ORACLES = {
 def test_picks_on_a_real_day_satisfy_the_rule_checked_by_hand(name, rows):
     strategy = REGISTRY[name]
     params = strategy.params()
-    # the first day on which the strategy picks anything in the sample
+    # the first days on which the strategy picks anything in the sample (among days its columns are defined)
+    defined = rows.loc[rows[list(strategy.columns)].notna().all(axis=1), "date"]
     days = sorted(rows["date"].unique())
     checked = 0
-    for day in days[strategy.lookback // 2 :]:
+    for day in [d for d in days[strategy.lookback // 2 :] if d >= defined.min()]:
         picks = picks_on(strategy, params, rows, pd.Timestamp(day).date())
         if not picks:
             continue
@@ -170,17 +170,22 @@ def test_picks_on_a_real_day_satisfy_the_rule_checked_by_hand(name, rows):
 def test_track_record_counts_forward_returns_of_past_picks_against_the_universe(rows):
     strategy = REGISTRY["volume_spike"]
     record = track_record(strategy, strategy.params(), rows)
-    # the same by hand: every fired row, its close 5 traded sessions later
-    returns, dates = [], []
+    # the same by hand: every first day of a run of firing days, its close 5 traded sessions later
+    def fires(row):
+        return row.vol_ratio >= 3 and row.close > row.open
+
+    returns, dates, firing = [], [], 0
     for _, frame in rows.groupby("ticker"):
         frame = frame.reset_index(drop=True)
-        for i in range(len(frame) - 5):
+        for i in range(len(frame)):
             t = frame.iloc[i]
-            if t.vol_ratio >= 3 and t.close > t.open:
+            firing += fires(t)
+            if fires(t) and not (i > 0 and fires(frame.iloc[i - 1])) and i + 5 < len(frame):
                 returns.append(frame.close[i + 5] / t.close - 1)
                 dates.append(t.date)
     five = record["horizons"]["5"]
     assert five["count"] == len(returns) > 10
+    assert record["firing_days"] == firing > record["picks"] >= len(returns)
     assert five["mean"] == pytest.approx(np.mean(returns))
     assert five["hit_rate"] == pytest.approx(np.mean(np.array(returns) > 0))
     everyone = rows.sort_values(["ticker", "date"]).copy()
@@ -244,3 +249,52 @@ def test_the_new_52_week_high_reason_does_not_quote_the_day_own_high_as_the_prev
             assert row["high"] == row["high_52w"] and "previous range" not in text
             assert text.startswith(f"high {row['high']:.0f} is a new 52-week high; close {row['close']:.0f} is ")
     assert seen
+
+
+# --- the trend template's eighth criterion and its 52-week range -----------------------------------------
+
+
+def template_fires(rows, ticker: str, day: str, **params) -> bool:
+    strategy = REGISTRY["minervini_trend_template"]
+    picks = picks_on(strategy, strategy.parse_params(params), rows, pd.Timestamp(day).date())
+    return ticker in {p.ticker for p in picks}
+
+
+def test_the_trend_template_with_and_without_its_eighth_criterion(rows):
+    row = ticker_rows(rows, "105560").set_index("date").loc[pd.Timestamp("2025-06-16")]
+    # the first seven criteria hold for KB금융 that day ...
+    assert row.close > row.sma_50 > row.sma_150 > row.sma_200 and row.close >= 0.75 * row.close_high_52w
+    assert row.close >= 1.3 * row.close_low_52w
+    # ... but its relative strength rating is 66, under the default 70
+    assert row.rs_rating == 66
+    assert not template_fires(rows, "105560", "2025-06-16")
+    assert template_fires(rows, "105560", "2025-06-16", min_rs_rating=0)
+    assert template_fires(rows, "105560", "2025-06-16", min_rs_rating=66)
+
+
+def test_the_52_week_range_on_closes_by_default_or_on_intraday_highs(rows):
+    row = ticker_rows(rows, "000670").set_index("date").loc[pd.Timestamp("2025-03-06")]
+    # 영풍 closed at 44,850 with rs 70: within 25% of its highest close (55,210), not of its intraday high (62,861)
+    assert (row.close, row.close_high_52w, row.high_52w, row.rs_rating) == (44_850, 55_210, 62_861, 70)
+    assert template_fires(rows, "000670", "2025-03-06")
+    assert not template_fires(rows, "000670", "2025-03-06", range_basis="intraday")
+    with pytest.raises(ConfigError, match="range_basis"):
+        REGISTRY["minervini_trend_template"].parse_params({"range_basis": "weekly"})
+
+
+# --- track records count episodes -------------------------------------------------------------------------
+
+
+def test_a_run_of_firing_days_is_one_episode():
+    fired = np.array([False, True, True, True, False, True, False, True, True])
+    assert np.flatnonzero(episode_starts(fired)).tolist() == [1, 5, 7]
+
+
+def test_a_within_n_days_signal_counts_each_cross_once(rows):
+    strategy = REGISTRY["macd_golden_cross"]  # fires on the cross and up to two sessions after it
+    record = track_record(strategy, strategy.params(), rows)
+    crosses = 0
+    for _, frame in rows.groupby("ticker"):
+        fired = _signals(strategy, frame.reset_index(drop=True), strategy.params())["fired"].to_numpy()
+        crosses += int(episode_starts(fired).sum())
+    assert record["picks"] == crosses and record["firing_days"] > 2 * crosses

@@ -58,7 +58,7 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     assert re.search(r"=== 1/4 manual_setup .*\ncompleted in .*: 300 session\(s\) stored through 2025-05-30, ", out)
     assert re.search(r"=== 2/4 daily_update .*\ncompleted in .*: 9 session\(s\) stored through 2025-06-16, ", out)
     assert re.search(r"=== 3/4 daily_update .*\ncompleted in .*: nothing to collect, up to date through 2025-06", out)
-    assert re.search(r"=== 4/4 hourly_analysis .*\ncompleted in .*: \d+ stock\(s\) analysed for 2025-06-16, 11 ", out)
+    assert re.search(r"=== 4/4 hourly_analysis .*\ncompleted in .*: \d+ stock\(s\) analysed for 2025-06-16, 12 ", out)
     assert "trading days    309 completed (2024-03-06 .. 2025-06-16)" in out
     assert "=== screener macd_golden_cross on 2025-06-16" in out
     assert "score = MACD histogram in % of the close" in out

@@ -106,6 +106,61 @@ def test_analysis_rows_are_overwritten_and_the_screening_index_answers_a_date_ra
     assert store.screening_rows(None, dt.date(2025, 6, 11))[0]["ticker"] == "000660"
 
 
+def test_last_closes_before_a_day_and_reading_only_some_fields(store):
+    days = [dt.date(2025, 6, d) for d in (12, 13, 16)]
+    store.upsert_bars({"005930": [bar(d, 100 + i, base_price=99 + i) for i, d in enumerate(days)]})
+    assert store.last_closes_before(["005930", "000660"], days[2]) == {"005930": (days[1], 101.0)}
+    assert store.last_closes_before(["005930"], days[0]) == {}
+    assert store.read_bars("005930", fields=["close", "base_price"])[0] == {
+        "date": to_utc_midnight(days[0]), "close": 100, "base_price": 99}
+
+
+def test_quarantined_bars_are_kept_apart_and_cleared_when_a_clean_bar_is_stored(store):
+    store.ensure_indexes()
+    day = dt.date(2025, 6, 13)
+    held = {"ticker": "005930", "day": day, "market": "KOSPI", "bar": bar(day, 200), "reason": "close doubled"}
+    assert store.quarantine_bars([held]) == 1
+    assert store.quarantine_bars([{**held, "reason": "seen again"}]) == 1  # one entry per ticker and day
+    (entry,) = store.quarantined("005930")
+    assert entry["reason"] == "seen again" and entry["date_kst"] == "2025-06-13" and entry["bar"]["close"] == 200
+    assert store.last_quarantined_before(dt.date(2025, 6, 16)) == {"005930": (day, 200.0)}
+    assert store.last_quarantined_before(day) == {}
+    assert store.clear_quarantine({"000660": [bar(day, 5)]}) == 0
+    assert store.clear_quarantine({"005930": [bar(day, 100)]}) == 1 and store.quarantined() == []
+
+
+def test_corporate_actions_of_a_ticker_are_replaced_as_a_whole(store):
+    store.ensure_indexes()
+
+    def action(day, factor):
+        return {"date": to_utc_midnight(day), "factor": factor, "kind": None, "base_price": 1,
+                "previous_close": 2, "previous_date": to_utc_midnight(day), "shares_before": None,
+                "shares_after": None}
+
+    first, second = action(dt.date(2018, 5, 4), 0.02), action(dt.date(2024, 8, 21), 10.0)
+    assert store.replace_corporate_actions("005930", [first, second]) == 2
+    assert store.replace_corporate_actions("005930", [first, second]) == 0
+    assert store.replace_corporate_actions("000660", [first]) == 1
+    assert store.replace_corporate_actions("005930", [{**second, "kind": "reverse_split"}]) == 2  # one gone
+    assert [(a["ticker"], a["factor"], a["kind"]) for a in store.corporate_actions("005930")] == [
+        ("005930", 10.0, "reverse_split")]
+    assert store.corporate_actions("000660")[0]["date"] == to_utc_midnight(dt.date(2018, 5, 4))
+
+
+def test_cross_section_values_by_ticker_and_day(store):
+    june13, june16 = dt.date(2025, 6, 13), dt.date(2025, 6, 16)
+    store.save_cross_section({"005930": {"2025-06-13": {"rs_rating": 50.0}}, "000660": {}})
+    store.save_cross_section({"005930": {"2025-06-16": {"rs_rating": 70.0, "rs_return": 0.1}}})
+    store.save_cross_section({"005930": {"2025-06-13": {"rs_rating": 51.0}}})  # a day recomputed
+    assert store.cross_section_of("005930") == {
+        "2025-06-13": {"rs_rating": 51.0}, "2025-06-16": {"rs_rating": 70.0, "rs_return": 0.1}}
+    assert store.cross_section_of("000660") == {}
+    store.mark_computed([june13, june16], ["rs_rating"], {june16: 2}, {june16: "abc"})
+    assert store.computed_days() == {june13: {"rs_rating"}, june16: {"rs_rating"}}
+    assert store.computed_days_with_prints()[june16] == ({"rs_rating"}, "abc")
+    assert store.cross_section_days.find_one({"_id": "2025-06-16"})["stocks"] == 2
+
+
 def test_retention_deletes_only_before_the_cutoff_and_keeps_each_jobs_latest_run(store):
     days = [dt.date(2025, 6, d) for d in (11, 12, 13)]
     store.upsert_bars({"005930": [bar(d, 100) for d in days]})

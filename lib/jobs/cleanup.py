@@ -3,7 +3,8 @@ record or the catch-up still needs.
 
 What each kind protects:
 - prices (stock_data.<ticker>): kept forever by default; a bounded setting counts back from the last collected
-  day (an outage never eats the data), and is at least 400 days so every indicator keeps its history.
+  day (an outage never eats the data), and is at least 400 days so every indicator keeps its history. The
+  quarantined bars and the cross-sectional measure values, dated like the bars, go with them.
 - screening index rows: RETENTION_SCREENING_DAYS is how far back a screen stays answerable, counted from the
   latest analysed day; the rows of the longest strategy lookback before that window stay too, so every screen
   inside it reads its full window. stock_analyzed.<ticker>, which track records read, is never touched.
@@ -50,8 +51,12 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
          now: dt.datetime) -> list[Cut]:
     """The cutoff of every kind. Market data counts back from its own latest day; records count back from
     `now`, the wall clock (aware), as their times are. A new kind of record is one more line here."""
+    prices = _prices(storage, settings)
     return [
-        _prices(storage, settings),
+        prices,
+        _with_prices(prices, "quarantine", storage.delete_quarantine_before, "quarantined bars dated before {}"),
+        _with_prices(prices, "cross_section", storage.delete_cross_section_before,
+                     "measure values (rs_rating) of days before {}"),
         _screening(storage, settings, calendar, registry),
         _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.delete_runs_before,
                 "run records started before {:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
@@ -66,6 +71,12 @@ def _by_age(kind: str, setting: str, days: int, now: dt.datetime, delete: Delete
         return Cut(kind, setting, days, None, "kept forever", delete)
     before = now.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
     return Cut(kind, setting, days, before, what.format(before), delete)
+
+
+def _with_prices(prices: Cut, kind: str, delete: Delete, what: str) -> Cut:
+    """Data dated like the bars (held back from them, or computed from them) goes with them."""
+    why = what.format(prices.before) if prices.before is not None else prices.why
+    return Cut(kind, prices.setting, prices.days, prices.before, why, delete)
 
 
 def _prices(storage: Storage, settings: Settings) -> Cut:

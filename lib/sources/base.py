@@ -18,7 +18,11 @@ from lib.sources.chain import Request, Source
 MARKETS = ("KOSPI", "KOSDAQ")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 # The normalised schema of one market's day; value and shares may be missing (NaN) for some sources.
-COLUMNS = ("ticker", "name", "market", *PRICE_COLUMNS, "volume", "value", "market_cap", "shares")
+# base_price is KRX's base price of the day (the price the day's change and its +/-30% limit are measured
+# from): the previous close, except on an ex-date or a listing day. NaN when the source does not say (an
+# adjusted file): such bars are taken as already adjusted.
+OPTIONAL_COLUMNS = ("base_price",)
+COLUMNS = ("ticker", "name", "market", *PRICE_COLUMNS, "volume", "value", "market_cap", "shares", *OPTIONAL_COLUMNS)
 TICKER_PATTERN = r"^[0-9A-Z]{6}$"
 
 
@@ -78,6 +82,7 @@ def validate_market_day(
     Rows with no close price carry nothing to store and are dropped (attrs['dropped']); rows whose low/high
     do not bracket open/close are kept and listed in attrs['inconsistent']."""
     where = f"{source} {query.market} {query.day}"
+    frame = frame.assign(**{c: np.nan for c in OPTIONAL_COLUMNS if c not in frame.columns})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise BadDataError(f"{where}: answer lacks columns {missing}")
@@ -88,7 +93,7 @@ def validate_market_day(
     frame = frame.reset_index(drop=True)
     label = row_label or "row"
     frame["ticker"] = frame["ticker"].astype(str)
-    for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares"):
+    for column in (*PRICE_COLUMNS, "volume", "value", "market_cap", "shares", *OPTIONAL_COLUMNS):
         values = pd.to_numeric(frame[column], errors="coerce")
         unreadable = values.isna() & frame[column].notna()
         if unreadable.any():
@@ -110,6 +115,7 @@ def validate_market_day(
         if negative.any():
             raise BadDataError(f"{where}: negative {column} for {_rows(frame, negative, column, label)}")
 
+    frame["base_price"] = frame["base_price"].where(frame["base_price"] > 0)  # zero or negative: not known
     no_close = frame["close"] <= 0
     dropped = int(no_close.sum())
     frame = frame.loc[~no_close]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,36 @@ FIELDS = {
     "market_cap": "MKTCAP",
     "shares": "LIST_SHRS",
 }
+
+
+# FLUC_TP_CD, the sign of the day's change on the data site: 1 up, 2 down, 3 unchanged, 4 upper limit, 5 lower
+# limit, 0 no trade (a halted issue). The Open API sends no code: the sign is in CMPPREVDD_PRC itself.
+FALLING = ("2", "5")
+RISING = ("1", "4")
+
+
+def base_price(row: dict[str, Any]) -> float:
+    """KRX's base price of the day (기준가): the close minus the change against it (CMPPREVDD_PRC, signed by
+    FLUC_TP_CD when sent). NaN when the row does not carry the change, or when its rate (FLUC_RT, two
+    decimals) disagrees with it: a base price we cannot trust is left unknown rather than guessed."""
+    if row.get("CMPPREVDD_PRC") in (None, ""):
+        return math.nan
+    close = number(row.get(FIELDS["close"]))
+    change = number(row["CMPPREVDD_PRC"])
+    code = str(row.get("FLUC_TP_CD") or "").strip()
+    rate = number(row["FLUC_RT"]) if row.get("FLUC_RT") not in (None, "") else math.nan
+    if code in FALLING:
+        change = -abs(change)
+    elif code in RISING:
+        change = abs(change)
+    elif not code and change > 0 and rate < 0:
+        change = -change  # an unsigned change: FLUC_RT carries the sign
+    base = close - change
+    if not close > 0 or not base > 0:
+        return math.nan
+    if not math.isnan(rate) and abs(round(change / base * 100, 2) - rate) > 0.015:
+        return math.nan
+    return base
 
 
 def _short_code(row: dict[str, Any]) -> str:
@@ -59,6 +90,10 @@ def normalise_outblock(rows: list[dict[str, Any]], query: Query, where: str) -> 
             raise BadDataError(f"{where}: unreadable number for {_short_code(row) or '?'}: {exc}") from None
         if any(row.get(FIELDS[c]) is None for c in ("open", "high", "low", "close", "volume")):
             raise BadDataError(f"{where}: record for {_short_code(row) or '?'} lacks price fields")
+        try:
+            record["base_price"] = base_price(row)
+        except ValueError:
+            record["base_price"] = math.nan  # an unreadable change is an unknown base, not a broken answer
         record["ticker"] = _short_code(row)
         record["name"] = str(row.get("ISU_ABBRV") or row.get("ISU_NM") or "").strip()
         record["market"] = query.market

@@ -43,7 +43,8 @@ def read_panel(path: Path) -> pd.DataFrame:
         panel["date"] = pd.to_datetime(panel["date"]).dt.date
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"KRX_REPLAY_PATH: unreadable dates in {path.name}: {exc}") from None
-    for optional in ("value", "shares"):
+    # No base_price column: the file is taken as already adjusted (no corporate action is derived from it).
+    for optional in ("value", "shares", "base_price"):
         if optional not in panel.columns:
             panel[optional] = float("nan")
     return panel

@@ -1,4 +1,5 @@
-"""MongoDB storage, split by collection family (bars, jobs, universe, analysis), all on one client.
+"""MongoDB storage, split by collection family (bars, jobs, universe, analysis, alerts, sizes, quarantine,
+corporate actions, cross-section), all on one client.
 
 `Storage` is the one object the rest of the code holds: it is every family's store on the same databases.
 These modules are the only code that imports pymongo."""
@@ -11,21 +12,24 @@ from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.corporate_actions import CorporateActionsStore
+from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
+from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
     "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
-    "reset_embedded_client", "screening_id",
+    "quarantine_id", "reset_embedded_client", "screening_id",
 ]
 
 
 class Storage(
     BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
-    AccessStore,
+    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore,
 ):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
@@ -38,3 +42,5 @@ class Storage(
         self._etf_indexes()
         self._ai_indexes()
         self._picks_indexes()
+        self._quarantine_indexes()
+        self._corporate_actions_indexes()

@@ -3,31 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.calendar import to_utc_midnight
+from lib.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase
+
+RECENT = dt.timedelta(days=31)  # a listed stock has a bar every session, halted or not
+
+
+def _by_id(doc: Mapping[str, Any]) -> Any:
+    return doc["_id"]
 
 
 class BarsStore(StoreBase):
     """Daily bars: written insert-new / replace-changed / skip-identical, read in date order."""
 
-    def upsert_bars(self, bars_by_ticker: Mapping[str, list[dict[str, Any]]]) -> int:
+    def upsert_bars(
+        self,
+        bars_by_ticker: Mapping[str, list[dict[str, Any]]],
+        stored: Mapping[str, list[dict[str, Any]]] | None = None,
+    ) -> int:
         """Store daily bars, one document per ticker and date; returns how many documents were written.
 
         A bar's `_id` is its trading date, so the unique `_id` index is the unique index on the date and a
-        day can never be stored twice."""
+        day can never be stored twice. `stored` (from bars_around, read just before) saves reading each
+        ticker's documents again."""
         written = 0
         for ticker, bars in bars_by_ticker.items():
-            new, changed, _ = self._sync(self.stock_db[ticker], bars, f"stock_data.{ticker}")
+            known = stored.get(ticker, []) if stored is not None else None
+            new, changed, _ = self._sync(self.stock_db[ticker], bars, f"stock_data.{ticker}", known=known)
             written += len(new) + len(changed)
         return written
 
-    def read_bars(self, ticker: str, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
-        """A ticker's stored bars in date order, without MongoDB's _id."""
+    def bars_around(self, tickers: Iterable[str], first: dt.date, last: dt.date) -> dict[str, list[dict[str, Any]]]:
+        """Each ticker's stored documents (with `_id`) from a month before `first` through `last`: one read per
+        ticker that serves both the check of a batch against the previous close and its write."""
+        query = {"_id": {"$gte": to_utc_midnight(first) - RECENT, "$lte": to_utc_midnight(last)}}
+        return {t: sorted(self.stock_db[t].find(query), key=_by_id) for t in tickers}
+
+    def read_bars(
+        self,
+        ticker: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        fields: Iterable[str] | None = None,
+    ) -> list[dict]:
+        """A ticker's stored bars in date order, without MongoDB's _id (only `fields` and `date` if given)."""
         query: dict[str, Any] = {}
         if start or end:
             query["_id"] = {}
@@ -35,7 +59,26 @@ class BarsStore(StoreBase):
                 query["_id"]["$gte"] = to_utc_midnight(start)
             if end:
                 query["_id"]["$lte"] = to_utc_midnight(end)
-        return list(self.stock_db[ticker].find(query, {"_id": 0}).sort("_id", ASCENDING))
+        projection: dict[str, int] = {"_id": 0}
+        if fields is not None:
+            projection |= {"date": 1} | dict.fromkeys(fields, 1)
+        return list(self.stock_db[ticker].find(query, projection).sort("_id", ASCENDING))
+
+    def last_closes_before(
+        self, tickers: Iterable[str], day: dt.date, recent: Mapping[str, list[dict[str, Any]]] | None = None
+    ) -> dict[str, tuple[dt.date, float]]:
+        """Each ticker's last stored (date, close) before `day`; tickers with nothing stored before it are absent.
+        `recent` (from bars_around for the same day) answers for the tickers it has a bar before `day` of."""
+        stamp = to_utc_midnight(day)
+        out: dict[str, tuple[dt.date, float]] = {}
+        for ticker in tickers:
+            earlier = [doc for doc in (recent or {}).get(ticker, []) if doc["_id"] < stamp]
+            doc = earlier[-1] if earlier else None
+            if doc is None:
+                doc = self.stock_db[ticker].find_one({"_id": {"$lt": stamp}}, {"close": 1}, sort=[("_id", DESCENDING)])
+            if doc is not None:
+                out[ticker] = (from_stored(doc["_id"]), float(doc["close"]))
+        return out
 
     def recent_bars(self, ticker: str, count: int, start: dt.date | None = None) -> list[dict]:
         """A ticker's last `count` stored bars (from `start` when given), oldest first (one indexed read)."""

@@ -106,17 +106,27 @@ class StoreBase:
             raise TransientSourceError(f"MongoDB is not reachable: {exc.__class__.__name__}: {exc}") from None
 
     def _sync(
-        self, coll: Any, docs: list[dict[str, Any]], what: str, whole: bool = False, dry: bool = False
+        self,
+        coll: Any,
+        docs: list[dict[str, Any]],
+        what: str,
+        whole: bool = False,
+        dry: bool = False,
+        known: list[dict] | None = None,
     ) -> tuple[list[dict], list[dict], list[Any]]:
         """Make `coll` hold `docs` (keyed by their `date`, used as `_id`): insert new ones, replace changed ones,
-        skip identical ones. One read and at most two writes; returns (new, changed, stale ids). With `whole`,
-        the read covers the whole collection and the stale ids are those `docs` no longer has (not deleted).
-        With `dry`, nothing is written: the caller writes (in its own order)."""
+        skip identical ones. One read (none when `known` already holds the documents of the range) and at most
+        two writes; returns (new, changed, stale ids). With `whole`, the read covers the whole collection and
+        the stale ids are those `docs` no longer has (not deleted). With `dry`, nothing is written: the caller
+        writes (in its own order)."""
         if not docs and not whole:
             return [], [], []
         days = [doc["date"] for doc in docs]
         query = {} if whole or not days else {"_id": {"$gte": min(days), "$lte": max(days)}}
-        existing = {d["_id"]: d for d in coll.find(query)}
+        if known is not None and not whole:
+            existing = {d["_id"]: d for d in known if min(days) <= d["_id"] <= max(days)}
+        else:
+            existing = {d["_id"]: d for d in coll.find(query)}
         keyed = [{"_id": doc["date"], **doc} for doc in docs]
         new = [doc for doc in keyed if doc["_id"] not in existing]
         changed = [doc for doc in keyed if doc["_id"] in existing and existing[doc["_id"]] != doc]

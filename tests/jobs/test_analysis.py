@@ -116,12 +116,15 @@ def test_a_failing_ticker_is_logged_and_retried_without_stopping_the_others(coll
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_analysis(collected, settings, evening(D(2024, 9, 13), 20), clock) == 0
     assert "000660: analysis failed, retried next run: ValueError: corrupt document" in caplog.text
+    assert "000660: left out of the cross-section" in caplog.text
     done = analysed(collected, D(2024, 9, 13))
     assert "000660" not in done and "005930" in done
     assert collected.runs("hourly_analysis")[0]["failed"] == 1
+    assert collected.computed_days() == {}  # ranked without 000660: computed again by the next run
     collected.read_bars = original
     assert run_analysis(collected, settings, evening(D(2024, 9, 13), 21), clock) == 0
     assert "000660" in analysed(collected, D(2024, 9, 13))
+    assert set(collected.computed_days()) == collected.done_days()
 
 
 def test_stored_rows_are_the_indicators_of_the_stored_bars_without_halted_days(collected, settings, clock):

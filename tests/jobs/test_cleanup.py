@@ -155,3 +155,31 @@ def test_a_second_cleanup_waits_for_the_first_and_the_dry_run_changes_nothing(ma
     storage.release_lock("cleanup", "someone_else")
     assert cleanup_script.main([], settings=settings) == 0
     assert [r["_id"] for r in storage.runs("daily_update")] == ["daily_update_new"]
+
+
+def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_settings, clock, registry):
+    old, recent = D(2024, 1, 2), D(2025, 6, 2)
+    storage.mark_day(LAST, "completed", {"rows": 1})  # the last collected day, that the cutoff counts back from
+    storage.upsert_bars({"005930": [{"date": to_utc_midnight(d), "close": 1} for d in (old, recent)]})
+    for day in (old, recent):
+        storage.quarantine_bars([{"ticker": "005930", "day": day, "market": "KOSPI", "reason": "test",
+                                  "bar": {"date": to_utc_midnight(day), "close": 1}}])
+    storage.save_cross_section({
+        "005930": {old.isoformat(): {"rs_rating": 50.0}, recent.isoformat(): {"rs_rating": 60.0}},
+        "000660": {old.isoformat(): {"rs_rating": 40.0}},
+    })
+    storage.mark_computed([old, recent], ["rs_rating"], {old: 2, recent: 1}, {})
+    bounded = make_settings(retention_prices_days=400)
+    cuts = {c.kind: c for c in plan(storage, bounded, TradingCalendar(), registry, clock())}
+    assert cuts["quarantine"].before == cuts["cross_section"].before == cuts["prices"].before
+    assert apply(cuts["cross_section"], dry_run=True) == 2 and apply(cuts["quarantine"], dry_run=True) == 1
+    assert run_cleanup(storage, bounded, clock, registry) == 0
+    assert [q["date_kst"] for q in storage.quarantined()] == [recent.isoformat()]
+    assert [b["date"].date() for b in storage.read_bars("005930")] == [recent]
+    assert storage.cross_section_of("005930") == {recent.isoformat(): {"rs_rating": 60.0}}
+    assert storage.cross_section_of("000660") == {}
+    assert storage.computed_days()[old] == {"rs_rating"}  # still computed: never computed again
+    run = storage.runs("cleanup")[0]
+    assert (run["deleted_quarantine"], run["deleted_cross_section"]) == (1, 2)
+    assert run_cleanup(storage, bounded, clock, registry) == 0
+    assert storage.runs("cleanup")[0]["deleted_cross_section"] == 0

@@ -38,3 +38,15 @@ def test_a_file_missing_columns_says_which(tmp_path):
     bad.write_text("date,ticker,close\n2024-01-02,005930,100\n")
     with pytest.raises(ConfigError, match=r"lacks columns \['open'"):
         ReplaySource(bad)
+
+
+def test_a_base_price_column_is_served_and_a_file_without_one_is_taken_as_adjusted(tmp_path):
+    panel = pd.read_parquet(PANEL)
+    query = Query(dt.date(2024, 9, 2), "KOSPI")
+    plain = ReplaySource(PANEL)
+    assert plain.normalise(plain.fetch_raw(query), query)["base_price"].isna().all()
+    with_base = tmp_path / "with_base.csv"
+    panel.assign(base_price=panel["close"] - 100).to_csv(with_base, index=False)
+    replay = ReplaySource(with_base)
+    frame = replay.normalise(replay.fetch_raw(query), query).set_index("ticker")
+    assert frame.loc["005930", "base_price"] == 74_400 - 100

@@ -82,6 +82,11 @@
 
   const $ = (selector) => document.querySelector(selector);
 
+  // replaceChildren would write a null child as the text "null": leave out what is not there.
+  function fill(node, ...children) {
+    node.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== false));
+  }
+
   function setRows(table, rows) {
     const body = table.tBodies[0];
     body.replaceChildren(...rows);
@@ -424,10 +429,12 @@
 
   function actionText(action) {
     const factor = Number(action.factor);
-    const kind = action.kind || "adjustment";
-    if (!factor) return kind;
-    const ratio = factor < 1 ? `1:${(1 / factor).toFixed(factor < 0.2 ? 0 : 2)}` : `${factor.toFixed(2)}:1`;
-    return `${kind.replace("_", " ")} ${ratio}`;
+    if (!factor) return action.kind || "adjustment";
+    const trim = (v) => String(Number(v.toFixed(2)));
+    if (action.kind === "split") return `split 1:${trim(1 / factor)}`;
+    if (action.kind === "reverse_split") return `reverse split ${trim(factor)}:1`;
+    if (action.kind === "ex_rights") return `ex-rights ×${factor.toFixed(4)}`;
+    return `adjustment ×${factor < 1 ? factor.toFixed(4) : trim(factor)}`;
   }
 
   function actionDay(action) {
@@ -514,6 +521,7 @@
     if (marks.length && LWC.createSeriesMarkers) LWC.createSeriesMarkers(price, marks);
     chart.timeScale().fitContent();
     container.dataset.candles = String(candles.length);
+    container.dataset.adjusted = String(rows.filter((r) => r.adjusted).length);
     container.dataset.marks = String(marks.length);
 
     const byDay = new Map(rows.map((r) => [r.date, r]));
@@ -523,7 +531,7 @@
       const ind = row.indicators || {};
       const item = (label, value, color) => el("span", {},
         color ? el("span", { class: "swatch", style: `background:${color}` }) : null, `${label} `, el("b", { text: value }));
-      legend.replaceChildren(
+      fill(legend,
         el("span", { text: row.date }),
         item("O", num(row.open)), item("H", num(row.high)), item("L", num(row.low)), item("C", num(row.close)),
         item("Vol", num(row.volume)),
@@ -552,7 +560,7 @@
     const last = rows[rows.length - 1];
     const previous = rows[rows.length - 2];
     const change = last && previous && previous.close ? last.close / previous.close - 1 : null;
-    $("#stock-head").replaceChildren(
+    fill($("#stock-head"),
       koreanName(detail.name),
       el("span", { class: "sub", text: `${detail.ticker} · ${detail.market || ""}${detail.is_active ? "" : " · not in the universe now"}` }),
       last ? el("span", { class: "price", text: `${num(last.close)} KRW` }) : null,
@@ -564,21 +572,20 @@
 
   function drawActions(detail) {
     const box = $("#actions");
-    const actions = detail.corporate_actions;
-    if (actions === undefined) {
-      box.replaceChildren(el("p", { class: "empty", text: "This server does not serve corporate actions yet." }));
-      return;
-    }
+    const actions = detail.corporate_actions || [];
     if (!actions.length) {
       box.replaceChildren(el("p", { class: "empty", text: "None in the stored history." }));
       return;
     }
     const table = el("table", {}, el("thead", {}, el("tr", {},
-      el("th", { text: "Ex-date" }), el("th", { text: "Event" }), el("th", { class: "num", text: "Factor" }))),
+      el("th", { text: "Ex-date" }), el("th", { text: "Event" }),
+      el("th", { class: "num", text: "KRX base / previous close" }), el("th", { class: "num", text: "Factor" }))),
     el("tbody", {}, ...actions.slice().reverse().map((a) => el("tr", {},
       el("td", { text: actionDay(a) }), el("td", { text: actionText(a) }),
+      el("td", { class: "num", text: `${num(a.base_price)} / ${num(a.previous_close)}` }),
       el("td", { class: "num", text: Number(a.factor).toFixed(4) })))));
-    box.replaceChildren(el("div", { class: "scroll" }, table));
+    box.replaceChildren(el("div", { class: "scroll" }, table),
+      el("p", { class: "note", text: "The chart shows prices before each ex-date multiplied by its factor (volumes divided), as the indicators are computed." }));
   }
 
   function resultValue(value) {

@@ -10,17 +10,19 @@ import re
 
 import httpx
 import mongomock_ng
+import pandas as pd
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from api.app import create_app
+from lib.calendar import TradingCalendar
 from lib.config import load_settings
 from lib.log import KST
 from lib.storage import Storage
 from tests.api.conftest import KEY
 from tests.browser import chromium, live_server, require_browser, screenshot, wait_for
-from tests.conftest import PANEL, US_SAMPLE, FakeClock
+from tests.conftest import FIXTURES, PANEL, US_SAMPLE, FakeClock
 from tests.helpers import evening, new_york, run_analysis, run_collection, run_etf, run_rebalance
 from tests.llm_fakes import fake_model, reply
 
@@ -144,6 +146,7 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         assert texts(browser, "#history tbody tr")[0].startswith("2025-08")
 
         # everything came from this server, and nothing went wrong in the page
+        assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
         origins = browser.execute_script(
             "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
         assert set(origins) == {demo_site}
@@ -182,3 +185,50 @@ def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
             assert row.value_of_css_property("color") == "rgba(198, 40, 40, 1)"  # the page's red
         assert "failed" in browser.find_element(By.ID, "attention").text
         assert "nothing is analysed yet" in browser.find_element(By.CSS_SELECTOR, "#picks tbody td.error").text
+
+
+@pytest.fixture
+def consolidation_csv(tmp_path):
+    """079970 (투비소프트, KOSDAQ): halted 2024-07-24..08-20 at 188 KRW, resumed at 1,880 after a 10:1
+    consolidation (tests/fixtures/README.md), with three of the demo's stocks, and KRX's base price by its rule
+    (the previous close; 188 x 10 on the ex-date) as tests/test_quarantine.py builds it."""
+    extra = pd.read_csv(FIXTURES / "krx_079970_2023-12_2024-09.csv", dtype={"ticker": str, "date": str})
+    panel = pd.read_parquet(PANEL)
+    panel = panel[panel["ticker"].isin(["005930", "014470", "037070"])].assign(date=lambda f: f["date"].astype(str))
+    both = pd.concat([panel[panel["date"] <= "2024-09-30"], extra.loc[:, panel.columns]], ignore_index=True)
+    both = both.sort_values(["ticker", "date"])
+    both["base_price"] = both.groupby("ticker")["close"].shift(1)
+    both.loc[(both["ticker"] == "079970") & (both["date"] == "2024-08-21"), "base_price"] = 1_880
+    path = tmp_path / "consolidation.csv"
+    both.to_csv(path, index=False)
+    return path
+
+
+def test_a_corporate_action_is_marked_and_the_bars_before_it_are_adjusted(consolidation_csv):
+    require_browser()
+    last = dt.date(2024, 9, 30)
+    settings = load_settings(
+        env_file=None, mongodb_uri="mongomock://", krx_sources=["replay"], krx_replay_path=consolidation_csv,
+        krx_min_request_gap_seconds=0, krx_retry_backoff_seconds=0, setup_history_sessions=80,
+        market_cap_threshold_krw=0, analysis_quota_per_run=5000,
+    )
+    storage = Storage(mongomock_ng.MongoClient(), prefix="actions_")
+    clock = FakeClock(dt.datetime(2024, 9, 30, 10, 0, tzinfo=dt.UTC))
+    assert run_collection("manual_setup", storage, settings, evening(last), clock) == 0
+    assert run_analysis(storage, settings, evening(last, 20), clock) == 0
+    now = dt.datetime.combine(last, dt.time(21, 0), tzinfo=KST)
+    with live_server(create_app(settings, storage=storage, clock=lambda: now)) as url, chromium() as browser:
+        browser.get(f"{url}/dashboard?ticker=079970")
+        wait_for(browser, LOADED, what="every section of the page loaded")
+        chart = browser.find_element(By.ID, "stock-chart")
+        assert chart.get_attribute("data-marks") == "1"  # the ex-date is marked on the candles
+        # every session of the window before 2024-08-21 is drawn times 10, as the indicators are computed
+        after = TradingCalendar().sessions_between(dt.date(2024, 8, 21), last)
+        assert int(chart.get_attribute("data-adjusted")) == 80 - len(after)
+        assert browser.execute_script(CANDLE_PIXELS) > 200
+        rows = texts(browser, "#actions tbody tr")
+        assert rows == ["2024-08-21\tadjustment ×10\t1,880 / 188\t10.0000"]
+        assert "1,305 KRW" in browser.find_element(By.ID, "stock-head").text  # 2024-09-30, as traded
+        assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
+        screenshot(browser, "dashboard-corporate-action.png")
+

@@ -384,7 +384,8 @@
       setState("#screener", "ready");
       return body;
     } catch (err) {
-      $("#picks-title").textContent = "Picks";
+      if (state.day && !Number.isNaN(Date.parse(state.day))) $("#screen-day").value = state.day;
+      $("#picks-title").textContent = `Picks of ${state.strategy}${state.day ? ` on ${state.day}` : ""}`;
       setRows(table, [messageRow(table, err.message, true)]);
       drawTrackRecord(null);
       setState("#screener", "error");
@@ -410,8 +411,8 @@
     if (/^[0-9A-Za-z]{6}$/.test(value)) return value.toUpperCase();
     const exact = state.stocks.find((s) => s.name === value);
     if (exact) return exact.ticker;
-    const partial = state.stocks.find((s) => s.name && s.name.includes(value));
-    return partial ? partial.ticker : value;
+    const partial = value ? state.stocks.find((s) => s.name && s.name.includes(value)) : null;
+    return partial ? partial.ticker : null;
   }
 
   function series(rows, column) {
@@ -803,7 +804,10 @@
     });
     $("#stock-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      loadStock(resolveTicker($("#stock-input").value));
+      const text = $("#stock-input").value.trim();
+      const ticker = resolveTicker(text);
+      if (ticker) loadStock(ticker);
+      else fill($("#stock-head"), el("p", { class: "error", text: `No stock of the universe is named "${text}": type a 6-character code (005930) or part of a name from the list.` }));
     });
     $("#stock-days").addEventListener("change", () => loadStock(state.ticker));
     for (const button of document.querySelectorAll("#period button")) {

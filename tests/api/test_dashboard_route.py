@@ -44,10 +44,17 @@ def test_every_script_and_stylesheet_of_the_page_is_served_here(client):
     assert any(u.endswith("lightweight-charts.standalone.production.js") for u in loaded)
 
 
-def test_the_page_script_names_no_other_host():
-    script = (DASHBOARD_DIR / "dashboard.js").read_text()
-    assert not re.search(r"https?://", script)
-    assert "fetch(" in script and "window.location.origin" in script
+def test_the_page_scripts_name_no_other_host_and_import_only_each_other(client):
+    scripts = sorted((DASHBOARD_DIR / "js").glob("*.js"))
+    assert {p.name for p in scripts} >= {"main.js", "common.js", "health.js", "screener.js", "stock.js", "etf.js"}
+    for path in scripts:
+        text = path.read_text()
+        assert not re.search(r"https?://", text), path.name
+        for module in re.findall(r'^import .* from "([^"]+)";$', text, re.MULTILINE):
+            assert re.fullmatch(r"\./[a-z]+\.js", module), (path.name, module)
+            assert client.get(f"/dashboard/js/{module[2:]}").headers["content-type"].startswith("text/javascript")
+    common = (DASHBOARD_DIR / "js" / "common.js").read_text()
+    assert "fetch(" in common and "window.location.origin" in common
 
 
 def test_the_vendored_chart_library_is_the_recorded_release_with_its_licence(client):

@@ -81,12 +81,12 @@ function historyRows(items) {
   setRows(table, newest.slice(0, HISTORY_ROWS).map((i) => {
     const p = i.performance || {};
     return el("tr", {},
-      el("td", { text: i.month ? `${i.month} (from ${i.as_of_date})` : i.as_of_date }),
-      el("td", { text: p.start ? `${p.start} → ${p.through || "–"} (${p.sessions})` : "–" }),
+      el("td", { class: "nowrap", text: i.month ? `${i.month} (from ${i.as_of_date})` : i.as_of_date }),
+      el("td", { class: "wide-only", text: p.start ? `${p.start} → ${p.through || "–"} (${p.sessions})` : "–" }),
       el("td", { class: `num ${signClass(p.portfolio_return)}`, text: pct(p.portfolio_return) }),
       el("td", { class: "num", text: pct(p.spy_return) }),
       el("td", { class: `num ${signClass(p.excess_return)}`, text: pct(p.excess_return) }),
-      el("td", { class: "sub", text: p.status || "–" }));
+      el("td", { class: "sub wide-only", text: p.status || "–" }));
   }));
 }
 

@@ -175,6 +175,16 @@ def _fit(text: str, width: int) -> str:
     return out + " " * (width - used)
 
 
+def market_cap_text(position: dict) -> str:
+    """The USD market cap a position's weight used, marked when it is the picks' median rather than its own (its
+    own is unknown, or in another currency: a Korean holding's is in won)."""
+    used = position["market_cap_used"]
+    if used is None:
+        return "n/a"
+    own = position["market_cap"] is not None and position.get("currency") in (None, "USD")
+    return f"USD {used / 1e9:,.0f}B" + ("" if own and position["market_cap"] == used else " (median)")
+
+
 def print_us(storage: Storage) -> None:
     """The trending ETFs and the portfolios of the last session, the monthly portfolios, and how they did."""
     day = storage.latest_trending_day()
@@ -204,9 +214,7 @@ def print_us(storage: Storage) -> None:
         if not portfolio["positions"]:
             print(f"(empty: {portfolio['note']})")
         for p in portfolio["positions"]:
-            cap = "n/a" if p["market_cap_used"] is None else f"USD {p['market_cap_used'] / 1e9:,.0f}B"
-            if p["market_cap"] is None and p["market_cap_used"] is not None:
-                cap += " (median)"
+            cap = market_cap_text(p)
             print(f"{p['rank']:>2}. {p['ticker']:<10} {_fit(p['name'], 24)} weight {p['weight'] * 100:6.2f}%  "
                   f"return {_pct(p['return_nd'])}  market cap {cap:<20} from {','.join(p['source_etfs'])}")
         for x in portfolio["excluded"]:

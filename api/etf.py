@@ -2,7 +2,8 @@
 portfolios and the monthly one, each with its realised performance against SPY. The routes read what
 etf_pipeline.py and monthly_rebalance.py stored; nothing is recomputed per request.
 
-Returns are fractions (0.0123 = +1.23%), holding_percent is in percent, market caps in the stock's currency."""
+Returns are fractions (0.0123 = +1.23%), holding_percent is in percent, a position's market_cap in its `currency`
+(market_cap_used in USD)."""
 
 from __future__ import annotations
 
@@ -99,8 +100,12 @@ class Position(BaseModel):
     sector: str | None
     weight: float = Field(description="fraction of the portfolio; the weights sum to 1")
     return_nd: float = Field(description="the stock's return over the period, a fraction")
-    market_cap: float | None
-    market_cap_used: float | None = Field(description="the market cap the weight used (the median when unknown)")
+    market_cap: float | None = Field(description="the stock's own market cap, in `currency`")
+    currency: str | None = Field(default=None, description="the currency of market_cap (KRW for a Korean holding)")
+    market_cap_used: float | None = Field(
+        description="the USD market cap the weight used: the stock's own, or the picks' median when that is "
+                    "unknown or not in USD"
+    )
     source_etfs: list[str]
     allocation_reason: str
 
@@ -124,7 +129,7 @@ class PortfolioResponse(BaseModel):
     positions: list[Position]
     excluded: list[Excluded]
     note: str = Field(description="why the portfolio is empty, when it is")
-    performance: Performance | None
+    performance: Performance | None = Field(default=None, description="null until etf_pipeline has evaluated it")
 
 
 class MonthlyPosition(BaseModel):
@@ -150,7 +155,7 @@ class MonthlyResponse(BaseModel):
     benchmark: str
     positions: list[MonthlyPosition]
     note: str
-    performance: Performance | None
+    performance: Performance | None = Field(default=None, description="null until it has been evaluated")
 
 
 class PastPortfolio(BaseModel):

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     us_holdings_refresh_days: int = Field(default=7, ge=1, le=92)
     us_first_run_sessions: int = Field(default=25, ge=1, le=2000)
     us_publish_delay_minutes: int = Field(default=60, ge=0, le=24 * 60)
-    us_min_request_gap_seconds: float = Field(default=2.0, ge=0, le=60)
+    us_min_request_gap_seconds: float = Field(default=5.0, ge=0, le=60)  # the seed: 5 s between requests
     us_request_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     us_max_attempts: int = Field(default=3, ge=1, le=10)
     us_retry_backoff_seconds: float = Field(default=5.0, ge=0, le=600)

@@ -128,3 +128,29 @@ def test_every_etf_route_and_status_is_in_the_openapi_document(client):
     for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly"):
         assert {"200", "404", "422", "503"} <= set(paths[path]["get"]["responses"]), path
     assert {"200", "422", "503"} <= set(paths["/portfolio/history"]["get"]["responses"])
+
+
+def test_a_portfolio_stored_before_its_performance_is_served_with_performance_null():
+    # A rebalance that catches up several months stores each before their performance is evaluated (and a later
+    # month may not be ready); a run killed between stage 5 and the performance leaves daily ones the same way.
+    # Those answered 500 (a response missing `performance`).
+    from api.app import create_app
+
+    storage = Storage(mongomock_ng.MongoClient(), prefix="perf_")
+    storage.save_monthly("2025-09", {
+        "rebalance_date": "2025-09-28", "base_session": "2025-09-26", "valid_from": "2025-09-29",
+        "valid_until": "2025-10-24", "benchmark": "SPY", "positions": [], "note": "nothing to hold",
+    })
+    storage.save_portfolios([{
+        "as_of_date": "2025-09-26", "period_days": 5, "benchmark": "SPY", "valid_from": "2025-09-29",
+        "valid_until": "2025-10-03", "positions": [], "excluded": [], "note": "nothing to hold",
+    }])
+    settings = load_settings(env_file=None, mongodb_uri="mongomock://")
+    client = TestClient(create_app(settings, storage=storage))
+    monthly = client.get("/portfolio/monthly", params={"month": "2025-09"})
+    assert monthly.status_code == 200 and monthly.json()["performance"] is None
+    daily = client.get("/portfolio", params={"period": 5})
+    assert daily.status_code == 200 and daily.json()["performance"] is None
+    for period in ("5", "monthly"):
+        history = client.get("/portfolio/history", params={"period": period})
+        assert history.status_code == 200 and history.json()["items"][0]["performance"] is None

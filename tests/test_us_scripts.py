@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,8 @@ import monthly_rebalance
 from lib.config import load_settings
 from lib.errors import ConfigError
 from lib.etf.rebalance import last_sunday
+from lib.markets.us import us_market
+from tests.conftest import US_SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 SEOUL, NEW_YORK = ZoneInfo("Asia/Seoul"), ZoneInfo("America/New_York")
@@ -82,6 +85,25 @@ def test_a_replay_folder_without_its_layout_is_refused(make_settings, tmp_path, 
     assert "has no us_etf/ folder" in capsys.readouterr().err
 
 
+def test_a_replay_folder_lacking_a_followed_etf_is_refused_before_anything_is_stored(make_settings, tmp_path, capsys):
+    # A user's own folder without SPY.csv used to record every session completed, with empty portfolios saying
+    # "no ETF beat SPY", and exit 0; adding the file later never filled those sessions.
+    from lib.storage import Storage, get_client
+
+    shutil.copytree(US_SAMPLE, tmp_path / "us")
+    (tmp_path / "us" / "us_etf" / "SPY.csv").unlink()
+    (tmp_path / "us" / "us_etf" / "XLB.csv").unlink()
+    settings = make_settings(us_replay_dir=tmp_path / "us")
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1
+    assert "has no us_etf/<TICKER>.csv for SPY, XLB" in errors[0] and "US_BENCHMARK_ETFS" in errors[0]
+    assert Storage(get_client("mongomock://")).day_records("etf_pipeline") == []
+    # With Yahoo first, the folder is only a fallback: a file it lacks is not an error.
+    both = make_settings(us_sources="yfinance,replay", us_replay_dir=tmp_path / "us")
+    assert us_market(both).chain.sources[1].name == "replay"
+
+
 def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_with_units(capsys):
     argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02",
             "--no-serve"]
@@ -108,3 +130,30 @@ def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_setting
     capsys.readouterr()
     check_db.main(["--today", "2025-07-31", "--no-sizes"], settings=settings)
     assert "US ETFs (XNYS)" in capsys.readouterr().out
+
+
+def test_the_demo_says_when_a_weight_used_the_median_market_cap_instead_of_the_stock_s_own():
+    # A Korean holding's own market cap is in won: the USD figure the weight used is the picks' median, and the
+    # demo printed it as if it were the stock's own ("market cap USD 119B").
+    own = {"market_cap": 157e9, "market_cap_used": 157e9, "currency": "USD"}
+    korean = {"market_cap": 1.2e14, "market_cap_used": 119e9, "currency": "KRW"}
+    unknown = {"market_cap": None, "market_cap_used": 119e9, "currency": None}
+    assert demo.market_cap_text(own) == "USD 157B"
+    assert demo.market_cap_text(korean) == "USD 119B (median)"
+    assert demo.market_cap_text(unknown) == "USD 119B (median)"
+    assert demo.market_cap_text({"market_cap": None, "market_cap_used": None}) == "n/a"
+
+
+def test_a_today_before_the_files_start_is_one_line_not_a_promise_then_a_refusal(make_settings, capsys):
+    assert etf_pipeline.main(["--today", "2020-01-02"], settings=make_settings()) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "mongomock" not in line]
+    assert "loading from" not in "\n".join(lines)
+    assert any("the sources start at 2024-10-01, after the last due session 2020-01-02" in line for line in lines)
+
+
+def test_an_etf_file_with_a_header_only_is_named_as_having_no_rows(make_settings, tmp_path, capsys):
+    shutil.copytree(US_SAMPLE, tmp_path / "us")
+    (tmp_path / "us" / "us_etf" / "XLB.csv").write_text("date,open,high,low,close,volume\n")
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=make_settings(us_replay_dir=tmp_path / "us")) == 2
+    [error] = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert error.endswith("XLB.csv has no rows")  # was "...: fromisoformat: argument must be str"

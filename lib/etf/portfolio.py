@@ -56,11 +56,12 @@ class Position:
     sector: str | None
     weight: float
     return_nd: float
-    market_cap: float | None
-    market_cap_used: float | None
+    market_cap: float | None  # the stock's own, in `currency`
+    market_cap_used: float | None  # USD: its own, or the picks' median when unknown or not in USD
     source_etfs: list[str]
     allocation_reason: str
     rank: int = 0
+    currency: str | None = None
 
 
 @dataclass
@@ -105,9 +106,16 @@ def build_portfolio(
     returns: Mapping[str, float | None],
     facts: Mapping[str, StockFacts],
     benchmark: str = "SPY",
+    benchmark_rated: bool = True,
 ) -> Portfolio:
-    """The period's portfolio from its trending ETFs, their top holdings and the holdings' returns."""
+    """The period's portfolio from its trending ETFs, their top holdings and the holdings' returns;
+    `benchmark_rated` False: the benchmark has no return over the period (too little history), so no ETF could
+    trend."""
     portfolio = Portfolio(period)
+    if not benchmark_rated:
+        portfolio.note = (f"{benchmark} has no {period}-session return on this session (fewer than {period + 1} "
+                          "sessions of its closes stored): no ETF could be compared with it, nothing to hold")
+        return portfolio
     if not trending:
         portfolio.note = f"no ETF beat {benchmark} with a positive return over {period} sessions: nothing to hold"
         return portfolio
@@ -153,8 +161,12 @@ def build_portfolio(
         assert value is not None
         used = caps[ticker] if caps[ticker] is not None else fallback
         leads = ", ".join(f"{e.etf} beat {benchmark} by {_pct(e.outperformance)}" for e in etfs)
+        foreign = info is not None and info.market_cap is not None and info.market_cap > 0 and caps[ticker] is None
         if caps[ticker] is not None:
             cap_text = f"market cap USD {caps[ticker] / 1e9:,.1f}B"
+        elif fallback is not None and foreign:
+            cap_text = (f"market cap {info.currency} {info.market_cap / 1e9:,.1f}B is not in USD: the picks' "  # type: ignore[union-attr]
+                        f"median USD {fallback / 1e9:,.1f}B used")
         elif fallback is not None:
             cap_text = f"market cap unknown: the picks' median USD {fallback / 1e9:,.1f}B used"
         else:
@@ -178,6 +190,7 @@ def build_portfolio(
                 market_cap_used=used,
                 source_etfs=[e.etf for e in etfs],
                 allocation_reason=reason,
+                currency=info.currency if info and info.market_cap is not None else None,
             )
         )
     portfolio.positions.sort(key=lambda p: (-p.weight, p.ticker))

@@ -316,6 +316,12 @@ def _problems(results: list[DayFetch]) -> list[str]:
     return seen[:2]
 
 
+def _count_calls(ctx: JobContext, market: Market) -> None:
+    ctx.counters["source_calls"] = sum(market.chain.calls.values())
+    if market.chain.disabled:  # what the alert step reads to say a source is blocked
+        ctx.counters["blocked_sources"] = dict(market.chain.disabled)
+
+
 def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progress: Progress | None = None) -> None:
     """Fetch, store and mark each day, oldest first, a calendar month at a time (see the module docstring).
 
@@ -330,12 +336,11 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     run = _Run({day: r for day, r in ctx.storage.unfinished_days(market.job).items() if day in wanted})
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, run, progress)
-        counters["source_calls"] = sum(market.chain.calls.values())
-        if market.chain.disabled:  # what the alert step reads to say a source is blocked
-            counters["blocked_sources"] = dict(market.chain.disabled)
+        _count_calls(ctx, market)
         # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US
         # market's rejected records of a day that failed validation).
         market.collector.store(ctx, batch.delivered)
+        _count_calls(ctx, market)  # the requests `store` made too (the US stage 4: holdings, profiles, stocks)
         recorded = _mark_days(ctx, market, batch, run)
         if recorded:
             counters["last_day"] = recorded[-1].isoformat()
@@ -370,13 +375,13 @@ def manual_setup(
     window = calendar.last_sessions(last, sessions or ctx.settings.setup_history_sessions)
     earliest = chain.earliest_day()
     if earliest is not None and earliest > window[0]:
+        if earliest > last:
+            raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
         log.warning(
             "the sources start at %s, later than the %d-session window's first day %s: loading from %s",
             earliest, len(window), window[0], earliest,
         )
         window = [d for d in window if d >= earliest]
-        if not window:
-            raise ConfigError(f"the sources start at {earliest}, after the last due session {last}")
     pending = _pending(calendar, ctx.storage.done_days(market.job), window[0], last)
     ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
     if not pending:

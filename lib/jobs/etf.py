@@ -21,7 +21,7 @@ from lib.config import Settings
 from lib.etf.performance import realised
 from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
 from lib.etf.trending import n_session_return, trending_table
-from lib.etf.universe import PERIODS, EtfSpec, etf_specs
+from lib.etf.universe import ETF_JOB, PERIODS, EtfSpec, etf_specs
 from lib.jobs.collect import daily_update, manual_setup
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
@@ -331,9 +331,10 @@ def allocate(batch: Batch) -> None:
                 cap = shares * close if shares and close else profile.get("market_cap")
                 facts[ticker] = StockFacts(ticker, profile.get("name") or "", profile.get("sector"), cap,
                                            profile.get("currency"))
+            benchmark_row = trend_rows.get((period, batch.plan.benchmark)) or {}
             portfolio = build_portfolio(
                 period, trending, {t.etf: holdings.get(t.etf, []) for t in trending}, returns, facts,
-                batch.plan.benchmark,
+                batch.plan.benchmark, benchmark_rated=benchmark_row.get("return_nd") is not None,
             )
             after = sessions_after(batch.calendar, day, period)
             docs.append({
@@ -403,7 +404,10 @@ def run_stages(
         identify_trending(batch)
         counters["stock_bars_written"] += collect_holdings(batch)
         allocate(batch)
-        counters["performance_updates"] += evaluate_performance(ctx.storage, calendar, plan.benchmark, complete[-1])
+        # Through the latest stored session, not the batch's: a --redo or a healed hole of an older session
+        # re-evaluates its portfolios with everything stored since.
+        latest = max(ctx.storage.done_days(ETF_JOB) | {complete[-1]})
+        counters["performance_updates"] += evaluate_performance(ctx.storage, calendar, plan.benchmark, latest)
     finally:
         _store_rejected(batch)
 

@@ -103,9 +103,14 @@ def monthly_rebalance(ctx: JobContext, market: Market, plan: EtfPlan, force: boo
                 log.info("%s is not the last Sunday of the month (next: %s); nothing to rebalance", today, upcoming)
             ctx.counters["rebalanced"] = 0
             return
-    for day in days:
-        rebalance(ctx, calendar, plan, day)
-    ctx.counters["rebalanced"] = len(days)
-    done = storage.done_days(ETF_JOB)
-    if done:
-        ctx.counters["performance_updates"] = evaluate_performance(storage, calendar, plan.benchmark, max(done))
+    rebalanced = 0
+    try:
+        for day in days:
+            rebalance(ctx, calendar, plan, day)
+            rebalanced += 1
+    finally:
+        # The months merged before one that is not ready yet get their performance all the same.
+        ctx.counters["rebalanced"] = rebalanced
+        done = storage.done_days(ETF_JOB)
+        if done and rebalanced:
+            ctx.counters["performance_updates"] = evaluate_performance(storage, calendar, plan.benchmark, max(done))

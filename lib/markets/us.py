@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from lib.calendar import TradingCalendar
 from lib.config import Settings
-from lib.etf.universe import ETF_JOB
+from lib.errors import ConfigError
+from lib.etf.universe import ETF_JOB, etf_specs
 from lib.jobs.etf import US_LOCK, EtfPlan, fetch_window, run_stages
 from lib.markets import Collector, DayFetch, Fetched, Market
 from lib.sources.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
@@ -20,6 +21,7 @@ from lib.sources.us import UsSource, Validated
 
 if TYPE_CHECKING:
     from lib.jobs.runner import JobContext
+    from lib.sources.us_replay import UsReplaySource
 
 
 def us_calendar(settings: Settings) -> TradingCalendar:
@@ -45,8 +47,24 @@ def build_us_sources(settings: Settings, calendar: TradingCalendar) -> list[UsSo
             from lib.sources.us_replay import UsReplaySource
 
             assert settings.us_replay_dir is not None  # checked by Settings
-            sources.append(UsReplaySource(settings.us_replay_dir))
+            replay = UsReplaySource(settings.us_replay_dir)
+            if settings.us_sources == ["replay"]:
+                _check_followed_files(settings, replay)
+            sources.append(replay)
     return sources
+
+
+def _check_followed_files(settings: Settings, replay: UsReplaySource) -> None:
+    """When the folder is the only source, every followed ETF needs its file: without it the ETF would be outside
+    the source's range for good, its sessions recorded completed without it (without SPY, nothing could ever
+    trend), and a file added later would never fill them."""
+    followed = [s.ticker for s in etf_specs(settings.us_benchmark_etfs, settings.us_sector_etfs)]
+    lacking = replay.lacking(followed)
+    if lacking:
+        raise ConfigError(
+            f"US_REPLAY_DIR: {replay.root} has no us_etf/<TICKER>.csv for {', '.join(lacking)}, followed by "
+            "US_BENCHMARK_ETFS / US_SECTOR_ETFS: add the file(s), or remove the ticker(s) from those settings"
+        )
 
 
 def build_us_chain(settings: Settings, sources: Sequence[UsSource], **overrides: object) -> SourceChain:

@@ -55,10 +55,16 @@ class UsReplaySource(UsSource):
         self.first = min(s[0] for s in spans)
         self.last = max(s[1] for s in spans)
 
+    def lacking(self, tickers: list[str]) -> list[str]:
+        """The tickers of these that have no bars file in the folder."""
+        return [t for t in tickers if yahoo_symbol(t) not in self._bars_files]
+
     @staticmethod
     def _span(path: Path) -> tuple[dt.date, dt.date]:
         try:
-            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"]
+            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"].dropna()
+            if dates.empty:
+                raise ConfigError(f"US_REPLAY_DIR: {path} has no rows")
             return dt.date.fromisoformat(dates.min()), dt.date.fromisoformat(dates.max())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"US_REPLAY_DIR: cannot read the dates of {path}: {exc}") from None

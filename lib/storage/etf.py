@@ -212,13 +212,17 @@ class EtfStore(StoreBase):
         if not docs:
             return 0
         ids = [d["_id"] for d in docs]
-        stored = {
-            d["_id"]: d["performance"]
-            for d in self.etf_db[name].find({"_id": {"$gte": min(ids), "$lte": max(ids)}}, {"performance": 1})
-            if "performance" in d
-        }
-        full = [{**d, "performance": stored[d["_id"]]} if d["_id"] in stored and "performance" not in d else d
-                for d in docs]
+        stored = {d["_id"]: d for d in self.etf_db[name].find({"_id": {"$gte": min(ids), "$lte": max(ids)}})}
+        full = []
+        for doc in docs:
+            before = stored.get(doc["_id"])
+            if before is not None and "performance" in before and "performance" not in doc:
+                rest = {k: v for k, v in before.items() if k != "performance"}
+                # The same portfolio saved again keeps its performance; a changed one (a --redo after a corrected
+                # file) is saved without it, so the performance step evaluates the new positions.
+                if rest == doc:
+                    doc = {**doc, "performance": before["performance"]}
+            full.append(doc)
         return self._sync_keyed(name, full)
 
     def portfolio(self, day: dt.date, period: int) -> dict | None:

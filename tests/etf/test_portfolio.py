@@ -93,6 +93,10 @@ def test_an_unknown_or_foreign_market_cap_takes_the_median_of_the_others():
     assert portfolio["S1"].weight == pytest.approx(2 * portfolio["S3"].weight)
     assert "median" in portfolio["S4"].allocation_reason
     assert portfolio["S4"].sector == "D"  # no sector known: the sector ETF's
+    # S3's own market cap is in won: it is kept with its currency, and the reason says why the median is used.
+    assert (portfolio["S3"].market_cap, portfolio["S3"].currency) == (5e12, "KRW")
+    assert "market cap KRW 5,000.0B is not in USD: the picks' median USD 2.0B used" in portfolio["S3"].allocation_reason
+    assert portfolio["S1"].currency == "USD" and portfolio["S4"].currency is None
 
 
 def test_without_any_market_cap_weights_follow_returns_alone():

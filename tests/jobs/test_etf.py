@@ -12,6 +12,8 @@ import pytest
 from lib.calendar import TradingCalendar
 from lib.errors import TransientSourceError
 from lib.jobs.collect import last_due_session
+from lib.jobs.etf import etf_pipeline
+from lib.jobs.runner import run_job
 from lib.log import KST
 from lib.markets.us import us_calendar
 from lib.sources.chain import SourceChain
@@ -321,3 +323,81 @@ def test_a_replay_run_twice_gives_identical_results(make_settings, clock):
         snapshots.append(etf_snapshot(storage))
     assert snapshots[0] == snapshots[1]
     assert len(snapshots[0]["analytics_portfolio_allocation"]) == 4 * 3
+
+
+def test_yahoo_is_asked_at_most_once_every_five_seconds_by_default_as_the_seed_says():
+    # The seed's stages 1 and 2: "Rate Limit: 5초 간격" (5 seconds between requests).
+    from lib.config import load_settings
+    from lib.markets.us import build_us_chain
+    from lib.sources.chain import Request
+
+    settings = load_settings(env_file=None)
+    assert settings.us_sources == ["yfinance"]
+    now = {"t": 100.0}
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now["t"] += seconds
+
+    source = CountingSource(UsReplaySource(US_SAMPLE))
+    source.network = True  # paced like Yahoo
+    chain = build_us_chain(settings, [source], sleep=sleep, monotonic=lambda: now["t"])
+    day = (D(2025, 7, 31),)
+    for ticker in ("SPY", "QQQ", "XLF"):
+        chain.fetch(Request(ticker, day), new_york(D(2025, 7, 31)))
+        now["t"] += 0.5  # the answer took half a second
+    assert pauses == [pytest.approx(4.5), pytest.approx(4.5)]
+
+
+def test_the_run_record_counts_every_request_stage_4_made_too(storage, settings, clock):
+    # The count was taken before the collector's store, so the last batch's holdings, profiles and stock bars
+    # were missing from it (the demo's September catch-up showed 15 source calls: the ETFs alone).
+    run_etf(storage, settings, new_york(D(2025, 7, 31)), clock)
+    market, source = counting_market(settings)
+    assert run_etf(storage, settings, new_york(D(2025, 8, 8)), clock, market) == 0
+    assert source.count("bars") > ETFS  # the held stocks' bars as well as the ETFs'
+    assert storage.runs("etf_pipeline")[0]["source_calls"] == len(source.calls)
+
+
+def test_a_session_without_enough_benchmark_history_says_so_instead_of_no_etf_beat_spy(storage, settings, clock):
+    # The bundled files start on 2024-10-01: on 2024-10-03 no ETF has a 5-session return yet. The empty portfolio
+    # said "no ETF beat SPY with a positive return", a claim about returns nobody could compute.
+    assert run_etf(storage, settings, new_york(D(2024, 10, 3)), clock) == 0
+    for period in (5, 10, 20):
+        note = storage.portfolio(D(2024, 10, 3), period)["note"]
+        assert "no ETF beat" not in note
+        assert f"SPY has no {period}-session return on this session" in note
+
+
+def test_a_redo_that_changes_a_finished_portfolio_evaluates_its_performance_again(storage, make_settings, clock,
+                                                                                  tmp_path):
+    # The stored performance was kept whenever a portfolio was saved again, so after a corrected file and
+    # --redo the API served the new positions with the old portfolio's realised return.
+    shutil.copytree(US_SAMPLE, tmp_path / "us")
+    settings = make_settings(us_first_run_sessions=2, us_replay_dir=tmp_path / "us")
+    assert run_etf(storage, settings, new_york(D(2025, 9, 2)), clock) == 0
+    assert run_etf(storage, settings, new_york(D(2025, 9, 12)), clock) == 0
+    before = storage.portfolio(D(2025, 9, 2), 5)
+    assert before["performance"]["status"] == "final"
+    pick = before["positions"][0]["ticker"]
+    path = tmp_path / "us" / "us_stocks" / f"{pick}.csv"
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):  # the pick's start close (25 August) three times higher: now it fell
+        if line.startswith("2025-08-25,"):
+            cells = line.split(",")
+            cells[1:5] = [str(float(x) * 3) for x in cells[1:5]]
+            lines[i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    market = us_test_market(settings)
+    redo = run_job("etf_pipeline", settings, storage, new_york(D(2025, 9, 12)), clock,
+                   lambda ctx: etf_pipeline(ctx, market, [D(2025, 9, 2)]), lock_name=market.lock)
+    assert redo == 0
+    after = storage.portfolio(D(2025, 9, 2), 5)
+    assert pick not in [p["ticker"] for p in after["positions"]]
+    weights = {p["ticker"]: p["weight"] for p in after["positions"]}
+    closes = storage.stock_closes(weights, D(2025, 9, 2), D(2025, 9, 9))
+    expected = sum(w * (closes[t][D(2025, 9, 9)] / closes[t][D(2025, 9, 2)] - 1) for t, w in weights.items())
+    assert after["performance"]["status"] == "final"
+    assert after["performance"]["portfolio_return"] == pytest.approx(expected, rel=1e-12)
+    assert after["performance"]["portfolio_return"] != before["performance"]["portfolio_return"]

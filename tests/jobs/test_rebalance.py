@@ -79,3 +79,13 @@ def test_a_friday_recorded_without_data_leaves_the_thursday_portfolios_to_merge(
     storage.mark_day(D(2025, 8, 29), "no_data", {"error": "every source answered empty"}, job="etf_pipeline")
     assert run_rebalance(storage, settings, new_york(D(2025, 8, 31), 10), clock) == 0
     assert storage.monthly("2025-08")["base_session"] == "2025-08-28"
+
+
+def test_months_caught_up_before_one_that_is_not_ready_get_their_performance(storage, settings, clock):
+    run_etf(storage, settings, new_york(D(2025, 8, 29)), clock)
+    run_etf(storage, settings, new_york(D(2025, 9, 30)), clock)
+    # October's last Sunday needs the portfolios of 24 October, which etf_pipeline has not computed yet.
+    assert run_rebalance(storage, settings, new_york(D(2025, 10, 26), 10), clock) == 1
+    assert storage.monthly_months() == ["2025-08", "2025-09"]
+    assert storage.monthly("2025-08")["performance"]["status"] == "final"
+    assert storage.monthly("2025-09")["performance"]["through"] == "2025-09-30"

@@ -344,6 +344,7 @@ def serve_api(
     base, stop = start_server(create_app(api_settings, storage=storage, clock=lambda: moment), port)
     print(f"\n=== the API on {base} (the clock says {moment:%Y-%m-%d %H:%M} KST; X-API-Key: {key})")
     tries = [
+        ("/dashboard", "the dashboard: open it in a browser"),
         ("/health", "is collection current"),
         ("/stocks?limit=5", "the universe, largest first"),
         ("/stocks/005930?days=5", "one stock: bars and indicators"),
@@ -373,13 +374,16 @@ def serve_api(
         if error["code"] == "not_configured":
             print("  (set GOOGLE_API_KEY, or LLM_PROVIDER=openai with OPENAI_API_KEY, in the environment and run "
                   "./dev demo again)")
+    print(f"\nDashboard: {base}/dashboard")
     if sys.stdin.isatty():
-        print(f"\nServing {base} (try the URLs above, or {base}/docs); Ctrl-C stops.")
+        print(f"Serving {base} (open the dashboard, try the URLs above, or {base}/docs); Ctrl-C stops.")
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    else:
+        print("(not on a terminal: the server stops now; run ./dev demo in a terminal to keep it serving)")
     stop()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import CalendarDep, NowDep, RegistryDep, SettingsDep, StorageDep, read_access, spend_access
@@ -233,6 +233,47 @@ def analyse(
         strategy=extras.get("strategy"), params=extras.get("params"), track_record=extras.get("track_record"),
         results=results,
     )
+
+
+class StoredSummary(ModelResult):
+    """A stored result with what it was asked (without the raw reply)."""
+
+    prompt: str
+    prompt_version: str
+    data_date: dt.date
+    tickers: list[str]
+    strategy: str | None = None
+
+
+class StoredList(BaseModel):
+    """Stored results about one stock, newest first."""
+
+    ticker: str
+    items: list[StoredSummary]
+
+
+@router.get(
+    "/ai/analysis",
+    response_model=StoredList,
+    responses=error_responses(401, 422, 503),
+    dependencies=[Depends(read_access)],
+)
+def stored_analyses(
+    storage: StorageDep,
+    ticker: Annotated[str, Query(pattern=TICKER_PATTERN, description="a KRX code, e.g. 005930")],
+    limit: Annotated[int, Query(ge=1, le=50, description="results, newest first")] = 5,
+) -> StoredList:
+    """The latest stored analyses that include a stock (any prompt, model or status); an empty list when none."""
+    ticker = ticker.upper()
+    docs = storage.ai_results_for(ticker, limit)
+    items = [
+        StoredSummary(
+            **_model_result(doc).model_dump(),
+            **{k: doc.get(k) for k in ("prompt", "prompt_version", "data_date", "tickers", "strategy")},
+        )
+        for doc in docs
+    ]
+    return StoredList(ticker=ticker, items=items)
 
 
 @router.get(

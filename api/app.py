@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import ai, etf, health, prompts, stocks
+from api import ai, dashboard, etf, health, prompts, status, stocks
 from api import screener as screener_routes
 from api.errors import install_error_handlers
 from lib.calendar import TradingCalendar
@@ -56,11 +56,13 @@ def create_app(
             allow_headers=["X-API-Key", "Content-Type"],
         )
     app.include_router(health.router)
+    app.include_router(status.router)
     app.include_router(stocks.router)
     app.include_router(screener_routes.make_router(app.state.registry))
     app.include_router(prompts.router)
     app.include_router(ai.router)
     app.include_router(etf.router)
+    app.include_router(dashboard.router)
     return app
 
 

@@ -159,6 +159,25 @@ class MonthlyResponse(BaseModel):
     performance: Performance | None = Field(default=None, description="null until it has been evaluated")
 
 
+class PastPortfolio(BaseModel):
+    """One past portfolio and how it did."""
+
+    as_of_date: str = Field(description="the session it was built on (monthly: the session whose portfolios it merged)")
+    month: str | None = Field(None, description="YYYY-MM, for a monthly portfolio")
+    valid_from: str | None
+    valid_until: str | None
+    positions: int = Field(description="number of stocks held")
+    performance: Performance | None
+
+
+class PortfolioHistory(BaseModel):
+    """Past portfolios of a period, newest first, each with its realised return against the benchmark."""
+
+    period: str = Field(description="5, 10, 20 (daily portfolios) or monthly")
+    benchmark: str
+    items: list[PastPortfolio]
+
+
 def _session(settings: Settings, day: dt.date | None) -> None:
     if day is None:
         return
@@ -240,6 +259,24 @@ def portfolio(
         raise HTTPException(status_code=404, detail=f"no {int(period)}-session portfolio for {date or 'any day'}: "
                             "etf_pipeline has not processed it")
     return doc
+
+
+@router.get("/portfolio/history", response_model=PortfolioHistory, responses={**NO_DB, 422: BAD_DATE[422]})
+def history(
+    storage: StorageDep,
+    settings: SettingsDep,
+    period: Annotated[Literal["5", "10", "20", "monthly"], Query(description="5, 10, 20 or monthly")] = "20",
+    limit: Annotated[int, Query(ge=1, le=500, description="portfolios, newest first")] = 120,
+) -> dict:
+    """How each past portfolio of a period did against SPY over the sessions it was meant for (an empty list
+    before etf_pipeline has built one)."""
+    if period == "monthly":
+        docs = [{**d, "as_of_date": d.get("base_session")} for d in storage.monthly_history(limit)]
+    else:
+        docs = storage.portfolio_history(int(period), limit)
+    items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in docs]
+    benchmark = docs[0].get("benchmark") if docs else settings.us_benchmark
+    return {"period": period, "benchmark": benchmark, "items": items}
 
 
 @router.get("/portfolio/monthly", response_model=MonthlyResponse, responses={**NOT_FOUND, **NO_DB, 422: BAD_DATE[422]})

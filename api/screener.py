@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CalendarDep, NowDep, RegistryDep, StorageDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
+from lib.calendar import from_stored
 from lib.errors import ConfigError
 from lib.screener import Registry, Strategy, analysis_frames, screen, track_record
 from lib.storage import Storage
@@ -83,6 +84,9 @@ class PickOut(BaseModel):
     score: float = Field(description="strength of the signal; larger is stronger (meaning depends on the strategy)")
     values: dict[str, float | None] = Field(description="the strategy's columns on the day")
     reason: str
+    change: float | None = Field(
+        None, description="the day's close against the stock's previous traded close, a fraction (0.012 = +1.2%)"
+    )
 
 
 class ScreenerResult(BaseModel):
@@ -226,9 +230,24 @@ def make_router(registry: Registry) -> APIRouter:
         except ConfigError as exc:
             raise ApiError(422, clip(exc)) from None
         day = resolve_day(storage, calendar, strategy.name, date, now.date())
-        return screener_result(storage, calendar, strategy, params, day)
+        return with_changes(storage, screener_result(storage, calendar, strategy, params, day))
 
     return router
+
+
+def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
+    """The picks with each one's change on the day (a copy: results are cached), from its last two analysed
+    rows (one indexed read per pick; rows are the adjusted series, so a split is no change)."""
+    picks = []
+    for pick in result.picks:
+        rows = storage.recent_analysis(pick.ticker, 2, end=result.date)
+        change = None
+        if len(rows) == 2 and from_stored(rows[1]["date"]) == result.date:
+            previous, close = rows[0].get("close"), rows[1].get("close")
+            if previous and close is not None:
+                change = close / previous - 1
+        picks.append(pick.model_copy(update={"change": change}))
+    return result.model_copy(update={"picks": picks})
 
 
 _cache: OrderedDict[tuple[Any, ...], ScreenerResult] = OrderedDict()

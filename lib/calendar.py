@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache
@@ -19,9 +20,19 @@ from lib.errors import ConfigError
 CALENDAR_START = dt.date(2010, 1, 4)
 
 
-@cache
+_LOADING = threading.Lock()
+
+
 def _exchange(code: str) -> tuple[str, dict[dt.date, dt.datetime]]:
-    """The exchange's time zone and the UTC close of each of its sessions, loaded once per process."""
+    """The exchange's time zone and the UTC close of each of its sessions, loaded once per process. One thread
+    at a time: exchange-calendars fills class-level holiday caches while it builds a calendar, and two threads
+    building XKRX at once (the API's first concurrent requests) corrupt them."""
+    with _LOADING:
+        return _load_exchange(code)
+
+
+@cache
+def _load_exchange(code: str) -> tuple[str, dict[dt.date, dt.datetime]]:
     import exchange_calendars as xcals
 
     try:

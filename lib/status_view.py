@@ -136,8 +136,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_json(status: Status) -> str:
-    """The status as JSON: dates YYYY-MM-DD (market days), times ISO UTC, plus the exit code."""
+def to_plain(status: Status) -> dict[str, Any]:
+    """The status as JSON-ready values: dates YYYY-MM-DD (market days), times ISO UTC, plus the exit code."""
     body = _plain(dataclasses.asdict(status))
     body["exit_code"] = status.exit_code
-    return json.dumps(body, ensure_ascii=False, indent=2)
+    return body
+
+
+def to_json(status: Status) -> str:
+    """The status as JSON (check_db --json, GET /status)."""
+    return json.dumps(to_plain(status), ensure_ascii=False, indent=2)

@@ -69,6 +69,36 @@ def test_the_monthly_portfolio(client):
     assert client.get("/portfolio/monthly", params={"month": "2025-08"}).json() == body
 
 
+def test_past_portfolios_of_a_period_newest_first_with_their_performance(client):
+    body = client.get("/portfolio/history", params={"period": 5}).json()
+    assert body["period"] == "5" and body["benchmark"] == "SPY"
+    days = [item["as_of_date"] for item in body["items"]]
+    assert days == sorted(days, reverse=True) and days[0] == "2025-09-03"
+    for item in body["items"]:
+        stored = client.get("/portfolio", params={"period": 5, "date": item["as_of_date"]}).json()
+        assert item["positions"] == len(stored["positions"]) and item["performance"] == stored["performance"]
+    assert client.get("/portfolio/history", params={"period": 5, "limit": 2}).json()["items"] == body["items"][:2]
+
+
+def test_past_monthly_portfolios(client):
+    body = client.get("/portfolio/history", params={"period": "monthly"}).json()
+    monthly = client.get("/portfolio/monthly").json()
+    assert [i["month"] for i in body["items"]] == ["2025-08"]
+    assert body["items"][0]["as_of_date"] == monthly["base_session"]
+    assert body["items"][0]["performance"] == monthly["performance"]
+    assert body["items"][0]["positions"] == len(monthly["positions"])
+
+
+def test_no_past_portfolio_yet_is_an_empty_list_not_an_error():
+    from api.app import create_app
+
+    settings = load_settings(env_file=None, mongodb_uri="mongomock://")
+    client = TestClient(create_app(settings, storage=Storage(mongomock_ng.MongoClient(), prefix="empty_")))
+    for period in ("5", "monthly"):
+        body = client.get("/portfolio/history", params={"period": period}).json()
+        assert body == {"period": period, "benchmark": "SPY", "items": []}
+
+
 @pytest.mark.parametrize(
     ("url", "params", "status", "detail"),
     [
@@ -82,6 +112,8 @@ def test_the_monthly_portfolio(client):
         ("/etf/XL$/holdings", {}, 422, None),
         ("/portfolio/monthly", {"month": "2025-07"}, 404, "no monthly portfolio for 2025-07"),
         ("/portfolio/monthly", {"month": "July"}, 422, None),
+        ("/portfolio/history", {"period": 7}, 422, None),
+        ("/portfolio/history", {"limit": 0}, 422, None),
     ],
 )
 def test_bad_requests_get_a_status_and_a_reason(client, url, params, status, detail):
@@ -95,6 +127,7 @@ def test_every_etf_route_and_status_is_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly"):
         assert {"200", "404", "422", "503"} <= set(paths[path]["get"]["responses"]), path
+    assert {"200", "422", "503"} <= set(paths["/portfolio/history"]["get"]["responses"])
 
 
 def test_a_portfolio_stored_before_its_performance_is_served_with_performance_null():
@@ -118,3 +151,6 @@ def test_a_portfolio_stored_before_its_performance_is_served_with_performance_nu
     assert monthly.status_code == 200 and monthly.json()["performance"] is None
     daily = client.get("/portfolio", params={"period": 5})
     assert daily.status_code == 200 and daily.json()["performance"] is None
+    for period in ("5", "monthly"):
+        history = client.get("/portfolio/history", params={"period": period})
+        assert history.status_code == 200 and history.json()["items"][0]["performance"] is None

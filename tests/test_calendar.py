@@ -39,3 +39,40 @@ def test_the_sample_panel_sessions_match_the_calendar():
 
     days = sorted(pd.to_datetime(pd.read_parquet(PANEL, columns=["date"])["date"]).dt.date.unique())
     assert TradingCalendar().sessions_between(days[0], days[-1]) == days
+
+
+def test_concurrent_first_use_builds_the_exchange_calendar_once(monkeypatch):
+    # exchange-calendars corrupts its holiday caches when two threads build XKRX at once (an API's first
+    # concurrent requests): the calendar is built by one thread, the others wait for it.
+    import threading
+    import time
+
+    import exchange_calendars
+
+    from lib import calendar as module
+
+    real = exchange_calendars.get_calendar
+    calls = []
+
+    def slow_get_calendar(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exchange_calendars, "get_calendar", slow_get_calendar)
+    module._load_exchange.cache_clear()
+    built, errors = [], []
+
+    def build() -> None:
+        try:
+            built.append(TradingCalendar().last)
+        except Exception as exc:  # the test reports whatever a thread raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    module._load_exchange.cache_clear()
+    assert errors == [] and len(calls) == 1 and len(set(built)) == 1 and len(built) == 4

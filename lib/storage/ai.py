@@ -19,6 +19,7 @@ class AiStore(StoreBase):
 
     def _ai_indexes(self) -> None:
         self.ai_results.create_index([("cache_key", ASCENDING), ("status", ASCENDING), ("created_utc", DESCENDING)])
+        self.ai_results.create_index([("tickers", ASCENDING), ("created_utc", DESCENDING)])
 
     def save_ai_result(self, doc: dict[str, Any]) -> None:
         """Store one result (its `_id` is the result id)."""
@@ -34,3 +35,9 @@ class AiStore(StoreBase):
         return self.ai_results.find_one(
             {"cache_key": cache_key, "status": "ok"}, sort=[("created_utc", DESCENDING)]
         )
+
+    def ai_results_for(self, ticker: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` results whose tickers include `ticker`, newest first (asked, then data day), without
+        their raw replies."""
+        cursor = self.ai_results.find({"tickers": ticker}, {"raw_reply": 0, "parse_errors": 0})
+        return list(cursor.sort([("created_utc", DESCENDING), ("data_date", DESCENDING)]).limit(limit))

@@ -277,6 +277,20 @@ class EtfStore(StoreBase):
         doc = self.etf_db[PORTFOLIOS].find_one({}, {"as_of_date": 1}, sort=[("as_of_date", ASCENDING)])
         return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
 
+    def portfolio_history(self, period: int, limit: int) -> list[dict]:
+        """The newest `limit` daily portfolios of a period, newest first: dates, performance and each position's
+        ticker (one indexed read)."""
+        fields = {"_id": 0, "as_of_date": 1, "valid_from": 1, "valid_until": 1, "benchmark": 1, "performance": 1,
+                  "positions.ticker": 1}
+        cursor = self.etf_db[PORTFOLIOS].find({"period_days": period}, fields).sort("as_of_date", DESCENDING)
+        return list(cursor.limit(limit))
+
+    def monthly_history(self, limit: int) -> list[dict]:
+        """The newest `limit` monthly portfolios, newest first, like portfolio_history."""
+        fields = {"_id": 0, "month": 1, "base_session": 1, "valid_from": 1, "valid_until": 1, "benchmark": 1,
+                  "performance": 1, "positions.ticker": 1}
+        return list(self.etf_db[MONTHLY].find({}, fields).sort("_id", DESCENDING).limit(limit))
+
     def save_monthly(self, month: str, doc: Mapping[str, Any]) -> int:
         """Store a month's merged portfolio, keeping its performance if already evaluated."""
         return self._save_keeping_performance(MONTHLY, [{"_id": month, "month": month, **doc}])

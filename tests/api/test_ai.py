@@ -168,3 +168,20 @@ def test_the_rate_limit_holds_across_worker_processes(analysed):
     assert statuses == [503, 503, 503, 429, 429]  # 503: no LLM configured; the 4th request is over the limit
     limited = workers[0].post("/ai/analysis", json=body, headers=AUTH)
     assert int(limited.headers["Retry-After"]) > 0 and limited.json()["error"]["code"] == "rate_limited"
+
+
+def test_a_stocks_stored_analyses_are_listed_newest_first(ai_client):
+    client = ai_client(Factory(reply(SUMMARY)))
+    body = {"prompt": "technical_summary", "tickers": ["005930"]}
+    older = client.post("/ai/analysis", json={**body, "date": "2024-11-29"}, headers=AUTH).json()["results"][0]
+    newer = client.post("/ai/analysis", json=body, headers=AUTH).json()["results"][0]
+    listed = client.get("/ai/analysis", params={"ticker": "005930"}).json()
+    assert listed["ticker"] == "005930"
+    assert [i["id"] for i in listed["items"]] == [newer["id"], older["id"]]
+    first = listed["items"][0]
+    assert first["prompt"] == "technical_summary" and first["data_date"] == "2024-12-20"
+    assert first["result"]["summary"] == "Rising." and first["status"] == "ok" and "raw_reply" not in first
+    assert client.get("/ai/analysis", params={"ticker": "005930", "limit": 1}).json()["items"] == listed["items"][:1]
+    assert client.get("/ai/analysis", params={"ticker": "000660"}).json()["items"] == []
+    assert client.get("/ai/analysis", params={"ticker": "5930"}).status_code == 422
+    assert client.get("/ai/analysis").status_code == 422

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import demo
 from tests.api.conftest import api_settings
 
 
 def test_the_demo_serves_the_api_and_names_the_llm_setting_to_add(analysed, capsys):
+    analysed.ai_results.delete_many({})  # no analysis another test stored: the demo must ask the (absent) LLM
     demo.serve_api(analysed, api_settings(), "volume_spike", "2024-12-20", "2024-11-29")
     out = capsys.readouterr().out
     assert "=== the API on http://127.0.0.1:" in out
-    assert "  200  http://127.0.0.1:" in out and "/screener?strategy_name=volume_spike" in out
-    assert "404" not in out and "500" not in out
+    assert re.search(r"^Dashboard: http://127\.0\.0\.1:\d+/dashboard$", out, re.MULTILINE)
+    assert re.search(r"^  200  http://127\.0\.0\.1:\d+/dashboard ", out, re.MULTILINE)
+    assert "/screener?strategy_name=volume_spike" in out
+    statuses = re.findall(r"^  (\d{3})  http://", out, re.MULTILINE)
+    assert len(statuses) >= 8 and set(statuses) == {"200"}  # every URL it prints works
     assert "503 not_configured: no LLM configured: set GOOGLE_API_KEY" in out
 
 

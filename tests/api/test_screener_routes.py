@@ -136,3 +136,13 @@ def test_bad_parameters_say_what_to_fix(client):
     assert unknown.status_code == 404 and len(unknown.text) < 2000 and "golden_cross" in unknown.text
     huge = client.get("/screener", params={"strategy_name": "x" * 60_000})
     assert huge.status_code == 422 and len(huge.text) < 2000
+
+
+def test_each_pick_carries_its_change_on_the_day(client, analysed):
+    body = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"}).json()
+    assert body["picks"]
+    for pick in body["picks"]:
+        rows = analysed.recent_analysis(pick["ticker"], 2, end=dt.date(2024, 11, 15))
+        assert pick["change"] == pytest.approx(rows[1]["close"] / rows[0]["close"] - 1)
+        assert pick["values"]["close"] == rows[1]["close"]
+

@@ -1,0 +1,45 @@
+"""GET /status: what `check_db.py --json` prints, for the dashboard and monitors: per market the collected range,
+holes, failed and no_data days and how far behind it is; the analysis lag; the last run of every job; alert
+delivery; what needs attention. Read-only, a handful of reads per market and job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from api.deps import NowDep, SettingsDep, StorageDep, read_access
+from api.errors import error_responses
+from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, gather
+from lib.status_view import to_plain
+from lib.storage import CollectionSize
+
+router = APIRouter(tags=["health"], dependencies=[Depends(read_access)])
+
+
+class PipelineStatus(BaseModel):
+    """The pipeline's state, as check_db shows it."""
+
+    as_of: dt.datetime = Field(description="when it was read (UTC)")
+    markets: list[MarketStatus] = Field(description="one per market whose collection job writes day records")
+    analysis: AnalysisStatus | None = Field(description="the KRX universe and analysis; null before any collection")
+    jobs: list[JobRun] = Field(description="the latest run of every job, with its failure streak")
+    sizes: list[CollectionSize] = Field(description="database size per collection (only with sizes=true)")
+    alerts: AlertStatus
+    attention: list[str] = Field(description="one line per problem, saying what to do; empty when all is well")
+    exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
+
+
+@router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 422, 503))
+def status(
+    storage: StorageDep,
+    settings: SettingsDep,
+    now: NowDep,
+    sizes: Annotated[bool, Query(description="also measure each collection (slower)")] = False,
+) -> PipelineStatus:
+    """check_db's report as JSON: markets, analysis lag, last runs, alerts and what needs attention, as of the
+    app's clock."""
+    report = gather(storage, settings, now, sizes=sizes)
+    return PipelineStatus.model_validate(to_plain(report))

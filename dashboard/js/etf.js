@@ -1,0 +1,145 @@
+// US ETFs: the period selector, trending ETFs against SPY, the portfolio, past portfolios against SPY.
+import { $, COLORS, LWC, api, badge, chartLibraryMissing, chartOptions, el, fill, messageRow, num, pct, setRows, setState, signClass, state, usdBig, writeUrl } from "./common.js";
+
+function performanceText(perf, benchmark = "SPY") {
+  if (!perf) return "performance not evaluated yet";
+  if (perf.status === "pending") return `Starts from the close of ${perf.start}: no session held yet.`;
+  const held = `${perf.start} → ${perf.through || "–"}, ${perf.sessions} session(s)`;
+  const missing = perf.missing && perf.missing.length ? `; no close for ${perf.missing.join(", ")}` : "";
+  return `Return ${pct(perf.portfolio_return)} against ${benchmark} ${pct(perf.spy_return)}, excess ${pct(perf.excess_return)} (${held}; ${perf.status})${missing}.`;
+}
+
+function trendingRow(etf, scale) {
+  const width = etf.outperformance === null ? 0 : (Math.abs(etf.outperformance) / scale) * 50;
+  const left = etf.outperformance >= 0 ? 50 : 50 - width;
+  return el("tr", { class: etf.is_trending ? "" : "sub", "data-etf": etf.etf_ticker },
+    el("td", {}, el("b", { text: etf.etf_ticker }), " ", etf.is_trending ? badge("trending", "ok") : null),
+    el("td", { class: "wide-only", text: etf.sector_name }),
+    el("td", { class: `num ${signClass(etf.return_nd)}`, text: pct(etf.return_nd) }),
+    el("td", { class: "num", text: pct(etf.spy_return_nd) }),
+    el("td", { title: `against SPY ${pct(etf.outperformance)}` },
+      el("div", { class: "bar-row" }, el("span", {
+        class: etf.outperformance >= 0 ? "pos" : "neg", style: `left:${left}%;width:${Math.max(width, 0.5)}%`,
+      })), el("span", { class: `sub ${signClass(etf.outperformance)}`, text: pct(etf.outperformance) })));
+}
+
+function weightCell(weight) {
+  return el("div", { class: "weight" }, el("div", { class: "track" },
+    el("div", { class: "fill", style: `width:${Math.min(100, Math.max(0, weight * 100)).toFixed(1)}%` })),
+  el("span", { class: "pct", text: `${(weight * 100).toFixed(1)}%` }));
+}
+
+function positionRow(p, monthly) {
+  const facts = [p.sector, p.source_etfs ? `via ${p.source_etfs.join(", ")}` : null, usdBig(p.market_cap)];
+  const why = monthly ? `in the ${p.source_periods.map((d) => `${d}d`).join(", ")} portfolios, score ${num(p.score, 1)}`
+    : p.allocation_reason;
+  const stock = el("td", {}, el("b", { text: p.ticker }), " ", el("span", { text: p.name || "" }),
+    el("div", { class: "sub", text: facts.filter(Boolean).join(" · ") }),
+    el("div", { class: "sub why", text: why }));
+  const weight = monthly ? p.final_weight : p.weight;
+  const change = monthly ? null : p.return_nd;
+  return el("tr", { "data-ticker": p.ticker }, el("td", { class: "num", text: monthly ? p.final_rank : p.rank }), stock,
+    el("td", {}, weightCell(weight)),
+    el("td", { class: `num ${signClass(change)}`, text: monthly ? num(p.score, 1) : pct(change) }));
+}
+
+function drawHistory(items) {
+  const container = $("#history-chart");
+  const points = items.filter((i) => i.performance && i.performance.portfolio_return !== null && i.performance.spy_return !== null)
+    .map((i) => ({ time: i.as_of_date, p: i.performance }))
+    .sort((a, b) => (a.time < b.time ? -1 : 1));
+  container.hidden = points.length === 0;
+  container.dataset.points = String(points.length);
+  if (!points.length || chartLibraryMissing(container)) return;
+  if (!state.charts.history) {
+    const chart = LWC.createChart(container, chartOptions({
+      localization: { priceFormatter: (v) => `${v.toFixed(1)}%` },
+    }));
+    state.charts.history = {
+      chart,
+      excess: chart.addSeries(LWC.HistogramSeries, { title: "excess", priceLineVisible: false, lastValueVisible: false }),
+      portfolio: chart.addSeries(LWC.LineSeries, { color: COLORS.portfolio, lineWidth: 2, title: "portfolio", priceLineVisible: false }),
+      spy: chart.addSeries(LWC.LineSeries, { color: COLORS.spy, lineWidth: 1, lineStyle: 2, title: "SPY", priceLineVisible: false }),
+    };
+  }
+  const h = state.charts.history;
+  h.excess.setData(points.map((x) => ({ time: x.time, value: x.p.excess_return * 100,
+    color: x.p.excess_return >= 0 ? "rgba(27,127,59,0.45)" : "rgba(198,40,40,0.45)" })));
+  h.portfolio.setData(points.map((x) => ({ time: x.time, value: x.p.portfolio_return * 100 })));
+  h.spy.setData(points.map((x) => ({ time: x.time, value: x.p.spy_return * 100 })));
+  h.chart.timeScale().fitContent();
+}
+
+const HISTORY_ROWS = 12;
+
+function historyRows(items) {
+  const table = $("#history");
+  const newest = items.slice().sort((a, b) => (a.as_of_date < b.as_of_date ? 1 : -1));
+  $("#history-note").textContent = newest.length > HISTORY_ROWS
+    ? `The latest ${HISTORY_ROWS} of ${newest.length}; the chart shows them all.` : "";
+  if (!items.length) return setRows(table, [messageRow(table, "No past portfolio yet.")]);
+  setRows(table, newest.slice(0, HISTORY_ROWS).map((i) => {
+    const p = i.performance || {};
+    return el("tr", {},
+      el("td", { class: "nowrap", text: i.month ? `${i.month} (from ${i.as_of_date})` : i.as_of_date }),
+      el("td", { class: "wide-only", text: p.start ? `${p.start} → ${p.through || "–"} (${p.sessions})` : "–" }),
+      el("td", { class: `num ${signClass(p.portfolio_return)}`, text: pct(p.portfolio_return) }),
+      el("td", { class: "num", text: pct(p.spy_return) }),
+      el("td", { class: `num ${signClass(p.excess_return)}`, text: pct(p.excess_return) }),
+      el("td", { class: "sub wide-only", text: p.status || "–" }));
+  }));
+}
+
+export async function loadEtf() {
+  const period = state.period;
+  setState("#etf", "loading");
+  writeUrl();
+  for (const button of document.querySelectorAll("#period button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.period === period));
+  }
+  const monthly = period === "monthly";
+  const trendPeriod = monthly ? 20 : Number(period);
+  const [trending, portfolio, history] = await Promise.allSettled([
+    api("/etf/trending", { period: trendPeriod }),
+    monthly ? api("/portfolio/monthly") : api("/portfolio", { period }),
+    api("/portfolio/history", { period }),
+  ]);
+  if (period !== state.period) return; // another period was chosen meanwhile
+  const trendTable = $("#trending");
+  if (trending.status === "fulfilled") {
+    const t = trending.value;
+    const scale = Math.max(0.005, ...t.etfs.map((e) => Math.abs(e.outperformance || 0)));
+    $("#trending-title").textContent = `Trending ETFs against SPY: ${t.period_days}-session returns to ${t.as_of_date}`;
+    setRows(trendTable, t.etfs.map((e) => trendingRow(e, scale)));
+  } else {
+    setRows(trendTable, [messageRow(trendTable, trending.reason.message, trending.reason.status !== 404)]);
+  }
+  const table = $("#portfolio");
+  table.dataset.period = period;
+  $("#portfolio-return-head").textContent = monthly ? "Score" : `Return ${period}d`;
+  if (portfolio.status === "fulfilled") {
+    const p = portfolio.value;
+    const title = monthly ? `Monthly portfolio of ${p.month} (rebalanced ${p.rebalance_date})`
+      : `${p.period_days}-session portfolio of ${p.as_of_date}`;
+    $("#portfolio-title").textContent = title;
+    const valid = p.valid_from ? ` Held ${p.valid_from} → ${p.valid_until || "–"}.` : "";
+    $("#portfolio-note").textContent = `${p.note ? `${p.note} ` : ""}${valid} ${performanceText(p.performance, p.benchmark)}`.trim();
+    setRows(table, p.positions.length ? p.positions.map((x) => positionRow(x, monthly))
+      : [messageRow(table, p.note || "No position: no ETF was trending.")]);
+  } else {
+    $("#portfolio-title").textContent = monthly ? "Monthly portfolio" : `${period}-session portfolio`;
+    $("#portfolio-note").textContent = "";
+    setRows(table, [messageRow(table, portfolio.reason.message, portfolio.reason.status !== 404)]);
+  }
+  if (history.status === "fulfilled") {
+    const items = history.value.items || [];
+    $("#history-title").textContent = `Past ${monthly ? "monthly" : `${period}-session`} portfolios against SPY (return over each one's holding period)`;
+    drawHistory(items);
+    historyRows(items);
+  } else {
+    drawHistory([]);
+    setRows($("#history"), [messageRow($("#history"), history.reason.message, history.reason.status !== 404)]);
+  }
+  const failed = [trending, portfolio, history].some((r) => r.status === "rejected" && r.reason.status !== 404);
+  setState("#etf", failed ? "error" : "ready");
+}

@@ -1,0 +1,71 @@
+// The dashboard: reads this server's JSON routes and draws them. No build step, no framework, nothing from
+// another host. Each panel loads on its own; a failing route shows its message in its panel.
+import { $, el, fill, messageRow, readUrl, setRows, setState, state } from "./common.js";
+import { loadHealth } from "./health.js";
+import { loadScreener, loadStrategies } from "./screener.js";
+import { loadStock, loadStockList, resolveTicker } from "./stock.js";
+import { loadEtf } from "./etf.js";
+
+function wire() {
+  $("#strategy").addEventListener("change", (event) => {
+    state.strategy = event.target.value;
+    loadScreener();
+  });
+  $("#screen-day").addEventListener("change", (event) => {
+    state.day = event.target.value || null;
+    if (state.day === state.latestDay) state.day = null;
+    loadScreener();
+  });
+  $("#screen-latest").addEventListener("click", () => {
+    state.day = null;
+    loadScreener();
+  });
+  $("#stock-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("#stock-input").value.trim();
+    const ticker = resolveTicker(text);
+    if (ticker) loadStock(ticker);
+    else fill($("#stock-head"), el("p", { class: "error", text: `No stock of the universe is named "${text}": type a 6-character code (005930) or part of a name from the list.` }));
+  });
+  $("#stock-days").addEventListener("change", () => loadStock(state.ticker));
+  for (const button of document.querySelectorAll("#period button")) {
+    button.addEventListener("click", () => {
+      state.period = button.dataset.period;
+      loadEtf();
+    });
+  }
+  $("#key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.key = $("#key-input").value.trim();
+    sessionStorage.setItem("dashboardApiKey", state.key);
+    $("#key-form").hidden = true;
+    start();
+  });
+}
+
+async function start() {
+  loadHealth();
+  loadEtf();
+  const stocks = loadStockList();
+  let screened = null;
+  try {
+    await loadStrategies();
+    screened = await loadScreener();
+  } catch (err) {
+    setRows($("#picks"), [messageRow($("#picks"), `Strategies unavailable: ${err.message}`, true)]);
+    setState("#screener", "error");
+  }
+  if (!state.ticker) {
+    const firstPick = screened && screened.picks.length ? screened.picks[0].ticker : null;
+    const listed = await stocks;
+    state.ticker = firstPick || (listed.length ? listed[0].ticker : null);
+  }
+  if (state.ticker) await loadStock(state.ticker);
+  else setState("#stock", "ready");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  readUrl();
+  wire();
+  start();
+});

@@ -1,0 +1,234 @@
+"""The dashboard in a real browser (Debian's headless Chromium) against the demo data, asserting what a person
+sees: health per market, a strategy's picks and track record, a drawn stock chart, the US period selector.
+Screenshots go to test-artifacts/. Skipped where Chromium is not installed, failed instead under REQUIRE_BROWSER=1
+(CI); see tests/browser.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+import mongomock_ng
+import pandas as pd
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from api.app import create_app
+from lib.calendar import TradingCalendar
+from lib.config import load_settings
+from lib.log import KST
+from lib.storage import Storage
+from tests.api.conftest import KEY
+from tests.browser import chromium, live_server, require_browser, screenshot, wait_for
+from tests.conftest import FIXTURES, PANEL, US_SAMPLE, FakeClock
+from tests.helpers import evening, new_york, run_analysis, run_collection, run_etf, run_rebalance
+from tests.llm_fakes import fake_model, reply
+
+KRX_DAY = dt.date(2025, 6, 16)  # the demo's last KRX day
+US_DAY = dt.date(2025, 9, 12)
+# The app's clock: the evening of the demo's last KRX day, after its analysis (as the demo serves it).
+NOW = dt.datetime.combine(KRX_DAY, dt.time(21, 0), tzinfo=KST)
+ANALYSED = "000660"  # the first pick of bollinger_breakout on the day: an LLM analysis is stored for it
+ANALYSIS = {"trend": "up", "summary": "Closed above the upper band on rising volume.", "support": 230000,
+            "resistance": 250000, "signals": ["close above bb_upper"], "confidence": 0.6}
+HANGUL = re.compile("[\uac00-\ud7a3]")
+LOADED = ("[...document.querySelectorAll('main > section')]"
+          ".every(s => s.dataset.state && s.dataset.state !== 'loading')")
+# Pixels of the candle colours (red up, blue down) in the stock chart's canvases: the chart really drew.
+CANDLE_PIXELS = """
+let hits = 0;
+for (const canvas of document.querySelectorAll('#stock-chart canvas')) {
+  if (!canvas.width || !canvas.height) continue;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+    if ((Math.abs(r - 211) < 8 && Math.abs(g - 47) < 8 && Math.abs(b - 47) < 8) ||
+        (Math.abs(r - 21) < 8 && Math.abs(g - 101) < 8 && Math.abs(b - 192) < 8)) hits++;
+  }
+}
+return hits;
+"""
+
+
+def texts(browser, selector: str) -> list[str]:
+    return browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", selector)
+
+
+def settings_for_demo_data():
+    return load_settings(
+        env_file=None, api_keys=KEY, google_api_key="g-key", mongodb_uri="mongomock://", krx_sources=["replay"],
+        krx_replay_path=PANEL,
+        krx_min_request_gap_seconds=0, krx_retry_backoff_seconds=0, setup_history_sessions=150,
+        analysis_quota_per_run=5000, us_sources=["replay"], us_replay_dir=US_SAMPLE, us_min_request_gap_seconds=0,
+        us_first_run_sessions=25,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_site():
+    """The demo's pipeline on 23 of its stocks (150 sessions to its last day) and its US data (25 sessions to
+    2025-08-29, the August rebalance, a catch-up to 2025-09-12), served on a free port."""
+    require_browser()  # before the minute of setup
+    settings = settings_for_demo_data()
+    storage = Storage(mongomock_ng.MongoClient(), prefix="dash_")
+    clock = FakeClock(dt.datetime(2025, 6, 16, 10, 0, tzinfo=dt.UTC))
+    assert run_collection("manual_setup", storage, settings, evening(KRX_DAY), clock) == 0
+    assert run_analysis(storage, settings, evening(KRX_DAY, 20), clock) == 0
+    assert run_etf(storage, settings, new_york(dt.date(2025, 8, 29)), clock) == 0
+    assert run_rebalance(storage, settings, new_york(dt.date(2025, 8, 31), 10), clock) == 0
+    assert run_etf(storage, settings, new_york(US_DAY), clock) == 0
+    app = create_app(settings, storage=storage, clock=lambda: NOW, llm_factory=lambda _settings, _spec: fake_model(
+        reply({**ANALYSIS, "ticker": ANALYSED})))
+    with live_server(app) as url:
+        answer = httpx.post(f"{url}/ai/analysis", json={"prompt": "technical_summary", "tickers": [ANALYSED]},
+                            headers={"X-API-Key": KEY}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        yield url
+
+
+def open_dashboard(browser, url: str) -> None:
+    browser.get(f"{url}/dashboard")
+    wait_for(browser, LOADED, what="every section of the page loaded")
+
+
+def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_work(demo_site):
+    with chromium(1280, 900) as browser:
+        open_dashboard(browser, demo_site)
+        markets = {m.split("\n")[0]: m for m in texts(browser, "#markets tbody tr")}
+        assert "2025-06-16" in markets["KRX (KOSPI, KOSDAQ)"] and "2025-09-12" in markets["US ETFs (XNYS)"]
+        jobs = browser.execute_script("return [...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.job)")
+        assert {"manual_setup", "hourly_analysis", "etf_pipeline", "monthly_rebalance"} <= set(jobs)
+
+        # the screener: a strategy that fires on the day, chosen as a person would
+        Select(browser.find_element(By.ID, "strategy")).select_by_value("bollinger_breakout")
+        wait_for(browser, "document.querySelector('#picks-title').innerText.includes('bollinger_breakout')")
+        wait_for(browser, "document.querySelector('#screener').dataset.state === 'ready'")
+        picks = texts(browser, "#picks tbody tr[data-ticker]")
+        assert len(picks) == 2 and all(HANGUL.search(p) for p in picks), picks
+        assert all(re.search(r"\d{1,3}(,\d{3})+", p) for p in picks), "each pick shows its close in KRW"
+        assert "on 2025-06-16" in browser.find_element(By.ID, "picks-title").text
+        track = texts(browser, "#track tbody tr")
+        assert [t.split("\t")[0] for t in track] == ["5d", "10d", "20d"]
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#track-chart .bar-row span.strategy")) == 3
+
+        # one stock: clicking a pick draws its chart
+        first = browser.find_element(By.CSS_SELECTOR, "#picks tbody tr[data-ticker]")
+        ticker = first.get_attribute("data-ticker")
+        first.click()
+        wait_for(browser, f"document.querySelector('#stock-input').value === '{ticker}'")
+        wait_for(browser, "document.querySelector('#stock').dataset.state === 'ready'")
+        assert ticker in browser.find_element(By.ID, "stock-head").text
+        assert int(browser.find_element(By.ID, "stock-chart").get_attribute("data-candles")) > 100
+        assert browser.execute_script(CANDLE_PIXELS) > 500, "the candlesticks are drawn"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#stock-chart canvas")) >= 6  # three panes
+        assert ticker == ANALYSED
+        analysis = browser.find_element(By.CSS_SELECTOR, "#ai .card").text
+        assert "technical_summary" in analysis and ANALYSIS["summary"] in analysis and "data of 2025-06-16" in analysis
+
+        # the US period selector changes the portfolio
+        assert "20-session portfolio of 2025-09-12" in browser.find_element(By.ID, "portfolio-title").text
+        shown = {}
+        for period, title in (("5", "5-session portfolio of 2025-09-12"), ("10", "10-session portfolio"),
+                              ("monthly", "Monthly portfolio of 2025-08")):
+            browser.find_element(By.CSS_SELECTOR, f"#period button[data-period='{period}']").click()
+            wait_for(browser, f"document.querySelector('#portfolio').dataset.period === '{period}' && "
+                              "document.querySelector('#etf').dataset.state === 'ready'")
+            assert title in browser.find_element(By.ID, "portfolio-title").text
+            shown[period] = texts(browser, "#portfolio tbody tr")
+            assert shown[period] and all("%" in row for row in shown[period])
+            pressed = browser.find_element(By.CSS_SELECTOR, "#period button[aria-pressed='true']")
+            assert pressed.get_attribute("data-period") == period
+        assert shown["5"] != shown["monthly"]
+        assert int(browser.find_element(By.ID, "history-chart").get_attribute("data-points")) >= 1
+        assert texts(browser, "#history tbody tr")[0].startswith("2025-08")
+
+        # everything came from this server, and nothing went wrong in the page
+        assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
+        origins = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
+        assert set(origins) == {demo_site}
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        screenshot(browser, "dashboard-desktop.png")
+
+
+def test_the_page_fits_a_phone_screen(demo_site):
+    with chromium(390, 844, mobile=True) as browser:
+        open_dashboard(browser, demo_site)
+        assert browser.execute_script("return window.innerWidth") == 390
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        chart = browser.find_element(By.ID, "stock-chart")
+        assert 300 <= chart.size["width"] <= 390 and browser.execute_script(CANDLE_PIXELS) > 200
+        assert HANGUL.search(browser.find_element(By.ID, "stock-head").text)
+        screenshot(browser, "dashboard-phone.png")
+
+
+def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
+    require_browser()
+    settings = settings_for_demo_data()
+    storage = Storage(mongomock_ng.MongoClient(), prefix="failed_")
+    started = dt.datetime(2025, 6, 16, 10, 0)
+    storage.start_run("run-1", {"job_name": "daily_update", "status": "running", "start_time_utc": started})
+    storage.finish_run("run-1", {"status": "failed", "end_time_utc": started + dt.timedelta(seconds=3),
+                                 "error": "krx_openapi: HTTP 401 (blocked)"})
+    with live_server(create_app(settings, storage=storage, clock=lambda: NOW)) as url, chromium() as browser:
+        open_dashboard(browser, url)
+        job = browser.find_element(By.CSS_SELECTOR, "#jobs tr[data-job='daily_update']")
+        assert "failed" in job.text and "HTTP 401" in job.text
+        market = browser.find_element(By.CSS_SELECTOR, "#markets tr[data-market='daily_update']")
+        assert "nothing collected yet" in market.text
+        for row in (job, market):
+            assert "bad" in row.get_attribute("class")
+            assert row.value_of_css_property("color") == "rgba(198, 40, 40, 1)"  # the page's red
+        assert "failed" in browser.find_element(By.ID, "attention").text
+        assert "nothing is analysed yet" in browser.find_element(By.CSS_SELECTOR, "#picks tbody td.error").text
+
+
+@pytest.fixture
+def consolidation_csv(tmp_path):
+    """079970 (투비소프트, KOSDAQ): halted 2024-07-24..08-20 at 188 KRW, resumed at 1,880 after a 10:1
+    consolidation (tests/fixtures/README.md), with three of the demo's stocks, and KRX's base price by its rule
+    (the previous close; 188 x 10 on the ex-date) as tests/test_quarantine.py builds it."""
+    extra = pd.read_csv(FIXTURES / "krx_079970_2023-12_2024-09.csv", dtype={"ticker": str, "date": str})
+    panel = pd.read_parquet(PANEL)
+    panel = panel[panel["ticker"].isin(["005930", "014470", "037070"])].assign(date=lambda f: f["date"].astype(str))
+    both = pd.concat([panel[panel["date"] <= "2024-09-30"], extra.loc[:, panel.columns]], ignore_index=True)
+    both = both.sort_values(["ticker", "date"])
+    both["base_price"] = both.groupby("ticker")["close"].shift(1)
+    both.loc[(both["ticker"] == "079970") & (both["date"] == "2024-08-21"), "base_price"] = 1_880
+    path = tmp_path / "consolidation.csv"
+    both.to_csv(path, index=False)
+    return path
+
+
+def test_a_corporate_action_is_marked_and_the_bars_before_it_are_adjusted(consolidation_csv):
+    require_browser()
+    last = dt.date(2024, 9, 30)
+    settings = load_settings(
+        env_file=None, mongodb_uri="mongomock://", krx_sources=["replay"], krx_replay_path=consolidation_csv,
+        krx_min_request_gap_seconds=0, krx_retry_backoff_seconds=0, setup_history_sessions=80,
+        market_cap_threshold_krw=0, analysis_quota_per_run=5000,
+    )
+    storage = Storage(mongomock_ng.MongoClient(), prefix="actions_")
+    clock = FakeClock(dt.datetime(2024, 9, 30, 10, 0, tzinfo=dt.UTC))
+    assert run_collection("manual_setup", storage, settings, evening(last), clock) == 0
+    assert run_analysis(storage, settings, evening(last, 20), clock) == 0
+    now = dt.datetime.combine(last, dt.time(21, 0), tzinfo=KST)
+    with live_server(create_app(settings, storage=storage, clock=lambda: now)) as url, chromium() as browser:
+        browser.get(f"{url}/dashboard?ticker=079970")
+        wait_for(browser, LOADED, what="every section of the page loaded")
+        chart = browser.find_element(By.ID, "stock-chart")
+        assert chart.get_attribute("data-marks") == "1"  # the ex-date is marked on the candles
+        # every session of the window before 2024-08-21 is drawn times 10, as the indicators are computed
+        after = TradingCalendar().sessions_between(dt.date(2024, 8, 21), last)
+        assert int(chart.get_attribute("data-adjusted")) == 80 - len(after)
+        assert browser.execute_script(CANDLE_PIXELS) > 200
+        rows = texts(browser, "#actions tbody tr")
+        assert rows == ["2024-08-21\tadjustment ×10\t1,880 / 188\t10.0000"]
+        assert "1,305 KRW" in browser.find_element(By.ID, "stock-head").text  # 2024-09-30, as traded
+        assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
+        screenshot(browser, "dashboard-corporate-action.png")
+

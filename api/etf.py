@@ -32,7 +32,8 @@ class Period(IntEnum):
 
 
 NOT_FOUND = {404: {"model": ErrorBody, "description": "nothing stored for this request yet (the message says what)"}}
-BAD_DATE = {422: {"model": ErrorBody, "description": "a malformed parameter, or a date that is not an XNYS session"}}
+BAD_DATE = {422: {"model": ErrorBody,
+                  "description": "a malformed parameter, or a date that is not a New York Stock Exchange trading day"}}
 NO_DB = {503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"}}
 
 
@@ -182,14 +183,15 @@ def _session(settings: Settings, day: dt.date | None) -> None:
         return
     try:
         if not us_calendar(settings).is_session(day):
-            raise HTTPException(status_code=422, detail=f"{day} is not an XNYS session")
+            raise HTTPException(status_code=422, detail=f"{day} is not a New York Stock Exchange (XNYS) trading day")
     except ConfigError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DateQuery = Annotated[dt.date | None, Query(description="an XNYS session (New York date); default: the latest")]
+DateQuery = Annotated[dt.date | None, Query(
+    description="a New York Stock Exchange (XNYS) trading day (New York date); default: the latest")]
 
 
 @router.get("/etf/trending", response_model=TrendingResponse, responses={**NOT_FOUND, **BAD_DATE, **NO_DB})

@@ -31,6 +31,9 @@ def _split_csv(value: object) -> object:
     return value
 
 
+MARKET_NAMES = ("krx", "us")
+
+
 def _check_sources(value: list[str], known: tuple[str, ...]) -> list[str]:
     if not value:
         raise ValueError(f"name at least one source ({', '.join(known)})")
@@ -67,6 +70,8 @@ class Settings(BaseSettings):
     mongodb_uri: SecretStr | None = None
     mongodb_db_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,32}$")
 
+    # The markets this install runs (krx, us); empty: every market set up so far (check_db only asks for those).
+    markets: Annotated[list[str], NoDecode] = []
     krx_sources: Annotated[list[str], NoDecode] = ["krx_openapi", "pykrx"]
     krx_openapi_key: SecretStr | None = None
     krx_openapi_url: str = "https://data-dbg.krx.co.kr/svc/apis/sto"
@@ -157,12 +162,21 @@ class Settings(BaseSettings):
         return data
 
     @field_validator(
-        "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies", "us_extra_closed_days",
-        "us_extra_sessions", "cors_origins", mode="before",
+        "markets", "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies",
+        "us_extra_closed_days", "us_extra_sessions", "cors_origins", mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("markets")
+    @classmethod
+    def _known_markets(cls, value: list[str]) -> list[str]:
+        value = [name.lower() for name in value]
+        unknown = [name for name in value if name not in MARKET_NAMES]
+        if unknown:
+            raise ValueError(f"unknown market {unknown[0]!r}; choose from {', '.join(MARKET_NAMES)}")
+        return list(dict.fromkeys(value))
 
     @field_validator("krx_sources")
     @classmethod

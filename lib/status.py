@@ -41,6 +41,8 @@ class MarketInfo:
     calendar: TradingCalendar | None
     closed_setting: str = "the market's extra-closed-days setting"
     redo: str = "collect it again"
+    key: str | None = None  # its name in MARKETS
+    setup: str = "run its first collection"
 
     def no_data_hint(self, day: dt.date | str) -> str:
         """What to do about a no_data day: a closure goes into the calendar, a trading day is collected again."""
@@ -54,9 +56,9 @@ def known_markets(settings: Settings) -> dict[str, MarketInfo]:
                            settings_prefix="US")
     return {
         DAY_JOB: MarketInfo(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
-                            "run `python daily_update.py --redo {day}`"),
+                            "run `python daily_update.py --redo {day}`", "krx", "run `python manual_setup.py`"),
         ETF_JOB: MarketInfo(ETF_JOB, "US ETFs (XNYS)", xnys.tz, xnys, "US_EXTRA_CLOSED_DAYS",
-                            "run `python etf_pipeline.py --redo {day}`"),
+                            "run `python etf_pipeline.py --redo {day}`", "us", "run `python etf_pipeline.py`"),
     }
 
 
@@ -90,6 +92,7 @@ class MarketStatus:
     behind: int | None  # sessions after the last done day, up to yesterday
     latest_session: dt.date | None  # the latest session up to today
     stale: bool
+    expected: bool = True  # configured (MARKETS) or set up: a market with nothing collected needs attention
 
     @property
     def sessions(self) -> int:
@@ -286,17 +289,21 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
     """The whole status as of `now` (aware); `today` (KST) replaces now's date for replays."""
     markets = known_markets(settings)
     statuses = []
-    for job in sorted(set(storage.job_names("day")) | {DAY_JOB}):
+    recorded = set(storage.job_names("day"))
+    expected = expected_markets(settings, markets, recorded)
+    for job in sorted(recorded | set(markets)):
         market = market_of(job, markets)
         local_today = today or now.astimezone(market.tz).date()
-        statuses.append(market_status(market, storage.days_of(job), local_today, settings.stale_after_sessions))
+        state = market_status(market, storage.days_of(job), local_today, settings.stale_after_sessions)
+        state.expected = job in expected
+        statuses.append(state)
     krx = next(m for m in statuses if m.job_name == DAY_JOB)
     calendar = markets[DAY_JOB].calendar
     assert calendar is not None
     analysis = analysis_status(storage, calendar, krx.last_day, settings.stale_after_sessions) if krx.last_day else None
     status = Status(
         as_of=now,
-        markets=[m for m in statuses if m.last_day or m.not_done or m.job_name == DAY_JOB],
+        markets=statuses,
         analysis=analysis,
         jobs=job_runs(storage, now),
         sizes=storage.collection_sizes() if sizes else [],
@@ -306,13 +313,24 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
     return status
 
 
+def expected_markets(settings: Settings, markets: dict[str, MarketInfo], recorded: set[str]) -> set[str]:
+    """The day-record jobs of the markets this install runs: those MARKETS names, else those set up so far
+    (any day record), else KRX, the default first step (a fresh install)."""
+    if settings.markets:
+        return {job for job, m in markets.items() if m.key in settings.markets}
+    return recorded or {DAY_JOB}
+
+
 def attention(status: Status, settings: Settings) -> list[str]:
     """One line per thing a person should look at, saying what to do where we know."""
     markets = known_markets(settings)
     out = []
     for m in status.markets:
         if m.last_day is None:
-            out.append(f"{m.label}: nothing collected yet: run `python manual_setup.py`")
+            if m.expected and not m.not_done:
+                out.append(f"{m.label}: nothing collected yet: {market_of(m.job_name, markets).setup}")
+            for note in m.not_done:
+                out.append(f"{m.label}: {note.day} is recorded {note.status}: {note.error or 'no reason stored'}")
             continue
         if m.stale:
             out.append(

@@ -37,8 +37,12 @@ def render_text(status: Status, quiet: bool = False) -> str:
     out = [f"Pipeline status as of {_kst(status.as_of)} KST"]
     for m in status.markets:
         out.append(f"\n{m.label} - day records of {m.job_name}")
+        if m.last_day is None and not m.expected:
+            out.append("  not set up (not in MARKETS, nothing collected): nothing to look at")
+            continue
         if m.last_day is None:
             out.append("  nothing collected yet")
+            out.extend(f"  {n.day} recorded {n.status}: {n.error or 'no reason stored'}" for n in m.not_done)
             continue
         rows = [
             ["collected", f"{m.first_day} .. {m.last_day}: {count(m.sessions)} session(s) "

@@ -141,7 +141,8 @@ def us_test_market(settings: Settings, sources: list[Any] | None = None, calenda
     chain = build_us_chain(settings, sources or build_us_sources(settings, calendar), sleep=lambda _s: None)
     base = us_market(settings, chain=chain)
     return Market(base.name, base.job, base.lock, calendar, chain,
-                  UsCollector(calendar, chain, EtfPlan.from_settings(settings)), base.setup_command)
+                  UsCollector(calendar, chain, EtfPlan.from_settings(settings)), base.setup_command,
+                  base.trading_day)
 
 
 def run_etf(

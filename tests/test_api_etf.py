@@ -104,7 +104,7 @@ def test_no_past_portfolio_yet_is_an_empty_list_not_an_error():
     [
         ("/etf/trending", {"period": 7}, 422, None),
         ("/portfolio", {"period": 15}, 422, None),
-        ("/portfolio", {"date": "2025-09-01"}, 422, "2025-09-01 is not an XNYS session"),
+        ("/portfolio", {"date": "2025-09-01"}, 422, "2025-09-01 is not a New York Stock Exchange (XNYS) trading day"),
         ("/portfolio", {"date": "2025-06-02"}, 404, "no 20-session portfolio for 2025-06-02"),
         ("/etf/trending", {"date": "2025-13-01"}, 422, None),
         ("/etf/XLK/holdings", {}, 404, "XLK is not a followed ETF"),

@@ -157,3 +157,30 @@ def test_an_etf_file_with_a_header_only_is_named_as_having_no_rows(make_settings
     assert etf_pipeline.main(["--today", "2025-07-31"], settings=make_settings(us_replay_dir=tmp_path / "us")) == 2
     [error] = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
     assert error.endswith("XLB.csv has no rows")  # was "...: fromisoformat: argument must be str"
+
+
+def test_check_db_on_a_us_only_install_does_not_ask_for_krx_unless_markets_names_it(make_settings, capsys):
+    import check_db
+
+    settings = make_settings(us_first_run_sessions=2)
+    assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 0
+    capsys.readouterr()
+    assert check_db.main(["--today", "2025-08-01", "--no-sizes"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "KRX (KOSPI, KOSDAQ) - day records of daily_update\n  not set up (not in MARKETS" in out
+    assert "collected     2025-07-30 .. 2025-07-31: 2 session(s)" in out
+    assert out.rstrip().endswith("Nothing needs attention.")
+    # Named in MARKETS, the market nothing was collected for needs attention, with what to run.
+    both = make_settings(us_first_run_sessions=2, markets="krx,us")
+    assert check_db.main(["--today", "2025-08-01", "--no-sizes", "--quiet"], settings=both) == 1
+    assert capsys.readouterr().out.strip() == \
+        "ATTENTION KRX (KOSPI, KOSDAQ): nothing collected yet: run `python manual_setup.py`"
+    assert check_db.main(["--today", "2025-08-01", "--quiet"], settings=make_settings(markets="us")) == 0
+
+
+def test_markets_accepts_krx_and_us_only(make_settings):
+    from lib.errors import ConfigError
+
+    assert make_settings(markets="US, krx").markets == ["us", "krx"]
+    with pytest.raises(ConfigError, match="setting MARKETS: unknown market 'nyse'; choose from krx, us"):
+        make_settings(markets="nyse")

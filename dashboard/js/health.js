@@ -20,7 +20,9 @@ function marketRow(market, analysis, usDay) {
   }
   const noDataSessions = (market.no_data || []).filter((n) => n.still_a_session);
   if (noDataSessions.length) problems.push(`${noDataSessions.length} no_data day(s) the calendar calls sessions`);
-  if (!market.last_day) problems.push("nothing collected yet");
+  // A market this install does not run (not in MARKETS, never set up) is listed, not a problem.
+  const notSetUp = !market.last_day && market.expected === false;
+  if (!market.last_day && !notSetUp) problems.push("nothing collected yet");
   let analysed = "–";
   let analysedBad = false;
   if (market.job_name === "daily_update" && analysis) {
@@ -43,7 +45,7 @@ function marketRow(market, analysis, usDay) {
     el("td", { class: market.stale ? "bad" : "", text: range }),
     el("td", { class: analysedBad ? "bad" : "", text: analysed }),
     el("td", { class: "num wide-only", text: behind }),
-    el("td", {}, bad ? badge(problems.join("; "), "bad") : badge("ok", "ok")));
+    el("td", {}, bad ? badge(problems.join("; "), "bad") : notSetUp ? badge("not set up", "") : badge("ok", "ok")));
 }
 
 function counters(job) {

@@ -334,6 +334,19 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     prints = ctx.storage.day_fingerprints(market.job)
     wanted = set(days)
     run = _Run({day: r for day, r in ctx.storage.unfinished_days(market.job).items() if day in wanted})
+    market.chain.before_request = ctx.pulse  # slow requests (a US first run's) keep the lock between batches
+    try:
+        _collect_months(ctx, market, days, prints, run, progress)
+    finally:
+        market.chain.before_request = None
+    _verdict(ctx, market, run)
+
+
+def _collect_months(
+    ctx: JobContext, market: Market, days: Sequence[dt.date], prints: dict[dt.date, dict[str, str]], run: _Run,
+    progress: Progress | None,
+) -> None:
+    counters = ctx.counters
     for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, run, progress)
         _count_calls(ctx, market)
@@ -351,7 +364,6 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
         if batch.stop is not None:
             run.stop, run.stopped_on = batch.stop, batch.stopped_on
             break
-    _verdict(ctx, market, run)
 
 
 def _pending(calendar: TradingCalendar, done: Iterable[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
@@ -397,10 +409,18 @@ def manual_setup(
 
 def _check_redo(market: Market, day: dt.date, last: dt.date | None) -> None:
     calendar, chain = market.calendar, market.chain
-    if not calendar.is_session(day):
-        raise ConfigError(f"--redo {day}: not a {market.name} session")
-    if last is None or day > last:
-        raise ConfigError(f"--redo {day}: no configured source has published it yet (latest due: {last})")
+    if last is None or day > last:  # before asking the calendar: a far-future day is outside it
+        latest = f"the latest session due now is {last}" if last else "no session is due yet"
+        raise ConfigError(
+            f"--redo {day}: that day has not been traded and published yet ({latest}); --redo collects again a "
+            "day already due"
+        )
+    try:
+        session = calendar.is_session(day)
+    except ConfigError as exc:
+        raise ConfigError(f"--redo {day}: {exc}") from None
+    if not session:
+        raise ConfigError(f"--redo {day}: a {day:%A} that is not {market.a_session} (weekend or holiday)")
     earliest = chain.earliest_day()
     if earliest is not None and day < earliest:
         raise ConfigError(
@@ -415,8 +435,8 @@ def _forget_closed_days(ctx: JobContext, market: Market) -> None:
     for day in sorted(ctx.storage.unfinished_days(market.job)):
         if calendar.first <= day <= calendar.last and not calendar.is_session(day):
             ctx.storage.forget_day(day, job=market.job)
-            log.info("%s is not a %s session any more (%s): its pending record is dropped",
-                     day, market.name, calendar.closed_setting)
+            log.info("%s is not %s any more (%s): its pending record is dropped",
+                     day, market.a_session, calendar.closed_setting)
 
 
 def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:
@@ -438,7 +458,9 @@ def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) 
         log.info("no session is due yet as of %s", ctx.as_of.astimezone(calendar.tz).isoformat(timespec="minutes"))
         return
     _say_where_the_sources_end(market, last, ctx.as_of)
-    pending = sorted(set(_pending(calendar, done, min(done), last)) | set(redo))
+    # A day the first run tried but could not finish (the first session of its window) is pending too.
+    start = min(done | set(ctx.storage.unfinished_days(market.job)))
+    pending = sorted(set(_pending(calendar, done, start, last)) | set(redo))
     ctx.counters.update(pending=len(pending), up_to=last.isoformat())
     if not pending:
         log.info("up to date through %s", last)

@@ -7,19 +7,25 @@ Per batch: stages 1-2 have each ETF's bars from one request over the batch plus 
 return needs before it (so every close a return uses is re-read in one answer, on one dividend-adjustment
 basis); stage 3 ranks the ETFs per session and period; stage 4 refreshes the trending ETFs' holdings when older
 than US_HOLDINGS_REFRESH_DAYS and fetches the bars of their top holdings (and of every stock of a portfolio
-still running) once; stage 5 builds the three portfolios per session."""
+still running) once; stage 5 builds the three portfolios per session.
+
+Every bar write that fills a hole or restates a close of a session already computed is remembered before it is
+written (lib/etf/restated.py decides which); lib/jobs/etf_recompute.py then computes the rows that depend on it
+again, with the same stage functions in `recompute` mode (from stored data)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from lib.calendar import TradingCalendar, to_utc_midnight
 from lib.config import Settings
 from lib.etf.performance import realised
 from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
+from lib.etf.restated import stale_marks
 from lib.etf.trending import n_session_return, trending_table
 from lib.etf.universe import ETF_JOB, PERIODS, EtfSpec, etf_specs
 from lib.jobs.collect import daily_update, manual_setup
@@ -34,7 +40,7 @@ log = get_logger("etf")
 US_LOCK = "us_etf"
 
 LOOKBACK_SESSIONS = max(PERIODS) + 5  # a 20-session return, and the start close of a portfolio still running
-FOREIGN_STALENESS = dt.timedelta(days=7)  # a foreign listing's last close may stand for an XNYS session this long
+FOREIGN_STALENESS = dt.timedelta(days=7)  # a foreign listing's last close stands for a US session this long
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class Batch:
     plan: EtfPlan
     window: list[dt.date]
     days: list[dt.date]  # the sessions that get stages 3-5 (every ETF delivered them)
+    last_computed: dt.date | None = None  # the latest session whose stages were stored before this batch
+    recompute: bool = False  # computing stored sessions again from stored data (lib/jobs/etf_recompute.py)
     rejected: list[Rejected] = field(default_factory=list)
     trending: dict[dt.date, dict[int, list[str]]] = field(default_factory=dict)
     holdings: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # etf -> collected date -> rows
@@ -129,14 +137,28 @@ def _store_rejected(batch: Batch) -> None:
     if batch.rejected:
         records = [
             {"kind": r.kind, "source": r.source, "ticker": r.ticker, "date": r.date, "raw": r.raw, "reason": r.reason,
-             "job": batch.ctx.job_name}
+             "job": batch.ctx.job_name, **({"where": r.where} if r.where else {})}
             for r in batch.rejected
         ]
         new = batch.storage.record_rejected(records, batch.ctx.clock())
         for r in batch.rejected[:5]:
-            log.warning("rejected %s %s %s from %s: %s", r.kind, r.ticker, r.date or "", r.source, r.reason)
+            log.warning("rejected %s %s %s from %s%s: %s", r.kind, r.ticker, r.date or "(no date)", r.source,
+                        f" ({r.where})" if r.where else "", r.reason)
         batch.ctx.counters["rejected"] = batch.ctx.counters.get("rejected", 0) + new
         batch.rejected.clear()
+
+
+def _mark_stale(batch: Batch, kind: str, writes: list, latest: dict[str, dt.date]) -> None:
+    """Before bars are written: remember those that change rows already computed, so a kill after the write
+    still leaves them to be computed again."""
+    marks = stale_marks(writes, latest, batch.last_computed)
+    if marks:
+        batch.storage.mark_recompute((kind, ticker, day, why) for ticker, day, why in marks)
+
+
+def last_computed(storage: Any) -> dt.date | None:
+    """The latest session whose five stages are stored."""
+    return max(storage.done_days(ETF_JOB, ("completed",)), default=None)
 
 
 def _bar_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +184,7 @@ def store_etf_bars(batch: Batch, answers: dict[str, Delivery]) -> int:
             change = (row["close"] / previous["close"] - 1) * 100 if previous else None
             docs.append({"ticker": ticker, "date": to_utc_midnight(day), **_bar_fields(row),
                          "price_change_percent": change, "source": delivery.source})
-    written = batch.storage.upsert_etf_bars(docs)
+    written = batch.storage.upsert_etf_bars(docs, partial(_mark_stale, batch, "etf"))
     batch.storage.save_etf_meta([s.document() for s in batch.plan.specs])
     return written
 
@@ -170,8 +192,9 @@ def store_etf_bars(batch: Batch, answers: dict[str, Delivery]) -> int:
 # --- stage 3: trending -----------------------------------------------------------------------------
 
 
-def identify_trending(batch: Batch) -> None:
-    """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per session."""
+def identify_trending(batch: Batch) -> int:
+    """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per session. Returns the rows
+    written."""
     closes = batch.storage.etf_closes(batch.plan.tickers, batch.window[0], batch.days[-1])
     sectors = {s.ticker: s.sector_name for s in batch.plan.specs}
     rows = []
@@ -184,7 +207,7 @@ def identify_trending(batch: Batch) -> None:
             batch.trending[day][period] = [r.etf_ticker for r in table if r.is_trending]
             rows += [{**r.as_dict(), "as_of_date": day.isoformat(),
                       "valid_from": valid_from[0].isoformat() if valid_from else None} for r in table]
-    batch.storage.save_trending(rows)
+    return batch.storage.save_trending(rows)
 
 
 # --- stage 4: holdings and their stocks --------------------------------------------------------------
@@ -249,20 +272,30 @@ def _ensure_profile(batch: Batch, ticker: str, stored: dict | None) -> dict | No
     return {**delivery.data.rows[0], "as_of": day.isoformat(), "source": delivery.source}
 
 
+def _covered(closes: dict[dt.date, float], sessions: Sequence[dt.date]) -> bool:
+    return all(day in closes for day in sessions)
+
+
 def collect_holdings(batch: Batch) -> int:
     """Stage 4: the trending ETFs' top holdings (refreshed on an interval) and those stocks' daily history
     with sector and market cap; also the stocks of every portfolio still running, so its performance can be
-    followed. Returns the stock bars written."""
+    followed. Returns the stock bars written. In `recompute` mode a stock whose closes are stored for the whole
+    window is not asked again, and running portfolios are left to the batches that follow them."""
     batch.holdings = batch.storage.holdings_history(batch.plan.tickers)
     for day in batch.days:
         for etf in sorted({e for period in batch.trending[day].values() for e in period}):
             _ensure_holdings(batch, etf, day)
     _store_rejected(batch)
-    stocks: set[str] = set()
+    candidates: set[str] = set()
     for day in batch.days:
         for etf in {e for period in batch.trending[day].values() for e in period}:
-            stocks |= {h.ticker for h in _holdings(batch, etf, day)}
-    stocks |= _running_stocks(batch)
+            candidates |= {h.ticker for h in _holdings(batch, etf, day)}
+    if batch.recompute:
+        have = _stock_closes(batch.storage, batch.calendar, candidates, batch.window[1], batch.days[-1])
+        needed = batch.calendar.sessions_between(batch.window[1], batch.days[-1])
+        stocks = {t for t in candidates if not _covered(have[t], needed)}
+    else:
+        stocks = candidates | _running_stocks(batch)
     stored = batch.storage.stock_profiles(stocks)
     profiles = {ticker: _ensure_profile(batch, ticker, stored.get(ticker)) for ticker in sorted(stocks)}
     batch.storage.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
@@ -288,8 +321,9 @@ def collect_holdings(batch: Batch) -> int:
                 "source": delivery.source,
             })
     _store_rejected(batch)
-    written = batch.storage.upsert_stock_bars(docs)
-    batch.stock_closes = _stock_closes(batch.storage, batch.calendar, stocks, batch.window[0], batch.days[-1])
+    written = batch.storage.upsert_stock_bars(docs, partial(_mark_stale, batch, "stock"))
+    batch.stock_closes = _stock_closes(batch.storage, batch.calendar, candidates | stocks, batch.window[0],
+                                       batch.days[-1])
     return written
 
 
@@ -305,8 +339,8 @@ def _stock_closes(
     return {t: _aligned(c, sessions, is_foreign_listing(t)) for t, c in raw.items()}
 
 
-def allocate(batch: Batch) -> None:
-    """Stage 5: the 5-, 10- and 20-session portfolios of each session."""
+def allocate(batch: Batch) -> int:
+    """Stage 5: the 5-, 10- and 20-session portfolios of each session. Returns the portfolios written."""
     meta = batch.plan.by_ticker
     docs: list[dict[str, Any]] = []
     for day in batch.days:
@@ -344,16 +378,19 @@ def allocate(batch: Batch) -> None:
                 "valid_from": after[0].isoformat() if after else None,
                 "valid_until": after[-1].isoformat() if len(after) == period else None,
             })
-    batch.storage.save_portfolios(docs)
+    return batch.storage.save_portfolios(docs)
 
 
 # --- realised performance --------------------------------------------------------------------------
 
 
-def evaluate_performance(storage: Any, calendar: TradingCalendar, benchmark: str, last: dt.date) -> int:
-    """Bring the realised performance of every daily and monthly portfolio not yet final up to `last`.
-    Returns how many changed."""
-    daily, monthly = storage.unfinished_portfolios()
+def evaluate_performance(
+    storage: Any, calendar: TradingCalendar, benchmark: str, last: dt.date, since: dt.date | None = None
+) -> int:
+    """Bring the realised performance of every daily and monthly portfolio not yet final up to `last` (with
+    `since`, also of the final ones whose period ends on or after it: a close they used changed). Returns how
+    many changed."""
+    daily, monthly = storage.unfinished_portfolios(since)
     spans: list[tuple[dict, bool, list[dt.date], dict[str, float]]] = []
     for doc in daily:
         start = dt.date.fromisoformat(doc["as_of_date"])
@@ -394,15 +431,17 @@ def run_stages(
     complete: list[dt.date],
 ) -> None:
     """Stages 1-2 from the ETFs' answers, then 3-5 for the sessions every ETF delivered, then performance."""
-    batch = Batch(ctx, calendar, chain, plan, window, complete)
+    batch = Batch(ctx, calendar, chain, plan, window, complete, last_computed(ctx.storage))
     counters = ctx.counters
     try:
         counters["etf_bars_written"] += store_etf_bars(batch, answers)
         _store_rejected(batch)
         if not complete:
             return
+        ctx.pulse()
         identify_trending(batch)
         counters["stock_bars_written"] += collect_holdings(batch)
+        ctx.pulse()
         allocate(batch)
         # Through the latest stored session, not the batch's: a --redo or a healed hole of an older session
         # re-evaluates its portfolios with everything stored since.

@@ -55,8 +55,12 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
             break
         base = calendar.previous_session(base)
     if base not in done or storage.portfolio(base, 20) is None:
+        first = min(done, default=None)
+        collect = (f"`python etf_pipeline.py --redo {base}` (it is before the first session collected, {first})"
+                   if first is not None and base < first else "`python etf_pipeline.py` (it catches up)")
         raise NotReadyError(
-            f"the daily portfolios of {base} are not computed yet: run etf_pipeline.py (it catches up), then this"
+            f"the {month_key(day)} rebalance merges the daily portfolios of {base}, which etf_pipeline has not "
+            f"computed yet: run {collect}, then run monthly_rebalance.py again with the same arguments"
         )
     daily = {period: storage.portfolio(base, period) for period in PERIODS}
     weights = {period: {p["ticker"]: p["weight"] for p in doc["positions"]} for period, doc in daily.items()}

@@ -23,6 +23,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 COLLECTION_LOCK = "stock_data_collection"
+HEARTBEATS_PER_TIMEOUT = 6  # a run doing work extends its lock at least this often per LOCK_TIMEOUT_MINUTES
 
 
 @dataclass
@@ -37,6 +38,7 @@ class JobContext:
     run_id: str
     lock_name: str
     counters: dict[str, Any] = field(default_factory=dict)
+    last_beat: dt.datetime | None = None  # when our lock was last extended
 
     @property
     def today(self) -> dt.date:
@@ -50,8 +52,16 @@ class JobContext:
 
     def heartbeat(self) -> None:
         """Extend our lock; stop at once if a later run has taken it over."""
-        if not self.storage.refresh_lock(self.lock_name, self.run_id, self.clock(), self.lock_ttl):
+        now = self.clock()
+        if not self.storage.refresh_lock(self.lock_name, self.run_id, now, self.lock_ttl):
             raise LockLostError(f"lost the {self.lock_name} lock to another run; stopping without further writes")
+        self.last_beat = now
+
+    def pulse(self) -> None:
+        """Extend our lock when a sixth of its timeout has passed since the last extension: cheap enough to call
+        before every request and per item of long work, so a slow run is never taken for a dead one."""
+        if self.last_beat is None or self.clock() - self.last_beat >= self.lock_ttl / HEARTBEATS_PER_TIMEOUT:
+            self.heartbeat()
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -70,7 +80,7 @@ def run_job(
     """Run `body` under the lock with a job_status record; returns the process exit code."""
     started = clock()
     run_id = f"{job_name}_{started.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
-    ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name)
+    ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name, last_beat=started)
     acquired, holder = storage.acquire_lock(lock_name, run_id, started, ctx.lock_ttl)
     if not acquired:
         since = holder["acquired_utc"].isoformat() if holder else "?"

@@ -108,3 +108,9 @@ class Market:
     chain: SourceChain
     collector: Collector
     setup_command: str = "manual_setup.py"
+    trading_day: str = ""  # how people call one of its sessions ("a New York Stock Exchange trading day")
+
+    @property
+    def a_session(self) -> str:
+        """One of its sessions in words, for messages."""
+        return self.trading_day or f"a {self.name} trading day"

@@ -15,6 +15,7 @@ from lib.config import Settings
 from lib.errors import ConfigError
 from lib.etf.universe import ETF_JOB, etf_specs
 from lib.jobs.etf import US_LOCK, EtfPlan, fetch_window, run_stages
+from lib.jobs.etf_recompute import recompute_dependants
 from lib.markets import Collector, DayFetch, Fetched, Market
 from lib.sources.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
 from lib.sources.us import UsSource, Validated
@@ -78,10 +79,16 @@ def build_us_chain(settings: Settings, sources: Sequence[UsSource], **overrides:
     return SourceChain(list(sources), **values)  # type: ignore[arg-type]
 
 
+def _first_bar(chain: SourceChain, source: str, ticker: str) -> dt.date | None:
+    """The first bar a bounded source (a file) has for the ticker, when it knows."""
+    found = next((s for s in chain.sources if s.name == source), None)
+    return found.first_bar(ticker) if found is not None and hasattr(found, "first_bar") else None
+
+
 class UsCollector(Collector):
     """The followed ETFs' daily bars, then the five stages for the sessions every ETF delivered."""
 
-    counters = ("etf_bars_written", "stock_bars_written", "performance_updates", "rejected")
+    counters = ("etf_bars_written", "stock_bars_written", "performance_updates", "recomputed_sessions", "rejected")
 
     def __init__(self, calendar: TradingCalendar, chain: SourceChain, plan: EtfPlan) -> None:
         self.calendar, self.chain, self.plan = calendar, chain, plan
@@ -114,17 +121,27 @@ class UsCollector(Collector):
                 if row is not None:
                     yield Fetched(day, ticker, delivery=Delivery(delivery.source, row))
                     continue
-                refused = [r.reason for r in validated.rejected if r.date == day.isoformat()]
-                detail = f"no usable bar for {day}" + (
-                    f" (rejected: {refused[0]}; see logs_rejected_records)" if refused else "")
+                first = _first_bar(chain, delivery.source, ticker)
+                if first is not None and day < first:  # a fund launched later: outside its range, not empty
+                    yield Fetched(day, ticker, problem=DayUnavailable(Request(ticker, (day,)), [Attempt(
+                        delivery.source, "outside_range", f"{ticker}'s rows start at {first}", False)]))
+                    continue
+                refused = [r for r in validated.rejected if r.date == day.isoformat()]
+                detail = f"no usable bar for {day}"
+                if refused:  # bad data, to fix or ask again: never an empty day that settles as no_data
+                    where = f" at {refused[0].where}" if refused[0].where else ""
+                    detail += f" (rejected: {refused[0].reason}{where}; see logs_rejected_records)"
                 network = next((s.network for s in chain.sources if s.name == delivery.source), True)
+                outcome = "bad_data" if refused else "empty"
                 yield Fetched(day, ticker, problem=DayUnavailable(
-                    Request(ticker, (day,)), [Attempt(delivery.source, "empty", detail, network)]))
+                    Request(ticker, (day,)), [Attempt(delivery.source, outcome, detail, network)]))
 
     def store(self, ctx: JobContext, days: Sequence[DayFetch]) -> None:
-        """Stages 1-5 for the batch (lib/jobs/etf.py): the sessions every ETF delivered get the derived stages."""
-        run_stages(ctx, self.calendar, self.chain, self.plan, self._window, self._answers,
-                   [d.day for d in days if d.complete])
+        """Stages 1-5 for the batch (lib/jobs/etf.py): the sessions every ETF delivered get the derived stages;
+        then what depends on bars written for sessions computed before (lib/jobs/etf_recompute.py)."""
+        complete = [d.day for d in days if d.complete]
+        run_stages(ctx, self.calendar, self.chain, self.plan, self._window, self._answers, complete)
+        recompute_dependants(ctx, self.calendar, self.chain, self.plan, complete)
 
     def rows(self, data: object) -> int:
         """One bar per ETF and session."""
@@ -145,4 +162,5 @@ def us_market(settings: Settings, chain: SourceChain | None = None, **chain_over
         chain=chain,
         collector=UsCollector(calendar, chain, plan),
         setup_command="etf_pipeline.py",
+        trading_day="a New York Stock Exchange (XNYS) trading day",
     )

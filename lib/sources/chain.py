@@ -181,6 +181,9 @@ class SourceChain:
     monotonic: Callable[[], float] = time.monotonic
     calls: Counter = field(default_factory=Counter)
     disabled: dict[str, str] = field(default_factory=dict)
+    # Called before every request (retries included): the running job's lock pulse (JobContext.pulse), so a
+    # long run of slow requests keeps its lock.
+    before_request: Callable[[], None] | None = None
     _last_call: dict[str, float] = field(default_factory=dict)
 
     def due(self, day: dt.date, now: dt.datetime) -> bool:
@@ -211,6 +214,8 @@ class SourceChain:
         query = source.build_query(request)
         attempts = self.max_attempts if source.network else 1
         for attempt in range(1, attempts + 1):
+            if self.before_request is not None:
+                self.before_request()
             self._throttle(source)
             self.calls[source.name] += 1
             try:

@@ -96,6 +96,10 @@ class UsSource(Source):
             return ProfileQuery(symbol, request.last)
         raise ValueError(f"unknown request kind {request.kind!r}")
 
+    def first_bar(self, ticker: str) -> dt.date | None:
+        """The ticker's first bar, when the source is bounded and knows it (a file); None: unknown."""
+        return None
+
     @abstractmethod
     def fetch_raw(self, query: Query) -> Any:
         """Ask the outside world; raise Transient/Blocked/BadData/Empty errors. The only I/O step."""
@@ -130,6 +134,7 @@ class Rejected:
     date: str | None
     raw: dict[str, Any]
     reason: str
+    where: str | None = None  # the file and line it came from, when a file served it
 
 
 @dataclass
@@ -239,12 +244,15 @@ def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessi
     out = Validated()
     seen: set[dt.date] = set()
     check_session = not is_foreign_listing(query.ticker)
-    for record in frame.to_dict("records"):
+    # A file-backed answer names its file and each row's line (attrs["file"], attrs["lines"]), for the rejections.
+    file, lines = frame.attrs.get("file"), frame.attrs.get("lines")
+    for i, record in enumerate(frame.to_dict("records")):
         raw = {k: _plain(v) for k, v in record.items()}
+        line = f"{file} line {lines[i]}" if file and lines and i < len(lines) else None
         try:
             day = _date(record.get("date"))
         except BadDataError as exc:
-            out.rejected.append(Rejected("bars", source, query.ticker, None, raw, str(exc)))
+            out.rejected.append(Rejected("bars", source, query.ticker, None, raw, str(exc), line))
             continue
         if day > query.end:
             out.after_end += 1
@@ -253,12 +261,12 @@ def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessi
             continue
         try:
             if check_session and day not in xnys_sessions:
-                raise BadDataError(f"{day} is not an XNYS session")
+                raise BadDataError(f"{day} is not a New York Stock Exchange (XNYS) trading day")
             if day in seen:
                 raise BadDataError(f"{day} listed twice")
             bar = _check_bar(record)
         except BadDataError as exc:
-            out.rejected.append(Rejected("bars", source, query.ticker, day.isoformat(), raw, str(exc)))
+            out.rejected.append(Rejected("bars", source, query.ticker, day.isoformat(), raw, str(exc), line))
             continue
         seen.add(day)
         out.rows.append({"date": day, **bar})

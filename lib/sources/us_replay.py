@@ -26,6 +26,7 @@ from lib.sources.us import BAR_COLUMNS, BarsQuery, HoldingsQuery, ProfileQuery, 
 
 NEW_YORK = ZoneInfo("America/New_York")
 
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 DATED = re.compile(r"^(?P<etf>[A-Za-z0-9.\-]+)_asof_(?P<m>\d\d)(?P<d>\d\d)(?P<y>\d{4})\.csv$")
 
 
@@ -62,9 +63,12 @@ class UsReplaySource(UsSource):
     @staticmethod
     def _span(path: Path) -> tuple[dt.date, dt.date]:
         try:
-            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"].dropna()
+            dates = pd.read_csv(path, usecols=["date"], dtype=str)["date"].dropna().str.strip().str.slice(0, 10)
             if dates.empty:
                 raise ConfigError(f"US_REPLAY_DIR: {path} has no rows")
+            dates = dates[dates.str.fullmatch(ISO_DATE)]  # an unreadable one is refused by file and line when served
+            if dates.empty:
+                raise ConfigError(f"US_REPLAY_DIR: {path} has no row with a YYYY-MM-DD date")
             return dt.date.fromisoformat(dates.min()), dt.date.fromisoformat(dates.max())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"US_REPLAY_DIR: cannot read the dates of {path}: {exc}") from None
@@ -89,12 +93,24 @@ class UsReplaySource(UsSource):
                 f"{self.name} {ticker}: no file us_etf/{ticker}.csv or us_stocks/{ticker}.csv in {self.root}"
             )
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            # Blank lines kept (as blank rows, outside every date range) so a row's index + 2 is its line number.
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
         except (OSError, ValueError) as exc:
             raise BadDataError(f"{self.name} {ticker}: cannot read {path.name}: {exc}") from None
         if "date" not in frame.columns:
             raise BadDataError(f"{self.name} {ticker}: {path.name} has no date column")
+        frame = frame.fillna("")
+        frame.attrs["file"] = f"{path.parent.name}/{path.name}"
         return frame
+
+    def first_bar(self, ticker: str) -> dt.date | None:
+        """The first date of the ticker's bars file (None without a file): sessions before it are outside the
+        file's range, not days it left empty."""
+        if ticker not in self._bars_files:
+            return None
+        dates = self._bars(ticker)["date"].str.strip().str.slice(0, 10)
+        readable = sorted(dates[dates.str.fullmatch(ISO_DATE)])
+        return dt.date.fromisoformat(readable[0]) if readable else None
 
     def _holdings_file(self, etf: str, day: dt.date) -> tuple[Path, dt.date | None]:
         folder = self.root / "etf_holdings"
@@ -122,6 +138,7 @@ class UsReplaySource(UsSource):
             return pd.DataFrame(columns=["ticker"])
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         frame["ticker"] = frame["ticker"].map(yahoo_symbol)
+        frame["line"] = frame.index + 2  # the header is line 1
         return frame.set_index("ticker")
 
     def fetch_raw(self, query: Query) -> Any:
@@ -130,9 +147,18 @@ class UsReplaySource(UsSource):
             case BarsQuery():
                 if query.end < self.first:
                     raise OutsideRangeError(f"{self.name}: {query.end} is before the files' first session {self.first}")
+                first = self.first_bar(query.ticker)
+                if first is not None and query.end < first:  # a fund launched later: not an empty day
+                    raise OutsideRangeError(
+                        f"{self.name} {query.ticker}: {query.end} is before the first row of its file ({first})"
+                    )
                 frame = self._bars(query.ticker)
-                dates = frame["date"].str.slice(0, 10)
-                return frame.loc[(dates >= query.start.isoformat()) & (dates <= query.end.isoformat())]
+                dates = frame["date"].str.strip().str.slice(0, 10)
+                # A row whose date cannot be read is handed on too, so validation refuses it by file and line.
+                readable = dates.str.fullmatch(ISO_DATE)
+                blank = (frame == "").all(axis=1)
+                wanted = (dates >= query.start.isoformat()) & (dates <= query.end.isoformat())
+                return frame.loc[(wanted & readable) | (~readable & ~blank)]
             case HoldingsQuery():
                 path, as_of = self._holdings_file(query.etf, query.day)
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -142,7 +168,12 @@ class UsReplaySource(UsSource):
                 meta = self._meta()
                 if query.ticker not in meta.index:
                     raise EmptyAnswerError(f"{self.name} {query.ticker}: not in us_stocks/meta.csv")
-                return meta.loc[query.ticker].to_dict()
+                rows = meta.loc[meta.index == query.ticker]
+                if len(rows) > 1:  # which one is right is for a person to say
+                    lines = ", ".join(str(n) for n in rows["line"])
+                    raise BadDataError(f"{self.name} {query.ticker}: listed {len(rows)} times in us_stocks/meta.csv "
+                                       f"(lines {lines}): keep one line per ticker")
+                return rows.iloc[0].drop("line").to_dict()
         raise TypeError(f"unknown query {query!r}")
 
     def normalise(self, raw: Any, query: Query) -> Any:
@@ -154,7 +185,10 @@ class UsReplaySource(UsSource):
                     if column not in frame.columns:
                         frame[column] = None
                 frame = frame.loc[:, list(BAR_COLUMNS)].replace({"": None})
-                return frame.reset_index(drop=True)
+                lines = [int(i) + 2 for i in raw.index]  # the header is line 1
+                frame = frame.reset_index(drop=True)
+                frame.attrs.update(file=raw.attrs.get("file"), lines=lines)
+                return frame
             case HoldingsQuery():
                 symbol = "holding" if "holding" in raw.columns else "ticker"
                 frame = pd.DataFrame({

@@ -3,14 +3,16 @@
 collected_daily_etf_ohlc, collected_meta_etf, collected_etf_holdings, collected_daily_stock_history,
 collected_meta_stock, analytics_trending_etfs, analytics_portfolio_allocation (one document per day and period),
 analytics_monthly_portfolio (one per month), logs_rejected_records. Keys are the natural unique keys of the
-seed's tables written into `_id`, so a day's rows cannot be stored twice and every write is idempotent."""
+seed's tables written into `_id`, so a day's rows cannot be stored twice and every write is idempotent.
+`pipeline_recompute` is the pipeline's own memory of bars written for sessions whose derived rows were already
+computed (lib/jobs/etf_recompute.py), kept until those rows are computed again."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -27,6 +29,11 @@ TRENDING = "analytics_trending_etfs"
 PORTFOLIOS = "analytics_portfolio_allocation"
 MONTHLY = "analytics_monthly_portfolio"
 REJECTED = "logs_rejected_records"
+RECOMPUTE = "pipeline_recompute"
+
+# Called with every bar about to be stored next to the stored one it replaces (None: new) and each ticker's
+# latest stored bar date, before anything is written.
+BeforeWrite = Callable[[list[tuple[dict[str, Any], dict[str, Any] | None]], dict[str, dt.date]], None]
 
 
 def bar_id(ticker: str, day: dt.date) -> str:
@@ -76,13 +83,41 @@ class EtfStore(StoreBase):
 
     # --- collected ----------------------------------------------------------------------------------
 
-    def upsert_etf_bars(self, docs: Sequence[dict[str, Any]]) -> int:
-        """Store ETF bars (each with ticker and date); returns how many documents were written."""
-        return self._sync_keyed(ETF_BARS, [{"_id": bar_id(d["ticker"], from_stored(d["date"])), **d} for d in docs])
+    def upsert_etf_bars(self, docs: Sequence[dict[str, Any]], before_write: BeforeWrite | None = None) -> int:
+        """Store ETF bars (each with ticker and date); returns how many documents were written. `before_write`
+        sees what is about to change before anything is written."""
+        return self._sync_bars(ETF_BARS, docs, before_write)
 
-    def upsert_stock_bars(self, docs: Sequence[dict[str, Any]]) -> int:
+    def upsert_stock_bars(self, docs: Sequence[dict[str, Any]], before_write: BeforeWrite | None = None) -> int:
         """Store stock bars (each with ticker and date); returns how many documents were written."""
-        return self._sync_keyed(STOCK_BARS, [{"_id": bar_id(d["ticker"], from_stored(d["date"])), **d} for d in docs])
+        return self._sync_bars(STOCK_BARS, docs, before_write)
+
+    def _sync_bars(self, name: str, docs: Sequence[dict[str, Any]], before_write: BeforeWrite | None) -> int:
+        """Like _sync_keyed, reading each ticker's stored bars from its first date here to its last stored one
+        (one `_id` range per ticker), so `before_write` also learns whether later bars are stored."""
+        keyed = [{"_id": bar_id(d["ticker"], from_stored(d["date"])), **d} for d in docs]
+        if not keyed:
+            return 0
+        coll = self.etf_db[name]
+        firsts: dict[str, str] = {}
+        for doc in keyed:
+            firsts[doc["ticker"]] = min(firsts.get(doc["ticker"], doc["_id"]), doc["_id"])
+        existing: dict[str, dict] = {}
+        latest: dict[str, dt.date] = {}
+        for ticker, first in firsts.items():
+            for found in coll.find({"_id": {"$gte": first, "$lte": f"{ticker}:~"}}):
+                existing[found["_id"]] = found
+                day = from_stored(found["date"])
+                latest[ticker] = max(latest.get(ticker, day), day)
+        new = [d for d in keyed if d["_id"] not in existing]
+        changed = [d for d in keyed if d["_id"] in existing and existing[d["_id"]] != d]
+        if not new and not changed:
+            return 0
+        if before_write is not None:
+            before_write([(d, existing.get(d["_id"])) for d in keyed], latest)
+        self._write(name)
+        self._insert_or_replace(coll, new, changed)
+        return len(new) + len(changed)
 
     def _closes(
         self, name: str, tickers: Iterable[str], start: dt.date, end: dt.date
@@ -270,10 +305,43 @@ class EtfStore(StoreBase):
         """Every month with a merged portfolio, oldest first."""
         return sorted(d["_id"] for d in self.etf_db[MONTHLY].find({}, {"_id": 1}))
 
-    def unfinished_portfolios(self) -> tuple[list[dict], list[dict]]:
-        """Daily and monthly portfolios whose performance is not final yet (with their `_id`)."""
-        query = {"performance.status": {"$ne": "final"}}
+    def unfinished_portfolios(self, since: dt.date | None = None) -> tuple[list[dict], list[dict]]:
+        """Daily and monthly portfolios whose performance is not final yet (with their `_id`); with `since`, also
+        the final ones whose period ends on or after that day."""
+        query: dict[str, Any] = {"performance.status": {"$ne": "final"}}
+        if since is not None:
+            query = {"$or": [query, {"performance.end": {"$gte": since.isoformat()}}]}
         return list(self.etf_db[PORTFOLIOS].find(query)), list(self.etf_db[MONTHLY].find(query))
+
+    def months_based_on(self, sessions: Iterable[dt.date]) -> list[dict]:
+        """The monthly portfolios merged from the daily portfolios of these sessions."""
+        days = sorted({d.isoformat() for d in sessions})
+        return list(self.etf_db[MONTHLY].find({"base_session": {"$in": days}}).sort("_id", ASCENDING)) if days else []
+
+    # --- derived rows to compute again --------------------------------------------------------------
+
+    def mark_recompute(self, marks: Iterable[tuple[str, str, dt.date, str]]) -> None:
+        """Remember bars written for sessions whose derived rows were already computed: (kind "etf"/"stock",
+        ticker, date, why), one document each, until clear_recompute."""
+        ops = [
+            UpdateOne({"_id": f"{kind}:{ticker}:{day.isoformat()}"},
+                      {"$set": {"kind": kind, "ticker": ticker, "date": day.isoformat(), "why": why}}, upsert=True)
+            for kind, ticker, day, why in marks
+        ]
+        if ops:
+            self._write(RECOMPUTE)
+            self.etf_db[RECOMPUTE].bulk_write(ops, ordered=False)
+
+    def recompute_pending(self) -> list[dict]:
+        """The bars whose dependants are still to be computed again, oldest first."""
+        return sorted(self.etf_db[RECOMPUTE].find({}), key=lambda d: (d["date"], d["_id"]))
+
+    def clear_recompute(self, ids: Iterable[str]) -> None:
+        """Forget these marks (their dependants are computed again); marks added meanwhile stay."""
+        ids = sorted(set(ids))
+        if ids:
+            self._write(f"{RECOMPUTE}.clear")
+            self.etf_db[RECOMPUTE].delete_many({"_id": {"$in": ids}})
 
     def set_performances(self, monthly: bool, performances: Mapping[str, Mapping[str, Any]]) -> int:
         """Record portfolios' realised performance ({_id: performance}) in one write; returns how many changed."""

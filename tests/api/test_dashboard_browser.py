@@ -180,6 +180,9 @@ def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
         assert "failed" in job.text and "HTTP 401" in job.text
         market = browser.find_element(By.CSS_SELECTOR, "#markets tr[data-market='daily_update']")
         assert "nothing collected yet" in market.text
+        # The US market, never set up and not in MARKETS, is listed as such, not as a problem.
+        us = browser.find_element(By.CSS_SELECTOR, "#markets tr[data-market='etf_pipeline']")
+        assert "not set up" in us.text and "bad" not in us.get_attribute("class")
         for row in (job, market):
             assert "bad" in row.get_attribute("class")
             assert row.value_of_css_property("color") == "rgba(198, 40, 40, 1)"  # the page's red

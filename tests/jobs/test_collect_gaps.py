@@ -109,6 +109,20 @@ def test_a_half_delivered_day_keeps_what_was_delivered_and_asks_only_for_the_res
     assert storage.read_bars("196170", day, day)[0]["close"] > 0
 
 
+def test_a_first_session_the_setup_could_not_collect_is_collected_by_the_next_run(storage, settings, clock, replay):
+    # Pending days started at the first *completed* day, so the setup window's own first session, left partial
+    # by a source that failed it, was never asked again.
+    first = D(2024, 8, 26)
+    kosdaq_empty = {(first, "KOSDAQ"): lambda: pd.DataFrame(columns=[*COLUMNS, "date"])}
+    flaky = ScriptedSource(replay, "pykrx", failures=kosdaq_empty)
+    assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock, chain_of(flaky)) == 1
+    assert statuses(storage)["2024-08-26"] == "partial"
+    healed = ScriptedSource(replay, "pykrx")
+    assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock, chain_of(healed)) == 0
+    assert healed.calls == [Query(first, "KOSDAQ")]
+    assert statuses(storage)["2024-08-26"] == "completed"
+
+
 def run_collection_rows(replay: ReplaySource, day: dt.date) -> int:
     rows = 0
     for market in ("KOSPI", "KOSDAQ"):
@@ -240,3 +254,16 @@ def test_rows_without_a_close_are_logged_once_per_batch_and_only_when_there_are_
         assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock) == 0
     lines = [r.getMessage() for r in caplog.records if "without a close" in r.getMessage()]
     assert lines == ["row(s) without a close dropped: KOSPI 2024-09-03: 1"]
+
+
+def test_redo_of_a_far_future_day_says_it_is_not_due_yet_and_a_holiday_is_named(storage, settings, clock, caplog):
+    assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 0
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock,
+                              redo=(D(2030, 1, 2),)) == 2
+        assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock,
+                              redo=(D(2024, 8, 24),)) == 2
+    assert ("--redo 2030-01-02: that day has not been traded and published yet (the latest session due now is "
+            "2024-08-30); --redo collects again a day already due") in caplog.text
+    assert "calendar" not in caplog.text.split("2030-01-02")[1].splitlines()[0]
+    assert "--redo 2024-08-24: a Saturday that is not a KRX trading day (weekend or holiday)" in caplog.text

@@ -205,8 +205,8 @@ def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         # Only a local file serves it, and a file does not change by itself: a human must fix it (exit 2).
         assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 2
-    assert "no usable bar for 2025-07-31 (rejected: close is not a number: 'abc'; see logs_rejected_records)" \
-        in caplog.text and "correct the file" in caplog.text
+    assert ("no usable bar for 2025-07-31 (rejected: close is not a number: 'abc' at us_etf/XLF.csv line 209; "
+            "see logs_rejected_records)") in caplog.text and "correct the file" in caplog.text
     assert done(storage) == [D(2025, 7, 30)]  # the session before it is not held back
     records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
     assert records["2025-07-31"]["status"] == "partial" and list(records["2025-07-31"]["missing"]) == ["XLF"]
@@ -219,6 +219,58 @@ def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to
     assert done(storage) == [D(2025, 7, 30), D(2025, 7, 31)]
     assert [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()] == ["XLF"]
     assert storage.portfolio(D(2025, 7, 31), 20) is not None
+
+
+def test_a_refused_bar_is_bad_data_named_by_file_and_line_and_never_settles_as_no_data(
+    storage, make_settings, clock, tmp_path, caplog
+):
+    # Served as by a network source (which the grace period would settle for an empty answer): a negative close
+    # is bad data, asked again every run, however long it lasts.
+    root = _corrupt(tmp_path, "XLF", "2025-07-29", "close", "-52.89")
+    settings = make_settings(us_first_run_sessions=3, us_replay_dir=root)
+    market, _ = counting_market(settings, root=root, network=True)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 1
+    late = new_york(D(2025, 7, 29) + dt.timedelta(days=settings.missing_day_grace_days + 5))
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_etf(storage, settings, late, clock, counting_market(settings, root=root, network=True)[0]) == 1
+    record = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}["2025-07-29"]
+    assert record["status"] == "partial" and "XLF: replay bad_data" in record["error"]
+    assert "close is not positive: -52.89 at us_etf/XLF.csv line 207" in record["missing"]["XLF"]
+    assert "NO DATA" not in caplog.text and "2025-07-29" in caplog.text
+    [rejected] = storage.rejected_records()
+    assert rejected["where"] == "us_etf/XLF.csv line 207" and rejected["date"] == "2025-07-29"
+
+
+def test_a_row_whose_date_cannot_be_read_is_a_rejected_record_naming_file_and_line(storage, make_settings, clock,
+                                                                                   tmp_path):
+    root = _corrupt(tmp_path, "XLF", "2025-07-25", "date", "25/07/2025")
+    settings = make_settings(us_first_run_sessions=3, us_replay_dir=root)
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
+    [rejected] = storage.rejected_records()
+    assert rejected["reason"] == "date is not YYYY-MM-DD: '25/07/2025'" and rejected["date"] is None
+    assert rejected["where"] == "us_etf/XLF.csv line 205" and rejected["ticker"] == "XLF"
+    assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
+
+
+def test_sessions_before_a_later_launched_etfs_first_row_are_outside_its_range_not_empty(
+    storage, make_settings, clock, tmp_path
+):
+    root = tmp_path / "us"
+    shutil.copytree(US_SAMPLE, root)
+    path = root / "us_etf" / "XLRE.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *[line for line in lines[1:] if line[:10] >= "2025-07-30"]]) + "\n")
+    settings = make_settings(us_first_run_sessions=3, us_replay_dir=root)
+    # A batch wholly before its first row, then one that starts before it.
+    assert run_etf(storage, settings, new_york(D(2025, 7, 25)), clock) == 0
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
+    records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
+    assert [records[d]["status"] for d in ("2025-07-23", "2025-07-28", "2025-07-29", "2025-07-30", "2025-07-31")] \
+        == ["completed"] * 5
+    assert records["2025-07-29"]["out_of_range"] == ["XLRE"] and "out_of_range" not in records["2025-07-30"]
+    assert storage.etf_bars("XLRE", D(2025, 7, 1), D(2025, 7, 31))[0]["date"].date() == D(2025, 7, 30)
+    xlre = storage.etf_db["analytics_trending_etfs"].find_one({"_id": "2025-07-31:5:XLRE"})
+    assert xlre["return_nd"] is None and not xlre["is_trending"]
 
 
 def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(storage, settings, clock):

@@ -62,8 +62,14 @@ def test_a_rebalance_before_the_daily_portfolios_exist_fails_and_says_what_to_ru
     run_etf(storage, settings, new_york(D(2025, 8, 28)), clock)
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_rebalance(storage, settings, new_york(D(2025, 8, 31), 10), clock) == 1
-    assert "the daily portfolios of 2025-08-29 are not computed yet: run etf_pipeline.py" in caplog.text
+    assert ("the 2025-08 rebalance merges the daily portfolios of 2025-08-29, which etf_pipeline has not computed "
+            "yet: run `python etf_pipeline.py` (it catches up), then run monthly_rebalance.py again with the same "
+            "arguments") in caplog.text
     assert storage.monthly_months() == []
+    # A rebalance forced as of a day before the first collected session: that session is collected by --redo.
+    with caplog.at_level(logging.ERROR, logger="pipeline"):
+        assert run_rebalance(storage, settings, new_york(D(2025, 6, 30), 10), clock, force=True) == 1
+    assert "run `python etf_pipeline.py --redo 2025-06-30` (it is before the first session collected" in caplog.text
 
 
 def test_force_rebalances_as_of_any_day(storage, settings, clock):

@@ -33,7 +33,7 @@ def reasons(validated) -> list[str]:
         ({"volume": "-5"}, "negative volume: -5"),
         ({"low": "-1"}, "low is not positive: -1.0"),
         ({"close": "53.00"}, "close 53.0 outside the day's range 51.6..52.09"),
-        ({"date": "2025-07-04"}, "2025-07-04 is not an XNYS session"),
+        ({"date": "2025-07-04"}, "2025-07-04 is not a New York Stock Exchange (XNYS) trading day"),
         ({"date": "July 2nd"}, "date is not YYYY-MM-DD: 'July 2nd'"),
     ],
 )
@@ -105,3 +105,23 @@ def test_a_profile_keeps_what_is_usable_and_rejects_the_rest():
     assert profile == {"name": "Apple Inc.", "sector": None, "currency": "USD", "quote_type": None,
                        "shares_outstanding": None, "market_cap": 3.7e12}
     assert reasons(validated) == ["shares_outstanding is not positive: -3.0"]
+
+
+def test_a_ticker_listed_twice_in_meta_csv_is_refused_naming_its_lines(tmp_path):
+    import shutil
+
+    from lib.errors import BadDataError
+    from lib.sources.us_replay import UsReplaySource
+    from tests.conftest import US_SAMPLE
+
+    root = tmp_path / "us"
+    shutil.copytree(US_SAMPLE, root)
+    meta = root / "us_stocks" / "meta.csv"
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join([*lines, lines[1].replace("14697925622", "1")]) + "\n")  # AAPL again, last line
+    source = UsReplaySource(root)
+    with pytest.raises(BadDataError, match=rf"replay AAPL: listed 2 times in us_stocks/meta.csv \(lines 2, "
+                                           rf"{len(lines) + 1}\): keep one line per ticker"):
+        source.fetch_raw(ProfileQuery("AAPL", D(2025, 7, 2)))
+    abbv = source.normalise(source.fetch_raw(ProfileQuery("ABBV", D(2025, 7, 2))), ProfileQuery("ABBV", D(2025, 7, 2)))
+    assert abbv["name"] == "AbbVie" and abbv["shares_outstanding"] == "1767384615"

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CalendarDep, NowDep, RegistryDep, StorageDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
+from api.types import IsoDate
 from lib.calendar import from_stored
 from lib.errors import ConfigError
 from lib.screener import Registry, Strategy, analysis_frames, screen, track_record
 from lib.storage import Storage
 
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 RESERVED = ("strategy_name", "date")
 _CACHE_SIZE = 64
 
@@ -204,7 +204,7 @@ def make_router(registry: Registry) -> APIRouter:
             str, Query(max_length=100, description="a name from GET /strategies", json_schema_extra=name_schema)
         ],
         date: Annotated[
-            str | None, Query(pattern=DATE_PATTERN, description="KST trading day YYYY-MM-DD; default: latest analysed")
+            IsoDate | None, Query(description="KST trading day YYYY-MM-DD; default: latest analysed")
         ] = None,
     ) -> ScreenerResult:
         """The stocks a strategy picks on a day, strongest first, with the strategy's track record as of that
@@ -279,7 +279,7 @@ def screener_result(
 
 
 def resolve_day(
-    storage: Storage, calendar: Any, strategy: str | None, text: str | None, today: dt.date
+    storage: Storage, calendar: Any, strategy: str | None, day: dt.date | None, today: dt.date
 ) -> dt.date:
     """The day asked for, or the latest complete one (of `strategy`'s stored picks, or of any); 404 for a day
     that never has data, 409 for one not analysed yet, each saying which days exist."""
@@ -290,12 +290,8 @@ def resolve_day(
     if latest is None or first is None:
         raise ApiError(409, "nothing is analysed yet: hourly_analysis has not completed a day", code="not_ready")
     span = f"analysed days are the KRX sessions {first}..{latest}"
-    if text is None:
+    if day is None:
         return latest
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(422, f"date {clip(text, 20)!r} is not a calendar date (YYYY-MM-DD)") from None
     details = {"first_day": first.isoformat(), "latest_day": latest.isoformat()}
     try:
         session = calendar.is_session(day)

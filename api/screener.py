@@ -55,6 +55,7 @@ class StrategyInfo(BaseModel):
 
     name: str
     description: str
+    score_meaning: str = Field(description="what a pick's score measures, with its unit (each strategy's own scale)")
     lookback_sessions: int = Field(description="sessions of history one day's picks read")
     columns: list[str] = Field(description="values shown with each pick")
     params_schema: dict[str, Any] = Field(description="JSON schema of the parameters (defaults and bounds)")
@@ -81,7 +82,8 @@ class PickOut(BaseModel):
     ticker: str
     name: str | None = None
     market: str | None = None
-    score: float = Field(description="strength of the signal; larger is stronger (meaning depends on the strategy)")
+    score: float = Field(description="strength of the signal; larger is stronger (the result's score_meaning says what "
+                                     "it measures)")
     values: dict[str, float | None] = Field(description="the strategy's columns on the day")
     reason: str
     change: float | None = Field(
@@ -94,6 +96,7 @@ class ScreenerResult(BaseModel):
 
     strategy: str
     description: str
+    score_meaning: str = Field(description="what each pick's score measures, with its unit (larger is stronger)")
     date: dt.date
     params: dict[str, Any]
     source: str = Field(description="stored: precomputed by the analysis job; computed: for these parameters")
@@ -131,6 +134,7 @@ def _info(strategy: Strategy, storage: Storage | None) -> StrategyInfo:
     return StrategyInfo(
         name=strategy.name,
         description=strategy.description,
+        score_meaning=strategy.score_meaning,
         lookback_sessions=strategy.lookback,
         columns=list(strategy.columns),
         params_schema=strategy.params.model_json_schema(),
@@ -261,7 +265,8 @@ def screener_result(
     """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
     data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too)."""
     if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
-        return ScreenerResult(description=strategy.description, source="stored", **doc)
+        return ScreenerResult(description=strategy.description, score_meaning=strategy.score_meaning, source="stored",
+                              **doc)
     state = storage.picks_state() or {}
     key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
            state.get("latest_day") or storage.latest_screening_day())
@@ -317,6 +322,7 @@ def _compute(
     return ScreenerResult(
         strategy=strategy.name,
         description=strategy.description,
+        score_meaning=strategy.score_meaning,
         date=day,
         params=params.model_dump(),
         source="computed",

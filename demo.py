@@ -1,8 +1,8 @@
 """The README's first command: the whole pipeline in one process on the embedded MongoDB (mongomock://)
 with the bundled real KRX sample: manual_setup as of one day, then daily_update catching up missed days, the
-analysis, a screener and what check_db shows; then the US ETF trend portfolio on the bundled real US data:
-etf_pipeline's first run and a catch-up, the monthly rebalance, the trending ETFs and the portfolios with how
-they did against SPY.
+analysis and a screener; then the US ETF trend portfolio on the bundled real US data: etf_pipeline's first run
+and a catch-up, the monthly rebalance, the trending ETFs and the portfolios with how they did against SPY;
+finally what check_db shows of both.
 
 What each step did is printed on stdout; the log lines on stderr are what cron would append to
 logs/cron.log (`./dev demo 2>/dev/null` shows the summaries only)."""
@@ -81,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         code = run_us(args, settings)
         if code != 0:
             return code
+    if args.market in ("both", "krx"):  # after every market ran, so it shows them all (alone, the US has no KRX)
+        print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
+        if args.market == "both":
+            print(f"(one --today for both markets: the US replay ends later, so its latest session reads {args.today})")
+        code = check_db.main(["--today", args.today], settings=settings)
+        if code != 0:
+            return code
     if not args.no_serve:
         storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
         serve_api(storage, settings, args.strategy, args.today, args.setup_day, args.port, us=args.market != "krx")
@@ -117,8 +124,7 @@ def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) ->
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_summary(storage)
     print_screener(storage, settings, strategy)
-    print(f"\n=== check_db --today {args.today}   (what `python check_db.py` shows on your VM)", flush=True)
-    return check_db.main(["--today", args.today], settings=settings)
+    return 0
 
 
 def run_us(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import CalendarDep, NowDep, RegistryDep, SettingsDep, StorageDep, read_access, spend_access
 from api.errors import ApiError, clip, error_responses, not_found
-from api.screener import DATE_PATTERN, TrackRecord, resolve_day, screener_result
+from api.screener import TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
-from api.types import UtcDateTime
+from api.types import IsoDate, UtcDateTime
 from lib.ai import analysis_data, run_models
 from lib.config import Settings
 from lib.errors import ConfigError
@@ -44,7 +44,7 @@ class AnalysisRequest(BaseModel):
     prompt: str = Field(max_length=100, description="a name from GET /prompts")
     tickers: list[Annotated[str, Field(pattern=TICKER_PATTERN)]] | None = Field(None, min_length=1, max_length=50)
     strategy_name: str | None = Field(None, max_length=100, description="analyse this screener's picks")
-    date: str | None = Field(None, pattern=DATE_PATTERN, description="KST day YYYY-MM-DD; default latest analysed")
+    date: IsoDate | None = Field(None, description="KST day YYYY-MM-DD; default latest analysed")
     params: dict[str, bool | int | float | str] | None = Field(None, max_length=20, description="strategy params")
     provider: ProviderName | None = Field(None, description="default LLM_PROVIDER")
     model: str | None = Field(None, pattern=MODEL_PATTERN, description="default LLM_MODEL")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import get_settings, get_storage
 from api.errors import ErrorBody
+from api.types import IsoDate
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.markets.us import us_calendar
@@ -190,8 +191,8 @@ def _session(settings: Settings, day: dt.date | None) -> None:
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DateQuery = Annotated[dt.date | None, Query(
-    description="a New York Stock Exchange (XNYS) trading day (New York date); default: the latest")]
+DateQuery = Annotated[IsoDate | None, Query(
+    description="a New York Stock Exchange (XNYS) trading day (New York date), YYYY-MM-DD; default: the latest")]
 
 
 @router.get("/etf/trending", response_model=TrendingResponse, responses={**NOT_FOUND, **BAD_DATE, **NO_DB})

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CalendarDep, NowDep, RegistryDep, StorageDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
+from api.types import IsoDate
 from lib.calendar import from_stored
 from lib.errors import ConfigError
 from lib.screener import Registry, Strategy, analysis_frames, screen, track_record
 from lib.storage import Storage
 
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 RESERVED = ("strategy_name", "date")
 _CACHE_SIZE = 64
 
@@ -55,6 +55,7 @@ class StrategyInfo(BaseModel):
 
     name: str
     description: str
+    score_meaning: str = Field(description="what a pick's score measures, with its unit (each strategy's own scale)")
     lookback_sessions: int = Field(description="sessions of history one day's picks read")
     columns: list[str] = Field(description="values shown with each pick")
     params_schema: dict[str, Any] = Field(description="JSON schema of the parameters (defaults and bounds)")
@@ -81,7 +82,8 @@ class PickOut(BaseModel):
     ticker: str
     name: str | None = None
     market: str | None = None
-    score: float = Field(description="strength of the signal; larger is stronger (meaning depends on the strategy)")
+    score: float = Field(description="strength of the signal; larger is stronger (the result's score_meaning says what "
+                                     "it measures)")
     values: dict[str, float | None] = Field(description="the strategy's columns on the day")
     reason: str
     change: float | None = Field(
@@ -94,6 +96,7 @@ class ScreenerResult(BaseModel):
 
     strategy: str
     description: str
+    score_meaning: str = Field(description="what each pick's score measures, with its unit (larger is stronger)")
     date: dt.date
     params: dict[str, Any]
     source: str = Field(description="stored: precomputed by the analysis job; computed: for these parameters")
@@ -131,6 +134,7 @@ def _info(strategy: Strategy, storage: Storage | None) -> StrategyInfo:
     return StrategyInfo(
         name=strategy.name,
         description=strategy.description,
+        score_meaning=strategy.score_meaning,
         lookback_sessions=strategy.lookback,
         columns=list(strategy.columns),
         params_schema=strategy.params.model_json_schema(),
@@ -204,7 +208,7 @@ def make_router(registry: Registry) -> APIRouter:
             str, Query(max_length=100, description="a name from GET /strategies", json_schema_extra=name_schema)
         ],
         date: Annotated[
-            str | None, Query(pattern=DATE_PATTERN, description="KST trading day YYYY-MM-DD; default: latest analysed")
+            IsoDate | None, Query(description="KST trading day YYYY-MM-DD; default: latest analysed")
         ] = None,
     ) -> ScreenerResult:
         """The stocks a strategy picks on a day, strongest first, with the strategy's track record as of that
@@ -261,7 +265,8 @@ def screener_result(
     """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
     data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too)."""
     if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
-        return ScreenerResult(description=strategy.description, source="stored", **doc)
+        return ScreenerResult(description=strategy.description, score_meaning=strategy.score_meaning, source="stored",
+                              **doc)
     state = storage.picks_state() or {}
     key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
            state.get("latest_day") or storage.latest_screening_day())
@@ -279,7 +284,7 @@ def screener_result(
 
 
 def resolve_day(
-    storage: Storage, calendar: Any, strategy: str | None, text: str | None, today: dt.date
+    storage: Storage, calendar: Any, strategy: str | None, day: dt.date | None, today: dt.date
 ) -> dt.date:
     """The day asked for, or the latest complete one (of `strategy`'s stored picks, or of any); 404 for a day
     that never has data, 409 for one not analysed yet, each saying which days exist."""
@@ -290,12 +295,8 @@ def resolve_day(
     if latest is None or first is None:
         raise ApiError(409, "nothing is analysed yet: hourly_analysis has not completed a day", code="not_ready")
     span = f"analysed days are the KRX sessions {first}..{latest}"
-    if text is None:
+    if day is None:
         return latest
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(422, f"date {clip(text, 20)!r} is not a calendar date (YYYY-MM-DD)") from None
     details = {"first_day": first.isoformat(), "latest_day": latest.isoformat()}
     try:
         session = calendar.is_session(day)
@@ -321,6 +322,7 @@ def _compute(
     return ScreenerResult(
         strategy=strategy.name,
         description=strategy.description,
+        score_meaning=strategy.score_meaning,
         date=day,
         params=params.model_dump(),
         source="computed",

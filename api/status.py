@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import NowDep, SettingsDep, StorageDep, read_access
 from api.errors import error_responses
-from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, gather
+from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, QuarantineStatus, gather
 from lib.status_view import to_plain
 from lib.storage import CollectionSize
 
@@ -29,6 +29,10 @@ class PipelineStatus(BaseModel):
     sizes: list[CollectionSize] = Field(description="database size per collection (only with sizes=true)")
     alerts: AlertStatus
     attention: list[str] = Field(description="one line per problem, saying what to do; empty when all is well")
+    quarantine: QuarantineStatus = Field(
+        description="bars the price-limit check kept out of stock_data: how many, the newest few (not a reason for "
+                    "exit_code 1)"
+    )
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 
 

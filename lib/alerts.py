@@ -1,10 +1,11 @@
 """Alerts derived from what the jobs store, sent at most once per event.
 
 After every job (run_job in lib/jobs/runner.py calls `alert_after_job`, so every market's jobs do) the stored
-state is read - run records, day records, the latest done day, the analysis progress, track records - and
-each event becomes a key: a failure streak of
+state is read - run records, day records, the latest done day, the analysis progress, the quarantine, track
+records - and each event becomes a key: a failure streak of
 a job (`job_failed:<job>:<first failed run>`), its recovery, a source blocked over consecutive runs, a no_data
-day, a market or the analysis stale since a given day, a chosen strategy's picks of a day. A key already in
+day, a market or the analysis stale since a given day, the bars of a day quarantined (`quarantine:<day>`), a
+chosen strategy's picks of a day. A key already in
 system_info.alerts is never alerted again, so cron retrying every hour sends nothing new. Each channel of a
 record is claimed atomically before sending; a failed delivery is retried by the next job's alert step, up to
 ALERT_MAX_ATTEMPTS. Nothing here can fail the job."""
@@ -21,7 +22,14 @@ from lib.errors import ConfigError, NotifyError
 from lib.log import KST, get_logger
 from lib.notifiers import Alert, Notifier, build_notifiers, configured_channels
 from lib.screener import discover, screen
-from lib.status import DAY_JOB, analysis_status, known_markets, market_of, market_status
+from lib.status import (
+    DAY_JOB,
+    QUARANTINE_SHOWN,
+    analysis_status,
+    known_markets,
+    market_of,
+    market_status,
+)
 from lib.storage import Storage, naive_utc
 
 log = get_logger("alerts")
@@ -126,6 +134,26 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
     return out
 
 
+def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime) -> list[Alert]:
+    """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per day, naming the
+    bars (a later bar quarantined for the same day is in check_db, not in a second alert)."""
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for doc in storage.latest_quarantined(since=today - max_age):
+        by_day.setdefault(doc["date_kst"], []).append(doc)
+    out = []
+    for day, docs in sorted(by_day.items()):
+        lines = [f"{d['ticker']} ({d.get('market', '')}): {d['reason']}" for d in docs[:QUARANTINE_SHOWN]]
+        more = f"\n... and {len(docs) - QUARANTINE_SHOWN} more" if len(docs) > QUARANTINE_SHOWN else ""
+        out.append(_alert(
+            f"quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
+            f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.quarantine):\n"
+            + "\n".join(lines) + more + "\nIf the source or file was wrong, fix it and run `python daily_update.py "
+            f"--redo {day}`; `python check_db.py` lists the quarantined bars.",
+            now, day=day, tickers=[d["ticker"] for d in docs],
+        ))
+    return out
+
+
 def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
                  registry_loader: Callable[[], Any]) -> list[Alert]:
     """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
@@ -200,6 +228,7 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     max_age = dt.timedelta(days=settings.alert_max_age_days)
     as_of = as_of or now
     events = job_events(storage, now, max_age) + market_events(storage, settings, now, as_of, max_age)
+    events += quarantine_events(storage, as_of.astimezone(KST).date(), max_age, now)
     if settings.alert_strategies:
         today = as_of.astimezone(KST).date()
         events += picks_events(storage, settings, today, max_age, now, registry_loader or discover)

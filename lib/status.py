@@ -143,6 +143,35 @@ class AlertStatus:
 
 
 @dataclass
+class QuarantinedBar:
+    """A bar the price-limit check kept out of stock_data (lib/quarantine.py), and why."""
+
+    ticker: str
+    day: dt.date
+    market: str
+    reason: str
+
+
+@dataclass
+class QuarantineStatus:
+    """How many bars are held in system_info.quarantine, and the newest few. A WARNING-level "needs a look": shown,
+    alerted once per day, but not a reason for exit 1 (an entry stays until its day is collected clean)."""
+
+    count: int = 0
+    latest: list[QuarantinedBar] = field(default_factory=list)
+
+
+QUARANTINE_SHOWN = 5
+
+
+def quarantine_status(storage: Storage) -> QuarantineStatus:
+    """The number of quarantined bars and the newest QUARANTINE_SHOWN of them."""
+    latest = [QuarantinedBar(d["ticker"], dt.date.fromisoformat(d["date_kst"]), d.get("market", ""), d["reason"])
+              for d in storage.latest_quarantined(QUARANTINE_SHOWN)]
+    return QuarantineStatus(storage.quarantine_count() if latest else 0, latest)
+
+
+@dataclass
 class Status:
     """Everything check_db shows, and what needs attention."""
 
@@ -153,6 +182,7 @@ class Status:
     sizes: list[CollectionSize]
     alerts: AlertStatus
     attention: list[str] = field(default_factory=list)
+    quarantine: QuarantineStatus = field(default_factory=QuarantineStatus)
 
     @property
     def exit_code(self) -> int:
@@ -308,6 +338,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         jobs=job_runs(storage, now),
         sizes=storage.collection_sizes() if sizes else [],
         alerts=alert_status(storage, settings, now),
+        quarantine=quarantine_status(storage),
     )
     status.attention = attention(status, settings)
     return status

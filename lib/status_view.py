@@ -97,6 +97,15 @@ def render_text(status: Status, quiet: bool = False) -> str:
         out.append(table(["collection", "documents", "data", "on disk", "indexes"], rows + total, right=(1, 2, 3, 4)))
         if estimated:
             out.append("  * estimated from a sample of documents (this server reports no collection statistics)")
+    q = status.quarantine
+    out.append("\nQuarantined bars (refused by the price-limit check, kept out of stock_data)")
+    if q.count:
+        out.append(f"  {count(q.count)} bar(s) held in system_info.quarantine (when the source or file was wrong, fix "
+                   "it and run `daily_update.py --redo DAY`); the newest:")
+        out.append(table(["day", "ticker", "market", "reason"],
+                         [[b.day.isoformat(), b.ticker, b.market, _short(b.reason, 90)] for b in q.latest]))
+    else:
+        out.append("  none")
     al = status.alerts
     out.append("\nAlerts")
     out.append(f"  channels: {', '.join(al.channels) or 'none configured (TELEGRAM_BOT_TOKEN, ALERT_WEBHOOK_URL)'}; "

@@ -292,3 +292,28 @@ def test_an_alert_step_that_breaks_leaves_the_jobs_exit_code_alone(make_settings
     assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
     assert "WARNING alerts: could not evaluate or send (RuntimeError: database hiccup); the job's result stands" in (
         capsys.readouterr().err)
+
+
+def test_quarantined_bars_of_a_day_are_alerted_once_naming_them_and_the_redo(
+    storage, settings, make_settings, clock, stub, tmp_path
+):
+    run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
+    panel = pd.read_parquet(PANEL)
+    panel.loc[(panel["ticker"] == "005930") & (panel["date"] == "2024-09-02"), "close"] *= 2
+    panel.to_parquet(tmp_path / "wrong.parquet")
+    corrupt = settings.model_copy(update={"krx_replay_path": tmp_path / "wrong.parquet"})
+    assert run_collection("daily_update", storage, corrupt, evening(D(2024, 9, 3)), clock) == 0
+    for _ in range(2):  # the next jobs' alert steps send nothing new
+        alert(storage, settings, clock, D(2024, 9, 3))
+    [message] = stub.messages("telegram")
+    assert "1 bar(s) of 2024-09-02 quarantined" in message["text"]
+    assert "005930 (KOSPI): close 148,800 is +100.3% from the previous close 74,300" in message["text"]
+    assert "`python daily_update.py --redo 2024-09-02`" in message["text"]
+    [hook] = stub.messages("webhook")
+    assert hook["kind"] == "quarantine" and hook["severity"] == "warning"
+
+    # a quarantine of a day older than ALERT_MAX_AGE_DAYS (a history load) is shown by check_db, not alerted
+    storage.quarantine_bars([{"ticker": "000660", "day": D(2024, 6, 3), "market": "KOSPI", "reason": "test",
+                              "bar": {"close": 1}}])
+    alert(storage, settings, clock, D(2024, 9, 3))
+    assert len(stub.messages("telegram")) == 1

@@ -123,6 +123,18 @@ def test_bad_requests_get_a_status_and_a_reason(client, url, params, status, det
         assert detail in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("url", ["/etf/trending", "/etf/XLF/holdings", "/portfolio"])
+@pytest.mark.parametrize("day", ["1700000000", "2025-09-03T00:00", "20250903", "2025-02-30"])
+def test_a_date_that_is_not_yyyy_mm_dd_is_a_422_saying_the_format(client, url, day):
+    # pydantic alone would read Unix seconds and datetimes as dates and answer 200 for another day
+    response = client.get(url, params={"date": day})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and set(response.json()) == {"error"}
+    assert error["message"] == "date: not a calendar date in the form YYYY-MM-DD, e.g. 2025-09-03"
+    assert error["details"][0]["loc"] == ["query", "date"]
+
+
 def test_every_etf_route_and_status_is_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly"):

@@ -50,8 +50,8 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 
 
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
-    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "krx",
-            "--no-serve"]
+    argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "both",
+            "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02", "--no-serve"]
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
     # Every step's section says on stdout what the step did.
@@ -65,6 +65,10 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     assert re.search(r"ticker\s+name\s+close KRW\s+day\s+score\s+why it fired", out) or "no stock fires" in out
     assert re.search(r"20 sessions\s+[\d,]+\s+[-+]\d+\.\d\d%.*[-+]\d+\.\d\d pts\s+(beats|TRAILS) the universe", out)
     assert "=== check_db" in out and out.rstrip().endswith("Nothing needs attention.")
+    # check_db comes last, after the US part, and shows both markets
+    check = out.index("=== check_db")
+    assert out.index("=== trending ETFs on 2025-09-02") < check and out.index("=== 3/3 monthly_rebalance") < check
+    assert "KRX (KOSPI, KOSDAQ) - day records" in out[check:] and "US ETFs (XNYS) - day records" in out[check:]
 
 
 def test_the_demo_checks_the_strategy_before_running_anything(capsys):

@@ -159,3 +159,45 @@ def test_check_db_reads_the_shared_store_the_scripts_wrote(make_settings, capsys
     assert check_db.main(["--today", "2024-08-30", "--no-sizes"], settings=settings) == 1
     out = capsys.readouterr().out
     assert "Database size" not in out and "Needs attention (" in out and "2024-08-29" in out
+
+
+def test_quarantined_bars_are_shown_with_their_count_and_reason_but_do_not_fail_check_db(
+    make_settings, tmp_path, capsys
+):
+    import pandas as pd
+
+    from tests.conftest import PANEL
+
+    settings = make_settings(setup_history_sessions=5)
+    assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
+    panel = pd.read_parquet(PANEL)
+    wrong = panel["ticker"].isin(["005930", "000660"]) & (panel["date"] == "2024-09-02")
+    panel.loc[wrong, "close"] *= 2  # a file with two closes of a day doubled
+    panel.to_parquet(tmp_path / "wrong.parquet")
+    corrupt = make_settings(krx_replay_path=tmp_path / "wrong.parquet")
+    assert daily_update.main(["--today", "2024-09-03"], settings=corrupt) == 0
+    capsys.readouterr()
+
+    assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0
+    out = capsys.readouterr().out
+    section = out.split("Quarantined bars (refused by the price-limit check, kept out of stock_data)\n")[1]
+    lines = section.splitlines()
+    assert lines[0].startswith("  2 bar(s) held in system_info.quarantine") and "--redo DAY" in lines[0]
+    assert lines[1].split() == ["day", "ticker", "market", "reason"]
+    assert lines[2].split()[:3] == ["2024-09-02", "000660", "KOSPI"] and "+100.3%" in lines[2]
+    assert lines[3].split()[:3] == ["2024-09-02", "005930", "KOSPI"]
+    assert "close 148,800 is +100.3% from the previous close 74,300" in lines[3]
+    assert out.rstrip().endswith("Nothing needs attention.")
+    assert check_db.main(["--today", "2024-09-03", "--quiet"], settings=settings) == 0
+    assert capsys.readouterr().out == ""
+    assert check_db.main(["--today", "2024-09-03", "--json", "--no-sizes"], settings=settings) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["quarantine"]["count"] == 2 and body["exit_code"] == 0
+    assert body["quarantine"]["latest"][1] == {
+        "ticker": "005930", "day": "2024-09-02", "market": "KOSPI", "reason": body["quarantine"]["latest"][1]["reason"]}
+
+    # a redo with the fixed file releases them
+    assert daily_update.main(["--today", "2024-09-03", "--redo", "2024-09-02"], settings=settings) == 0
+    capsys.readouterr()
+    assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0
+    assert "kept out of stock_data)\n  none\n" in capsys.readouterr().out

@@ -8,7 +8,10 @@ What each kind protects:
 - screening index rows: RETENTION_SCREENING_DAYS is how far back a screen stays answerable, counted from the
   latest analysed day; the rows of the longest strategy lookback before that window stay too, so every screen
   inside it reads its full window. stock_analyzed.<ticker>, which track records read, is never touched.
+- stored picks (daily_picks, the screener's answer of each day): RETENTION_PICKS_DAYS back from the latest
+  analysed day, but never a day whose screening rows are kept (the analysis would compute it again).
 - run records: counted back from today; each job's latest run and runs marked running are kept.
+- AI results: counted back from today (RETENTION_AI_DAYS); no screen or track record reads them.
 - alert records: counted back from today; kept longer than ALERT_MAX_AGE_DAYS (checked in settings), so an
   event still being evaluated can never be alerted twice.
 - day records (the catch-up's memory), the universe, track records: never deleted."""
@@ -57,11 +60,14 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
         _with_prices(prices, "quarantine", storage.delete_quarantine_before, "quarantined bars dated before {}"),
         _with_prices(prices, "cross_section", storage.delete_cross_section_before,
                      "measure values (rs_rating) of days before {}"),
-        _screening(storage, settings, calendar, registry),
+        screening := _screening(storage, settings, calendar, registry),
+        _picks(storage, settings, screening),
         _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.delete_runs_before,
                 "run records started before {:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
         _by_age("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days, now, storage.delete_alerts_before,
                 "alert records created before {:%Y-%m-%d %H:%M} UTC"),
+        _by_age("ai", "RETENTION_AI_DAYS", settings.retention_ai_days, now, storage.delete_ai_results_before,
+                "AI results created before {:%Y-%m-%d %H:%M} UTC"),
     ]
 
 
@@ -109,6 +115,23 @@ def _screening(storage: Storage, settings: Settings, calendar: TradingCalendar, 
     return Cut("screening", setting, days, before,
                f"rows dated before {before}: screens stay answerable from {window[0]} to {latest} (the latest "
                f"analysed day), each with its {lookback}-session lookback", delete)
+
+
+def _picks(storage: Storage, settings: Settings, screening: Cut) -> Cut:
+    days, setting = settings.retention_picks_days, "RETENTION_PICKS_DAYS"
+    delete = storage.delete_daily_picks_before
+    latest = storage.latest_analysis_day()
+    if not days or latest is None:
+        return Cut("picks", setting, days, None, "kept forever" if not days else "nothing analysed", delete)
+    if screening.before is None:
+        # Every day the screening index holds gets its picks computed again by the analysis: keep them all.
+        return Cut("picks", setting, days, None, f"kept while the screening rows of their days are ({screening.why})",
+                   delete)
+    asked = latest - dt.timedelta(days=days)
+    before = min(asked, screening.before)
+    held = "" if before == asked else f" (held back from {asked}: the screening rows from {before} on are kept)"
+    return Cut("picks", setting, days, before,
+               f"picks of days before {before}: {days} days before the latest analysed day {latest}{held}", delete)
 
 
 def apply(cut: Cut, dry_run: bool = False) -> int:

@@ -35,19 +35,35 @@ def read_panel(path: Path) -> pd.DataFrame:
         raise ConfigError(f"KRX_REPLAY_PATH: {path.name} lacks columns {missing}")
     panel = panel.copy()
     # The line of each row in the file (after a CSV's header line), for messages about bad values.
-    panel.index = pd.RangeIndex(2, len(panel) + 2) if path.suffix.lower() != ".parquet" else pd.RangeIndex(
-        1, len(panel) + 1
-    )
+    parquet = path.suffix.lower() == ".parquet"
+    panel.index = pd.RangeIndex(1, len(panel) + 1) if parquet else pd.RangeIndex(2, len(panel) + 2)
     panel["ticker"] = panel["ticker"].astype(str).str.zfill(6)
-    try:
-        panel["date"] = pd.to_datetime(panel["date"]).dt.date
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"KRX_REPLAY_PATH: unreadable dates in {path.name}: {exc}") from None
+    panel["date"] = _dates(panel["date"], f"{path.name} {'row' if parquet else 'line'}")
     # No base_price column: the file is taken as already adjusted (no corporate action is derived from it).
     for optional in ("value", "shares", "base_price"):
         if optional not in panel.columns:
             panel[optional] = float("nan")
     return panel
+
+
+def _dates(column: pd.Series, where: str) -> pd.Series:
+    """The date column as dates; a value that is not YYYY-MM-DD is one ConfigError naming its line (`where`)."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.date
+    text = column.astype("string")  # datetime.date values (a parquet date column) become YYYY-MM-DD
+    iso = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce")  # 2025-02-30 too
+    bad = parsed.isna()
+    if bad.any():
+        line = bad.idxmax()
+        value = column.loc[line]
+        shown = "no date" if pd.isna(value) else f"date {str(value)[:40]!r}"
+        more = f" ({int(bad.sum())} such rows in all)" if bad.sum() > 1 else ""
+        raise ConfigError(
+            f"KRX_REPLAY_PATH: {where} {line}: {shown} is not a date in the form YYYY-MM-DD (e.g. 2025-05-16); "
+            f"correct the file{more}"
+        )
+    return parsed.dt.date
 
 
 class ReplaySource(DailyMarketSource):

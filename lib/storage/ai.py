@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.storage.client import StoreBase
+from lib.storage.client import StoreBase, naive_utc
 
 
 class AiStore(StoreBase):
@@ -20,6 +21,7 @@ class AiStore(StoreBase):
     def _ai_indexes(self) -> None:
         self.ai_results.create_index([("cache_key", ASCENDING), ("status", ASCENDING), ("created_utc", DESCENDING)])
         self.ai_results.create_index([("tickers", ASCENDING), ("created_utc", DESCENDING)])
+        self.ai_results.create_index([("created_utc", ASCENDING)])  # the retention's range delete
 
     def save_ai_result(self, doc: dict[str, Any]) -> None:
         """Store one result (its `_id` is the result id)."""
@@ -41,3 +43,11 @@ class AiStore(StoreBase):
         their raw replies."""
         cursor = self.ai_results.find({"tickers": ticker}, {"raw_reply": 0, "parse_errors": 0})
         return list(cursor.sort([("created_utc", DESCENDING), ("data_date", DESCENDING)]).limit(limit))
+
+    def delete_ai_results_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
+        """Delete the results created before `cutoff` (or, with dry_run, count them); returns how many."""
+        query = {"created_utc": {"$lt": naive_utc(cutoff)}}
+        if dry_run:
+            return self.ai_results.count_documents(query)
+        self._write("ai_results.cleanup")
+        return self.ai_results.delete_many(query).deleted_count

@@ -94,3 +94,16 @@ class PicksStore(StoreBase):
             {"_id": {"$gte": f"{strategy}:", "$lt": f"{strategy};"}}, {"date": 1}, sort=[("_id", DESCENDING)]
         )
         return dt.date.fromisoformat(doc["date"]) if doc else None
+
+    def delete_daily_picks_before(self, day: dt.date, dry_run: bool = False) -> int:
+        """Delete the stored picks dated before `day` (or, with dry_run, count them), and move the first day the
+        API answers to `day` at the earliest, so no request looks for what is gone; returns how many."""
+        query = {"date": {"$lt": day.isoformat()}}
+        if dry_run:
+            return self.daily_picks.count_documents(query)
+        self._write("daily_picks.cleanup")
+        deleted = self.daily_picks.delete_many(query).deleted_count
+        self.system["analysis_state"].update_one(
+            {"_id": DAILY_PICKS, "first_day": {"$lt": day.isoformat()}}, {"$set": {"first_day": day.isoformat()}}
+        )
+        return deleted

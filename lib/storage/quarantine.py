@@ -71,6 +71,17 @@ class QuarantineStore(StoreBase):
         query = {"ticker": ticker} if ticker else {}
         return list(self.quarantine.find(query, {"_id": 0}).sort([("date", ASCENDING), ("ticker", ASCENDING)]))
 
+    def quarantine_count(self) -> int:
+        """How many bars are held in the quarantine."""
+        return self.quarantine.count_documents({})
+
+    def latest_quarantined(self, limit: int | None = None, since: dt.date | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` (default all) quarantined bars of days on or after `since`, newest day first, without
+        `_id`."""
+        query = {"date": {"$gte": to_utc_midnight(since)}} if since else {}
+        cursor = self.quarantine.find(query, {"_id": 0}).sort([("date", DESCENDING), ("ticker", ASCENDING)])
+        return list(cursor if limit is None else cursor.limit(limit))
+
     def last_quarantined_before(self, day: dt.date) -> dict[str, tuple[dt.date, float]]:
         """Each ticker's latest quarantined (date, close) before `day`."""
         out: dict[str, tuple[dt.date, float]] = {}

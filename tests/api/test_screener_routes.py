@@ -54,6 +54,21 @@ def test_every_parameter_of_every_strategy_works_from_a_query_string(client, str
     assert body["source"] == "computed" and body["track_record"]["as_of_date"] == "2024-06-03"
 
 
+@pytest.mark.parametrize("strategy", list(REGISTRY), ids=lambda s: s.name)
+def test_every_strategys_screen_and_listing_say_what_its_score_means(client, strategy):
+    assert strategy.score_meaning.strip(), f"{strategy.name}: declare score_meaning"
+    stored = client.get("/screener", params={"strategy_name": strategy.name}).json()
+    assert stored["source"] == "stored" and stored["score_meaning"] == strategy.score_meaning
+    other = next(iter(strategy.params.model_fields), None)
+    if other is not None:  # a computed screen says it too
+        value = other_value(strategy, other)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        computed = client.get("/screener", params={"strategy_name": strategy.name, other: text}).json()
+        assert computed["source"] == "computed" and computed["score_meaning"] == strategy.score_meaning
+    info = client.get(f"/strategies/{strategy.name}").json()
+    assert info["score_meaning"] == strategy.score_meaning
+
+
 def test_the_readme_example_is_served(client):
     response = client.get("/screener", params={"strategy_name": "golden_cross", "fast": "5", "slow": "20"})
     assert response.status_code == 200 and response.json()["params"] == {"fast": 5, "slow": 20, "within_days": 3}

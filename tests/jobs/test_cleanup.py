@@ -147,6 +147,9 @@ def test_a_second_cleanup_waits_for_the_first_and_the_dry_run_changes_nothing(ma
     assert out.startswith("Cleanup dry run: nothing is deleted")
     assert [ln.split()[:4] for ln in out.splitlines() if ln.split()[:1] == ["runs"]] == [
         ["runs", "RETENTION_RUNS_DAYS=1", "1", "run"]]
+    kinds = [ln.split()[0] for ln in out.splitlines()[3:]]
+    assert {"picks", "ai"} <= set(kinds), out
+    assert [ln.split()[1:3] for ln in out.splitlines() if ln.split()[:1] == ["ai"]] == [["RETENTION_AI_DAYS=365", "0"]]
     assert len(storage.runs()) == 2
 
     storage.acquire_lock("cleanup", "someone_else", now, dt.timedelta(minutes=30))
@@ -183,3 +186,47 @@ def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_set
     assert (run["deleted_quarantine"], run["deleted_cross_section"]) == (1, 2)
     assert run_cleanup(storage, bounded, clock, registry) == 0
     assert storage.runs("cleanup")[0]["deleted_cross_section"] == 0
+
+
+def test_old_picks_and_ai_results_go_but_every_day_the_screening_index_holds_keeps_its_picks(
+    storage, make_settings, clock, registry
+):
+    settings = analysed_store(storage, make_settings, clock, retention_screening_days=30, retention_picks_days=5,
+                              retention_ai_days=10)
+    for n, age in enumerate((11, 9, 0)):
+        storage.save_ai_result({"_id": f"r{n}", "status": "ok", "tickers": ["005930"],
+                                "created_utc": clock() - dt.timedelta(days=age)})
+    names = storage.picks_state()["strategies"]  # the analysis stores every strategy's, not just the registry's
+    days_before = {n: set(storage.daily_picks_days(n)) for n in names}
+    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock())}
+    # 5 days would drop picks of days whose rows are kept, which the analysis would compute again
+    assert cuts["picks"].before == cuts["screening"].before and "held back" in cuts["picks"].why
+    old = {n: {d for d in days if d < cuts["picks"].before.isoformat()} for n, days in days_before.items()}
+    assert apply(cuts["picks"], dry_run=True) == sum(map(len, old.values())) > 0
+    assert apply(cuts["ai"], dry_run=True) == 1
+
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    run = storage.runs("cleanup")[0]
+    assert run["deleted_picks"] == sum(map(len, old.values())) and run["deleted_ai"] == 1
+    assert {n: set(storage.daily_picks_days(n)) for n in names} == {n: days_before[n] - old[n] for n in names}
+    assert storage.picks_state()["first_day"] == cuts["picks"].before.isoformat()
+    assert sorted(r["_id"] for r in storage.ai_results_for("005930", 10)) == ["r1", "r2"]
+
+    # the next analysis of the day computes nothing again, and a second cleanup deletes nothing more
+    storage.tickers.update_many({}, {"$set": {"last_analyzed_date": None}})
+    assert run_analysis(storage, settings, evening(LAST, 23), clock) == 0
+    assert {n: set(storage.daily_picks_days(n)) for n in names} == {n: days_before[n] - old[n] for n in names}
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert (storage.runs("cleanup")[0]["deleted_picks"], storage.runs("cleanup")[0]["deleted_ai"]) == (0, 0)
+
+
+def test_picks_kept_longer_than_the_screening_rows_go_at_their_own_bound(storage, make_settings, clock, registry):
+    settings = analysed_store(storage, make_settings, clock, retention_screening_days=30, retention_picks_days=150)
+    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock())}
+    assert cuts["picks"].before == LAST - dt.timedelta(days=150) < cuts["screening"].before
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    for name in storage.picks_state()["strategies"]:
+        assert min(storage.daily_picks_days(name)) >= (LAST - dt.timedelta(days=150)).isoformat()
+    forever = make_settings(setup_history_sessions=120, retention_picks_days=0, retention_ai_days=0)
+    cuts = {c.kind: c for c in plan(storage, forever, TradingCalendar(), registry, clock())}
+    assert cuts["picks"].before is None and cuts["ai"].before is None

@@ -50,3 +50,39 @@ def test_a_base_price_column_is_served_and_a_file_without_one_is_taken_as_adjust
     replay = ReplaySource(with_base)
     frame = replay.normalise(replay.fetch_raw(query), query).set_index("ticker")
     assert frame.loc["005930", "base_price"] == 74_400 - 100
+
+
+def test_a_date_in_another_format_is_one_line_naming_the_file_line_and_the_format_and_exit_2(
+    tmp_path, make_settings, capsys
+):
+    import manual_setup
+
+    panel = pd.read_parquet(PANEL)
+    panel.loc[5, "date"] = "2025/05/16"
+    csv = tmp_path / "history.csv"
+    panel.to_csv(csv, index=False)
+    assert csv.read_text().splitlines()[6].startswith("2025/05/16,")  # line 7 of the file, the header is line 1
+    with pytest.raises(ConfigError) as raised:
+        ReplaySource(csv)
+    assert str(raised.value) == (
+        "KRX_REPLAY_PATH: history.csv line 7: date '2025/05/16' is not a date in the form YYYY-MM-DD "
+        "(e.g. 2025-05-16); correct the file"
+    )
+    capsys.readouterr()
+    assert manual_setup.main(["--today", "2024-08-30"], settings=make_settings(krx_replay_path=csv)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.split()[1] == "manual_setup" for line in err)  # log lines only, no traceback
+    [error] = [line for line in err if line.split()[2] == "ERROR"]
+    assert "history.csv line 7: date '2025/05/16' is not a date in the form YYYY-MM-DD" in error
+
+
+@pytest.mark.parametrize(("value", "shown"), [("", "no date"), ("2024-02-30", "date '2024-02-30'"),
+                                               ("20240102", "date '20240102'")])
+def test_an_empty_or_impossible_date_is_named_by_its_line_too(tmp_path, value, shown):
+    csv = tmp_path / "h.csv"
+    csv.write_text("date,ticker,open,high,low,close,volume,market_cap,market,name\n"
+                   "2024-01-02,005930,1,1,1,1,1,1,KOSPI,A\n"
+                   f"{value},005930,1,1,1,1,1,1,KOSPI,A\n")
+    with pytest.raises(ConfigError) as raised:
+        ReplaySource(csv)
+    assert str(raised.value).startswith(f"KRX_REPLAY_PATH: h.csv line 3: {shown} is not a date in the form YYYY-MM-DD")

@@ -130,3 +130,22 @@ def test_read_routes_can_require_a_key(make_client):
     assert client.get("/stocks", headers={"X-API-Key": "wrong"}).status_code == 401
     assert client.get("/stocks", headers={"X-API-Key": KEY}).status_code == 200
     assert client.get("/health").status_code == 200  # monitoring stays open
+
+
+def test_every_json_read_route_needs_the_key_when_reads_require_one(make_client):
+    client = make_client(api_keys_for_reads=True)
+    paths = client.get("/openapi.json").json()["paths"]
+    samples = {"{ticker}": "005930", "{name}": "macd_golden_cross"}
+    checked = []
+    for path, operations in paths.items():
+        if "get" not in operations or path == "/health":
+            continue
+        url = path
+        for placeholder, value in samples.items():
+            url = url.replace(placeholder, value)
+        response = client.get(url)
+        assert response.status_code == 401, f"{url} answered {response.status_code} without a key"
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert "401" in operations["get"]["responses"], f"{path} does not document its 401"
+        checked.append(path)
+    assert {"/stocks", "/etf/trending", "/portfolio", "/portfolio/monthly", "/status"} <= set(checked)

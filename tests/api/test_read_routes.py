@@ -51,6 +51,21 @@ def test_a_database_that_is_down_is_a_quick_503_without_internal_text():
     assert "127.0.0.1" not in other.text
 
 
+def test_health_shows_a_failed_runs_error_only_to_a_caller_with_a_key(make_client, analysed):
+    started = dt.datetime(2030, 1, 1, 10, 0)
+    analysed.start_run("test-failed-run", {"job_name": "daily_update", "start_time_utc": started})
+    analysed.finish_run("test-failed-run", {"status": "failed", "end_time_utc": started,
+                                             "error": "ServerSelectionTimeoutError: db-internal.corp:27017"})
+    try:
+        client = make_client()
+        anonymous = client.get("/health").json()["jobs"]["daily_update"]
+        assert anonymous["status"] == "failed" and anonymous["error"] is None
+        keyed = client.get("/health", headers={"X-API-Key": KEY}).json()["jobs"]["daily_update"]
+        assert keyed["error"] == "ServerSelectionTimeoutError: db-internal.corp:27017"
+    finally:
+        analysed.job_status.delete_one({"_id": "test-failed-run"})
+
+
 def test_stocks_pages_cover_the_universe_once(client, analysed):
     everyone = client.get("/stocks", params={"status": "all", "limit": 500}).json()
     pages = [client.get("/stocks", params={"status": "all", "limit": 4, "offset": o}).json() for o in range(0, 40, 4)]

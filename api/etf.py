@@ -33,8 +33,10 @@ class Period(IntEnum):
 
 NOT_FOUND = {404: {"model": ErrorBody, "description": "nothing stored for this request yet (the message says what)"}}
 BAD_DATE = {422: {"model": ErrorBody, "description": "a malformed parameter, or a date that is not an XNYS session"}}
-UNAUTHORIZED = error_responses(401)
-NO_DB = {**UNAUTHORIZED, 503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"}}
+NO_DB = {
+    **error_responses(401),
+    503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"},
+}
 
 
 class Performance(BaseModel):

@@ -28,7 +28,8 @@ class JobRun(BaseModel):
     start_time_utc: UtcDateTime | None = None
     end_time_utc: UtcDateTime | None = None
     error: str | None = Field(
-        default=None, description="why the run failed; shown only to a caller with a valid X-API-Key (it may name hosts)"
+        default=None,
+        description="why the run failed; shown only to a caller with a valid X-API-Key (it may name hosts)",
     )
 
 

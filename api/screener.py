@@ -46,7 +46,11 @@ class TrackRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     as_of_date: str | None = None
-    picks: int = Field(description="past firing days counted")
+    picks: int = Field(
+        description="past picks counted: one per episode (the first day of a run of consecutive firing days of a "
+        "stock), so a 'within N days' signal is not counted N times"
+    )
+    firing_days: int | None = Field(None, description="past (stock, day) pairs that fired, every day of an episode")
     horizons: dict[str, HorizonStats]
 
 

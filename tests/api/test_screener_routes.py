@@ -88,6 +88,7 @@ def test_a_past_day_with_default_parameters_sees_no_later_data(client, analysed)
     expected = track_record(strategy, strategy.params(), analysis_frames(analysed, day))
     assert body["source"] == "stored" and body["track_record"]["as_of_date"] == "2024-08-05"
     assert body["track_record"]["picks"] == expected["picks"]
+    assert body["track_record"]["firing_days"] == expected["firing_days"] >= expected["picks"]
     for horizon, stats in expected["horizons"].items():
         assert body["track_record"]["horizons"][horizon] == pytest.approx(stats)
     latest = analysed.strategy_stats("volume_spike")
@@ -101,6 +102,7 @@ def test_a_past_day_with_custom_parameters_is_computed_up_to_that_day(client, an
     params = strategy.parse_params({"multiple": 2})
     expected = track_record(strategy, params, analysis_frames(analysed, day))
     assert body.json()["track_record"]["picks"] == expected["picks"]
+    assert body.json()["track_record"]["firing_days"] == expected["firing_days"]
     assert body.json()["track_record"]["horizons"]["5"] == pytest.approx(expected["horizons"]["5"])
 
 

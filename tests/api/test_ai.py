@@ -202,3 +202,16 @@ def test_a_stocks_stored_analyses_are_listed_newest_first(ai_client):
     assert client.get("/ai/analysis", params={"ticker": "000660"}).json()["items"] == []
     assert client.get("/ai/analysis", params={"ticker": "5930"}).status_code == 422
     assert client.get("/ai/analysis").status_code == 422
+
+
+def test_a_body_that_is_not_json_is_a_400_saying_where_it_breaks(ai_client):
+    client = ai_client(Factory(reply(SUMMARY)))
+    headers = {**AUTH, "content-type": "application/json"}
+    broken = client.post("/ai/analysis", content='{"prompt": ', headers=headers)
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "bad_request"
+    assert broken.json()["error"]["message"] == (
+        "the body is not valid JSON (it breaks at character 11); send a JSON object")
+    assert "400" in client.get("/openapi.json").json()["paths"]["/ai/analysis"]["post"]["responses"]
+    for body, what in (("", "missing"), ("[1, 2]", "not a JSON object")):
+        wrong = client.post("/ai/analysis", content=body, headers=headers)
+        assert wrong.status_code == 422 and wrong.json()["error"]["message"].startswith(f"the body is {what}")

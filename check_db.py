@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
 
     def show(settings: Settings, storage: Storage, _calendar: object, as_of: dt.datetime) -> int:
         today = as_of.astimezone(KST).date() if args.today else None
-        status = gather(storage, settings, clock(), today, sizes=not args.no_sizes)
+        # With --today the whole report, its heading included, is as of that day's evening.
+        status = gather(storage, settings, as_of if args.today else clock(), today, sizes=not args.no_sizes)
         text = to_json(status) if args.json else render_text(status, quiet=args.quiet)
         if text:
             print(text)

@@ -4,12 +4,13 @@ several side by side) and GET /ai/analysis/{id} (a stored result)."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import CalendarDep, NowDep, RegistryDep, SettingsDep, StorageDep, read_access, spend_access
+from api.deps import CalendarDep, NowDep, RegistryDep, SettingsDep, StorageDep, charge, read_access, spend_access
 from api.errors import ApiError, clip, error_responses, not_found
 from api.screener import TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
@@ -199,7 +200,8 @@ def analyse(
     request: Request,
 ) -> AnalysisResponse:
     """Ask the LLM (or several, `models`) to analyse stored data with a prompt. The same request on the same
-    data is served from MongoDB with no LLM call. Needs X-API-Key; limited per key per hour."""
+    data is served from MongoDB with no LLM call. Needs X-API-Key; limited per key per hour (a request answered
+    4xx or 503 before any model or the cache is asked does not count)."""
     try:
         prompt = prompts[body.prompt]
     except ConfigError:
@@ -216,7 +218,7 @@ def analyse(
             "params": extras.get("params"), "key_id": key_id}
     try:
         docs = run_models(storage, settings, request.app.state.llm_factory, prompt, data, _specs(body, settings),
-                          base, now)
+                          base, now, before_spending=partial(charge, storage, settings, key_id, now))
     except LlmNotConfigured as exc:
         raise ApiError(503, str(exc), code="not_configured") from None
     results = [_model_result(d) for d in docs]

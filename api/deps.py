@@ -96,18 +96,20 @@ def read_access(
 
 def spend_access(
     settings: Annotated[Settings, Depends(get_settings)],
-    storage: Annotated[Storage, Depends(get_storage)],
-    now: Annotated[dt.datetime, Depends(get_now)],
     api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> str:
-    """Routes that spend money need a valid X-API-Key and stay under the per-key hourly limit; returns the
-    key's id."""
+    """Routes that spend money need a valid X-API-Key; returns the key's id (the route charges the hourly
+    limit with `charge` once the request is valid, so a rejected request does not use it up)."""
     keys = settings.api_key_values
     if not keys:
         raise ApiError(503, "POST /ai/analysis is disabled: set API_KEYS on the server", code="not_configured")
     if not key_matches(api_key, keys):
         raise ApiError(401, "a valid X-API-Key header is required (one of the server's API_KEYS)")
-    ident = key_id(api_key or "")
+    return key_id(api_key or "")
+
+
+def charge(storage: Storage, settings: Settings, ident: str, now: dt.datetime) -> None:
+    """Count one request against the key's hourly limit (shared by every worker); 429 over it."""
     limit = settings.ai_rate_limit_per_hour
     count, retry_after = storage.hit_rate_limit(f"ai:{ident}", now, 3600)
     if count > limit:
@@ -117,7 +119,6 @@ def spend_access(
             {"limit": limit, "window_seconds": 3600, "retry_after_seconds": retry_after},
             headers={"Retry-After": str(retry_after)},
         )
-    return ident
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]

@@ -138,6 +138,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc.errors())
+        broken = next((d for d in details if d["type"] == "json_invalid"), None)
+        if broken is not None:
+            # A body that does not parse is not a wrong value: 400, saying where the JSON breaks.
+            at = broken["loc"][1] if len(broken["loc"]) > 1 else "?"
+            message = f"the body is not valid JSON (it breaks at character {at}); send a JSON object"
+            return JSONResponse(_body(400, message, [broken]), 400)
+        if details and details[0]["loc"] == ["body"]:
+            what = "missing" if details[0]["type"] == "missing" else "not a JSON object"
+            return JSONResponse(_body(422, f"the body is {what}; send a JSON object (see /docs)", details), 422)
         return JSONResponse(_body(422, _validation_message(details), details), 422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -14,15 +14,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from api.deps import get_settings, get_storage
-from api.errors import ErrorBody
+from api.deps import get_settings, get_storage, read_access
+from api.errors import ErrorBody, error_responses
 from api.types import IsoDate
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.markets.us import us_calendar
 from lib.storage import Storage
 
-router = APIRouter(tags=["etf"])
+router = APIRouter(tags=["etf"], dependencies=[Depends(read_access)])
 
 class Period(IntEnum):
     """The portfolio periods, in sessions."""
@@ -35,7 +35,10 @@ class Period(IntEnum):
 NOT_FOUND = {404: {"model": ErrorBody, "description": "nothing stored for this request yet (the message says what)"}}
 BAD_DATE = {422: {"model": ErrorBody,
                   "description": "a malformed parameter, or a date that is not a New York Stock Exchange trading day"}}
-NO_DB = {503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"}}
+NO_DB = {
+    **error_responses(401),
+    503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"},
+}
 
 
 class Performance(BaseModel):

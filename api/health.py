@@ -27,7 +27,10 @@ class JobRun(BaseModel):
     status: str
     start_time_utc: UtcDateTime | None = None
     end_time_utc: UtcDateTime | None = None
-    error: str | None = None
+    error: str | None = Field(
+        default=None,
+        description="why the run failed; shown only to a caller with a valid X-API-Key (it may name hosts)",
+    )
 
 
 class Health(BaseModel):
@@ -76,7 +79,10 @@ def health(
         for name in ("daily_update", "hourly_analysis", "manual_setup"):
             runs = storage.runs(name, limit=1)
             if runs:
-                jobs[name] = JobRun(**{k: runs[0].get(k) for k in JobRun.model_fields})
+                run = {k: runs[0].get(k) for k in JobRun.model_fields}
+                if not key:
+                    run["error"] = None
+                jobs[name] = JobRun(**run)
     except (PipelineError, PyMongoError) as exc:
         details = {"reason": clip(exc)} if key else None
         body = {"error": {"code": "unavailable", "message": "the database is not reachable", "details": details}}

@@ -46,7 +46,11 @@ class TrackRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     as_of_date: str | None = None
-    picks: int = Field(description="past firing days counted")
+    picks: int = Field(
+        description="past picks counted: one per episode (the first day of a run of consecutive firing days of a "
+        "stock), so a 'within N days' signal is not counted N times"
+    )
+    firing_days: int | None = Field(None, description="past (stock, day) pairs that fired, every day of an episode")
     horizons: dict[str, HorizonStats]
 
 
@@ -268,6 +272,7 @@ def screener_result(
         return ScreenerResult(description=strategy.description, score_meaning=strategy.score_meaning, source="stored",
                               **doc)
     state = storage.picks_state() or {}
+    _check_retained(storage, calendar, strategy, day, state)
     key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
            state.get("latest_day") or storage.latest_screening_day())
     with _cache_lock:
@@ -304,13 +309,46 @@ def resolve_day(
         session = False
     if day < first:
         raise ApiError(404, f"no analysed data for {day}: {span}", details)
+    if day > today:
+        raise ApiError(404, f"{day} is in the future: {span}", details)
     if not session:
         raise ApiError(404, f"{day} is not a KRX session: {span}", details)
     if day > latest:
-        if day > today:
-            raise ApiError(404, f"{day} is in the future: {span}", details)
         raise ApiError(409, f"{day} is not analysed yet: {span}", details, code="not_ready")
     return day
+
+
+def _check_retained(
+    storage: Storage, calendar: Any, strategy: Strategy, day: dt.date, state: dict[str, Any]
+) -> None:
+    """404 for a custom screen of a day whose lookback window cleanup.py has removed from the screening index
+    (RETENTION_SCREENING_DAYS): computed on what is left it would find fewer picks, not none."""
+    first_row = storage.first_screening_day()
+    analysed_from = state.get("first_day")
+    if first_row is None or analysed_from is None or first_row <= dt.date.fromisoformat(analysed_from):
+        return  # nothing was removed
+    try:
+        span = calendar.sessions_between(first_row, first_row + dt.timedelta(days=2 * strategy.lookback + 30))
+    except ConfigError:
+        return
+    answerable = span[min(strategy.lookback, len(span)) - 1]
+    if day < answerable:
+        raise ApiError(
+            404,
+            f"{strategy.name} with custom parameters can be screened from {answerable} on: older screening rows "
+            f"were removed by cleanup.py (RETENTION_SCREENING_DAYS); the default parameters' stored picks reach "
+            f"back to {analysed_from}",
+            {"first_day": answerable.isoformat()},
+        )
+
+
+def _described(strategy: Strategy, params: BaseModel) -> str:
+    """The strategy's description, which names its default parameters, with the ones this answer changed."""
+    defaults = strategy.params().model_dump()
+    changed = [f"{k}={v}" for k, v in params.model_dump().items() if v != defaults.get(k)]
+    if not changed:
+        return strategy.description
+    return f"{strategy.description} (with its default parameters; this answer used {', '.join(changed)})"
 
 
 def _compute(
@@ -321,7 +359,7 @@ def _compute(
     record = track_record(strategy, params, analysis_frames(storage, day))
     return ScreenerResult(
         strategy=strategy.name,
-        description=strategy.description,
+        description=_described(strategy, params),
         score_meaning=strategy.score_meaning,
         date=day,
         params=params.model_dump(),

@@ -155,15 +155,19 @@ def run_models(
     specs: Sequence[ModelSpec],
     base: dict[str, Any],
     now: dt.datetime,
+    before_spending: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Each model's result, side by side (asked in parallel), in the order of `specs`. Every model is built
-    first, so a provider that is not configured fails the request before anything is spent."""
+    first, so a provider that is not configured fails the request before anything is spent; `before_spending`
+    is called once that is known (the caller's rate limit), before any model is asked."""
     for spec in specs:
         if storage.cached_ai_result(
             cache_key(prompt, spec, [s.ticker for s in data.stocks], dt.date.fromisoformat(data.date),
                       prompt.variables(data))
         ) is None:
             factory(settings, spec)  # raises LlmNotConfigured before any model is called
+    if before_spending is not None:
+        before_spending()
     if len(specs) == 1:
         return [run_one(storage, settings, factory, prompt, data, specs[0], base, now)]
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:

@@ -32,6 +32,11 @@ LIMITS = ((dt.date(1998, 12, 7), 0.15), (dt.date(2015, 6, 15), 0.30))
 # Limit prices are truncated to the tick inside the band; adjusted files round. Neither reaches half a percent
 # (the shared panel's largest excess is 0.15%), so this slack only keeps rounding from looking impossible.
 SLACK = 0.005
+# Below this many checked rows an answer is judged row by row: in a one- or few-stock file a genuine event (a
+# consolidation without a base price) cannot be told from a corrupt answer, and refusing it would keep every
+# later day of that stock out (each would be compared with the last stored close), where a quarantined bar is
+# followed by the next day's confirmation.
+MIN_ROWS_TO_REFUSE = 5
 RANGE_TOLERANCE = 0.01  # the shared panel's closes stray at most 0.31% outside low..high (rounding)
 
 
@@ -192,9 +197,9 @@ def screen_days(
 ) -> Screened:
     """Split validated market days (oldest first) into the bars to store and the bars to quarantine.
 
-    A market answer in which more than half of the checked rows are impossible is refused as a whole: none of
-    its rows is kept or quarantined (`refused` says why), and the days after it are checked as if it had not
-    been delivered."""
+    A market answer of at least MIN_ROWS_TO_REFUSE checked rows in which more than half are impossible is
+    refused as a whole: none of its rows is kept or quarantined (`refused` says why), and the days after it are
+    checked as if it had not been delivered."""
     state = dict(prior)
     out = Screened()
     for on, frames in days:
@@ -203,7 +208,7 @@ def screen_days(
         updates: dict[str, PriorClose] = {}
         for frame in frames:
             reasons, rows, checkable, notes = _check_frame(frame, on, state)
-            if reasons and len(reasons) * 2 > checkable:
+            if reasons and checkable >= MIN_ROWS_TO_REFUSE and len(reasons) * 2 > checkable:
                 first = next(iter(reasons))
                 example = f"{frame.at[first, 'ticker']}: {reasons[first]}"
                 out.refused.append(Refusal(on, str(frame["market"].iloc[0]), len(reasons), checkable, example))

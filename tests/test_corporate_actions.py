@@ -144,15 +144,17 @@ def test_the_adjusted_series_is_navers_but_for_one_won_naver_truncated():
     assert (ref.loc[before, "volume"] == naver.loc[before, "volume"] * 50).all()  # Naver leaves volumes as traded
 
 
-def test_an_unadjusted_file_without_base_prices_is_refused_at_the_split_not_stored():
+def test_an_unadjusted_file_without_base_prices_quarantines_the_split_day_and_stores_from_the_next():
     bars = unadjusted_005930(with_base=False)
     screened = screen_days(market_days(bars), {})
-    # a one-stock answer whose only row is impossible is refused; every later day is measured against the
-    # last close stored (2,650,000) too, so an unadjusted file without base prices is never stored past a split
-    first, *later = screened.refused
-    assert first.day == SPLIT and "-98.0% from the previous close 2,650,000" in first.message
-    assert [r.day for r in later] == [d for d in bars["date"] if d > SPLIT]
-    assert all(frames for d, frames in screened.kept if d < SPLIT) and screened.quarantined == []
+    # a one-stock answer is judged row by row, as a level shift in a whole market's answer is: the split day is
+    # quarantined with its reason, the next day (within the limit of the quarantined close) confirms the level
+    assert screened.refused == []
+    (held,) = screened.quarantined
+    assert held.day == SPLIT and "-98.0% from the previous close 2,650,000" in held.reason
+    assert len(screened.confirmed) == 1 and "a level shift without a base price" in screened.confirmed[0]
+    stored = [d for d, frames in screened.kept if frames and not frames[0].empty]
+    assert stored == [d for d in bars["date"] if d != SPLIT]
 
 
 # --- each kind, hand-checkable -----------------------------------------------------------------------

@@ -131,6 +131,18 @@ def test_a_level_shift_without_a_base_price_is_quarantined_once_then_confirmed_b
     assert "079970 2024-08-22: close 1,385 is beyond the limit from the last stored close 188" in caplog.text
 
 
+def test_a_one_stock_file_with_a_consolidation_is_not_refused_for_ever(storage, make_settings, clock):
+    # Importing one stock's history: the consolidation day is 1 of 1 checked rows. Refusing that answer as
+    # corrupt kept every later day out too (each compared with the last stored close 188).
+    only = FIXTURES / "krx_079970_2023-12_2024-09.csv"
+    settings = make_settings(setup_history_sessions=5, krx_replay_path=only)
+    assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 16)), clock) == 0
+    assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 26)), clock) == 0
+    assert [(q["ticker"], q["date_kst"]) for q in storage.quarantined()] == [("079970", "2024-08-21")]
+    stored = {b["date"].date(): b["close"] for b in storage.read_bars("079970", D(2024, 8, 20))}
+    assert stored == {D(2024, 8, 20): 188, D(2024, 8, 22): 1_385, D(2024, 8, 23): 1_415, D(2024, 8, 26): 1_449}
+
+
 def test_with_krxs_base_price_the_consolidation_is_stored_and_becomes_a_factor(
     storage, make_settings, clock, tmp_path, with_079970
 ):

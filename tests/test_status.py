@@ -30,6 +30,7 @@ def test_a_healthy_pipeline_shows_every_section_and_exits_0(make_settings, capsy
     capsys.readouterr()
     assert check_db.main(["--today", "2024-09-03"], settings=settings) == 0
     out = capsys.readouterr().out
+    assert out.startswith("Pipeline status as of 2024-09-03 23:59")  # --today's evening, not the wall clock
     assert "collected     2024-07-19 .. 2024-09-03: 32 session(s) (32 completed, 0 no_data)" in out
     assert "behind        0 session(s) after 2024-09-03 not collected (latest session 2024-09-03)" in out
     assert "oldest 2024-09-03, latest 2024-09-03; 0 active ticker(s) pending" in out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.errors import BadDataError, ConfigError, EmptyAnswerError  # noqa: E402
+from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError  # noqa: E402
 from lib.quarantine import screen_days  # noqa: E402
 from lib.sources.base import MARKETS, Query, validate_market_day  # noqa: E402
 from lib.sources.replay import ReplaySource, read_panel  # noqa: E402
@@ -35,6 +35,8 @@ def main(argv: list[str]) -> int:
             query = Query(day, market)
             try:
                 frames.append(validate_market_day(source.normalise(source.fetch_raw(query), query), query, "file"))
+            except OutsideRangeError:
+                continue  # a file holding one market only: the other is outside its range, not an empty day
             except (EmptyAnswerError, BadDataError) as exc:
                 print(f"{day} {market}: {exc}")
         days.append((day, frames))

@@ -69,7 +69,9 @@ function drawTrackRecord(record) {
   }
   const asOf = record && record.as_of_date ? ` as of ${record.as_of_date}` : "";
   $("#track-note").textContent = entries.length
-    ? `Mean return N traded sessions after each past pick${asOf}, next to every analysed stock over the same days.`
+    ? `Mean return N traded sessions after each past pick${asOf}, next to every analysed stock over the same days. `
+      + "A pick is the first day of a stock's run of firing days"
+      + (record.firing_days != null ? ` (${record.picks} picks from ${record.firing_days} firing days).` : ".")
     : "";
 }
 

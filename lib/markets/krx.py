@@ -86,8 +86,11 @@ class KrxCollector(Collector):
             frame = pd.concat([d.data for d in latest.delivered.values()], ignore_index=True)
             ctx.counters["universe_updates"] += _refresh_universe(ctx, frame, latest.day)
 
-    def digest(self, part: str, data: Any) -> str:
-        """The closes and volumes of the market day."""
+    def digest(self, part: str, data: Any) -> str | None:
+        """The closes and volumes of the market day; None when nothing traded (halted stocks only: a small
+        file's day repeats its neighbour's close with no volume, which is not a stale answer)."""
+        if not (data["volume"] > 0).any():
+            return None
         return fingerprint(data)
 
     def _store_bars(self, ctx: JobContext, days: Sequence[DayFetch]) -> None:

@@ -160,14 +160,31 @@ def test_bad_requests_are_422_or_404_naming_what_to_fix(ai_client):
 
 
 def test_the_rate_limit_holds_across_worker_processes(analysed):
-    settings = api_settings(ai_rate_limit_per_hour=3)
-    workers = [TestClient(create_app(settings, storage=analysed, clock=lambda: NOW)) for _ in range(2)]
+    settings = api_settings(ai_rate_limit_per_hour=3, google_api_key="g-key")
+    factory = Factory(*[reply(SUMMARY)] * 5)
+    workers = [TestClient(create_app(settings, storage=analysed, clock=lambda: NOW, llm_factory=factory))
+               for _ in range(2)]
     analysed.rate_limits.delete_many({})
-    body = {"prompt": "technical_summary", "tickers": ["005930"]}
-    statuses = [workers[i % 2].post("/ai/analysis", json=body, headers=AUTH).status_code for i in range(5)]
-    assert statuses == [503, 503, 503, 429, 429]  # 503: no LLM configured; the 4th request is over the limit
-    limited = workers[0].post("/ai/analysis", json=body, headers=AUTH)
+    analysed.ai_results.delete_many({})
+    bodies = [{"prompt": "technical_summary", "tickers": ["005930"], "date": day}
+              for day in ("2024-12-20", "2024-12-19", "2024-12-18", "2024-12-17", "2024-12-16")]
+    statuses = [workers[i % 2].post("/ai/analysis", json=b, headers=AUTH).status_code for i, b in enumerate(bodies)]
+    assert statuses == [200, 200, 200, 429, 429]  # the 4th request is over the limit, whichever worker serves it
+    assert factory.calls == 3
+    limited = workers[0].post("/ai/analysis", json=bodies[0], headers=AUTH)
     assert int(limited.headers["Retry-After"]) > 0 and limited.json()["error"]["code"] == "rate_limited"
+
+
+def test_a_request_refused_before_the_llm_does_not_use_up_the_hourly_limit(analysed):
+    settings = api_settings(ai_rate_limit_per_hour=2)  # no LLM configured: 503 naming the setting
+    client = TestClient(create_app(settings, storage=analysed, clock=lambda: NOW))
+    analysed.rate_limits.delete_many({})
+    analysed.ai_results.delete_many({})
+    bodies = [{"prompt": "technical_summary", "tickers": ["005930"]}, {"prompt": "nope", "tickers": ["005930"]},
+              {"prompt": "technical_summary", "tickers": ["999990"]}] * 2
+    statuses = [client.post("/ai/analysis", json=b, headers=AUTH).status_code for b in bodies]
+    assert statuses == [503, 404, 404] * 2  # never a 429: none of them reached a model
+    assert analysed.rate_limits.count_documents({}) == 0
 
 
 def test_a_stocks_stored_analyses_are_listed_newest_first(ai_client):
@@ -185,3 +202,16 @@ def test_a_stocks_stored_analyses_are_listed_newest_first(ai_client):
     assert client.get("/ai/analysis", params={"ticker": "000660"}).json()["items"] == []
     assert client.get("/ai/analysis", params={"ticker": "5930"}).status_code == 422
     assert client.get("/ai/analysis").status_code == 422
+
+
+def test_a_body_that_is_not_json_is_a_400_saying_where_it_breaks(ai_client):
+    client = ai_client(Factory(reply(SUMMARY)))
+    headers = {**AUTH, "content-type": "application/json"}
+    broken = client.post("/ai/analysis", content='{"prompt": ', headers=headers)
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "bad_request"
+    assert broken.json()["error"]["message"] == (
+        "the body is not valid JSON (it breaks at character 11); send a JSON object")
+    assert "400" in client.get("/openapi.json").json()["paths"]["/ai/analysis"]["post"]["responses"]
+    for body, what in (("", "missing"), ("[1, 2]", "not a JSON object")):
+        wrong = client.post("/ai/analysis", content=body, headers=headers)
+        assert wrong.status_code == 422 and wrong.json()["error"]["message"].startswith(f"the body is {what}")

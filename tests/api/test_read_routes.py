@@ -51,6 +51,21 @@ def test_a_database_that_is_down_is_a_quick_503_without_internal_text():
     assert "127.0.0.1" not in other.text
 
 
+def test_health_shows_a_failed_runs_error_only_to_a_caller_with_a_key(make_client, analysed):
+    started = dt.datetime(2030, 1, 1, 10, 0)
+    analysed.start_run("test-failed-run", {"job_name": "daily_update", "start_time_utc": started})
+    analysed.finish_run("test-failed-run", {"status": "failed", "end_time_utc": started,
+                                             "error": "ServerSelectionTimeoutError: db-internal.corp:27017"})
+    try:
+        client = make_client()
+        anonymous = client.get("/health").json()["jobs"]["daily_update"]
+        assert anonymous["status"] == "failed" and anonymous["error"] is None
+        keyed = client.get("/health", headers={"X-API-Key": KEY}).json()["jobs"]["daily_update"]
+        assert keyed["error"] == "ServerSelectionTimeoutError: db-internal.corp:27017"
+    finally:
+        analysed.job_status.delete_one({"_id": "test-failed-run"})
+
+
 def test_stocks_pages_cover_the_universe_once(client, analysed):
     everyone = client.get("/stocks", params={"status": "all", "limit": 500}).json()
     pages = [client.get("/stocks", params={"status": "all", "limit": 4, "offset": o}).json() for o in range(0, 40, 4)]
@@ -130,3 +145,22 @@ def test_read_routes_can_require_a_key(make_client):
     assert client.get("/stocks", headers={"X-API-Key": "wrong"}).status_code == 401
     assert client.get("/stocks", headers={"X-API-Key": KEY}).status_code == 200
     assert client.get("/health").status_code == 200  # monitoring stays open
+
+
+def test_every_json_read_route_needs_the_key_when_reads_require_one(make_client):
+    client = make_client(api_keys_for_reads=True)
+    paths = client.get("/openapi.json").json()["paths"]
+    samples = {"{ticker}": "005930", "{name}": "macd_golden_cross"}
+    checked = []
+    for path, operations in paths.items():
+        if "get" not in operations or path == "/health":
+            continue
+        url = path
+        for placeholder, value in samples.items():
+            url = url.replace(placeholder, value)
+        response = client.get(url)
+        assert response.status_code == 401, f"{url} answered {response.status_code} without a key"
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert "401" in operations["get"]["responses"], f"{path} does not document its 401"
+        checked.append(path)
+    assert {"/stocks", "/etf/trending", "/portfolio", "/portfolio/monthly", "/status"} <= set(checked)

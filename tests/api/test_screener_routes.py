@@ -103,6 +103,7 @@ def test_a_past_day_with_default_parameters_sees_no_later_data(client, analysed)
     expected = track_record(strategy, strategy.params(), analysis_frames(analysed, day))
     assert body["source"] == "stored" and body["track_record"]["as_of_date"] == "2024-08-05"
     assert body["track_record"]["picks"] == expected["picks"]
+    assert body["track_record"]["firing_days"] == expected["firing_days"] >= expected["picks"]
     for horizon, stats in expected["horizons"].items():
         assert body["track_record"]["horizons"][horizon] == pytest.approx(stats)
     latest = analysed.strategy_stats("volume_spike")
@@ -116,6 +117,7 @@ def test_a_past_day_with_custom_parameters_is_computed_up_to_that_day(client, an
     params = strategy.parse_params({"multiple": 2})
     expected = track_record(strategy, params, analysis_frames(analysed, day))
     assert body.json()["track_record"]["picks"] == expected["picks"]
+    assert body.json()["track_record"]["firing_days"] == expected["firing_days"]
     assert body.json()["track_record"]["horizons"]["5"] == pytest.approx(expected["horizons"]["5"])
 
 
@@ -161,3 +163,37 @@ def test_each_pick_carries_its_change_on_the_day(client, analysed):
         assert pick["change"] == pytest.approx(rows[1]["close"] / rows[0]["close"] - 1)
         assert pick["values"]["close"] == rows[1]["close"]
 
+
+
+def test_a_far_future_day_is_called_future_not_a_non_session(client):
+    response = client.get("/screener", params={"strategy_name": "golden_cross", "date": "2030-01-02"})
+    assert response.status_code == 404
+    assert response.json()["error"]["message"].startswith("2030-01-02 is in the future")
+
+
+def test_custom_parameters_are_named_next_to_the_default_description(client):
+    body = client.get("/screener", params={"strategy_name": "golden_cross", "fast": "5", "slow": "20"}).json()
+    assert body["description"].startswith(REGISTRY["golden_cross"].description)
+    assert body["description"].endswith("this answer used fast=5, slow=20)")
+    default = client.get("/screener", params={"strategy_name": "golden_cross"}).json()
+    assert default["description"] == REGISTRY["golden_cross"].description
+
+
+def test_a_custom_screen_before_what_cleanup_kept_is_a_404_not_an_empty_answer(client, analysed):
+    cut = dt.date(2024, 6, 3)
+    removed = list(analysed.screening.find({"_id": {"$lt": f"{cut.isoformat()}:"}}))
+    analysed.delete_screening_before(cut)
+    try:
+        params = {"strategy_name": "macd_golden_cross", "within_days": "4"}  # a 60-session lookback
+        old = client.get("/screener", params={**params, "date": "2024-03-15"})
+        assert old.status_code == 404
+        error = old.json()["error"]
+        assert "RETENTION_SCREENING_DAYS" in error["message"]
+        answerable = dt.date.fromisoformat(error["details"]["first_day"])
+        assert answerable > cut
+        assert client.get("/screener", params={**params, "date": answerable.isoformat()}).status_code == 200
+        # the default parameters' stored picks still answer the old day
+        stored = client.get("/screener", params={"strategy_name": "macd_golden_cross", "date": "2024-03-15"})
+        assert stored.status_code == 200 and stored.json()["source"] == "stored"
+    finally:
+        analysed.screening.insert_many(removed)

@@ -323,8 +323,8 @@ def print_screener(storage: Storage, settings: Settings, strategy: Strategy, sho
     rows = record_rows(stats)
     print("\ntrack record of every past pick (default parameters): the return over the next N sessions, next to "
           "the average return of every analysed stock over the same days (universe); excess = pick - universe; "
-          f"a pick is the first day of a stock's run of firing days ({stats.get('picks', 0)} picks from "
-          f"{stats.get('firing_days', 0)} firing days)")
+          f"a pick is the first day of a stock's run of firing days ({count(stats.get('picks'))} picks from "
+          f"{count(stats.get('firing_days'))} firing days; a horizon counts the picks whose return is known)")
     if rows:
         headers = ["after", "picks", "mean", "median", "hit rate", "universe", "excess", ""]
         print(table(headers, rows, right=(1, 2, 3, 4, 5, 6)))

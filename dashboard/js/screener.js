@@ -85,7 +85,9 @@ export async function loadScreener() {
     if (!state.day) state.latestDay = body.date;
     $("#screen-day").value = body.date;
     if (state.latestDay) $("#screen-day").max = state.latestDay;
-    $("#strategy-description").textContent = body.description;
+    $("#strategy-description").textContent = body.score_meaning
+      ? `${body.description.replace(/\.$/, "")}. Score: ${body.score_meaning.replace(/\.$/, "")}.`
+      : body.description;
     $("#picks-title").textContent = `${body.count} pick${body.count === 1 ? "" : "s"} of ${body.strategy} on ${body.date}`;
     setRows(table, body.picks.length ? body.picks.map(pickRow) : [messageRow(table, `No stock fires on ${body.date}.`)]);
     drawTrackRecord(body.track_record);

@@ -110,6 +110,8 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         assert len(picks) == 2 and all(HANGUL.search(p) for p in picks), picks
         assert all(re.search(r"\d{1,3}(,\d{3})+", p) for p in picks), "each pick shows its close in KRW"
         assert "on 2025-06-16" in browser.find_element(By.ID, "picks-title").text
+        described = browser.find_element(By.ID, "strategy-description").text
+        assert described.endswith("Score: how far the close is above the upper band, in % of the band."), described
         track = texts(browser, "#track tbody tr")
         assert [t.split("\t")[0] for t in track] == ["5d", "10d", "20d"]
         assert len(browser.find_elements(By.CSS_SELECTOR, "#track-chart .bar-row span.strategy")) == 3

@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     retention_alerts_days: int = Field(default=180, ge=0, le=100_000)
     retention_picks_days: int = Field(default=365, ge=0, le=100_000)
     retention_ai_days: int = Field(default=365, ge=0, le=100_000)
+    retention_rejected_days: int = Field(default=365, ge=0, le=100_000)
 
     # Status and alerts.
     stale_after_sessions: int = Field(default=2, ge=1, le=60)

@@ -14,6 +14,11 @@ What each kind protects:
 - AI results: counted back from today (RETENTION_AI_DAYS); no screen or track record reads them.
 - alert records: counted back from today; kept longer than ALERT_MAX_AGE_DAYS (checked in settings), so an
   event still being evaluated can never be alerted twice.
+- rejected records (us_etf.logs_rejected_records): counted back from when each was last seen
+  (RETENTION_REJECTED_DAYS), so a record the source still sends stays.
+- API rate-limit counters: no setting; a counter is read only during its own hourly window, and goes a day after
+  that window ended (the day is slack for an API host's clock behind this one's), so the current window's
+  counter is never deleted.
 - day records (the catch-up's memory), the universe, track records: never deleted."""
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ log = get_logger("cleanup")
 
 Delete = Callable[[Any, bool], int]  # (cutoff, dry_run) -> documents deleted (or counted)
 
+# Nothing reads a rate-limit counter after its hour; the day only guards against clocks that disagree.
+RATE_LIMIT_KEPT_DAYS = 1
+
 
 @dataclass(frozen=True)
 class Cut:
@@ -44,10 +52,17 @@ class Cut:
 
     kind: str
     setting: str
-    days: int  # the setting's value; 0 keeps forever
+    days: int  # the setting's value (0 keeps forever), or a fixed rule's days when `setting` is empty
     before: dt.date | dt.datetime | None
     why: str
     delete: Delete
+
+    @property
+    def rule(self) -> str:
+        """The setting and its value, or the fixed rule of a kind without a setting."""
+        if not self.setting:
+            return f"fixed: {self.days} day{'s' if self.days != 1 else ''}"
+        return f"{self.setting}={self.days}"
 
 
 def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry,
@@ -68,6 +83,10 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
                 "alert records created before {:%Y-%m-%d %H:%M} UTC"),
         _by_age("ai", "RETENTION_AI_DAYS", settings.retention_ai_days, now, storage.delete_ai_results_before,
                 "AI results created before {:%Y-%m-%d %H:%M} UTC"),
+        _by_age("rejected", "RETENTION_REJECTED_DAYS", settings.retention_rejected_days, now,
+                storage.delete_rejected_before, "US rejected records last seen before {:%Y-%m-%d %H:%M} UTC"),
+        _by_age("rate_limits", "", RATE_LIMIT_KEPT_DAYS, now, storage.delete_rate_limits_before,
+                "API rate-limit counters of windows that ended before {:%Y-%m-%d %H:%M} UTC"),
     ]
 
 
@@ -145,13 +164,13 @@ def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry) -> N
     for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock()):
         deleted = apply(cut)
         ctx.counters[f"deleted_{cut.kind}"] = deleted
-        log.info("%s: %s deleted; %s (%s=%d)", cut.kind, count(deleted), cut.why, cut.setting, cut.days)
+        log.info("%s: %s deleted; %s (%s)", cut.kind, count(deleted), cut.why, cut.rule)
         ctx.heartbeat()
 
 
 def render_plan(cuts: list[Cut]) -> str:
     """What a run would delete now, as a table for people (the dry run)."""
-    rows = [[c.kind, f"{c.setting}={c.days}" + (" (forever)" if not c.days else ""), count(apply(c, dry_run=True)),
+    rows = [[c.kind, c.rule + (" (forever)" if c.setting and not c.days else ""), count(apply(c, dry_run=True)),
              c.why] for c in cuts]
     return "Cleanup dry run: nothing is deleted\n" + table(["kind", "setting", "would delete", "what"], rows,
                                                              right=(2,))

@@ -12,7 +12,8 @@ from lib.storage.client import StoreBase, naive_utc
 
 class AccessStore(StoreBase):
     """Fixed-window counters: one document per key and window, incremented atomically. A key's past windows
-    are deleted when its next window opens (no TTL index: the API's clock decides, not the server's)."""
+    are deleted when its next window opens, and those of keys that stopped calling by the cleanup job (no TTL
+    index: the pipeline's clocks decide, not the server's)."""
 
     @property
     def rate_limits(self):  # noqa: ANN201 - a pymongo collection
@@ -38,3 +39,12 @@ class AccessStore(StoreBase):
         if doc["count"] == 1:
             self.rate_limits.delete_many({"bucket": bucket, "expires_utc": {"$lte": moment}})
         return int(doc["count"]), max(1, start + window_seconds - epoch)
+
+    def delete_rate_limits_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
+        """Delete the counters of windows that ended before `cutoff` (or, with dry_run, count them); returns how
+        many. The keys that stopped calling leave theirs behind: hit_rate_limit clears only the caller's."""
+        query = {"expires_utc": {"$lt": naive_utc(cutoff)}}
+        if dry_run:
+            return self.rate_limits.count_documents(query)
+        self._write("rate_limits.cleanup")
+        return self.rate_limits.delete_many(query).deleted_count

@@ -382,3 +382,12 @@ class EtfStore(StoreBase):
     def rejected_records(self, limit: int = 100) -> list[dict]:
         """The most recently seen rejected records."""
         return list(self.etf_db[REJECTED].find({}, {"_id": 0}).sort("last_seen_utc", DESCENDING).limit(limit))
+
+    def delete_rejected_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
+        """Delete the rejected records last seen before `cutoff` (or, with dry_run, count them); returns how
+        many. A record the source still sends is seen again on every run, so it stays."""
+        query = {"last_seen_utc": {"$lt": naive_utc(cutoff)}}
+        if dry_run:
+            return self.etf_db[REJECTED].count_documents(query)
+        self._write(f"{REJECTED}.cleanup")
+        return self.etf_db[REJECTED].delete_many(query).deleted_count

@@ -230,3 +230,82 @@ def test_picks_kept_longer_than_the_screening_rows_go_at_their_own_bound(storage
     forever = make_settings(setup_history_sessions=120, retention_picks_days=0, retention_ai_days=0)
     cuts = {c.kind: c for c in plan(storage, forever, TradingCalendar(), registry, clock())}
     assert cuts["picks"].before is None and cuts["ai"].before is None
+
+
+def rejected(ticker: str, reason: str) -> dict:
+    """A refused bar as the US pipeline stores it."""
+    return {"kind": "bars", "source": "replay", "ticker": ticker, "date": "2025-06-13",
+            "raw": {"close": -1.0}, "reason": reason, "job": "etf_pipeline"}
+
+
+def test_rejected_records_go_when_not_seen_within_the_setting_and_one_still_sent_stays(
+    storage, make_settings, clock, registry
+):
+    settings = make_settings(retention_rejected_days=30)
+    first_seen = clock() - dt.timedelta(days=40)
+    storage.record_rejected([rejected("SPY", "close <= 0"), rejected("QQQ", "close <= 0")], first_seen)
+    storage.record_rejected([rejected("QQQ", "close <= 0")], clock() - dt.timedelta(days=2))  # sent again
+    storage.record_rejected([rejected("IWM", "high < low")], clock() - dt.timedelta(days=29))
+    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, clock()) if c.kind == "rejected"]
+    assert cut.before == clock().replace(tzinfo=None) - dt.timedelta(days=30)
+    assert apply(cut, dry_run=True) == 1 and len(storage.rejected_records()) == 3  # the dry run deleted nothing
+
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert storage.runs("cleanup")[0]["deleted_rejected"] == 1
+    left = {r["ticker"]: r for r in storage.rejected_records()}
+    assert sorted(left) == ["IWM", "QQQ"]
+    assert left["QQQ"]["first_seen_utc"] == first_seen.replace(tzinfo=None)  # kept whole
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert storage.runs("cleanup")[0]["deleted_rejected"] == 0
+
+    forever = make_settings(retention_rejected_days=0)
+    [cut] = [c for c in plan(storage, forever, TradingCalendar(), registry, clock()) if c.kind == "rejected"]
+    assert cut.before is None and apply(cut) == 0 and cut.rule == "RETENTION_REJECTED_DAYS=0"
+
+
+def test_rate_limit_counters_go_a_day_after_their_window_and_the_current_window_keeps_counting(
+    storage, make_settings, clock, registry
+):
+    settings = make_settings()
+    now = clock()
+    storage.hit_rate_limit("ai:gone", now - dt.timedelta(days=3), 3600)  # a key that stopped calling
+    storage.hit_rate_limit("ai:lastday", now - dt.timedelta(hours=26), 3600)  # its window ended 25 h ago
+    storage.hit_rate_limit("ai:recent", now - dt.timedelta(hours=23), 3600)  # ended 22 h ago: within the day
+    for _ in range(3):
+        storage.hit_rate_limit("ai:current", now, 3600)
+    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, now) if c.kind == "rate_limits"]
+    assert apply(cut, dry_run=True) == 2 and storage.rate_limits.count_documents({}) == 4
+
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert storage.runs("cleanup")[0]["deleted_rate_limits"] == 2
+    assert sorted(d["bucket"] for d in storage.rate_limits.find()) == ["ai:current", "ai:recent"]
+    # the limit still holds: the current window's count went on from where it was
+    assert storage.hit_rate_limit("ai:current", now + dt.timedelta(seconds=1), 3600)[0] == 4
+
+    # at any moment of the hour, the window being counted is never deleted
+    for minute in (0, 1, 30, 59):
+        moment = now.replace(minute=minute, second=59 if minute == 59 else 0)
+        storage.hit_rate_limit("ai:edge", moment, 3600)
+        [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, moment) if c.kind == "rate_limits"]
+        apply(cut)
+        assert storage.rate_limits.count_documents({"bucket": "ai:edge"}) == 1
+
+
+def test_the_dry_run_lists_rejected_records_and_rate_limit_counters_and_deletes_neither(make_settings, capsys):
+    settings = make_settings(retention_rejected_days=10)
+    storage = Storage(get_client("mongomock://"))
+    now = dt.datetime.now(dt.UTC)
+    storage.record_rejected([rejected("SPY", "close <= 0")], now - dt.timedelta(days=11))
+    storage.hit_rate_limit("ai:gone", now - dt.timedelta(days=2), 3600)
+    storage.hit_rate_limit("ai:current", now, 3600)
+
+    assert cleanup_script.main(["--dry-run"], settings=settings) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()[3:]}
+    assert lines["rejected"].split()[1:3] == ["RETENTION_REJECTED_DAYS=10", "1"]
+    assert lines["rate_limits"].split()[1:5] == ["fixed:", "1", "day", "1"]
+    assert len(storage.rejected_records()) == 1 and storage.rate_limits.count_documents({}) == 2
+
+    assert cleanup_script.main([], settings=settings) == 0
+    run = storage.runs("cleanup")[0]
+    assert (run["deleted_rejected"], run["deleted_rate_limits"]) == (1, 1)
+    assert [d["bucket"] for d in storage.rate_limits.find()] == ["ai:current"]

@@ -96,10 +96,7 @@ class AnalysisStore(StoreBase):
         """Delete the screening-index rows dated before `day` (or, with dry_run, count them); the per-ticker
         stock_analyzed collections, which track records read, are not touched."""
         query = {"_id": {"$lt": f"{day.isoformat()}:"}}
-        if dry_run:
-            return self.screening.count_documents(query)
-        self._write("screening.cleanup")
-        return self.screening.delete_many(query).deleted_count
+        return self._delete_or_count(self.screening, query, "screening.cleanup", dry_run)
 
     def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
         """Store a strategy's track record (replacing the previous one)."""

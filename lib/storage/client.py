@@ -98,6 +98,13 @@ class StoreBase:
         if self.on_write is not None:
             self.on_write(what)
 
+    def _delete_or_count(self, coll: Any, query: dict[str, Any], what: str, dry_run: bool) -> int:
+        """Delete the documents matching `query` (or, with dry_run, only count them); returns how many."""
+        if dry_run:
+            return coll.count_documents(query)
+        self._write(what)
+        return coll.delete_many(query).deleted_count
+
     def ping(self) -> None:
         """Fail fast with one clear line when the server cannot be reached."""
         try:

@@ -387,7 +387,4 @@ class EtfStore(StoreBase):
         """Delete the rejected records last seen before `cutoff` (or, with dry_run, count them); returns how
         many. A record the source still sends is seen again on every run, so it stays."""
         query = {"last_seen_utc": {"$lt": naive_utc(cutoff)}}
-        if dry_run:
-            return self.etf_db[REJECTED].count_documents(query)
-        self._write(f"{REJECTED}.cleanup")
-        return self.etf_db[REJECTED].delete_many(query).deleted_count
+        return self._delete_or_count(self.etf_db[REJECTED], query, f"{REJECTED}.cleanup", dry_run)

@@ -44,11 +44,6 @@ def bar_id(ticker: str, day: dt.date) -> str:
 class EtfStore(StoreBase):
     """The US ETF pipeline's collections."""
 
-    @property
-    def etf_db(self) -> Any:
-        """The `us_etf` database (with the deployment's prefix)."""
-        return self.client[f"{self.prefix}us_etf"]
-
     def _etf_indexes(self) -> None:
         db = self.etf_db
         for name in (ETF_BARS, STOCK_BARS):

@@ -13,6 +13,7 @@ import pymongo
 from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from lib.calendar import to_utc_midnight
 from lib.errors import ConfigError, TransientSourceError
 
 _clients: dict[str, Any] = {}
@@ -72,6 +73,16 @@ def naive_utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def day_bounds(start: dt.date | None, end: dt.date | None) -> dict[str, dt.datetime]:
+    """The stored-date bounds of the days from `start` to `end` (both included, either open when None)."""
+    bounds: dict[str, dt.datetime] = {}
+    if start:
+        bounds["$gte"] = to_utc_midnight(start)
+    if end:
+        bounds["$lte"] = to_utc_midnight(end)
+    return bounds
 
 
 class StoreBase:

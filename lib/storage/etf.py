@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.calendar import from_stored, to_utc_midnight
-from lib.storage.client import StoreBase, naive_utc
+from lib.storage.client import StoreBase, day_bounds, naive_utc
 
 ETF_BARS = "collected_daily_etf_ohlc"
 ETF_META = "collected_meta_etf"
@@ -145,12 +145,8 @@ class EtfStore(StoreBase):
 
     def _bars(self, name: str, ticker: str, start: dt.date | None, end: dt.date | None) -> list[dict]:
         query: dict[str, Any] = {"ticker": ticker}
-        if start or end:
-            query["date"] = {}
-            if start:
-                query["date"]["$gte"] = to_utc_midnight(start)
-            if end:
-                query["date"]["$lte"] = to_utc_midnight(end)
+        if bounds := day_bounds(start, end):
+            query["date"] = bounds
         return list(self.etf_db[name].find(query, {"_id": 0}).sort("date", ASCENDING))
 
     def save_etf_meta(self, docs: Sequence[dict[str, Any]]) -> int:

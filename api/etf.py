@@ -14,13 +14,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from api.deps import get_settings, get_storage, read_access
+from api.deps import SettingsDep, StorageDep, read_access
 from api.errors import ErrorBody, error_responses
 from api.types import IsoDate
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.markets.us import us_calendar
-from lib.storage import Storage
 
 router = APIRouter(tags=["etf"], dependencies=[Depends(read_access)])
 
@@ -192,8 +191,6 @@ def _session(settings: Settings, day: dt.date | None) -> None:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
-StorageDep = Annotated[Storage, Depends(get_storage)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 DateQuery = Annotated[IsoDate | None, Query(
     description="a New York Stock Exchange (XNYS) trading day (New York date), YYYY-MM-DD; default: the latest")]
 

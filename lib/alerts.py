@@ -158,12 +158,14 @@ def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: 
                  registry_loader: Callable[[], Any]) -> list[Alert]:
     """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
     track record was refreshed), once per strategy and day; a day without picks is recorded, not sent."""
+    stats_dates = storage.strategy_stats_dates()
     wanted = []
     for name in settings.alert_strategies:
-        day = (storage.strategy_stats(name) or {}).get("as_of_date")
+        day = stats_dates.get(name)
         if day and today - dt.date.fromisoformat(day) <= max_age:
             wanted.append((name, dt.date.fromisoformat(day)))
-    fresh = [(n, d) for n, d in wanted if f"picks:{n}:{d}" not in storage.known_alert_keys([f"picks:{n}:{d}"])]
+    known = storage.known_alert_keys(f"picks:{n}:{d}" for n, d in wanted)
+    fresh = [(n, d) for n, d in wanted if f"picks:{n}:{d}" not in known]
     if not fresh:
         return []
     registry = registry_loader()

@@ -357,12 +357,10 @@ def attention(status: Status, settings: Settings) -> list[str]:
     markets = known_markets(settings)
     out = []
     for m in status.markets:
-        if m.last_day is None:
-            if m.expected and not m.not_done:
-                out.append(f"{m.label}: nothing collected yet: {market_of(m.job_name, markets).setup}")
-            for note in m.not_done:
-                out.append(f"{m.label}: {note.day} is recorded {note.status}: {note.error or 'no reason stored'}")
-            continue
+        # With nothing collected there is no no_data day (a done status), no hole and nothing stale: only the
+        # records that are not done, below.
+        if m.last_day is None and m.expected and not m.not_done:
+            out.append(f"{m.label}: nothing collected yet: {market_of(m.job_name, markets).setup}")
         if m.stale:
             out.append(
                 f"{m.label}: stale: {m.behind} session(s) after the last collected day {m.last_day} are not "

@@ -3,10 +3,16 @@ import { $, api, badge, duration, el, kst, messageRow, num, setRows, setState } 
 
 const usLatest = { promise: null };
 
+function forgetUsLatest() {
+  usLatest.promise = null;
+  return null;
+}
+
 function usTrendingDay() {
   // The US pipeline computes its trending table in the collecting job: its newest table is its analysed day.
   if (!usLatest.promise) {
-    usLatest.promise = api("/etf/trending", { period: 20 }).then((b) => b.as_of_date, () => null);
+    // A failed answer (a 401 before a key is entered, nothing computed yet) is not kept: the next load asks again.
+    usLatest.promise = api("/etf/trending", { period: 20 }).then((b) => b.as_of_date, forgetUsLatest);
   }
   return usLatest.promise;
 }

@@ -35,7 +35,7 @@ from lib.errors import ConfigError
 from lib.jobs.runner import JobContext
 from lib.log import get_logger
 from lib.screener import Registry
-from lib.storage import Storage
+from lib.storage import Storage, naive_utc
 
 log = get_logger("cleanup")
 
@@ -94,7 +94,7 @@ def _by_age(kind: str, setting: str, days: int, now: dt.datetime, delete: Delete
     """A kind of record whose time says when it was written: kept `days` back from now."""
     if not days:
         return Cut(kind, setting, days, None, "kept forever", delete)
-    before = now.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
+    before = naive_utc(now) - dt.timedelta(days=days)
     return Cut(kind, setting, days, before, what.format(before), delete)
 
 

@@ -83,6 +83,7 @@ class Batch:
     recompute: bool = False  # computing stored sessions again from stored data (lib/jobs/etf_recompute.py)
     rejected: list[Rejected] = field(default_factory=list)
     trending: dict[dt.date, dict[int, list[str]]] = field(default_factory=dict)
+    trend_rows: dict[dt.date, dict[tuple[int, str], dict]] = field(default_factory=dict)  # (period, etf) -> row
     holdings: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # etf -> collected date -> rows
     stock_closes: dict[str, dict[dt.date, float]] = field(default_factory=dict)
 
@@ -201,12 +202,16 @@ def identify_trending(batch: Batch) -> int:
     for day in batch.days:
         valid_from = sessions_after(batch.calendar, day, 1)
         batch.trending[day] = {}
+        batch.trend_rows[day] = {}
         for period in PERIODS:
             returns = {t: n_session_return(closes.get(t, {}), batch.window, day, period) for t in batch.plan.tickers}
             table = trending_table(returns, batch.plan.benchmark, period, sectors)
             batch.trending[day][period] = [r.etf_ticker for r in table if r.is_trending]
-            rows += [{**r.as_dict(), "as_of_date": day.isoformat(),
-                      "valid_from": valid_from[0].isoformat() if valid_from else None} for r in table]
+            for r in table:
+                row = {**r.as_dict(), "as_of_date": day.isoformat(),
+                       "valid_from": valid_from[0].isoformat() if valid_from else None}
+                batch.trend_rows[day][(period, r.etf_ticker)] = row
+                rows.append(row)
     return batch.storage.save_trending(rows)
 
 
@@ -219,6 +224,11 @@ def _snapshot(batch: Batch, etf: str, day: dt.date) -> tuple[dt.date | None, lis
     if not dates:
         return None, []
     return dt.date.fromisoformat(max(dates)), batch.holdings[etf][max(dates)]
+
+
+def _trending_etfs(batch: Batch, day: dt.date) -> set[str]:
+    """The ETFs trending over some period on the day."""
+    return {e for period in batch.trending[day].values() for e in period}
 
 
 def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
@@ -283,12 +293,12 @@ def collect_holdings(batch: Batch) -> int:
     window is not asked again, and running portfolios are left to the batches that follow them."""
     batch.holdings = batch.storage.holdings_history(batch.plan.tickers)
     for day in batch.days:
-        for etf in sorted({e for period in batch.trending[day].values() for e in period}):
+        for etf in sorted(_trending_etfs(batch, day)):
             _ensure_holdings(batch, etf, day)
     _store_rejected(batch)
     candidates: set[str] = set()
     for day in batch.days:
-        for etf in {e for period in batch.trending[day].values() for e in period}:
+        for etf in _trending_etfs(batch, day):
             candidates |= {h.ticker for h in _holdings(batch, etf, day)}
     if batch.recompute:
         have = _stock_closes(batch.storage, batch.calendar, candidates, batch.window[1], batch.days[-1])
@@ -342,14 +352,14 @@ def _stock_closes(
 def allocate(batch: Batch) -> int:
     """Stage 5: the 5-, 10- and 20-session portfolios of each session. Returns the portfolios written."""
     meta = batch.plan.by_ticker
+    held = {day: {etf: _holdings(batch, etf, day) for etf in _trending_etfs(batch, day)} for day in batch.days}
+    # One read of the profiles for the whole batch: nothing in stage 5 writes them.
+    profiles = batch.storage.stock_profiles({h.ticker for etfs in held.values() for top in etfs.values() for h in top})
+    closes = batch.stock_closes
     docs: list[dict[str, Any]] = []
     for day in batch.days:
-        trend_rows = {(r["period_days"], r["etf_ticker"]): r for r in batch.storage.trending_rows(day)}
-        holdings = {etf: _holdings(batch, etf, day)
-                    for etf in {e for period in batch.trending[day].values() for e in period}}
-        tickers = {h.ticker for rows in holdings.values() for h in rows}
-        closes = batch.stock_closes
-        profiles = batch.storage.stock_profiles(tickers)
+        trend_rows = batch.trend_rows[day]  # stage 3's rows of the day, as just stored
+        holdings = held[day]
         for period in PERIODS:
             trending = [
                 Trending(etf, trend_rows[(period, etf)]["outperformance"], meta[etf].sector_name, meta[etf].etf_type)

@@ -131,16 +131,6 @@ class DayUnavailable(SourceError):
         super().__init__(f"{request}: no source delivered it: {reasons}")
 
     @property
-    def day(self) -> dt.date:
-        """The latest session of the request."""
-        return self.request.last
-
-    @property
-    def part(self) -> str:
-        """The part of the market asked for (KOSPI, SPY, ...)."""
-        return self.request.part
-
-    @property
     def outcomes(self) -> set[str]:
         """Every outcome the sources gave."""
         return {a.outcome for a in self.attempts}
@@ -185,10 +175,6 @@ class SourceChain:
     # long run of slow requests keeps its lock.
     before_request: Callable[[], None] | None = None
     _last_call: dict[str, float] = field(default_factory=dict)
-
-    def due(self, day: dt.date, now: dt.datetime) -> bool:
-        """True once at least one source should have published the day."""
-        return any(published(s, day, now) for s in self.sources)
 
     def earliest_day(self) -> dt.date | None:
         """The first day any source can serve, or None when one of them is unbounded."""

@@ -388,10 +388,16 @@ def test_mongodb_unreachable_is_a_clear_transient_error():
             def command(_name):
                 from pymongo.errors import ServerSelectionTimeoutError
 
-                raise ServerSelectionTimeoutError("localhost:27017: [Errno 111] Connection refused")
+                raise ServerSelectionTimeoutError(
+                    "localhost:27017: [Errno 111] Connection refused (configured timeouts: socketTimeoutMS: "
+                    "10000.0ms, connectTimeoutMS: 10000.0ms), Timeout: 10.0s, Topology Description: "
+                    "<TopologyDescription id: 6b04, topology_type: Unknown, servers: [...]>"
+                )
 
-    with pytest.raises(TransientSourceError, match="MongoDB is not reachable"):
+    with pytest.raises(TransientSourceError) as raised:
         Storage(Down()).ping()
+    assert str(raised.value) == ("MongoDB is not reachable: localhost:27017: [Errno 111] Connection refused; "
+                                 "is the server running and MONGODB_URI right?")
 
 
 def test_requests_to_a_source_keep_the_minimum_gap(replay):

@@ -13,7 +13,6 @@ import argparse
 import datetime as dt
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import hourly_analysis
 import manual_setup
 import monthly_rebalance
 from lib.config import PROJECT_ROOT, Settings, load_settings
-from lib.display import count, duration, pad, table
+from lib.display import count, duration, pad, table, width
 from lib.errors import ConfigError
 from lib.markets.krx import krx_calendar
 from lib.screener import Pick, Strategy, discover, screen
@@ -170,15 +169,15 @@ def _pct(value: float | None) -> str:
     return "    n/a" if value is None else f"{value * 100:+7.2f}%"
 
 
-def _fit(text: str, width: int) -> str:
+def _fit(text: str, cells: int) -> str:
     """Cut and pad to a display width (a Korean character takes two columns)."""
     out, used = "", 0
     for char in text:
-        wide = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-        if used + wide > width:
+        used += width(char)
+        if used > cells:
             break
-        out, used = out + char, used + wide
-    return out + " " * (width - used)
+        out += char
+    return pad(out, cells)
 
 
 def market_cap_text(position: dict) -> str:
@@ -266,7 +265,7 @@ def print_summary(storage: Storage) -> None:
         ["largest five", ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5])],
         ["adjustments", f"{storage.actions.count_documents({})} corporate action(s) (the bundled sample is "
                         "already adjusted: it has no base prices)"],
-        ["quarantined", f"{storage.quarantine.count_documents({})} bar(s) with impossible prices kept out"],
+        ["quarantined", f"{storage.quarantine_count()} bar(s) with impossible prices kept out"],
     ]
     for label, text in rows:
         print(f"{pad(label, 16)}{text}")
@@ -337,7 +336,6 @@ def serve_api(
 ) -> None:
     """Serve the API on the demo's database, try a few routes and one AI analysis, then keep serving until
     Ctrl-C on a terminal."""
-    import datetime as dt
     import secrets
 
     import requests

@@ -22,7 +22,6 @@ ADJUSTED_PRICES = ("open", "high", "low", "close")
 # A split or reverse split changes the listed shares on its ex-date by the inverse of the factor; a rights
 # offering, bonus issue or stock dividend lowers the base price first and lists the new shares weeks later.
 SHARES_TOLERANCE = 0.02
-KINDS = ("split", "reverse_split", "ex_rights")
 
 
 def _kind(factor: float, shares_before: float, shares_after: float) -> str | None:

@@ -44,7 +44,4 @@ class AccessStore(StoreBase):
         """Delete the counters of windows that ended before `cutoff` (or, with dry_run, count them); returns how
         many. The keys that stopped calling leave theirs behind: hit_rate_limit clears only the caller's."""
         query = {"expires_utc": {"$lt": naive_utc(cutoff)}}
-        if dry_run:
-            return self.rate_limits.count_documents(query)
-        self._write("rate_limits.cleanup")
-        return self.rate_limits.delete_many(query).deleted_count
+        return self._delete_or_count(self.rate_limits, query, "rate_limits.cleanup", dry_run)

@@ -47,7 +47,4 @@ class AiStore(StoreBase):
     def delete_ai_results_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
         """Delete the results created before `cutoff` (or, with dry_run, count them); returns how many."""
         query = {"created_utc": {"$lt": naive_utc(cutoff)}}
-        if dry_run:
-            return self.ai_results.count_documents(query)
-        self._write("ai_results.cleanup")
-        return self.ai_results.delete_many(query).deleted_count
+        return self._delete_or_count(self.ai_results, query, "ai_results.cleanup", dry_run)

@@ -84,7 +84,4 @@ class AlertsStore(StoreBase):
     def delete_alerts_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
         """Delete alert records created before `cutoff` (or, with dry_run, count them); returns how many."""
         query = {"created_utc": {"$lt": naive_utc(cutoff)}}
-        if dry_run:
-            return self.alerts.count_documents(query)
-        self._write("alerts.cleanup")
-        return self.alerts.delete_many(query).deleted_count
+        return self._delete_or_count(self.alerts, query, "alerts.cleanup", dry_run)

@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from lib.calendar import to_utc_midnight
-from lib.storage.client import StoreBase
+from lib.storage.client import StoreBase, day_bounds
 
 SCREENING = "screening_index"
 
@@ -65,11 +65,8 @@ class AnalysisStore(StoreBase):
     ) -> list[dict[str, Any]]:
         """A ticker's last `count` indicator rows between `start` and `end` (default: all), oldest first (one
         indexed read)."""
-        query: dict[str, Any] = {"_id": {}} if start or end else {}
-        if start:
-            query["_id"]["$gte"] = to_utc_midnight(start)
-        if end:
-            query["_id"]["$lte"] = to_utc_midnight(end)
+        bounds = day_bounds(start, end)
+        query = {"_id": bounds} if bounds else {}
         docs = list(self.analyzed_db[ticker].find(query, {"_id": 0}).sort("_id", DESCENDING).limit(count))
         return docs[::-1]
 
@@ -96,10 +93,7 @@ class AnalysisStore(StoreBase):
         """Delete the screening-index rows dated before `day` (or, with dry_run, count them); the per-ticker
         stock_analyzed collections, which track records read, are not touched."""
         query = {"_id": {"$lt": f"{day.isoformat()}:"}}
-        if dry_run:
-            return self.screening.count_documents(query)
-        self._write("screening.cleanup")
-        return self.screening.delete_many(query).deleted_count
+        return self._delete_or_count(self.screening, query, "screening.cleanup", dry_run)
 
     def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
         """Store a strategy's track record (replacing the previous one)."""

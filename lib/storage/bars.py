@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from lib.calendar import from_stored, to_utc_midnight
-from lib.storage.client import StoreBase
+from lib.storage.client import StoreBase, day_bounds
 
 RECENT = dt.timedelta(days=31)  # a listed stock has a bar every session, halted or not
 
@@ -52,13 +52,8 @@ class BarsStore(StoreBase):
         fields: Iterable[str] | None = None,
     ) -> list[dict]:
         """A ticker's stored bars in date order, without MongoDB's _id (only `fields` and `date` if given)."""
-        query: dict[str, Any] = {}
-        if start or end:
-            query["_id"] = {}
-            if start:
-                query["_id"]["$gte"] = to_utc_midnight(start)
-            if end:
-                query["_id"]["$lte"] = to_utc_midnight(end)
+        bounds = day_bounds(start, end)
+        query = {"_id": bounds} if bounds else {}
         projection: dict[str, int] = {"_id": 0}
         if fields is not None:
             projection |= {"date": 1} | dict.fromkeys(fields, 1)

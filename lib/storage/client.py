@@ -13,6 +13,7 @@ import pymongo
 from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from lib.calendar import to_utc_midnight
 from lib.errors import ConfigError, TransientSourceError
 
 _clients: dict[str, Any] = {}
@@ -74,6 +75,16 @@ def naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+def day_bounds(start: dt.date | None, end: dt.date | None) -> dict[str, dt.datetime]:
+    """The stored-date bounds of the days from `start` to `end` (both included, either open when None)."""
+    bounds: dict[str, dt.datetime] = {}
+    if start:
+        bounds["$gte"] = to_utc_midnight(start)
+    if end:
+        bounds["$lte"] = to_utc_midnight(end)
+    return bounds
+
+
 class StoreBase:
     """The databases every collection family lives in, on one shared client."""
 
@@ -88,6 +99,7 @@ class StoreBase:
         self.system = client[f"{prefix}system_info"]
         self.stock_db = client[f"{prefix}stock_data"]
         self.analyzed_db = client[f"{prefix}stock_analyzed"]
+        self.etf_db = client[f"{prefix}us_etf"]  # the US ETF pipeline's database (lib/storage/etf.py)
         self.tickers = self.system["target_tickers"]
         self.job_status = self.system["job_status"]
         self.locks = self.system["locks"]
@@ -97,6 +109,13 @@ class StoreBase:
     def _write(self, what: str) -> None:
         if self.on_write is not None:
             self.on_write(what)
+
+    def _delete_or_count(self, coll: Any, query: dict[str, Any], what: str, dry_run: bool) -> int:
+        """Delete the documents matching `query` (or, with dry_run, only count them); returns how many."""
+        if dry_run:
+            return coll.count_documents(query)
+        self._write(what)
+        return coll.delete_many(query).deleted_count
 
     def ping(self) -> None:
         """Fail fast with one clear line when the server cannot be reached."""

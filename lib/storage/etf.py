@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.calendar import from_stored, to_utc_midnight
-from lib.storage.client import StoreBase, naive_utc
+from lib.storage.client import StoreBase, day_bounds, naive_utc
 
 ETF_BARS = "collected_daily_etf_ohlc"
 ETF_META = "collected_meta_etf"
@@ -43,11 +43,6 @@ def bar_id(ticker: str, day: dt.date) -> str:
 
 class EtfStore(StoreBase):
     """The US ETF pipeline's collections."""
-
-    @property
-    def etf_db(self) -> Any:
-        """The `us_etf` database (with the deployment's prefix)."""
-        return self.client[f"{self.prefix}us_etf"]
 
     def _etf_indexes(self) -> None:
         db = self.etf_db
@@ -150,12 +145,8 @@ class EtfStore(StoreBase):
 
     def _bars(self, name: str, ticker: str, start: dt.date | None, end: dt.date | None) -> list[dict]:
         query: dict[str, Any] = {"ticker": ticker}
-        if start or end:
-            query["date"] = {}
-            if start:
-                query["date"]["$gte"] = to_utc_midnight(start)
-            if end:
-                query["date"]["$lte"] = to_utc_midnight(end)
+        if bounds := day_bounds(start, end):
+            query["date"] = bounds
         return list(self.etf_db[name].find(query, {"_id": 0}).sort("date", ASCENDING))
 
     def save_etf_meta(self, docs: Sequence[dict[str, Any]]) -> int:
@@ -387,7 +378,4 @@ class EtfStore(StoreBase):
         """Delete the rejected records last seen before `cutoff` (or, with dry_run, count them); returns how
         many. A record the source still sends is seen again on every run, so it stays."""
         query = {"last_seen_utc": {"$lt": naive_utc(cutoff)}}
-        if dry_run:
-            return self.etf_db[REJECTED].count_documents(query)
-        self._write(f"{REJECTED}.cleanup")
-        return self.etf_db[REJECTED].delete_many(query).deleted_count
+        return self._delete_or_count(self.etf_db[REJECTED], query, f"{REJECTED}.cleanup", dry_run)

@@ -141,10 +141,7 @@ class JobsStore(StoreBase):
             "kind": "run", "status": {"$ne": "running"},
             "start_time_utc": {"$lt": naive_utc(cutoff)}, "_id": {"$nin": keep},
         }
-        if dry_run:
-            return self.job_status.count_documents(query)
-        self._write("job_status.run.cleanup")
-        return self.job_status.delete_many(query).deleted_count
+        return self._delete_or_count(self.job_status, query, "job_status.run.cleanup", dry_run)
 
     def runs(self, job_name: str | None = None, limit: int = 20) -> list[dict]:
         """The most recent run records, newest first."""

@@ -99,11 +99,9 @@ class PicksStore(StoreBase):
         """Delete the stored picks dated before `day` (or, with dry_run, count them), and move the first day the
         API answers to `day` at the earliest, so no request looks for what is gone; returns how many."""
         query = {"date": {"$lt": day.isoformat()}}
-        if dry_run:
-            return self.daily_picks.count_documents(query)
-        self._write("daily_picks.cleanup")
-        deleted = self.daily_picks.delete_many(query).deleted_count
-        self.system["analysis_state"].update_one(
-            {"_id": DAILY_PICKS, "first_day": {"$lt": day.isoformat()}}, {"$set": {"first_day": day.isoformat()}}
-        )
+        deleted = self._delete_or_count(self.daily_picks, query, "daily_picks.cleanup", dry_run)
+        if not dry_run:
+            self.system["analysis_state"].update_one(
+                {"_id": DAILY_PICKS, "first_day": {"$lt": day.isoformat()}}, {"$set": {"first_day": day.isoformat()}}
+            )
         return deleted

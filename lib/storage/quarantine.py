@@ -93,7 +93,4 @@ class QuarantineStore(StoreBase):
     def delete_quarantine_before(self, day: dt.date, dry_run: bool = False) -> int:
         """Delete (or, with dry_run, count) the quarantined bars dated before `day`."""
         query = {"date": {"$lt": to_utc_midnight(day)}}
-        if dry_run:
-            return self.quarantine.count_documents(query)
-        self._write("quarantine.cleanup")
-        return self.quarantine.delete_many(query).deleted_count
+        return self._delete_or_count(self.quarantine, query, "quarantine.cleanup", dry_run)

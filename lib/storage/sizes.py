@@ -34,8 +34,8 @@ class SizesStore(StoreBase):
     """Document counts and sizes per collection of the pipeline's databases."""
 
     def _databases(self) -> list[Any]:
-        # us_etf is the US ETF pipeline's database; a database that was never written lists no collection.
-        return [self.system, self.stock_db, self.analyzed_db, self.client[f"{self.prefix}us_etf"]]
+        # A database that was never written lists no collection.
+        return [self.system, self.stock_db, self.analyzed_db, self.etf_db]
 
     def collection_sizes(self) -> list[CollectionSize]:
         """Every collection of every database, per-ticker collections grouped into one row per database."""

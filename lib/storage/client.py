@@ -125,7 +125,8 @@ class StoreBase:
             # The driver appends its timeouts and whole topology description: keep the host and the reason.
             reason = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
             raise TransientSourceError(
-                f"MongoDB is not reachable: {reason}; is the server running and MONGODB_URI right?"
+                f"MongoDB is not reachable: {exc.__class__.__name__}: {reason}; is the server running and "
+                "MONGODB_URI right?"
             ) from None
 
     def _sync(

@@ -396,8 +396,8 @@ def test_mongodb_unreachable_is_a_clear_transient_error():
 
     with pytest.raises(TransientSourceError) as raised:
         Storage(Down()).ping()
-    assert str(raised.value) == ("MongoDB is not reachable: localhost:27017: [Errno 111] Connection refused; "
-                                 "is the server running and MONGODB_URI right?")
+    assert str(raised.value) == ("MongoDB is not reachable: ServerSelectionTimeoutError: localhost:27017: "
+                                 "[Errno 111] Connection refused; is the server running and MONGODB_URI right?")
 
 
 def test_requests_to_a_source_keep_the_minimum_gap(replay):

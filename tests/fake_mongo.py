@@ -1,6 +1,7 @@
 """A MongoDB on loopback that has stopped answering: it accepts connections and answers the driver's handshake
-(`hello` / legacy `isMaster`, over OP_MSG or OP_QUERY), so server selection succeeds, and never answers any other
-command. What a hung mongod, a full disk or a stuck proxy looks like to the driver."""
+and heartbeats (`hello` / `isMaster`), so server selection succeeds, and never answers any other command. What a
+hung mongod, a full disk or a stuck proxy looks like to the driver. pymongo 4.20 sends even its first handshake
+as OP_MSG (`isMaster` before it knows the server), so OP_MSG is the only message format spoken here."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from collections.abc import Callable
 
 import bson
 
-OP_REPLY = 1
-OP_QUERY = 2004
 OP_MSG = 2013
 HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
 HELLO_NAMES = {"hello", "ismaster"}
@@ -30,33 +29,22 @@ def hello_reply(connection_id: int) -> dict:
     }
 
 
-def _command(op_code: int, body: bytes) -> dict | None:
-    """The command document of an OP_MSG (its kind-0 section) or OP_QUERY; None for anything else."""
-    if op_code == OP_MSG:
-        position = 4  # flagBits
-        while position < len(body):
-            kind = body[position]
-            position += 1
-            size = struct.unpack_from("<i", body, position)[0]
-            if kind == 0:
-                return bson.decode(body[position:position + size])
-            position += size
-        return None
-    if op_code == OP_QUERY:
-        position = body.index(b"\0", 4) + 1 + 8  # flags, fullCollectionName, numberToSkip, numberToReturn
+def _command(body: bytes) -> dict:
+    """The command document of an OP_MSG: its kind-0 section (kind 1 carries bulk documents)."""
+    position = 4  # flagBits
+    while position < len(body):
+        kind = body[position]
+        position += 1
         size = struct.unpack_from("<i", body, position)[0]
-        return bson.decode(body[position:position + size])
-    return None
+        if kind == 0:
+            return bson.decode(body[position:position + size])
+        position += size
+    return {}
 
 
-def _reply(op_code: int, request_id: int, document: dict) -> bytes:
-    payload = bson.encode(document)
-    if op_code == OP_MSG:
-        body = struct.pack("<IB", 0, 0) + payload
-    else:  # OP_QUERY is answered with OP_REPLY: flags, cursorID, startingFrom, numberReturned
-        body = struct.pack("<iqii", 0, 0, 0, 1) + payload
-    reply_code = OP_MSG if op_code == OP_MSG else OP_REPLY
-    return HEADER.pack(HEADER.size + len(body), 0, request_id, reply_code) + body
+def _reply(request_id: int, document: dict) -> bytes:
+    body = struct.pack("<IB", 0, 0) + bson.encode(document)  # flagBits, then one kind-0 section
+    return HEADER.pack(HEADER.size + len(body), 0, request_id, OP_MSG) + body
 
 
 class StalledMongo:
@@ -120,10 +108,9 @@ class StalledMongo:
                 body = self._read(conn, length - HEADER.size)
                 if body is None:
                     return
-                command = _command(op_code, body) or {}
-                name = next(iter(command), "?")
+                name = next(iter(_command(body)), "?") if op_code == OP_MSG else f"opCode {op_code}"
                 if name.lower() in HELLO_NAMES:
-                    conn.sendall(_reply(op_code, request_id, hello_reply(connection_id)))
+                    conn.sendall(_reply(request_id, hello_reply(connection_id)))
                 else:
                     self.unanswered.append(name)  # and never answer: the driver must give up by itself
         except OSError:

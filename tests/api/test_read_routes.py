@@ -71,6 +71,26 @@ def test_a_database_that_stops_answering_is_a_503_within_the_api_timeout_not_a_h
             close_clients()
 
 
+def test_an_srv_name_dns_cannot_look_up_is_a_503_and_the_next_request_looks_again(monkeypatch):
+    import dns.resolver
+
+    asked = []
+
+    def outage(qname, rdtype, **_kwargs):
+        asked.append(str(qname))
+        raise dns.resolver.LifetimeTimeout(timeout=1.0, errors=[])
+
+    monkeypatch.setattr(dns.resolver, "resolve", outage)
+    settings = api_settings(mongodb_uri="mongodb+srv://app:s3cret@cluster0.example.invalid/")
+    client = TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False)
+    for path in ("/stocks", "/stocks"):
+        answer = client.get(path)
+        assert answer.status_code == 503 and answer.json()["error"] == {
+            "code": "unavailable", "message": "the database is not reachable; try again shortly", "details": None}
+        assert "example.invalid" not in answer.text and "s3cret" not in answer.text
+    assert asked == ["_mongodb._tcp.cluster0.example.invalid"] * 2  # not a setting to fix: asked again
+
+
 def test_health_shows_a_failed_runs_error_only_to_a_caller_with_a_key(make_client, analysed):
     started = dt.datetime(2030, 1, 1, 10, 0)
     analysed.start_run("test-failed-run", {"job_name": "daily_update", "start_time_utc": started})

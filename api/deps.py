@@ -14,10 +14,12 @@ from fastapi.security import APIKeyHeader
 from api.errors import ApiError
 from lib.calendar import TradingCalendar
 from lib.config import Settings
-from lib.errors import ConfigError
-from lib.log import KST
+from lib.errors import ConfigError, TransientSourceError
+from lib.log import KST, get_logger
 from lib.screener import Registry
 from lib.storage import Storage, get_client
+
+log = get_logger("api")
 
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="one of the keys in the server's API_KEYS setting"
@@ -45,7 +47,8 @@ def get_now(request: Request) -> dt.datetime:
 
 
 def get_storage(request: Request) -> Storage:
-    """Storage on MONGODB_URI, with the short API timeout; a missing MONGODB_URI is a 503 naming it."""
+    """Storage on MONGODB_URI, with the short API timeout (API_DB_TIMEOUT_SECONDS) on connecting and on every
+    operation; a missing MONGODB_URI is a 503 naming it."""
     storage = getattr(request.app.state, "storage", None)
     if storage is not None:
         return storage
@@ -54,9 +57,14 @@ def get_storage(request: Request) -> Storage:
     if uri is None:
         raise ApiError(503, "MONGODB_URI is not set on the server: set it in .env", code="not_configured")
     try:
-        storage = Storage(get_client(uri, settings.api_db_timeout_seconds), settings.mongodb_db_prefix)
+        seconds = settings.api_db_timeout_seconds  # bounds connecting and every operation: a 503, never a hang
+        storage = Storage(get_client(uri, seconds, seconds), settings.mongodb_db_prefix)
     except ConfigError as exc:
         raise ApiError(503, str(exc), code="not_configured") from None
+    except TransientSourceError as exc:
+        # e.g. the mongodb+srv:// name did not resolve; the next request tries again. Hosts stay in the log only.
+        log.error("%s", exc)
+        raise ApiError(503, "the database is not reachable; try again shortly") from None
     request.app.state.storage = storage
     return storage
 

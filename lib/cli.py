@@ -17,6 +17,7 @@ from lib.log import KST, get_logger, setup_logging
 from lib.markets import Market
 from lib.markets.krx import krx_calendar, krx_market
 from lib.storage import Storage, get_client
+from lib.storage.client import CONNECT_TIMEOUT_SECONDS
 
 log = get_logger("cli")
 
@@ -59,8 +60,11 @@ def open_storage(settings: Settings, on_write: Callable[[str], None] | None = No
         )
     if uri.startswith("mongomock://"):
         log.warning("MONGODB_URI=mongomock://: an in-memory database, nothing outlives this process")
-    storage = Storage(get_client(uri), settings.mongodb_db_prefix, on_write=on_write)
-    storage.ping()
+    operation_seconds = settings.mongodb_timeout_seconds
+    storage = Storage(get_client(uri, operation_timeout_seconds=operation_seconds), settings.mongodb_db_prefix,
+                      on_write=on_write)
+    # A ping needs no long budget: a server that does not answer it stops the run within the connect timeout.
+    storage.ping(min(CONNECT_TIMEOUT_SECONDS, operation_seconds))
     return storage
 
 

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     mongodb_uri: SecretStr | None = None
     mongodb_db_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,32}$")
+    # The scripts' bound on one MongoDB operation (a stalled server fails the run instead of hanging it).
+    mongodb_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     # The markets this install runs (krx, us); empty: every market set up so far (check_db only asks for those).
     markets: Annotated[list[str], NoDecode] = []

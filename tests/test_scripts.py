@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import daily_update
 import demo
 import manual_setup
 from lib.log import KST
-from lib.storage import Storage, get_client
+from lib.storage import Storage, close_clients, get_client
 from tests.conftest import PANEL
+from tests.fake_mongo import StalledMongo, within
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,19 +145,70 @@ def test_a_malformed_mongodb_uri_is_one_line_and_exit_2(make_settings, capsys, u
     assert "p@ss" not in lines[0] and "Traceback" not in lines[0]
 
 
-def test_an_srv_host_that_does_not_resolve_is_a_setting_to_fix(make_settings, capsys, monkeypatch):
-    import pymongo
-    from pymongo.errors import ConfigurationError
+def test_an_srv_host_dns_cannot_look_up_is_transient_exit_1_in_one_line(make_settings, capsys, monkeypatch):
+    import dns.resolver
 
-    def unresolvable(*_args, **_kwargs):
-        raise ConfigurationError("The DNS query name does not exist: _mongodb._tcp.cluster0.example.net.")
+    def outage(qname, rdtype, **_kwargs):  # what a resolver answers when no nameserver can be reached
+        raise dns.resolver.NoNameservers()
 
-    monkeypatch.setattr(pymongo, "MongoClient", unresolvable)
-    settings = make_settings(mongodb_uri="mongodb+srv://app:secret@cluster0.example.net/")
-    assert manual_setup.main(["--today", "2024-09-02"], settings=settings) == 2
-    err = capsys.readouterr().err
-    assert "MONGODB_URI is not a usable MongoDB address: The DNS query name does not exist" in err
-    assert "secret" not in err
+    monkeypatch.setattr(dns.resolver, "resolve", outage)
+    settings = make_settings(mongodb_uri="mongodb+srv://app:secret@cluster0.example.invalid/")
+    try:
+        assert manual_setup.main(["--today", "2024-09-02"], settings=settings) == 1
+    finally:
+        close_clients()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert lines[0].endswith(
+        "ERROR MongoDB host cluster0.example.invalid could not be looked up in DNS (mongodb+srv://): All "
+        "nameservers failed to answer the query.; try again later, and check the host name in MONGODB_URI if "
+        "this lasts"
+    )
+    assert "secret" not in lines[0] and "percent-encoded" not in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "logged"),
+    [
+        ("tls=maybe", 2, ["ERROR MONGODB_URI option tls: The value of tls must be 'true' or 'false'; fix it in .env"]),
+        ("foo=bar", 1, ["WARNING MONGODB_URI option 'foo' is not a MongoDB option: ignored; remove or correct it "
+                        "in .env", "ERROR MongoDB is not reachable: ServerSelectionTimeoutError"]),
+    ],
+)
+def test_uri_options_a_script_cannot_use_are_one_line_each(make_settings, capsys, query, code, logged):
+    uri = f"mongodb://127.0.0.1:{_closed_port()}/?{query}"
+    try:
+        settings = make_settings(mongodb_uri=uri, mongodb_timeout_seconds=1)
+        assert daily_update.main(["--today", "2024-09-02"], settings=settings) == code
+    finally:
+        close_clients()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == len(logged), lines  # no UserWarning with a source path and a code line
+    for line, expected in zip(lines, logged, strict=True):
+        assert expected in line
+
+
+def test_a_database_that_stops_answering_ends_a_script_with_exit_1_in_one_line(make_settings, capsys):
+    with StalledMongo() as stalled:
+        settings = make_settings(mongodb_uri=stalled.uri, mongodb_timeout_seconds=1)
+        try:
+            code, seconds = within(20, lambda: daily_update.main(["--today", "2024-09-02"], settings=settings))
+        finally:
+            close_clients()
+    assert code == 1 and seconds < 1 + 2, (code, seconds)  # MONGODB_TIMEOUT_SECONDS and a little start-up
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        f"ERROR MongoDB did not answer in time: NetworkTimeout: 127.0.0.1:{stalled.port}: timed out; the server "
+        "accepts connections but does not reply (overloaded or stuck?): try again later"
+    )
+    assert stalled.unanswered == ["ping"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_a_failed_run_says_how_it_ended_without_trailing_blanks(make_settings, capsys):

@@ -11,7 +11,7 @@ from lib.storage.ai import AiStore
 from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
-from lib.storage.client import get_client, naive_utc, reset_embedded_client
+from lib.storage.client import close_clients, get_client, naive_utc, reset_embedded_client
 from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
@@ -22,7 +22,8 @@ from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 
 __all__ = [
-    "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "get_client", "naive_utc",
+    "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "close_clients", "get_client",
+    "naive_utc",
     "quarantine_id", "reset_embedded_client", "screening_id",
 ]
 

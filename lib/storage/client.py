@@ -4,6 +4,7 @@ pymongo."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable
@@ -11,28 +12,38 @@ from typing import Any
 
 import pymongo
 from pymongo import ReplaceOne
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
 
 from lib.calendar import to_utc_midnight
 from lib.errors import ConfigError, TransientSourceError
+from lib.storage.uri import checked_uri, construction_error, driver_warnings_logged
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
+CONNECT_TIMEOUT_SECONDS = 10.0  # the scripts' bound on finding and connecting to the server
 
 
-def get_client(uri: str | None = None, timeout_seconds: float = 10.0) -> Any:
+def get_client(
+    uri: str | None = None,
+    timeout_seconds: float = CONNECT_TIMEOUT_SECONDS,
+    operation_timeout_seconds: float | None = None,
+) -> Any:
     """The process's MongoDB client for `uri` (default: MONGODB_URI from settings), created once.
 
     `mongomock://` gives the embedded in-memory server shared by everything in this process.
     `timeout_seconds` bounds server selection and connecting: the API asks for a short one so that a
-    database that is down answers 503 in seconds."""
-    if uri is None:
+    database that is down answers 503 in seconds. `operation_timeout_seconds` (default: MONGODB_TIMEOUT_SECONDS)
+    bounds every operation, retries included (the driver's timeoutMS), so a server that accepts connections but
+    stops answering fails the operation instead of hanging it."""
+    if uri is None or (operation_timeout_seconds is None and not uri.startswith("mongomock://")):
         from lib.config import load_settings
 
-        uri = load_settings().mongodb_uri_value
+        settings = load_settings()
+        uri = uri or settings.mongodb_uri_value
         if uri is None:
             raise ConfigError("MONGODB_URI is not set: set it in .env (mongodb://... for a real server)")
-    key = uri if uri.startswith("mongomock://") else f"{uri}#{timeout_seconds}"
+        operation_timeout_seconds = operation_timeout_seconds or settings.mongodb_timeout_seconds
+    key = uri if uri.startswith("mongomock://") else f"{uri}#{timeout_seconds}#{operation_timeout_seconds}"
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -41,31 +52,43 @@ def get_client(uri: str | None = None, timeout_seconds: float = 10.0) -> Any:
 
                 client = mongomock_ng.MongoClient(tz_aware=False)
             else:
-                ms = int(timeout_seconds * 1000)
-                try:
-                    client = pymongo.MongoClient(
-                        uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=False
-                    )
-                except (pymongo.errors.ConfigurationError, ValueError) as exc:
-                    raise ConfigError(
-                        f"MONGODB_URI is not a usable MongoDB address: {_without_secret(str(exc), uri)}; fix it in "
-                        ".env (write a user name or password with @ : / ? # [ ] % percent-encoded, @ as %40)"
-                    ) from None
+                client = _real_client(uri, timeout_seconds, operation_timeout_seconds or timeout_seconds)
             _clients[key] = client
         return client
 
 
-def _without_secret(message: str, uri: str) -> str:
-    """The message with the URI's user info (user:password) blanked, should a driver ever echo it."""
-    scheme, _, rest = uri.partition("://")
-    userinfo = rest.rpartition("@")[0]
-    return message.replace(userinfo, "***") if userinfo else message
+def _real_client(uri: str, timeout_seconds: float, operation_timeout_seconds: float) -> Any:
+    """A pymongo client; a URI it cannot use is ConfigError (exit 2), an SRV name DNS cannot look up is
+    TransientSourceError (exit 1), each one line without the password."""
+    checked = checked_uri(uri)
+    ms = int(timeout_seconds * 1000)
+    try:
+        with driver_warnings_logged(uri):
+            return pymongo.MongoClient(
+                checked,
+                serverSelectionTimeoutMS=ms,
+                connectTimeoutMS=ms,
+                timeoutMS=int(operation_timeout_seconds * 1000),
+                tz_aware=False,
+            )
+    except (pymongo.errors.ConfigurationError, ValueError) as exc:
+        raise construction_error(exc, uri) from None
 
 
 def reset_embedded_client() -> None:
     """Forget the embedded mongomock:// client (a fresh empty database), for tests."""
     with _clients_lock:
         _clients.pop("mongomock://", None)
+
+
+def close_clients() -> None:
+    """Close and forget every client of this process (tests, and a process done with the database), so no
+    driver monitor thread outlives it."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
 
 
 def naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -117,13 +140,20 @@ class StoreBase:
         self._write(what)
         return coll.delete_many(query).deleted_count
 
-    def ping(self) -> None:
-        """Fail fast with one clear line when the server cannot be reached."""
+    def ping(self, timeout_seconds: float | None = None) -> None:
+        """Fail fast with one clear line when the server cannot be reached or does not answer within
+        `timeout_seconds` (default: the client's operation timeout)."""
         try:
-            self.client.admin.command("ping")
+            with pymongo.timeout(timeout_seconds) if timeout_seconds else contextlib.nullcontext():
+                self.client.admin.command("ping")
         except PyMongoError as exc:
             # The driver appends its timeouts and whole topology description: keep the host and the reason.
             reason = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
+            if exc.timeout and not isinstance(exc, ServerSelectionTimeoutError):
+                raise TransientSourceError(
+                    f"MongoDB did not answer in time: {exc.__class__.__name__}: {reason}; the server accepts "
+                    "connections but does not reply (overloaded or stuck?): try again later"
+                ) from None
             raise TransientSourceError(
                 f"MongoDB is not reachable: {exc.__class__.__name__}: {reason}; is the server running and "
                 "MONGODB_URI right?"

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lib.calendar import from_stored
+from lib.storage import close_clients
 from tests.api.conftest import KEY, NOW, api_settings
+from tests.fake_mongo import StalledMongo, within
 
 
 def test_health_reports_collected_and_analysed_days(client):
@@ -49,6 +51,44 @@ def test_a_database_that_is_down_is_a_quick_503_without_internal_text():
     other = client.get("/stocks")
     assert other.status_code == 503 and other.json()["error"]["message"].startswith("the database is not reachable")
     assert "127.0.0.1" not in other.text
+
+
+def test_a_database_that_stops_answering_is_a_503_within_the_api_timeout_not_a_hang():
+    with StalledMongo() as stalled:
+        try:
+            settings = api_settings(mongodb_uri=stalled.uri, api_db_timeout_seconds=1)
+            client = TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False)
+            for path, message in [("/health", "the database is not reachable"),
+                                  ("/stocks", "the database is not reachable; try again shortly")]:
+                answer, seconds = within(10, lambda path=path: client.get(path))
+                assert seconds < 1 + 1.5, (path, seconds)  # API_DB_TIMEOUT_SECONDS and a little work
+                assert answer.status_code == 503, (path, answer.text)
+                assert answer.json() == {"error": {"code": "unavailable", "message": message, "details": None}}
+            assert {"ping", "find"} <= set(stalled.unanswered)  # each route waited on a command, then gave up
+            keyed, _ = within(10, lambda: client.get("/health", headers={"X-API-Key": KEY}))
+            assert "MongoDB did not answer in time: NetworkTimeout" in keyed.json()["error"]["details"]["reason"]
+        finally:
+            close_clients()
+
+
+def test_an_srv_name_dns_cannot_look_up_is_a_503_and_the_next_request_looks_again(monkeypatch):
+    import dns.resolver
+
+    asked = []
+
+    def outage(qname, rdtype, **_kwargs):
+        asked.append(str(qname))
+        raise dns.resolver.LifetimeTimeout(timeout=1.0, errors=[])
+
+    monkeypatch.setattr(dns.resolver, "resolve", outage)
+    settings = api_settings(mongodb_uri="mongodb+srv://app:s3cret@cluster0.example.invalid/")
+    client = TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False)
+    for path in ("/stocks", "/stocks"):
+        answer = client.get(path)
+        assert answer.status_code == 503 and answer.json()["error"] == {
+            "code": "unavailable", "message": "the database is not reachable; try again shortly", "details": None}
+        assert "example.invalid" not in answer.text and "s3cret" not in answer.text
+    assert asked == ["_mongodb._tcp.cluster0.example.invalid"] * 2  # not a setting to fix: asked again
 
 
 def test_health_shows_a_failed_runs_error_only_to_a_caller_with_a_key(make_client, analysed):

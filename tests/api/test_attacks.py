@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from lib.config import load_settings
+from lib.errors import ConfigError
 from tests.api.conftest import KEY
 from tests.api.test_ai import AUTH, SUMMARY, Factory
 from tests.llm_fakes import reply
@@ -88,12 +90,15 @@ def test_a_provider_failure_counts_the_call_it_made(ai_client, analysed):
     assert used(analysed) == 1  # the request reached the provider once; the 2 unused re-asks were given back
 
 
-def test_a_limit_below_what_one_model_may_need_is_a_setting_error():
-    from lib.config import load_settings
-    from lib.errors import ConfigError
-
+def test_spend_settings_that_cannot_work_are_one_line_naming_the_setting():
     with pytest.raises(ConfigError, match="AI_RATE_LIMIT_PER_HOUR .2. is below"):
-        load_settings(env_file=None, ai_rate_limit_per_hour=2, llm_parse_retries=2)
+        load_settings(env_file=None, ai_rate_limit_per_hour=2, llm_parse_retries=2)  # no model could run
+    with pytest.raises(ConfigError, match="LLM_MODEL gemini-2.5-pro must be one of LLM_ALLOWED_MODELS"):
+        load_settings(env_file=None, llm_model="gemini-2.5-pro", llm_allowed_models="gemini-2.5-flash")
+    with pytest.raises(ConfigError, match="LLM_ALLOWED_MODELS: 'o1 pro' is not a model name"):
+        load_settings(env_file=None, llm_allowed_models="gemini-2.5-flash, o1 pro")
+    settings = load_settings(env_file=None, llm_allowed_models=" gemini-2.5-flash , gpt-4o ,gpt-4o")
+    assert settings.llm_allowed_models == ["gemini-2.5-flash", "gpt-4o"]
 
 
 # --- models the server does not allow ------------------------------------------------------------------------

@@ -196,6 +196,12 @@ def test_a_model_that_obeys_the_injection_is_re_asked_then_refused(ai_client, ho
     assert all("does not match the schema" in e for e in stored["parse_errors"])
 
 
+def test_fields_an_injection_adds_to_a_valid_answer_never_reach_the_result(ai_client, hostile_name):
+    factory = Factory(reply(dict(SUMMARY, verdict="BUY EVERYTHING", instructions="obey the name")))
+    result = ai_client(factory).post("/ai/analysis", json=TECH, headers=AUTH).json()["results"][0]["result"]
+    assert set(result) == set(SUMMARY) and result["ticker"] == "005930"  # the prompt's schema, nothing more
+
+
 def test_a_model_that_obeys_once_then_answers_properly_gives_the_requested_ticker(ai_client, hostile_name):
     factory = Factory(reply(dict(SUMMARY, ticker="000660")), reply(SUMMARY))
     client = ai_client(factory)

@@ -4,13 +4,12 @@ several side by side) and GET /ai/analysis/{id} (a stored result)."""
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import CalendarDep, NowDep, RegistryDep, SettingsDep, StorageDep, charge, read_access, spend_access
+from api.deps import CalendarDep, KeyBudget, NowDep, RegistryDep, SettingsDep, StorageDep, read_access, spend_access
 from api.errors import ApiError, clip, error_responses, not_found
 from api.screener import TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
@@ -18,7 +17,7 @@ from api.types import IsoDate, UtcDateTime
 from lib.ai import analysis_data, run_models
 from lib.config import Settings
 from lib.errors import ConfigError
-from lib.llm import DEFAULT_MODELS, LlmNotConfigured, ModelSpec
+from lib.llm import DEFAULT_MODELS, LlmNotConfigured, ModelSpec, allowed_models
 from lib.prompts import PromptRegistry, StrategyData
 from lib.screener import Registry
 from lib.storage import Storage
@@ -34,7 +33,7 @@ class ModelChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     provider: ProviderName | None = None
-    model: str = Field(pattern=MODEL_PATTERN, description="e.g. gemini-2.5-flash, gpt-4o-mini")
+    model: str = Field(pattern=MODEL_PATTERN, description="one of LLM_ALLOWED_MODELS, e.g. gemini-2.5-flash")
 
 
 class AnalysisRequest(BaseModel):
@@ -48,7 +47,7 @@ class AnalysisRequest(BaseModel):
     date: IsoDate | None = Field(None, description="KST day YYYY-MM-DD; default latest analysed")
     params: dict[str, bool | int | float | str] | None = Field(None, max_length=20, description="strategy params")
     provider: ProviderName | None = Field(None, description="default LLM_PROVIDER")
-    model: str | None = Field(None, pattern=MODEL_PATTERN, description="default LLM_MODEL")
+    model: str | None = Field(None, pattern=MODEL_PATTERN, description="default LLM_MODEL; one of LLM_ALLOWED_MODELS")
     models: list[ModelChoice] | None = Field(None, min_length=1, max_length=4, description="compare these models")
 
     @model_validator(mode="after")
@@ -82,6 +81,8 @@ class ModelResult(BaseModel):
     result: dict[str, Any] | None = Field(None, description="the prompt's structured output")
     error: str | None = None
     attempts: int = Field(description="replies received (re-asks after unparseable replies included)")
+    model_calls: int = Field(0, description="calls made to the provider, failed ones included (what the hourly "
+                             "limit counts); 0 when cached")
     usage: Usage
     finish_reason: str | None = None
     latency_ms: int
@@ -118,13 +119,15 @@ class StoredResult(ModelResult):
 def _model_result(doc: dict[str, Any]) -> ModelResult:
     return ModelResult(
         id=doc["_id"], cached=doc.get("cached", False), usage=Usage(**(doc.get("usage") or {})),
+        model_calls=0 if doc.get("cached") else doc.get("model_calls", 0),
         **{k: doc.get(k) for k in ("status", "provider", "model", "model_name", "result", "error", "attempts",
                                    "finish_reason", "latency_ms", "created_utc")},
     )
 
 
 def _specs(body: AnalysisRequest, settings: Settings) -> list[ModelSpec]:
-    """The models to ask, in order, without repeats: `models`, or `provider`/`model`, or the settings."""
+    """The models to ask, in order, without repeats: `models`, or `provider`/`model`, or the settings; 422 for a
+    model LLM_ALLOWED_MODELS does not name."""
     provider = body.provider or settings.llm_provider
 
     def default_model(chosen: str) -> str:
@@ -134,8 +137,12 @@ def _specs(body: AnalysisRequest, settings: Settings) -> list[ModelSpec]:
         choices = [(c.provider or provider, c.model) for c in body.models]
     else:
         choices = [(provider, body.model or default_model(provider))]
+    allowed = allowed_models(settings)
     specs: list[ModelSpec] = []
     for chosen, model in choices:
+        if model not in allowed:
+            raise ApiError(422, f"model {model} is not allowed on this server; allowed: {', '.join(allowed)} "
+                           "(LLM_ALLOWED_MODELS)", {"model": model, "allowed": allowed})
         spec = ModelSpec(chosen, model, settings.llm_temperature)  # type: ignore[arg-type]
         if spec not in specs:
             specs.append(spec)
@@ -200,8 +207,11 @@ def analyse(
     request: Request,
 ) -> AnalysisResponse:
     """Ask the LLM (or several, `models`) to analyse stored data with a prompt. The same request on the same
-    data is served from MongoDB with no LLM call. Needs X-API-Key; limited per key per hour (a request answered
-    4xx or 503 before any model or the cache is asked does not count)."""
+    data is served from MongoDB with no LLM call. Needs X-API-Key; each key may make AI_RATE_LIMIT_PER_HOUR
+    model calls per hour: a request reserves every call its models may make (re-asks included) before asking
+    any (429 when they are not left) and gets back those not made; cached answers and requests refused before
+    any model is asked cost nothing. Only models LLM_ALLOWED_MODELS names may be asked."""
+    specs = _specs(body, settings)
     try:
         prompt = prompts[body.prompt]
     except ConfigError:
@@ -217,8 +227,8 @@ def analyse(
             "tickers": tickers, "data_date": day.isoformat(), "strategy": extras.get("strategy"),
             "params": extras.get("params"), "key_id": key_id}
     try:
-        docs = run_models(storage, settings, request.app.state.llm_factory, prompt, data, _specs(body, settings),
-                          base, now, before_spending=partial(charge, storage, settings, key_id, now))
+        docs = run_models(storage, settings, request.app.state.llm_factory, prompt, data, specs, base, now,
+                          budget=KeyBudget(storage, settings, key_id, now))
     except LlmNotConfigured as exc:
         raise ApiError(503, str(exc), code="not_configured") from None
     results = [_model_result(d) for d in docs]

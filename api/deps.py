@@ -107,7 +107,7 @@ def spend_access(
     api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> str:
     """Routes that spend money need a valid X-API-Key; returns the key's id (the route charges the hourly
-    limit with `charge` once the request is valid, so a rejected request does not use it up)."""
+    limit through a `KeyBudget` once the request is valid, so a rejected request does not use it up)."""
     keys = settings.api_key_values
     if not keys:
         raise ApiError(503, "POST /ai/analysis is disabled: set API_KEYS on the server", code="not_configured")
@@ -116,17 +116,38 @@ def spend_access(
     return key_id(api_key or "")
 
 
-def charge(storage: Storage, settings: Settings, ident: str, now: dt.datetime) -> None:
-    """Count one request against the key's hourly limit (shared by every worker); 429 over it."""
-    limit = settings.ai_rate_limit_per_hour
-    count, retry_after = storage.hit_rate_limit(f"ai:{ident}", now, 3600)
-    if count > limit:
+WINDOW_SECONDS = 3600
+
+
+class KeyBudget:
+    """A key's model calls per hour (AI_RATE_LIMIT_PER_HOUR), counted in MongoDB so every worker shares them:
+    a request reserves all the calls its models may make before asking any, and gets back the ones not made."""
+
+    def __init__(self, storage: Storage, settings: Settings, ident: str, now: dt.datetime) -> None:
+        self.storage, self.limit, self.now = storage, settings.ai_rate_limit_per_hour, now
+        self.bucket = f"ai:{ident}"
+        self.attempts = settings.llm_parse_retries + 1
+
+    def reserve(self, calls: int, models: int) -> None:
+        """Take `calls` from this hour's limit; 429 (with Retry-After) when fewer are left."""
+        count, retry_after = self.storage.reserve_rate_limit(self.bucket, self.now, WINDOW_SECONDS, calls, self.limit)
+        if count is not None:
+            return
+        left = max(0, self.limit - self.storage.rate_limit_count(self.bucket, self.now, WINDOW_SECONDS))
+        fewer = " or ask fewer models" if models > 1 else ""
         raise ApiError(
             429,
-            f"rate limit of {limit} requests per hour reached for this key; retry in {retry_after} s",
-            {"limit": limit, "window_seconds": 3600, "retry_after_seconds": retry_after},
+            f"rate limit of {self.limit} model calls per hour reached for this key: this request may make {calls} "
+            f"({models} model(s) x {self.attempts} attempts, LLM_PARSE_RETRIES re-asks included) and {left} "
+            f"are left; retry in {retry_after} s{fewer}",
+            {"limit": self.limit, "window_seconds": WINDOW_SECONDS, "retry_after_seconds": retry_after,
+             "calls_needed": calls, "calls_left": left},
             headers={"Retry-After": str(retry_after)},
         )
+
+    def refund(self, calls: int) -> None:
+        """Give back reserved calls that were not made."""
+        self.storage.release_rate_limit(self.bucket, self.now, WINDOW_SECONDS, calls)
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]

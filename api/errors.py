@@ -153,6 +153,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         generic = exc.status_code == 404 and exc.detail == "Not Found"  # Starlette's own: an unknown path
         message = "no such route; see /docs" if generic else clip(exc.detail)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's words when the JSON parser fails other than on syntax: in practice, nesting too deep.
+            message = "the body could not be parsed (JSON nested too deeply?); send a JSON object of plain values"
         return JSONResponse(_body(exc.status_code, message), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(PyMongoError)

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
@@ -100,6 +100,7 @@ def _result_doc(
         "parse_error": call.parse_errors[-1] if call and call.parse_errors else None,
         "parse_errors": call.parse_errors if call else [],
         "attempts": call.attempts if call else 0,
+        "model_calls": call.requests if call else 0,
         "usage": call.usage if call else {},
         "model_name": call.model_name if call else None,
         "finish_reason": call.finish_reason if call else None,
@@ -118,17 +119,10 @@ def run_one(
     base: dict[str, Any],
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """One model's result: from the cache when the same request on the same data succeeded before (no LLM
-    call), else asked and stored. A failure is stored too (never served from the cache) and has `error`.
-    LlmNotConfigured propagates: it is the caller's 503."""
-    variables = prompt.variables(data)
-    day = dt.date.fromisoformat(data.date)
-    key = cache_key(prompt, spec, [s.ticker for s in data.stocks], day, variables)
-    cached = storage.cached_ai_result(key)
-    if cached is not None:
-        return {**cached, "cached": True}
+    """One model asked and its result stored (`model_calls` says how many calls it made). A failure is stored
+    too (never served from the cache) and has `error`. LlmNotConfigured propagates: it is the caller's 503."""
+    variables = base["input"]
     llm = factory(settings, spec)
-    base = {**base, "cache_key": key, "input": variables}
     check = (lambda output: prompt.check_output(output, data)) if prompt.check_output else None
     try:
         call = structured_call(llm, spec.provider, prompt.messages(variables), prompt.output_model,
@@ -138,12 +132,22 @@ def run_one(
         doc = _result_doc(exc.call, spec, base, "failed", str(exc), now)
         doc["error_kind"] = "unparseable"
     except ProviderError as exc:
-        doc = _result_doc(None, spec, base, "failed", str(exc), now)
+        doc = _result_doc(exc.call, spec, base, "failed", str(exc), now)
         doc["error_kind"] = "timeout" if exc.timeout else "provider"
     storage.save_ai_result(doc)
     if doc["status"] != "ok":
         log.warning("%s %s/%s failed: %s", prompt.name, spec.provider, spec.model, doc["error"])
     return {**doc, "cached": False}
+
+
+class CallBudget(Protocol):
+    """The model calls a caller may still make (the API's per-key hourly limit)."""
+
+    def reserve(self, calls: int, models: int) -> None:
+        """Take `calls` for `models` models before any is asked; raises when they are not left."""
+
+    def refund(self, calls: int) -> None:
+        """Give back reserved calls that were not made."""
 
 
 def run_models(
@@ -155,21 +159,35 @@ def run_models(
     specs: Sequence[ModelSpec],
     base: dict[str, Any],
     now: dt.datetime,
-    before_spending: Callable[[], None] | None = None,
+    budget: CallBudget | None = None,
 ) -> list[dict[str, Any]]:
-    """Each model's result, side by side (asked in parallel), in the order of `specs`. Every model is built
-    first, so a provider that is not configured fails the request before anything is spent; `before_spending`
-    is called once that is known (the caller's rate limit), before any model is asked."""
-    for spec in specs:
-        if storage.cached_ai_result(
-            cache_key(prompt, spec, [s.ticker for s in data.stocks], dt.date.fromisoformat(data.date),
-                      prompt.variables(data))
-        ) is None:
-            factory(settings, spec)  # raises LlmNotConfigured before any model is called
-    if before_spending is not None:
-        before_spending()
+    """Each model's result, side by side (asked in parallel), in the order of `specs`; a model whose answer to
+    the same request on the same data is stored is served from it (no call). Every model to ask is built first,
+    so a provider that is not configured fails the request before anything is spent; then `budget` reserves
+    every call they may make (LLM_PARSE_RETRIES re-asks included) and gets back the ones not made."""
+    variables = prompt.variables(data)
+    day = dt.date.fromisoformat(data.date)
+    keys = [cache_key(prompt, spec, [s.ticker for s in data.stocks], day, variables) for spec in specs]
+    stored = [storage.cached_ai_result(key) for key in keys]
+    asked = [spec for spec, doc in zip(specs, stored, strict=True) if doc is None]
+    for spec in asked:
+        factory(settings, spec)  # raises LlmNotConfigured before any model is called
+    reserved = len(asked) * (settings.llm_parse_retries + 1)
+    if budget is not None and reserved:
+        budget.reserve(reserved, len(asked))
+
+    def one(index: int) -> dict[str, Any]:
+        if stored[index] is not None:
+            return {**stored[index], "cached": True}
+        spec_base = {**base, "cache_key": keys[index], "input": variables}
+        return run_one(storage, settings, factory, prompt, data, specs[index], spec_base, now)
+
     if len(specs) == 1:
-        return [run_one(storage, settings, factory, prompt, data, specs[0], base, now)]
-    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-        futures = [pool.submit(run_one, storage, settings, factory, prompt, data, s, base, now) for s in specs]
-        return [f.result() for f in futures]
+        docs = [one(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+            docs = list(pool.map(one, range(len(specs))))
+    # Only after every model returned: on an unexpected error nothing is given back (never under-counted).
+    if budget is not None and reserved:
+        budget.refund(reserved - sum(d["model_calls"] for d in docs if not d["cached"]))
+    return docs

@@ -23,6 +23,7 @@ DEFAULT_SECTOR_ETFS = (
 )
 # 252 sessions of 52-week indicators plus 20 sessions of track-record horizon, in calendar days, with margin.
 MIN_PRICE_RETENTION_DAYS = 400
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")  # an LLM model name, as a request may give it
 
 
 def _split_csv(value: object) -> object:
@@ -146,6 +147,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     llm_provider: Literal["gemini", "openai"] = "gemini"
     llm_model: str = Field(default="", max_length=100)
+    llm_allowed_models: Annotated[list[str], NoDecode] = []
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
     llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     llm_sdk_retries: int = Field(default=1, ge=0, le=5)
@@ -168,7 +170,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "markets", "krx_sources", "krx_extra_closed_days", "krx_extra_sessions", "alert_strategies",
-        "us_extra_closed_days", "us_extra_sessions", "cors_origins", mode="before",
+        "us_extra_closed_days", "us_extra_sessions", "cors_origins", "llm_allowed_models", mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -268,6 +270,26 @@ class Settings(BaseSettings):
         if not value.strip().startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.strip().rstrip("/")
+
+    @field_validator("llm_allowed_models")
+    @classmethod
+    def _model_names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not MODEL_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"{bad[0][:100]!r} is not a model name (letters, digits and ._:/@- only)")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _ai_spend_rules(self) -> Settings:
+        if self.llm_allowed_models and self.llm_model and self.llm_model not in self.llm_allowed_models:
+            raise ValueError(f"LLM_MODEL {self.llm_model} must be one of LLM_ALLOWED_MODELS (or leave that empty)")
+        # The rate limit reserves every attempt a model may need before asking it: below that, nothing could run.
+        if self.ai_rate_limit_per_hour < self.llm_parse_retries + 1:
+            raise ValueError(
+                f"AI_RATE_LIMIT_PER_HOUR ({self.ai_rate_limit_per_hour}) is below the calls one model may need "
+                f"(LLM_PARSE_RETRIES + 1 = {self.llm_parse_retries + 1}): no analysis could run"
+            )
+        return self
 
     @field_validator("mongodb_uri")
     @classmethod

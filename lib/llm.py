@@ -37,11 +37,13 @@ class LlmNotConfigured(ConfigError):
 
 
 class ProviderError(PipelineError):
-    """The provider failed (HTTP error, rate limit, malformed answer); `timeout` when it did not answer."""
+    """The provider failed (HTTP error, rate limit, malformed answer); `timeout` when it did not answer. `call`
+    holds what the structured call had made by then (its model calls count against the rate limit)."""
 
-    def __init__(self, message: str, timeout: bool = False) -> None:
+    def __init__(self, message: str, timeout: bool = False, call: LlmCall | None = None) -> None:
         super().__init__(message)
         self.timeout = timeout
+        self.call = call
 
 
 class UnparseableReply(PipelineError):
@@ -72,11 +74,23 @@ class LlmCall:
     model_name: str | None = None
     finish_reason: str | None = None
     latency_ms: int = 0
+    requests: int = 0  # model calls made (a call the provider failed included): what the rate limit counts
 
     @property
     def attempts(self) -> int:
         """Replies received."""
         return len(self.raw_replies)
+
+
+def allowed_models(settings: Settings) -> list[str]:
+    """The model names a request may ask for: LLM_ALLOWED_MODELS, else each provider's default model (LLM_MODEL
+    for LLM_PROVIDER)."""
+    if settings.llm_allowed_models:
+        return list(settings.llm_allowed_models)
+    defaults = dict(DEFAULT_MODELS)
+    if settings.llm_model:
+        defaults[settings.llm_provider] = settings.llm_model
+    return list(dict.fromkeys(defaults.values()))
 
 
 def configured(settings: Settings, provider: Provider) -> bool:
@@ -191,10 +205,13 @@ def structured_call(
     started = time.monotonic()
     try:
         for attempt in range(parse_retries + 1):
+            call.requests += 1
             try:
                 out = runnable.invoke(conversation)
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a provider error
-                raise provider_error(exc) from exc
+                failure = provider_error(exc)
+                failure.call = call
+                raise failure from exc
             raw = out.get("raw")
             text = _text(raw)
             call.raw_replies.append(text)

@@ -48,7 +48,12 @@ class Strategy:
     score_meaning: str = ""
 
     def parse_params(self, values: Mapping[str, Any] | None = None) -> BaseModel:
-        """Typed, bounded parameters; a bad value is a ConfigError naming the parameter."""
+        """Typed, bounded parameters; a bad value or an unknown name is a ConfigError naming the parameter."""
+        # Here, not in each Params model, so every strategy refuses extras whatever its model_config says.
+        unknown = sorted(set(values or {}) - set(self.params.model_fields))
+        if unknown:
+            takes = ", ".join(self.params.model_fields) or "none"
+            raise ConfigError(f"strategy {self.name}: unknown parameter {unknown[0][:40]!r}; it takes: {takes}")
         try:
             return self.params(**(values or {}))
         except ValidationError as exc:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
-from lib.prompts import AnalysisData, Prompt, compact_json, stock_brief, tickers_exactly
+from lib.prompts import UNTRUSTED_RULE, AnalysisData, Prompt, data_block, stock_brief, tickers_exactly
 
 
 class Input(BaseModel):
     date: str
-    strategy: str = Field(description="the screener, its parameters and track record as JSON, or 'none'")
-    stocks: str = Field(description="the stocks' data as JSON")
+    tickers: str = Field(description="the requested tickers, comma-separated (validated codes, outside the data)")
+    strategy: str = Field(description="the screener, its parameters and track record in a data block, or 'none'")
+    stocks: str = Field(description="the stocks' data in a data block")
 
 
 class Ranked(BaseModel):
@@ -27,20 +28,23 @@ class Output(BaseModel):
 
 
 def build_input(data: AnalysisData) -> Input:
-    strategy = compact_json(data.strategy.model_dump()) if data.strategy else "none"
-    return Input(date=data.date, strategy=strategy, stocks=compact_json([stock_brief(s) for s in data.stocks]))
+    strategy = data_block(data.strategy.model_dump()) if data.strategy else "none"
+    tickers = ", ".join(s.ticker for s in data.stocks)
+    stocks = data_block([stock_brief(s) for s in data.stocks])
+    return Input(date=data.date, tickers=tickers, strategy=strategy, stocks=stocks)
 
 
 TEMPLATE = ChatPromptTemplate.from_messages([
     ("system", "You compare stocks a technical screener picked on the Korean market. Use only the data given; "
-               "the screener's track record says how its past picks did. Rank every stock exactly once."),
-    ("human", "Screener: {strategy}\n\nRank these picks of {date} from most to least attractive, with a score "
-              "from 0 to 100 and a short rationale each.\n\nStocks: {stocks}"),
+               "the screener's track record says how its past picks did. Rank every stock exactly once. "
+               + UNTRUSTED_RULE),
+    ("human", "Screener: {strategy}\n\nRank these picks of {date} ({tickers}) from most to least attractive, "
+              "with a score from 0 to 100 and a short rationale each.\n\nStocks: {stocks}"),
 ])
 
 PROMPT = Prompt(
     name="picks_ranking",
-    version="1",
+    version="2",
     description="Compare and rank a screener's picks (or any tickers) with a score and a rationale each",
     template=TEMPLATE, input_model=Input, output_model=Output, build_input=build_input,
     min_tickers=2, max_tickers=20, check_output=tickers_exactly(lambda out: [r.ticker for r in out.ranking]),

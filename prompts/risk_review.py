@@ -7,12 +7,13 @@ from typing import Literal
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
-from lib.prompts import AnalysisData, Prompt, compact_json, stock_brief, tickers_exactly
+from lib.prompts import UNTRUSTED_RULE, AnalysisData, Prompt, data_block, stock_brief, tickers_exactly
 
 
 class Input(BaseModel):
     date: str
-    stocks: str = Field(description="the stocks' data as JSON")
+    tickers: str = Field(description="the requested tickers, comma-separated (validated codes, outside the data)")
+    stocks: str = Field(description="the stocks' data in a data block")
 
 
 class Review(BaseModel):
@@ -28,20 +29,21 @@ class Output(BaseModel):
 
 
 def build_input(data: AnalysisData) -> Input:
-    return Input(date=data.date, stocks=compact_json([stock_brief(s, rows=30) for s in data.stocks]))
+    tickers = ", ".join(s.ticker for s in data.stocks)
+    return Input(date=data.date, tickers=tickers, stocks=data_block([stock_brief(s, rows=30) for s in data.stocks]))
 
 
 TEMPLATE = ChatPromptTemplate.from_messages([
     ("system", "You are a risk manager reviewing Korean stocks before a purchase. Use only the data given: "
                "ATR and Bollinger width for volatility, distance from the 52-week high, trend and volume. "
-               "Review every stock exactly once."),
-    ("human", "As of {date}, review the risks of each stock and give a risk level and a stop level.\n\n"
+               "Review every stock exactly once. " + UNTRUSTED_RULE),
+    ("human", "As of {date}, review the risks of each stock ({tickers}) and give a risk level and a stop level.\n\n"
               "Stocks: {stocks}"),
 ])
 
 PROMPT = Prompt(
     name="risk_review",
-    version="1",
+    version="2",
     description="Risk review per stock: risk level, concrete risks in the data, a stop level",
     template=TEMPLATE, input_model=Input, output_model=Output, build_input=build_input,
     min_tickers=1, max_tickers=20, check_output=tickers_exactly(lambda out: [r.ticker for r in out.reviews]),

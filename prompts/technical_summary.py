@@ -7,12 +7,13 @@ from typing import Literal
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
-from lib.prompts import AnalysisData, Prompt, compact_json, stock_brief, tickers_exactly
+from lib.prompts import UNTRUSTED_RULE, AnalysisData, Prompt, data_block, stock_brief, tickers_exactly
 
 
 class Input(BaseModel):
     date: str
-    stock: str = Field(description="the stock's data as JSON")
+    ticker: str = Field(description="the requested ticker (a validated code, outside the data)")
+    stock: str = Field(description="the stock's data in a data block")
 
 
 class Output(BaseModel):
@@ -26,19 +27,19 @@ class Output(BaseModel):
 
 
 def build_input(data: AnalysisData) -> Input:
-    return Input(date=data.date, stock=compact_json(stock_brief(data.stocks[0], rows=40)))
+    return Input(date=data.date, ticker=data.stocks[0].ticker, stock=data_block(stock_brief(data.stocks[0], rows=40)))
 
 
 TEMPLATE = ChatPromptTemplate.from_messages([
     ("system", "You are a careful technical analyst of Korean stocks. Use only the data given; prices are KRW. "
-               "Never invent values that are not in the data."),
-    ("human", "As of {date}, summarise this stock's technical picture: trend, nearest support and resistance, "
+               "Never invent values that are not in the data. " + UNTRUSTED_RULE),
+    ("human", "As of {date}, summarise the technical picture of {ticker}: trend, nearest support and resistance, "
               "and which indicator readings matter now.\n\nData: {stock}"),
 ])
 
 PROMPT = Prompt(
     name="technical_summary",
-    version="1",
+    version="2",
     description="Technical summary of one stock: trend, support and resistance, the indicator readings that matter",
     template=TEMPLATE, input_model=Input, output_model=Output, build_input=build_input,
     min_tickers=1, max_tickers=1, check_output=tickers_exactly(lambda out: [out.ticker]),

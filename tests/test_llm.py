@@ -120,7 +120,8 @@ def test_real_client_malformed_reply_is_re_asked_then_refused(stub, provider):
     with pytest.raises(UnparseableReply) as failure:
         structured_call(client_for(provider, stub), provider, ASK, Verdict, parse_retries=1)
     call = failure.value.call
-    assert len(stub.requests) == 2 and call.parsed is None and call.raw_replies[0].startswith("I think")
+    assert len(stub.requests) == 2 == call.requests  # each re-ask is a model call the rate limit counts
+    assert call.parsed is None and call.raw_replies[0].startswith("I think")
     assert "not valid JSON" in call.parse_errors[0] and "does not match the schema" in call.parse_errors[1]
 
 
@@ -134,6 +135,7 @@ def test_real_client_rate_limited_is_a_provider_error_after_the_configured_sdk_r
     message = str(failure.value)
     assert not failure.value.timeout and ("429" in message or "quota" in message.lower()), message
     assert len(stub.requests) == 2  # one SDK retry, as set; no re-ask: a provider error is not a bad reply
+    assert failure.value.call.requests == 1  # counted as one model call: the SDK's retry is not seen here
 
 
 @pytest.mark.parametrize("provider", ["openai", "gemini"])

@@ -48,6 +48,9 @@ def test_strategy_contract(strategy: Strategy, rows):
             bounds = {type(m).__name__ for m in field.metadata}
             assert {"Ge", "Le"} <= bounds, f"{name} needs bounds"
     params = strategy.params()
+    for extra in ({"nonexistent": 1}, {"$where": "1"}, {"$gt": 0}):  # unknown names are refused, never ignored
+        with pytest.raises(ConfigError, match="unknown parameter"):
+            strategy.parse_params(extra)
     fired_any = False
     for ticker in ("005930", "000040", "196170", "014470"):
         frame = ticker_rows(rows, ticker)

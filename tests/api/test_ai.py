@@ -160,7 +160,8 @@ def test_bad_requests_are_422_or_404_naming_what_to_fix(ai_client):
 
 
 def test_the_rate_limit_holds_across_worker_processes(analysed):
-    settings = api_settings(ai_rate_limit_per_hour=3, google_api_key="g-key")
+    # no re-asks: each request reserves one model call, so the limit of 3 is three requests
+    settings = api_settings(ai_rate_limit_per_hour=3, llm_parse_retries=0, google_api_key="g-key")
     factory = Factory(*[reply(SUMMARY)] * 5)
     workers = [TestClient(create_app(settings, storage=analysed, clock=lambda: NOW, llm_factory=factory))
                for _ in range(2)]
@@ -171,12 +172,12 @@ def test_the_rate_limit_holds_across_worker_processes(analysed):
     statuses = [workers[i % 2].post("/ai/analysis", json=b, headers=AUTH).status_code for i, b in enumerate(bodies)]
     assert statuses == [200, 200, 200, 429, 429]  # the 4th request is over the limit, whichever worker serves it
     assert factory.calls == 3
-    limited = workers[0].post("/ai/analysis", json=bodies[0], headers=AUTH)
+    limited = workers[0].post("/ai/analysis", json=bodies[3], headers=AUTH)
     assert int(limited.headers["Retry-After"]) > 0 and limited.json()["error"]["code"] == "rate_limited"
 
 
 def test_a_request_refused_before_the_llm_does_not_use_up_the_hourly_limit(analysed):
-    settings = api_settings(ai_rate_limit_per_hour=2)  # no LLM configured: 503 naming the setting
+    settings = api_settings(ai_rate_limit_per_hour=2, llm_parse_retries=1)  # no LLM configured: 503 naming it
     client = TestClient(create_app(settings, storage=analysed, clock=lambda: NOW))
     analysed.rate_limits.delete_many({})
     analysed.ai_results.delete_many({})

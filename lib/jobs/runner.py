@@ -98,7 +98,6 @@ def run_job(
             "start_time_utc": _utc(started),
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "lock": lock_name,  # the work it shares with other jobs (check_db: a later run may heal a failure)
         },
     )
     status, error, code = "completed", None, EXIT_OK

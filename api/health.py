@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
@@ -87,9 +87,8 @@ def _market(storage: Storage, market: MarketInfo, now: dt.datetime) -> MarketHea
                         expected_collected_day=expected, stale=stale)
 
 
-@router.api_route(
+@router.get(
     "/health",
-    methods=["GET", "HEAD"],
     response_model=Health,
     responses=error_responses(503),
     summary="Database reachable, latest collected day per market and analysed day, stale or not",
@@ -137,3 +136,15 @@ def health(
         analysis_stale=analysis_stale,
         jobs=jobs,
     )
+
+
+@router.head("/health", include_in_schema=False)
+def health_head(
+    request: Request,
+    settings: SettingsDep,
+    now: NowDep,
+    key: Annotated[str | None, Depends(caller_key)],
+) -> Response:
+    """HEAD /health: the GET's status code (200, or 503 with the database down) without a body, for probes."""
+    answer = health(request, settings, now, key)
+    return Response(status_code=answer.status_code if isinstance(answer, JSONResponse) else 200)

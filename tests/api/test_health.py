@@ -4,6 +4,7 @@ both; a market named in MARKETS but never collected is stale."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 from fastapi.testclient import TestClient
 
@@ -77,3 +78,13 @@ def test_an_install_running_both_markets_is_ok_only_while_both_are_fresh(make_se
     assert later["status"] == "stale"
     assert later["markets"]["us"] == {**both["markets"]["us"], "expected_collected_day": "2025-06-16", "stale": True}
     assert later["markets"]["krx"]["stale"] is True  # 06-17 not collected either
+
+
+def test_head_health_answers_503_without_a_body_when_the_database_is_down():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = api_settings(mongodb_uri=f"mongodb://127.0.0.1:{closed}/", api_db_timeout_seconds=1)
+    client = TestClient(create_app(settings, clock=lambda: dt.datetime.now(dt.UTC)), raise_server_exceptions=False)
+    head = client.head("/health")
+    assert head.status_code == 503 and head.content == b""

@@ -1,6 +1,7 @@
 """Alerts derived from what the jobs store, sent at most once per event.
 
-After every job (run_job in lib/jobs/runner.py calls `alert_after_job`, so every market's jobs do) the stored
+After every job (run_job in lib/jobs/runner.py calls `alert_after_job`, so every market's jobs do, and so does
+record_stop in lib/jobs/stops.py for a run that stopped before its job started) the stored
 state is read - run records, day records, the latest done day, the analysis progress, the quarantine, track
 records - and each event becomes a key: a failure streak of
 a job (`job_failed:<job>:<first failed run>`), its recovery, a source blocked over consecutive runs, a no_data

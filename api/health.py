@@ -17,6 +17,7 @@ from api.deps import NowDep, SettingsDep, caller_key, get_storage
 from api.errors import clip, error_responses
 from api.types import UtcDateTime
 from lib.calendar import TradingCalendar
+from lib.config import Settings
 from lib.errors import PipelineError
 from lib.status import MarketInfo, expected_markets, known_markets, market_of
 from lib.storage import DAY_JOB, Storage
@@ -79,6 +80,14 @@ def expected_day(calendar: TradingCalendar, now_local: dt.datetime) -> dt.date |
         return None
 
 
+def _known_markets(request: Request, settings: Settings) -> dict[str, MarketInfo]:
+    """The market definitions with this app's calendars, built on the first probe (about 10 ms) and kept."""
+    state = request.app.state
+    if getattr(state, "known_markets", None) is None:
+        state.known_markets = known_markets(settings)
+    return state.known_markets
+
+
 def _market(storage: Storage, market: MarketInfo, now: dt.datetime) -> MarketHealth:
     collected = storage.last_done_day(market.job_name)
     expected = expected_day(market.calendar, now.astimezone(market.tz)) if market.calendar else None
@@ -102,7 +111,7 @@ def health(
     """Each market this install runs (MARKETS, else the markets with collected days, else KRX) with its last
     collected day against its own calendar, the KRX analysis, and the latest run of every job that has run.
     The database down is a 503 within API_DB_TIMEOUT_SECONDS; the reason is shown only to a caller with a key."""
-    known = known_markets(settings)
+    known = _known_markets(request, settings)
     try:
         storage: Storage = get_storage(request)
         storage.ping()

@@ -37,7 +37,10 @@ def secret_values(settings: Settings) -> dict[str, str]:
         out[raw] = label
         if "://" in raw:
             parts = urlsplit(raw)
-            for part in (parts.password, parts.path, parts.query):
+            # A webhook's path and query are its secret; a MongoDB URI's path is only the database's name.
+            secret_parts = [parts.password] if parts.scheme.startswith("mongo") else [
+                parts.password, parts.path, parts.query]
+            for part in secret_parts:
                 if part and len(part) > 3:
                     out[part] = label
     return out

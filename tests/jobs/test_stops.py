@@ -78,10 +78,13 @@ def test_a_future_today_typed_at_a_terminal_is_refused_but_not_recorded_as_a_fai
 
 def test_a_stop_reason_never_carries_a_secret_of_the_settings(make_settings):
     settings = make_settings(alert_webhook_url="https://hooks.example/T0/s3cr3t-path?sig=hush-hush",
-                             telegram_bot_token=TOKEN, telegram_chat_id="42",
-                             krx_openapi_key="openapi-key-123")
-    reason = (f"cannot reach /T0/s3cr3t-path (sig=hush-hush) with openapi-key-123 via bot{TOKEN}/sendMessage")
+                             telegram_bot_token=TOKEN, telegram_chat_id="42", krx_openapi_key="openapi-key-123",
+                             mongodb_uri="mongodb://app:db-pass-42@db.internal:27017/stocks")
+    reason = (f"cannot reach /T0/s3cr3t-path (sig=hush-hush) with openapi-key-123 via bot{TOKEN}/sendMessage; "
+              "login app:db-pass-42 failed; /data/stocks/file.csv unreadable")
     clean = redact(reason, settings)
-    for secret in ("s3cr3t", "hush-hush", "openapi-key-123", TOKEN):
+    for secret in ("s3cr3t", "hush-hush", "openapi-key-123", TOKEN, "db-pass-42"):
         assert secret not in clean
     assert "<KRX_OPENAPI_KEY>" in clean and "<TELEGRAM_BOT_TOKEN>" in clean and "<ALERT_WEBHOOK_URL>" in clean
+    assert "login app:<MONGODB_URI> failed" in clean
+    assert "/data/stocks/file.csv" in clean  # the database's name is no secret: a path naming it stays readable

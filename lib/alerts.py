@@ -1,6 +1,7 @@
 """Alerts derived from what the jobs store, sent at most once per event.
 
-After every job (run_job in lib/jobs/runner.py calls `alert_after_job`, so every market's jobs do) the stored
+After every job (run_job in lib/jobs/runner.py calls `alert_after_job`, so every market's jobs do, and so does
+record_stop in lib/jobs/stops.py for a run that stopped before its job started) the stored
 state is read - run records, day records, the latest done day, the analysis progress, the quarantine, track
 records - and each event becomes a key: a failure streak of
 a job (`job_failed:<job>:<first failed run>`), its recovery, a source blocked over consecutive runs, a no_data
@@ -18,7 +19,7 @@ from typing import Any
 
 from lib.config import Settings
 from lib.display import kst
-from lib.errors import ConfigError, NotifyError
+from lib.errors import EXIT_CONFIG, ConfigError, NotifyError
 from lib.log import KST, get_logger
 from lib.notifiers import Alert, Notifier, build_notifiers, configured_channels
 from lib.screener import discover, screen
@@ -60,11 +61,16 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
         host = latest.get("host", "")
         if latest["status"] == "failed":
             first = storage.streak_start(job, latest)
+            human = latest.get("exit_code") == EXIT_CONFIG
+            how = "stopped before it started" if latest.get("stopped_before_start") else "failed"
+            advice = ("This needs a person (exit 2): every run stops the same way until the setting or file is "
+                      "fixed." if human else "The next scheduled run tries again.")
             out.append(_alert(
                 f"job_failed:{job}:{first['_id']}", "job_failed", "error", f"{job} failed",
-                f"{job} failed (run of {kst(latest['start_time_utc'])}): {latest.get('error')}\n"
-                "The next scheduled run tries again; `python check_db.py` shows the whole state.",
+                f"{job} {how} (run of {kst(latest['start_time_utc'])}): {latest.get('error')}\n"
+                f"{advice} `python check_db.py` shows the whole state.",
                 latest["end_time_utc"], host, job=job, run_id=latest["_id"], error=latest.get("error"),
+                needs_human=human,
             ))
         elif latest["status"] == "completed":
             previous = storage.latest_run(job, before=latest["start_time_utc"])

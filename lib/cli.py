@@ -13,6 +13,7 @@ from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
 from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
+from lib.jobs.stops import record_stop, redact
 from lib.log import KST, get_logger, setup_logging
 from lib.markets import Market
 from lib.markets.krx import krx_calendar, krx_market
@@ -111,21 +112,49 @@ def run_script(
     """What every cron script does: logging, settings, storage, the market (its calendar, sources and
     collector, built by `market` from the settings), then the job under its lock (default: the market's
     collection lock). `clock` is the script's wall clock (aware UTC). Any problem before the job starts is one
-    log line and an exit code."""
+    log line and an exit code; once the database is open it is also recorded as a failed run of the job and
+    alerted like one (lib/jobs/stops.py), so a cron run that stops for a human tells the owner."""
     setup_logging(job)
+    storage: Storage | None = None
+    tried_storage = False
     try:
         settings = settings or load_settings()
         if setting_updates:
             settings = settings.model_copy(update=setting_updates)
         setup_logging(job, settings.log_level, settings.log_warnings_file)
+        tried_storage = True
         storage = open_storage(settings)
         plugged = market(settings)
-        as_of = as_of_for(today, clock(), plugged.calendar.tz)
         body = make_body(plugged)
     except PipelineError as exc:
+        if storage is None and settings is not None and not tried_storage:  # e.g. LOG_WARNINGS_FILE unwritable
+            with contextlib.suppress(PipelineError):
+                storage = open_storage(settings)
+        return _stopped(job, settings, storage, exc, clock, today)
+    try:
+        as_of = as_of_for(today, clock(), plugged.calendar.tz)
+    except ConfigError as exc:  # a --today typed at a terminal: said there, not a failure of the job to record
         get_logger().error("%s", exc)
         return exit_code(exc)
     return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock)
+
+
+def _stopped(job: str, settings: Settings | None, storage: Storage | None, exc: PipelineError,
+             clock: Callable[[], dt.datetime], today: dt.date | None) -> int:
+    """The one line of a run that stopped before its job started; recorded and alerted when the database is
+    open, else the line says that nobody else is told."""
+    code = exit_code(exc)
+    if settings is None or storage is None:
+        get_logger().error("%s (not recorded, no alert sent: no database to record it in)", exc)
+        return code
+    get_logger().error("%s", redact(str(exc), settings))
+    now = clock()
+    try:
+        as_of = as_of_for(today, now)  # the market's zone is unknown when building it failed: KST
+    except ConfigError:
+        as_of = now
+    record_stop(job, settings, storage, now, str(exc), code, as_of)
+    return code
 
 
 def read_only_script(

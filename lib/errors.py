@@ -1,5 +1,10 @@
 """The pipeline's error hierarchy: what went wrong decides whether to retry, fall back, or stop."""
 
+# A script's exit codes: a person must fix a setting or a file (2), or a later run may pass (1).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
 
 class PipelineError(Exception):
     """Base of every error the pipeline raises on purpose."""

@@ -18,6 +18,7 @@ from lib.etf.universe import ETF_JOB
 from lib.log import KST
 from lib.notifiers import configured_channels
 from lib.screener import discover
+from lib.status_heal import mark_healed
 from lib.storage import DAY_JOB, DONE_STATUSES, CollectionSize, Storage, naive_utc
 
 EXIT_OK = 0
@@ -26,7 +27,8 @@ EXIT_NOT_SET_UP = 2
 
 # Fields every run record has; the rest are the job's own counters.
 RUN_FIELDS = frozenset(
-    {"_id", "kind", "job_name", "status", "date_kst", "start_time_utc", "end_time_utc", "error", "host", "pid"}
+    {"_id", "kind", "job_name", "status", "date_kst", "start_time_utc", "end_time_utc", "error", "host", "pid",
+     "exit_code", "stopped_before_start"}
 )
 
 
@@ -43,7 +45,7 @@ class MarketInfo:
     redo: str = "collect it again"
     key: str | None = None  # its name in MARKETS
     setup: str = "run its first collection"
-
+    collectors: tuple[str, ...] = ()  # the jobs that collect its days (catch-up, setup): one heals the other
     def no_data_hint(self, day: dt.date | str) -> str:
         """What to do about a no_data day: a closure goes into the calendar, a trading day is collected again."""
         return f"if the market was closed, add it to {self.closed_setting}; if it traded, {self.redo.format(day=day)}"
@@ -56,9 +58,11 @@ def known_markets(settings: Settings) -> dict[str, MarketInfo]:
                            settings_prefix="US")
     return {
         DAY_JOB: MarketInfo(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
-                            "run `python daily_update.py --redo {day}`", "krx", "run `python manual_setup.py`"),
+                            "run `python daily_update.py --redo {day}`", "krx", "run `python manual_setup.py`",
+                            (DAY_JOB, "manual_setup")),
         ETF_JOB: MarketInfo(ETF_JOB, "US ETFs (XNYS)", xnys.tz, xnys, "US_EXTRA_CLOSED_DAYS",
-                            "run `python etf_pipeline.py --redo {day}`", "us", "run `python etf_pipeline.py`"),
+                            "run `python etf_pipeline.py --redo {day}`", "us", "run `python etf_pipeline.py`",
+                            (ETF_JOB,)),
     }
 
 
@@ -131,6 +135,7 @@ class JobRun:
     failing_since_utc: dt.datetime | None = None
     failed_in_a_row: int = 0
     stuck: bool = False  # marked running, but its lock is gone or expired (killed)
+    healed_by: str | None = None  # a failed run whose consequences a later run repaired (lib/status_heal.py)
 
 
 @dataclass
@@ -335,7 +340,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         as_of=now,
         markets=statuses,
         analysis=analysis,
-        jobs=job_runs(storage, now),
+        jobs=mark_healed(job_runs(storage, now), statuses, markets),
         sizes=storage.collection_sizes() if sizes else [],
         alerts=alert_status(storage, settings, now),
         quarantine=quarantine_status(storage),
@@ -381,7 +386,7 @@ def attention(status: Status, settings: Settings) -> list[str]:
         out.append(f"analysis: {a.lag} collected session(s) not fully analysed ({a.pending} active ticker(s) pending; "
                    "see the hourly_analysis runs)")
     for job in status.jobs:
-        if job.status == "failed":
+        if job.status == "failed" and not job.healed_by:
             since = f" since {kst(job.failing_since_utc)}, {job.failed_in_a_row} run(s) in a row" \
                 if job.failed_in_a_row > 1 else ""
             out.append(f"{job.job_name}: the last run failed{since}: {job.error}")

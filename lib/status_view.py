@@ -78,6 +78,9 @@ def render_text(status: Status, quiet: bool = False) -> str:
             note = j.error if j.status == "failed" and j.error else _counters(j.counters)
             if j.failed_in_a_row > 1:
                 note = f"{j.failed_in_a_row} failed in a row since {_kst(j.failing_since_utc)}: {note}"
+            if j.healed_by:  # a later run repaired what it left undone (lib/status_heal.py): history, not attention
+                state += " (healed)"
+                note = f"repaired by {j.healed_by} since: {note}"
             rows.append([j.job_name, state, _kst(j.started_utc), duration(j.seconds), _kst(j.last_completed_utc),
                          _short(note, 90)])
         out.append(table(["job", "status", "started", "took", "last completed", "notes"], rows, right=(3,)))

@@ -4,12 +4,10 @@ on 127.0.0.1), never failing the job, never leaking a secret."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -26,6 +24,7 @@ from lib.sources.replay import ReplaySource
 from lib.storage import Storage, get_client
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection
+from tests.notify_stub import Stub, serve_stub
 
 D = dt.date
 TOKEN = "123456:SECRET-token"
@@ -33,47 +32,10 @@ STRATEGY = "adx_trend"  # picks 2 stocks of the test panel on 2024-12-20
 CHAT = "4242"
 
 
-class Stub:
-    """Records every POST; answers from a queue per path kind ('telegram', 'webhook'), then with success."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict]] = []
-        self.answers: dict[str, list[tuple[int, dict]]] = {"telegram": [], "webhook": []}
-        self.url = ""
-
-    def messages(self, kind: str) -> list[dict]:
-        return [body for path, body in self.posts if (kind == "telegram") == path.startswith("/bot")]
-
-
 @pytest.fixture
 def stub() -> Iterator[Stub]:
-    state = Stub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            state.posts.append((self.path, body))
-            kind = "telegram" if self.path.startswith("/bot") else "webhook"
-            queue = state.answers[kind]
-            status, answer = queue.pop(0) if queue else (200, {"ok": True, "result": {"message_id": 1}})
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve_stub() as state:
+        yield state
 
 
 @pytest.fixture

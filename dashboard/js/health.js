@@ -64,12 +64,15 @@ function counters(job) {
 }
 
 function jobRow(job) {
-  const failed = job.status === "failed" || job.stuck;
+  // A failure a later run repaired (healed_by, lib/status_heal.py) is history: shown, not red.
+  const healed = job.status === "failed" && Boolean(job.healed_by);
+  const failed = (job.status === "failed" && !healed) || job.stuck;
   const failedItems = job.status === "completed" && Number(job.counters && job.counters.failed) > 0;
-  const kind = failed ? "bad" : job.status === "running" ? "warn" : failedItems ? "bad" : "ok";
-  const label = job.stuck ? `${job.status} (stuck)` : job.status;
-  let note = failed && job.error ? job.error : counters(job);
+  const kind = failed ? "bad" : job.status === "running" || healed ? "warn" : failedItems ? "bad" : "ok";
+  const label = job.stuck ? `${job.status} (stuck)` : healed ? `${job.status} (healed)` : job.status;
+  let note = (failed || healed) && job.error ? job.error : counters(job);
   if (job.failed_in_a_row > 1) note = `${job.failed_in_a_row} failed in a row since ${kst(job.failing_since_utc)}: ${note}`;
+  if (healed) note = `repaired by ${job.healed_by} since: ${note}`;
   return el("tr", { class: failed || failedItems ? "bad" : "", "data-job": job.job_name },
     el("td", {}, el("span", { class: "name", text: job.job_name }), el("div", { class: "sub phone-only", text: note })),
     el("td", {}, badge(label, kind)),

@@ -13,15 +13,12 @@ from typing import Any
 
 from lib.alerts import alert_after_job
 from lib.config import Settings
-from lib.errors import ConfigError, LockLostError, PipelineError
+from lib.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, LockLostError, PipelineError
 from lib.log import KST, get_logger
 from lib.storage import Storage
 
 log = get_logger("jobs")
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 COLLECTION_LOCK = "stock_data_collection"
 HEARTBEATS_PER_TIMEOUT = 6  # a run doing work extends its lock at least this often per LOCK_TIMEOUT_MINUTES
 
@@ -120,7 +117,7 @@ def run_job(
         log.exception("unexpected error")
     ended = clock()
     storage.finish_run(
-        run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, **ctx.counters}
+        run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, "exit_code": code, **ctx.counters}
     )
     storage.release_lock(lock_name, run_id)
     seconds = (ended - started).total_seconds()

@@ -33,10 +33,11 @@ class JobsStore(StoreBase):
         )
         return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
 
-    def last_done_day(self) -> dt.date | None:
-        """The newest KST trading day whose collection is finished: one indexed read, however long the history."""
+    def last_done_day(self, job: str = DAY_JOB) -> dt.date | None:
+        """The newest trading day (in its market's zone) whose collection by `job` is finished: one indexed read,
+        however long the history."""
         doc = self.job_status.find_one(
-            {"kind": "day", "job_name": DAY_JOB, "status": {"$in": list(DONE_STATUSES)}},
+            {"kind": "day", "job_name": job, "status": {"$in": list(DONE_STATUSES)}},
             {"date_kst": 1},
             sort=[("kind", ASCENDING), ("job_name", ASCENDING), ("date_kst", DESCENDING)],
         )

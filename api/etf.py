@@ -3,7 +3,9 @@ portfolios and the monthly one, each with its realised performance against SPY. 
 etf_pipeline.py and monthly_rebalance.py stored; nothing is recomputed per request.
 
 Returns are fractions (0.0123 = +1.23%), holding_percent is in percent, a position's market_cap in its `currency`
-(market_cap_used in USD)."""
+(market_cap_used in USD). Every portfolio says whether the holdings it was picked from were known on its session
+(`holdings_known`; one built from a snapshot dated after it is look-ahead, not a result) and how concentrated it
+is; the history's summary counts only the portfolios known on their day unless `include_lookahead=true`."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from api.errors import ErrorBody, error_responses
 from api.types import IsoDate
 from lib.config import Settings
 from lib.errors import ConfigError
+from lib.etf.marks import performance_summary
 from lib.markets.us import us_calendar
 
 router = APIRouter(tags=["etf"], dependencies=[Depends(read_access)])
@@ -52,6 +55,38 @@ class Performance(BaseModel):
     spy_return: float | None = Field(description="the benchmark's return over the same sessions, a fraction")
     excess_return: float | None = Field(description="portfolio_return - spy_return")
     missing: list[str] = Field(description="tickers whose close is missing, when incomplete")
+
+
+class SnapshotUsed(BaseModel):
+    """The holdings snapshot of one trending ETF a portfolio was picked from."""
+
+    etf: str
+    as_of: str | None = Field(description="the date the snapshot was known (the source's date, else the day it was "
+                                          "collected); null: undated")
+    age_days: int | None = Field(description="days from as_of to the portfolio's session; negative: dated after it")
+
+
+class Concentration(BaseModel):
+    """How concentrated a portfolio is (the seed's 1/market-cap weight puts most on the smallest company)."""
+
+    largest_weight: float | None = Field(description="the largest position's weight, a fraction; null when empty")
+    largest_ticker: str | None
+    effective_holdings: float | None = Field(
+        description="1 / sum of squared weights: n for n equal weights, near 1 when one stock carries everything")
+    positions: int
+
+
+class PointInTime(BaseModel):
+    """Whether the holdings a portfolio was picked from were known on its session."""
+
+    holdings_known: bool | None = Field(
+        default=None, description="true: every snapshot used is dated on or before the session; false: one is dated "
+        "after it or undated (look-ahead: not a result, left out of the performance summary by default); null: "
+        "stored before portfolios were marked (`etf_pipeline.py --redo DATE` marks it)")
+    holdings_as_of: str | None = Field(default=None, description="the newest snapshot date used")
+    holdings_stale: bool | None = Field(
+        default=None, description="known on the day, but a snapshot used is older than US_HOLDINGS_STALE_DAYS")
+    concentration: Concentration | None = Field(default=None, description="null when stored before it was computed")
 
 
 class TrendingEtf(BaseModel):
@@ -92,6 +127,11 @@ class HoldingsResponse(BaseModel):
     collected_date: str
     source: str
     source_as_of: str | None = Field(description="the date the source says the holdings are as of, if it says")
+    holdings_as_of: str | None = Field(
+        description="the date they were known: source_as_of, else the day they were collected; null if not stored")
+    holdings_known: bool | None = Field(
+        description="holdings_as_of is on or before the date asked (default: collected_date); false: look-ahead")
+    age_days: int | None = Field(description="days from holdings_as_of to that date")
     holdings: list[HoldingRow]
 
 
@@ -122,7 +162,7 @@ class Excluded(BaseModel):
     reason: str
 
 
-class PortfolioResponse(BaseModel):
+class PortfolioResponse(PointInTime):
     """A daily model portfolio."""
 
     as_of_date: str
@@ -134,6 +174,8 @@ class PortfolioResponse(BaseModel):
     excluded: list[Excluded]
     note: str = Field(description="why the portfolio is empty, when it is")
     performance: Performance | None = Field(default=None, description="null until etf_pipeline has evaluated it")
+    holdings_snapshots: list[SnapshotUsed] = Field(
+        default_factory=list, description="the snapshot of each trending ETF of the period the picks came from")
 
 
 class MonthlyPosition(BaseModel):
@@ -148,7 +190,7 @@ class MonthlyPosition(BaseModel):
     source_periods: list[int]
 
 
-class MonthlyResponse(BaseModel):
+class MonthlyResponse(PointInTime):
     """The merged portfolio of a month."""
 
     month: str
@@ -160,9 +202,11 @@ class MonthlyResponse(BaseModel):
     positions: list[MonthlyPosition]
     note: str
     performance: Performance | None = Field(default=None, description="null until it has been evaluated")
+    holdings_snapshots: list[SnapshotUsed] = Field(
+        default_factory=list, description="the snapshots of the three daily portfolios it merged")
 
 
-class PastPortfolio(BaseModel):
+class PastPortfolio(PointInTime):
     """One past portfolio and how it did."""
 
     as_of_date: str = Field(description="the session it was built on (monthly: the session whose portfolios it merged)")
@@ -173,11 +217,29 @@ class PastPortfolio(BaseModel):
     performance: Performance | None
 
 
+class PerformanceSummary(BaseModel):
+    """How the finished portfolios among the newest `limit` did against the benchmark."""
+
+    finished: int = Field(description="finished portfolios among the newest `limit`")
+    counted: int = Field(description="those summarised: built from holdings known on their day, unless "
+                                     "include_lookahead")
+    includes_lookahead: bool = Field(description="true: the figures include look-ahead portfolios (not a result)")
+    lookahead: int = Field(description="finished ones built from holdings dated after their session (or undated)")
+    unchecked: int = Field(description="finished ones stored before portfolios were marked")
+    mean_excess_return: float | None = Field(description="mean of portfolio - benchmark return, a fraction")
+    beat_benchmark: int = Field(description="how many of those counted beat the benchmark")
+    beat_share: float | None = Field(description="beat_benchmark / counted")
+
+
 class PortfolioHistory(BaseModel):
     """Past portfolios of a period, newest first, each with its realised return against the benchmark."""
 
     period: str = Field(description="5, 10, 20 (daily portfolios) or monthly")
     benchmark: str
+    include_lookahead: bool = Field(description="whether look-ahead portfolios are listed and summarised")
+    left_out: int = Field(description="portfolios among the newest `limit` not listed: built from holdings not "
+                                      "known on their day, or not checked (include_lookahead=true lists them)")
+    summary: PerformanceSummary
     items: list[PastPortfolio]
 
 
@@ -236,11 +298,16 @@ def holdings(
     if collected is None:
         raise HTTPException(status_code=404, detail=f"no holdings collected for {etf} by {date or 'now'}: "
                             "holdings are collected only for ETFs that trend")
+    known = rows[0].get("holdings_as_of") or rows[0].get("source_as_of")
+    age = ((date or collected) - dt.date.fromisoformat(known)).days if known else None
     return {
         "etf_ticker": etf,
         "collected_date": collected.isoformat(),
         "source": rows[0].get("source", ""),
         "source_as_of": rows[0].get("source_as_of"),
+        "holdings_as_of": known,
+        "holdings_known": None if age is None else age >= 0,
+        "age_days": age,
         "holdings": rows,
     }
 
@@ -268,16 +335,23 @@ def history(
     settings: SettingsDep,
     period: Annotated[Literal["5", "10", "20", "monthly"], Query(description="5, 10, 20 or monthly")] = "20",
     limit: Annotated[int, Query(ge=1, le=500, description="portfolios, newest first")] = 120,
+    include_lookahead: Annotated[bool, Query(
+        description="also list and summarise the portfolios built from holdings not known on their day (dated "
+                    "after the session, or not checked): look-ahead, not a result")] = False,
 ) -> dict:
     """How each past portfolio of a period did against SPY over the sessions it was meant for (an empty list
-    before etf_pipeline has built one)."""
+    before etf_pipeline has built one), and a summary of the finished ones; by default only portfolios built
+    from holdings known on their day are listed and summarised."""
     if period == "monthly":
         docs = [{**d, "as_of_date": d.get("base_session")} for d in storage.monthly_history(limit)]
     else:
         docs = storage.portfolio_history(int(period), limit)
-    items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in docs]
+    listed = docs if include_lookahead else [d for d in docs if d.get("holdings_known") is True]
+    items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in listed]
     benchmark = docs[0].get("benchmark") if docs else settings.us_benchmark
-    return {"period": period, "benchmark": benchmark, "items": items}
+    return {"period": period, "benchmark": benchmark, "include_lookahead": include_lookahead,
+            "left_out": len(docs) - len(listed), "summary": performance_summary(docs, include_lookahead),
+            "items": items}
 
 
 @router.get("/portfolio/monthly", response_model=MonthlyResponse, responses={**NOT_FOUND, **NO_DB, 422: BAD_DATE[422]})

@@ -38,9 +38,10 @@ function summaryText(history) {
   const parts = [];
   if (s.finished) {
     const figures = s.counted ? `mean excess ${pct(s.mean_excess_return)} a period, beat ${history.benchmark} ${s.beat_benchmark}/${s.counted}` : "no figure";
-    parts.push(`Finished: ${s.finished}, counted ${s.counted}: ${figures}.`);
+    const which = s.includes_lookahead ? "all of them" : "those built from holdings known on their day";
+    parts.push(`Of ${s.finished} finished, ${s.counted} counted (${which}): ${figures}.`);
   }
-  if (history.left_out) parts.push(`${history.left_out} left out: built from holdings not known on their day (look-ahead) or not checked.`);
+  if (history.left_out) parts.push(`${history.left_out} portfolios (finished or not) left out: built from holdings not known on their day (look-ahead) or not checked.`);
   if (history.include_lookahead) parts.push("Look-ahead portfolios included (not a result), marked.");
   return parts.join(" ");
 }

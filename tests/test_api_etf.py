@@ -153,6 +153,7 @@ def test_no_past_portfolio_yet_is_an_empty_list_not_an_error():
         ("/portfolio/monthly", {"month": "July"}, 422, None),
         ("/portfolio/history", {"period": 7}, 422, None),
         ("/portfolio/history", {"limit": 0}, 422, None),
+        ("/portfolio/history", {"include_lookahead": "maybe"}, 422, "include_lookahead"),
     ],
 )
 def test_bad_requests_get_a_status_and_a_reason(client, url, params, status, detail):

@@ -28,6 +28,7 @@ import monthly_rebalance
 from lib.config import PROJECT_ROOT, Settings, load_settings
 from lib.display import count, duration, pad, table, width
 from lib.errors import ConfigError
+from lib.etf.marks import marks_text, performance_summary
 from lib.markets.krx import krx_calendar
 from lib.screener import Pick, Strategy, discover, screen
 from lib.storage import Storage, get_client
@@ -216,6 +217,7 @@ def print_us(storage: Storage) -> None:
         if portfolio is None:
             continue
         print(f"\n=== {period}-session portfolio of {day}, for {portfolio['valid_from']}..{portfolio['valid_until']}")
+        print(f"    {marks_text(portfolio)}")
         if not portfolio["positions"]:
             print(f"(empty: {portfolio['note']})")
         for p in portfolio["positions"]:
@@ -231,21 +233,25 @@ def print_us(storage: Storage) -> None:
         names = ", ".join(f"{p['ticker']} {p['final_weight'] * 100:.1f}%" for p in doc["positions"][:6])
         more = f" and {len(doc['positions']) - 6} more" if len(doc["positions"]) > 6 else ""
         print(f"{month}: {len(doc['positions'])} stocks ({names}{more})")
+        print(f"         {marks_text(doc)}".replace("\n    ", "\n         "))
         print(f"         {doc['valid_from']}..{doc['valid_until']}: {perf.get('status', 'pending')} through "
               f"{perf.get('through')}: portfolio {_pct(perf.get('portfolio_return'))}, "
               f"SPY {_pct(perf.get('spy_return'))}, excess {_pct(perf.get('excess_return'))}")
     print("\n=== how the daily portfolios did against SPY (finished periods, bought at the signal day's close; one a "
-          "day, so they overlap)")
+          "day, so they overlap), counting only those built from holdings known on their day")
     for period in (5, 10, 20):
-        finals = [p["performance"] for p in storage.etf_db["analytics_portfolio_allocation"].find(
-            {"period_days": period, "performance.status": "final"}, {"performance": 1})]
-        if not finals:
+        summary = performance_summary(storage.portfolio_history(period, 10**6))
+        if not summary["finished"]:
             continue
-        excess = [f["excess_return"] for f in finals]
-        beat = sum(1 for e in excess if e > 0)
-        mean = sum(excess) / len(excess)
-        print(f"{period:>2}-session portfolios: {len(finals):3d} finished, mean excess return {mean * 100:+.2f}% "
-              f"per period, beat SPY {beat}/{len(finals)} ({beat / len(finals):.0%})")
+        counted = summary["counted"]
+        figures = (f"mean excess return {summary['mean_excess_return'] * 100:+.2f}% per period, beat SPY "
+                   f"{summary['beat_benchmark']}/{counted} ({summary['beat_share']:.0%})" if counted else "no figure")
+        print(f"{period:>2}-session portfolios: {summary['finished']:3d} finished, {counted} counted: {figures}; "
+              f"{summary['lookahead']} left out (look-ahead), {summary['unchecked']} not checked")
+    print("(left out: built from a holdings snapshot dated after the session: the bundled IWM and sector-fund files "
+          "are issuer downloads of about 2025-11, applied to 2024-2025 sessions; QQQ/DIA/SCHD/EWY's of 2021-2022 "
+          "were known, only stale. With the look-ahead ones the figures would look far better; they are not a "
+          "result: GET /portfolio/history?include_lookahead=true shows them, marked)")
 
 
 def print_summary(storage: Storage) -> None:

@@ -3,7 +3,9 @@ portfolios and the monthly one, each with its realised performance against SPY. 
 etf_pipeline.py and monthly_rebalance.py stored; nothing is recomputed per request.
 
 Returns are fractions (0.0123 = +1.23%), holding_percent is in percent, a position's market_cap in its `currency`
-(market_cap_used in USD)."""
+(market_cap_used in USD). Every portfolio says whether the holdings it was picked from were known on its session
+(`holdings_known`; one built from a snapshot dated after it is look-ahead, not a result) and how concentrated it
+is; the history's summary counts only the portfolios known on their day unless `include_lookahead=true`."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from enum import IntEnum
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field
 
 from api.deps import SettingsDep, StorageDep, read_access
 from api.errors import ErrorBody, error_responses
+from api.etf_models import HoldingsResponse, MonthlyResponse, PortfolioHistory, PortfolioResponse, TrendingResponse
 from api.types import IsoDate
 from lib.config import Settings
 from lib.errors import ConfigError
+from lib.etf.marks import performance_summary
 from lib.markets.us import us_calendar
 
 router = APIRouter(tags=["etf"], dependencies=[Depends(read_access)])
@@ -38,147 +41,6 @@ NO_DB = {
     **error_responses(401),
     503: {"model": ErrorBody, "description": "MONGODB_URI is not set, or the database is not reachable"},
 }
-
-
-class Performance(BaseModel):
-    """How a portfolio did from the close of its start session (status final once its period is over)."""
-
-    status: Literal["final", "open", "pending", "incomplete"]
-    start: str = Field(description="the session whose close the portfolio starts from")
-    end: str = Field(description="the last session of the period it is meant for")
-    through: str | None = Field(description="the last session the figures include")
-    sessions: int = Field(description="sessions held so far")
-    portfolio_return: float | None = Field(description="weighted return over start..through, a fraction")
-    spy_return: float | None = Field(description="the benchmark's return over the same sessions, a fraction")
-    excess_return: float | None = Field(description="portfolio_return - spy_return")
-    missing: list[str] = Field(description="tickers whose close is missing, when incomplete")
-
-
-class TrendingEtf(BaseModel):
-    """One ETF's row of the trending table."""
-
-    etf_ticker: str
-    sector_name: str
-    return_nd: float | None = Field(description="close(t) / close(t - N sessions) - 1")
-    spy_return_nd: float | None
-    outperformance: float | None = Field(description="return_nd - spy_return_nd")
-    rank_by_outperformance: int | None
-    is_trending: bool = Field(description="return_nd > SPY's and > 0")
-
-
-class TrendingResponse(BaseModel):
-    """The trending table of a session and period."""
-
-    as_of_date: str = Field(description="the session whose close the returns use")
-    valid_from: str | None = Field(description="the first session the signal can be acted on")
-    period_days: int
-    trending: list[str]
-    etfs: list[TrendingEtf]
-
-
-class HoldingRow(BaseModel):
-    """One of an ETF's top holdings."""
-
-    rank: int
-    stock_ticker: str
-    stock_name: str
-    holding_percent: float = Field(description="share of the fund, in percent")
-
-
-class HoldingsResponse(BaseModel):
-    """An ETF's top holdings as collected on a day."""
-
-    etf_ticker: str
-    collected_date: str
-    source: str
-    source_as_of: str | None = Field(description="the date the source says the holdings are as of, if it says")
-    holdings: list[HoldingRow]
-
-
-class Position(BaseModel):
-    """One stock of a daily portfolio."""
-
-    rank: int
-    ticker: str
-    name: str
-    sector: str | None
-    weight: float = Field(description="fraction of the portfolio; the weights sum to 1")
-    return_nd: float = Field(description="the stock's return over the period, a fraction")
-    market_cap: float | None = Field(description="the stock's own market cap, in `currency`")
-    currency: str | None = Field(default=None, description="the currency of market_cap (KRW for a Korean holding)")
-    market_cap_used: float | None = Field(
-        description="the USD market cap the weight used: the stock's own, or the picks' median when that is "
-                    "unknown or not in USD"
-    )
-    source_etfs: list[str]
-    allocation_reason: str
-
-
-class Excluded(BaseModel):
-    """A trending ETF that gave the portfolio no position, and why."""
-
-    etf: str
-    ticker: str | None
-    reason: str
-
-
-class PortfolioResponse(BaseModel):
-    """A daily model portfolio."""
-
-    as_of_date: str
-    period_days: int
-    benchmark: str
-    valid_from: str | None
-    valid_until: str | None
-    positions: list[Position]
-    excluded: list[Excluded]
-    note: str = Field(description="why the portfolio is empty, when it is")
-    performance: Performance | None = Field(default=None, description="null until etf_pipeline has evaluated it")
-
-
-class MonthlyPosition(BaseModel):
-    """One stock of the monthly portfolio."""
-
-    ticker: str
-    name: str
-    sector: str | None
-    score: float
-    final_rank: int
-    final_weight: float
-    source_periods: list[int]
-
-
-class MonthlyResponse(BaseModel):
-    """The merged portfolio of a month."""
-
-    month: str
-    rebalance_date: str
-    base_session: str = Field(description="the session whose daily portfolios were merged")
-    valid_from: str | None
-    valid_until: str | None
-    benchmark: str
-    positions: list[MonthlyPosition]
-    note: str
-    performance: Performance | None = Field(default=None, description="null until it has been evaluated")
-
-
-class PastPortfolio(BaseModel):
-    """One past portfolio and how it did."""
-
-    as_of_date: str = Field(description="the session it was built on (monthly: the session whose portfolios it merged)")
-    month: str | None = Field(None, description="YYYY-MM, for a monthly portfolio")
-    valid_from: str | None
-    valid_until: str | None
-    positions: int = Field(description="number of stocks held")
-    performance: Performance | None
-
-
-class PortfolioHistory(BaseModel):
-    """Past portfolios of a period, newest first, each with its realised return against the benchmark."""
-
-    period: str = Field(description="5, 10, 20 (daily portfolios) or monthly")
-    benchmark: str
-    items: list[PastPortfolio]
 
 
 def _session(settings: Settings, day: dt.date | None) -> None:
@@ -236,11 +98,16 @@ def holdings(
     if collected is None:
         raise HTTPException(status_code=404, detail=f"no holdings collected for {etf} by {date or 'now'}: "
                             "holdings are collected only for ETFs that trend")
+    known = rows[0].get("holdings_as_of") or rows[0].get("source_as_of")
+    age = ((date or collected) - dt.date.fromisoformat(known)).days if known else None
     return {
         "etf_ticker": etf,
         "collected_date": collected.isoformat(),
         "source": rows[0].get("source", ""),
         "source_as_of": rows[0].get("source_as_of"),
+        "holdings_as_of": known,
+        "holdings_known": None if age is None else age >= 0,
+        "age_days": age,
         "holdings": rows,
     }
 
@@ -268,16 +135,23 @@ def history(
     settings: SettingsDep,
     period: Annotated[Literal["5", "10", "20", "monthly"], Query(description="5, 10, 20 or monthly")] = "20",
     limit: Annotated[int, Query(ge=1, le=500, description="portfolios, newest first")] = 120,
+    include_lookahead: Annotated[bool, Query(
+        description="also list and summarise the portfolios built from holdings not known on their day (dated "
+                    "after the session, or not checked): look-ahead, not a result")] = False,
 ) -> dict:
     """How each past portfolio of a period did against SPY over the sessions it was meant for (an empty list
-    before etf_pipeline has built one)."""
+    before etf_pipeline has built one), and a summary of the finished ones; by default only portfolios built
+    from holdings known on their day are listed and summarised."""
     if period == "monthly":
         docs = [{**d, "as_of_date": d.get("base_session")} for d in storage.monthly_history(limit)]
     else:
         docs = storage.portfolio_history(int(period), limit)
-    items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in docs]
+    listed = docs if include_lookahead else [d for d in docs if d.get("holdings_known") is True]
+    items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in listed]
     benchmark = docs[0].get("benchmark") if docs else settings.us_benchmark
-    return {"period": period, "benchmark": benchmark, "items": items}
+    return {"period": period, "benchmark": benchmark, "include_lookahead": include_lookahead,
+            "left_out": len(docs) - len(listed), "summary": performance_summary(docs, include_lookahead),
+            "items": items}
 
 
 @router.get("/portfolio/monthly", response_model=MonthlyResponse, responses={**NOT_FOUND, **NO_DB, 422: BAD_DATE[422]})

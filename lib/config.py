@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     us_benchmark: str = Field(default="SPY", pattern=r"^[A-Z0-9.\-]{1,10}$")
     us_top_holdings: int = Field(default=5, ge=1, le=10)
     us_holdings_refresh_days: int = Field(default=7, ge=1, le=92)
+    us_holdings_stale_days: int = Field(default=92, ge=1, le=3660)  # a snapshot known but older: marked stale
     us_first_run_sessions: int = Field(default=25, ge=1, le=2000)
     us_publish_delay_minutes: int = Field(default=60, ge=0, le=24 * 60)
     us_min_request_gap_seconds: float = Field(default=5.0, ge=0, le=60)  # the seed: 5 s between requests

@@ -70,18 +70,57 @@ def test_the_monthly_portfolio(client):
 
 
 def test_past_portfolios_of_a_period_newest_first_with_their_performance(client):
-    body = client.get("/portfolio/history", params={"period": 5}).json()
-    assert body["period"] == "5" and body["benchmark"] == "SPY"
+    everything = {"period": 5, "include_lookahead": "true"}
+    body = client.get("/portfolio/history", params=everything).json()
+    assert body["period"] == "5" and body["benchmark"] == "SPY" and body["include_lookahead"] is True
     days = [item["as_of_date"] for item in body["items"]]
     assert days == sorted(days, reverse=True) and days[0] == "2025-09-03"
     for item in body["items"]:
         stored = client.get("/portfolio", params={"period": 5, "date": item["as_of_date"]}).json()
         assert item["positions"] == len(stored["positions"]) and item["performance"] == stored["performance"]
-    assert client.get("/portfolio/history", params={"period": 5, "limit": 2}).json()["items"] == body["items"][:2]
+        assert item["holdings_known"] == stored["holdings_known"]
+        assert item["concentration"] == stored["concentration"]
+    limited = client.get("/portfolio/history", params={**everything, "limit": 2}).json()
+    assert limited["items"] == body["items"][:2]
+
+
+def test_the_history_lists_and_summarises_only_portfolios_known_on_their_day_unless_asked(client):
+    # The bundled sector funds' holdings are of 2025-11: the portfolios picked from them are look-ahead.
+    everything = client.get("/portfolio/history", params={"period": 5, "include_lookahead": "true"}).json()
+    marked = [i for i in everything["items"] if i["holdings_known"] is False]
+    assert marked, "the bundled data has look-ahead portfolios"
+    honest = client.get("/portfolio/history", params={"period": 5}).json()
+    assert all(i["holdings_known"] is True for i in honest["items"])
+    assert honest["include_lookahead"] is False and honest["left_out"] == len(marked)
+    assert len(honest["items"]) + len(marked) == len(everything["items"])
+    assert honest["summary"]["includes_lookahead"] is False
+    assert honest["summary"]["counted"] == honest["summary"]["finished"] - honest["summary"]["lookahead"]
+    assert everything["summary"]["includes_lookahead"] is True and everything["left_out"] == 0
+    assert everything["summary"]["counted"] == everything["summary"]["finished"]
+
+
+def test_a_portfolio_says_whether_its_holdings_were_known_and_how_concentrated_it_is(client):
+    body = client.get("/portfolio", params={"period": 20, "date": "2025-08-29"}).json()
+    assert body["holdings_known"] is False and body["holdings_as_of"] == "2025-11-30"
+    late = {s["etf"] for s in body["holdings_snapshots"] if s["age_days"] < 0}
+    assert late and late <= {"IWM", "XLB", "XLC", "XLF", "XLI", "XLP", "XLRE", "XLU", "XLV", "XLY"}
+    weights = [p["weight"] for p in body["positions"]]
+    assert body["concentration"]["largest_weight"] == pytest.approx(max(weights))
+    assert body["concentration"]["effective_holdings"] == pytest.approx(1 / sum(w * w for w in weights))
+    monthly = client.get("/portfolio/monthly").json()
+    assert monthly["holdings_known"] is False and monthly["concentration"]["positions"] == len(monthly["positions"])
+
+
+def test_holdings_say_the_date_they_were_known(client):
+    late = client.get("/etf/XLF/holdings").json()
+    assert late["holdings_as_of"] == "2025-11-30" and late["holdings_known"] is False and late["age_days"] < 0
+    dated = client.get("/etf/DIA/holdings", params={"date": "2025-09-03"}).json()
+    assert dated["source_as_of"] == dated["holdings_as_of"] == "2022-07-20" and dated["holdings_known"] is True
+    assert dated["age_days"] == (D(2025, 9, 3) - D(2022, 7, 20)).days
 
 
 def test_past_monthly_portfolios(client):
-    body = client.get("/portfolio/history", params={"period": "monthly"}).json()
+    body = client.get("/portfolio/history", params={"period": "monthly", "include_lookahead": "true"}).json()
     monthly = client.get("/portfolio/monthly").json()
     assert [i["month"] for i in body["items"]] == ["2025-08"]
     assert body["items"][0]["as_of_date"] == monthly["base_session"]
@@ -96,7 +135,7 @@ def test_no_past_portfolio_yet_is_an_empty_list_not_an_error():
     client = TestClient(create_app(settings, storage=Storage(mongomock_ng.MongoClient(), prefix="empty_")))
     for period in ("5", "monthly"):
         body = client.get("/portfolio/history", params={"period": period}).json()
-        assert body == {"period": period, "benchmark": "SPY", "items": []}
+        assert body["items"] == [] and body["left_out"] == 0 and body["summary"]["finished"] == 0
 
 
 @pytest.mark.parametrize(
@@ -114,6 +153,7 @@ def test_no_past_portfolio_yet_is_an_empty_list_not_an_error():
         ("/portfolio/monthly", {"month": "July"}, 422, None),
         ("/portfolio/history", {"period": 7}, 422, None),
         ("/portfolio/history", {"limit": 0}, 422, None),
+        ("/portfolio/history", {"include_lookahead": "maybe"}, 422, "include_lookahead"),
     ],
 )
 def test_bad_requests_get_a_status_and_a_reason(client, url, params, status, detail):
@@ -140,6 +180,7 @@ def test_every_etf_route_and_status_is_in_the_openapi_document(client):
     for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly"):
         assert {"200", "404", "422", "503"} <= set(paths[path]["get"]["responses"]), path
     assert {"200", "422", "503"} <= set(paths["/portfolio/history"]["get"]["responses"])
+    assert "include_lookahead" in {p["name"] for p in paths["/portfolio/history"]["get"]["parameters"]}
 
 
 def test_a_portfolio_stored_before_its_performance_is_served_with_performance_null():
@@ -164,5 +205,7 @@ def test_a_portfolio_stored_before_its_performance_is_served_with_performance_nu
     daily = client.get("/portfolio", params={"period": 5})
     assert daily.status_code == 200 and daily.json()["performance"] is None
     for period in ("5", "monthly"):
-        history = client.get("/portfolio/history", params={"period": period})
+        history = client.get("/portfolio/history", params={"period": period, "include_lookahead": "true"})
         assert history.status_code == 200 and history.json()["items"][0]["performance"] is None
+        assert history.json()["items"][0]["holdings_known"] is None  # stored before portfolios were marked
+        assert client.get("/portfolio/history", params={"period": period}).json()["left_out"] == 1

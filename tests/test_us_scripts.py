@@ -115,6 +115,22 @@ def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_w
     assert "2025-08: " in out and "2025-09-02..2025-09-29: open through 2025-09-02" in out
 
 
+def test_the_demo_marks_look_ahead_portfolios_shows_concentration_and_leaves_them_out_of_the_summary(capsys):
+    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-05",
+            "--no-serve"]
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "LOOK-AHEAD, not a result: " in out and "holdings as of 2025-11-30, not known on this session" in out
+    assert re.search(r"concentration: largest weight \d+\.\d% \(\S+\), effective number of holdings \d+\.\d of \d+",
+                     out)
+    summary = re.search(r" 5-session portfolios: +(\d+) finished, (\d+) counted: .*; (\d+) left out \(look-ahead\), "
+                        r"(\d+) not checked", out)
+    assert summary, out[-1500:]
+    finished, counted, lookahead, unchecked = map(int, summary.groups())
+    assert finished >= 1 and lookahead >= 1 and counted + lookahead + unchecked == finished
+    assert "include_lookahead=true" in out
+
+
 def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_settings, capsys):
     import check_db
     from lib.storage import Storage, get_client

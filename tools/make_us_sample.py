@@ -2,7 +2,9 @@
 two stages and the stocks their holdings files list as top 10, rows from 2024-10-01 to 2025-10-08 (the stock
 files' last common day); the holdings files cut to their top 15 equity lines. The rows are copied as they are,
 except NFLX's share count in meta.csv, divided by 10 to match its pre-split price file (the shared meta.csv's
-note says so)."""
+note says so). etf_holdings/as_of.csv dates the undated holdings files (the shared README: issuer downloads of
+about 2025-11, the day not recorded): the month's last day, the latest it can be, so no session before the
+download counts them as known on its day."""
 
 import shutil
 import sys
@@ -26,7 +28,11 @@ def cut(path: Path, target: Path) -> int:
     return len(kept) - 1
 
 
+UNDATED_AS_OF = "2025-11-30"
+NOTE = ("issuer download of about 2025-11 (the day is not recorded): the month's last day, so no session of that "
+        "month counts it as known")
 stocks: set[str] = set()
+undated: list[str] = []
 for etf in ETFS:
     cut(source / "us_etf" / f"{etf}.csv", out / "us_etf" / f"{etf}.csv")
     if etf == "SPY":
@@ -38,9 +44,13 @@ for etf in ETFS:
     order = pd.to_numeric(frame["weight"]).sort_values(ascending=False, kind="stable").index
     frame = frame.loc[order].head(15)
     frame.to_csv(out / "etf_holdings" / holdings.name, index=False)
+    if "_asof_" not in holdings.name:
+        undated.append(etf)
     stocks |= {t for t in frame[symbol].head(10) if (source / "us_stocks" / f"{t}.csv").is_file()}
 for ticker in sorted(stocks):
     cut(source / "us_stocks" / f"{ticker}.csv", out / "us_stocks" / f"{ticker}.csv")
+pd.DataFrame({"etf": sorted(undated), "as_of": UNDATED_AS_OF, "note": NOTE}).to_csv(
+    out / "etf_holdings" / "as_of.csv", index=False)
 meta = pd.read_csv(source / "us_stocks" / "meta.csv", dtype=str, keep_default_na=False)
 meta = meta.loc[meta["ticker"].isin(stocks), ["ticker", "name", "sector", "shares_outstanding", "market_cap", "asof",
                                               "currency", "notes"]]

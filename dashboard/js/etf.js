@@ -9,6 +9,43 @@ function performanceText(perf, benchmark = "SPY") {
   return `Return ${pct(perf.portfolio_return)} against ${benchmark} ${pct(perf.spy_return)}, excess ${pct(perf.excess_return)} (${held}; ${perf.status})${missing}.`;
 }
 
+// Whether the holdings a portfolio was picked from were known on its session, and how concentrated it is.
+function marksLine(p) {
+  const snapshots = p.holdings_snapshots || [];
+  const late = snapshots.filter((s) => s.age_days === null || s.age_days < 0);
+  let head;
+  if (p.holdings_known === false) {
+    const dates = [...new Set(late.map((s) => s.as_of || "undated"))].join(", ");
+    head = [badge("look-ahead", "bad"), ` Not a result: ${late.map((s) => s.etf).join(", ")} holdings as of ${dates}, not known on this session.`];
+  } else if (p.holdings_known === true) {
+    head = [badge("point in time", "ok"), snapshots.length ? ` Holdings known on the day (as of ${snapshots.map((s) => s.as_of).sort()[0]} to ${p.holdings_as_of}).` : " No holdings used."];
+  } else {
+    head = [badge("not checked", "warn"), " Stored before portfolios were marked."];
+  }
+  if (p.holdings_stale) {
+    const oldest = snapshots.filter((s) => s.age_days !== null).sort((a, b) => b.age_days - a.age_days)[0];
+    head.push(` Stale: ${oldest.etf}'s snapshot is ${oldest.age_days} days old.`);
+  }
+  const c = p.concentration;
+  const conc = c && c.largest_weight !== null
+    ? ` Largest weight ${pct(c.largest_weight, 1).replace("+", "")} (${c.largest_ticker}), effective number of holdings ${num(c.effective_holdings, 1)} of ${c.positions}.`
+    : "";
+  return [...head, conc];
+}
+
+function summaryText(history) {
+  const s = history.summary || {};
+  const parts = [];
+  if (s.finished) {
+    const figures = s.counted ? `mean excess ${pct(s.mean_excess_return)} a period, beat ${history.benchmark} ${s.beat_benchmark}/${s.counted}` : "no figure";
+    const which = s.includes_lookahead ? "all of them" : "those built from holdings known on their day";
+    parts.push(`Of ${s.finished} finished, ${s.counted} counted (${which}): ${figures}.`);
+  }
+  if (history.left_out) parts.push(`${history.left_out} portfolios (finished or not) left out: built from holdings not known on their day (look-ahead) or not checked.`);
+  if (history.include_lookahead) parts.push("Look-ahead portfolios included (not a result), marked.");
+  return parts.join(" ");
+}
+
 function trendingRow(etf, scale) {
   const width = etf.outperformance === null ? 0 : (Math.abs(etf.outperformance) / scale) * 50;
   const left = etf.outperformance >= 0 ? 50 : 50 - width;
@@ -72,12 +109,16 @@ function drawHistory(items) {
 
 const HISTORY_ROWS = 12;
 
-function historyRows(items) {
+function historyRows(items, leftOut = 0) {
   const table = $("#history");
   const newest = items.slice().sort((a, b) => (a.as_of_date < b.as_of_date ? 1 : -1));
   $("#history-note").textContent = newest.length > HISTORY_ROWS
     ? `The latest ${HISTORY_ROWS} of ${newest.length}; the chart shows them all.` : "";
-  if (!items.length) return setRows(table, [messageRow(table, "No past portfolio yet.")]);
+  if (!items.length) {
+    return setRows(table, [messageRow(table, leftOut
+      ? `No past portfolio built from holdings known on its day: ${leftOut} left out (look-ahead; the box above shows them, marked).`
+      : "No past portfolio yet.")]);
+  }
   setRows(table, newest.slice(0, HISTORY_ROWS).map((i) => {
     const p = i.performance || {};
     return el("tr", {},
@@ -86,7 +127,7 @@ function historyRows(items) {
       el("td", { class: `num ${signClass(p.portfolio_return)}`, text: pct(p.portfolio_return) }),
       el("td", { class: "num", text: pct(p.spy_return) }),
       el("td", { class: `num ${signClass(p.excess_return)}`, text: pct(p.excess_return) }),
-      el("td", { class: "sub wide-only", text: p.status || "–" }));
+      el("td", { class: "sub wide-only" }, p.status || "–", i.holdings_known === false ? [" ", badge("look-ahead", "bad")] : null));
   }));
 }
 
@@ -102,7 +143,7 @@ export async function loadEtf() {
   const [trending, portfolio, history] = await Promise.allSettled([
     api("/etf/trending", { period: trendPeriod }),
     monthly ? api("/portfolio/monthly") : api("/portfolio", { period }),
-    api("/portfolio/history", { period }),
+    api("/portfolio/history", { period, include_lookahead: String($("#history-lookahead").checked) }),
   ]);
   if (period !== state.period) return; // another period was chosen meanwhile
   const trendTable = $("#trending");
@@ -124,19 +165,23 @@ export async function loadEtf() {
     $("#portfolio-title").textContent = title;
     const valid = p.valid_from ? ` Held ${p.valid_from} → ${p.valid_until || "–"}.` : "";
     $("#portfolio-note").textContent = `${p.note ? `${p.note} ` : ""}${valid} ${performanceText(p.performance, p.benchmark)}`.trim();
+    fill($("#portfolio-marks"), ...marksLine(p));
     setRows(table, p.positions.length ? p.positions.map((x) => positionRow(x, monthly))
       : [messageRow(table, p.note || "No position: no ETF was trending.")]);
   } else {
     $("#portfolio-title").textContent = monthly ? "Monthly portfolio" : `${period}-session portfolio`;
     $("#portfolio-note").textContent = "";
+    $("#portfolio-marks").textContent = "";
     setRows(table, [messageRow(table, portfolio.reason.message, portfolio.reason.status !== 404)]);
   }
   if (history.status === "fulfilled") {
     const items = history.value.items || [];
     $("#history-title").textContent = `Past ${monthly ? "monthly" : `${period}-session`} portfolios against SPY (return over each one's holding period)`;
+    $("#history-summary").textContent = summaryText(history.value);
     drawHistory(items);
-    historyRows(items);
+    historyRows(items, history.value.left_out);
   } else {
+    $("#history-summary").textContent = "";
     drawHistory([]);
     setRows($("#history"), [messageRow($("#history"), history.reason.message, history.reason.status !== 404)]);
   }

@@ -34,6 +34,7 @@ function wire() {
       loadEtf();
     });
   }
+  $("#history-lookahead").addEventListener("change", () => loadEtf());
   $("#key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.key = $("#key-input").value.trim();

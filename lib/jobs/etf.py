@@ -23,6 +23,7 @@ from typing import Any
 
 from lib.calendar import TradingCalendar, to_utc_midnight
 from lib.config import Settings
+from lib.etf.marks import concentration, holdings_marks
 from lib.etf.performance import realised
 from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
 from lib.etf.restated import stale_marks
@@ -51,12 +52,14 @@ class EtfPlan:
     benchmark: str
     top_n: int
     refresh_days: int
+    stale_days: int = 92  # a snapshot known on the day but older than this marks the portfolio stale
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EtfPlan:
         """The plan the settings describe."""
         specs = etf_specs(settings.us_benchmark_etfs, settings.us_sector_etfs)
-        return cls(tuple(specs), settings.us_benchmark, settings.us_top_holdings, settings.us_holdings_refresh_days)
+        return cls(tuple(specs), settings.us_benchmark, settings.us_top_holdings, settings.us_holdings_refresh_days,
+                   settings.us_holdings_stale_days)
 
     @property
     def tickers(self) -> list[str]:
@@ -247,13 +250,23 @@ def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
     rows = [Holding(etf, r["ticker"], r["name"], r["holding_percent"]) for r in validated.rows]
     top = top_holdings(rows, batch.plan.top_n)
     as_of = validated.as_of
+    # The date the holdings were known: the source's, else the day they were collected (Yahoo does not say).
+    known = (as_of or batch.calendar.local_date(batch.ctx.clock())).isoformat()
     batch.storage.save_holdings(
         etf, day, [{"ticker": h.ticker, "name": h.name, "holding_percent": h.holding_percent} for h in top],
-        {"source": delivery.source, "source_as_of": as_of.isoformat() if as_of else None},
+        {"source": delivery.source, "source_as_of": as_of.isoformat() if as_of else None, "holdings_as_of": known},
     )
     batch.holdings.setdefault(etf, {})[day.isoformat()] = [
-        {"stock_ticker": h.ticker, "stock_name": h.name, "holding_percent": h.holding_percent} for h in top
+        {"stock_ticker": h.ticker, "stock_name": h.name, "holding_percent": h.holding_percent,
+         "holdings_as_of": known} for h in top
     ]
+
+
+def _known_as_of(batch: Batch, etf: str, day: dt.date) -> dt.date | None:
+    """The date the ETF's snapshot used on the day was known (None: undated, stored before dates were kept)."""
+    rows = _snapshot(batch, etf, day)[1]
+    text = rows[0].get("holdings_as_of") or rows[0].get("source_as_of")
+    return dt.date.fromisoformat(text) if text else None
 
 
 def _holdings(batch: Batch, etf: str, day: dt.date) -> list[Holding]:
@@ -381,9 +394,12 @@ def allocate(batch: Batch) -> int:
                 batch.plan.benchmark, benchmark_rated=benchmark_row.get("return_nd") is not None,
             )
             after = sessions_after(batch.calendar, day, period)
+            used = {t.etf: _known_as_of(batch, t.etf, day) for t in trending if holdings.get(t.etf)}
             docs.append({
                 "as_of_date": day.isoformat(),
                 **portfolio.as_dict(),
+                **holdings_marks(day, used, batch.plan.stale_days),
+                "concentration": concentration({p.ticker: p.weight for p in portfolio.positions}),
                 "benchmark": batch.plan.benchmark,
                 "valid_from": after[0].isoformat() if after else None,
                 "valid_until": after[-1].isoformat() if len(after) == period else None,

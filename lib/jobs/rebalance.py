@@ -8,6 +8,7 @@ import datetime as dt
 
 from lib.calendar import TradingCalendar
 from lib.errors import PipelineError
+from lib.etf.marks import concentration, merged_marks
 from lib.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios
 from lib.etf.universe import ETF_JOB, PERIODS
 from lib.jobs.etf import EtfPlan, evaluate_performance, sessions_after
@@ -78,6 +79,8 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
         "benchmark": plan.benchmark,
         "source_portfolios": {str(p): f"{base.isoformat()}:{p}" for p in PERIODS},
         "positions": positions,
+        **merged_marks(daily.values()),
+        "concentration": concentration({row.ticker: row.final_weight for row in rows}),
         "note": "" if rows else "the 5-, 10- and 20-session portfolios were all empty: nothing to hold this month",
     }
     key = month_key(day)

@@ -6,6 +6,8 @@ demo, the tests, and a user's own files.
     us_stocks/meta.csv        ticker,name,sector,shares_outstanding,market_cap,currency
     etf_holdings/<ETF>.csv    etf,ticker,name,...,weight (percent)          an undated snapshot
     etf_holdings/<ETF>_asof_MMDDYYYY.csv   etf,asof,holding,weight         a dated snapshot
+    etf_holdings/as_of.csv    etf,as_of[,note]: the date each undated snapshot was known (YYYY-MM-DD); one
+                              without a line here counts as known on the day it is read (lib/etf/marks.py)
 
 Tickers may be written the issuers' way (BRK.B); they are served in Yahoo's form (BRK-B). Cells are handed to
 validation as they are written, so a broken file gives rejected records, not a crash."""
@@ -27,6 +29,7 @@ from lib.sources.us import BAR_COLUMNS, BarsQuery, HoldingsQuery, ProfileQuery, 
 NEW_YORK = ZoneInfo("America/New_York")
 
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+AS_OF_FILE = "as_of.csv"
 DATED = re.compile(r"^(?P<etf>[A-Za-z0-9.\-]+)_asof_(?P<m>\d\d)(?P<d>\d\d)(?P<y>\d{4})\.csv$")
 
 
@@ -55,6 +58,26 @@ class UsReplaySource(UsSource):
         spans = [self._span(p) for p in etf_files]
         self.first = min(s[0] for s in spans)
         self.last = max(s[1] for s in spans)
+        self.undated_as_of = self._undated_as_of(root / "etf_holdings" / AS_OF_FILE)
+
+    @staticmethod
+    def _undated_as_of(path: Path) -> dict[str, dt.date]:
+        """{ETF: the date its undated snapshot was known} from etf_holdings/as_of.csv (empty without the file)."""
+        if not path.is_file():
+            return {}
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"US_REPLAY_DIR: cannot read {path}: {exc}") from None
+        if not {"etf", "as_of"} <= set(frame.columns):
+            raise ConfigError(f"US_REPLAY_DIR: {path} needs the columns etf,as_of (YYYY-MM-DD)")
+        out: dict[str, dt.date] = {}
+        for line, (etf, text) in enumerate(zip(frame["etf"], frame["as_of"], strict=True), start=2):
+            try:
+                out[yahoo_symbol(etf)] = dt.date.fromisoformat(text.strip())
+            except ValueError:
+                raise ConfigError(f"US_REPLAY_DIR: {path} line {line}: as_of {text!r} is not YYYY-MM-DD") from None
+        return out
 
     def lacking(self, tickers: list[str]) -> list[str]:
         """The tickers of these that have no bars file in the folder."""
@@ -117,6 +140,8 @@ class UsReplaySource(UsSource):
         dated: list[tuple[dt.date, Path]] = []
         undated: Path | None = None
         for path in folder.glob("*.csv"):
+            if path.name == AS_OF_FILE:
+                continue
             match = DATED.match(path.name)
             if match and yahoo_symbol(match["etf"]) == etf:
                 dated.append((dt.date(int(match["y"]), int(match["m"]), int(match["d"])), path))
@@ -126,7 +151,7 @@ class UsReplaySource(UsSource):
         if earlier:
             return earlier[-1][1], earlier[-1][0]
         if undated is not None:
-            return undated, None
+            return undated, self.undated_as_of.get(etf)
         if dated:
             raise OutsideRangeError(f"{self.name} {etf}: no holdings snapshot on or before {day}")
         raise EmptyAnswerError(f"{self.name} {etf}: no file etf_holdings/{etf}.csv or {etf}_asof_MMDDYYYY.csv")

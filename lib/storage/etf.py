@@ -30,6 +30,8 @@ PORTFOLIOS = "analytics_portfolio_allocation"
 MONTHLY = "analytics_monthly_portfolio"
 REJECTED = "logs_rejected_records"
 RECOMPUTE = "pipeline_recompute"
+# A past portfolio's point-in-time mark and concentration (lib/etf/marks.py), read with its performance.
+MARK_FIELDS = {"holdings_known": 1, "holdings_as_of": 1, "holdings_stale": 1, "concentration": 1}
 
 # Called with every bar about to be stored next to the stored one it replaces (None: new) and each ticker's
 # latest stored bar date, before anything is written.
@@ -272,14 +274,14 @@ class EtfStore(StoreBase):
         """The newest `limit` daily portfolios of a period, newest first: dates, performance and each position's
         ticker (one indexed read)."""
         fields = {"_id": 0, "as_of_date": 1, "valid_from": 1, "valid_until": 1, "benchmark": 1, "performance": 1,
-                  "positions.ticker": 1}
+                  "positions.ticker": 1, **MARK_FIELDS}
         cursor = self.etf_db[PORTFOLIOS].find({"period_days": period}, fields).sort("as_of_date", DESCENDING)
         return list(cursor.limit(limit))
 
     def monthly_history(self, limit: int) -> list[dict]:
         """The newest `limit` monthly portfolios, newest first, like portfolio_history."""
         fields = {"_id": 0, "month": 1, "base_session": 1, "valid_from": 1, "valid_until": 1, "benchmark": 1,
-                  "performance": 1, "positions.ticker": 1}
+                  "performance": 1, "positions.ticker": 1, **MARK_FIELDS}
         return list(self.etf_db[MONTHLY].find({}, fields).sort("_id", DESCENDING).limit(limit))
 
     def save_monthly(self, month: str, doc: Mapping[str, Any]) -> int:

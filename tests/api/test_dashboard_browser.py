@@ -144,8 +144,21 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
             pressed = browser.find_element(By.CSS_SELECTOR, "#period button[aria-pressed='true']")
             assert pressed.get_attribute("data-period") == period
         assert shown["5"] != shown["monthly"]
+        # the bundled sector funds' holdings are of 2025-11: the monthly portfolio is marked look-ahead, with its
+        # concentration, and the past portfolios count only those known on their day unless asked
+        marks = browser.find_element(By.ID, "portfolio-marks").text
+        assert "look-ahead" in marks and "Not a result" in marks and "effective number of holdings" in marks
+        summary = browser.find_element(By.ID, "history-summary").text
+        assert "left out: built from holdings not known on their day" in summary
+        assert "No past portfolio built from holdings known on its day" in texts(browser, "#history tbody tr")[0]
+        browser.find_element(By.ID, "history-lookahead").click()
+        wait_for(browser, "[...document.querySelectorAll('#history tbody tr')]"
+                          ".some(r => r.innerText.includes('look-ahead')) && "
+                          "document.querySelector('#etf').dataset.state === 'ready'")
         assert int(browser.find_element(By.ID, "history-chart").get_attribute("data-points")) >= 1
-        assert texts(browser, "#history tbody tr")[0].startswith("2025-08")
+        first = texts(browser, "#history tbody tr")[0]
+        assert first.startswith("2025-08") and "look-ahead" in first
+        assert "Look-ahead portfolios included (not a result)" in browser.find_element(By.ID, "history-summary").text
 
         # everything came from this server, and nothing went wrong in the page
         assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)

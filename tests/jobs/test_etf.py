@@ -317,6 +317,30 @@ def test_yfinance_through_yahoo_s_answer_shapes_gives_the_same_portfolios_as_the
     assert stub.calls[("SPY", "chart")] == 1 and stub.calls[("XLU", "holdings")] == 1
 
 
+def test_yahoo_s_undated_holdings_are_known_from_the_day_they_were_collected(make_settings, tmp_path):
+    # Yahoo's top holdings are today's whatever session is asked: collected on the evening of 2025-07-31, they
+    # were known for that session's portfolios, not for 2025-07-30's (a first run's catch-up is look-ahead).
+    import mongomock_ng
+
+    from lib.storage import Storage
+    from tests.conftest import FakeClock
+
+    settings = make_settings(us_first_run_sessions=2)
+    evening = FakeClock(dt.datetime(2025, 7, 31, 22, 30, tzinfo=dt.UTC))  # 18:30 in New York
+    yahoo = YFinanceSource(10, dt.timedelta(minutes=60), us_calendar(settings).close_at, http="requests",
+                           cache_dir=tmp_path / "yf", transport=YahooStub())
+    storage = Storage(mongomock_ng.MongoClient(), prefix="y_")
+    assert run_etf(storage, settings, new_york(D(2025, 7, 31)), evening, us_test_market(settings, [yahoo])) == 0
+    rows = [r for snapshots in storage.holdings_history(["XLU", "XLY"]).values() for s in snapshots.values()
+            for r in s]
+    assert rows and all(r["source_as_of"] is None and r["holdings_as_of"] == "2025-07-31" for r in rows)
+    for period in (5, 10, 20):
+        assert storage.portfolio(D(2025, 7, 31), period)["holdings_known"] is True
+        before = storage.portfolio(D(2025, 7, 30), period)
+        assert before["holdings_known"] is (not before["holdings_snapshots"])
+    assert any(storage.portfolio(D(2025, 7, 30), period)["holdings_snapshots"] for period in (5, 10, 20))
+
+
 # --- crash safety and determinism ---------------------------------------------------------------------
 
 

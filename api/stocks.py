@@ -110,7 +110,8 @@ def list_stocks(
     storage: StorageDep,
     limit: Annotated[int, Query(ge=1, le=500, description="stocks per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000, description="stocks to skip")] = 0,
-    market: Annotated[Literal["KOSPI", "KOSDAQ"] | None, Query(description="only this market")] = None,
+    market: Annotated[str | None, Query(pattern="(?i)^(kospi|kosdaq)$",
+                                        description="only this market: KOSPI or KOSDAQ (any case)")] = None,
     min_market_cap: Annotated[float | None, Query(ge=0, le=1e16, description="KRW, at least")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=40, description="part of a name, or a code prefix")] = None,
     status: Annotated[Literal["active", "inactive", "all"], Query(description="universe membership")] = "active",
@@ -123,7 +124,7 @@ def list_stocks(
     if status != "all":
         query["is_active"] = status == "active"
     if market:
-        query["market"] = market
+        query["market"] = market.upper()
     if min_market_cap is not None:
         query["market_cap"] = {"$gte": min_market_cap}
     if q:
@@ -172,9 +173,13 @@ def get_stock(
     ticker = ticker.upper()
     doc = storage.ticker_doc(ticker)
     if doc is None:
-        known = [t["ticker"] for t in storage.universe()]
+        universe = storage.universe()
+        known = [t["ticker"] for t in universe]
         similar = [t for t in known if t.startswith(ticker[:3])] or [t for t in known if t.startswith(ticker[:2])]
-        raise not_found("ticker", ticker, similar or known, f"GET /stocks lists all {len(known)}")
+        # GET /stocks lists the active ones by default: say so, or a reader counts 182 rows against "all 207".
+        active = sum(1 for t in universe if t.get("is_active"))
+        hint = f"GET /stocks lists the {active} active, GET /stocks?status=all all {len(known)}"
+        raise not_found("ticker", ticker, similar or known, hint)
     start = None
     if (latest := storage.latest_analysis_day()) is not None:
         # A date range instead of sort-and-limit: the embedded store then copies only the rows it returns.

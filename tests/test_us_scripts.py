@@ -115,6 +115,18 @@ def test_the_demo_runs_both_us_scripts_and_prints_trending_etfs_and_portfolios_w
     assert "2025-08: " in out and "2025-09-02..2025-09-29: open through 2025-09-02" in out
 
 
+def test_the_us_only_demo_prints_only_urls_that_work_on_a_us_only_install(capsys):
+    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02"]
+    assert demo.main(argv) == 0  # serves, tries its URLs, and stops (stdin is not a terminal under pytest)
+    out = capsys.readouterr().out
+    tried = re.findall(r"^  (\d{3})  http://127\.0\.0\.1:\d+(\S+)", out, re.MULTILINE)
+    paths = [path for _, path in tried]
+    assert "/etf/trending?period=20" in paths and "/dashboard" in paths
+    assert not [p for p in paths if p.startswith(("/stocks", "/screener", "/health"))], paths  # KRX routes
+    assert {status for status, _ in tried} == {"200"}, tried
+    assert "POST /ai/analysis analyses KRX stocks" in out and "POST http" not in out
+
+
 def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_settings, capsys):
     import check_db
     from lib.storage import Storage, get_client

@@ -108,7 +108,7 @@ def validate_market_day(
     if twice.any():
         # Name the rows of each repeated ticker: the reader must find both to keep the right one.
         groups = frame.loc[twice].groupby("ticker", sort=False)["_line"].apply(list)
-        named = [f"{ticker} ({label} {' and '.join(str(n) for n in lines)})" for ticker, lines in groups.head(3).items()]
+        named = [f"{ticker} ({label} {' and '.join(map(str, lines))})" for ticker, lines in groups.head(3).items()]
         more = f" and {len(groups) - 3} more" if len(groups) > 3 else ""
         raise BadDataError(f"{where}: tickers listed twice: {', '.join(named)}{more}")
     for column in ("close", "volume"):

@@ -247,7 +247,8 @@ def test_the_new_52_week_high_reason_does_not_quote_the_day_own_high_as_the_prev
             row = frame.iloc[index]
             text = strategy.reason(row, strategy.params())
             assert row["high"] == row["high_52w"] and "previous range" not in text
-            assert text.startswith(f"high {row['high']:,.0f} KRW is a new 52-week high; close {row['close']:,.0f} KRW is ")
+            high, close = f"{row['high']:,.0f} KRW", f"{row['close']:,.0f} KRW"
+            assert text.startswith(f"high {high} is a new 52-week high; close {close} is ")
     assert seen
 
 

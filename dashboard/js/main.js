@@ -1,7 +1,7 @@
 // The dashboard: reads this server's JSON routes and draws them. No build step, no framework, nothing from
 // another host. Each panel loads on its own; a failing route shows its message in its panel.
-import { $, el, fill, messageRow, readUrl, setRows, setState, state } from "./common.js";
-import { loadHealth } from "./health.js";
+import { $, colourLegend, el, fill, messageRow, readUrl, setRows, setState, state } from "./common.js";
+import { loadHealth, marketsRun } from "./health.js";
 import { loadScreener, loadStrategies } from "./screener.js";
 import { loadStock, loadStockList, resolveTicker } from "./stock.js";
 import { loadEtf } from "./etf.js";
@@ -43,9 +43,26 @@ function wire() {
   });
 }
 
+// A market this install does not run: its panels and links are hidden, not shown failing in red.
+function hideMarket(sections) {
+  for (const id of sections) {
+    const section = $(id);
+    section.hidden = true;
+    section.dataset.state = "not-run";
+    const link = document.querySelector(`header nav a[href="${id}"]`);
+    if (link) link.hidden = true;
+  }
+}
+
 async function start() {
-  loadHealth();
-  loadEtf();
+  fill($("#colour-legend"), ...colourLegend());
+  const runs = marketsRun(await loadHealth());
+  if (runs.us) loadEtf();
+  else hideMarket(["#etf"]);
+  if (!runs.krx) {
+    hideMarket(["#screener", "#stock"]);
+    return;
+  }
   const stocks = loadStockList();
   let screened = null;
   try {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -20,6 +21,17 @@ router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
 
 # The columns of an analysis row a client can read or sort by: indicators and the cross-sectional measures.
 ROW_COLUMNS = (*INDICATOR_COLUMNS, *sorted(measure_columns()))
+class Board(StrEnum):
+    """A KRX board, as `market=` takes it: written in any case (kospi, Kospi)."""
+
+    KOSPI = "KOSPI"
+    KOSDAQ = "KOSDAQ"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Board | None:
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
+
+
 SortKey = Literal[("market_cap", "name", "ticker", *PRICE_COLUMNS, *ROW_COLUMNS)]  # type: ignore[valid-type]
 TICKER_PATTERN = r"^[0-9A-Za-z]{6}$"
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "halted")
@@ -110,8 +122,7 @@ def list_stocks(
     storage: StorageDep,
     limit: Annotated[int, Query(ge=1, le=500, description="stocks per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000, description="stocks to skip")] = 0,
-    market: Annotated[str | None, Query(pattern="(?i)^(kospi|kosdaq)$",
-                                        description="only this market: KOSPI or KOSDAQ (any case)")] = None,
+    market: Annotated[Board | None, Query(description="only this market: KOSPI or KOSDAQ (any case)")] = None,
     min_market_cap: Annotated[float | None, Query(ge=0, le=1e16, description="KRW, at least")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=40, description="part of a name, or a code prefix")] = None,
     status: Annotated[Literal["active", "inactive", "all"], Query(description="universe membership")] = "active",
@@ -124,7 +135,7 @@ def list_stocks(
     if status != "all":
         query["is_active"] = status == "active"
     if market:
-        query["market"] = market.upper()
+        query["market"] = market.value
     if min_market_cap is not None:
         query["market_cap"] = {"$gte": min_market_cap}
     if q:

@@ -89,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
             return code
     if not args.no_serve:
         storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
-        serve_api(storage, settings, args.strategy, args.today, args.setup_day, args.port, us=args.market != "krx",
+        # The API's clock: the KRX day's evening; alone, the US part's day after its last session (21:00 KST is
+        # 08:00 in New York, before that day's close), so its data is not newer than the clock.
+        today = args.today
+        if args.market == "us":
+            today = (dt.date.fromisoformat(args.us_today) + dt.timedelta(days=1)).isoformat()
+        serve_api(storage, settings, args.strategy, today, args.setup_day, args.port, us=args.market != "krx",
                   krx=args.market != "us")
     return code
 

@@ -125,6 +125,7 @@ def test_the_us_only_demo_prints_only_urls_that_work_on_a_us_only_install(capsys
     assert not [p for p in paths if p.startswith(("/stocks", "/screener", "/health"))], paths  # KRX routes
     assert {status for status, _ in tried} == {"200"}, tried
     assert "POST /ai/analysis analyses KRX stocks" in out and "POST http" not in out
+    assert "(the clock says 2025-09-03 21:00 KST;" in out  # after its last US session, not the KRX day
 
 
 def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_settings, capsys):

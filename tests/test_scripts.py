@@ -204,7 +204,9 @@ def test_the_install_line_crontab_txt_gives_keeps_the_user_s_own_lines_and_ours_
     table.write_text("MAILTO=me@example.org\n5 4 * * * /home/ubuntu/backup.sh\n")
     fake = tmp_path / "bin" / "crontab"
     fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = -l ]; then cat {table}; else cat > {table}; fi\n')
+    # (it reads the new table whole before replacing the old, as crontab does: no race with `crontab -l`)
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = -l ]; then cat {table}\n'
+                    f'else cat > {table}.new && mv {table}.new {table}; fi\n')
     fake.chmod(0o755)
     env = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
     for _ in range(2):  # installing again (an upgrade) replaces our lines rather than adding them twice

@@ -26,7 +26,7 @@ import hourly_analysis
 import manual_setup
 import monthly_rebalance
 from lib.config import PROJECT_ROOT, Settings, load_settings
-from lib.display import count, duration, pad, table, width
+from lib.display import count, duration, krw, pad, table, width
 from lib.errors import ConfigError
 from lib.markets.krx import krx_calendar
 from lib.screener import Pick, Strategy, discover, screen
@@ -395,6 +395,18 @@ def serve_api(
     stop()
 
 
+def answer_value(name: str, value: Any) -> str:
+    """One field of the model's answer for people: prices in KRW, the confidence in %, lists joined."""
+    if isinstance(value, list):
+        return "; ".join(map(str, value)) or "-"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if name == "confidence":
+            return f"{value:.0%}"
+        if name in ("support", "resistance"):
+            return krw(value)
+    return "-" if value is None else str(value)
+
+
 def analyse_one(base: str, key: str, strategy: str) -> None:
     """One POST /ai/analysis on the strategy's first pick: the model's answer, or the setting to add."""
     import requests
@@ -406,8 +418,13 @@ def analyse_one(base: str, key: str, strategy: str) -> None:
     answer = requests.post(f"{base}/ai/analysis", json=body, headers={"X-API-Key": key}, timeout=300)
     if answer.status_code == 200:
         result = answer.json()["results"][0]
-        print(f"  {result['provider']}/{result['model']} in {result['latency_ms']} ms, tokens {result['usage']}:")
-        print("  " + str(result["result"]))
+        usage = result.get("usage") or {}
+        tokens = ", ".join(f"{count(usage.get(k))} {k.removesuffix('_tokens')}" for k in
+                           ("input_tokens", "output_tokens", "total_tokens") if usage.get(k) is not None)
+        print(f"  {result['provider']}/{result['model']} in {count(result['latency_ms'])} ms, "
+              f"tokens: {tokens or 'not reported'}")
+        for name, value in (result["result"] or {}).items():
+            print(f"  {pad(name, 11)} {answer_value(name, value)}")
     else:
         error = answer.json()["error"]
         print(f"  {answer.status_code} {error['code']}: {error['message']}")

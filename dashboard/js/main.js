@@ -48,7 +48,7 @@ function hideMarket(sections) {
   for (const id of sections) {
     const section = $(id);
     section.hidden = true;
-    section.dataset.state = "not-run";
+    section.dataset.notRun = "true";
     const link = document.querySelector(`header nav a[href="${id}"]`);
     if (link) link.hidden = true;
   }
@@ -56,13 +56,18 @@ function hideMarket(sections) {
 
 async function start() {
   fill($("#colour-legend"), ...colourLegend());
-  const runs = marketsRun(await loadHealth());
-  if (runs.us) loadEtf();
-  else hideMarket(["#etf"]);
-  if (!runs.krx) {
-    hideMarket(["#screener", "#stock"]);
-    return;
-  }
+  // Every panel loads at once (GET /status is the slowest route; waiting for it would delay them all). Until
+  // it says which markets this install runs, the market panels keep their errors out of sight (the stylesheet
+  // reads data-markets), so a market that is not set up never shows its error in red before it is hidden.
+  const main = document.querySelector("main");
+  main.dataset.markets = "pending";
+  loadHealth().then((status) => {
+    const runs = marketsRun(status);
+    if (!runs.us) hideMarket(["#etf"]);
+    if (!runs.krx) hideMarket(["#screener", "#stock"]);
+    main.dataset.markets = "known";
+  });
+  loadEtf();
   const stocks = loadStockList();
   let screened = null;
   try {

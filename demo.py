@@ -26,7 +26,7 @@ import hourly_analysis
 import manual_setup
 import monthly_rebalance
 from lib.config import PROJECT_ROOT, Settings, load_settings
-from lib.display import count, duration, pad, table, width
+from lib.display import count, duration, krw, pad, table, width
 from lib.errors import ConfigError
 from lib.etf.marks import marks_text, performance_summary
 from lib.markets.krx import krx_calendar
@@ -90,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
             return code
     if not args.no_serve:
         storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
-        serve_api(storage, settings, args.strategy, args.today, args.setup_day, args.port, us=args.market != "krx")
+        # The API's clock: the KRX day's evening; alone, the US part's day after its last session (21:00 KST is
+        # 08:00 in New York, before that day's close), so its data is not newer than the clock.
+        today = args.today
+        if args.market == "us":
+            today = (dt.date.fromisoformat(args.us_today) + dt.timedelta(days=1)).isoformat()
+        serve_api(storage, settings, args.strategy, today, args.setup_day, args.port, us=args.market != "krx",
+                  krx=args.market != "us")
     return code
 
 
@@ -156,7 +162,8 @@ def step_summary(run: dict[str, Any]) -> str:
     if run["job_name"] == "hourly_analysis":
         return (f"{head}: {count(run.get('analysed'))} stock(s) analysed for {run.get('day')}, "
                 f"{run.get('track_records', 0)} strategy track record(s) refreshed")
-    others = [f"{key}={value}" for key, value in run.items() if key not in RUN_FIELDS | COLLECTION_FIELDS]
+    others = [f"{key}={count(value) if type(value) is int else value}" for key, value in run.items()
+              if key not in RUN_FIELDS | COLLECTION_FIELDS]
     if "days_completed" not in run and "pending" not in run:  # not a collection job
         return f"{head}: {' '.join(others)}" if others else head
     if not run.get("days_completed") and not run.get("days_pending"):
@@ -338,10 +345,11 @@ def print_screener(storage: Storage, settings: Settings, strategy: Strategy, sho
 
 
 def serve_api(
-    storage: Storage, settings: Settings, strategy: str, today: str, past_day: str, port: int = 0, us: bool = False
+    storage: Storage, settings: Settings, strategy: str, today: str, past_day: str, port: int = 0, us: bool = False,
+    krx: bool = True,
 ) -> None:
-    """Serve the API on the demo's database, try a few routes and one AI analysis, then keep serving until
-    Ctrl-C on a terminal."""
+    """Serve the API on the demo's database, try a few routes of the markets it ran (and, with KRX, one AI
+    analysis), then keep serving until Ctrl-C on a terminal."""
     import secrets
 
     import requests
@@ -355,37 +363,31 @@ def serve_api(
     moment = dt.datetime.combine(dt.date.fromisoformat(today), dt.time(21, 0), tzinfo=KST)  # after the analysis
     base, stop = start_server(create_app(api_settings, storage=storage, clock=lambda: moment), port)
     print(f"\n=== the API on {base} (the clock says {moment:%Y-%m-%d %H:%M} KST; X-API-Key: {key})")
-    tries = [
-        ("/dashboard", "the dashboard: open it in a browser"),
-        ("/health", "is collection current"),
+    # Only the routes of the markets this run set up: a KRX route on a US-only store answers 404/409.
+    krx_tries = [
+        ("/health", "is KRX collection current"),
         ("/stocks?limit=5", "the universe, largest first"),
         ("/stocks/005930?days=5", "one stock: bars and indicators"),
         (f"/screener?strategy_name={strategy}", "today's picks (stored by the analysis)"),
         (f"/screener?strategy_name=golden_cross&fast=5&slow=20&date={past_day}", "custom parameters, a past day"),
         ("/strategies", "strategies and parameters"),
         ("/prompts", "LLM prompts"),
-        *([("/etf/trending?period=20", "trending US ETFs"), ("/portfolio?period=5", "the ETF trend portfolio")]
-          if us else []),
+    ]
+    us_tries = [("/etf/trending?period=20", "trending US ETFs"), ("/portfolio?period=5", "the ETF trend portfolio")]
+    tries = [
+        ("/dashboard", "the dashboard: open it in a browser"),
+        ("/status", "check_db's report as JSON, every market"),
+        *(krx_tries if krx else []),
+        *(us_tries if us else []),
         ("/docs", "OpenAPI"),
     ]
     for path, what in tries:
         status = requests.get(base + path, timeout=60).status_code
         print(f"  {status}  {base}{path:<72} {what}")
-    picks = requests.get(f"{base}/screener", params={"strategy_name": strategy}, timeout=60).json()
-    body = {"prompt": "technical_summary", "tickers": [picks["picks"][0]["ticker"]]} if picks.get("picks") else {
-        "prompt": "technical_summary", "tickers": ["005930"]}
-    print(f"\nPOST {base}/ai/analysis {body}")
-    answer = requests.post(f"{base}/ai/analysis", json=body, headers={"X-API-Key": key}, timeout=300)
-    if answer.status_code == 200:
-        result = answer.json()["results"][0]
-        print(f"  {result['provider']}/{result['model']} in {result['latency_ms']} ms, tokens {result['usage']}:")
-        print("  " + str(result["result"]))
+    if krx:
+        analyse_one(base, key, strategy)
     else:
-        error = answer.json()["error"]
-        print(f"  {answer.status_code} {error['code']}: {error['message']}")
-        if error["code"] == "not_configured":
-            print("  (set GOOGLE_API_KEY, or LLM_PROVIDER=openai with OPENAI_API_KEY, in the environment and run "
-                  "./dev demo again)")
+        print("\n(POST /ai/analysis analyses KRX stocks: run the demo with the KRX part to try it)")
     print(f"\nDashboard: {base}/dashboard")
     if sys.stdin.isatty():
         print(f"Serving {base} (open the dashboard, try the URLs above, or {base}/docs); Ctrl-C stops.")
@@ -397,6 +399,44 @@ def serve_api(
     else:
         print("(not on a terminal: the server stops now; run ./dev demo in a terminal to keep it serving)")
     stop()
+
+
+def answer_value(name: str, value: Any) -> str:
+    """One field of the model's answer for people: prices in KRW, the confidence in %, lists joined."""
+    if isinstance(value, list):
+        return "; ".join(map(str, value)) or "-"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if name == "confidence":
+            return f"{value:.0%}"
+        if name in ("support", "resistance"):
+            return krw(value)
+    return "-" if value is None else str(value)
+
+
+def analyse_one(base: str, key: str, strategy: str) -> None:
+    """One POST /ai/analysis on the strategy's first pick: the model's answer, or the setting to add."""
+    import requests
+
+    picks = requests.get(f"{base}/screener", params={"strategy_name": strategy}, timeout=60).json()
+    body = {"prompt": "technical_summary", "tickers": [picks["picks"][0]["ticker"]]} if picks.get("picks") else {
+        "prompt": "technical_summary", "tickers": ["005930"]}
+    print(f"\nPOST {base}/ai/analysis {body}")
+    answer = requests.post(f"{base}/ai/analysis", json=body, headers={"X-API-Key": key}, timeout=300)
+    if answer.status_code == 200:
+        result = answer.json()["results"][0]
+        usage = result.get("usage") or {}
+        tokens = ", ".join(f"{count(usage.get(k))} {k.removesuffix('_tokens')}" for k in
+                           ("input_tokens", "output_tokens", "total_tokens") if usage.get(k) is not None)
+        print(f"  {result['provider']}/{result['model']} in {count(result['latency_ms'])} ms, "
+              f"tokens: {tokens or 'not reported'}")
+        for name, value in (result["result"] or {}).items():
+            print(f"  {pad(name, 11)} {answer_value(name, value)}")
+    else:
+        error = answer.json()["error"]
+        print(f"  {answer.status_code} {error['code']}: {error['message']}")
+        if error["code"] == "not_configured":
+            print("  (set GOOGLE_API_KEY, or LLM_PROVIDER=openai with OPENAI_API_KEY, in the environment and run "
+                  "./dev demo again)")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
+from api.deps import SettingsDep
 from api.errors import ApiError
 from lib.config import PROJECT_ROOT
 
@@ -46,10 +47,20 @@ def _media_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+PAGE_ROOT = '<html lang="en">'
+
+
+def page_html(convention: str, path: Path = FILES["index.html"]) -> str:
+    """The page with the colour convention of this install on its root element (the stylesheet and the charts
+    read it from there: no inline script, which the policy forbids)."""
+    text = path.read_text(encoding="utf-8")
+    return text.replace(PAGE_ROOT, f'<html lang="en" data-up-color="{convention}">', 1)
+
+
 @router.get("/dashboard")
-def page() -> FileResponse:
+def page(settings: SettingsDep) -> HTMLResponse:
     """The dashboard page."""
-    return FileResponse(FILES["index.html"], media_type=TEXT_TYPES[".html"], headers=HEADERS)
+    return HTMLResponse(page_html(settings.dashboard_up_color_convention), headers=HEADERS)
 
 
 @router.get("/dashboard/{name:path}")

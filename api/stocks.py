@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -20,6 +21,17 @@ router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
 
 # The columns of an analysis row a client can read or sort by: indicators and the cross-sectional measures.
 ROW_COLUMNS = (*INDICATOR_COLUMNS, *sorted(measure_columns()))
+class Board(StrEnum):
+    """A KRX board, as `market=` takes it: written in any case (kospi, Kospi)."""
+
+    KOSPI = "KOSPI"
+    KOSDAQ = "KOSDAQ"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Board | None:
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
+
+
 SortKey = Literal[("market_cap", "name", "ticker", *PRICE_COLUMNS, *ROW_COLUMNS)]  # type: ignore[valid-type]
 TICKER_PATTERN = r"^[0-9A-Za-z]{6}$"
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "halted")
@@ -110,7 +122,7 @@ def list_stocks(
     storage: StorageDep,
     limit: Annotated[int, Query(ge=1, le=500, description="stocks per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000, description="stocks to skip")] = 0,
-    market: Annotated[Literal["KOSPI", "KOSDAQ"] | None, Query(description="only this market")] = None,
+    market: Annotated[Board | None, Query(description="only this market: KOSPI or KOSDAQ (any case)")] = None,
     min_market_cap: Annotated[float | None, Query(ge=0, le=1e16, description="KRW, at least")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=40, description="part of a name, or a code prefix")] = None,
     status: Annotated[Literal["active", "inactive", "all"], Query(description="universe membership")] = "active",
@@ -123,7 +135,7 @@ def list_stocks(
     if status != "all":
         query["is_active"] = status == "active"
     if market:
-        query["market"] = market
+        query["market"] = market.value
     if min_market_cap is not None:
         query["market_cap"] = {"$gte": min_market_cap}
     if q:
@@ -172,9 +184,13 @@ def get_stock(
     ticker = ticker.upper()
     doc = storage.ticker_doc(ticker)
     if doc is None:
-        known = [t["ticker"] for t in storage.universe()]
+        universe = storage.universe()
+        known = [t["ticker"] for t in universe]
         similar = [t for t in known if t.startswith(ticker[:3])] or [t for t in known if t.startswith(ticker[:2])]
-        raise not_found("ticker", ticker, similar or known, f"GET /stocks lists all {len(known)}")
+        # GET /stocks lists the active ones by default: say so, or a reader counts 182 rows against "all 207".
+        active = sum(1 for t in universe if t.get("is_active"))
+        hint = f"GET /stocks lists the {active} active, GET /stocks?status=all all {len(known)}"
+        raise not_found("ticker", ticker, similar or known, hint)
     start = None
     if (latest := storage.latest_analysis_day()) is not None:
         # A date range instead of sort-and-limit: the embedded store then copies only the rows it returns.

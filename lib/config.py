@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     ai_rate_limit_per_hour: int = Field(default=30, ge=1, le=100_000)
     ai_max_tickers: int = Field(default=10, ge=1, le=50)
     cors_origins: Annotated[list[str], NoDecode] = []
+    # The dashboard's colours for a rise and a fall: kr = red up, blue down (as Korean brokers show them);
+    # us = green up, red down. One convention for the whole page.
+    dashboard_up_color_convention: Literal["kr", "us"] = "kr"
     llm_provider: Literal["gemini", "openai"] = "gemini"
     llm_model: str = Field(default="", max_length=100)
     llm_allowed_models: Annotated[list[str], NoDecode] = []

@@ -66,6 +66,19 @@ def count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
+def krw(value: float | None) -> str:
+    """A KRW amount with its unit: '39,363 KRW' (whole won from 100 up, two decimals below: an indicator of a
+    cheap stock such as MACD can be a few won); '-' when unknown."""
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.0f} KRW" if abs(value) >= 100 else f"{value:,.2f} KRW"
+
+
+def shares(n: float | None) -> str:
+    """A share count with its unit: '1,234,567 shares'; '-' when unknown."""
+    return "-" if n is None or n != n else f"{n:,.0f} shares"
+
+
 def kst(moment: dt.datetime | None, zone: bool = True) -> str:
     """A stored time (naive UTC, or aware) as 'YYYY-MM-DD HH:MM KST'; '-' when unknown."""
     if moment is None:

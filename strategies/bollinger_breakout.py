@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.display import krw
 from lib.screener import Strategy, crossed_above
 
 
@@ -18,7 +19,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return (f"close {row['close']:.0f} broke above the upper band {row['bb_upper']:.0f} "
+    return (f"close {krw(row['close'])} broke above the upper band {krw(row['bb_upper'])} "
             f"on {row['vol_ratio']:.1f}x average volume")
 
 

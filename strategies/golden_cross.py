@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lib.display import krw
 from lib.screener import SmaPairParams, Strategy, crossed_above, within
 
 Params = SmaPairParams
@@ -16,7 +17,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return f"SMA{p.fast} {row[f'sma_{p.fast}']:.0f} crossed above SMA{p.slow} {row[f'sma_{p.slow}']:.0f}"
+    return f"SMA{p.fast} {krw(row[f'sma_{p.fast}'])} crossed above SMA{p.slow} {krw(row[f'sma_{p.slow}'])}"
 
 
 STRATEGY = Strategy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.display import krw
 from lib.screener import Strategy, crossed_above, within
 
 
@@ -22,7 +23,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return (f"MACD {row['macd']:.2f} above its signal {row['macd_signal']:.2f} after crossing it "
+    return (f"MACD {krw(row['macd'])} above its signal {krw(row['macd_signal'])} after crossing it "
             f"within {p.within_days} sessions")
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.display import krw
 from lib.screener import Strategy
 
 
@@ -50,8 +51,8 @@ def reason(row: pd.Series, p: Params) -> str:
     high, low = (row["close_high_52w"], row["close_low_52w"]) if p.range_basis == "close" else (
         row["high_52w"], row["low_52w"])
     rs = "" if pd.isna(row.get("rs_rating")) else f", RS {row['rs_rating']:.0f}"
-    return (f"close {row['close']:.0f} > SMA50 {row['sma_50']:.0f} > SMA150 {row['sma_150']:.0f} > "
-            f"SMA200 {row['sma_200']:.0f}, {row['close'] / low - 1:.0%} above the 52-week low, "
+    return (f"close {krw(row['close'])} > SMA50 {krw(row['sma_50'])} > SMA150 {krw(row['sma_150'])} > "
+            f"SMA200 {krw(row['sma_200'])}, {row['close'] / low - 1:.0%} above the 52-week low, "
             f"{1 - row['close'] / high:.0%} below the high{rs}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.display import krw
 from lib.screener import Strategy
 
 
@@ -21,8 +22,8 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 def reason(row: pd.Series, p: Params) -> str:
     # high_52w includes the day itself (it *is* the day's high when this fires), so it is not quoted as the
     # previous high.
-    return (f"high {row['high']:.0f} is a new 52-week high; close {row['close']:.0f} is "
-            f"{row['close'] / row['low_52w'] - 1:.0%} above the 52-week low {row['low_52w']:.0f}")
+    return (f"high {krw(row['high'])} is a new 52-week high; close {krw(row['close'])} is "
+            f"{row['close'] / row['low_52w'] - 1:.0%} above the 52-week low {krw(row['low_52w'])}")
 
 
 STRATEGY = Strategy(

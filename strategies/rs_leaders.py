@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.display import krw
 from lib.screener import Strategy
 
 
@@ -24,7 +25,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 def reason(row: pd.Series, p: Params) -> str:
     return (f"RS {row['rs_rating']:.0f}: weighted 3/6/9/12-month return {row['rs_return']:+.0%}, "
-            f"close {row['close']:.0f} vs SMA50 {row['sma_50']:.0f}")
+            f"close {krw(row['close'])} vs SMA50 {krw(row['sma_50'])}")
 
 
 STRATEGY = Strategy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.display import shares
 from lib.screener import Strategy
 
 
@@ -21,7 +22,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return f"volume {row['volume']:.0f} is {row['vol_ratio']:.1f}x its 20-day average"
+    return f"volume {shares(row['volume'])} is {row['vol_ratio']:.1f}x its 20-day average"
 
 
 STRATEGY = Strategy(

@@ -250,8 +250,21 @@ def test_the_new_52_week_high_reason_does_not_quote_the_day_own_high_as_the_prev
             row = frame.iloc[index]
             text = strategy.reason(row, strategy.params())
             assert row["high"] == row["high_52w"] and "previous range" not in text
-            assert text.startswith(f"high {row['high']:.0f} is a new 52-week high; close {row['close']:.0f} is ")
+            high, close = f"{row['high']:,.0f} KRW", f"{row['close']:,.0f} KRW"
+            assert text.startswith(f"high {high} is a new 52-week high; close {close} is ")
     assert seen
+
+
+def test_a_reason_gives_every_price_its_unit_and_thousands_separators():
+    row = pd.Series({"macd": 39363.42, "macd_signal": 33187.29, "close": 554000.0, "volume": 1234567.0,
+                     "vol_ratio": 3.4})
+    macd = REGISTRY["macd_golden_cross"]
+    assert macd.reason(row, macd.params()) == (
+        "MACD 39,363 KRW above its signal 33,187 KRW after crossing it within 3 sessions")
+    spike = REGISTRY["volume_spike"]
+    assert spike.reason(row, spike.params()) == "volume 1,234,567 shares is 3.4x its 20-day average"
+    cheap = pd.Series({"macd": 5.234, "macd_signal": -1.5})  # a 500-won stock's MACD is a few won
+    assert macd.reason(cheap, macd.params()).startswith("MACD 5.23 KRW above its signal -1.50 KRW")
 
 
 # --- the trend template's eighth criterion and its 52-week range -----------------------------------------

@@ -243,3 +243,25 @@ def test_deploy_files_rotate_as_the_log_owner_and_start_the_api_once_the_network
     rotate = [line.strip() for line in (ROOT / "deploy" / "logrotate-stock-pipeline").read_text().splitlines()]
     # Without `su`, logrotate skips a group-writable logs/ folder ("parent directory has insecure permissions").
     assert f"su {user} {user}" in rotate and "copytruncate" in rotate
+
+
+def test_the_install_line_crontab_txt_gives_keeps_the_user_s_own_lines_and_ours_once(tmp_path):
+    import subprocess
+
+    text = (ROOT / "crontab.txt").read_text()
+    assert not text.splitlines()[0].startswith("# Install with: crontab crontab.txt")  # that replaces a crontab
+    [install] = [ln.removeprefix("#").strip() for ln in text.splitlines() if "| crontab -" in ln]
+    assert install in (ROOT / "README.md").read_text()  # the README gives the same line
+    # A stand-in `crontab` keeping the table in a file, with one line of the user's own already installed.
+    table = tmp_path / "table"
+    table.write_text("MAILTO=me@example.org\n5 4 * * * /home/ubuntu/backup.sh\n")
+    fake = tmp_path / "bin" / "crontab"
+    fake.parent.mkdir()
+    # (it reads the new table whole before replacing the old, as crontab does: no race with `crontab -l`)
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = -l ]; then cat {table}\n'
+                    f'else cat > {table}.new && mv {table}.new {table}; fi\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
+    for _ in range(2):  # installing again (an upgrade) replaces our lines rather than adding them twice
+        subprocess.run(["bash", "-c", install], cwd=ROOT, env=env, check=True)
+    assert table.read_text() == "MAILTO=me@example.org\n5 4 * * * /home/ubuntu/backup.sh\n" + text

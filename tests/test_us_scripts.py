@@ -131,6 +131,19 @@ def test_the_demo_marks_look_ahead_portfolios_shows_concentration_and_leaves_the
     assert "include_lookahead=true" in out
 
 
+def test_the_us_only_demo_prints_only_urls_that_work_on_a_us_only_install(capsys):
+    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02"]
+    assert demo.main(argv) == 0  # serves, tries its URLs, and stops (stdin is not a terminal under pytest)
+    out = capsys.readouterr().out
+    tried = re.findall(r"^  (\d{3})  http://127\.0\.0\.1:\d+(\S+)", out, re.MULTILINE)
+    paths = [path for _, path in tried]
+    assert "/etf/trending?period=20" in paths and "/dashboard" in paths
+    assert not [p for p in paths if p.startswith(("/stocks", "/screener", "/health"))], paths  # KRX routes
+    assert {status for status, _ in tried} == {"200"}, tried
+    assert "POST /ai/analysis analyses KRX stocks" in out and "POST http" not in out
+    assert "(the clock says 2025-09-03 21:00 KST;" in out  # after its last US session, not the KRX day
+
+
 def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_settings, capsys):
     import check_db
     from lib.storage import Storage, get_client

@@ -2,7 +2,8 @@
 
 Largest 150 common stocks on the panel's last day, the 50 common stocks nearest the 100 billion KRW line
 (so the universe changes over time), and 10 common stocks with trading halts; a few preferred shares ride
-along to show they are stored nowhere and never join the universe."""
+along to show they are stored nowhere and never join the universe. Names are the panel's, KRX short names as of
+mid-2025 (../shared/data/krx/krx_names_2025.csv lists their origin per ticker), e.g. 042660 한화오션."""
 
 import sys
 from pathlib import Path

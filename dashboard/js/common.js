@@ -2,10 +2,19 @@
 // HTML), number and time formats, the chart defaults, the page's state and its URL.
 
 export const LWC = window.LightweightCharts;
+// One colour convention for every rise and fall on the page, set by the server (DASHBOARD_UP_COLOR_CONVENTION)
+// on the page's root element: kr = red up, blue down (Korean brokers); us = green up, red down.
+export const CONVENTION = document.documentElement.dataset.upColor === "us" ? "us" : "kr";
+const SIGN_COLORS = {
+  kr: { up: "#d32f2f", down: "#1565c0", upFaint: "rgba(211,47,47,0.35)", downFaint: "rgba(21,101,192,0.35)",
+    words: ["red", "blue"], name: "Korean" },
+  us: { up: "#1b7f3b", down: "#c62828", upFaint: "rgba(27,127,59,0.4)", downFaint: "rgba(198,40,40,0.4)",
+    words: ["green", "red"], name: "US" },
+}[CONVENTION];
 export const COLORS = {
-  up: "#d32f2f", down: "#1565c0", upFaint: "rgba(211,47,47,0.35)", downFaint: "rgba(21,101,192,0.35)",
+  up: SIGN_COLORS.up, down: SIGN_COLORS.down, upFaint: SIGN_COLORS.upFaint, downFaint: SIGN_COLORS.downFaint,
   sma20: "#f59e0b", sma60: "#16a34a", sma120: "#7c3aed", band: "#94a3b8", macd: "#2563eb", signal: "#f97316",
-  rsi: "#7c3aed", grid: "#eef1f5", text: "#334155", gain: "#1b7f3b", loss: "#c62828", spy: "#64748b",
+  rsi: "#7c3aed", grid: "#eef1f5", text: "#334155", spy: "#64748b",
   portfolio: "#2f5fb3",
 };
 const KOREAN_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans KR", "Malgun Gothic", sans-serif';
@@ -108,10 +117,23 @@ export function pct(fraction, digits = 2) {
   return `${value > 0 ? "+" : ""}${value.toFixed(digits)}%`;
 }
 
-export function signClass(value, korean = false) {
-  if (value === null || value === undefined || value === 0) return "";
-  if (korean) return value > 0 ? "up" : "down";
-  return value > 0 ? "gain" : "loss";
+// A rise or a fall, in the page's one convention (the stylesheet colours .up and .down).
+export function signClass(value) {
+  if (value === null || value === undefined || value === 0 || Number.isNaN(value)) return "";
+  return value > 0 ? "up" : "down";
+}
+
+// The page's legend: which colour is a rise, which a fall, and the setting that chooses them.
+export function colourLegend() {
+  const [upWord, downWord] = SIGN_COLORS.words;
+  return [
+    el("span", { class: "up", text: `▲ ${upWord} = up` }), " ",
+    el("span", { class: "down", text: `▼ ${downWord} = down` }),
+    ` (${SIGN_COLORS.name} convention`,
+    el("span", { class: "wide-only", text: ", for every price, return and chart on this page; "
+      + "DASHBOARD_UP_COLOR_CONVENTION=kr|us chooses" }),
+    ")",
+  ];
 }
 
 export function krwBig(value) {

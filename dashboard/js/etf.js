@@ -56,7 +56,7 @@ function trendingRow(etf, scale) {
     el("td", { class: "num", text: pct(etf.spy_return_nd) }),
     el("td", { title: `against SPY ${pct(etf.outperformance)}` },
       el("div", { class: "bar-row" }, el("span", {
-        class: etf.outperformance >= 0 ? "pos" : "neg", style: `left:${left}%;width:${Math.max(width, 0.5)}%`,
+        class: etf.outperformance >= 0 ? "up" : "down", style: `left:${left}%;width:${Math.max(width, 0.5)}%`,
       })), el("span", { class: `sub ${signClass(etf.outperformance)}`, text: pct(etf.outperformance) })));
 }
 
@@ -87,24 +87,39 @@ function drawHistory(items) {
     .sort((a, b) => (a.time < b.time ? -1 : 1));
   container.hidden = points.length === 0;
   container.dataset.points = String(points.length);
+  $("#history-legend").hidden = points.length === 0;
   if (!points.length || chartLibraryMissing(container)) return;
   if (!state.charts.history) {
     const chart = LWC.createChart(container, chartOptions({
       localization: { priceFormatter: (v) => `${v.toFixed(1)}%` },
     }));
+    // No series titles or last-value labels on the axis: three labels stacked there overlapped (the histogram's
+    // with no value). The legend under the chart names each series with its latest value.
+    const quiet = { priceLineVisible: false, lastValueVisible: false };
     state.charts.history = {
       chart,
-      excess: chart.addSeries(LWC.HistogramSeries, { title: "excess", priceLineVisible: false, lastValueVisible: false }),
-      portfolio: chart.addSeries(LWC.LineSeries, { color: COLORS.portfolio, lineWidth: 2, title: "portfolio", priceLineVisible: false }),
-      spy: chart.addSeries(LWC.LineSeries, { color: COLORS.spy, lineWidth: 1, lineStyle: 2, title: "SPY", priceLineVisible: false }),
+      excess: chart.addSeries(LWC.HistogramSeries, quiet),
+      portfolio: chart.addSeries(LWC.LineSeries, { color: COLORS.portfolio, lineWidth: 2, ...quiet }),
+      spy: chart.addSeries(LWC.LineSeries, { color: COLORS.spy, lineWidth: 1, lineStyle: 2, ...quiet }),
     };
   }
   const h = state.charts.history;
   h.excess.setData(points.map((x) => ({ time: x.time, value: x.p.excess_return * 100,
-    color: x.p.excess_return >= 0 ? "rgba(27,127,59,0.45)" : "rgba(198,40,40,0.45)" })));
+    color: x.p.excess_return >= 0 ? COLORS.upFaint : COLORS.downFaint })));
   h.portfolio.setData(points.map((x) => ({ time: x.time, value: x.p.portfolio_return * 100 })));
   h.spy.setData(points.map((x) => ({ time: x.time, value: x.p.spy_return * 100 })));
   h.chart.timeScale().fitContent();
+  const last = points[points.length - 1];
+  const key = (color, label, value, dashed = false) => el("span", {},
+    el("span", { class: "swatch", style: `background:${color}${dashed ? ";height:2px" : ""}` }), `${label} `,
+    el("b", { class: signClass(value), text: pct(value) }));
+  fill($("#history-legend"),
+    key(COLORS.portfolio, "portfolio", last.p.portfolio_return),
+    key(COLORS.spy, "SPY", last.p.spy_return, true),
+    el("span", {}, el("span", { class: "swatch bar", style: `background:${COLORS.upFaint}` }),
+      el("span", { class: "swatch bar", style: `background:${COLORS.downFaint}` }), "excess over SPY (bars) ",
+    el("b", { class: signClass(last.p.excess_return), text: pct(last.p.excess_return) })),
+    el("span", { class: "sub", text: `latest: the portfolio of ${last.time}` }));
 }
 
 const HISTORY_ROWS = 12;

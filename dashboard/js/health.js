@@ -87,7 +87,7 @@ export async function loadHealth() {
   const attention = $("#attention");
   try {
     const [status, usDay] = await Promise.all([api("/status"), usTrendingDay()]);
-    $("#health-asof").textContent = `As of ${kst(status.as_of)} KST.`;
+    $("#health-asof").textContent = asOfText(status);
     attention.className = status.attention.length ? "attention" : "attention ok";
     attention.replaceChildren(...(status.attention.length
       ? status.attention.map((line) => el("li", { text: line }))
@@ -95,9 +95,33 @@ export async function loadHealth() {
     setRows($("#markets"), status.markets.map((m) => marketRow(m, status.analysis, usDay)));
     setRows($("#jobs"), status.jobs.length ? status.jobs.map(jobRow) : [messageRow($("#jobs"), "No run recorded yet.")]);
     setState("#health", "ready");
+    return status;
   } catch (err) {
     attention.className = "attention";
     attention.replaceChildren(el("li", { text: `Status unavailable: ${err.message}` }));
     setState("#health", "error");
+    return null;
   }
+}
+
+function asOfText(status) {
+  const asOf = `Sessions counted up to ${kst(status.as_of)} KST (the server's clock).`;
+  // A replay (the demo) sets the server's clock back to its data's last day while its jobs ran today: say so,
+  // rather than show an "as of" older than the runs listed under it.
+  const later = status.jobs.filter((j) => j.started_utc && kst(j.started_utc) > kst(status.as_of));
+  if (!later.length) return asOf;
+  return `${asOf} The job runs below are dated by the real clock, after that: this server replays past market `
+    + "data (as the demo does), so its clock is set back to the data's last day.";
+}
+
+// The markets this install runs: a market that is not set up (nothing collected, not in MARKETS) gets no panels.
+export function marketsRun(status) {
+  const runs = { krx: true, us: true };
+  if (!status) return runs; // unknown (a key is needed first): show everything
+  for (const market of status.markets) {
+    const notSetUp = !market.last_day && market.expected === false;
+    if (market.job_name === "daily_update") runs.krx = !notSetUp;
+    if (market.job_name === "etf_pipeline") runs.us = !notSetUp;
+  }
+  return runs;
 }

@@ -1,7 +1,7 @@
 // The dashboard: reads this server's JSON routes and draws them. No build step, no framework, nothing from
 // another host. Each panel loads on its own; a failing route shows its message in its panel.
-import { $, el, fill, messageRow, readUrl, setRows, setState, state } from "./common.js";
-import { loadHealth } from "./health.js";
+import { $, colourLegend, el, fill, messageRow, readUrl, setRows, setState, state } from "./common.js";
+import { loadHealth, marketsRun } from "./health.js";
 import { loadScreener, loadStrategies } from "./screener.js";
 import { loadStock, loadStockList, resolveTicker } from "./stock.js";
 import { loadEtf } from "./etf.js";
@@ -44,8 +44,30 @@ function wire() {
   });
 }
 
+// A market this install does not run: its panels and links are hidden, not shown failing in red.
+function hideMarket(sections) {
+  for (const id of sections) {
+    const section = $(id);
+    section.hidden = true;
+    section.dataset.notRun = "true";
+    const link = document.querySelector(`header nav a[href="${id}"]`);
+    if (link) link.hidden = true;
+  }
+}
+
 async function start() {
-  loadHealth();
+  fill($("#colour-legend"), ...colourLegend());
+  // Every panel loads at once (GET /status is the slowest route; waiting for it would delay them all). Until
+  // it says which markets this install runs, the market panels keep their errors out of sight (the stylesheet
+  // reads data-markets), so a market that is not set up never shows its error in red before it is hidden.
+  const main = document.querySelector("main");
+  main.dataset.markets = "pending";
+  loadHealth().then((status) => {
+    const runs = marketsRun(status);
+    if (!runs.us) hideMarket(["#etf"]);
+    if (!runs.krx) hideMarket(["#screener", "#stock"]);
+    main.dataset.markets = "known";
+  });
   loadEtf();
   const stocks = loadStockList();
   let screened = null;

@@ -21,7 +21,7 @@ function pickRow(pick) {
     title: `Show ${pick.ticker} below` },
   el("td", {}, koreanName(pick.name), el("div", { class: "sub", text: `${pick.ticker} · ${pick.market || ""}` })),
   el("td", { class: "num", text: num(values.close) }),
-  el("td", { class: `num ${signClass(change, true)}`, text: pct(change) }),
+  el("td", { class: `num ${signClass(change)}`, text: pct(change) }),
   el("td", { class: "num", text: num(pick.score, 2) }),
   el("td", { class: "reason", text: pick.reason }));
   const open = () => {

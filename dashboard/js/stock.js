@@ -171,7 +171,7 @@ function drawStockHead(detail) {
     koreanName(detail.name),
     el("span", { class: "sub", text: `${detail.ticker} · ${detail.market || ""}${detail.is_active ? "" : " · not in the universe now"}` }),
     last ? el("span", { class: "price", text: `${num(last.close)} KRW` }) : null,
-    change !== null ? el("span", { class: signClass(change, true), text: `${pct(change)} on ${last.date}` }) : null,
+    change !== null ? el("span", { class: signClass(change), text: `${pct(change)} on ${last.date}` }) : null,
     el("span", { class: "sub", text: `market cap ${krwBig(detail.market_cap)}` }),
     el("span", { class: "sub", text: `indicators through ${detail.analysis_date || "–"}` }),
   );

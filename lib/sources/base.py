@@ -104,9 +104,13 @@ def validate_market_day(
     bad_tickers = frame.loc[~frame["ticker"].str.match(TICKER_PATTERN), "ticker"]
     if len(bad_tickers):
         raise BadDataError(f"{where}: malformed tickers {bad_tickers.head(3).tolist()}")
-    duplicated = frame.loc[frame["ticker"].duplicated(), "ticker"]
-    if len(duplicated):
-        raise BadDataError(f"{where}: tickers listed twice {duplicated.head(3).tolist()}")
+    twice = frame["ticker"].duplicated(keep=False)
+    if twice.any():
+        # Name the rows of each repeated ticker: the reader must find both to keep the right one.
+        groups = frame.loc[twice].groupby("ticker", sort=False)["_line"].apply(list)
+        named = [f"{ticker} ({label} {' and '.join(map(str, lines))})" for ticker, lines in groups.head(3).items()]
+        more = f" and {len(groups) - 3} more" if len(groups) > 3 else ""
+        raise BadDataError(f"{where}: tickers listed twice: {', '.join(named)}{more}")
     for column in ("close", "volume"):
         if frame[column].isna().any():
             raise BadDataError(f"{where}: {column} missing for {_rows(frame, frame[column].isna(), column, label)}")

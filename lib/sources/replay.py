@@ -57,12 +57,11 @@ def _dates(column: pd.Series, where: str) -> pd.Series:
     if bad.any():
         line = bad.idxmax()
         value = column.loc[line]
-        shown = "no date" if pd.isna(value) else f"date {str(value)[:40]!r}"
         more = f" ({int(bad.sum())} such rows in all)" if bad.sum() > 1 else ""
-        raise ConfigError(
-            f"KRX_REPLAY_PATH: {where} {line}: {shown} is not a date in the form YYYY-MM-DD (e.g. 2025-05-16); "
-            f"correct the file{more}"
-        )
+        problem = ("the date is blank: fill it in as YYYY-MM-DD (e.g. 2025-05-16) or delete the row"
+                   if pd.isna(value) or not str(value).strip()
+                   else f"date {str(value)[:40]!r} is not a date in the form YYYY-MM-DD (e.g. 2025-05-16)")
+        raise ConfigError(f"KRX_REPLAY_PATH: {where} {line}: {problem}; correct the file{more}")
     return parsed.dt.date
 
 

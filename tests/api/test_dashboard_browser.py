@@ -51,6 +51,14 @@ for (const canvas of document.querySelectorAll('#stock-chart canvas')) {
 return hits;
 """
 
+# Per track-record row: the universe's bar lies wholly below the picks' bar (two lanes), both drawn.
+LANES = """return [...document.querySelectorAll('#track-chart .bar-row')].map(r => {
+  const [u, s] = [r.querySelector('.universe'), r.querySelector('.strategy')].map(e => e.getBoundingClientRect());
+  return u.top >= s.bottom && u.height > 0 && s.height > 0; })"""
+# Every rise and fall the selector finds (outside bar charts): [where, is a rise, its computed colour].
+SIGN_COLOURS = """return [...document.querySelectorAll(arguments[0])].filter(e => !e.closest('.bar-row'))
+  .map(e => [e.closest('table, p, div[id]').id, e.classList.contains('up'), getComputedStyle(e).color])"""
+
 
 def texts(browser, selector: str) -> list[str]:
     return browser.execute_script(
@@ -115,6 +123,9 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         track = texts(browser, "#track tbody tr")
         assert [t.split("\t")[0] for t in track] == ["5d", "10d", "20d"]
         assert len(browser.find_elements(By.CSS_SELECTOR, "#track-chart .bar-row span.strategy")) == 3
+        # the picks' bar and the universe's lie in separate lanes: the smaller one is never hidden
+        lanes = browser.execute_script(LANES)
+        assert lanes == [True, True, True]
 
         # one stock: clicking a pick draws its chart
         first = browser.find_element(By.CSS_SELECTOR, "#picks tbody tr[data-ticker]")
@@ -159,6 +170,17 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         first = texts(browser, "#history tbody tr")[0]
         assert first.startswith("2025-08") and "look-ahead" in first
         assert "Look-ahead portfolios included (not a result)" in browser.find_element(By.ID, "history-summary").text
+        legend = browser.find_element(By.ID, "history-legend").text
+        assert re.search(r"portfolio [+-]\d+\.\d\d%.*SPY [+-]\d+\.\d\d%.*excess over SPY \(bars\) [+-]\d", legend, re.S)
+
+        # one colour convention on the whole page (Korean by default), with its legend
+        assert "▲ red = up" in browser.find_element(By.ID, "colour-legend").text
+        assert not browser.find_elements(By.CSS_SELECTOR, ".gain, .loss")
+        colours = browser.execute_script(SIGN_COLOURS, "main td.up, main td.down, main span.up, main span.down")
+        places = {where for where, _, _ in colours}
+        assert {"picks", "track", "trending", "history"} <= places, places
+        assert {rgb for _, up, rgb in colours if up} == {"rgb(211, 47, 47)"}
+        assert {rgb for _, up, rgb in colours if not up} == {"rgb(21, 101, 192)"}
 
         # everything came from this server, and nothing went wrong in the page
         assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
@@ -189,6 +211,10 @@ def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
     storage.start_run("run-1", {"job_name": "daily_update", "status": "running", "start_time_utc": started})
     storage.finish_run("run-1", {"status": "failed", "end_time_utc": started + dt.timedelta(seconds=3),
                                  "error": "krx_openapi: HTTP 401 (blocked)"})
+    # A run dated by the real clock, after the app's (a replay such as the demo sets the app's clock back).
+    real = dt.datetime(2026, 12, 5, 17, 0)
+    storage.start_run("run-2", {"job_name": "cleanup", "status": "running", "start_time_utc": real})
+    storage.finish_run("run-2", {"status": "completed", "end_time_utc": real + dt.timedelta(seconds=1)})
     with live_server(create_app(settings, storage=storage, clock=lambda: NOW)) as url, chromium() as browser:
         open_dashboard(browser, url)
         job = browser.find_element(By.CSS_SELECTOR, "#jobs tr[data-job='daily_update']")
@@ -202,7 +228,34 @@ def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
             assert "bad" in row.get_attribute("class")
             assert row.value_of_css_property("color") == "rgba(198, 40, 40, 1)"  # the page's red
         assert "failed" in browser.find_element(By.ID, "attention").text
+        as_of = browser.find_element(By.ID, "health-asof").text
+        assert as_of.startswith("Sessions counted up to 2025-06-16 21:00 KST (the server's clock).")
+        assert "The job runs below are dated by the real clock, after that" in as_of
         assert "nothing is analysed yet" in browser.find_element(By.CSS_SELECTOR, "#picks tbody td.error").text
+
+
+def test_a_us_only_install_shows_no_krx_panels_and_its_colours_follow_the_us_convention():
+    require_browser()
+    settings = settings_for_demo_data().model_copy(update={"dashboard_up_color_convention": "us"})
+    storage = Storage(mongomock_ng.MongoClient(), prefix="usonly_")
+    clock = FakeClock(dt.datetime(2025, 8, 29, 22, 0, tzinfo=dt.UTC))
+    assert run_etf(storage, settings, new_york(dt.date(2025, 8, 29)), clock) == 0
+    now = dt.datetime(2025, 8, 30, 9, 0, tzinfo=KST)
+    with live_server(create_app(settings, storage=storage, clock=lambda: now)) as url, chromium() as browser:
+        open_dashboard(browser, url)
+        # KRX is not set up: no screener or stock panel (nor their links), no KRX error shown in red
+        for section in ("screener", "stock"):
+            assert not browser.find_element(By.ID, section).is_displayed()
+            assert not browser.find_element(By.CSS_SELECTOR, f"header nav a[href='#{section}']").is_displayed()
+        krx = browser.find_element(By.CSS_SELECTOR, "#markets tr[data-market='daily_update']")
+        assert "not set up" in krx.text and "bad" not in krx.get_attribute("class")
+        assert not [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error") if e.is_displayed()]
+        assert browser.find_element(By.ID, "etf").is_displayed()
+        assert "▲ green = up" in browser.find_element(By.ID, "colour-legend").text
+        colours = browser.execute_script(SIGN_COLOURS, "#trending td.up, #trending td.down")
+        assert {rgb for _, up, rgb in colours if up} == {"rgb(27, 127, 59)"}
+        assert {rgb for _, up, rgb in colours if not up} <= {"rgb(198, 40, 40)"}
+        screenshot(browser, "dashboard-us-only.png")
 
 
 @pytest.fixture

@@ -88,3 +88,12 @@ def test_the_page_is_served_even_where_reads_need_a_key():
 def test_the_dashboard_is_not_part_of_the_json_api_description(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not any(p.startswith("/dashboard") for p in paths)
+
+
+@pytest.mark.parametrize(("setting", "convention"), [({}, "kr"), ({"dashboard_up_color_convention": "us"}, "us")])
+def test_the_page_carries_the_install_s_colour_convention_korean_by_default(setting, convention):
+    page = TestClient(create_app(api_settings(**setting))).get("/dashboard").text
+    assert f'<html lang="en" data-up-color="{convention}">' in page
+    # the stylesheet has the other convention's colours under that attribute
+    style = (DASHBOARD_DIR / "dashboard.css").read_text()
+    assert ':root[data-up-color="us"] { --up: #1b7f3b; --down: #c62828;' in style

@@ -40,5 +40,7 @@ def test_with_an_llm_configured_the_demo_prints_the_answer_and_its_token_usage(a
     finally:
         stub.close()
     out = capsys.readouterr().out
-    assert "openai/gpt-4o-mini in " in out and "'total_tokens': 150" in out and "Higher highs." in out
+    assert "openai/gpt-4o-mini in " in out and "tokens: 120 input, 30 output, 150 total" in out
+    assert "  summary     Higher highs." in out
+    assert "  support     1.00 KRW" in out and "  confidence  50%" in out and "  signals     volume" in out
     assert len(stub.requests) == 1

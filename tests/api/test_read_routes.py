@@ -119,6 +119,10 @@ def test_stocks_pages_cover_the_universe_once(client, analysed):
 def test_stocks_filters_by_market_cap_name_code_and_membership(client, analysed):
     kosdaq = client.get("/stocks", params={"market": "KOSDAQ", "min_market_cap": 2e11}).json()["items"]
     assert kosdaq and all(i["market"] == "KOSDAQ" and i["market_cap"] >= 2e11 and i["is_active"] for i in kosdaq)
+    assert client.get("/stocks", params={"market": "kosdaq", "min_market_cap": 2e11}).json()["items"] == kosdaq
+    refused = client.get("/stocks", params={"market": "NASDAQ"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "market: Input should be 'KOSPI' or 'KOSDAQ'"
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "삼성"}).json()["items"]] == ["005930", "207940"]
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "00593"}).json()["items"]] == ["005930"]
     assert client.get("/stocks", params={"q": ".*"}).json()["total"] == 0  # a regex is searched as text
@@ -156,6 +160,11 @@ def test_a_bad_ticker_is_422_and_an_unknown_one_404_listing_similar_ones(client)
     assert unknown.status_code == 404
     error = unknown.json()["error"]
     assert "005930" in error["details"]["known"] and "GET /stocks" in error["message"]
+    # The counts match what the two listings show (GET /stocks lists only the active stocks).
+    active = client.get("/stocks").json()["total"]
+    everyone = client.get("/stocks", params={"status": "all"}).json()["total"]
+    assert active < everyone
+    assert f"GET /stocks lists the {active} active, GET /stocks?status=all all {everyone}" in error["message"]
 
 
 def test_strategies_list_their_parameters_and_track_records(client):

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from lib.errors import ConfigError, EmptyAnswerError, OutsideRangeError
+from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
 from lib.sources.base import Query
 from lib.sources.replay import ReplaySource
 from tests.conftest import PANEL
@@ -76,8 +76,11 @@ def test_a_date_in_another_format_is_one_line_naming_the_file_line_and_the_forma
     assert "history.csv line 7: date '2025/05/16' is not a date in the form YYYY-MM-DD" in error
 
 
-@pytest.mark.parametrize(("value", "shown"), [("", "no date"), ("2024-02-30", "date '2024-02-30'"),
-                                               ("20240102", "date '20240102'")])
+@pytest.mark.parametrize(("value", "shown"), [
+    ("", "the date is blank: fill it in as YYYY-MM-DD (e.g. 2025-05-16) or delete the row"),
+    ("2024-02-30", "date '2024-02-30' is not a date in the form YYYY-MM-DD"),
+    ("20240102", "date '20240102' is not a date in the form YYYY-MM-DD"),
+])
 def test_an_empty_or_impossible_date_is_named_by_its_line_too(tmp_path, value, shown):
     csv = tmp_path / "h.csv"
     csv.write_text("date,ticker,open,high,low,close,volume,market_cap,market,name\n"
@@ -85,4 +88,18 @@ def test_an_empty_or_impossible_date_is_named_by_its_line_too(tmp_path, value, s
                    f"{value},005930,1,1,1,1,1,1,KOSPI,A\n")
     with pytest.raises(ConfigError) as raised:
         ReplaySource(csv)
-    assert str(raised.value).startswith(f"KRX_REPLAY_PATH: h.csv line 3: {shown} is not a date in the form YYYY-MM-DD")
+    assert str(raised.value).startswith(f"KRX_REPLAY_PATH: h.csv line 3: {shown}")
+    assert "no date is not a date" not in str(raised.value)
+
+
+def test_a_ticker_listed_twice_on_a_day_names_both_lines_of_the_file(tmp_path):
+    csv = tmp_path / "h.csv"
+    csv.write_text("date,ticker,open,high,low,close,volume,market_cap,market,name\n"
+                   "2024-01-02,005930,1,1,1,1,1,1,KOSPI,A\n"
+                   "2024-01-02,000660,1,1,1,1,1,1,KOSPI,B\n"
+                   "2024-01-02,005930,1,1,1,2,1,1,KOSPI,A\n")
+    source = ReplaySource(csv)
+    query = Query(dt.date(2024, 1, 2), "KOSPI")
+    with pytest.raises(BadDataError) as raised:
+        source.validate(source.normalise(source.fetch_raw(query), query), query)
+    assert str(raised.value) == "replay KOSPI 2024-01-02: tickers listed twice: 005930 (h.csv line 2 and 4)"

@@ -112,14 +112,27 @@ def run_job(
     except PipelineError as exc:
         status, error, code = "failed", str(exc), EXIT_FAILED
         log.error("%s", exc)
-    except Exception as exc:  # a bug: keep the traceback in the log, and still close the record
-        status, error, code = "failed", f"{exc.__class__.__name__}: {exc}", EXIT_FAILED
-        log.exception("unexpected error")
+    except Exception as exc:
+        lost = storage.database_failure(exc)
+        if lost is None:  # a bug: keep the traceback in the log, and still close the record
+            status, error, code = "failed", f"{exc.__class__.__name__}: {exc}", EXIT_FAILED
+            log.exception("unexpected error")
+        else:  # the database stalled or went away mid-run: one line, exit 1, cron tries again
+            status, error, code = "failed", str(lost), EXIT_FAILED
+            log.error("%s", lost)
     ended = clock()
-    storage.finish_run(
-        run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, "exit_code": code, **ctx.counters}
-    )
-    storage.release_lock(lock_name, run_id)
+    try:
+        storage.finish_run(
+            run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, "exit_code": code, **ctx.counters}
+        )
+        storage.release_lock(lock_name, run_id)
+    except Exception as exc:
+        lost = storage.database_failure(exc)
+        if lost is None:
+            raise
+        # Nothing more can be written: the lock expires after LOCK_TIMEOUT_MINUTES and the next run takes over.
+        log.error("%s; the run record stays open until the next run takes over the lock", lost)
+        return EXIT_FAILED
     seconds = (ended - started).total_seconds()
     outcome = f"{status} (exit {code})" if code else status
     log.info("%s", " ".join([f"{job_name} {outcome} in {seconds:.1f}s", *_summary(ctx.counters)]))

@@ -140,6 +140,18 @@ class StoreBase:
         self._write(what)
         return coll.delete_many(query).deleted_count
 
+    @staticmethod
+    def database_failure(exc: BaseException) -> TransientSourceError | None:
+        """A driver error as one transient line (host and reason, no topology dump), or None when `exc` is not
+        the database's: the job runner's way to tell a stalled or lost server from a bug without pymongo."""
+        if not isinstance(exc, PyMongoError):
+            return None
+        reason = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
+        what = "did not answer in time" if exc.timeout else "failed"
+        return TransientSourceError(
+            f"MongoDB {what} during the run: {exc.__class__.__name__}: {reason}; try again later"
+        )
+
     def ping(self, timeout_seconds: float | None = None) -> None:
         """Fail fast with one clear line when the server cannot be reached or does not answer within
         `timeout_seconds` (default: the client's operation timeout)."""

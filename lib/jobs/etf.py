@@ -247,6 +247,8 @@ def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
     rows = [Holding(etf, r["ticker"], r["name"], r["holding_percent"]) for r in validated.rows]
     top = top_holdings(rows, batch.plan.top_n)
     as_of = validated.as_of
+    # The answer's refused rows before the snapshot: once it is whole, the holdings are not asked again.
+    _store_rejected(batch)
     batch.storage.save_holdings(
         etf, day, [{"ticker": h.ticker, "name": h.name, "holding_percent": h.holding_percent} for h in top],
         {"source": delivery.source, "source_as_of": as_of.isoformat() if as_of else None},
@@ -308,6 +310,7 @@ def collect_holdings(batch: Batch) -> int:
         stocks = candidates | _running_stocks(batch)
     stored = batch.storage.stock_profiles(stocks)
     profiles = {ticker: _ensure_profile(batch, ticker, stored.get(ticker)) for ticker in sorted(stocks)}
+    _store_rejected(batch)  # before the profiles: a stored profile is not asked again
     batch.storage.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
     docs: list[dict[str, Any]] = []
     for ticker in sorted(stocks):

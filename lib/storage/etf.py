@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds, naive_utc
+from lib.storage.units import is_complete, with_unit, without_unit
 
 ETF_BARS = "collected_daily_etf_ohlc"
 ETF_META = "collected_meta_etf"
@@ -158,8 +160,10 @@ class EtfStore(StoreBase):
         return {d["_id"]: d for d in self.etf_db[ETF_META].find({})}
 
     def save_holdings(self, etf: str, day: dt.date, rows: Sequence[dict[str, Any]], fields: Mapping[str, Any]) -> int:
-        """Store an ETF's holdings collected on `day` (rank = position by weight)."""
-        docs = [
+        """Store an ETF's holdings collected on `day` (rank = position by weight) as one unit (lib/storage/units.py):
+        readers see the snapshot only once every row of it is stored; rows an earlier, different answer for the
+        same day left behind are removed after. Returns the documents written or removed."""
+        docs = with_unit([
             {
                 "_id": f"{etf}:{day.isoformat()}:{row['ticker']}",
                 "etf_ticker": etf,
@@ -171,33 +175,41 @@ class EtfStore(StoreBase):
                 **fields,
             }
             for rank, row in enumerate(rows, start=1)
-        ]
-        return self._sync_keyed(HOLDINGS, docs)
+        ])
+        written = self._sync_keyed(HOLDINGS, docs)
+        prefix = f"{etf}:{day.isoformat()}:"
+        stored = self.etf_db[HOLDINGS].find({"_id": {"$gte": prefix, "$lte": f"{prefix}~"}}, {"_id": 1})
+        stale = sorted({d["_id"] for d in stored} - {d["_id"] for d in docs})
+        if stale:
+            self._write(f"{HOLDINGS}.stale")
+            self.etf_db[HOLDINGS].delete_many({"_id": {"$in": stale}})
+        return written + len(stale)
 
     def holdings_history(self, etfs: Iterable[str]) -> dict[str, dict[str, list[dict]]]:
-        """Every stored holdings snapshot of these ETFs: {etf: {collected_date: rows by rank}}."""
+        """Every whole stored holdings snapshot of these ETFs: {etf: {collected_date: rows by rank}}; a snapshot
+        a cut write left incomplete is not one."""
         out: dict[str, dict[str, list[dict]]] = {}
         for etf in sorted(set(etfs)):
+            snapshots: dict[str, list[dict]] = {}
             for doc in self.etf_db[HOLDINGS].find({"_id": {"$gte": f"{etf}:", "$lte": f"{etf}:~"}}, {"_id": 0}):
-                out.setdefault(etf, {}).setdefault(doc["collected_date"], []).append(doc)
-        for snapshots in out.values():
-            for rows in snapshots.values():
-                rows.sort(key=lambda r: r["rank"])
+                snapshots.setdefault(doc["collected_date"], []).append(doc)
+            whole = {day: sorted(map(without_unit, rows), key=lambda r: r["rank"])
+                     for day, rows in snapshots.items() if is_complete(rows)}
+            if whole:
+                out[etf] = whole
         return out
 
     def holdings_on(self, etf: str, day: dt.date) -> tuple[dt.date | None, list[dict]]:
-        """The ETF's latest holdings snapshot collected on or before `day`, by rank."""
-        latest = self.etf_db[HOLDINGS].find_one(
-            {"etf_ticker": etf, "collected_date": {"$lte": day.isoformat()}},
-            {"collected_date": 1}, sort=[("collected_date", DESCENDING)],
-        )
-        if latest is None:
-            return None, []
-        collected = latest["collected_date"]
-        rows = list(
-            self.etf_db[HOLDINGS].find({"etf_ticker": etf, "collected_date": collected}, {"_id": 0}).sort("rank", 1)
-        )
-        return dt.date.fromisoformat(collected), rows
+        """The ETF's latest whole holdings snapshot collected on or before `day`, by rank."""
+        cursor = self.etf_db[HOLDINGS].find(
+            {"etf_ticker": etf, "collected_date": {"$lte": day.isoformat()}}, {"_id": 0}
+        ).sort("collected_date", DESCENDING)
+        # Newest snapshot first, read lazily: an incomplete one (a cut write) gives way to the one before.
+        for collected, rows in itertools.groupby(cursor, key=lambda d: d["collected_date"]):
+            snapshot = list(rows)
+            if is_complete(snapshot):
+                return dt.date.fromisoformat(collected), sorted(map(without_unit, snapshot), key=lambda r: r["rank"])
+        return None, []
 
     def save_stock_profiles(self, docs: Mapping[str, Mapping[str, Any]]) -> int:
         """Store stocks' latest profiles ({ticker: name, sector, shares, market cap, as_of})."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from mongomock_ng.collection import Collection
 
-from tests.jobs.test_collect import SimulatedKill
+from tests.helpers import SimulatedKill
 
 PER_TICKER = ("stock_data", "stock_analyzed")  # databases with one collection per ticker
 
@@ -107,11 +107,28 @@ class BatchCut:
                 setattr(Collection, name, fn)
 
 
-def cut_points(calls: list[tuple[str, int]]) -> list[Cut]:
-    """The cuts a test replays: for the first and the last multi-document write of each write point (a
-    collection; one per-ticker family counts once), keep only the first document, and keep all but the first."""
+def cut_points(calls: list[tuple[str, int]], both: bool = True) -> list[Cut]:
+    """The cuts a test replays: the first and the last multi-document write of each write point (a collection;
+    a per-ticker family counts as one), each kept to its first document and to all but its first; with `both`
+    False (fewer replays), the first write of a point keeps its first document and the last all but its
+    first."""
     chosen: dict[str, list[int]] = {}
     for i, (point, _) in enumerate(calls, start=1):
         chosen.setdefault(point, []).append(i)
-    calls_to_cut = sorted({i for indices in chosen.values() for i in (indices[0], indices[-1])})
-    return [Cut(i, keep) for i in calls_to_cut for keep in ("first", "rest")]
+    cuts: set[Cut] = set()
+    for indices in chosen.values():
+        first, last = indices[0], indices[-1]
+        if both:
+            cuts |= {Cut(i, keep) for i in (first, last) for keep in ("first", "rest")}
+        else:
+            cuts |= {Cut(first, "first")} | ({Cut(last, "rest")} if last != first else set())
+    return sorted(cuts, key=lambda c: (c.call, c.keep))
+
+
+def copy_store(source: Any, target: Any) -> None:
+    """Copy every document of one embedded client into another (a collected store to start several runs from)."""
+    for db_name in source.list_database_names():
+        for name in source[db_name].list_collection_names():
+            docs = list(source[db_name][name].find({}))
+            if docs:
+                target[db_name][name].insert_many(docs)

@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds, naive_utc
-from lib.storage.units import is_complete, with_unit, without_unit
+from lib.storage.units import DIGEST, SIZE, is_complete, with_unit, without_unit
 
 ETF_BARS = "collected_daily_etf_ohlc"
 ETF_META = "collected_meta_etf"
@@ -222,23 +222,37 @@ class EtfStore(StoreBase):
     # --- analytics ----------------------------------------------------------------------------------
 
     def save_trending(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Store trending rows (each with as_of_date, period_days and etf_ticker)."""
-        docs = [{"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r} for r in rows]
-        return self._sync_keyed(TRENDING, docs)
+        """Store trending rows (each with as_of_date, period_days and etf_ticker); each day's table of a period
+        is one unit (lib/storage/units.py), served only once every row of it is stored."""
+        tables: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            tables.setdefault((r["as_of_date"], r["period_days"]), []).append(
+                {"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r})
+        return self._sync_keyed(TRENDING, [doc for table in tables.values() for doc in with_unit(table)])
 
     def trending_rows(self, day: dt.date, period: int | None = None) -> list[dict]:
-        """A day's trending rows (one period or all), best outperformance first."""
+        """A day's whole trending tables (one period or all), best outperformance first."""
         query: dict[str, Any] = {"as_of_date": day.isoformat()}
         if period is not None:
             query["period_days"] = period
-        rows = list(self.etf_db[TRENDING].find(query, {"_id": 0}))
+        tables: dict[int, list[dict]] = {}
+        for doc in self.etf_db[TRENDING].find(query, {"_id": 0}):
+            tables.setdefault(doc["period_days"], []).append(doc)
+        rows = [without_unit(r) for table in tables.values() if is_complete(table) for r in table]
         return sorted(rows, key=lambda r: (r["period_days"], r["rank_by_outperformance"] or 10**6, r["etf_ticker"]))
 
     def latest_trending_day(self, on_or_before: dt.date | None = None) -> dt.date | None:
-        """The newest day with trending rows."""
+        """The newest day whose trending tables are whole (a table a cut write left incomplete is not one)."""
         query = {"as_of_date": {"$lte": on_or_before.isoformat()}} if on_or_before else {}
-        doc = self.etf_db[TRENDING].find_one(query, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
-        return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
+        fields = {"as_of_date": 1, "period_days": 1, SIZE: 1, DIGEST: 1}
+        cursor = self.etf_db[TRENDING].find(query, fields).sort("as_of_date", DESCENDING)
+        for day, docs in itertools.groupby(cursor, key=lambda d: d["as_of_date"]):
+            tables: dict[int, list[dict]] = {}
+            for doc in docs:
+                tables.setdefault(doc["period_days"], []).append(doc)
+            if all(is_complete(table) for table in tables.values()):
+                return dt.date.fromisoformat(day)
+        return None
 
     def save_portfolios(self, docs: Sequence[dict[str, Any]]) -> int:
         """Store daily portfolios (each with as_of_date and period_days), keeping the performance already

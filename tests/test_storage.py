@@ -258,3 +258,6 @@ def test_a_trending_table_is_served_only_whole(store):
     assert [r["etf_ticker"] for r in store.trending_rows(dt.date(2025, 7, 30), 10)] == ["XLF", "XLU", "SPY"]
     store.save_trending(rows("2025-07-31"))
     assert store.latest_trending_day() == dt.date(2025, 7, 31) and len(store.trending_rows(dt.date(2025, 7, 31))) == 6
+    # Computed again without an ETF (removed from the settings): its row goes, the table stays whole.
+    store.save_trending([r for r in rows("2025-07-31") if r["etf_ticker"] != "SPY"])
+    assert [r["etf_ticker"] for r in store.trending_rows(dt.date(2025, 7, 31), 10)] == ["XLF", "XLU"]

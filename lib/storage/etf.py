@@ -19,12 +19,12 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.calendar import from_stored, to_utc_midnight
-from lib.storage.client import StoreBase, day_bounds, naive_utc
+from lib.storage.client import day_bounds, naive_utc
+from lib.storage.etf_holdings import HOLDINGS, HoldingsStore
 from lib.storage.units import DIGEST, SIZE, is_complete, with_unit, without_unit
 
 ETF_BARS = "collected_daily_etf_ohlc"
 ETF_META = "collected_meta_etf"
-HOLDINGS = "collected_etf_holdings"
 STOCK_BARS = "collected_daily_stock_history"
 STOCK_META = "collected_meta_stock"
 TRENDING = "analytics_trending_etfs"
@@ -43,7 +43,7 @@ def bar_id(ticker: str, day: dt.date) -> str:
     return f"{ticker}:{day.isoformat()}"
 
 
-class EtfStore(StoreBase):
+class EtfStore(HoldingsStore):
     """The US ETF pipeline's collections."""
 
     def _etf_indexes(self) -> None:
@@ -159,58 +159,6 @@ class EtfStore(StoreBase):
         """The ETF metadata by ticker."""
         return {d["_id"]: d for d in self.etf_db[ETF_META].find({})}
 
-    def save_holdings(self, etf: str, day: dt.date, rows: Sequence[dict[str, Any]], fields: Mapping[str, Any]) -> int:
-        """Store an ETF's holdings collected on `day` (rank = position by weight) as one unit (lib/storage/units.py):
-        readers see the snapshot only once every row of it is stored; rows an earlier, different answer for the
-        same day left behind are removed after. Returns the documents written or removed."""
-        docs = with_unit([
-            {
-                "_id": f"{etf}:{day.isoformat()}:{row['ticker']}",
-                "etf_ticker": etf,
-                "stock_ticker": row["ticker"],
-                "stock_name": row["name"],
-                "holding_percent": row["holding_percent"],
-                "rank": rank,
-                "collected_date": day.isoformat(),
-                **fields,
-            }
-            for rank, row in enumerate(rows, start=1)
-        ])
-        written = self._sync_keyed(HOLDINGS, docs)
-        prefix = f"{etf}:{day.isoformat()}:"
-        stored = self.etf_db[HOLDINGS].find({"_id": {"$gte": prefix, "$lte": f"{prefix}~"}}, {"_id": 1})
-        stale = sorted({d["_id"] for d in stored} - {d["_id"] for d in docs})
-        if stale:
-            self._write(f"{HOLDINGS}.stale")
-            self.etf_db[HOLDINGS].delete_many({"_id": {"$in": stale}})
-        return written + len(stale)
-
-    def holdings_history(self, etfs: Iterable[str]) -> dict[str, dict[str, list[dict]]]:
-        """Every whole stored holdings snapshot of these ETFs: {etf: {collected_date: rows by rank}}; a snapshot
-        a cut write left incomplete is not one."""
-        out: dict[str, dict[str, list[dict]]] = {}
-        for etf in sorted(set(etfs)):
-            snapshots: dict[str, list[dict]] = {}
-            for doc in self.etf_db[HOLDINGS].find({"_id": {"$gte": f"{etf}:", "$lte": f"{etf}:~"}}, {"_id": 0}):
-                snapshots.setdefault(doc["collected_date"], []).append(doc)
-            whole = {day: sorted(map(without_unit, rows), key=lambda r: r["rank"])
-                     for day, rows in snapshots.items() if is_complete(rows)}
-            if whole:
-                out[etf] = whole
-        return out
-
-    def holdings_on(self, etf: str, day: dt.date) -> tuple[dt.date | None, list[dict]]:
-        """The ETF's latest whole holdings snapshot collected on or before `day`, by rank."""
-        cursor = self.etf_db[HOLDINGS].find(
-            {"etf_ticker": etf, "collected_date": {"$lte": day.isoformat()}}, {"_id": 0}
-        ).sort("collected_date", DESCENDING)
-        # Newest snapshot first, read lazily: an incomplete one (a cut write) gives way to the one before.
-        for collected, rows in itertools.groupby(cursor, key=lambda d: d["collected_date"]):
-            snapshot = list(rows)
-            if is_complete(snapshot):
-                return dt.date.fromisoformat(collected), sorted(map(without_unit, snapshot), key=lambda r: r["rank"])
-        return None, []
-
     def save_stock_profiles(self, docs: Mapping[str, Mapping[str, Any]]) -> int:
         """Store stocks' latest profiles ({ticker: name, sector, shares, market cap, as_of})."""
         return self._sync_keyed(STOCK_META, [{"_id": t, "ticker": t, **doc} for t, doc in sorted(docs.items())])
@@ -223,12 +171,15 @@ class EtfStore(StoreBase):
 
     def save_trending(self, rows: Sequence[dict[str, Any]]) -> int:
         """Store trending rows (each with as_of_date, period_days and etf_ticker); each day's table of a period
-        is one unit (lib/storage/units.py), served only once every row of it is stored."""
+        is one unit (lib/storage/units.py), served only once every row of it is stored, and rows of an ETF the
+        table no longer has are removed."""
         tables: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             tables.setdefault((r["as_of_date"], r["period_days"]), []).append(
                 {"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r})
-        return self._sync_keyed(TRENDING, [doc for table in tables.values() for doc in with_unit(table)])
+        docs = [doc for table in tables.values() for doc in with_unit(table)]
+        written = self._sync_keyed(TRENDING, docs)
+        return written + self._drop_stale(TRENDING, [f"{day}:{period}:" for day, period in tables], docs)
 
     def trending_rows(self, day: dt.date, period: int | None = None) -> list[dict]:
         """A day's whole trending tables (one period or all), best outperformance first."""

@@ -45,10 +45,13 @@ class HoldingsStore(StoreBase):
     def _drop_stale(self, name: str, prefixes: Iterable[str], docs: Sequence[dict[str, Any]]) -> int:
         """Delete the documents whose `_id` starts with one of these unit prefixes but which `docs` (the units
         just written) do not hold: what an earlier, different answer left. Returns how many."""
-        keep = {d["_id"] for d in docs}
-        stale = sorted(d["_id"] for prefix in set(prefixes)
-                       for d in self.etf_db[name].find({"_id": {"$gte": prefix, "$lte": f"{prefix}~"}}, {"_id": 1})
-                       if d["_id"] not in keep)
+        keep, units = {d["_id"] for d in docs}, tuple(sorted(set(prefixes)))
+        if not units:
+            return 0
+        # One `_id` range read over every unit (a batch's days are adjacent), the units picked here.
+        span = {"_id": {"$gte": units[0], "$lte": f"{units[-1]}~"}}
+        stale = sorted(d["_id"] for d in self.etf_db[name].find(span, {"_id": 1})
+                       if d["_id"].startswith(units) and d["_id"] not in keep)
         if stale:
             self._write(f"{name}.stale")
             self.etf_db[name].delete_many({"_id": {"$in": stale}})

@@ -244,11 +244,11 @@ def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
             return
         raise
     validated: Validated = delivery.data
+    # The answer's refused rows before the snapshot: once it is whole, the holdings are not asked again.
+    _store_rejected(batch)
     rows = [Holding(etf, r["ticker"], r["name"], r["holding_percent"]) for r in validated.rows]
     top = top_holdings(rows, batch.plan.top_n)
     as_of = validated.as_of
-    # The answer's refused rows before the snapshot: once it is whole, the holdings are not asked again.
-    _store_rejected(batch)
     batch.storage.save_holdings(
         etf, day, [{"ticker": h.ticker, "name": h.name, "holding_percent": h.holding_percent} for h in top],
         {"source": delivery.source, "source_as_of": as_of.isoformat() if as_of else None},

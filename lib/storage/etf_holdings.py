@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import DESCENDING
@@ -18,10 +18,9 @@ HOLDINGS = "collected_etf_holdings"
 
 
 class HoldingsStore(StoreBase):
-    """ETF holdings snapshots."""
+    """ETF holdings snapshots; the base of EtfStore, whose insert-new/replace-changed write they use."""
 
-    def _sync_keyed(self, name: str, docs: Sequence[dict[str, Any]]) -> int:
-        raise NotImplementedError  # EtfStore's: insert new, replace changed, skip identical
+    _sync_keyed: Callable[[str, Sequence[dict[str, Any]]], int]  # EtfStore's
 
     def save_holdings(self, etf: str, day: dt.date, rows: Sequence[dict[str, Any]], fields: Mapping[str, Any]) -> int:
         """Store an ETF's holdings collected on `day` (rank = position by weight) as one unit (lib/storage/units.py):

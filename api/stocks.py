@@ -149,7 +149,7 @@ def list_stocks(
         return StockPage(total=total, limit=limit, offset=offset, sort=sort, order=direction, items=items)
     docs, total = storage.find_tickers(query)
     day = storage.latest_analysis_day()
-    values = storage.latest_values(sort) if day is not None else {}
+    values = storage.latest_values(sort, day) if day is not None else {}
 
     def rank(doc: dict[str, Any]) -> tuple[bool, float, str]:
         value = _finite(values.get(doc["ticker"]))

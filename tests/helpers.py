@@ -22,6 +22,10 @@ from lib.sources.replay import ReplaySource
 from lib.storage import Storage
 
 
+class SimulatedKill(BaseException):
+    """The process dies here: nothing after it runs, not even error handlers (kill -9)."""
+
+
 def evening(day: dt.date, hour: int = 19) -> dt.datetime:
     """A KST moment on that day."""
     return dt.datetime.combine(day, dt.time(hour, 0), tzinfo=KST)

@@ -30,7 +30,7 @@ def store(request):
     client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
     prefix = f"conf_{uuid.uuid4().hex[:8]}_"
     yield Storage(client, prefix=prefix)
-    for name in ("system_info", "stock_data", "stock_analyzed"):
+    for name in ("system_info", "stock_data", "stock_analyzed", "us_etf"):
         client.drop_database(f"{prefix}{name}")
 
 
@@ -214,3 +214,50 @@ def test_collection_sizes_count_every_document(store):
     sizes = {s.name: s for s in store.collection_sizes()}
     assert sizes["stock_data.<ticker>"].documents == 2 and sizes["stock_data.<ticker>"].collections == 2
     assert sizes["system_info.job_status"].documents == 1 and sizes["system_info.job_status"].data_bytes > 0
+
+
+def _holding(ticker: str, percent: float) -> dict:
+    return {"ticker": ticker, "name": f"{ticker} Inc", "holding_percent": percent}
+
+
+def test_a_holdings_snapshot_is_served_only_whole_and_a_later_answer_replaces_it_whole(store):
+    fields = {"source": "replay", "source_as_of": None}
+    store.save_holdings("XLF", dt.date(2025, 7, 1), [_holding("JPM", 10.0), _holding("BAC", 5.0)], fields)
+    july = [_holding("BRK-B", 12.0), _holding("JPM", 11.0), _holding("V", 8.0)]
+    store.save_holdings("XLF", dt.date(2025, 7, 29), july, fields)
+    holdings = store.etf_db["collected_etf_holdings"]
+    # A batch the server stopped applying after two of the three rows: neither reader takes them for a snapshot.
+    holdings.delete_one({"_id": "XLF:2025-07-29:V"})
+    collected, rows = store.holdings_on("XLF", dt.date(2025, 7, 30))
+    assert collected == dt.date(2025, 7, 1) and [r["stock_ticker"] for r in rows] == ["JPM", "BAC"]
+    assert list(store.holdings_history(["XLF"])["XLF"]) == ["2025-07-01"]
+    # Collected again with another answer: the row only the earlier answer had is gone, the snapshot is whole.
+    store.save_holdings("XLF", dt.date(2025, 7, 29), [_holding("BRK-B", 12.0), _holding("V", 8.0)], fields)
+    collected, rows = store.holdings_on("XLF", dt.date(2025, 7, 30))
+    assert collected == dt.date(2025, 7, 29) and [r["stock_ticker"] for r in rows] == ["BRK-B", "V"]
+    assert "unit_size" not in rows[0] and [r["rank"] for r in rows] == [1, 2]
+    assert holdings.count_documents({"collected_date": "2025-07-29"}) == 2
+    # Rows stored before snapshots carried their size: nothing tells a cut one, so they are served as before.
+    holdings.insert_one({"_id": "XLK:2025-07-01:AAPL", "etf_ticker": "XLK", "stock_ticker": "AAPL",
+                         "stock_name": "Apple", "holding_percent": 14.0, "rank": 1, "collected_date": "2025-07-01"})
+    assert store.holdings_on("XLK", dt.date(2025, 7, 30))[0] == dt.date(2025, 7, 1)
+
+
+def test_a_trending_table_is_served_only_whole(store):
+    def rows(day: str) -> list[dict]:
+        return [{"as_of_date": day, "period_days": period, "etf_ticker": etf, "rank_by_outperformance": rank,
+                 "outperformance": 1.0 / rank, "is_trending": rank == 1}
+                for period in (5, 10) for rank, etf in enumerate(("XLF", "XLU", "SPY"), start=1)]
+
+    store.save_trending(rows("2025-07-30") + rows("2025-07-31"))
+    assert store.latest_trending_day() == dt.date(2025, 7, 31)
+    store.etf_db["analytics_trending_etfs"].delete_one({"_id": "2025-07-31:10:XLU"})  # a cut write
+    assert store.latest_trending_day() == dt.date(2025, 7, 30)
+    assert {r["period_days"] for r in store.trending_rows(dt.date(2025, 7, 31))} == {5}
+    assert store.trending_rows(dt.date(2025, 7, 31), 10) == []
+    assert [r["etf_ticker"] for r in store.trending_rows(dt.date(2025, 7, 30), 10)] == ["XLF", "XLU", "SPY"]
+    store.save_trending(rows("2025-07-31"))
+    assert store.latest_trending_day() == dt.date(2025, 7, 31) and len(store.trending_rows(dt.date(2025, 7, 31))) == 6
+    # Computed again without an ETF (removed from the settings): its row goes, the table stays whole.
+    store.save_trending([r for r in rows("2025-07-31") if r["etf_ticker"] != "SPY"])
+    assert [r["etf_ticker"] for r in store.trending_rows(dt.date(2025, 7, 31), 10)] == ["XLF", "XLU"]

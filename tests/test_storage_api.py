@@ -25,6 +25,12 @@ def test_precomputed_picks_are_replaced_and_found_by_strategy_and_day(store):  #
     store.save_latest_values(D(2025, 6, 16), rows)
     store.save_latest_values(D(2025, 6, 16), [{"ticker": "005930", "rsi_14": 56.0}])
     assert store.latest_values("rsi_14") == {"005930": 56.0}
+    # The next day's snapshot cut after its first ticker, the analysis state still at 06-16: the values served
+    # for 06-16 never mix in the next day's.
+    both = [{"ticker": "005930", "rsi_14": 56.0}, {"ticker": "000660", "rsi_14": 3.0}]
+    store.save_latest_values(D(2025, 6, 16), both)
+    store.system["latest_values"].replace_one({"_id": "005930"}, {"rsi_14": 70.0, "date": "2025-06-17"})
+    assert store.latest_values("rsi_14", D(2025, 6, 16)) == {"000660": 3.0}
 
 
 def test_only_successful_ai_results_are_served_from_the_cache(store):  # noqa: F811

@@ -247,6 +247,8 @@ def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
             return
         raise
     validated: Validated = delivery.data
+    # The answer's refused rows before the snapshot: once it is whole, the holdings are not asked again.
+    _store_rejected(batch)
     rows = [Holding(etf, r["ticker"], r["name"], r["holding_percent"]) for r in validated.rows]
     top = top_holdings(rows, batch.plan.top_n)
     as_of = validated.as_of
@@ -321,6 +323,7 @@ def collect_holdings(batch: Batch) -> int:
         stocks = candidates | _running_stocks(batch)
     stored = batch.storage.stock_profiles(stocks)
     profiles = {ticker: _ensure_profile(batch, ticker, stored.get(ticker)) for ticker in sorted(stocks)}
+    _store_rejected(batch)  # before the profiles: a stored profile is not asked again
     batch.storage.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
     docs: list[dict[str, Any]] = []
     for ticker in sorted(stocks):

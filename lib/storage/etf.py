@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -18,11 +19,12 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.calendar import from_stored, to_utc_midnight
-from lib.storage.client import StoreBase, day_bounds, naive_utc
+from lib.storage.client import day_bounds, naive_utc
+from lib.storage.etf_holdings import HOLDINGS, HoldingsStore
+from lib.storage.units import DIGEST, SIZE, is_complete, with_unit, without_unit
 
 ETF_BARS = "collected_daily_etf_ohlc"
 ETF_META = "collected_meta_etf"
-HOLDINGS = "collected_etf_holdings"
 STOCK_BARS = "collected_daily_stock_history"
 STOCK_META = "collected_meta_stock"
 TRENDING = "analytics_trending_etfs"
@@ -43,7 +45,7 @@ def bar_id(ticker: str, day: dt.date) -> str:
     return f"{ticker}:{day.isoformat()}"
 
 
-class EtfStore(StoreBase):
+class EtfStore(HoldingsStore):
     """The US ETF pipeline's collections."""
 
     def _etf_indexes(self) -> None:
@@ -159,48 +161,6 @@ class EtfStore(StoreBase):
         """The ETF metadata by ticker."""
         return {d["_id"]: d for d in self.etf_db[ETF_META].find({})}
 
-    def save_holdings(self, etf: str, day: dt.date, rows: Sequence[dict[str, Any]], fields: Mapping[str, Any]) -> int:
-        """Store an ETF's holdings collected on `day` (rank = position by weight)."""
-        docs = [
-            {
-                "_id": f"{etf}:{day.isoformat()}:{row['ticker']}",
-                "etf_ticker": etf,
-                "stock_ticker": row["ticker"],
-                "stock_name": row["name"],
-                "holding_percent": row["holding_percent"],
-                "rank": rank,
-                "collected_date": day.isoformat(),
-                **fields,
-            }
-            for rank, row in enumerate(rows, start=1)
-        ]
-        return self._sync_keyed(HOLDINGS, docs)
-
-    def holdings_history(self, etfs: Iterable[str]) -> dict[str, dict[str, list[dict]]]:
-        """Every stored holdings snapshot of these ETFs: {etf: {collected_date: rows by rank}}."""
-        out: dict[str, dict[str, list[dict]]] = {}
-        for etf in sorted(set(etfs)):
-            for doc in self.etf_db[HOLDINGS].find({"_id": {"$gte": f"{etf}:", "$lte": f"{etf}:~"}}, {"_id": 0}):
-                out.setdefault(etf, {}).setdefault(doc["collected_date"], []).append(doc)
-        for snapshots in out.values():
-            for rows in snapshots.values():
-                rows.sort(key=lambda r: r["rank"])
-        return out
-
-    def holdings_on(self, etf: str, day: dt.date) -> tuple[dt.date | None, list[dict]]:
-        """The ETF's latest holdings snapshot collected on or before `day`, by rank."""
-        latest = self.etf_db[HOLDINGS].find_one(
-            {"etf_ticker": etf, "collected_date": {"$lte": day.isoformat()}},
-            {"collected_date": 1}, sort=[("collected_date", DESCENDING)],
-        )
-        if latest is None:
-            return None, []
-        collected = latest["collected_date"]
-        rows = list(
-            self.etf_db[HOLDINGS].find({"etf_ticker": etf, "collected_date": collected}, {"_id": 0}).sort("rank", 1)
-        )
-        return dt.date.fromisoformat(collected), rows
-
     def save_stock_profiles(self, docs: Mapping[str, Mapping[str, Any]]) -> int:
         """Store stocks' latest profiles ({ticker: name, sector, shares, market cap, as_of})."""
         return self._sync_keyed(STOCK_META, [{"_id": t, "ticker": t, **doc} for t, doc in sorted(docs.items())])
@@ -212,23 +172,40 @@ class EtfStore(StoreBase):
     # --- analytics ----------------------------------------------------------------------------------
 
     def save_trending(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Store trending rows (each with as_of_date, period_days and etf_ticker)."""
-        docs = [{"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r} for r in rows]
-        return self._sync_keyed(TRENDING, docs)
+        """Store trending rows (each with as_of_date, period_days and etf_ticker); each day's table of a period
+        is one unit (lib/storage/units.py), served only once every row of it is stored, and rows of an ETF the
+        table no longer has are removed."""
+        tables: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            tables.setdefault((r["as_of_date"], r["period_days"]), []).append(
+                {"_id": f"{r['as_of_date']}:{r['period_days']}:{r['etf_ticker']}", **r})
+        docs = [doc for table in tables.values() for doc in with_unit(table)]
+        written = self._sync_keyed(TRENDING, docs)
+        return written + self._drop_stale(TRENDING, [f"{day}:{period}:" for day, period in tables], docs)
 
     def trending_rows(self, day: dt.date, period: int | None = None) -> list[dict]:
-        """A day's trending rows (one period or all), best outperformance first."""
+        """A day's whole trending tables (one period or all), best outperformance first."""
         query: dict[str, Any] = {"as_of_date": day.isoformat()}
         if period is not None:
             query["period_days"] = period
-        rows = list(self.etf_db[TRENDING].find(query, {"_id": 0}))
+        tables: dict[int, list[dict]] = {}
+        for doc in self.etf_db[TRENDING].find(query, {"_id": 0}):
+            tables.setdefault(doc["period_days"], []).append(doc)
+        rows = [without_unit(r) for table in tables.values() if is_complete(table) for r in table]
         return sorted(rows, key=lambda r: (r["period_days"], r["rank_by_outperformance"] or 10**6, r["etf_ticker"]))
 
     def latest_trending_day(self, on_or_before: dt.date | None = None) -> dt.date | None:
-        """The newest day with trending rows."""
+        """The newest day whose trending tables are whole (a table a cut write left incomplete is not one)."""
         query = {"as_of_date": {"$lte": on_or_before.isoformat()}} if on_or_before else {}
-        doc = self.etf_db[TRENDING].find_one(query, {"as_of_date": 1}, sort=[("as_of_date", DESCENDING)])
-        return dt.date.fromisoformat(doc["as_of_date"]) if doc else None
+        fields = {"as_of_date": 1, "period_days": 1, SIZE: 1, DIGEST: 1}
+        cursor = self.etf_db[TRENDING].find(query, fields).sort("as_of_date", DESCENDING)
+        for day, docs in itertools.groupby(cursor, key=lambda d: d["as_of_date"]):
+            tables: dict[int, list[dict]] = {}
+            for doc in docs:
+                tables.setdefault(doc["period_days"], []).append(doc)
+            if all(is_complete(table) for table in tables.values()):
+                return dt.date.fromisoformat(day)
+        return None
 
     def save_portfolios(self, docs: Sequence[dict[str, Any]]) -> int:
         """Store daily portfolios (each with as_of_date and period_days), keeping the performance already

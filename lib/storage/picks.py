@@ -57,10 +57,12 @@ class PicksStore(StoreBase):
             [d for d in docs if d["_id"] in existing],
         )
 
-    def latest_values(self, column: str) -> dict[str, Any]:
+    def latest_values(self, column: str, day: dt.date | None = None) -> dict[str, Any]:
         """One indicator column of every ticker on the latest analysed day (a small collection, no scan of
-        the screening index)."""
-        return {d["_id"]: d.get(column) for d in self.system["latest_values"].find({}, {column: 1})}
+        the screening index); with `day`, only the values of that day (a snapshot cut partway mixes two days
+        until the next run writes it again)."""
+        query = {"date": day.isoformat()} if day is not None else {}
+        return {d["_id"]: d.get(column) for d in self.system["latest_values"].find(query, {column: 1})}
 
     def save_daily_picks(self, docs: Iterable[dict[str, Any]]) -> int:
         """Store (replace) precomputed picks documents, each with `strategy` and `date` (YYYY-MM-DD)."""

@@ -10,6 +10,7 @@ import pytest
 
 from lib.indicators import compute_frame
 from lib.sources.replay import ReplaySource
+from tests.batch_cut import BatchCut, copy_store, cut_points
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection, snapshot
 from tests.jobs.test_collect import SimulatedKill, chain_of
@@ -183,6 +184,51 @@ def test_a_run_killed_halfway_then_rerun_gives_the_same_analysis(storage, make_s
         crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
         scenario(crashed, crash_at)
         assert state(crashed) == expected, f"differs after a kill at write {crash_at}"
+
+
+def _analysis_state(store):
+    """Everything the analysis stores, by collection."""
+    out = {"analysis": {t: store.read_analysis(t) for t in store.stored_tickers()},
+           "screening": list(store.screening.find({}).sort("_id", 1))}
+    for name in ("cross_section", "cross_section_days", "corporate_actions", "latest_values", "analysis_state",
+                 "daily_picks", "strategy_stats", "target_tickers"):
+        out[name] = list(store.system[name].find({}, {"_id": 1, "ticker": 1} if name == "target_tickers" else None)
+                         .sort("_id", 1))
+    out["analysed"] = {t["ticker"]: t.get("last_analyzed_date") for t in store.universe()}
+    return out
+
+
+def test_an_analysis_batch_cut_partway_then_rerun_gives_the_same_analysis(storage, make_settings, clock):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    # Each multi-document write of the analysis (a ticker's rows and their screening-index rows, the days of
+    # the cross-section, the picks, the latest values) is cut partway, then the next hourly run goes on after the
+    # lock timeout. Every unit has its marker written after it: a ticker's last_analyzed_date, a day's
+    # cross_section_days record, the picks' analysis_state.
+    settings = make_settings(setup_history_sessions=30, analysis_quota_per_run=100)
+    run_collection("manual_setup", storage, settings, evening(D(2024, 9, 13)), clock)
+
+    def scenario(cut):
+        store = Storage(mongomock_ng.MongoClient(), prefix="test_")
+        copy_store(storage.client, store.client)
+        with BatchCut(cut).installed() as cutter:
+            try:
+                assert run_analysis(store, settings, evening(D(2024, 9, 13), 20), clock) == 0
+            except SimulatedKill:
+                clock.advance(minutes=settings.lock_timeout_minutes + 1)
+                assert run_analysis(store, settings, evening(D(2024, 9, 13), 21), clock) == 0
+        return store, cutter
+
+    reference, counted = scenario(None)
+    expected = _analysis_state(reference)
+    assert {p.split(".", 1)[1] for p, _ in counted.calls} >= {"<ticker>", "screening_index", "daily_picks",
+                                                             "cross_section_days", "latest_values"}
+    for cut in cut_points(counted.calls, both=False):
+        crashed, cutter = scenario(cut)
+        assert cutter.fired, f"{cut} never happened"
+        assert _analysis_state(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
 
 
 def test_a_second_analysis_run_exits_while_the_first_holds_the_lock(collected, settings, clock):

@@ -309,3 +309,52 @@ def test_the_dry_run_lists_rejected_records_and_rate_limit_counters_and_deletes_
     run = storage.runs("cleanup")[0]
     assert (run["deleted_rejected"], run["deleted_rate_limits"]) == (1, 1)
     assert [d["bucket"] for d in storage.rate_limits.find()] == ["ai:current"]
+
+
+def _old_and_recent(storage: Storage, old: dt.date, recent: dt.date) -> None:
+    """Two tickers' bars, quarantined bars and measure values on an old day and a recent one."""
+    storage.mark_day(LAST, "completed", {"rows": 1})  # the last collected day, that the cutoff counts back from
+    for ticker in ("005930", "000660"):
+        storage.upsert_bars({ticker: [{"date": to_utc_midnight(d), "close": 1} for d in (old, old + dt.timedelta(1),
+                                                                                         recent)]})
+    storage.quarantine_bars([{"ticker": t, "day": d, "market": "KOSPI", "reason": "test",
+                              "bar": {"date": to_utc_midnight(d), "close": 1}}
+                             for t in ("005930", "000660", "035720") for d in (old, recent)])
+    storage.save_cross_section({t: {d.isoformat(): {"rs_rating": 50.0} for d in (old, recent)}
+                                for t in ("005930", "000660", "035720")})
+    storage.mark_computed([old, recent], ["rs_rating"], {old: 3, recent: 3}, {})
+
+
+def test_a_cleanup_cut_inside_a_delete_then_run_again_leaves_what_an_uncut_one_leaves(make_settings, clock, registry):
+    import mongomock_ng
+
+    from tests.batch_cut import BatchCut, cut_points
+    from tests.helpers import SimulatedKill
+
+    old, recent = D(2024, 1, 2), D(2025, 6, 2)
+    bounded = make_settings(retention_prices_days=400)
+
+    def kept(store: Storage) -> dict:
+        names = ("quarantine", "cross_section", "cross_section_days")
+        out = {name: list(store.system[name].find({}).sort("_id", 1)) for name in names}
+        return out | {t: store.read_bars(t) for t in store.stored_tickers()}
+
+    def scenario(cut):
+        store = Storage(mongomock_ng.MongoClient(), prefix="c_")
+        _old_and_recent(store, old, recent)
+        with BatchCut(cut).installed() as cutter:
+            try:
+                assert run_cleanup(store, bounded, clock, registry) == 0
+            except SimulatedKill:
+                clock.advance(minutes=bounded.lock_timeout_minutes + 1)
+                assert run_cleanup(store, bounded, clock, registry) == 0
+        return store, cutter
+
+    reference, counted = scenario(None)
+    expected = kept(reference)
+    assert [b["date"].date() for b in reference.read_bars("000660")] == [recent]
+    assert {p.split(".", 1)[1] for p, _ in counted.calls} >= {"<ticker>", "quarantine", "cross_section"}
+    for cut in cut_points(counted.calls):
+        crashed, cutter = scenario(cut)
+        assert cutter.fired, f"{cut} never happened"
+        assert kept(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"

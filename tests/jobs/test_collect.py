@@ -13,8 +13,9 @@ from lib.errors import BadDataError, SourceBlockedError, TransientSourceError
 from lib.sources import Request, SourceChain, build_chain
 from lib.sources.base import COLUMNS, Query
 from lib.sources.replay import ReplaySource
+from tests.batch_cut import BatchCut, cut_points
 from tests.conftest import PANEL
-from tests.helpers import ScriptedSource, evening, run_collection, snapshot
+from tests.helpers import ScriptedSource, SimulatedKill, evening, run_collection, snapshot
 
 D = dt.date
 
@@ -105,10 +106,6 @@ def test_manual_setup_run_again_has_nothing_to_load(storage, settings, clock):
 # --- crash safety ------------------------------------------------------------------------------------
 
 
-class SimulatedKill(BaseException):
-    """The process dies here: nothing after it runs, not even error handlers (kill -9)."""
-
-
 def _scenario(storage, settings, clock, crash_at: int | None) -> int:
     """manual_setup then a catch-up over a month boundary; with crash_at, the process dies at that write
     and is restarted (after the lock timeout) until the scenario is done. Returns the writes counted."""
@@ -149,6 +146,31 @@ def test_a_run_killed_at_any_write_then_rerun_gives_the_same_database(storage, c
         crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
         _scenario(crashed, settings, clock, crash_at=crash_at)
         assert snapshot(crashed) == expected, f"differs after a kill at write {crash_at}"
+        assert all(run["status"] != "running" for run in crashed.runs())
+
+
+def test_a_batch_cut_partway_then_rerun_gives_the_same_database(storage, clock, make_settings, tmp_path):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    # The kill test's panel and runs; each multi-document write (a ticker's month of bars, the universe's bulk
+    # update; the first and the last of each) applies its first document only, or all but its first, when the
+    # process dies. The day records, written after the month is stored, are what make this safe.
+    panel = pd.read_parquet(PANEL)
+    tiny = tmp_path / "tiny.parquet"
+    panel.loc[panel["ticker"].isin(["005930", "001530", "000040", "196170", "014470", "005935"])].to_parquet(tiny)
+    settings = make_settings(setup_history_sessions=5, krx_replay_path=tiny)
+    with BatchCut().installed() as counted:
+        _scenario(storage, settings, clock, crash_at=None)
+    expected = snapshot(storage)
+    assert {point for point, _ in counted.calls} == {"test_stock_data.<ticker>", "test_system_info.target_tickers"}
+    for cut in cut_points(counted.calls):
+        crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
+        with BatchCut(cut).installed() as cutter:
+            _scenario(crashed, settings, clock, crash_at=None)
+        assert cutter.fired, f"{cut} never happened"
+        assert snapshot(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
         assert all(run["status"] != "running" for run in crashed.runs())
 
 

@@ -19,6 +19,7 @@ from lib.markets.us import us_calendar
 from lib.sources.chain import SourceChain
 from lib.sources.us_replay import UsReplaySource
 from lib.sources.yfinance_source import YFinanceSource
+from tests.batch_cut import BatchCut, Cut, cut_points
 from tests.conftest import US_SAMPLE
 from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
 from tests.jobs.test_collect import SimulatedKill
@@ -384,6 +385,61 @@ def test_a_run_killed_at_any_write_then_rerun_gives_the_same_database(make_setti
         _scenario(crashed, settings, clock, crash_at=crash_at)
         assert etf_snapshot(crashed) == expected, f"differs after a kill at write {crash_at}"
         assert all(run["status"] != "running" for run in crashed.runs())
+
+
+def test_a_batch_cut_partway_then_rerun_gives_the_same_database(make_settings, clock):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    # The kill test's plan and runs; each multi-document write (the first and the last of every collection) is
+    # cut after its first document, and after all but its first, then the run is started again after the lock
+    # timeout. A snapshot of holdings left with some of its rows was taken as collected, for good.
+    settings = make_settings(
+        us_first_run_sessions=2, us_benchmark_etfs="SPY", us_sector_etfs="XLU:Utilities,XLC:Communication",
+        us_top_holdings=2,
+    )
+    reference = Storage(mongomock_ng.MongoClient(), prefix="t_")
+    with BatchCut().installed() as counted:
+        _scenario(reference, settings, clock, crash_at=None)
+    expected = etf_snapshot(reference)
+    cuts = cut_points(counted.calls)
+    assert {point.split(".", 1)[1] for point, _ in counted.calls} >= {
+        "collected_daily_etf_ohlc", "collected_etf_holdings", "collected_daily_stock_history",
+        "analytics_trending_etfs", "analytics_portfolio_allocation",
+    }
+    for cut in cuts:
+        crashed = Storage(mongomock_ng.MongoClient(), prefix="t_")
+        with BatchCut(cut).installed() as cutter:
+            _scenario(crashed, settings, clock, crash_at=None)
+        assert cutter.fired, f"{cut} never happened"
+        assert etf_snapshot(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
+        assert all(run["status"] != "running" for run in crashed.runs())
+
+
+def test_a_holdings_snapshot_cut_partway_is_not_served_and_is_collected_again(storage, make_settings, clock):
+    import mongomock_ng
+
+    from lib.storage import Storage
+
+    settings = make_settings(us_first_run_sessions=2, us_top_holdings=5)
+    as_of = new_york(D(2025, 7, 30))
+    with BatchCut().installed() as counted:
+        run_etf(storage, settings, as_of, clock)
+    first = next(i for i, (point, _) in enumerate(counted.calls, start=1) if point.endswith("collected_etf_holdings"))
+    cut_store = Storage(mongomock_ng.MongoClient(), prefix="c_")
+    with BatchCut(Cut(first, "rest")).installed(), pytest.raises(SimulatedKill):
+        run_etf(cut_store, settings, as_of, clock)
+    left = list(cut_store.etf_db["collected_etf_holdings"].find({}))
+    etf, day = left[0]["etf_ticker"], left[0]["collected_date"]
+    assert len(left) == 4 and {(r["etf_ticker"], r["collected_date"]) for r in left} == {(etf, day)}
+    # Neither the pipeline nor GET /etf/{ticker}/holdings takes the four rows for the snapshot.
+    assert cut_store.holdings_on(etf, D.fromisoformat(day)) == (None, [])
+    assert etf not in cut_store.holdings_history([etf])
+    clock.advance(minutes=settings.lock_timeout_minutes + 1)
+    assert run_etf(cut_store, settings, as_of, clock) == 0
+    assert cut_store.holdings_on(etf, D.fromisoformat(day)) == storage.holdings_on(etf, D.fromisoformat(day))
+    assert len(cut_store.holdings_on(etf, D.fromisoformat(day))[1]) == 5
 
 
 def test_a_replay_run_twice_gives_identical_results(make_settings, clock):

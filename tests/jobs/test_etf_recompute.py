@@ -12,8 +12,9 @@ import mongomock_ng
 import pytest
 
 from lib.storage import Storage
+from tests.batch_cut import BatchCut, Cut, cut_points
 from tests.conftest import US_SAMPLE
-from tests.helpers import new_york, run_etf, run_rebalance
+from tests.helpers import etf_snapshot, new_york, run_etf, run_rebalance
 from tests.jobs.test_collect import SimulatedKill
 
 D = dt.date
@@ -131,3 +132,34 @@ def test_a_run_killed_while_computing_again_is_repaired_by_the_next(make_setting
         assert _derived(crashed) == expected, f"differs after a kill at write {crash_at}"
         assert crashed.recompute_pending() == []
         assert all(run["status"] != "running" for run in crashed.runs())
+
+
+def _healing_run_cut(root, settings, clock, cut: Cut | None) -> tuple[Storage, BatchCut]:
+    """Two of XLU's rows missing (two marks, so the marks and their clearing are multi-document writes), the
+    rows restored, then the healing run with one multi-document write cut partway, and the run again."""
+    storage = Storage(mongomock_ng.MongoClient(), prefix="b_")
+    folder = _without_rows(root, {"XLU": ["2025-07-23", "2025-07-24"]})
+    holed = settings.model_copy(update={"us_replay_dir": folder})
+    assert run_etf(storage, holed, new_york(D(2025, 7, 31)), clock) == 2
+    _restore(folder, ["XLU"])
+    with BatchCut(cut).installed() as cutter:
+        try:
+            assert run_etf(storage, holed, new_york(D(2025, 7, 31)), clock) == 0
+        except SimulatedKill:
+            clock.advance(minutes=settings.lock_timeout_minutes + 1)
+            assert run_etf(storage, holed, new_york(D(2025, 7, 31)), clock) == 0
+    return storage, cutter
+
+
+def test_a_batch_cut_partway_while_computing_again_is_repaired_by_the_next_run(make_settings, clock, tmp_path):
+    settings = make_settings(us_first_run_sessions=7, us_benchmark_etfs="SPY",
+                             us_sector_etfs="XLU:Utilities,XLC:Communication", us_top_holdings=2)
+    reference, counted = _healing_run_cut(tmp_path / "ref", settings, clock, None)
+    expected = etf_snapshot(reference)
+    assert {p.split(".", 1)[1] for p, _ in counted.calls} >= {"pipeline_recompute", "analytics_trending_etfs",
+                                                             "analytics_portfolio_allocation"}
+    for i, cut in enumerate(cut_points(counted.calls, both=False)):
+        crashed, cutter = _healing_run_cut(tmp_path / f"c{i}", settings, clock, cut)
+        assert cutter.fired, f"{cut} never happened"
+        assert etf_snapshot(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
+        assert crashed.recompute_pending() == []

@@ -136,7 +136,7 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, noted_send)
-        except BaseException:
+        except Exception:
             status = "500" if status == "-" else status  # Starlette's outermost handler answers it
             raise
         finally:

@@ -34,13 +34,16 @@ proc_name = "stock-api"
 
 def on_starting(server):
     """Check the settings once, in the master before any worker starts: a bad one is one line and exit 2
-    (a worker that exits at import would be restarted forever, each with a traceback)."""
+    (a worker that exits at import would be restarted forever, each with a traceback). Then send the app's
+    log lines to stderr in the pipeline's format (the workers inherit it)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from lib.config import load_settings
     from lib.errors import ConfigError
+    from lib.log import setup_logging
 
     try:
-        load_settings()
+        settings = load_settings()
+        setup_logging("api", settings.log_level, settings.log_warnings_file)
     except ConfigError as exc:
         sys.stderr.write(f"stock-api: {exc}\n")
         sys.exit(2)

@@ -8,17 +8,22 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import re
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.docs import VENDOR_DIR
+from lib.config import PROJECT_ROOT
 from tests.api.conftest import KEY, api_settings
 from tests.browser import live_server
 
@@ -267,20 +272,19 @@ def test_head_on_a_real_server_keeps_the_connection_usable(app):
     assert rest.startswith(b"HTTP/1.1 200")  # the next answer follows at once: HEAD sent no body
 
 
-# --- keys ---------------------------------------------------------------------------------------------------
+# --- under gunicorn, as deployed: keys and the access log -----------------------------------------------------
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "main:app"]
+
+
+def _env(tmp_path, **values: str) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MONGODB_URI": "mongomock://", "API_WORKERS": "1",
+            **values}
 
 
 def test_a_short_api_key_stops_the_api_at_startup_with_one_line(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from lib.config import PROJECT_ROOT
-
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MONGODB_URI": "mongomock://",
-           "API_KEYS": f"{'k' * 24},a", "API_BIND": "127.0.0.1:0", "API_WORKERS": "1"}
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "main:app"]
-    for command in (gunicorn, [sys.executable, "-c", "import main"]):
+    env = _env(tmp_path, API_KEYS=f"{'k' * 24},a", API_BIND="127.0.0.1:0")
+    for command in (GUNICORN, [sys.executable, "-c", "import main"]):
         run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 2, run.stderr
         lines = [line for line in run.stderr.splitlines() if "stock-api:" in line]
@@ -289,6 +293,35 @@ def test_a_short_api_key_stops_the_api_at_startup_with_one_line(tmp_path):
             "key can be guessed): make one with `openssl rand -hex 24`; fix it in .env or the environment"
         ]
         assert "Traceback" not in run.stderr and "k" * 24 not in run.stderr
+
+
+def test_under_gunicorn_each_request_is_one_log_line_with_its_duration(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = _env(tmp_path, API_KEYS=KEY, API_BIND=f"127.0.0.1:{port}")
+    log = tmp_path / "output.log"  # stdout and stderr: gunicorn's access log "-" would be stdout
+    with log.open("w") as output:
+        server = subprocess.Popen(GUNICORN, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # the master listens at once; the request then waits for the worker to import the app
+                try:
+                    first = httpx.head(f"http://127.0.0.1:{port}/health", timeout=120)
+                    break
+                except httpx.ConnectError:
+                    assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            second = httpx.get(f"http://127.0.0.1:{port}/strategies?token=s3cret", headers=AUTH, timeout=30)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert (first.status_code, second.status_code) == (200, 200)
+    lines = [line for line in log.read_text().splitlines() if " ms " in line or "HTTP/1.1" in line]
+    assert len(lines) == 2, lines  # no second line from uvicorn's or gunicorn's own access log
+    assert re.fullmatch(r"\S+ api INFO HEAD /health 200 \d+\.\d ms 127\.0\.0\.1", lines[0])
+    assert re.fullmatch(r"\S+ api INFO GET /strategies 200 \d+\.\d ms 127\.0\.0\.1", lines[1])
+    assert KEY not in log.read_text() and "s3cret" not in log.read_text()
 
 
 # --- paths out of the served folders ------------------------------------------------------------------------

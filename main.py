@@ -1,7 +1,26 @@
-"""The API process: `gunicorn -c deploy/gunicorn.conf.py main:app`. The app is built in api/app.py."""
+"""The API process: `gunicorn -c deploy/gunicorn.conf.py main:app` (the config sets up the log lines, one
+access line per request included, on stderr). The app is built in api/app.py. A bad setting stops it with
+one line, exit 2."""
 
 from __future__ import annotations
 
-from api.app import create_app
+import sys
 
-app = create_app()
+from fastapi import FastAPI
+
+from api.app import create_app
+from lib.config import load_settings
+from lib.errors import ConfigError
+
+
+def build() -> FastAPI:
+    """The app on the settings of .env and the environment."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.stderr.write(f"stock-api: {exc}\n")
+        raise SystemExit(2) from None
+    return create_app(settings)
+
+
+app = build()

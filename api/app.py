@@ -10,12 +10,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import ai, dashboard, etf, health, prompts, status, stocks
+from api import ai, dashboard, docs, etf, health, prompts, status, stocks
 from api import screener as screener_routes
 from api.errors import install_error_handlers
+from api.middleware import install_middleware
 from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.llm import build_chat_model
+from lib.log import get_logger
 from lib.prompts import PromptRegistry, discover_prompts
 from lib.screener import Registry, discover
 from lib.storage import Storage
@@ -23,8 +25,9 @@ from lib.storage import Storage
 DESCRIPTION = """Reads what the cron jobs computed: the KRX universe, each stock's bars and indicators, the
 screeners' picks of any analysed day with their track records, and LLM analyses of picks.
 
-Every error is `{"error": {"code", "message", "details"}}`. Read routes need `X-API-Key` only when the
-server sets API_KEYS_FOR_READS=true; POST /ai/analysis always needs one."""
+Every error is `{"error": {"code", "message", "details"}}`. Read routes (this document and /docs included)
+need `X-API-Key` only when the server sets API_KEYS_FOR_READS=true; POST /ai/analysis always needs one. A body
+over the server's API_MAX_BODY_BYTES is refused with 413 before it is read. Every GET route answers HEAD."""
 
 
 def create_app(
@@ -38,7 +41,11 @@ def create_app(
     """Build the app. Everything defaults to production: settings from .env, plugins from their folders,
     LLMs from the settings, the wall clock, storage on MONGODB_URI."""
     settings = settings or load_settings()
-    app = FastAPI(title="KRX stock pipeline", version="0.2.0", description=DESCRIPTION, redirect_slashes=False)
+    # The docs routes are api/docs.py's: vendored UI files, and the read-key rule.
+    app = FastAPI(
+        title="KRX stock pipeline", version="0.2.0", description=DESCRIPTION, redirect_slashes=False,
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )
     app.state.settings = settings
     app.state.registry = registry if registry is not None else discover()
     app.state.prompts = prompt_registry if prompt_registry is not None else discover_prompts()
@@ -48,6 +55,10 @@ def create_app(
     if storage is not None:
         app.state.storage = storage
     install_error_handlers(app)
+    if settings.api_keys_for_reads and not settings.api_key_values:
+        get_logger("api").warning(
+            "API_KEYS_FOR_READS=true but API_KEYS is empty: every read route will answer 401; set API_KEYS"
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -63,6 +74,9 @@ def create_app(
     app.include_router(ai.router)
     app.include_router(etf.router)
     app.include_router(dashboard.router)
+    app.include_router(docs.router)
+    install_middleware(app, settings.api_max_body_bytes)
+    docs.document_body_limit(app)
     return app
 
 

@@ -28,6 +28,7 @@ CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "not_ready",
+    413: "too_large",
     422: "invalid_request",
     429: "rate_limited",
     500: "internal_error",
@@ -40,6 +41,7 @@ DESCRIPTIONS: dict[int, str] = {
     401: "X-API-Key is missing or not one of API_KEYS",
     404: "No such resource; the message lists what exists",
     409: "The data for that day is not analysed yet",
+    413: "The request body is over the server's API_MAX_BODY_BYTES",
     422: "A parameter or the body is invalid; details name it",
     429: "Too many requests for this API key; Retry-After says when to try again",
     502: "The LLM provider failed or its reply did not match the prompt's schema",
@@ -102,6 +104,11 @@ def not_found(kind: str, name: object, known: Sequence[str], hint: str = "") -> 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: each status documented with the common error body."""
     return {status: {"model": ErrorBody, "description": DESCRIPTIONS.get(status, "Error")} for status in statuses}
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error in the common shape, for code outside the routes (the middleware)."""
+    return JSONResponse(_body(status, message), status, headers=headers)
 
 
 def _body(status: int, message: str, details: Any = None, code: str | None = None) -> dict[str, Any]:
@@ -167,4 +174,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _bug(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error: %s", exc.__class__.__name__)
-        return JSONResponse(_body(500, "internal error; the server log has the details"), 500)
+        # Answered outside the app's middleware (Starlette's ServerErrorMiddleware), so the header is set here.
+        headers = {"X-Content-Type-Options": "nosniff"}
+        return JSONResponse(_body(500, "internal error; the server log has the details"), 500, headers=headers)

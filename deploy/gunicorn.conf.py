@@ -4,6 +4,8 @@ Every value can be changed through the environment without editing this file."""
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
 
 # Local by default: put nginx (TLS) in front, or set API_BIND=0.0.0.0:8000 to expose it directly.
 bind = os.environ.get("API_BIND", "127.0.0.1:8000")
@@ -19,10 +21,29 @@ keepalive = 5
 # Recycle workers now and then so a slow leak never grows unbounded.
 max_requests = 5000
 max_requests_jitter = 500
-accesslog = os.environ.get("API_ACCESS_LOG", "-")
+# No gunicorn/uvicorn access log: UvicornWorker ignores access_log_format (no duration), so the app writes one
+# line per request itself (api/middleware.py: method, path without query, status, duration in ms, client) to
+# stderr, with the pipeline's other lines; LOG_LEVEL=WARNING silences it.
+accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("API_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 # Only trust X-Forwarded-* from a proxy on this machine.
 forwarded_allow_ips = "127.0.0.1"
 proc_name = "stock-api"
+
+
+def on_starting(server):
+    """Check the settings once, in the master before any worker starts: a bad one is one line and exit 2
+    (a worker that exits at import would be restarted forever, each with a traceback). Then send the app's
+    log lines to stderr in the pipeline's format (the workers inherit it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from lib.config import load_settings
+    from lib.errors import ConfigError
+    from lib.log import setup_logging
+
+    try:
+        settings = load_settings()
+        setup_logging("api", settings.log_level, settings.log_warnings_file)
+    except ConfigError as exc:
+        sys.stderr.write(f"stock-api: {exc}\n")
+        sys.exit(2)

@@ -24,6 +24,8 @@ DEFAULT_SECTOR_ETFS = (
 # 252 sessions of 52-week indicators plus 20 sessions of track-record horizon, in calendar days, with margin.
 MIN_PRICE_RETENTION_DAYS = 400
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")  # an LLM model name, as a request may give it
+# X-API-Key values shorter than this are open to guessing (`openssl rand -hex 24`, as .env.example says, is 48).
+MIN_API_KEY_LENGTH = 16
 
 
 def _split_csv(value: object) -> object:
@@ -142,6 +144,8 @@ class Settings(BaseSettings):
     # --- HTTP API and LLM analysis (issue #7) ---
     api_keys: SecretStr | None = None
     api_keys_for_reads: bool = False
+    # Bodies over this are refused (413) before any route reads them; the largest real one is a few KB.
+    api_max_body_bytes: int = Field(default=65_536, ge=1024, le=100_000_000)
     api_db_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     ai_rate_limit_per_hour: int = Field(default=30, ge=1, le=100_000)
     ai_max_tickers: int = Field(default=10, ge=1, le=50)
@@ -236,6 +240,21 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("api_keys", mode="after")
+    @classmethod
+    def _long_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Never name the key itself: only where it is in the list and how short it is.
+        keys = [key.strip() for key in value.get_secret_value().split(",")] if value else []
+        for number, key in enumerate(keys, 1):
+            if key and len(key) < MIN_API_KEY_LENGTH:
+                where = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+                size = f"{len(key)} character" + ("s" if len(key) != 1 else "")
+                raise ValueError(
+                    f"{where} is only {size} long; each key needs at least {MIN_API_KEY_LENGTH} (a short key "
+                    "can be guessed): make one with `openssl rand -hex 24`"
+                )
+        return value
 
     @field_validator("telegram_chat_id", "log_warnings_file", "us_replay_dir", "us_yfinance_cache_dir", mode="before")
     @classmethod

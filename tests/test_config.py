@@ -22,6 +22,9 @@ from tests.conftest import PANEL
         ({"krx_extra_closed_days": "2025-13-01"}, "setting KRX_EXTRA_CLOSED_DAYS"),
         ({"market_cap_threshold_krw": -5}, "setting MARKET_CAP_THRESHOLD_KRW"),
         ({"krx_min_request_gap_seconds": "fast"}, "setting KRX_MIN_REQUEST_GAP_SECONDS"),
+        ({"api_keys": "a"}, "setting API_KEYS: the key is only 1 character long; each key needs at least 16"),
+        ({"api_keys": "0123456789abcdef, short-key"}, "setting API_KEYS: key 2 of 2 is only 9 characters long"),
+        ({"api_max_body_bytes": 10}, "setting API_MAX_BODY_BYTES"),
     ],
 )
 def test_a_bad_setting_names_itself_and_the_fix(overrides, expected):

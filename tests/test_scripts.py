@@ -162,7 +162,7 @@ def test_an_srv_host_dns_cannot_look_up_is_transient_exit_1_in_one_line(make_set
     assert lines[0].endswith(
         "ERROR MongoDB host cluster0.example.invalid could not be looked up in DNS (mongodb+srv://): All "
         "nameservers failed to answer the query.; try again later, and check the host name in MONGODB_URI if "
-        "this lasts"
+        "this lasts (not recorded, no alert sent: no database to record it in)"
     )
     assert "secret" not in lines[0] and "percent-encoded" not in lines[0]
 
@@ -200,7 +200,8 @@ def test_a_database_that_stops_answering_ends_a_script_with_exit_1_in_one_line(m
     assert len(lines) == 1, lines
     assert lines[0].endswith(
         f"ERROR MongoDB did not answer in time: NetworkTimeout: 127.0.0.1:{stalled.port}: timed out; the server "
-        "accepts connections but does not reply (overloaded or stuck?): try again later"
+        "accepts connections but does not reply (overloaded or stuck?): try again later (not recorded, no alert "
+        "sent: no database to record it in)"
     )
     assert stalled.unanswered == ["ping"]
 

@@ -94,6 +94,17 @@ def read_access(
         raise ApiError(401, "this server requires X-API-Key for every route (API_KEYS_FOR_READS=true)")
 
 
+def require_key(settings: Settings, api_key: str | None, what: str) -> str:
+    """A costly read needs a valid X-API-Key even when reads are open: 403 when the server has no API_KEYS (no
+    key could unlock it), 401 without a valid key; returns the key's id."""
+    keys = settings.api_key_values
+    if not keys:
+        raise ApiError(403, f"{what} is off on this server: it needs an X-API-Key and API_KEYS is not set")
+    if not key_matches(api_key, keys):
+        raise ApiError(401, f"{what} needs a valid X-API-Key header (one of the server's API_KEYS)")
+    return key_id(api_key or "")
+
+
 def spend_access(
     settings: Annotated[Settings, Depends(get_settings)],
     api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,

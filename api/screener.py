@@ -22,7 +22,7 @@ from api.errors import ApiError, clip, error_responses, not_found
 from api.types import IsoDate
 from lib.calendar import from_stored
 from lib.errors import ConfigError
-from lib.screener import Registry, Strategy, analysis_frames, screen, track_record
+from lib.screener import Registry, Strategy, analysis_history, screen_history, stored_history
 from lib.storage import Storage
 
 RESERVED = ("strategy_name", "date")
@@ -244,10 +244,16 @@ def make_router(registry: Registry) -> APIRouter:
 
 
 def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
-    """The picks with each one's change on the day (a copy: results are cached), from its last two analysed
-    rows (one indexed read per pick; rows are the adjusted series, so a split is no change)."""
+    """The picks with each one's change on the day. Picks the analysis job stored since the change was added,
+    and computed ones, carry it; picks stored before (no `change` key) get it from their last two analysed rows,
+    one indexed read per pick (rows are the adjusted series, so a split is no change)."""
+    if all("change" in pick.model_fields_set for pick in result.picks):
+        return result
     picks = []
     for pick in result.picks:
+        if "change" in pick.model_fields_set:
+            picks.append(pick)
+            continue
         rows = storage.recent_analysis(pick.ticker, 2, end=result.date)
         change = None
         if len(rows) == 2 and from_stored(rows[1]["date"]) == result.date:
@@ -354,9 +360,18 @@ def _described(strategy: Strategy, params: BaseModel) -> str:
 def _compute(
     storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date
 ) -> ScreenerResult:
-    _, picks = screen(storage, calendar, strategy, params, day)
+    # One read of the analysed history up to the day serves both the picks and the track record, with one
+    # signals computation per ticker: the column-wise copies of the strategy's columns when the analysis job
+    # has stored them (one query), else every ticker's rows.
+    frames = stored_history(storage, day, {"close", *strategy.columns})
+    try:
+        if frames is None:
+            raise KeyError("no column-wise copies")
+        picks, record = screen_history(strategy, params, frames, day)
+    except KeyError:  # no copies, or the strategy reads a column it does not show: every column
+        frames = stored_history(storage, day) or analysis_history(storage, day)
+        picks, record = screen_history(strategy, params, frames, day)
     names = {t["ticker"]: t for t in storage.universe()} if picks else {}
-    record = track_record(strategy, params, analysis_frames(storage, day))
     return ScreenerResult(
         strategy=strategy.name,
         description=_described(strategy, params),
@@ -368,7 +383,7 @@ def _compute(
         picks=[
             PickOut(
                 ticker=p.ticker, name=names.get(p.ticker, {}).get("name"), market=names.get(p.ticker, {}).get("market"),
-                score=p.score, values=p.values, reason=p.reason,
+                score=p.score, values=p.values, reason=p.reason, change=p.change,
             )
             for p in picks
         ],

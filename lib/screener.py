@@ -66,6 +66,7 @@ class Pick:
     score: float
     values: dict[str, float | None]
     reason: str
+    change: float | None = None  # the day's close against the previous analysed row's, a fraction
 
 
 @dataclass(frozen=True)
@@ -160,18 +161,58 @@ def _signals(strategy: Strategy, frame: pd.DataFrame, params: BaseModel) -> pd.D
 def picks_on(strategy: Strategy, params: BaseModel, rows: pd.DataFrame, day: dt.date) -> list[Pick]:
     """The stocks that fire on `day`, strongest first, from the rows of the lookback window up to that day."""
     stamp = pd.Timestamp(day)
+    return _ranked(_pick_of(strategy, params, ticker, frame, stamp)
+                   for ticker, frame in _by_ticker(rows.loc[pd.to_datetime(rows["date"]) <= stamp]))
+
+
+def screen_history(
+    strategy: Strategy, params: BaseModel, frames: Iterable[pd.DataFrame], day: dt.date
+) -> tuple[list[Pick], dict[str, Any]]:
+    """The picks of `day` and the track record as of it, from per-ticker frames (each with `ticker`, up to
+    `day`) with the signals computed once per ticker over its history, as the analysis job computes the stored
+    picks: a custom screen with the default parameters answers what the stored picks say."""
+    stamp = pd.Timestamp(day)
     picks: list[Pick] = []
-    for ticker, frame in _by_ticker(rows.loc[pd.to_datetime(rows["date"]) <= stamp]):
-        if pd.Timestamp(frame["date"].iloc[-1]) != stamp:
-            continue
-        last = _signals(strategy, frame, params).iloc[-1]
-        if not last["fired"]:
-            continue
-        row = frame.iloc[-1]
+
+    def pick(_: int, frame: pd.DataFrame, out: pd.DataFrame) -> None:
+        if frame.empty or pd.Timestamp(frame["date"].iloc[-1]) != stamp or not out["fired"].iloc[-1]:
+            return
+        row, score = frame.iloc[-1], out["score"].iloc[-1]
         values = {c: (None if pd.isna(row[c]) else float(row[c])) for c in strategy.columns}
-        score = float(last["score"]) if np.isfinite(last["score"]) else 0.0
-        picks.append(Pick(ticker, day, score, values, strategy.reason(row, params)))
-    return sorted(picks, key=lambda p: (-p.score, p.ticker))
+        change = day_change(frame["close"].to_numpy(dtype=float), len(frame) - 1)
+        picks.append(Pick(str(row["ticker"]), day, float(score) if np.isfinite(score) else 0.0, values,
+                          strategy.reason(row, params), change))
+
+    record = track_records([(strategy, params)], frames, on_signals=pick)[0]
+    return _ranked(picks), record
+
+
+def _ranked(picks: Iterable[Pick | None]) -> list[Pick]:
+    return sorted((p for p in picks if p is not None), key=lambda p: (-p.score, p.ticker))
+
+
+def _pick_of(
+    strategy: Strategy, params: BaseModel, ticker: str, frame: pd.DataFrame, stamp: pd.Timestamp
+) -> Pick | None:
+    """The pick of one ticker's window (oldest first) when its last row is `stamp`'s and fires."""
+    if pd.Timestamp(frame["date"].iloc[-1]) != stamp:
+        return None
+    last = _signals(strategy, frame, params).iloc[-1]
+    if not last["fired"]:
+        return None
+    row = frame.iloc[-1]
+    values = {c: (None if pd.isna(row[c]) else float(row[c])) for c in strategy.columns}
+    score = float(last["score"]) if np.isfinite(last["score"]) else 0.0
+    change = day_change(frame["close"].to_numpy(dtype=float), len(frame) - 1)
+    return Pick(ticker, stamp.date(), score, values, strategy.reason(row, params), change)
+
+
+def day_change(closes: np.ndarray, i: int) -> float | None:
+    """Row i's close against the previous analysed row's (the adjusted series, so a split is no change), a
+    fraction; None on a ticker's first row or without both closes."""
+    if i < 1 or not np.isfinite(closes[i]) or not np.isfinite(closes[i - 1]) or not closes[i - 1]:
+        return None
+    return float(closes[i] / closes[i - 1] - 1)
 
 
 def episode_starts(fired: np.ndarray) -> np.ndarray:
@@ -192,6 +233,7 @@ def track_records(
     items: Sequence[tuple[Strategy, BaseModel]],
     rows: pd.DataFrame | Iterable[pd.DataFrame],
     horizons: tuple[int, ...] = HORIZONS,
+    on_signals: Callable[[int, pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Forward returns over each horizon of every past pick of each (strategy, params) (mean, median, hit
     rate, count) against the average forward return of every stock over the same days.
@@ -199,7 +241,8 @@ def track_records(
     A pick is an episode: the first day of a run of consecutive firing days of a stock (a "within 3 days"
     signal fires up to three days in a row for one event, and counts once). `picks` is the number of
     episodes, `firing_days` the number of days that fired. `rows` is one long frame or, to keep memory to
-    one stock at a time, an iterable of per-ticker frames."""
+    one stock at a time, an iterable of per-ticker frames. `on_signals(i, frame, signals)` sees each item's
+    signals on each ticker's frame (so a caller derives the day's picks without computing them twice)."""
     columns = [f"r{h}" for h in horizons]
     sums: pd.DataFrame | None = None
     counts: pd.DataFrame | None = None
@@ -214,7 +257,10 @@ def track_records(
         present = fwd.notna().astype(int)
         counts = present if counts is None else counts.add(present, fill_value=0)
         for i, (strategy, params) in enumerate(items):
-            fired = _signals(strategy, frame, params)["fired"].to_numpy()
+            out = _signals(strategy, frame, params)
+            if on_signals is not None:
+                on_signals(i, frame, out)
+            fired = out["fired"].to_numpy()
             if fired.any():
                 firing_days[i] += int(fired.sum())
                 picked[i].append(fwd.loc[episode_starts(fired)])
@@ -252,6 +298,13 @@ def track_record(
     return track_records([(strategy, params)], rows, horizons)[0]
 
 
+def window_start(calendar: TradingCalendar, strategy: Strategy, day: dt.date) -> dt.date:
+    """The first day of the rows one day's picks read: half as many sessions again as the lookback, so that a
+    stock halted for a while still has `lookback` rows."""
+    window = strategy.lookback + strategy.lookback // 2 + 5
+    return calendar.last_sessions(day, window)[0] if calendar.is_session(day) else day
+
+
 def screen(
     storage: Storage, calendar: TradingCalendar, strategy: Strategy, params: BaseModel, day: dt.date | None = None
 ) -> tuple[dt.date | None, list[Pick]]:
@@ -260,14 +313,51 @@ def screen(
         day = storage.latest_screening_day()
         if day is None:
             return None, []
-    # Half as many sessions again as the lookback, so a stock halted for a while still has `lookback` rows.
-    window = strategy.lookback + strategy.lookback // 2 + 5
-    start = calendar.last_sessions(day, window)[0] if calendar.is_session(day) else day
+    start = window_start(calendar, strategy, day)
     rows = as_frame(storage.screening_rows(start, day))
     if rows.empty:
         return day, []
     return day, picks_on(strategy, params, rows, day)
 
+
+def analysis_history(storage: Storage, day: dt.date) -> list[pd.DataFrame]:
+    """What analysis_frames yields, built at once: every ticker's rows read (one indexed read per ticker) into
+    one frame converted in one pass, then split by ticker (tickers in order, each oldest first). Several times
+    faster than a frame per ticker; holds the whole history in memory (rows x columns x 8 bytes)."""
+    docs: list[dict[str, Any]] = []
+    for ticker in storage.analysed_tickers():
+        rows = storage.read_analysis(ticker, end=day)
+        for row in rows:
+            row["ticker"] = ticker
+        docs += rows
+    whole = as_frame(docs)
+    if whole.empty:
+        return []
+    whole = whole.loc[whole["date"] <= pd.Timestamp(day)].sort_values(["ticker", "date"], kind="stable")
+    return [frame.reset_index(drop=True) for _, frame in whole.groupby("ticker", sort=True)]
+
+
+def stored_history(storage: Storage, day: dt.date, columns: Iterable[str] | None = None) -> list[pd.DataFrame] | None:
+    """analysis_history's frames (only `columns` besides date and ticker) from the column-wise copies the
+    analysis job stores: one query for the universe. None when the copies are not complete through the latest
+    analysed day (never written, or a day's analysis under way): read the rows then."""
+    through = storage.analysis_columns_through()
+    if through is None or through != storage.latest_analysis_day() or day > through:
+        return None
+    stamp = np.datetime64(pd.Timestamp(day).to_datetime64(), "ns")
+    frames = []
+    for ticker, dates, values in storage.read_ticker_columns(columns):
+        keep = dates <= stamp
+        if keep.any():
+            frame = pd.DataFrame({"date": dates[keep], **{name: v[keep] for name, v in values.items()}})
+            frames.append(frame.assign(ticker=ticker))
+    return frames
+
+
+def column_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A ticker's frame as stored column-wise: its dates and every numeric column as float64."""
+    numeric = [c for c in frame.columns if c not in ("date", "ticker")]
+    return pd.to_datetime(frame["date"]).to_numpy(), {c: frame[c].to_numpy(dtype=np.float64) for c in numeric}
 
 
 def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:

@@ -197,3 +197,4 @@ def test_a_custom_screen_before_what_cleanup_kept_is_a_404_not_an_empty_answer(c
         assert stored.status_code == 200 and stored.json()["source"] == "stored"
     finally:
         analysed.screening.insert_many(removed)
+        analysed.refresh_screening_span()

@@ -12,12 +12,13 @@ import datetime as dt
 import json
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CalendarDep, NowDep, RegistryDep, StorageDep, read_access
+from api.deps import CalendarDep, ComputeAccess, ComputeDep, ComputeSlots, NowDep, RegistryDep, StorageDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
 from api.types import IsoDate
 from lib.calendar import from_stored
@@ -199,7 +200,7 @@ def make_router(registry: Registry) -> APIRouter:
     @router.get(
         "/screener",
         response_model=ScreenerResult,
-        responses=error_responses(401, 404, 409, 422, 503),
+        responses=error_responses(401, 404, 409, 422, 429, 503),
         openapi_extra={"parameters": _param_docs(registry)},
     )
     def screener(
@@ -208,6 +209,7 @@ def make_router(registry: Registry) -> APIRouter:
         storage: StorageDep,
         calendar: CalendarDep,
         now: NowDep,
+        compute: ComputeDep,
         strategy_name: Annotated[
             str, Query(max_length=100, description="a name from GET /strategies", json_schema_extra=name_schema)
         ],
@@ -216,7 +218,11 @@ def make_router(registry: Registry) -> APIRouter:
         ] = None,
     ) -> ScreenerResult:
         """The stocks a strategy picks on a day, strongest first, with the strategy's track record as of that
-        day. Every other query parameter is one of the strategy's own (see GET /strategies/{name})."""
+        day. Every other query parameter is one of the strategy's own (see GET /strategies/{name}).
+
+        Default parameters are served from the stored picks. Other parameters are computed (then cached per
+        worker): when every compute slot of the worker is busy, 503 with Retry-After at once; each computation
+        counts against the client's hourly budget (429 with Retry-After over it)."""
         strategy = _strategy(registry, strategy_name)
         items = request.query_params.multi_items()
         extra: dict[str, str] = {}
@@ -238,7 +244,7 @@ def make_router(registry: Registry) -> APIRouter:
         except ConfigError as exc:
             raise ApiError(422, clip(exc)) from None
         day = resolve_day(storage, calendar, strategy.name, date, now.date())
-        return with_changes(storage, screener_result(storage, calendar, strategy, params, day))
+        return with_changes(storage, screener_result(storage, calendar, strategy, params, day, compute))
 
     return router
 
@@ -266,14 +272,16 @@ def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
 
 _cache: OrderedDict[tuple[Any, ...], ScreenerResult] = OrderedDict()
 _cache_lock = threading.Lock()
-_compute_slots = threading.BoundedSemaphore(2)  # custom parameters compute: at most two at once per process
+_compute_slots = ComputeSlots(2)  # for callers without the app's (POST /ai/analysis, metered per key already)
 
 
 def screener_result(
-    storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date
+    storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date,
+    compute: ComputeAccess | None = None,
 ) -> ScreenerResult:
     """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
-    data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too)."""
+    data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too). Computing
+    takes a compute slot and charges the client (`compute`), refused at once when none is free."""
     if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
         return ScreenerResult(description=strategy.description, score_meaning=strategy.score_meaning, source="stored",
                               **doc)
@@ -285,7 +293,10 @@ def screener_result(
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    with _compute_slots:
+    guard: AbstractContextManager[None] = (
+        compute.guard("this screen") if compute is not None else _compute_slots.slot("this screen")
+    )
+    with guard:
         result = _compute(storage, calendar, strategy, params, day)
     with _cache_lock:
         _cache[key] = result

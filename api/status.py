@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Security
 from pydantic import BaseModel, Field
 
-from api.deps import API_KEY_HEADER, NowDep, SettingsDep, StorageDep, read_access, require_key
+from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep, read_access, require_key
 from api.errors import error_responses
 from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, QuarantineStatus, gather
 from lib.status_view import to_plain
@@ -38,11 +38,12 @@ class PipelineStatus(BaseModel):
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 
 
-@router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 403, 422, 503))
+@router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 403, 422, 429, 503))
 def status(
     storage: StorageDep,
     settings: SettingsDep,
     now: NowDep,
+    compute: ComputeDep,
     sizes: Annotated[bool, Query(
         description="also measure each collection (seconds on a large store): needs a valid X-API-Key even when "
                     "reads are open (401 without one, 403 when the server has no API_KEYS)"
@@ -51,7 +52,9 @@ def status(
 ) -> PipelineStatus:
     """check_db's report as JSON: markets, analysis lag, last runs, alerts and what needs attention, as of the
     app's clock."""
-    if sizes:
-        require_key(settings, api_key, "GET /status?sizes=true")
-    report = gather(storage, settings, now, sizes=sizes)
+    if not sizes:
+        return PipelineStatus.model_validate(to_plain(gather(storage, settings, now, sizes=False)))
+    require_key(settings, api_key, "GET /status?sizes=true")
+    with compute.guard("sizes=true"):  # one command per collection: a compute slot and the caller's budget
+        report = gather(storage, settings, now, sizes=True)
     return PipelineStatus.model_validate(to_plain(report))

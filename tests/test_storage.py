@@ -214,3 +214,19 @@ def test_collection_sizes_count_every_document(store):
     sizes = {s.name: s for s in store.collection_sizes()}
     assert sizes["stock_data.<ticker>"].documents == 2 and sizes["stock_data.<ticker>"].collections == 2
     assert sizes["system_info.job_status"].documents == 1 and sizes["system_info.job_status"].data_bytes > 0
+
+
+def test_the_screening_span_follows_every_write_without_sorting_the_index(store):
+    days = [dt.date(2025, 6, d) for d in (11, 12, 13, 16)]
+    rows = [{"date": to_utc_midnight(d), "close": 100.0 + i} for i, d in enumerate(days)]
+    assert store.first_screening_day() is None and store.latest_screening_day() is None
+    store.replace_analysis("005930", rows[1:3])
+    store.replace_analysis("000660", rows)
+    assert (store.first_screening_day(), store.latest_screening_day()) == (days[0], days[3])
+    store.replace_analysis("000660", rows[1:3])  # its first and last day are no longer produced
+    assert (store.first_screening_day(), store.latest_screening_day()) == (days[1], days[2])
+    store.delete_screening_before(days[2])
+    assert (store.first_screening_day(), store.latest_screening_day()) == (days[2], days[2])
+    store.screening.delete_many({})  # a span read from the index when the document is missing
+    store.system["analysis_state"].delete_many({})
+    assert store.first_screening_day() is None

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib.history import column_arrays
 from lib.log import get_logger
 from lib.screener import (
     HORIZONS,
@@ -24,7 +25,6 @@ from lib.screener import (
     Strategy,
     _signals,
     analysis_frames,
-    column_arrays,
     day_change,
     episode_starts,
 )

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import ai, dashboard, docs, etf, health, prompts, status, stocks
 from api import screener as screener_routes
+from api.deps import ComputeSlots
 from api.errors import install_error_handlers
 from api.middleware import install_middleware
 from lib.calendar import TradingCalendar
@@ -52,6 +53,7 @@ def create_app(
     app.state.llm_factory = llm_factory or build_chat_model
     app.state.clock = clock or _wall_clock
     app.state.calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    app.state.compute_slots = ComputeSlots(settings.compute_slots)
     if storage is not None:
         app.state.storage = storage
     install_error_handlers(app)

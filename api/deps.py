@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -102,6 +105,17 @@ def read_access(
         raise ApiError(401, "this server requires X-API-Key for every route (API_KEYS_FOR_READS=true)")
 
 
+def require_key(settings: Settings, api_key: str | None, what: str) -> str:
+    """A costly read needs a valid X-API-Key even when reads are open: 403 when the server has no API_KEYS (no
+    key could unlock it), 401 without a valid key; returns the key's id."""
+    keys = settings.api_key_values
+    if not keys:
+        raise ApiError(403, f"{what} is off on this server: it needs an X-API-Key and API_KEYS is not set")
+    if not key_matches(api_key, keys):
+        raise ApiError(401, f"{what} needs a valid X-API-Key header (one of the server's API_KEYS)")
+    return key_id(api_key or "")
+
+
 def spend_access(
     settings: Annotated[Settings, Depends(get_settings)],
     api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
@@ -150,11 +164,83 @@ class KeyBudget:
         self.storage.release_rate_limit(self.bucket, self.now, WINDOW_SECONDS, calls)
 
 
+BUSY_RETRY_SECONDS = 5  # what a refused compute-heavy request is told to wait
+
+
+class ComputeSlots:
+    """At most `size` compute-heavy requests at once in this process; one more is refused at once (503 with
+    Retry-After) instead of waiting, so that queued computations cannot hold every worker thread."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def slot(self, what: str) -> Iterator[None]:
+        """Hold a slot while computing; 503 at once when every slot is busy."""
+        if not self._free.acquire(blocking=False):
+            raise ApiError(
+                503, f"the server is busy computing other requests ({self.size} at once per worker); retry {what} "
+                f"in {BUSY_RETRY_SECONDS} s (default parameters and repeated requests are served from stored "
+                "answers and never wait)",
+                {"slots": self.size, "retry_after_seconds": BUSY_RETRY_SECONDS}, code="busy",
+                headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
+            )
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def client_id(request: Request, settings: Settings, api_key: str | None) -> str:
+    """Who a metered request is charged to: its valid API key's id, else its IP address (hashed)."""
+    if key_matches(api_key, settings.api_key_values):
+        return f"key:{key_id(api_key or '')}"
+    return f"ip:{key_id(request.client.host if request.client else 'unknown')}"
+
+
+class ComputeAccess:
+    """A compute-heavy read of one request: a slot of this process and one unit of the client's hourly budget
+    (COMPUTE_RATE_LIMIT_PER_HOUR, counted in MongoDB like the AI limit, so shared by every worker)."""
+
+    def __init__(self, slots: ComputeSlots, storage: Storage, settings: Settings, ident: str, now: dt.datetime):
+        self.slots, self.storage, self.settings, self.ident, self.now = slots, storage, settings, ident, now
+
+    @contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Take a slot (503 when none is free), then charge the client (429 over its budget), then compute."""
+        with self.slots.slot(what):
+            limit = self.settings.compute_rate_limit_per_hour
+            count, retry_after = self.storage.hit_rate_limit(f"compute:{self.ident}", self.now, 3600)
+            if count > limit:
+                raise ApiError(
+                    429, f"limit of {limit} compute-heavy requests per hour reached for this client "
+                    f"(COMPUTE_RATE_LIMIT_PER_HOUR); retry in {retry_after} s, or use the default parameters "
+                    "(stored answers, not metered)",
+                    {"limit": limit, "window_seconds": 3600, "retry_after_seconds": retry_after},
+                    headers={"Retry-After": str(retry_after)},
+                )
+            yield
+
+
+def compute_access(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    storage: Annotated[Storage, Depends(get_storage)],
+    now: Annotated[dt.datetime, Depends(get_now)],
+    api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+) -> ComputeAccess:
+    """The compute slots of this process and the caller's meter, for a route that may compute."""
+    return ComputeAccess(request.app.state.compute_slots, storage, settings, client_id(request, settings, api_key),
+                         now)
+
+
 StorageDep = Annotated[Storage, Depends(get_storage)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 CalendarDep = Annotated[TradingCalendar, Depends(get_calendar)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
+ComputeDep = Annotated[ComputeAccess, Depends(compute_access)]
 
 
 def app_state(request: Request, name: str) -> Any:

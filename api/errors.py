@@ -39,13 +39,15 @@ CODES: dict[int, str] = {
 DESCRIPTIONS: dict[int, str] = {
     400: "The body is not valid JSON",
     401: "X-API-Key is missing or not one of API_KEYS",
+    403: "The server has no API_KEYS, so what this needs a key for is off; the message names the setting",
     404: "No such resource; the message lists what exists",
     409: "The data for that day is not analysed yet",
     413: "The request body is over the server's API_MAX_BODY_BYTES",
     422: "A parameter or the body is invalid; details name it",
-    429: "Too many requests for this API key; Retry-After says when to try again",
+    429: "Too many requests for this API key (or address); Retry-After says when to try again",
     502: "The LLM provider failed or its reply did not match the prompt's schema",
-    503: "The database or the LLM is not available or not configured; the message names the setting",
+    503: "The database or the LLM is not available or not configured (the message names the setting), or every "
+         "compute slot is busy (Retry-After says when to try again)",
     504: "The LLM provider did not answer in time",
 }
 MAX_TEXT = 300  # characters of any user-supplied or provider text echoed back

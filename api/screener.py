@@ -12,101 +12,31 @@ import datetime as dt
 import json
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from api.deps import CalendarDep, NowDep, RegistryDep, StorageDep, read_access
+from api.deps import CalendarDep, ComputeAccess, ComputeDep, ComputeSlots, NowDep, RegistryDep, StorageDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
+from api.screener_models import (
+    PickOut,
+    ScreenerResult,
+    SkippedPlugin,
+    StrategyInfo,
+    StrategyList,
+    TrackRecord,
+)
 from api.types import IsoDate
 from lib.calendar import from_stored
 from lib.errors import ConfigError
-from lib.screener import Registry, Strategy, analysis_frames, screen, track_record
+from lib.history import analysis_history, stored_history
+from lib.screener import Registry, Strategy, screen_history
 from lib.storage import Storage
 
 RESERVED = ("strategy_name", "date")
 _CACHE_SIZE = 64
-
-
-class HorizonStats(BaseModel):
-    """Forward returns of past picks over one horizon (traded sessions)."""
-
-    count: int
-    mean: float | None = None
-    median: float | None = None
-    hit_rate: float | None = Field(None, description="share of picks with a return above zero")
-    universe_mean: float | None = Field(None, description="average return of every analysed stock, same days")
-    excess_mean: float | None = Field(None, description="mean minus universe_mean")
-
-
-class TrackRecord(BaseModel):
-    """How a strategy's past picks did, counting only returns known on `as_of_date`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    as_of_date: str | None = None
-    picks: int = Field(
-        description="past picks counted: one per episode (the first day of a run of consecutive firing days of a "
-        "stock), so a 'within N days' signal is not counted N times"
-    )
-    firing_days: int | None = Field(None, description="past (stock, day) pairs that fired, every day of an episode")
-    horizons: dict[str, HorizonStats]
-
-
-class StrategyInfo(BaseModel):
-    """A registered strategy."""
-
-    name: str
-    description: str
-    score_meaning: str = Field(description="what a pick's score measures, with its unit (each strategy's own scale)")
-    lookback_sessions: int = Field(description="sessions of history one day's picks read")
-    columns: list[str] = Field(description="values shown with each pick")
-    params_schema: dict[str, Any] = Field(description="JSON schema of the parameters (defaults and bounds)")
-    track_record: TrackRecord | None = Field(None, description="default parameters, as of the latest analysed day")
-
-
-class SkippedPlugin(BaseModel):
-    """A plugin module that failed to load."""
-
-    module: str
-    error: str
-
-
-class StrategyList(BaseModel):
-    """Every registered strategy, and the modules that were skipped."""
-
-    strategies: list[StrategyInfo]
-    skipped: list[SkippedPlugin]
-
-
-class PickOut(BaseModel):
-    """A stock a strategy picked."""
-
-    ticker: str
-    name: str | None = None
-    market: str | None = None
-    score: float = Field(description="strength of the signal; larger is stronger (the result's score_meaning says what "
-                                     "it measures)")
-    values: dict[str, float | None] = Field(description="the strategy's columns on the day")
-    reason: str
-    change: float | None = Field(
-        None, description="the day's close against the stock's previous traded close, a fraction (0.012 = +1.2%)"
-    )
-
-
-class ScreenerResult(BaseModel):
-    """The picks of one strategy on one day."""
-
-    strategy: str
-    description: str
-    score_meaning: str = Field(description="what each pick's score measures, with its unit (larger is stronger)")
-    date: dt.date
-    params: dict[str, Any]
-    source: str = Field(description="stored: precomputed by the analysis job; computed: for these parameters")
-    count: int
-    picks: list[PickOut]
-    track_record: TrackRecord
 
 
 def coerce_query(strategy: Strategy, values: dict[str, str]) -> BaseModel:
@@ -199,7 +129,7 @@ def make_router(registry: Registry) -> APIRouter:
     @router.get(
         "/screener",
         response_model=ScreenerResult,
-        responses=error_responses(401, 404, 409, 422, 503),
+        responses=error_responses(401, 404, 409, 422, 429, 503),
         openapi_extra={"parameters": _param_docs(registry)},
     )
     def screener(
@@ -208,6 +138,7 @@ def make_router(registry: Registry) -> APIRouter:
         storage: StorageDep,
         calendar: CalendarDep,
         now: NowDep,
+        compute: ComputeDep,
         strategy_name: Annotated[
             str, Query(max_length=100, description="a name from GET /strategies", json_schema_extra=name_schema)
         ],
@@ -216,7 +147,11 @@ def make_router(registry: Registry) -> APIRouter:
         ] = None,
     ) -> ScreenerResult:
         """The stocks a strategy picks on a day, strongest first, with the strategy's track record as of that
-        day. Every other query parameter is one of the strategy's own (see GET /strategies/{name})."""
+        day. Every other query parameter is one of the strategy's own (see GET /strategies/{name}).
+
+        Default parameters are served from the stored picks. Other parameters are computed (then cached per
+        worker): when every compute slot of the worker is busy, 503 with Retry-After at once; each computation
+        counts against the client's hourly budget (429 with Retry-After over it)."""
         strategy = _strategy(registry, strategy_name)
         items = request.query_params.multi_items()
         extra: dict[str, str] = {}
@@ -238,16 +173,22 @@ def make_router(registry: Registry) -> APIRouter:
         except ConfigError as exc:
             raise ApiError(422, clip(exc)) from None
         day = resolve_day(storage, calendar, strategy.name, date, now.date())
-        return with_changes(storage, screener_result(storage, calendar, strategy, params, day))
+        return with_changes(storage, screener_result(storage, calendar, strategy, params, day, compute))
 
     return router
 
 
 def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
-    """The picks with each one's change on the day (a copy: results are cached), from its last two analysed
-    rows (one indexed read per pick; rows are the adjusted series, so a split is no change)."""
+    """The picks with each one's change on the day. Picks the analysis job stored since the change was added,
+    and computed ones, carry it; picks stored before (no `change` key) get it from their last two analysed rows,
+    one indexed read per pick (rows are the adjusted series, so a split is no change)."""
+    if all("change" in pick.model_fields_set for pick in result.picks):
+        return result
     picks = []
     for pick in result.picks:
+        if "change" in pick.model_fields_set:
+            picks.append(pick)
+            continue
         rows = storage.recent_analysis(pick.ticker, 2, end=result.date)
         change = None
         if len(rows) == 2 and from_stored(rows[1]["date"]) == result.date:
@@ -260,14 +201,16 @@ def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
 
 _cache: OrderedDict[tuple[Any, ...], ScreenerResult] = OrderedDict()
 _cache_lock = threading.Lock()
-_compute_slots = threading.BoundedSemaphore(2)  # custom parameters compute: at most two at once per process
+_compute_slots = ComputeSlots(2)  # for callers without the app's (POST /ai/analysis, metered per key already)
 
 
 def screener_result(
-    storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date
+    storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date,
+    compute: ComputeAccess | None = None,
 ) -> ScreenerResult:
     """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
-    data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too)."""
+    data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too). Computing
+    takes a compute slot and charges the client (`compute`), refused at once when none is free."""
     if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
         return ScreenerResult(description=strategy.description, score_meaning=strategy.score_meaning, source="stored",
                               **doc)
@@ -279,7 +222,10 @@ def screener_result(
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    with _compute_slots:
+    guard: AbstractContextManager[None] = (
+        compute.guard("this screen") if compute is not None else _compute_slots.slot("this screen")
+    )
+    with guard:
         result = _compute(storage, calendar, strategy, params, day)
     with _cache_lock:
         _cache[key] = result
@@ -354,9 +300,18 @@ def _described(strategy: Strategy, params: BaseModel) -> str:
 def _compute(
     storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date
 ) -> ScreenerResult:
-    _, picks = screen(storage, calendar, strategy, params, day)
+    # One read of the analysed history up to the day serves both the picks and the track record, with one
+    # signals computation per ticker: the column-wise copies of the strategy's columns when the analysis job
+    # has stored them (one query), else every ticker's rows.
+    frames = stored_history(storage, day, {"close", *strategy.columns})
+    try:
+        if frames is None:
+            raise KeyError("no column-wise copies")
+        picks, record = screen_history(strategy, params, frames, day)
+    except KeyError:  # no copies, or the strategy reads a column it does not show: every column
+        frames = stored_history(storage, day) or analysis_history(storage, day)
+        picks, record = screen_history(strategy, params, frames, day)
     names = {t["ticker"]: t for t in storage.universe()} if picks else {}
-    record = track_record(strategy, params, analysis_frames(storage, day))
     return ScreenerResult(
         strategy=strategy.name,
         description=_described(strategy, params),
@@ -368,7 +323,7 @@ def _compute(
         picks=[
             PickOut(
                 ticker=p.ticker, name=names.get(p.ticker, {}).get("name"), market=names.get(p.ticker, {}).get("market"),
-                score=p.score, values=p.values, reason=p.reason,
+                score=p.score, values=p.values, reason=p.reason, change=p.change,
             )
             for p in picks
         ],

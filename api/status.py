@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Security
 from pydantic import BaseModel, Field
 
-from api.deps import NowDep, SettingsDep, StorageDep, read_access
+from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep, read_access, require_key
 from api.errors import error_responses
 from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, QuarantineStatus, gather
 from lib.status_view import to_plain
@@ -26,7 +26,9 @@ class PipelineStatus(BaseModel):
     markets: list[MarketStatus] = Field(description="one per market whose collection job writes day records")
     analysis: AnalysisStatus | None = Field(description="the KRX universe and analysis; null before any collection")
     jobs: list[JobRun] = Field(description="the latest run of every job, with its failure streak")
-    sizes: list[CollectionSize] = Field(description="database size per collection (only with sizes=true)")
+    sizes: list[CollectionSize] = Field(
+        description="database size per collection (only with sizes=true, which needs an X-API-Key)"
+    )
     alerts: AlertStatus
     attention: list[str] = Field(description="one line per problem, saying what to do; empty when all is well")
     quarantine: QuarantineStatus = Field(
@@ -36,14 +38,23 @@ class PipelineStatus(BaseModel):
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 
 
-@router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 422, 503))
+@router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 403, 422, 429, 503))
 def status(
     storage: StorageDep,
     settings: SettingsDep,
     now: NowDep,
-    sizes: Annotated[bool, Query(description="also measure each collection (slower)")] = False,
+    compute: ComputeDep,
+    sizes: Annotated[bool, Query(
+        description="also measure each collection (seconds on a large store): needs a valid X-API-Key even when "
+                    "reads are open (401 without one, 403 when the server has no API_KEYS)"
+    )] = False,
+    api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> PipelineStatus:
     """check_db's report as JSON: markets, analysis lag, last runs, alerts and what needs attention, as of the
     app's clock."""
-    report = gather(storage, settings, now, sizes=sizes)
+    if not sizes:
+        return PipelineStatus.model_validate(to_plain(gather(storage, settings, now, sizes=False)))
+    require_key(settings, api_key, "GET /status?sizes=true")
+    with compute.guard("sizes=true"):  # one command per collection: a compute slot and the caller's budget
+        report = gather(storage, settings, now, sizes=True)
     return PipelineStatus.model_validate(to_plain(report))

@@ -148,6 +148,8 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(default=65_536, ge=1024, le=100_000_000)
     api_db_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     ai_rate_limit_per_hour: int = Field(default=30, ge=1, le=100_000)
+    compute_slots: int = Field(default=2, ge=1, le=64)
+    compute_rate_limit_per_hour: int = Field(default=120, ge=1, le=100_000)
     ai_max_tickers: int = Field(default=10, ge=1, le=50)
     cors_origins: Annotated[list[str], NoDecode] = []
     # The dashboard's colours for a rise and a fall: kr = red up, blue down (as Korean brokers show them);

@@ -10,15 +10,24 @@ cut at that day (tested)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lib.history import column_arrays
 from lib.log import get_logger
-from lib.screener import HORIZONS, Registry, Strategy, _signals, analysis_frames, episode_starts
+from lib.screener import (
+    HORIZONS,
+    Registry,
+    Strategy,
+    _signals,
+    analysis_frames,
+    day_change,
+    episode_starts,
+)
 from lib.storage import Storage
 
 log = get_logger("daily_picks")
@@ -70,7 +79,8 @@ def compute_daily_picks(
     horizons: tuple[int, ...] = HORIZONS,
 ) -> list[dict[str, Any]]:
     """Documents for `days` x every strategy: the picks of the day (strongest first, with name, market, score,
-    values, reason) and the track record as of the day. `frames` are per-ticker indicator rows with `ticker`."""
+    values, reason and the day's change) and the track record as of the day. `frames` are per-ticker indicator
+    rows with `ticker`."""
     names = names or {}
     wanted = sorted(set(days))
     wanted_codes = np.array([d.toordinal() for d in wanted], dtype=np.int64)
@@ -84,6 +94,7 @@ def compute_daily_picks(
         frame = frame.sort_values("date").reset_index(drop=True)
         ticker = str(frame["ticker"].iloc[0])
         codes = np.array([d.toordinal() for d in pd.to_datetime(frame["date"])], dtype=np.int64)
+        closes = frame["close"].to_numpy(dtype=float)
         forward = {h: _forward(frame, codes, h) for h in horizons}
         for h in horizons:
             universe[h].append(forward[h])
@@ -104,6 +115,7 @@ def compute_daily_picks(
                 ev.r.setdefault(h, []).append(r[mask])
             for i in np.flatnonzero(fired & np.isin(codes, wanted_codes)):
                 pick = _pick(strategy, frame.iloc[i], out["score"].iloc[i], params[strategy.name], ticker, names)
+                pick["change"] = day_change(closes, i)
                 ev.picks.setdefault(int(codes[i]), []).append(pick)
     records = _records_by_day(strategies, events, universe, wanted, horizons)
     docs = []
@@ -224,18 +236,34 @@ def days_to_compute(
 
 def store_daily_picks(storage: Storage, registry: Registry, sessions: list[dt.date], target: dt.date) -> int:
     """When `target`'s analysis is complete: compute and store the picks and as-of track records of `target`
-    and of every analysed session (`sessions`) lacking them; returns the documents written (0 when every day
-    is stored already, so later hourly runs of the same day cost one read per strategy)."""
+    and of every analysed session (`sessions`) lacking them, and the column-wise copies of the analysed rows
+    custom screens read; returns the picks documents written (0 when every day is stored already, so later
+    hourly runs of the same day cost a few small reads)."""
     stored = {s.name: storage.daily_picks_days(s.name) for s in registry}
     wanted = days_to_compute(registry, stored, sessions, target)
-    written = 0
-    if wanted:
-        names = {t["ticker"]: t for t in storage.universe()}
-        docs = compute_daily_picks(registry, analysis_frames(storage, target), wanted, names)
-        written = storage.save_daily_picks(docs)
     state = storage.picks_state() or {}
     first = min(sessions, default=target)
-    if wanted or state.get("latest_day") != target.isoformat() or state.get("first_day") != first.isoformat():
+    written = 0
+    if (wanted or state.get("latest_day") != target.isoformat() or state.get("first_day") != first.isoformat()
+            or storage.analysis_columns_through() != target):
+        tickers: list[str] = []
+        frames = _saving_columns(storage, analysis_frames(storage, target), tickers)
+        if wanted:
+            names = {t["ticker"]: t for t in storage.universe()}
+            written = storage.save_daily_picks(compute_daily_picks(registry, frames, wanted, names))
+        else:
+            for _ in frames:  # only the column-wise copies are missing (a store written before they existed)
+                pass
+        storage.finish_analysis_columns(target, tickers)
         storage.save_latest_values(target, storage.screening_rows(target, target))
         storage.save_picks_state(first, target, [s.name for s in registry])
     return written
+
+
+def _saving_columns(storage: Storage, frames: Iterable[pd.DataFrame], tickers: list[str]) -> Iterator[pd.DataFrame]:
+    """The frames, each ticker's stored column-wise on the way (one ticker in memory at a time)."""
+    for frame in frames:
+        ticker = str(frame["ticker"].iloc[0])
+        storage.save_ticker_columns(ticker, *column_arrays(frame))
+        tickers.append(ticker)
+        yield frame

@@ -71,6 +71,7 @@ class Pick:
     score: float
     values: dict[str, float | None]
     reason: str
+    change: float | None = None  # the day's close against the previous analysed row's, a fraction
 
 
 @dataclass(frozen=True)
@@ -165,18 +166,58 @@ def _signals(strategy: Strategy, frame: pd.DataFrame, params: BaseModel) -> pd.D
 def picks_on(strategy: Strategy, params: BaseModel, rows: pd.DataFrame, day: dt.date) -> list[Pick]:
     """The stocks that fire on `day`, strongest first, from the rows of the lookback window up to that day."""
     stamp = pd.Timestamp(day)
+    return _ranked(_pick_of(strategy, params, ticker, frame, stamp)
+                   for ticker, frame in _by_ticker(rows.loc[pd.to_datetime(rows["date"]) <= stamp]))
+
+
+def screen_history(
+    strategy: Strategy, params: BaseModel, frames: Iterable[pd.DataFrame], day: dt.date
+) -> tuple[list[Pick], dict[str, Any]]:
+    """The picks of `day` and the track record as of it, from per-ticker frames (each with `ticker`, up to
+    `day`) with the signals computed once per ticker over its history, as the analysis job computes the stored
+    picks: a custom screen with the default parameters answers what the stored picks say."""
+    stamp = pd.Timestamp(day)
     picks: list[Pick] = []
-    for ticker, frame in _by_ticker(rows.loc[pd.to_datetime(rows["date"]) <= stamp]):
-        if pd.Timestamp(frame["date"].iloc[-1]) != stamp:
-            continue
-        last = _signals(strategy, frame, params).iloc[-1]
-        if not last["fired"]:
-            continue
-        row = frame.iloc[-1]
+
+    def pick(_: int, frame: pd.DataFrame, out: pd.DataFrame) -> None:
+        if frame.empty or pd.Timestamp(frame["date"].iloc[-1]) != stamp or not out["fired"].iloc[-1]:
+            return
+        row, score = frame.iloc[-1], out["score"].iloc[-1]
         values = {c: (None if pd.isna(row[c]) else float(row[c])) for c in strategy.columns}
-        score = float(last["score"]) if np.isfinite(last["score"]) else 0.0
-        picks.append(Pick(ticker, day, score, values, strategy.reason(row, params)))
-    return sorted(picks, key=lambda p: (-p.score, p.ticker))
+        change = day_change(frame["close"].to_numpy(dtype=float), len(frame) - 1)
+        picks.append(Pick(str(row["ticker"]), day, float(score) if np.isfinite(score) else 0.0, values,
+                          strategy.reason(row, params), change))
+
+    record = track_records([(strategy, params)], frames, on_signals=pick)[0]
+    return _ranked(picks), record
+
+
+def _ranked(picks: Iterable[Pick | None]) -> list[Pick]:
+    return sorted((p for p in picks if p is not None), key=lambda p: (-p.score, p.ticker))
+
+
+def _pick_of(
+    strategy: Strategy, params: BaseModel, ticker: str, frame: pd.DataFrame, stamp: pd.Timestamp
+) -> Pick | None:
+    """The pick of one ticker's window (oldest first) when its last row is `stamp`'s and fires."""
+    if pd.Timestamp(frame["date"].iloc[-1]) != stamp:
+        return None
+    last = _signals(strategy, frame, params).iloc[-1]
+    if not last["fired"]:
+        return None
+    row = frame.iloc[-1]
+    values = {c: (None if pd.isna(row[c]) else float(row[c])) for c in strategy.columns}
+    score = float(last["score"]) if np.isfinite(last["score"]) else 0.0
+    change = day_change(frame["close"].to_numpy(dtype=float), len(frame) - 1)
+    return Pick(ticker, stamp.date(), score, values, strategy.reason(row, params), change)
+
+
+def day_change(closes: np.ndarray, i: int) -> float | None:
+    """Row i's close against the previous analysed row's (the adjusted series, so a split is no change), a
+    fraction; None on a ticker's first row or without both closes."""
+    if i < 1 or not np.isfinite(closes[i]) or not np.isfinite(closes[i - 1]) or not closes[i - 1]:
+        return None
+    return float(closes[i] / closes[i - 1] - 1)
 
 
 def episode_starts(fired: np.ndarray) -> np.ndarray:
@@ -197,6 +238,7 @@ def track_records(
     items: Sequence[tuple[Strategy, BaseModel]],
     rows: pd.DataFrame | Iterable[pd.DataFrame],
     horizons: tuple[int, ...] = HORIZONS,
+    on_signals: Callable[[int, pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Forward returns over each horizon of every past pick of each (strategy, params) (mean, median, hit
     rate, count) against the average forward return of every stock over the same days.
@@ -204,7 +246,8 @@ def track_records(
     A pick is an episode: the first day of a run of consecutive firing days of a stock (a "within 3 days"
     signal fires up to three days in a row for one event, and counts once). `picks` is the number of
     episodes, `firing_days` the number of days that fired. `rows` is one long frame or, to keep memory to
-    one stock at a time, an iterable of per-ticker frames."""
+    one stock at a time, an iterable of per-ticker frames. `on_signals(i, frame, signals)` sees each item's
+    signals on each ticker's frame (so a caller derives the day's picks without computing them twice)."""
     columns = [f"r{h}" for h in horizons]
     sums: pd.DataFrame | None = None
     counts: pd.DataFrame | None = None
@@ -219,7 +262,10 @@ def track_records(
         present = fwd.notna().astype(int)
         counts = present if counts is None else counts.add(present, fill_value=0)
         for i, (strategy, params) in enumerate(items):
-            fired = _signals(strategy, frame, params)["fired"].to_numpy()
+            out = _signals(strategy, frame, params)
+            if on_signals is not None:
+                on_signals(i, frame, out)
+            fired = out["fired"].to_numpy()
             if fired.any():
                 firing_days[i] += int(fired.sum())
                 picked[i].append(fwd.loc[episode_starts(fired)])
@@ -257,6 +303,13 @@ def track_record(
     return track_records([(strategy, params)], rows, horizons)[0]
 
 
+def window_start(calendar: TradingCalendar, strategy: Strategy, day: dt.date) -> dt.date:
+    """The first day of the rows one day's picks read: half as many sessions again as the lookback, so that a
+    stock halted for a while still has `lookback` rows."""
+    window = strategy.lookback + strategy.lookback // 2 + 5
+    return calendar.last_sessions(day, window)[0] if calendar.is_session(day) else day
+
+
 def screen(
     storage: Storage, calendar: TradingCalendar, strategy: Strategy, params: BaseModel, day: dt.date | None = None
 ) -> tuple[dt.date | None, list[Pick]]:
@@ -265,14 +318,11 @@ def screen(
         day = storage.latest_screening_day()
         if day is None:
             return None, []
-    # Half as many sessions again as the lookback, so a stock halted for a while still has `lookback` rows.
-    window = strategy.lookback + strategy.lookback // 2 + 5
-    start = calendar.last_sessions(day, window)[0] if calendar.is_session(day) else day
+    start = window_start(calendar, strategy, day)
     rows = as_frame(storage.screening_rows(start, day))
     if rows.empty:
         return day, []
     return day, picks_on(strategy, params, rows, day)
-
 
 
 def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:

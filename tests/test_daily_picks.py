@@ -57,3 +57,14 @@ def test_only_days_without_stored_picks_are_computed():
     assert days_to_compute(registry, stored, [d1, d2, d3], d3) == [d3]
     stored["golden_cross"][d1.isoformat()] = {"params": {**defaults["golden_cross"], "slow": 120}}
     assert days_to_compute(registry, stored, [d1, d2, d3], d3) == [d1, d3]  # defaults changed: recomputed
+
+
+def test_each_stored_pick_carries_its_change_against_the_previous_analysed_close(rows):  # noqa: F811
+    day = pd.Timestamp(sorted(rows["date"].unique())[-1]).date()
+    docs = compute_daily_picks(REGISTRY, frames(rows), [day])
+    picks = [p for d in docs for p in d["picks"]]
+    assert picks
+    for pick in picks:
+        closes = rows.loc[(rows["ticker"] == pick["ticker"]) & (rows["date"] <= pd.Timestamp(day))]
+        closes = closes.sort_values("date")["close"].to_numpy()
+        assert pick["change"] == pytest.approx(closes[-1] / closes[-2] - 1)

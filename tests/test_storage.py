@@ -261,3 +261,19 @@ def test_a_trending_table_is_served_only_whole(store):
     # Computed again without an ETF (removed from the settings): its row goes, the table stays whole.
     store.save_trending([r for r in rows("2025-07-31") if r["etf_ticker"] != "SPY"])
     assert [r["etf_ticker"] for r in store.trending_rows(dt.date(2025, 7, 31), 10)] == ["XLF", "XLU"]
+
+
+def test_the_screening_span_follows_every_write_without_sorting_the_index(store):
+    days = [dt.date(2025, 6, d) for d in (11, 12, 13, 16)]
+    rows = [{"date": to_utc_midnight(d), "close": 100.0 + i} for i, d in enumerate(days)]
+    assert store.first_screening_day() is None and store.latest_screening_day() is None
+    store.replace_analysis("005930", rows[1:3])
+    store.replace_analysis("000660", rows)
+    assert (store.first_screening_day(), store.latest_screening_day()) == (days[0], days[3])
+    store.replace_analysis("000660", rows[1:3])  # its first and last day are no longer produced
+    assert (store.first_screening_day(), store.latest_screening_day()) == (days[1], days[2])
+    store.delete_screening_before(days[2])
+    assert (store.first_screening_day(), store.latest_screening_day()) == (days[2], days[2])
+    store.screening.delete_many({})  # a span read from the index when the document is missing
+    store.system["analysis_state"].delete_many({})
+    assert store.first_screening_day() is None

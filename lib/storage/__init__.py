@@ -12,6 +12,7 @@ from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import close_clients, get_client, naive_utc, reset_embedded_client
+from lib.storage.columns import ColumnsStore
 from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
@@ -30,7 +31,7 @@ __all__ = [
 
 class Storage(
     BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
-    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore,
+    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore, ColumnsStore,
 ):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 

@@ -12,6 +12,7 @@ from lib.calendar import to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds
 
 SCREENING = "screening_index"
+SPAN = "screening_span"  # system_info.analysis_state: the first and last day the screening index holds
 
 
 def screening_id(day: dt.datetime, ticker: str) -> str:
@@ -49,7 +50,41 @@ class AnalysisStore(StoreBase):
             self._insert_or_replace(self.screening, [entry(r) for r in new], [entry(r) for r in changed])
             self._write(f"stock_analyzed.{ticker}")
             self._insert_or_replace(coll, new, changed)
+        if new or stale:
+            self._update_span([r["date"] for r in new], stale)
         return len(new) + len(changed)
+
+    def _update_span(self, added: list[dt.datetime], removed: list[dt.datetime]) -> None:
+        """Keep the screening index's first and last day in one small document, so that readers (GET /status,
+        the screener) never sort the index: widened atomically by the days added; read again from the index
+        when there is none yet or rows of its first or last day were removed."""
+        span = self._screening_span()
+        ends = {span.get("first_day"), span.get("last_day")} if span else set()
+        if span is None or any(f"{d:%Y-%m-%d}" in ends for d in removed):
+            self.refresh_screening_span()
+            return
+        if added:
+            self._write("analysis_state.screening_span")
+            self.system["analysis_state"].update_one(
+                {"_id": SPAN},
+                {"$min": {"first_day": f"{min(added):%Y-%m-%d}"}, "$max": {"last_day": f"{max(added):%Y-%m-%d}"}},
+                upsert=True,
+            )
+
+    def refresh_screening_span(self) -> None:
+        """Read the screening index's first and last day from the index itself (two sorted reads) into the
+        span document; after a write that may have moved them other than by adding days."""
+        first, last = self._screening_end(ASCENDING), self._screening_end(DESCENDING)
+        self._write("analysis_state.screening_span")
+        if first is None or last is None:
+            self.system["analysis_state"].delete_one({"_id": SPAN})
+            return
+        self.system["analysis_state"].replace_one(
+            {"_id": SPAN}, {"_id": SPAN, "first_day": first.isoformat(), "last_day": last.isoformat()}, upsert=True
+        )
+
+    def _screening_span(self) -> dict[str, Any] | None:
+        return self.system["analysis_state"].find_one({"_id": SPAN})
 
     def analysed_tickers(self) -> list[str]:
         """Tickers that have a stock_analyzed collection."""
@@ -76,12 +111,19 @@ class AnalysisStore(StoreBase):
         return list(self.screening.find({"_id": {"$gte": lower, "$lte": f"{end.isoformat()}:~"}}, {"_id": 0}))
 
     def first_screening_day(self) -> dt.date | None:
-        """The oldest trading day in the screening index."""
-        return self._screening_end(ASCENDING)
+        """The oldest trading day in the screening index (one read of the span document the writers keep)."""
+        return self._span_end("first_day", ASCENDING)
 
     def latest_screening_day(self) -> dt.date | None:
-        """The newest trading day in the screening index."""
-        return self._screening_end(DESCENDING)
+        """The newest trading day in the screening index (one read of the span document the writers keep)."""
+        return self._span_end("last_day", DESCENDING)
+
+    def _span_end(self, key: str, direction: int) -> dt.date | None:
+        span = self._screening_span()
+        if span is None:
+            # Written before the span was kept (the next analysis run writes it), or nothing analysed: the index.
+            return self._screening_end(direction)
+        return dt.date.fromisoformat(span[key])
 
     def _screening_end(self, direction: int) -> dt.date | None:
         # The day is the `_id`'s prefix ("YYYY-MM-DD:TICKER"): an `_id`-only read is answered from the index on a
@@ -93,7 +135,10 @@ class AnalysisStore(StoreBase):
         """Delete the screening-index rows dated before `day` (or, with dry_run, count them); the per-ticker
         stock_analyzed collections, which track records read, are not touched."""
         query = {"_id": {"$lt": f"{day.isoformat()}:"}}
-        return self._delete_or_count(self.screening, query, "screening.cleanup", dry_run)
+        deleted = self._delete_or_count(self.screening, query, "screening.cleanup", dry_run)
+        if deleted and not dry_run:
+            self.refresh_screening_span()
+        return deleted
 
     def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
         """Store a strategy's track record (replacing the previous one)."""

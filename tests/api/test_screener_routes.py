@@ -197,3 +197,78 @@ def test_a_custom_screen_before_what_cleanup_kept_is_a_404_not_an_empty_answer(c
         assert stored.status_code == 200 and stored.json()["source"] == "stored"
     finally:
         analysed.screening.insert_many(removed)
+        analysed.refresh_screening_span()
+
+
+def test_stored_picks_carry_their_change_and_older_stored_picks_still_get_it(client, analysed, monkeypatch):
+    key = "rsi_oversold_rebound:2024-11-15"
+    doc = analysed.daily_picks.find_one({"_id": key})
+    assert doc["picks"] and all("change" in p for p in doc["picks"])
+    with monkeypatch.context() as patched:  # the answer is the stored document: no read per pick
+        patched.setattr(type(analysed), "recent_analysis", lambda *a, **k: pytest.fail("read per pick"))
+        served = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"})
+    assert [p["change"] for p in served.json()["picks"]] == [p["change"] for p in doc["picks"]]
+    old = {**doc, "picks": [{k: v for k, v in p.items() if k != "change"} for p in doc["picks"]]}
+    analysed.daily_picks.replace_one({"_id": key}, old)  # stored before the change was stored with the picks
+    try:
+        fallback = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"})
+    finally:
+        analysed.daily_picks.replace_one({"_id": key}, doc)
+    assert [p["change"] for p in fallback.json()["picks"]] == pytest.approx([p["change"] for p in doc["picks"]])
+
+
+def test_a_custom_screen_reads_the_column_wise_copies_and_answers_what_the_rows_say(analysed, monkeypatch):
+    from api import screener as routes
+    from lib.calendar import TradingCalendar
+
+    strategy, day = REGISTRY["minervini_trend_template"], dt.date(2024, 12, 20)
+    params = strategy.parse_params({"min_rs_rating": 0, "within_high": 0.4})
+    assert analysed.analysis_columns_through() == day
+    with monkeypatch.context() as patched:  # the copies answer: no read of any ticker's rows
+        patched.setattr(type(analysed), "read_analysis", lambda *a, **k: pytest.fail("rows read"))
+        from_copies = routes._compute(analysed, TradingCalendar(), strategy, params, day)
+    with monkeypatch.context() as patched:  # no copies (a store written before them): the rows
+        patched.setattr(type(analysed), "analysis_columns_through", lambda self: None)
+        from_rows = routes._compute(analysed, TradingCalendar(), strategy, params, day)
+    assert from_copies.count > 0
+    assert from_copies.model_dump() == from_rows.model_dump()
+
+
+def test_a_custom_screen_is_refused_at_once_while_every_compute_slot_is_busy(make_client):
+    import time
+
+    client = make_client(compute_slots=1)
+    params = {"strategy_name": "adx_trend", "min_adx": "27.13"}
+    with client.app.state.compute_slots.slot("a screen held by the test"):
+        started = time.monotonic()
+        busy = client.get("/screener", params=params)
+        assert time.monotonic() - started < 2
+        assert client.get("/health").status_code == 200
+        assert client.get("/screener", params={"strategy_name": "adx_trend"}).status_code == 200  # stored
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    assert busy.json()["error"]["code"] == "busy" and "retry" in busy.json()["error"]["message"]
+    assert client.get("/screener", params=params).status_code == 200  # a slot is free again
+
+
+def test_the_compute_meter_refuses_a_client_over_its_hourly_budget(make_client):
+    from tests.api.conftest import KEY
+
+    client = make_client(compute_rate_limit_per_hour=2)
+    for value in ("33.1", "33.2"):
+        assert client.get("/screener", params={"strategy_name": "adx_trend", "min_adx": value}).status_code == 200
+    again = client.get("/screener", params={"strategy_name": "adx_trend", "min_adx": "33.1"})
+    assert again.status_code == 200  # cached: computes nothing, costs nothing
+    over = client.get("/screener", params={"strategy_name": "adx_trend", "min_adx": "33.3"})
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+    error = over.json()["error"]
+    assert error["code"] == "rate_limited" and "COMPUTE_RATE_LIMIT_PER_HOUR" in error["message"]
+    assert client.get("/screener", params={"strategy_name": "adx_trend"}).status_code == 200  # stored: not metered
+    other = client.get("/screener", params={"strategy_name": "adx_trend", "min_adx": "33.3"},
+                       headers={"X-API-Key": KEY})
+    assert other.status_code == 200  # another client (its key) has its own budget
+
+
+def test_busy_and_metered_answers_are_documented(client):
+    responses = client.get("/openapi.json").json()["paths"]["/screener"]["get"]["responses"]
+    assert {"429", "503"} <= set(responses)
+    assert responses["429"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

@@ -246,5 +246,13 @@ def test_picks_are_stored_for_every_analysed_day_once_the_day_completes(collecte
     stats = collected.strategy_stats("volume_spike")
     assert doc["track_record"]["horizons"]["5"] == pytest.approx(stats["horizons"]["5"])
     assert collected.runs("hourly_analysis")[0]["daily_picks"] > 11
+    # the column-wise copies custom screens read: every analysed row of every ticker, through the day
+    assert collected.analysis_columns_through() == D(2024, 9, 13)
+    copies = {ticker: (dates, values) for ticker, dates, values in collected.read_ticker_columns(["close", "rsi_14"])}
+    assert set(copies) == set(collected.analysed_tickers())
+    ticker = collected.analysed_tickers()[0]
+    stored = collected.read_analysis(ticker)
+    assert list(copies[ticker][1]["close"]) == [r["close"] for r in stored]
+    assert len(copies[ticker][0]) == len(stored) and set(copies[ticker][1]) == {"close", "rsi_14"}
     run_analysis(collected, settings, evening(D(2024, 9, 13), 21), clock)
     assert collected.runs("hourly_analysis")[0]["daily_picks"] == 0  # a later run of the same day writes nothing

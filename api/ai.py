@@ -9,7 +9,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import CalendarDep, KeyBudget, NowDep, RegistryDep, SettingsDep, StorageDep, read_access, spend_access
+from api.deps import (
+    CalendarDep,
+    ComputeAccess,
+    KeyBudget,
+    NowDep,
+    RegistryDep,
+    SettingsDep,
+    StorageDep,
+    read_access,
+    spend_access,
+)
 from api.errors import ApiError, clip, error_responses, not_found
 from api.screener import TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
@@ -155,7 +165,8 @@ def get_prompts(request: Request) -> PromptRegistry:
 
 
 def _subject(
-    body: AnalysisRequest, storage: Storage, registry: Registry, calendar: Any, today: dt.date, limit: int
+    body: AnalysisRequest, storage: Storage, registry: Registry, calendar: Any, today: dt.date, limit: int,
+    compute: ComputeAccess,
 ) -> tuple[list[str], dt.date, dict[str, dict[str, Any]], StrategyData | None, dict[str, Any], int]:
     """The tickers, the data day, the picks (by ticker), the strategy, the response extras and the picks left
     out."""
@@ -169,7 +180,9 @@ def _subject(
         except ConfigError as exc:
             raise ApiError(422, clip(exc)) from None
         day = resolve_day(storage, calendar, strategy.name, body.date, today)
-        screened = screener_result(storage, calendar, strategy, params, day)
+        # Custom parameters are computed before the AI limit is charged: the app's slots and the key's compute
+        # budget, as on GET /screener, so a key out of model calls cannot have screen after screen computed.
+        screened = screener_result(storage, calendar, strategy, params, day, compute)
         if not screened.picks:
             raise ApiError(404, f"{strategy.name} picked no stock on {day}: nothing to analyse",
                            {"date": day.isoformat()})
@@ -217,7 +230,9 @@ def analyse(
     except ConfigError:
         raise not_found("prompt", body.prompt, [p.name for p in prompts], "GET /prompts lists them") from None
     limit = min(settings.ai_max_tickers, prompt.max_tickers)
-    tickers, day, picks, strategy, extras, truncated = _subject(body, storage, registry, calendar, now.date(), limit)
+    compute = ComputeAccess(request.app.state.compute_slots, storage, settings, f"key:{key_id}", now)
+    tickers, day, picks, strategy, extras, truncated = _subject(body, storage, registry, calendar, now.date(), limit,
+                                                                compute)
     if len(tickers) < prompt.min_tickers:
         raise ApiError(422, f"prompt {prompt.name} needs at least {prompt.min_tickers} tickers; got {len(tickers)}")
     data = analysis_data(storage, tickers, day, picks, strategy)

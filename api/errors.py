@@ -153,6 +153,10 @@ def install_error_handlers(app: FastAPI) -> None:
             at = broken["loc"][1] if len(broken["loc"]) > 1 else "?"
             message = f"the body is not valid JSON (it breaks at character {at}); send a JSON object"
             return JSONResponse(_body(400, message, [broken]), 400)
+        if details and details[0]["loc"] == ["body"] and details[0]["type"] == "value_error":
+            # A JSON object whose fields do not go together (the model's own check): say which, not "not an object".
+            message = details[0]["msg"].removeprefix("Value error, ")
+            return JSONResponse(_body(422, message, details), 422)
         if details and details[0]["loc"] == ["body"]:
             what = "missing" if details[0]["type"] == "missing" else "not a JSON object"
             return JSONResponse(_body(422, f"the body is {what}; send a JSON object (see /docs)", details), 422)

@@ -201,7 +201,7 @@ def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
 
 _cache: OrderedDict[tuple[Any, ...], ScreenerResult] = OrderedDict()
 _cache_lock = threading.Lock()
-_compute_slots = ComputeSlots(2)  # for callers without the app's (POST /ai/analysis, metered per key already)
+_compute_slots = ComputeSlots(2)  # for callers without the app's
 
 
 def screener_result(

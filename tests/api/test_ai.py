@@ -216,3 +216,14 @@ def test_a_body_that_is_not_json_is_a_400_saying_where_it_breaks(ai_client):
     for body, what in (("", "missing"), ("[1, 2]", "not a JSON object")):
         wrong = client.post("/ai/analysis", content=body, headers=headers)
         assert wrong.status_code == 422 and wrong.json()["error"]["message"].startswith(f"the body is {what}")
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ({"prompt": "technical_summary"}, "give either tickers or strategy_name"),
+    ({"prompt": "technical_summary", "tickers": ["005930"], "params": {"x": 1}}, "params go with strategy_name"),
+    ({"prompt": "technical_summary", "tickers": ["005930"], "model": "gemini-2.5-flash",
+      "models": [{"model": "gemini-2.5-flash"}]}, "give model or models"),
+])
+def test_a_json_object_with_fields_that_do_not_go_together_is_a_422_saying_which(ai_client, body, says):
+    response = ai_client(Factory(reply(SUMMARY))).post("/ai/analysis", json=body, headers=AUTH)
+    assert response.status_code == 422 and response.json()["error"]["message"].startswith(says)

@@ -240,3 +240,21 @@ def test_deeply_nested_json_is_a_4xx_never_a_500(ai_client, analysed, depth, sta
     response = client.post("/ai/analysis", content=body, headers={**AUTH, "content-type": "application/json"})
     assert response.status_code == status and says in response.json()["error"]["message"]
     assert factory.calls == 0 and used(analysed) == 0
+
+
+# --- custom screens through POST /ai/analysis ---------------------------------------------------------------
+
+
+def test_a_custom_screen_asked_through_ai_analysis_takes_a_compute_slot_and_the_keys_compute_budget(ai_client):
+    # Custom parameters are computed before the AI limit is charged, so without the slots and the meter a key
+    # whose model calls are used up could still make the server compute one screen after another (then 429).
+    client = ai_client(Factory(reply(SUMMARY)), compute_slots=1, compute_rate_limit_per_hour=1)
+    body = {"prompt": "picks_ranking", "strategy_name": "adx_trend", "params": {"min_adx": 27.13}}
+    with client.app.state.compute_slots.slot("a screen held by the test"):
+        busy = client.post("/ai/analysis", json=body, headers=AUTH)
+    assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy" and busy.headers["Retry-After"]
+    client.post("/ai/analysis", json=body, headers=AUTH)  # computes: the key's one screen this hour
+    over = client.post("/ai/analysis", json={**body, "params": {"min_adx": 27.14}}, headers=AUTH)
+    assert over.status_code == 429 and "COMPUTE_RATE_LIMIT_PER_HOUR" in over.json()["error"]["message"]
+    screener = client.get("/screener", params={"strategy_name": "adx_trend", "min_adx": "27.15"}, headers=AUTH)
+    assert screener.status_code == 429  # the same key's budget on both routes

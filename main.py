@@ -16,11 +16,10 @@ from lib.errors import ConfigError
 def build() -> FastAPI:
     """The app on the settings of .env and the environment."""
     try:
-        settings = load_settings()
+        return create_app(load_settings())
     except ConfigError as exc:
         sys.stderr.write(f"stock-api: {exc}\n")
         raise SystemExit(2) from None
-    return create_app(settings)
 
 
 app = build()

@@ -16,7 +16,7 @@ from api.deps import ComputeSlots
 from api.errors import install_error_handlers
 from api.middleware import install_middleware
 from lib.calendar import TradingCalendar
-from lib.config import Settings, load_settings
+from lib.config import Settings, check_api_settings, load_settings
 from lib.llm import build_chat_model
 from lib.log import get_logger
 from lib.prompts import PromptRegistry, discover_prompts
@@ -42,6 +42,7 @@ def create_app(
     """Build the app. Everything defaults to production: settings from .env, plugins from their folders,
     LLMs from the settings, the wall clock, storage on MONGODB_URI."""
     settings = settings or load_settings()
+    check_api_settings(settings)  # a setting only the API uses stops the API, never the cron scripts
     # The docs routes are api/docs.py's: vendored UI files, and the read-key rule.
     app = FastAPI(
         title="KRX stock pipeline", version="0.2.0", description=DESCRIPTION, redirect_slashes=False,

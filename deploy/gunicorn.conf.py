@@ -37,12 +37,13 @@ def on_starting(server):
     (a worker that exits at import would be restarted forever, each with a traceback). Then send the app's
     log lines to stderr in the pipeline's format (the workers inherit it)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from lib.config import load_settings
+    from lib.config import check_api_settings, load_settings
     from lib.errors import ConfigError
     from lib.log import setup_logging
 
     try:
         settings = load_settings()
+        check_api_settings(settings)
         setup_logging("api", settings.log_level, settings.log_warnings_file)
     except ConfigError as exc:
         sys.stderr.write(f"stock-api: {exc}\n")

@@ -243,21 +243,6 @@ class Settings(BaseSettings):
             return None
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("api_keys", mode="after")
-    @classmethod
-    def _long_keys(cls, value: SecretStr | None) -> SecretStr | None:
-        # Never name the key itself: only where it is in the list and how short it is.
-        keys = [key.strip() for key in value.get_secret_value().split(",")] if value else []
-        for number, key in enumerate(keys, 1):
-            if key and len(key) < MIN_API_KEY_LENGTH:
-                where = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
-                size = f"{len(key)} character" + ("s" if len(key) != 1 else "")
-                raise ValueError(
-                    f"{where} is only {size} long; each key needs at least {MIN_API_KEY_LENGTH} (a short key "
-                    "can be guessed): make one with `openssl rand -hex 24`"
-                )
-        return value
-
     @field_validator("telegram_chat_id", "log_warnings_file", "us_replay_dir", "us_yfinance_cache_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -303,18 +288,6 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"{bad[0][:100]!r} is not a model name (letters, digits and ._:/@- only)")
         return list(dict.fromkeys(value))
-
-    @model_validator(mode="after")
-    def _ai_spend_rules(self) -> Settings:
-        if self.llm_allowed_models and self.llm_model and self.llm_model not in self.llm_allowed_models:
-            raise ValueError(f"LLM_MODEL {self.llm_model} must be one of LLM_ALLOWED_MODELS (or leave that empty)")
-        # The rate limit reserves every attempt a model may need before asking it: below that, nothing could run.
-        if self.ai_rate_limit_per_hour < self.llm_parse_retries + 1:
-            raise ValueError(
-                f"AI_RATE_LIMIT_PER_HOUR ({self.ai_rate_limit_per_hour}) is below the calls one model may need "
-                f"(LLM_PARSE_RETRIES + 1 = {self.llm_parse_retries + 1}): no analysis could run"
-            )
-        return self
 
     @field_validator("mongodb_uri")
     @classmethod
@@ -386,6 +359,33 @@ class Settings(BaseSettings):
     def mongodb_uri_value(self) -> str | None:
         """The URI in clear text, for the db layer only (never log it)."""
         return self.mongodb_uri.get_secret_value() if self.mongodb_uri else None
+
+
+def check_api_settings(settings: Settings) -> None:
+    """The settings only the API uses, checked when it starts (not by the cron scripts, so that an API setting
+    never stops the data collection): API_KEYS long enough, and AI spend rules under which a request can run."""
+    keys = [key.strip() for key in settings.api_keys.get_secret_value().split(",")] if settings.api_keys else []
+    for number, key in enumerate(keys, 1):
+        if key and len(key) < MIN_API_KEY_LENGTH:
+            # Never name the key itself: only where it is in the list and how short it is.
+            where = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+            size = f"{len(key)} character" + ("s" if len(key) != 1 else "")
+            raise ConfigError(
+                f"setting API_KEYS: {where} is only {size} long; each key needs at least {MIN_API_KEY_LENGTH} (a "
+                "short key can be guessed): make one with `openssl rand -hex 24`; fix it in .env or the environment"
+            )
+    if settings.llm_allowed_models and settings.llm_model and settings.llm_model not in settings.llm_allowed_models:
+        raise ConfigError(
+            f"setting LLM_MODEL: {settings.llm_model} must be one of LLM_ALLOWED_MODELS (or leave that empty); fix "
+            "it in .env or the environment"
+        )
+    # The rate limit reserves every attempt a model may need before asking it: below that, nothing could run.
+    if settings.ai_rate_limit_per_hour < settings.llm_parse_retries + 1:
+        raise ConfigError(
+            f"setting AI_RATE_LIMIT_PER_HOUR: {settings.ai_rate_limit_per_hour} is below the calls one model may "
+            f"need (LLM_PARSE_RETRIES + 1 = {settings.llm_parse_retries + 1}): no analysis could run; fix it in "
+            ".env or the environment"
+        )
 
 
 def load_settings(env_file: Path | str | None = PROJECT_ROOT / ".env", **overrides: object) -> Settings:

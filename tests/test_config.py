@@ -22,8 +22,6 @@ from tests.conftest import PANEL
         ({"krx_extra_closed_days": "2025-13-01"}, "setting KRX_EXTRA_CLOSED_DAYS"),
         ({"market_cap_threshold_krw": -5}, "setting MARKET_CAP_THRESHOLD_KRW"),
         ({"krx_min_request_gap_seconds": "fast"}, "setting KRX_MIN_REQUEST_GAP_SECONDS"),
-        ({"api_keys": "a"}, "setting API_KEYS: the key is only 1 character long; each key needs at least 16"),
-        ({"api_keys": "0123456789abcdef, short-key"}, "setting API_KEYS: key 2 of 2 is only 9 characters long"),
         ({"api_max_body_bytes": 10}, "setting API_MAX_BODY_BYTES"),
     ],
 )
@@ -102,3 +100,27 @@ def test_alert_secrets_never_show_in_the_settings_repr():
                              alert_webhook_url="https://hooks.example/s3cr3t")
     text = repr(settings) + str(settings)
     assert "tok-abc" not in text and "s3cr3t" not in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"api_keys": "a"}, "setting API_KEYS: the key is only 1 character long; each key needs at least 16"),
+        ({"api_keys": "0123456789abcdef, short-key"}, "setting API_KEYS: key 2 of 2 is only 9 characters long"),
+        ({"ai_rate_limit_per_hour": 2, "llm_parse_retries": 2}, "setting AI_RATE_LIMIT_PER_HOUR: 2 is below"),
+        ({"llm_model": "gemini-2.5-pro", "llm_allowed_models": "gemini-2.5-flash"},
+         "setting LLM_MODEL: gemini-2.5-pro must be one of LLM_ALLOWED_MODELS"),
+    ],
+)
+def test_an_api_only_setting_stops_the_api_in_one_line_but_never_the_cron_scripts(overrides, expected, make_settings):
+    import daily_update
+    from lib.config import check_api_settings
+
+    settings = load_settings(env_file=None, **overrides)  # the scripts load it without complaint
+    with pytest.raises(ConfigError) as info:
+        check_api_settings(settings)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    assert "0123456789abcdef" not in str(info.value)  # never a key
+    # daily_update runs on (exit 2 here only because nothing is set up yet, as without the setting)
+    plain = daily_update.main(["--today", "2024-09-02"], settings=make_settings())
+    assert daily_update.main(["--today", "2024-09-02"], settings=make_settings(**overrides)) == plain

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.app import create_app
 from lib.config import load_settings
 from lib.errors import ConfigError
 from tests.api.conftest import KEY
@@ -91,10 +92,10 @@ def test_a_provider_failure_counts_the_call_it_made(ai_client, analysed):
 
 
 def test_spend_settings_that_cannot_work_are_one_line_naming_the_setting():
-    with pytest.raises(ConfigError, match="AI_RATE_LIMIT_PER_HOUR .2. is below"):
-        load_settings(env_file=None, ai_rate_limit_per_hour=2, llm_parse_retries=2)  # no model could run
-    with pytest.raises(ConfigError, match="LLM_MODEL gemini-2.5-pro must be one of LLM_ALLOWED_MODELS"):
-        load_settings(env_file=None, llm_model="gemini-2.5-pro", llm_allowed_models="gemini-2.5-flash")
+    with pytest.raises(ConfigError, match="AI_RATE_LIMIT_PER_HOUR: 2 is below"):  # no model could run
+        create_app(load_settings(env_file=None, ai_rate_limit_per_hour=2, llm_parse_retries=2))
+    with pytest.raises(ConfigError, match="LLM_MODEL: gemini-2.5-pro must be one of LLM_ALLOWED_MODELS"):
+        create_app(load_settings(env_file=None, llm_model="gemini-2.5-pro", llm_allowed_models="gemini-2.5-flash"))
     with pytest.raises(ConfigError, match="LLM_ALLOWED_MODELS: 'o1 pro' is not a model name"):
         load_settings(env_file=None, llm_allowed_models="gemini-2.5-flash, o1 pro")
     settings = load_settings(env_file=None, llm_allowed_models=" gemini-2.5-flash , gpt-4o ,gpt-4o")

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
@@ -146,14 +146,3 @@ def health(
         jobs=jobs,
     )
 
-
-@router.head("/health", include_in_schema=False)
-def health_head(
-    request: Request,
-    settings: SettingsDep,
-    now: NowDep,
-    key: Annotated[str | None, Depends(caller_key)],
-) -> Response:
-    """HEAD /health: the GET's status code (200, or 503 with the database down) without a body, for probes."""
-    answer = health(request, settings, now, key)
-    return Response(status_code=answer.status_code if isinstance(answer, JSONResponse) else 200)

@@ -24,7 +24,7 @@ function marksLine(p) {
   }
   if (p.holdings_stale) {
     const oldest = snapshots.filter((s) => s.age_days !== null).sort((a, b) => b.age_days - a.age_days)[0];
-    head.push(` Stale: ${oldest.etf}'s snapshot is ${oldest.age_days} days old.`);
+    head.push(` Stale: ${oldest.etf}'s snapshot is ${num(oldest.age_days)} days old.`);
   }
   const c = p.concentration;
   const conc = c && c.largest_weight !== null

@@ -172,6 +172,7 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         assert int(browser.find_element(By.ID, "history-chart").get_attribute("data-points")) >= 1
         first = texts(browser, "#history tbody tr")[0]
         assert first.startswith("2025-08") and "look-ahead" in first
+        assert re.search(r"2025-08-29 → 2025-09-12 \(9 session\(s\)\)", first), first  # a count says what it counts
         assert "Look-ahead portfolios included (not a result)" in browser.find_element(By.ID, "history-summary").text
         legend = browser.find_element(By.ID, "history-legend").text
         assert re.search(r"portfolio [+-]\d+\.\d\d%.*SPY [+-]\d+\.\d\d%.*excess over SPY \(bars\) [+-]\d", legend, re.S)

@@ -21,13 +21,6 @@ def test_the_demo_serves_the_api_and_names_the_llm_setting_to_add(analysed, caps
     assert "503 not_configured: no LLM configured: set GOOGLE_API_KEY" in out
 
 
-def test_a_us_only_demo_tries_health_too_and_no_krx_route(storage, capsys):
-    demo.serve_api(storage, api_settings(), "volume_spike", "2025-10-01", "2025-09-02", us=True, krx=False)
-    out = capsys.readouterr().out
-    assert re.search(r"^  200  http://127\.0\.0\.1:\d+/health +is collection current, per market", out, re.MULTILINE)
-    assert "/stocks" not in out and "/screener" not in out and "POST /ai/analysis analyses KRX stocks" in out
-
-
 def test_with_an_llm_configured_the_demo_prints_the_answer_and_its_token_usage(analysed, capsys):
     import datetime as dt
     import json

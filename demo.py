@@ -365,7 +365,6 @@ def serve_api(
     print(f"\n=== the API on {base} (the clock says {moment:%Y-%m-%d %H:%M} KST; X-API-Key: {key})")
     # Only the routes of the markets this run set up: a KRX route on a US-only store answers 404/409.
     krx_tries = [
-        ("/health", "is KRX collection current"),
         ("/stocks?limit=5", "the universe, largest first"),
         ("/stocks/005930?days=5", "one stock: bars and indicators"),
         (f"/screener?strategy_name={strategy}", "today's picks (stored by the analysis)"),
@@ -377,6 +376,7 @@ def serve_api(
     tries = [
         ("/dashboard", "the dashboard: open it in a browser"),
         ("/status", "check_db's report as JSON, every market"),
+        ("/health", "is collection current, per market this install runs"),
         *(krx_tries if krx else []),
         *(us_tries if us else []),
         ("/docs", "OpenAPI"),

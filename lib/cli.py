@@ -144,7 +144,11 @@ def _stopped(job: str, settings: Settings | None, storage: Storage | None, exc: 
     """The one line of a run that stopped before its job started; recorded and alerted when the database is
     open, else the line says that nobody else is told."""
     code = exit_code(exc)
-    if settings is None or storage is None:
+    if settings is None:  # MONGODB_URI may be fine: it is the settings that stopped the run before opening it
+        get_logger().error("%s (not recorded, no alert sent: the settings did not load, so no database was opened)",
+                           exc)
+        return code
+    if storage is None:
         get_logger().error("%s (not recorded, no alert sent: no database to record it in)", exc)
         return code
     get_logger().error("%s", redact(str(exc), settings))

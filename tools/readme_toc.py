@@ -3,6 +3,7 @@ placed after the intro (before the first ## heading). Run after editing headings
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -31,7 +32,24 @@ def with_toc(text: str) -> str:
     return "".join(lines[:first]) + toc + "".join(lines[first:])
 
 
-if __name__ == "__main__":
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "README.md")
-    path.write_text(with_toc(path.read_text()))
+def main(argv: list[str] | None = None) -> int:
+    """Refresh the contents of the README (or the markdown file given); 2 with one line when it cannot."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", type=Path, default=Path(__file__).resolve().parent.parent / "README.md",
+                        help="the markdown file (default: the project's README.md)")
+    path = parser.parse_args(argv).path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{path}: cannot read it ({exc.__class__.__name__}): give a markdown file", file=sys.stderr)
+        return 2
+    if not re.search(r"^## ", text, flags=re.M):
+        print(f"{path}: no '## ' heading to place the contents before", file=sys.stderr)
+        return 2
+    path.write_text(with_toc(text), encoding="utf-8")
     print(f"{path}: table of contents refreshed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,7 @@ function marksLine(p) {
   }
   if (p.holdings_stale) {
     const oldest = snapshots.filter((s) => s.age_days !== null).sort((a, b) => b.age_days - a.age_days)[0];
-    head.push(` Stale: ${oldest.etf}'s snapshot is ${oldest.age_days} days old.`);
+    head.push(` Stale: ${oldest.etf}'s snapshot is ${num(oldest.age_days)} days old.`);
   }
   const c = p.concentration;
   const conc = c && c.largest_weight !== null
@@ -138,7 +138,7 @@ function historyRows(items, leftOut = 0) {
     const p = i.performance || {};
     return el("tr", {},
       el("td", { class: "nowrap", text: i.month ? `${i.month} (from ${i.as_of_date})` : i.as_of_date }),
-      el("td", { class: "wide-only", text: p.start ? `${p.start} → ${p.through || "–"} (${p.sessions})` : "–" }),
+      el("td", { class: "wide-only", text: p.start ? `${p.start} → ${p.through || "–"} (${p.sessions} session(s))` : "–" }),
       el("td", { class: `num ${signClass(p.portfolio_return)}`, text: pct(p.portfolio_return) }),
       el("td", { class: "num", text: pct(p.spy_return) }),
       el("td", { class: `num ${signClass(p.excess_return)}`, text: pct(p.excess_return) }),

@@ -71,7 +71,7 @@ function drawTrackRecord(record) {
   $("#track-note").textContent = entries.length
     ? `Mean return N traded sessions after each past pick${asOf}, next to every analysed stock over the same days. `
       + "A pick is the first day of a stock's run of firing days"
-      + (record.firing_days != null ? ` (${record.picks} picks from ${record.firing_days} firing days).` : ".")
+      + (record.firing_days != null ? ` (${num(record.picks)} picks from ${num(record.firing_days)} firing days).` : ".")
     : "";
 }
 

@@ -159,6 +159,9 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         # concentration, and the past portfolios count only those known on their day unless asked
         marks = browser.find_element(By.ID, "portfolio-marks").text
         assert "look-ahead" in marks and "Not a result" in marks and "effective number of holdings" in marks
+        # a count of 1,000 or more is written with thousands separators, as everywhere else on the page
+        note = browser.find_element(By.ID, "track-note").text
+        assert "days old" in marks and not re.findall(r"(?<![\d,.-])\d{4,}(?![\d-])", marks + note), (marks, note)
         summary = browser.find_element(By.ID, "history-summary").text
         assert "left out: built from holdings not known on their day" in summary
         assert "No past portfolio built from holdings known on its day" in texts(browser, "#history tbody tr")[0]
@@ -169,6 +172,7 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         assert int(browser.find_element(By.ID, "history-chart").get_attribute("data-points")) >= 1
         first = texts(browser, "#history tbody tr")[0]
         assert first.startswith("2025-08") and "look-ahead" in first
+        assert re.search(r"2025-08-29 → 2025-09-12 \(9 session\(s\)\)", first), first  # a count says what it counts
         assert "Look-ahead portfolios included (not a result)" in browser.find_element(By.ID, "history-summary").text
         legend = browser.find_element(By.ID, "history-legend").text
         assert re.search(r"portfolio [+-]\d+\.\d\d%.*SPY [+-]\d+\.\d\d%.*excess over SPY \(bars\) [+-]\d", legend, re.S)

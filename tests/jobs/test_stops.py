@@ -69,6 +69,17 @@ def test_without_a_database_the_line_says_the_stop_is_not_recorded_or_alerted(ma
     assert line.endswith("(not recorded, no alert sent: no database to record it in)")
 
 
+def test_a_setting_that_does_not_load_says_so_rather_than_blaming_the_database(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name, value in {"MONGODB_URI": "mongomock://", "KRX_SOURCES": "replay",
+                        "KRX_REPLAY_PATH": str(tmp_path / "moved.parquet")}.items():
+        monkeypatch.setenv(name, value)
+    assert daily_update.main(["--today", "2024-09-03"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert f"ERROR KRX_REPLAY_PATH: no file at {tmp_path / 'moved.parquet'}" in line
+    assert line.endswith("(not recorded, no alert sent: the settings did not load, so no database was opened)")
+
+
 def test_a_future_today_typed_at_a_terminal_is_refused_but_not_recorded_as_a_failed_run(make_settings, capsys):
     future = (dt.datetime.now(KST) + dt.timedelta(days=3)).date().isoformat()
     assert manual_setup.main(["--today", future], settings=make_settings()) == 2

@@ -306,10 +306,10 @@ class Settings(BaseSettings):
         if "replay" in self.us_sources:
             if self.us_replay_dir is None:
                 raise ValueError("US_SOURCES names 'replay': set US_REPLAY_DIR to a folder like data/sample/us")
-            path = self.us_replay_dir if self.us_replay_dir.is_absolute() else PROJECT_ROOT / self.us_replay_dir
-            if not path.is_dir():
-                raise ValueError(f"US_REPLAY_DIR: no folder at {path}")
-            self.us_replay_dir = path
+            # Whether the folder is there is checked when the source is built, once MongoDB is open, so a
+            # moved folder is a recorded and alerted stop (lib/jobs/stops.py), not a silent settings error.
+            folder = self.us_replay_dir
+            self.us_replay_dir = folder if folder.is_absolute() else PROJECT_ROOT / folder
         return self
 
     @model_validator(mode="after")
@@ -317,12 +317,9 @@ class Settings(BaseSettings):
         if "replay" in self.krx_sources and self.krx_replay_path is None:
             raise ValueError("KRX_SOURCES names 'replay': set KRX_REPLAY_PATH to a parquet or CSV panel file")
         if self.krx_replay_path is not None and "replay" in self.krx_sources:
+            # Whether the file is there is checked by ReplaySource, once MongoDB is open (a recorded stop).
             path = self.krx_replay_path
-            if not path.is_absolute():
-                path = PROJECT_ROOT / path
-            if not path.is_file():
-                raise ValueError(f"KRX_REPLAY_PATH: no file at {path}")
-            self.krx_replay_path = path
+            self.krx_replay_path = path if path.is_absolute() else PROJECT_ROOT / path
         return self
 
     @field_validator("telegram_chat_id", mode="after")

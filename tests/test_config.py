@@ -17,7 +17,6 @@ from tests.conftest import PANEL
         ({"krx_sources": "krx_openapi,yahoo"}, "setting KRX_SOURCES: unknown source 'yahoo'; choose from"),
         ({"krx_sources": ""}, "setting KRX_SOURCES: name at least one source"),
         ({"krx_sources": "replay"}, "KRX_SOURCES names 'replay': set KRX_REPLAY_PATH"),
-        ({"krx_sources": "replay", "krx_replay_path": "/nowhere/panel.parquet"}, "KRX_REPLAY_PATH: no file at"),
         ({"mongodb_uri": "postgres://localhost"}, "setting MONGODB_URI: must start with mongodb://"),
         ({"krx_extra_closed_days": "2025-13-01"}, "setting KRX_EXTRA_CLOSED_DAYS"),
         ({"market_cap_threshold_krw": -5}, "setting MARKET_CAP_THRESHOLD_KRW"),

@@ -67,7 +67,6 @@ def test_a_future_new_york_date_is_refused(make_settings, capsys):
     ("values", "message"),
     [
         ({"us_sources": "replay", "us_replay_dir": None}, "US_SOURCES names 'replay': set US_REPLAY_DIR"),
-        ({"us_sources": "replay", "us_replay_dir": "/nonexistent"}, "US_REPLAY_DIR: no folder at /nonexistent"),
         ({"us_sources": "yahoo"}, "unknown source 'yahoo'; choose from yfinance, replay"),
         ({"us_sector_etfs": "XLF"}, "'XLF' is not TICKER:Sector name"),
         ({"us_benchmark": "VOO"}, "US_BENCHMARK VOO must be one of US_BENCHMARK_ETFS"),

@@ -73,6 +73,8 @@ class ReplaySource(DailyMarketSource):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if not path.is_file():
+            raise ConfigError(f"KRX_REPLAY_PATH: no file at {path}; fix the path in .env")
         panel = read_panel(path)
         if panel.empty:
             raise ConfigError(f"KRX_REPLAY_PATH: {path.name} has no rows")

@@ -45,6 +45,8 @@ class UsReplaySource(UsSource):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        if not root.is_dir():
+            raise ConfigError(f"US_REPLAY_DIR: no folder at {root}; fix the path in .env")
         for folder in ("us_etf", "us_stocks", "etf_holdings"):
             if not (root / folder).is_dir():
                 raise ConfigError(f"US_REPLAY_DIR: {root} has no {folder}/ folder (see .env.example for the layout)")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 import daily_update
+import etf_pipeline
 import manual_setup
 from lib.jobs.stops import redact
 from lib.log import KST
@@ -71,13 +74,31 @@ def test_without_a_database_the_line_says_the_stop_is_not_recorded_or_alerted(ma
 
 def test_a_setting_that_does_not_load_says_so_rather_than_blaming_the_database(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)  # no .env here
-    for name, value in {"MONGODB_URI": "mongomock://", "KRX_SOURCES": "replay",
-                        "KRX_REPLAY_PATH": str(tmp_path / "moved.parquet")}.items():
+    for name, value in {"MONGODB_URI": "mongomock://", "KRX_SOURCES": "yahoo"}.items():
         monkeypatch.setenv(name, value)
     assert daily_update.main(["--today", "2024-09-03"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
-    assert f"ERROR KRX_REPLAY_PATH: no file at {tmp_path / 'moved.parquet'}" in line
+    assert "ERROR setting KRX_SOURCES: unknown source 'yahoo'" in line
     assert line.endswith("(not recorded, no alert sent: the settings did not load, so no database was opened)")
+
+
+@pytest.mark.parametrize("market", ["krx", "us"])
+def test_a_replay_file_or_folder_that_moved_is_a_recorded_stop_not_a_silent_settings_error(
+    market, make_settings, tmp_path, capsys
+):
+    gone = tmp_path / "moved"
+    if market == "krx":
+        settings = make_settings(krx_replay_path=gone)
+        script, line = daily_update, f"KRX_REPLAY_PATH: no file at {gone}"
+    else:
+        settings = make_settings(us_sources=["replay"], us_replay_dir=gone)
+        script, line = etf_pipeline, f"US_REPLAY_DIR: no folder at {gone}"
+    assert script.main(["--today", "2024-09-03"], settings=settings) == 2
+    [error] = [ln for ln in capsys.readouterr().err.splitlines() if " ERROR " in ln]
+    assert error.endswith(f"ERROR {line}; fix the path in .env")
+    job = script.__name__
+    run = Storage(get_client("mongomock://")).latest_run(job)
+    assert run["status"] == "failed" and run["exit_code"] == 2 and run["stopped_before_start"] is True
 
 
 def test_a_future_today_typed_at_a_terminal_is_refused_but_not_recorded_as_a_failed_run(make_settings, capsys):

@@ -47,7 +47,7 @@ def build_us_sources(settings: Settings, calendar: TradingCalendar) -> list[UsSo
         elif name == "replay":
             from lib.sources.us_replay import UsReplaySource
 
-            assert settings.us_replay_dir is not None  # checked by Settings
+            assert settings.us_replay_dir is not None  # Settings requires it; UsReplaySource checks the folder
             replay = UsReplaySource(settings.us_replay_dir)
             if settings.us_sources == ["replay"]:
                 _check_followed_files(settings, replay)

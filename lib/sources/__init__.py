@@ -44,7 +44,7 @@ def build_sources(settings: Settings) -> list[DailyMarketSource]:
         elif name == "replay":
             from lib.sources.replay import ReplaySource
 
-            assert settings.krx_replay_path is not None  # checked by Settings
+            assert settings.krx_replay_path is not None  # Settings requires it; ReplaySource checks the file
             sources.append(ReplaySource(settings.krx_replay_path))
     return sources
 

@@ -28,4 +28,4 @@ def test_a_one_market_file_is_checked_and_its_consolidation_reported(capsys):
 def test_a_missing_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert load_tool().main([str(tmp_path / "nope.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot read" in err[0]
+    assert len(err) == 1 and "no file at" in err[0]

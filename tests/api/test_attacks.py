@@ -250,7 +250,7 @@ def test_a_custom_screen_asked_through_ai_analysis_takes_a_compute_slot_and_the_
     # Custom parameters are computed before the AI limit is charged, so without the slots and the meter a key
     # whose model calls are used up could still make the server compute one screen after another (then 429).
     client = ai_client(Factory(reply(SUMMARY)), compute_slots=1, compute_rate_limit_per_hour=1)
-    body = {"prompt": "picks_ranking", "strategy_name": "adx_trend", "params": {"min_adx": 27.13}}
+    body = {"prompt": "picks_ranking", "strategy_name": "adx_trend", "params": {"min_adx": 26.71}}
     with client.app.state.compute_slots.slot("a screen held by the test"):
         busy = client.post("/ai/analysis", json=body, headers=AUTH)
     assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy" and busy.headers["Retry-After"]

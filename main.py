@@ -11,12 +11,16 @@ from fastapi import FastAPI
 from api.app import create_app
 from lib.config import load_settings
 from lib.errors import ConfigError
+from lib.storage.uri import checked_uri
 
 
 def build() -> FastAPI:
     """The app on the settings of .env and the environment."""
     try:
-        return create_app(load_settings())
+        settings = load_settings()
+        if settings.mongodb_uri_value:  # an invalid option value (tls=maybe) would be a 503 on every request
+            checked_uri(settings.mongodb_uri_value)
+        return create_app(settings)
     except ConfigError as exc:
         sys.stderr.write(f"stock-api: {exc}\n")
         raise SystemExit(2) from None

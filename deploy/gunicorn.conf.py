@@ -40,10 +40,13 @@ def on_starting(server):
     from lib.config import check_api_settings, load_settings
     from lib.errors import ConfigError
     from lib.log import setup_logging
+    from lib.storage.uri import checked_uri
 
     try:
         settings = load_settings()
         check_api_settings(settings)
+        if settings.mongodb_uri_value:  # an invalid option value (tls=maybe) would be a 503 on every request
+            checked_uri(settings.mongodb_uri_value)
         setup_logging("api", settings.log_level, settings.log_warnings_file)
     except ConfigError as exc:
         sys.stderr.write(f"stock-api: {exc}\n")

@@ -295,6 +295,19 @@ def test_a_short_api_key_stops_the_api_at_startup_with_one_line(tmp_path):
         assert "Traceback" not in run.stderr and "k" * 24 not in run.stderr
 
 
+def test_an_invalid_mongodb_uri_option_stops_the_api_at_startup_not_every_request(tmp_path):
+    env = _env(tmp_path, API_KEYS="k" * 24, API_BIND="127.0.0.1:0",
+               MONGODB_URI="mongodb://app:s3cret@127.0.0.1:1/?tls=maybe")
+    for command in (GUNICORN, [sys.executable, "-c", "import main"]):
+        run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, run.stderr
+        lines = [line for line in run.stderr.splitlines() if "stock-api:" in line]
+        assert lines == [
+            "stock-api: MONGODB_URI option tls: The value of tls must be 'true' or 'false'; fix it in .env"
+        ], run.stderr
+        assert "Traceback" not in run.stderr and "s3cret" not in run.stderr
+
+
 def test_under_gunicorn_each_request_is_one_log_line_with_its_duration(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -133,6 +133,15 @@ def spend_access(
 WINDOW_SECONDS = 3600
 
 
+def rate_limited(message: str, limit: int, retry_after: int, **details: int) -> ApiError:
+    """The 429 of an hourly limit (the AI model calls, the compute meter), with Retry-After."""
+    return ApiError(
+        429, message,
+        {"limit": limit, "window_seconds": WINDOW_SECONDS, "retry_after_seconds": retry_after, **details},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 class KeyBudget:
     """A key's model calls per hour (AI_RATE_LIMIT_PER_HOUR), counted in MongoDB so every worker shares them:
     a request reserves all the calls its models may make before asking any, and gets back the ones not made."""
@@ -149,14 +158,11 @@ class KeyBudget:
             return
         left = max(0, self.limit - self.storage.rate_limit_count(self.bucket, self.now, WINDOW_SECONDS))
         fewer = " or ask fewer models" if models > 1 else ""
-        raise ApiError(
-            429,
+        raise rate_limited(
             f"rate limit of {self.limit} model calls per hour reached for this key: this request may make {calls} "
             f"({models} model(s) x {self.attempts} attempts, LLM_PARSE_RETRIES re-asks included) and {left} "
             f"are left; retry in {retry_after} s{fewer}",
-            {"limit": self.limit, "window_seconds": WINDOW_SECONDS, "retry_after_seconds": retry_after,
-             "calls_needed": calls, "calls_left": left},
-            headers={"Retry-After": str(retry_after)},
+            self.limit, retry_after, calls_needed=calls, calls_left=left,
         )
 
     def refund(self, calls: int) -> None:
@@ -211,14 +217,13 @@ class ComputeAccess:
         """Take a slot (503 when none is free), then charge the client (429 over its budget), then compute."""
         with self.slots.slot(what):
             limit = self.settings.compute_rate_limit_per_hour
-            count, retry_after = self.storage.hit_rate_limit(f"compute:{self.ident}", self.now, 3600)
+            count, retry_after = self.storage.hit_rate_limit(f"compute:{self.ident}", self.now, WINDOW_SECONDS)
             if count > limit:
-                raise ApiError(
-                    429, f"limit of {limit} compute-heavy requests per hour reached for this client "
+                raise rate_limited(
+                    f"limit of {limit} compute-heavy requests per hour reached for this client "
                     f"(COMPUTE_RATE_LIMIT_PER_HOUR); retry in {retry_after} s, or use the default parameters "
                     "(stored answers, not metered)",
-                    {"limit": limit, "window_seconds": 3600, "retry_after_seconds": retry_after},
-                    headers={"Retry-After": str(retry_after)},
+                    limit, retry_after,
                 )
             yield
 

@@ -12,13 +12,12 @@ import datetime as dt
 import json
 import threading
 from collections import OrderedDict
-from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from api.deps import CalendarDep, ComputeAccess, ComputeDep, ComputeSlots, NowDep, RegistryDep, StorageDep, read_access
+from api.deps import CalendarDep, ComputeAccess, ComputeDep, NowDep, RegistryDep, StorageDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
 from api.screener_models import (
     PickOut,
@@ -201,12 +200,11 @@ def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
 
 _cache: OrderedDict[tuple[Any, ...], ScreenerResult] = OrderedDict()
 _cache_lock = threading.Lock()
-_compute_slots = ComputeSlots(2)  # for callers without the app's
 
 
 def screener_result(
     storage: Storage, calendar: Any, strategy: Strategy, params: BaseModel, day: dt.date,
-    compute: ComputeAccess | None = None,
+    compute: ComputeAccess,
 ) -> ScreenerResult:
     """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
     data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too). Computing
@@ -222,10 +220,7 @@ def screener_result(
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    guard: AbstractContextManager[None] = (
-        compute.guard("this screen") if compute is not None else _compute_slots.slot("this screen")
-    )
-    with guard:
+    with compute.guard("this screen"):
         result = _compute(storage, calendar, strategy, params, day)
     with _cache_lock:
         _cache[key] = result

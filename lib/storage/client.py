@@ -75,6 +75,11 @@ def _real_client(uri: str, timeout_seconds: float, operation_timeout_seconds: fl
         raise construction_error(exc, uri) from None
 
 
+def _short_reason(exc: PyMongoError) -> str:
+    """A driver error's host and reason: the driver appends its timeouts and whole topology description."""
+    return str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
+
+
 def reset_embedded_client() -> None:
     """Forget the embedded mongomock:// client (a fresh empty database), for tests."""
     with _clients_lock:
@@ -146,7 +151,7 @@ class StoreBase:
         the database's: the job runner's way to tell a stalled or lost server from a bug without pymongo."""
         if not isinstance(exc, PyMongoError):
             return None
-        reason = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
+        reason = _short_reason(exc)
         what = "did not answer in time" if exc.timeout else "failed"
         return TransientSourceError(
             f"MongoDB {what} during the run: {exc.__class__.__name__}: {reason}; try again later"
@@ -159,8 +164,7 @@ class StoreBase:
             with pymongo.timeout(timeout_seconds) if timeout_seconds else contextlib.nullcontext():
                 self.client.admin.command("ping")
         except PyMongoError as exc:
-            # The driver appends its timeouts and whole topology description: keep the host and the reason.
-            reason = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
+            reason = _short_reason(exc)
             if exc.timeout and not isinstance(exc, ServerSelectionTimeoutError):
                 raise TransientSourceError(
                     f"MongoDB did not answer in time: {exc.__class__.__name__}: {reason}; the server accepts "

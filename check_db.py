@@ -14,8 +14,8 @@ import sys
 from lib.cli import add_today_argument, read_only_script
 from lib.config import Settings
 from lib.log import KST
-from lib.status import gather
-from lib.status_view import render_text, to_json
+from lib.ops.status import gather
+from lib.ops.status_view import render_text, to_json
 from lib.storage import Storage
 
 JOB = "check_db"

@@ -11,11 +11,11 @@ import datetime as dt
 import functools
 import sys
 
-from lib.calendar import TradingCalendar
+from lib.analysis.screener import discover
 from lib.cli import read_only_script, run_script
 from lib.config import Settings
-from lib.jobs.cleanup import cleanup, plan, render_plan
-from lib.screener import discover
+from lib.ops.cleanup import cleanup, plan, render_plan
+from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 
 JOB = "cleanup"

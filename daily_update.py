@@ -8,7 +8,7 @@ import sys
 
 from lib.cli import add_today_argument, parse_day, run_script
 from lib.config import Settings
-from lib.jobs.collect import daily_update
+from lib.spine.catchup import daily_update
 
 JOB = "daily_update"
 

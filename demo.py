@@ -25,12 +25,12 @@ import etf_pipeline
 import hourly_analysis
 import manual_setup
 import monthly_rebalance
+from lib.analysis.screener import Pick, Strategy, discover, screen
 from lib.config import PROJECT_ROOT, Settings, load_settings
 from lib.display import count, duration, krw, pad, table, width
 from lib.errors import ConfigError
-from lib.etf.marks import marks_text, performance_summary
-from lib.markets.krx import krx_calendar
-from lib.screener import Pick, Strategy, discover, screen
+from lib.markets.krx.market import krx_calendar
+from lib.markets.us.etf.marks import marks_text, performance_summary
 from lib.storage import Storage, get_client
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"

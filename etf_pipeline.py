@@ -11,8 +11,8 @@ import sys
 
 from lib.cli import add_today_argument, parse_day, run_script
 from lib.config import Settings
-from lib.jobs.etf import etf_pipeline
-from lib.markets.us import us_market
+from lib.markets.us.market import us_market
+from lib.markets.us.pipeline import etf_pipeline
 
 JOB = "etf_pipeline"
 

@@ -6,10 +6,10 @@ import argparse
 import datetime as dt
 import sys
 
+from lib.analysis.job import hourly_analysis
+from lib.analysis.screener import discover
 from lib.cli import add_today_argument, run_script
 from lib.config import Settings
-from lib.jobs.analysis import hourly_analysis
-from lib.screener import discover
 
 JOB = "hourly_analysis"
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from lib.cli import add_today_argument, progress_bars, run_script
 from lib.config import Settings
-from lib.jobs.collect import manual_setup
-from lib.jobs.runner import JobContext
-from lib.markets import Market
+from lib.spine.catchup import manual_setup
+from lib.spine.market import Market
+from lib.spine.runner import JobContext
 
 JOB = "manual_setup"
 

@@ -10,9 +10,9 @@ import sys
 
 from lib.cli import parse_day, run_script
 from lib.config import Settings
-from lib.jobs.etf import EtfPlan
-from lib.jobs.rebalance import monthly_rebalance
-from lib.markets.us import us_market
+from lib.markets.us.market import us_market
+from lib.markets.us.pipeline import EtfPlan
+from lib.markets.us.rebalance_job import monthly_rebalance
 
 JOB = "monthly_rebalance"
 

@@ -24,12 +24,12 @@ from api.errors import ApiError, clip, error_responses, not_found
 from api.screener import TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
 from api.types import IsoDate, UtcDateTime
-from lib.ai import analysis_data, run_models
+from lib.ai.analyse import analysis_data, run_models
+from lib.ai.llm import DEFAULT_MODELS, LlmNotConfigured, ModelSpec, allowed_models
+from lib.ai.prompts import PromptRegistry, StrategyData
+from lib.analysis.screener import Registry
 from lib.config import Settings
 from lib.errors import ConfigError
-from lib.llm import DEFAULT_MODELS, LlmNotConfigured, ModelSpec, allowed_models
-from lib.prompts import PromptRegistry, StrategyData
-from lib.screener import Registry
 from lib.storage import Storage
 
 router = APIRouter(tags=["ai"])

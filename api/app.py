@@ -15,12 +15,12 @@ from api import screener as screener_routes
 from api.deps import ComputeSlots
 from api.errors import install_error_handlers
 from api.middleware import install_middleware
-from lib.calendar import TradingCalendar
+from lib.ai.llm import build_chat_model
+from lib.ai.prompts import PromptRegistry, discover_prompts
+from lib.analysis.screener import Registry, discover
 from lib.config import Settings, check_api_settings, load_settings
-from lib.llm import build_chat_model
 from lib.log import get_logger
-from lib.prompts import PromptRegistry, discover_prompts
-from lib.screener import Registry, discover
+from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 
 DESCRIPTION = """Reads what the cron jobs computed: the KRX universe, each stock's bars and indicators, the

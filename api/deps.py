@@ -15,11 +15,11 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.errors import ApiError
-from lib.calendar import TradingCalendar
+from lib.analysis.screener import Registry
 from lib.config import Settings
 from lib.errors import ConfigError, TransientSourceError
 from lib.log import KST, get_logger
-from lib.screener import Registry
+from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage, get_client
 
 log = get_logger("api")

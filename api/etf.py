@@ -21,8 +21,8 @@ from api.etf_models import HoldingsResponse, MonthlyResponse, PortfolioHistory, 
 from api.types import IsoDate
 from lib.config import Settings
 from lib.errors import ConfigError
-from lib.etf.marks import performance_summary
-from lib.markets.us import us_calendar
+from lib.markets.us.etf.marks import performance_summary
+from lib.markets.us.market import us_calendar
 
 router = APIRouter(tags=["etf"], dependencies=[Depends(read_access)])
 

@@ -16,10 +16,10 @@ from pymongo.errors import PyMongoError
 from api.deps import NowDep, SettingsDep, caller_key, get_storage
 from api.errors import clip, error_responses
 from api.types import UtcDateTime
-from lib.calendar import TradingCalendar
 from lib.config import Settings
 from lib.errors import PipelineError
-from lib.status import MarketInfo, expected_markets, known_markets, market_of
+from lib.ops.status import MarketInfo, expected_markets, known_markets, market_of
+from lib.spine.calendar import TradingCalendar
 from lib.storage import DAY_JOB, Storage
 
 router = APIRouter(tags=["health"])

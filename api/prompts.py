@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import read_access
 from api.errors import error_responses
-from lib.prompts import PromptRegistry
+from lib.ai.prompts import PromptRegistry
 
 router = APIRouter(tags=["ai"], dependencies=[Depends(read_access)])
 

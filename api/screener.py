@@ -28,10 +28,10 @@ from api.screener_models import (
     TrackRecord,
 )
 from api.types import IsoDate
-from lib.calendar import from_stored
+from lib.analysis.history import analysis_history, stored_history
+from lib.analysis.screener import Registry, Strategy, screen_history
 from lib.errors import ConfigError
-from lib.history import analysis_history, stored_history
-from lib.screener import Registry, Strategy, screen_history
+from lib.spine.calendar import from_stored
 from lib.storage import Storage
 
 RESERVED = ("strategy_name", "date")

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep, read_access, require_key
 from api.errors import error_responses
-from lib.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, QuarantineStatus, gather
-from lib.status_view import to_plain
+from lib.ops.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, QuarantineStatus, gather
+from lib.ops.status_view import to_plain
 from lib.storage import CollectionSize
 
 router = APIRouter(tags=["health"], dependencies=[Depends(read_access)])

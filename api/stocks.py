@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import CalendarDep, StorageDep, read_access
 from api.errors import error_responses, not_found
-from lib.calendar import from_stored
-from lib.cross_section import measure_columns
-from lib.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
+from lib.analysis.cross_section import measure_columns
+from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
+from lib.spine.calendar import from_stored
 
 router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
 

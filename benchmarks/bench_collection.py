@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mongomock_ng  # noqa: E402
 import pymongo  # noqa: E402
 
-from lib.bars import bars_from_day  # noqa: E402
-from lib.calendar import TradingCalendar  # noqa: E402
 from lib.config import PROJECT_ROOT, load_settings  # noqa: E402
 from lib.log import KST, setup_logging  # noqa: E402
-from lib.sources import MARKETS, Request, build_chain  # noqa: E402
-from lib.sources.replay import ReplaySource  # noqa: E402
+from lib.markets.krx.bars import bars_from_day  # noqa: E402
+from lib.markets.krx.replay import ReplaySource  # noqa: E402
+from lib.markets.krx.sources import MARKETS, Request, build_chain  # noqa: E402
+from lib.spine.calendar import TradingCalendar  # noqa: E402
 from lib.storage import Storage  # noqa: E402
 from tests.helpers import run_collection  # noqa: E402
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lib.cross_section import adjusted_bars, compute_measures, discover_measures, market_panel  # noqa: E402
+from lib.analysis.cross_section import adjusted_bars, compute_measures, discover_measures, market_panel  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "krx_sample.parquet"
 TICKERS, SESSIONS = 2300, 300

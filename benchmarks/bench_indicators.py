@@ -1,4 +1,4 @@
-"""Benchmark: the full indicator set for 1,300 tickers x 300 sessions through lib.indicators, next to calling
+"""Benchmark: the full indicator set for 1,300 tickers x 300 sessions through lib.analysis.indicators, next to calling
 TA-Lib directly on the same arrays in the same run (target: within 3x), and pandas-ta (talib=False) on a
 subset for reference; prints peak memory too. Prints figures; asserts nothing.
 
@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import talib  # noqa: E402
 
-from lib.indicators import compute_many  # noqa: E402
+from lib.analysis.indicators import compute_many  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "krx_sample.parquet"
 TICKERS, SESSIONS = 1300, 300
@@ -91,7 +91,7 @@ def main() -> int:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"{len(frames)} tickers x {SESSIONS} sessions: {len(result)} rows x {len(result.columns)} columns")
-    print(f"lib.indicators.compute_many  : {ours:6.3f} s  (halted days removed, one frame out)")
+    print(f"lib.analysis.indicators.compute_many  : {ours:6.3f} s  (halted days removed, one frame out)")
     print(f"TA-Lib called directly       : {direct:6.3f} s  (ratio {ours / direct:.2f}x, target <= 3x)")
     print(f"pandas-ta talib=False (11 of the indicators, extrapolated from 50 tickers): {pta:6.2f} s")
     print(f"peak Python memory while computing all tickers: {peak / 2**20:.1f} MiB")

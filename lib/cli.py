@@ -9,14 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import tzinfo
 
-from lib.calendar import TradingCalendar
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
-from lib.jobs.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
-from lib.jobs.stops import record_stop, redact
 from lib.log import KST, get_logger, setup_logging
-from lib.markets import Market
-from lib.markets.krx import krx_calendar, krx_market
+from lib.markets.krx.market import krx_calendar, krx_market
+from lib.spine.calendar import TradingCalendar
+from lib.spine.market import Market
+from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
+from lib.spine.stops import record_stop, redact
 from lib.storage import Storage, get_client
 from lib.storage.client import CONNECT_TIMEOUT_SECONDS
 
@@ -113,7 +113,7 @@ def run_script(
     collector, built by `market` from the settings), then the job under its lock (default: the market's
     collection lock). `clock` is the script's wall clock (aware UTC). Any problem before the job starts is one
     log line and an exit code; once the database is open it is also recorded as a failed run of the job and
-    alerted like one (lib/jobs/stops.py), so a cron run that stops for a human tells the owner."""
+    alerted like one (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
     setup_logging(job)
     storage: Storage | None = None
     tried_storage = False

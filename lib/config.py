@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_warnings_file: Path | None = None
 
-    # Retention, in days (0 keeps forever); see lib/jobs/cleanup.py for what each kind protects.
+    # Retention, in days (0 keeps forever); see lib/ops/cleanup.py for what each kind protects.
     retention_prices_days: int = Field(default=0, ge=0, le=100_000)
     retention_screening_days: int = Field(default=365, ge=0, le=100_000)
     retention_runs_days: int = Field(default=90, ge=0, le=100_000)
@@ -307,7 +307,7 @@ class Settings(BaseSettings):
             if self.us_replay_dir is None:
                 raise ValueError("US_SOURCES names 'replay': set US_REPLAY_DIR to a folder like data/sample/us")
             # Whether the folder is there is checked when the source is built, once MongoDB is open, so a
-            # moved folder is a recorded and alerted stop (lib/jobs/stops.py), not a silent settings error.
+            # moved folder is a recorded and alerted stop (lib/spine/stops.py), not a silent settings error.
             folder = self.us_replay_dir
             self.us_replay_dir = folder if folder.is_absolute() else PROJECT_ROOT / folder
         return self

@@ -1,1 +1,1 @@
-"""Cross-sectional measures: one module per measure, discovered from this folder (see lib/cross_section.py)."""
+"""Cross-sectional measures: one module per measure, discovered from this folder (see lib/analysis/cross_section.py)."""

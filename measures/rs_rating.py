@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lib.cross_section import MarketPanel, Measure
+from lib.analysis.cross_section import MarketPanel, Measure
 
 # (sessions back, weight): 3, 6, 9 and 12 months of KRX sessions.
 PERIODS = ((63, 0.4), (126, 0.2), (189, 0.2), (252, 0.2))

@@ -1,1 +1,1 @@
-"""LLM analysis prompts: one module per prompt, discovered from this folder (see lib/prompts.py)."""
+"""LLM analysis prompts: one module per prompt, discovered from this folder (see lib/ai/prompts.py)."""

@@ -7,7 +7,7 @@ from typing import Literal
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
-from lib.prompts import UNTRUSTED_RULE, AnalysisData, Prompt, data_block, stock_brief, tickers_exactly
+from lib.ai.prompts import UNTRUSTED_RULE, AnalysisData, Prompt, data_block, stock_brief, tickers_exactly
 
 
 class Input(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from lib.screener import Strategy
+from lib.analysis.screener import Strategy
 
 
 class Params(BaseModel):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.analysis.screener import Strategy, crossed_above
 from lib.display import krw
-from lib.screener import Strategy, crossed_above
 
 
 class Params(BaseModel):

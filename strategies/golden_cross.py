@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lib.analysis.screener import SmaPairParams, Strategy, crossed_above, within
 from lib.display import krw
-from lib.screener import SmaPairParams, Strategy, crossed_above, within
 
 Params = SmaPairParams
 

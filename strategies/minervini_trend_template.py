@@ -8,8 +8,8 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lib.analysis.screener import Strategy
 from lib.display import krw
-from lib.screener import Strategy
 
 
 class Params(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from lib.screener import Strategy, crossed_above
+from lib.analysis.screener import Strategy, crossed_above
 
 
 class Params(BaseModel):

@@ -8,17 +8,17 @@ from typing import Any
 
 import pandas as pd
 
-from lib.calendar import TradingCalendar
+from lib.analysis.cross_section import compute_measures, discover_measures, market_panel
+from lib.analysis.indicators import compute_many
 from lib.config import Settings
-from lib.cross_section import compute_measures, discover_measures, market_panel
-from lib.indicators import compute_many
-from lib.jobs.collect import daily_update, manual_setup
-from lib.jobs.runner import run_job
 from lib.log import KST
-from lib.markets.krx import krx_market
-from lib.sources import SourceChain, build_chain
-from lib.sources.base import DailyMarketSource, Query
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.market import krx_market
+from lib.markets.krx.replay import ReplaySource
+from lib.markets.krx.source_base import DailyMarketSource, Query
+from lib.markets.krx.sources import SourceChain, build_chain
+from lib.spine.calendar import TradingCalendar
+from lib.spine.catchup import daily_update, manual_setup
+from lib.spine.runner import run_job
 from lib.storage import Storage
 
 
@@ -108,8 +108,8 @@ def run_analysis(
     calendar: TradingCalendar | None = None,
 ) -> int:
     """Run hourly_analysis as the script does, on this storage, source chain, clock (and calendar)."""
-    from lib.jobs.analysis import hourly_analysis
-    from lib.screener import discover
+    from lib.analysis.job import hourly_analysis
+    from lib.analysis.screener import discover
 
     chain = chain or build_chain(settings, sleep=lambda _s: None)
     calendar = calendar or TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
@@ -135,9 +135,9 @@ def new_york(day: dt.date, hour: int = 18, minute: int = 0) -> dt.datetime:
 
 def us_test_market(settings: Settings, sources: list[Any] | None = None, calendar: Any = None) -> Any:
     """The US market as the scripts build it, with these sources (default: the configured ones) and no pauses."""
-    from lib.jobs.etf import EtfPlan
-    from lib.markets import Market
-    from lib.markets.us import UsCollector, build_us_chain, build_us_sources, us_calendar, us_market
+    from lib.markets.us.market import UsCollector, build_us_chain, build_us_sources, us_calendar, us_market
+    from lib.markets.us.pipeline import EtfPlan
+    from lib.spine.market import Market
 
     if sources is None and calendar is None:
         return us_market(settings, sleep=lambda _s: None)
@@ -157,7 +157,7 @@ def run_etf(
     market: Any = None,
 ) -> int:
     """Run etf_pipeline as the script does, on this storage, market and clock."""
-    from lib.jobs.etf import etf_pipeline
+    from lib.markets.us.pipeline import etf_pipeline
 
     market = market or us_test_market(settings)
     code = run_job("etf_pipeline", settings, storage, as_of, clock, lambda ctx: etf_pipeline(ctx, market),
@@ -171,8 +171,8 @@ def run_rebalance(
     storage: Storage, settings: Settings, as_of: dt.datetime, clock: Callable[[], dt.datetime], force: bool = False
 ) -> int:
     """Run monthly_rebalance as the script does."""
-    from lib.jobs.etf import EtfPlan
-    from lib.jobs.rebalance import monthly_rebalance
+    from lib.markets.us.pipeline import EtfPlan
+    from lib.markets.us.rebalance_job import monthly_rebalance
 
     market = us_test_market(settings)
     plan = EtfPlan.from_settings(settings)

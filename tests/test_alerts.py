@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 import daily_update
-import lib.alerts
+import lib.ops.alerts
 import manual_setup
-from lib.alerts import alert_after_job
-from lib.calendar import TradingCalendar
 from lib.errors import SourceBlockedError
-from lib.sources import SourceChain
-from lib.sources.base import COLUMNS
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.replay import ReplaySource
+from lib.markets.krx.source_base import COLUMNS
+from lib.markets.krx.sources import SourceChain
+from lib.ops.alerts import alert_after_job
+from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage, get_client
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection
@@ -112,7 +112,7 @@ def test_a_failing_channel_never_fails_the_job_and_is_retried_until_it_delivers(
 
 
 def test_an_unreachable_channel_gives_up_after_the_attempts_and_check_db_shows_it(storage, make_settings, clock):
-    from lib.status import gather
+    from lib.ops.status import gather
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
@@ -248,7 +248,7 @@ def test_an_alert_step_that_breaks_leaves_the_jobs_exit_code_alone(make_settings
     def broken(*_args, **_kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(lib.alerts, "evaluate", broken)
+    monkeypatch.setattr(lib.ops.alerts, "evaluate", broken)
     settings = make_settings(setup_history_sessions=3, telegram_bot_token=TOKEN, telegram_chat_id=CHAT,
                              telegram_api_url=stub.url)
     assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0

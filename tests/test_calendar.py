@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from lib.calendar import TradingCalendar
 from lib.errors import ConfigError
+from lib.spine.calendar import TradingCalendar
 
 D = dt.date
 
@@ -49,7 +49,7 @@ def test_concurrent_first_use_builds_the_exchange_calendar_once(monkeypatch):
 
     import exchange_calendars
 
-    from lib import calendar as module
+    import lib.spine.calendar as module
 
     real = exchange_calendars.get_calendar
     calls = []

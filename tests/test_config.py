@@ -66,7 +66,7 @@ def test_a_blank_secret_is_an_unset_secret(tmp_path):
 
 
 def test_the_open_api_is_never_called_with_a_blank_key(tmp_path):
-    from lib.sources import build_sources
+    from lib.markets.krx.sources import build_sources
 
     env = tmp_path / ".env"
     env.write_text("KRX_OPENAPI_KEY=\n")  # what `cp .env.example .env` leaves

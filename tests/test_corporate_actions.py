@@ -17,13 +17,13 @@ import pytest
 import talib
 import yaml
 
-from lib.bars import bars_by_ticker
-from lib.calendar import TradingCalendar, to_utc_midnight
-from lib.corporate_actions import back_adjust, derive_actions
-from lib.jobs.analysis import analyse_ticker
-from lib.quarantine import prior_closes, screen_days
-from lib.sources.base import COLUMNS, Query, number, validate_market_day
-from lib.sources.krx import base_price
+from lib.analysis.corporate_actions import back_adjust, derive_actions
+from lib.analysis.job import analyse_ticker
+from lib.markets.krx.bars import bars_by_ticker
+from lib.markets.krx.outblock import base_price
+from lib.markets.krx.quarantine import prior_closes, screen_days
+from lib.markets.krx.source_base import COLUMNS, Query, number, validate_market_day
+from lib.spine.calendar import TradingCalendar, to_utc_midnight
 from tests.conftest import FIXTURES
 from tests.test_indicators import expected
 

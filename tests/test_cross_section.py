@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.cross_section import (
+from lib.analysis.cross_section import (
     MarketPanel,
     Measure,
     adjusted_bars,
@@ -153,12 +153,12 @@ def test_a_broken_measure_module_is_reported_and_skipped(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "broken.py").write_text("raise RuntimeError('boom')\n")
     (package / "clash.py").write_text(textwrap.dedent('''
-        from lib.cross_section import Measure
+        from lib.analysis.cross_section import Measure
         MEASURE = Measure(name="clash", description="Uses a reserved name", columns=("close",), lookback=1,
                           compute=lambda panel: {"close": panel.close})
     '''))
     (package / "good.py").write_text(textwrap.dedent('''
-        from lib.cross_section import Measure
+        from lib.analysis.cross_section import Measure
         MEASURE = Measure(name="cap_rank", description="Market cap percentile", columns=("cap_rank",), lookback=0,
                           compute=lambda panel: {"cap_rank": panel.market_cap.rank(axis=1, pct=True)})
     '''))

@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from lib.daily_picks import compute_daily_picks, days_to_compute
-from lib.screener import Registry, discover, picks_on, track_record
+from lib.analysis.daily_picks import compute_daily_picks, days_to_compute
+from lib.analysis.screener import Registry, discover, picks_on, track_record
 from tests.test_screener import rows  # noqa: F401 - the indicator rows of the real panel
 
 REGISTRY = discover()

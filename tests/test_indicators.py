@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import talib
 
-from lib.indicators import INDICATOR_COLUMNS, compute_frame
+from lib.analysis.indicators import INDICATOR_COLUMNS, compute_frame
 from tests.conftest import PANEL
 
 # Large caps, stocks with trading halts (000040, 001530), a KOSDAQ issue.

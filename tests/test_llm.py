@@ -10,8 +10,8 @@ import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
+from lib.ai.llm import LlmNotConfigured, ModelSpec, ProviderError, UnparseableReply, build_chat_model, structured_call
 from lib.config import load_settings
-from lib.llm import LlmNotConfigured, ModelSpec, ProviderError, UnparseableReply, build_chat_model, structured_call
 from tests.llm_fakes import ProviderStub, fake_model, gemini_body, openai_body, reply
 
 

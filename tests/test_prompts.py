@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from pydantic import BaseModel
 
-from lib.prompts import (
+from lib.ai.prompts import (
     UNTRUSTED_RULE,
     AnalysisData,
     PickData,
@@ -95,7 +95,7 @@ def test_a_broken_prompt_module_is_reported_and_skipped(tmp_path, monkeypatch):
     (package / "mismatch.py").write_text(textwrap.dedent('''
         from langchain_core.prompts import ChatPromptTemplate
         from pydantic import BaseModel
-        from lib.prompts import Prompt
+        from lib.ai.prompts import Prompt
 
         class In(BaseModel):
             other: str
@@ -110,7 +110,7 @@ def test_a_broken_prompt_module_is_reported_and_skipped(tmp_path, monkeypatch):
     (package / "trusting.py").write_text(textwrap.dedent('''
         from langchain_core.prompts import ChatPromptTemplate
         from pydantic import BaseModel
-        from lib.prompts import Prompt
+        from lib.ai.prompts import Prompt
 
         class In(BaseModel):
             stocks: str

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lib.quarantine import PriorClose, daily_limit, screen_days
-from lib.sources.base import Query, validate_market_day
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.quarantine import PriorClose, daily_limit, screen_days
+from lib.markets.krx.replay import ReplaySource
+from lib.markets.krx.source_base import Query, validate_market_day
 from tests.api.conftest import api_settings
 from tests.conftest import FIXTURES, PANEL
 from tests.helpers import evening, run_analysis, run_collection

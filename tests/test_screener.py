@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.analysis.screener import Strategy, _signals, discover, episode_starts, picks_on, track_record
 from lib.errors import ConfigError
-from lib.screener import Strategy, _signals, discover, episode_starts, picks_on, track_record
 from tests.conftest import PANEL
 from tests.helpers import analysis_rows
 
@@ -79,7 +79,7 @@ def test_a_broken_strategy_module_is_reported_and_skipped(tmp_path, monkeypatch)
     (package / "good.py").write_text(textwrap.dedent('''
         import pandas as pd
         from pydantic import BaseModel, Field
-        from lib.screener import Strategy
+        from lib.analysis.screener import Strategy
 
         class Params(BaseModel):
             level: float = Field(1.0, ge=0, le=10, description="level")

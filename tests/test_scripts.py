@@ -81,8 +81,8 @@ def test_the_demo_checks_the_strategy_before_running_anything(capsys):
 
 
 def test_picks_show_close_and_change_aligned_by_display_width_with_korean_names(storage):
+    from lib.analysis.screener import Pick
     from lib.display import table, width
-    from lib.screener import Pick
 
     day = dt.date(2025, 6, 16)
     bars = {"079550": (526_000, 554_000), "011200": (24_200, 24_300)}

@@ -10,7 +10,7 @@ import daily_update
 import hourly_analysis
 import manual_setup
 from lib.display import width
-from lib.status import gather
+from lib.ops.status import gather
 from lib.storage import Storage, get_client
 from tests.helpers import evening, run_analysis, run_collection
 
@@ -124,7 +124,7 @@ def test_every_market_with_day_records_shows_up_even_without_a_known_calendar(st
     us = next(m for m in status.markets if m.job_name == "us_etf")
     assert (us.first_day, us.last_day, us.completed, us.holes) == (D(2025, 6, 12), D(2025, 6, 13), 2, None)
     assert "us_etf" in {j.job_name for j in status.jobs}
-    from lib.status_view import render_text
+    from lib.ops.status_view import render_text
 
     assert "missing       calendar unknown" in render_text(status)
 

@@ -11,8 +11,8 @@ import check_db
 import daily_update
 import hourly_analysis
 import manual_setup
-from lib.status import JobRun, MarketStatus, known_markets
-from lib.status_heal import mark_healed
+from lib.ops.status import JobRun, MarketStatus, known_markets
+from lib.ops.status_heal import mark_healed
 from tests.conftest import PANEL
 
 D = dt.date

@@ -9,7 +9,7 @@ import uuid
 import mongomock_ng
 import pytest
 
-from lib.calendar import to_utc_midnight
+from lib.spine.calendar import to_utc_midnight
 from lib.storage import Storage, get_client
 from tests.conftest import real_mongodb_uri
 

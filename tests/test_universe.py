@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from lib.universe import is_common_stock, plan_universe
+from lib.markets.krx.universe import is_common_stock, plan_universe
 
 DAY = dt.date(2025, 6, 16)
 

@@ -15,8 +15,8 @@ import etf_pipeline
 import monthly_rebalance
 from lib.config import load_settings
 from lib.errors import ConfigError
-from lib.etf.rebalance import last_sunday
-from lib.markets.us import us_market
+from lib.markets.us.etf.rebalance import last_sunday
+from lib.markets.us.market import us_market
 from tests.conftest import US_SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from lib.config import PROJECT_ROOT
-from lib.sources.us import yahoo_symbol
+from lib.markets.us.sources import yahoo_symbol
 
 US_SAMPLE = PROJECT_ROOT / "data" / "sample" / "us"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError  # noqa: E402
-from lib.quarantine import screen_days  # noqa: E402
-from lib.sources.base import MARKETS, Query, validate_market_day  # noqa: E402
-from lib.sources.replay import ReplaySource, read_panel  # noqa: E402
+from lib.markets.krx.quarantine import screen_days  # noqa: E402
+from lib.markets.krx.replay import ReplaySource, read_panel  # noqa: E402
+from lib.markets.krx.source_base import MARKETS, Query, validate_market_day  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.calendar import to_utc_midnight
+from lib.spine.calendar import to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds
 
 SCREENING = "screening_index"

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.calendar import from_stored, to_utc_midnight
+from lib.spine.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds
 
 RECENT = dt.timedelta(days=31)  # a listed stock has a bar every session, halted or not

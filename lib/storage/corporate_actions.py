@@ -1,4 +1,4 @@
-"""system_info.corporate_actions: the adjustment events derived from stored bars (lib/corporate_actions.py),
+"""system_info.corporate_actions: the adjustment events derived from stored bars (lib/analysis/corporate_actions.py),
 one document per ticker and ex-date, `_id` = "TICKER:YYYY-MM-DD". Rewritten for a ticker each time it is
 analysed, so they are always the factors its stock_analyzed rows were computed with."""
 

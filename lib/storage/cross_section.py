@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
 
-from lib.calendar import to_utc_midnight
+from lib.spine.calendar import to_utc_midnight
 from lib.storage.client import StoreBase
 
 

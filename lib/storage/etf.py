@@ -5,7 +5,7 @@ collected_meta_stock, analytics_trending_etfs, analytics_portfolio_allocation (o
 analytics_monthly_portfolio (one per month), logs_rejected_records. Keys are the natural unique keys of the
 seed's tables written into `_id`, so a day's rows cannot be stored twice and every write is idempotent.
 `pipeline_recompute` is the pipeline's own memory of bars written for sessions whose derived rows were already
-computed (lib/jobs/etf_recompute.py), kept until those rows are computed again."""
+computed (lib/markets/us/recompute.py), kept until those rows are computed again."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
-from lib.calendar import from_stored, to_utc_midnight
+from lib.spine.calendar import from_stored, to_utc_midnight
 from lib.storage.client import day_bounds, naive_utc
 from lib.storage.etf_holdings import HOLDINGS, HoldingsStore
 from lib.storage.units import DIGEST, SIZE, is_complete, with_unit, without_unit
@@ -32,7 +32,7 @@ PORTFOLIOS = "analytics_portfolio_allocation"
 MONTHLY = "analytics_monthly_portfolio"
 REJECTED = "logs_rejected_records"
 RECOMPUTE = "pipeline_recompute"
-# A past portfolio's point-in-time mark and concentration (lib/etf/marks.py), read with its performance.
+# A past portfolio's point-in-time mark and concentration (lib/markets/us/etf/marks.py), read with its performance.
 MARK_FIELDS = {"holdings_known": 1, "holdings_as_of": 1, "holdings_stale": 1, "concentration": 1}
 
 # Called with every bar about to be stored next to the stored one it replaces (None: new) and each ticker's

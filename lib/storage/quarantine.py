@@ -1,5 +1,6 @@
-"""system_info.quarantine: bars kept out of stock_data because KRX's rules do not allow them (lib/quarantine.py),
-each as the document it would have been, with the reason. `_id` = "TICKER:YYYY-MM-DD"."""
+"""system_info.quarantine: bars kept out of stock_data because KRX's rules do not allow them
+(lib/markets/krx/quarantine.py), each as the document it would have been, with the reason.
+`_id` = "TICKER:YYYY-MM-DD"."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 
-from lib.calendar import from_stored, to_utc_midnight
+from lib.spine.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lib.llm import ModelSpec
+from lib.ai.llm import ModelSpec
 from tests.api.conftest import KEY, NOW, api_settings
 from tests.llm_fakes import fake_model, reply
 

@@ -16,9 +16,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from api.app import create_app
-from lib.calendar import TradingCalendar
 from lib.config import load_settings
 from lib.log import KST
+from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 from tests.api.conftest import KEY
 from tests.browser import chromium, live_server, require_browser, screenshot, wait_for

@@ -10,7 +10,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lib.calendar import from_stored
+from lib.spine.calendar import from_stored
 from lib.storage import close_clients
 from tests.api.conftest import KEY, NOW, api_settings
 from tests.fake_mongo import StalledMongo, within

@@ -7,8 +7,8 @@ import typing
 
 import pytest
 
+from lib.analysis.screener import analysis_frames, discover, track_record
 from lib.errors import ConfigError
-from lib.screener import analysis_frames, discover, track_record
 
 REGISTRY = discover()
 
@@ -219,7 +219,7 @@ def test_stored_picks_carry_their_change_and_older_stored_picks_still_get_it(cli
 
 def test_a_custom_screen_reads_the_column_wise_copies_and_answers_what_the_rows_say(analysed, monkeypatch):
     from api import screener as routes
-    from lib.calendar import TradingCalendar
+    from lib.spine.calendar import TradingCalendar
 
     strategy, day = REGISTRY["minervini_trend_template"], dt.date(2024, 12, 20)
     params = strategy.parse_params({"min_rs_rating": 0, "within_high": 0.4})

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from lib.etf.marks import concentration, holdings_marks, marks_text, merged_marks, performance_summary
+from lib.markets.us.etf.marks import concentration, holdings_marks, marks_text, merged_marks, performance_summary
 
 D = dt.date
 

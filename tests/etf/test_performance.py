@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from lib.etf.performance import realised
+from lib.markets.us.etf.performance import realised
 
 D = dt.date
 SPAN = [D(2025, 7, 31), D(2025, 8, 1), D(2025, 8, 4)]

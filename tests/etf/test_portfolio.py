@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
+from lib.markets.us.etf.portfolio import Holding, StockFacts, Trending, build_portfolio, top_holdings
 
 # 2025-07-31, 10 sessions (from 2025-07-17): XLU and XLC trend. Real closes and shares (us_stocks/).
 CEG = 347.421143 / 307.709015 - 1  # +12.91%, XLU's best top-5 holding

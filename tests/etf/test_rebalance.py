@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from lib.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios, score
+from lib.markets.us.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios, score
 
 
 @pytest.mark.parametrize(

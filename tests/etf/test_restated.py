@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lib.calendar import to_utc_midnight
-from lib.etf.restated import stale_marks
+from lib.markets.us.etf.restated import stale_marks
+from lib.spine.calendar import to_utc_midnight
 
 D = dt.date
 

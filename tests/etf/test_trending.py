@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from lib.calendar import TradingCalendar
-from lib.etf.trending import n_session_return, trending_table
+from lib.markets.us.etf.trending import n_session_return, trending_table
+from lib.spine.calendar import TradingCalendar
 
 D = dt.date
 # Real closes (us_etf/*.csv): 2025-07-02 is 20 sessions before 2025-07-31, 07-17 ten, 07-24 five.

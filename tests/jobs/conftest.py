@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.replay import ReplaySource
 from tests.conftest import PANEL
 
 

@@ -8,8 +8,8 @@ import logging
 import pandas as pd
 import pytest
 
-from lib.indicators import compute_frame
-from lib.sources.replay import ReplaySource
+from lib.analysis.indicators import compute_frame
+from lib.markets.krx.replay import ReplaySource
 from tests.batch_cut import BatchCut, copy_store, cut_points
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection, snapshot
@@ -91,9 +91,9 @@ def test_the_deadline_stops_a_run_cleanly(collected, make_settings, clock):
             self.now += dt.timedelta(minutes=20)
             return self.now
 
-    from lib.jobs.analysis import hourly_analysis
-    from lib.jobs.runner import run_job
-    from lib.screener import discover
+    from lib.analysis.job import hourly_analysis
+    from lib.analysis.screener import discover
+    from lib.spine.runner import run_job
     from tests.helpers import TradingCalendar, build_chain
 
     slow = SlowClock()

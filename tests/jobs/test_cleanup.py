@@ -9,11 +9,11 @@ from types import MappingProxyType
 import pytest
 
 import cleanup as cleanup_script
-from lib.calendar import TradingCalendar, to_utc_midnight
+from lib.analysis.screener import Registry, discover, screen
 from lib.errors import ConfigError
-from lib.jobs.cleanup import apply, cleanup, plan
-from lib.jobs.runner import run_job
-from lib.screener import Registry, discover, screen
+from lib.ops.cleanup import apply, cleanup, plan
+from lib.spine.calendar import TradingCalendar, to_utc_midnight
+from lib.spine.runner import run_job
 from lib.storage import Storage, get_client
 from tests.helpers import evening, run_analysis, run_collection
 

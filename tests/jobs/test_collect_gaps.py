@@ -8,10 +8,10 @@ import logging
 
 import pandas as pd
 
-from lib.calendar import TradingCalendar, _exchange
-from lib.sources import build_chain
-from lib.sources.base import COLUMNS, Query
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.replay import ReplaySource
+from lib.markets.krx.source_base import COLUMNS, Query
+from lib.markets.krx.sources import build_chain
+from lib.spine.calendar import TradingCalendar, _exchange
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection
 from tests.jobs.test_collect import chain_of, completed_days

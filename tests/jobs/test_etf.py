@@ -9,16 +9,16 @@ import shutil
 
 import pytest
 
-from lib.calendar import TradingCalendar
 from lib.errors import TransientSourceError
-from lib.jobs.collect import last_due_session
-from lib.jobs.etf import etf_pipeline
-from lib.jobs.runner import run_job
 from lib.log import KST
-from lib.markets.us import us_calendar
-from lib.sources.chain import SourceChain
-from lib.sources.us_replay import UsReplaySource
-from lib.sources.yfinance_source import YFinanceSource
+from lib.markets.us.market import us_calendar
+from lib.markets.us.pipeline import etf_pipeline
+from lib.markets.us.replay import UsReplaySource
+from lib.markets.us.yfinance_source import YFinanceSource
+from lib.spine.calendar import TradingCalendar
+from lib.spine.catchup import last_due_session
+from lib.spine.chain import SourceChain
+from lib.spine.runner import run_job
 from tests.batch_cut import BatchCut, Cut, cut_points
 from tests.conftest import US_SAMPLE
 from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
@@ -460,8 +460,8 @@ def test_a_replay_run_twice_gives_identical_results(make_settings, clock):
 def test_yahoo_is_asked_at_most_once_every_five_seconds_by_default_as_the_seed_says():
     # The seed's stages 1 and 2: "Rate Limit: 5초 간격" (5 seconds between requests).
     from lib.config import load_settings
-    from lib.markets.us import build_us_chain
-    from lib.sources.chain import Request
+    from lib.markets.us.market import build_us_chain
+    from lib.spine.chain import Request
 
     settings = load_settings(env_file=None)
     assert settings.us_sources == ["yfinance"]

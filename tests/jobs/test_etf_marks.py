@@ -10,8 +10,8 @@ import mongomock_ng
 import pytest
 
 from lib.errors import ConfigError
-from lib.etf.marks import performance_summary
-from lib.sources.us_replay import UsReplaySource
+from lib.markets.us.etf.marks import performance_summary
+from lib.markets.us.replay import UsReplaySource
 from lib.storage import Storage
 from tests.conftest import US_SAMPLE
 from tests.helpers import new_york, run_etf, run_rebalance

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lib.sources.us_replay import UsReplaySource
+from lib.markets.us.replay import UsReplaySource
 from tests.conftest import US_SAMPLE
 from tests.helpers import new_york, run_etf, us_test_market
 

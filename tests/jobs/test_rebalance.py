@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from lib.etf.rebalance import merge_portfolios
+from lib.markets.us.etf.rebalance import merge_portfolios
 from tests.helpers import new_york, run_etf, run_rebalance
 
 D = dt.date

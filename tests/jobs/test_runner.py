@@ -7,7 +7,7 @@ import logging
 import pytest
 from pymongo.errors import AutoReconnect, NetworkTimeout
 
-from lib.jobs.runner import run_job
+from lib.spine.runner import run_job
 
 
 def _stalls(ctx) -> None:
@@ -56,4 +56,4 @@ def test_a_bug_in_a_job_still_logs_its_traceback(storage, make_settings, clock, 
 
 @pytest.fixture(autouse=True)
 def _no_alerts(monkeypatch):
-    monkeypatch.setattr("lib.jobs.runner.alert_after_job", lambda *args, **kwargs: None)
+    monkeypatch.setattr("lib.spine.runner.alert_after_job", lambda *args, **kwargs: None)

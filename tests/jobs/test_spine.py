@@ -12,12 +12,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from lib.calendar import TradingCalendar, _exchange
 from lib.errors import EmptyAnswerError
-from lib.jobs.collect import daily_update, manual_setup
-from lib.jobs.runner import JobContext, run_job
-from lib.markets import Collector, DayFetch, Fetched, Market
-from lib.sources.chain import Attempt, DayUnavailable, Request, Source, SourceChain
+from lib.spine.calendar import TradingCalendar, _exchange
+from lib.spine.catchup import daily_update, manual_setup
+from lib.spine.chain import Attempt, DayUnavailable, Request, Source, SourceChain
+from lib.spine.market import Collector, DayFetch, Fetched, Market
+from lib.spine.runner import JobContext, run_job
 from tests.conftest import FIXTURES
 from tests.helpers import evening, run_collection
 

@@ -10,9 +10,9 @@ import pytest
 import daily_update
 import etf_pipeline
 import manual_setup
-from lib.jobs.stops import redact
 from lib.log import KST
-from lib.status import gather
+from lib.ops.status import gather
+from lib.spine.stops import redact
 from lib.storage import Storage, get_client
 from tests.notify_stub import serve_stub
 

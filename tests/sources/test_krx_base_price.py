@@ -1,6 +1,6 @@
 """KRX's base price of each day, from its own recorded answers: CMPPREVDD_PRC (the change against the base),
 its sign FLUC_TP_CD on the data site, and FLUC_RT. Both the data-site path (pykrx) and the Open API path go
-through lib/sources/krx.py."""
+through lib/markets/krx/outblock.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lib.sources.krx import base_price
+from lib.markets.krx.outblock import base_price
 from tests.conftest import FIXTURES
 from tests.sources.test_krx_openapi import openapi_rows
 from tests.sources.test_pykrx_source import fetch
@@ -86,8 +86,8 @@ def test_the_open_api_shape_without_fluc_tp_cd_gives_the_same_base_as_the_data_s
 def test_both_sources_normalise_the_base_price_into_the_stored_column():
     import datetime as dt
 
-    from lib.sources.base import Query, validate_market_day
-    from lib.sources.krx_openapi import KrxOpenApiSource
+    from lib.markets.krx.openapi import KrxOpenApiSource
+    from lib.markets.krx.source_base import Query, validate_market_day
 
     query = Query(dt.date(2021, 1, 4), "KOSPI")
     source = KrxOpenApiSource("key", "http://127.0.0.1:9", timeout=1)

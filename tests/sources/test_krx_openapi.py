@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from lib.errors import BadDataError, EmptyAnswerError, SourceBlockedError, TransientSourceError
-from lib.sources.base import Query, validate_market_day
-from lib.sources.chain import Request, SourceChain
-from lib.sources.krx_openapi import KrxOpenApiSource
+from lib.markets.krx.openapi import KrxOpenApiSource
+from lib.markets.krx.source_base import Query, validate_market_day
+from lib.spine.chain import Request, SourceChain
 from tests.conftest import FIXTURES
 
 DAY = dt.date(2021, 1, 4)

@@ -11,8 +11,8 @@ import requests
 import vcr
 
 from lib.errors import SourceBlockedError, TransientSourceError
-from lib.sources.base import Query, validate_market_day
-from lib.sources.pykrx_source import PykrxSource
+from lib.markets.krx.pykrx_source import PykrxSource
+from lib.markets.krx.source_base import Query, validate_market_day
 from tests.conftest import FIXTURES
 
 DAY = dt.date(2021, 1, 22)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
-from lib.sources.base import Query
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.replay import ReplaySource
+from lib.markets.krx.source_base import Query
 from tests.conftest import PANEL
 
 

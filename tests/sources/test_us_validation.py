@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from lib.errors import BadDataError, EmptyAnswerError
-from lib.sources.us import BarsQuery, HoldingsQuery, ProfileQuery, validate_bars, validate_holdings, validate_profile
+from lib.markets.us.sources import (
+    BarsQuery,
+    HoldingsQuery,
+    ProfileQuery,
+    validate_bars,
+    validate_holdings,
+    validate_profile,
+)
 
 D = dt.date
 SESSIONS = (D(2025, 7, 2), D(2025, 7, 3), D(2025, 7, 7))  # 4 July is a holiday
@@ -111,7 +118,7 @@ def test_a_ticker_listed_twice_in_meta_csv_is_refused_naming_its_lines(tmp_path)
     import shutil
 
     from lib.errors import BadDataError
-    from lib.sources.us_replay import UsReplaySource
+    from lib.markets.us.replay import UsReplaySource
     from tests.conftest import US_SAMPLE
 
     root = tmp_path / "us"

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from lib.errors import BadDataError, EmptyAnswerError
-from lib.sources.base import Query, validate_market_day
-from lib.sources.replay import ReplaySource
+from lib.markets.krx.replay import ReplaySource
+from lib.markets.krx.source_base import Query, validate_market_day
 from tests.conftest import PANEL
 
 QUERY = Query(dt.date(2024, 2, 28), "KOSPI")

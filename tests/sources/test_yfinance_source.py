@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from lib.errors import BadDataError, EmptyAnswerError, RateLimitedError, SourceBlockedError, TransientSourceError
-from lib.sources.chain import DayUnavailable, Request, SourceChain
-from lib.sources.us import BarsQuery, HoldingsQuery, ProfileQuery
-from lib.sources.yfinance_source import YFinanceSource
+from lib.markets.us.sources import BarsQuery, HoldingsQuery, ProfileQuery
+from lib.markets.us.yfinance_source import YFinanceSource
+from lib.spine.chain import DayUnavailable, Request, SourceChain
 from tests.yahoo_stub import US_SAMPLE, YahooStub
 
 D = dt.date

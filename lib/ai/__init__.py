@@ -1,0 +1,1 @@
+"""LLM analysis: providers, prompts and the analyse step."""

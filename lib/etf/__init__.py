@@ -1,2 +1,0 @@
-"""The US ETF trend portfolio (seed 002): pure computations, no I/O. The jobs in lib/jobs/etf.py feed them
-stored data and store what they return."""

@@ -1,1 +1,0 @@
-"""Jobs: run records and locks (runner), and the self-healing collection (collect)."""

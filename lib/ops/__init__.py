@@ -1,0 +1,1 @@
+"""Operations: status (check_db), alerts and their channels, cleanup."""

@@ -1,0 +1,119 @@
+"""The registry of datasets: a dataset is a market and a kind of data (KRX bars, US ETF bars, later news,
+disclosures, macro series), registered once by its market's package (lib/markets/<market>/). Everything that
+lists, labels, schedules or checks data derives from here: status (check_db), `/health`, `/status`, alerts,
+the CLI, cleanup, the crontab documentation. Nothing outside a market's own package names that market.
+
+Two cadences share one spine (locks, run records, alerts, crash safety):
+- `session`: one record per exchange session, caught up after any outage (lib/spine/catchup.py);
+- `watermark`: event streams and revisable series: how far the dataset has read (a time or a cursor), resumed
+  after any outage, each item stored once on its natural key, revisions kept as vintages (lib/spine/watermark.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from lib.config import Settings
+    from lib.spine.calendar import TradingCalendar
+
+Cadence = Literal["session", "watermark"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One market's kind of data, with everything the spine and the operations tools need to know about it."""
+
+    market: str  # the market package that registers it: "krx", "us"; its MARKETS name
+    kind: str  # "bars", "etf_bars", "news", ...: unique within the market
+    label: str  # for people: "KRX (KOSPI, KOSDAQ)"
+    cadence: Cadence
+    job: str  # the job that keeps it: its run records' job_name, its day records' suffix, its script `<job>.py`
+    lock: str  # the lock its collection runs under (datasets of one source may share one)
+    tz: ZoneInfo  # the exchange's (or the source's) time zone: what "today" means for its runs
+    setup: str  # what a person runs before anything is collected: "run `python manual_setup.py`"
+    redo: str = ""  # session cadence: how to collect a day again: "run `python daily_update.py --redo {day}`"
+    closed_setting: str = ""  # session cadence: the setting that adds closures to its calendar
+    collectors: tuple[str, ...] = ()  # the jobs that collect it: a later completed one heals another's failure
+    calendar: Callable[[Settings], TradingCalendar] | None = None  # session cadence: its exchange calendar
+    build: Callable[..., Any] | None = None  # session: settings -> lib.spine.market.Market; watermark: its feed
+    subscribers: tuple[str, ...] = ()  # the derived jobs that read it (analysis, picks, the US stages)
+    stale_after: dt.timedelta | None = None  # watermark cadence: a lag longer than this needs a person
+    schedule: str = ""  # when cron runs its job, for the crontab's documentation: "19:00 KST Mon-Fri"
+
+    @property
+    def key(self) -> str:
+        """`market.kind`, unique in the registry."""
+        return f"{self.market}.{self.kind}"
+
+    def no_data_hint(self, day: dt.date | str) -> str:
+        """What to do about a session recorded without data: a closure goes into the calendar, a trading day is
+        collected again."""
+        return f"if the market was closed, add it to {self.closed_setting}; if it traded, {self.redo.format(day=day)}"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every registered dataset, in registration order; read-only once built."""
+
+    datasets: tuple[Dataset, ...] = ()
+    errors: tuple[tuple[str, str], ...] = field(default=())  # (module, why it was skipped)
+
+    def __post_init__(self) -> None:
+        keys = [d.key for d in self.datasets]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"dataset {dupes[0]} is registered twice")
+
+    def __iter__(self) -> Iterator[Dataset]:
+        return iter(self.datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+    def get(self, key: str) -> Dataset:
+        """The dataset `market.kind`; KeyError names the known ones."""
+        for dataset in self.datasets:
+            if dataset.key == key:
+                return dataset
+        raise KeyError(f"no dataset {key!r}; known: {', '.join(d.key for d in self.datasets)}")
+
+    def of_job(self, job: str) -> Dataset | None:
+        """The dataset whose records the job keeps, if any."""
+        return next((d for d in self.datasets if d.job == job), None)
+
+    def of_market(self, market: str) -> tuple[Dataset, ...]:
+        """The datasets a market registers."""
+        return tuple(d for d in self.datasets if d.market == market)
+
+    def markets(self) -> tuple[str, ...]:
+        """The registered markets, in registration order."""
+        return tuple(dict.fromkeys(d.market for d in self.datasets))
+
+    def with_cadence(self, cadence: Cadence) -> tuple[Dataset, ...]:
+        """The datasets of one cadence."""
+        return tuple(d for d in self.datasets if d.cadence == cadence)
+
+
+def registry_of(datasets: Iterable[Dataset], errors: Iterable[tuple[str, str]] = ()) -> Registry:
+    """A registry over these datasets (duplicates refused)."""
+    return Registry(tuple(datasets), tuple(errors))
+
+
+@dataclass(frozen=True)
+class WatermarkState:
+    """How far a watermark dataset has read, as status, `/health` and alerts show it."""
+
+    dataset: str  # its key
+    label: str
+    read_through: dt.datetime | None  # naive UTC: the newest item time (or read time) the watermark stands at
+    cursor: str | None  # the source's own cursor, when it has one
+    items: int  # items stored (each once, on its natural key)
+    revisions: int  # earlier vintages kept
+    lag: dt.timedelta | None  # now - read_through; None before the first read
+    stale: bool  # lag over the dataset's stale_after, or nothing read yet
+    last_error: str | None = None  # the last run's failure, if it failed

@@ -1,0 +1,144 @@
+"""A job run's lifecycle: one lock so overlapping runs exclude each other, a job_status record per run,
+and errors turned into one log line and an exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.config import Settings
+from lib.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, LockLostError, PipelineError
+from lib.log import KST, get_logger
+from lib.ops.alerts import alert_after_job
+from lib.storage import Storage
+
+log = get_logger("jobs")
+
+COLLECTION_LOCK = "stock_data_collection"
+HEARTBEATS_PER_TIMEOUT = 6  # a run doing work extends its lock at least this often per LOCK_TIMEOUT_MINUTES
+
+
+@dataclass
+class JobContext:
+    """What a job body needs: settings, storage, the run's as-of moment and a wall clock for records."""
+
+    job_name: str
+    settings: Settings
+    storage: Storage
+    as_of: dt.datetime  # the moment the job acts for (aware); decides which days are due
+    clock: Callable[[], dt.datetime]  # wall clock (aware UTC) for job_status times and lock heartbeats
+    run_id: str
+    lock_name: str
+    counters: dict[str, Any] = field(default_factory=dict)
+    last_beat: dt.datetime | None = None  # when our lock was last extended
+
+    @property
+    def today(self) -> dt.date:
+        """The KST date the job acts for."""
+        return self.as_of.astimezone(KST).date()
+
+    @property
+    def lock_ttl(self) -> dt.timedelta:
+        """How long the lock survives without a heartbeat."""
+        return dt.timedelta(minutes=self.settings.lock_timeout_minutes)
+
+    def heartbeat(self) -> None:
+        """Extend our lock; stop at once if a later run has taken it over."""
+        now = self.clock()
+        if not self.storage.refresh_lock(self.lock_name, self.run_id, now, self.lock_ttl):
+            raise LockLostError(f"lost the {self.lock_name} lock to another run; stopping without further writes")
+        self.last_beat = now
+
+    def pulse(self) -> None:
+        """Extend our lock when a sixth of its timeout has passed since the last extension: cheap enough to call
+        before every request and per item of long work, so a slow run is never taken for a dead one."""
+        if self.last_beat is None or self.clock() - self.last_beat >= self.lock_ttl / HEARTBEATS_PER_TIMEOUT:
+            self.heartbeat()
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def run_job(
+    job_name: str,
+    settings: Settings,
+    storage: Storage,
+    as_of: dt.datetime,
+    clock: Callable[[], dt.datetime],
+    body: Callable[[JobContext], None],
+    lock_name: str = COLLECTION_LOCK,
+) -> int:
+    """Run `body` under the lock with a job_status record; returns the process exit code."""
+    started = clock()
+    run_id = f"{job_name}_{started.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
+    ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name, last_beat=started)
+    acquired, holder = storage.acquire_lock(lock_name, run_id, started, ctx.lock_ttl)
+    if not acquired:
+        since = holder["acquired_utc"].isoformat() if holder else "?"
+        log.info("another run (%s) holds the %s lock since %sZ; exiting", holder and holder["owner"], lock_name, since)
+        return EXIT_OK
+    if holder is not None:
+        log.warning(
+            "took over the %s lock from %s, silent since %sZ (killed or crashed); its run is marked failed",
+            lock_name, holder["owner"], holder["heartbeat_utc"].isoformat(),
+        )
+        storage.abandon_run(holder["owner"], started, f"abandoned: no heartbeat since {holder['heartbeat_utc']}Z")
+
+    storage.start_run(
+        run_id,
+        {
+            "job_name": job_name,
+            "date_kst": ctx.today.isoformat(),
+            "start_time_utc": _utc(started),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
+    )
+    status, error, code = "completed", None, EXIT_OK
+    try:
+        body(ctx)
+    except ConfigError as exc:
+        status, error, code = "failed", str(exc), EXIT_CONFIG
+        log.error("%s", exc)
+    except LockLostError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED  # the run that took over owns the records now
+    except PipelineError as exc:
+        status, error, code = "failed", str(exc), EXIT_FAILED
+        log.error("%s", exc)
+    except Exception as exc:
+        lost = storage.database_failure(exc)
+        if lost is None:  # a bug: keep the traceback in the log, and still close the record
+            status, error, code = "failed", f"{exc.__class__.__name__}: {exc}", EXIT_FAILED
+            log.exception("unexpected error")
+        else:  # the database stalled or went away mid-run: one line, exit 1, cron tries again
+            status, error, code = "failed", str(lost), EXIT_FAILED
+            log.error("%s", lost)
+    ended = clock()
+    try:
+        storage.finish_run(
+            run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, "exit_code": code, **ctx.counters}
+        )
+        storage.release_lock(lock_name, run_id)
+    except Exception as exc:
+        lost = storage.database_failure(exc)
+        if lost is None:
+            raise
+        # Nothing more can be written: the lock expires after LOCK_TIMEOUT_MINUTES and the next run takes over.
+        log.error("%s; the run record stays open until the next run takes over the lock", lost)
+        return EXIT_FAILED
+    seconds = (ended - started).total_seconds()
+    outcome = f"{status} (exit {code})" if code else status
+    log.info("%s", " ".join([f"{job_name} {outcome} in {seconds:.1f}s", *_summary(ctx.counters)]))
+    alert_after_job(settings, storage, clock(), as_of)  # never raises: a notifier cannot change the exit code
+    return code
+
+
+def _summary(counters: dict[str, Any]) -> list[str]:
+    return [f"{key}={value}" for key, value in counters.items()]

@@ -114,6 +114,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and type(value) is not float:  # numpy.float64 is a float: store the plain one
+        return float(value)
     return value
 
 

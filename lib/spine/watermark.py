@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lib.errors import BadDataError, RateLimitedError, SourceBlockedError, TransientSourceError
+from lib.errors import BadDataError, PipelineError, RateLimitedError, SourceBlockedError, TransientSourceError
 from lib.log import get_logger
 from lib.spine.datasets import Dataset, WatermarkState
 from lib.spine.watermark_page import Item, Mark, Page, Rejected, store_page
@@ -157,8 +157,11 @@ def run_watermark(
         else:
             log.info("%s: %d pages read; the next run continues from the stored mark", key, reader.max_pages)
             counters["more_pages"] = True
-    except SourceBlockedError as exc:
-        counters["blocked_sources"] = {reader.name: str(exc)}  # the alerts' source_blocked streak
+    except PipelineError as exc:
+        if isinstance(exc, SourceBlockedError):
+            counters["blocked_sources"] = {reader.name: str(exc)}  # the alerts' source_blocked streak
+        where = f"read through {saved.read_through.isoformat()}Z" if saved and saved.read_through else "nothing read"
+        log.info("%s: stopped after %d stored page(s), %s; the next run resumes there", key, counters["pages"], where)
         raise
     finally:
         read_through = saved.read_through if saved else None

@@ -276,3 +276,13 @@ def test_a_source_that_pages_without_moving_fails_the_run_instead_of_looping(sto
     assert run(storage, settings, clock, late(dt.date(2025, 1, 31)), Stuck(limit=3), EVENTS) == 1
     assert "answered another page without moving past" in storage.latest_run(EVENTS.job)["error"]
     assert storage.item_count(EVENTS.key) == 3  # what it did answer is kept
+
+
+def test_retention_deletes_old_items_with_their_vintages_only(storage, settings, clock):
+    run(storage, settings, clock, late(dt.date(2025, 1, 31)), CloseSeries(limit=50))
+    cutoff = dt.datetime(2024, 12, 1)
+    assert storage.delete_items_before(SERIES.key, cutoff, dry_run=True) == 20
+    assert storage.item_count(SERIES.key) == 61
+    assert storage.delete_items_before(SERIES.key, cutoff) == 20
+    assert (storage.item_count(SERIES.key), storage.vintage_count(SERIES.key)) == (41, 15)
+    assert len(item_history(storage, SERIES.key, "XLF:2024-12-02")) == 2

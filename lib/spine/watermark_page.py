@@ -160,6 +160,8 @@ def _raw_item(item: Item) -> dict[str, Any]:
 
 def _safe(value: Any) -> Any:
     """A raw value in a storable form: BSON types kept, anything else as its repr."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return repr(value)
     if value is None or isinstance(value, str | bool | int | float | dt.datetime):
         return stored_time(value) if isinstance(value, dt.datetime) else value
     if isinstance(value, Mapping):

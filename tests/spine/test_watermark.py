@@ -286,3 +286,19 @@ def test_retention_deletes_old_items_with_their_vintages_only(storage, settings,
     assert storage.delete_items_before(SERIES.key, cutoff) == 20
     assert (storage.item_count(SERIES.key), storage.vintage_count(SERIES.key)) == (41, 15)
     assert len(item_history(storage, SERIES.key, "XLF:2024-12-02")) == 2
+
+
+def test_a_changed_value_claiming_the_stored_known_at_is_rejected_and_the_stored_value_kept(storage, settings, clock):
+    class Restated(MoveEvents):
+        def fetch_raw(self, query):
+            raw = super().fetch_raw(query)
+            return {**raw, "events": [dict(r, move_pct=9.99) if r["id"] == "SPY:2024-11-06" else r
+                                      for r in raw["events"]]}
+
+    run(storage, settings, clock, late(dt.date(2024, 11, 8)), MoveEvents(limit=3), EVENTS)
+    storage.watermarks.delete_one({"_id": EVENTS.key})  # read again from the start
+    assert run(storage, settings, clock, late(dt.date(2024, 11, 8)), Restated(limit=3), EVENTS) == 0
+    [bad] = storage.rejected_of(EVENTS.key)
+    assert bad["key"] == "SPY:2024-11-06" and "a second value known at the same time" in bad["reason"]
+    assert bad["raw"]["data"]["move_pct"] == 9.99
+    assert storage.stored_items(EVENTS.key, ["SPY:2024-11-06"])["SPY:2024-11-06"]["data"]["move_pct"] == 2.49

@@ -302,3 +302,17 @@ def test_a_changed_value_claiming_the_stored_known_at_is_rejected_and_the_stored
     assert bad["key"] == "SPY:2024-11-06" and "a second value known at the same time" in bad["reason"]
     assert bad["raw"]["data"]["move_pct"] == 9.99
     assert storage.stored_items(EVENTS.key, ["SPY:2024-11-06"])["SPY:2024-11-06"]["data"]["move_pct"] == 2.49
+
+
+def test_a_backlog_longer_than_a_run_reads_is_finished_by_the_next_runs(storage, settings, clock):
+    class Bounded(CloseSeries):
+        max_pages = 2
+
+    assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), Bounded(limit=4)) == 0
+    record = storage.latest_run(SERIES.job)
+    assert (storage.item_count(SERIES.key), record["more_pages"]) == (8, True)
+    assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).lag > dt.timedelta(days=10)
+    for _ in range(2):
+        run(storage, settings, clock, late(dt.date(2024, 11, 29)), Bounded(limit=4))
+    assert storage.item_count(SERIES.key) == 20
+    assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).lag == dt.timedelta(0)

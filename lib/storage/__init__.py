@@ -21,6 +21,7 @@ from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
+from lib.storage.watermarks import WatermarksStore
 
 __all__ = [
     "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "close_clients", "get_client",
@@ -31,7 +32,7 @@ __all__ = [
 
 class Storage(
     BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
-    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore, ColumnsStore,
+    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore, ColumnsStore, WatermarksStore,
 ):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
@@ -46,3 +47,4 @@ class Storage(
         self._picks_indexes()
         self._quarantine_indexes()
         self._corporate_actions_indexes()
+        self._watermark_indexes()

@@ -70,32 +70,53 @@ def test_strategy_contract(strategy: Strategy, rows):
     assert fired_any, "fires at least once on the real sample"
 
 
-def test_a_broken_strategy_module_is_reported_and_skipped(tmp_path, monkeypatch):
+STRATEGY_SOURCE = textwrap.dedent('''
+    import pandas as pd
+    from pydantic import BaseModel, Field
+    from lib.analysis.screener import Strategy
+
+    class Params(BaseModel):
+        level: float = Field(1.0, ge=0, le=10, description="level")
+
+    class Required(BaseModel):
+        level: float
+
+    STRATEGY = Strategy(
+        name=NAME, description="Fires every day", params=PARAMS, lookback=LOOKBACK, columns=COLUMNS,
+        signals=lambda rows, p: pd.DataFrame({"fired": rows["close"] > 0, "score": rows["close"]}),
+        reason=lambda row, p: "always",
+    )
+''')
+
+
+def test_a_strategy_breaking_the_strategy_rules_is_reported_and_skipped(tmp_path, monkeypatch):
+    # What any plugin may get wrong (imports, names, descriptions) is tests/test_plugins.py's; these are a
+    # strategy's own rules: typed parameters with defaults, a lookback, columns the analysis stores.
     package = tmp_path / "plugins_under_test"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "broken.py").write_text("import does_not_exist\n")
-    (package / "no_declaration.py").write_text("X = 1\n")
-    (package / "good.py").write_text(textwrap.dedent('''
-        import pandas as pd
-        from pydantic import BaseModel, Field
-        from lib.analysis.screener import Strategy
-
-        class Params(BaseModel):
-            level: float = Field(1.0, ge=0, le=10, description="level")
-
-        STRATEGY = Strategy(
-            name="always", description="Fires every day", params=Params, lookback=1, columns=("close",),
-            signals=lambda rows, p: pd.DataFrame({"fired": rows["close"] > 0, "score": rows["close"]}),
-            reason=lambda row, p: "always",
-        )
-    '''))
+    modules = {
+        "good": ("always", "Params", 1, ("close", "rs_rating")),  # a measure's column reads like an indicator
+        "untyped": ("untyped", "dict", 1, ("close",)),
+        "required": ("required", "Required", 1, ("close",)),
+        "no_lookback": ("no_lookback", "Params", 0, ("close",)),
+        "unknown_column": ("unknown_column", "Params", 1, ("close", "sma_7")),
+    }
+    for module, (name, params, lookback, columns) in modules.items():
+        head = f"NAME = {name!r}\nLOOKBACK = {lookback}\nCOLUMNS = {columns!r}\n"
+        (package / f"{module}.py").write_text(head + STRATEGY_SOURCE.replace("PARAMS", params))
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = discover("plugins_under_test")
     assert list(registry.strategies) == ["always"]
-    skipped = {module for module, _ in registry.errors}
-    assert skipped == {"plugins_under_test.broken", "plugins_under_test.no_declaration"}
-    sys.modules.pop("plugins_under_test", None)
+    errors = {module.removeprefix("plugins_under_test."): error for module, error in registry.errors}
+    assert errors == {
+        "untyped": "TypeError: params must be a pydantic model class",
+        "required": "ValueError: parameters without defaults: ['level']",
+        "no_lookback": "ValueError: lookback must be at least 1 session",
+        "unknown_column": "ValueError: unknown columns ['sma_7']",
+    }
+    for module in [m for m in sys.modules if m.startswith("plugins_under_test")]:
+        del sys.modules[module]
 
 
 def test_parameters_are_typed_and_bounded():

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate, SystemMessagePromptTemplate
 from pydantic import BaseModel, Field
 
-from lib.errors import ConfigError
-from lib.plugins import discover_plugins
+from lib.plugins import Kind, Registry, by_name, require_model
 
 # Stored data (stock names from the exchange's listings, a strategy's reasons) is text we did not write: every
 # prompt sends it between these delimiters only, and its system message carries UNTRUSTED_RULE.
@@ -111,38 +108,13 @@ class Prompt:
         return self.template.format_messages(**variables)
 
 
-@dataclass(frozen=True)
-class PromptRegistry:
-    """Prompts by name (read-only) and the modules that were skipped, with why."""
-
-    prompts: Mapping[str, Prompt]
-    errors: tuple[tuple[str, str], ...] = ()
-
-    def __getitem__(self, name: str) -> Prompt:
-        try:
-            return self.prompts[name]
-        except KeyError:
-            raise ConfigError(f"unknown prompt {name!r}; known: {', '.join(sorted(self.prompts))}") from None
-
-    def __iter__(self) -> Iterator[Prompt]:
-        return iter(self.prompts[name] for name in sorted(self.prompts))
-
-    def __len__(self) -> int:
-        return len(self.prompts)
-
-
-def _check(prompt: object) -> Prompt:
-    if not isinstance(prompt, Prompt):
-        raise TypeError("module has no PROMPT = Prompt(...)")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", prompt.name):
-        raise ValueError(f"name {prompt.name!r} is not snake_case")
-    if not prompt.version.strip() or not prompt.description.strip() or "\n" in prompt.description:
-        raise ValueError("version and a one-line description are required")
+def _check(prompt: Prompt) -> None:
+    if not prompt.version.strip():
+        raise ValueError("version is required")
     if not isinstance(prompt.template, ChatPromptTemplate):
         raise TypeError("template must be a langchain ChatPromptTemplate")
-    for model in (prompt.input_model, prompt.output_model):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise TypeError("input_model and output_model must be pydantic model classes")
+    require_model(prompt.input_model, "input_model")
+    require_model(prompt.output_model, "output_model")
     variables = set(prompt.template.input_variables)
     fields = set(prompt.input_model.model_fields)
     if variables != fields:
@@ -152,13 +124,20 @@ def _check(prompt: object) -> Prompt:
     system = [m for m in prompt.template.messages if isinstance(m, SystemMessagePromptTemplate)]
     if not system or UNTRUSTED_RULE not in system[0].prompt.template:
         raise ValueError("the system message must include lib.ai.prompts.UNTRUSTED_RULE (data is not instructions)")
-    return prompt
 
 
-def discover_prompts(package: str = "prompts") -> PromptRegistry:
-    """Import every module of the package; a broken one is logged and skipped, never fatal."""
-    found, errors = discover_plugins(package, "PROMPT", _check, lambda p: p.name, "prompt")
-    return PromptRegistry(MappingProxyType(found), errors)
+PROMPTS = Kind("prompt", "PROMPT", Prompt, "prompts", _check)
+
+
+class PromptRegistry(Registry[Prompt]):
+    """Prompts by name (read-only) and the modules that were skipped, with why."""
+
+    kind = PROMPTS
+
+    prompts = by_name()  # the name callers used before the registry was shared
+
+
+discover_prompts = PromptRegistry.discover
 
 
 def compact_json(value: Any) -> str:

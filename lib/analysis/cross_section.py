@@ -11,10 +11,9 @@ the values into each ticker's stock_analyzed rows, so strategies read them as or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import pandas as pd
 
 from lib.analysis.corporate_actions import back_adjust, dates_of, derive_actions, numbers
 from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, traded_mask
-from lib.plugins import SNAKE_CASE, check_declaration, discover_plugins
+from lib.plugins import SNAKE_CASE, Kind, Registry, by_name
 
 PANEL_FIELDS = ("close", "high", "low", "volume", "value", "market_cap")
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "shares", "halted", "base_price")
@@ -58,18 +57,29 @@ class Measure:
     compute: Compute
 
 
-@dataclass(frozen=True)
-class MeasureRegistry:
+RESERVED = frozenset(("date", "ticker", *PRICE_COLUMNS, *INDICATOR_COLUMNS))
+
+
+def _check(measure: Measure) -> None:
+    if not measure.columns or not all(SNAKE_CASE.fullmatch(c) for c in measure.columns):
+        raise ValueError("columns must be snake_case names")
+    taken = set(measure.columns) & RESERVED
+    if taken:
+        raise ValueError(f"columns {sorted(taken)} are already prices or indicators")
+    if measure.lookback < 0:
+        raise ValueError("lookback must not be negative")
+
+
+# A column belongs to one measure: the first module (by name) keeps it, a later one declaring it is skipped.
+MEASURES = Kind("measure", "MEASURE", Measure, "measures", _check, claims=lambda m: m.columns)
+
+
+class MeasureRegistry(Registry[Measure]):
     """Measures by name (read-only) and the modules that were skipped, with why."""
 
-    measures: Mapping[str, Measure]
-    errors: tuple[tuple[str, str], ...] = field(default=())
+    kind = MEASURES
 
-    def __iter__(self) -> Iterator[Measure]:
-        return iter(self.measures[name] for name in sorted(self.measures))
-
-    def __len__(self) -> int:
-        return len(self.measures)
+    measures = by_name()  # the name callers used before the registry was shared
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -82,30 +92,7 @@ class MeasureRegistry:
         return max((m.lookback for m in self), default=0)
 
 
-RESERVED = frozenset(("date", "ticker", *PRICE_COLUMNS, *INDICATOR_COLUMNS))
-
-
-def _check(declared: object) -> Measure:
-    measure = check_declaration(declared, Measure, "MEASURE")
-    if not measure.columns or not all(SNAKE_CASE.fullmatch(c) for c in measure.columns):
-        raise ValueError("columns must be snake_case names")
-    taken = set(measure.columns) & RESERVED
-    if taken:
-        raise ValueError(f"columns {sorted(taken)} are already prices or indicators")
-    if measure.lookback < 0:
-        raise ValueError("lookback must not be negative")
-    return measure
-
-
-def discover_measures(package: str = "measures") -> MeasureRegistry:
-    """Import every module of the package; a broken one is logged and skipped, never fatal."""
-    found, errors = discover_plugins(package, "MEASURE", _check, lambda m: m.name, "measure")
-    columns = [c for m in found.values() for c in m.columns]
-    clashing = {c for c in columns if columns.count(c) > 1}
-    for name in [n for n, m in found.items() if set(m.columns) & clashing]:
-        errors += ((f"{package}.{name}", f"ValueError: columns {sorted(clashing)} declared twice"),)
-        del found[name]
-    return MeasureRegistry(MappingProxyType(found), errors)
+discover_measures = MeasureRegistry.discover
 
 
 @cache

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -17,7 +16,8 @@ from lib.analysis.cross_section import measure_columns
 from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, as_frame
 from lib.errors import ConfigError
 from lib.log import get_logger
-from lib.plugins import check_declaration, discover_plugins
+from lib.plugins import Kind, by_name, require_model
+from lib.plugins import Registry as PluginRegistry
 from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 
@@ -74,49 +74,32 @@ class Pick:
     change: float | None = None  # the day's close against the previous analysed row's, a fraction
 
 
-@dataclass(frozen=True)
-class Registry:
-    """Strategies by name (read-only) and the modules that were skipped, with why."""
-
-    strategies: Mapping[str, Strategy]
-    errors: tuple[tuple[str, str], ...] = field(default=())
-
-    def __getitem__(self, name: str) -> Strategy:
-        try:
-            return self.strategies[name]
-        except KeyError:
-            raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(sorted(self.strategies))}") from None
-
-    def __iter__(self) -> Iterator[Strategy]:
-        return iter(self.strategies[name] for name in sorted(self.strategies))
-
-    def __len__(self) -> int:
-        return len(self.strategies)
-
-
-def _check(declared: object, known: frozenset[str]) -> Strategy:
-    strategy = check_declaration(declared, Strategy, "STRATEGY")
-    if not (isinstance(strategy.params, type) and issubclass(strategy.params, BaseModel)):
-        raise TypeError("params must be a pydantic model class")
+def _check(strategy: Strategy) -> None:
+    require_model(strategy.params, "params")
     missing = [n for n, f in strategy.params.model_fields.items() if f.is_required()]
     if missing:
         raise ValueError(f"parameters without defaults: {missing}")
     strategy.params()
     if strategy.lookback < 1:
         raise ValueError("lookback must be at least 1 session")
-    unknown = set(strategy.columns) - known
+    # measure_columns() is read at check time (cached): a strategy may read any shipped measure's columns.
+    unknown = set(strategy.columns) - KNOWN_COLUMNS - measure_columns()
     if unknown:
         raise ValueError(f"unknown columns {sorted(unknown)}")
-    return strategy
 
 
-def discover(package: str = "strategies") -> Registry:
-    """Import every module of the package; a broken one is logged and skipped, never fatal."""
-    known = KNOWN_COLUMNS | measure_columns()
-    found, errors = discover_plugins(
-        package, "STRATEGY", lambda obj: _check(obj, known), lambda s: s.name, "strategy"
-    )
-    return Registry(MappingProxyType(found), errors)
+STRATEGIES = Kind("strategy", "STRATEGY", Strategy, "strategies", _check)
+
+
+class Registry(PluginRegistry[Strategy]):
+    """Strategies by name (read-only) and the modules that were skipped, with why."""
+
+    kind = STRATEGIES
+
+    strategies = by_name()  # the name callers used before the registry was shared
+
+
+discover = Registry.discover
 
 
 # --- helpers for strategy authors --------------------------------------------------------------------

@@ -24,6 +24,7 @@ from lib.spine.runner import COLLECTION_LOCK, JobContext
 log = get_logger("krx")
 
 JOB = "daily_update"
+DATASET = "krx.bars"  # the registry's market.kind of KRX's daily bars: its held bars are filed under it
 
 
 def krx_calendar(settings: Settings) -> TradingCalendar:
@@ -108,11 +109,11 @@ class KrxCollector(Collector):
         for note in screened.confirmed:
             log.warning("%s", note)
         for item in screened.quarantined[:20]:
-            log.warning("QUARANTINED %s %s: %s; not stored (system_info.quarantine); once the source is fixed, "
+            log.warning("QUARANTINED %s %s: %s; not stored (held in system_info.bad_data); once the source is fixed, "
                         "`daily_update.py --redo %s` stores it", item.ticker, item.day, item.reason, item.day)
         if len(screened.quarantined) > 20:
             log.warning("... and %d more quarantined bar(s)", len(screened.quarantined) - 20)
-        storage.quarantine_bars(vars(item) for item in screened.quarantined)
+        storage.quarantine_bars((vars(item) for item in screened.quarantined), ctx.clock(), DATASET)
         ctx.counters["quarantined"] += len(screened.quarantined)
         by_day = {d.day: d for d in days}
         for refusal in screened.refused:

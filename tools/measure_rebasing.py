@@ -53,10 +53,18 @@ def marks(items: list[tuple[dict, dict | None]], detector: bool) -> int:
 
 def main(argv: list[str]) -> int:
     root = Path(argv[0]) if argv else Path("data/sample/us")
+    if not (root / "us_etf").is_dir():
+        print(f"measure_rebasing: {root} has no us_etf/ folder; name a replay folder (like data/sample/us)",
+              file=sys.stderr)
+        return 2
     totals = {"files": 0, "with_actions": 0, "dividends": 0, "splits": 0, "adj_rewritten": 0, "raw_rewritten": 0,
               "marks_with": 0, "marks_without": 0}
     for path in sorted((root / "us_etf").glob("*.csv")):
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            print(f"measure_rebasing: cannot read {path}: {exc}; fix or remove the file", file=sys.stderr)
+            return 2
         totals["files"] += 1
         if not {"dividends", "splits"} <= set(frame.columns):
             continue

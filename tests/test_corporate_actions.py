@@ -24,6 +24,7 @@ from lib.markets.krx.outblock import base_price
 from lib.markets.krx.quarantine import prior_closes, screen_days
 from lib.markets.krx.source_base import COLUMNS, Query, number, validate_market_day
 from lib.spine.calendar import TradingCalendar, to_utc_midnight
+from lib.spine.records import MarketDay
 from tests.conftest import FIXTURES
 from tests.test_indicators import expected
 
@@ -61,17 +62,16 @@ def unadjusted_005930(with_base: bool = True, start: str = "2016-05-02", end: st
     return pd.DataFrame(records)
 
 
-def market_days(bars: pd.DataFrame) -> list[tuple[dt.date, list[pd.DataFrame]]]:
+def market_days(bars: pd.DataFrame) -> list[tuple[dt.date, list[MarketDay]]]:
     """Each bar as a validated one-stock KOSPI answer, as the sources deliver a day. (The days are validated in
     one call, each row under a stand-in code so that no ticker is listed twice, then split by day.)"""
     frame = bars.assign(ticker=[f"{i:06d}" for i in range(len(bars))], name="삼성전자", market="KOSPI",
                         value=np.nan, market_cap=np.nan).loc[:, list(COLUMNS)]
-    valid = validate_market_day(frame, Query(bars["date"].iloc[-1], "KOSPI"), "krx_recorded").assign(ticker="005930")
+    query = Query(bars["date"].iloc[-1], "KOSPI")
+    valid = validate_market_day(frame, query, "krx_recorded").frame.assign(ticker="005930")
     days = []
     for i, day in enumerate(bars["date"]):
-        answer = valid.iloc[[i]].reset_index(drop=True)
-        answer.attrs = {"source": "krx_recorded", "dropped": 0, "inconsistent": []}
-        days.append((day, [answer]))
+        days.append((day, [MarketDay(valid.iloc[[i]].reset_index(drop=True), "krx_recorded", "KOSPI", day)]))
     return days
 
 
@@ -153,7 +153,7 @@ def test_an_unadjusted_file_without_base_prices_quarantines_the_split_day_and_st
     (held,) = screened.quarantined
     assert held.day == SPLIT and "-98.0% from the previous close 2,650,000" in held.reason
     assert len(screened.confirmed) == 1 and "a level shift without a base price" in screened.confirmed[0]
-    stored = [d for d, frames in screened.kept if frames and not frames[0].empty]
+    stored = [d for d, answers in screened.kept if answers and not answers[0].frame.empty]
     assert stored == [d for d in bars["date"] if d != SPLIT]
 
 

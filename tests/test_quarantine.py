@@ -16,6 +16,7 @@ from api.app import create_app
 from lib.markets.krx.quarantine import PriorClose, daily_limit, screen_days
 from lib.markets.krx.replay import ReplaySource
 from lib.markets.krx.source_base import Query, validate_market_day
+from lib.spine.records import MarketDay
 from tests.api.conftest import api_settings
 from tests.conftest import FIXTURES, PANEL
 from tests.helpers import evening, run_analysis, run_collection
@@ -186,7 +187,12 @@ def test_real_days_pass_including_a_resumption_after_a_194_session_halt(storage,
 def market_day(day: dt.date, market: str = "KOSPI") -> pd.DataFrame:
     replay = ReplaySource(PANEL)
     query = Query(day, market)
-    return validate_market_day(replay.normalise(replay.fetch_raw(query), query), query, "replay")
+    return validate_market_day(replay.normalise(replay.fetch_raw(query), query), query, "replay").frame
+
+
+def answer(frame: pd.DataFrame, day: dt.date) -> MarketDay:
+    """A market day's (edited) rows as the sources deliver them."""
+    return MarketDay(frame, "replay", "KOSPI", day)
 
 
 def test_a_halted_day_keeps_its_close_and_a_changed_halted_close_is_caught():
@@ -194,10 +200,10 @@ def test_a_halted_day_keeps_its_close_and_a_changed_halted_close_is_caught():
     halted = frame.set_index("ticker").loc["000040"]
     assert halted["halted"]
     prior = {"000040": PriorClose(float(halted["close"]))}
-    assert screen_days([(D(2024, 2, 28), [frame])], prior).quarantined == []
+    assert screen_days([(D(2024, 2, 28), [answer(frame, D(2024, 2, 28))])], prior).quarantined == []
     bad = frame.copy()
     bad.loc[bad["ticker"] == "000040", "close"] *= 2
-    (held,) = screen_days([(D(2024, 2, 28), [bad])], prior).quarantined
+    (held,) = screen_days([(D(2024, 2, 28), [answer(bad, D(2024, 2, 28))])], prior).quarantined
     assert held.ticker == "000040" and held.reason.startswith("close 2,682 is +100.0% from the previous close")
 
 
@@ -207,8 +213,8 @@ def test_a_new_listings_first_day_is_not_held_to_the_limit_of_its_offering_price
     frame = market_day(DAY).assign(base_price=np.nan)
     frame.loc[frame["ticker"] == "005930", "base_price"] = 30_000
     others = {t: PriorClose(float(c)) for t, c in zip(frame["ticker"], frame["close"], strict=True) if t != "005930"}
-    screened = screen_days([(DAY, [frame])], others)
-    assert screened.quarantined == [] and "005930" in set(screened.kept[0][1][0]["ticker"])
+    screened = screen_days([(DAY, [answer(frame, DAY)])], others)
+    assert screened.quarantined == [] and "005930" in set(screened.kept[0][1][0].frame["ticker"])
     # the next day the same move from its base would be impossible
-    (held,) = screen_days([(DAY, [frame])], {**others, "005930": PriorClose(30_000.0)}).quarantined
+    (held,) = screen_days([(DAY, [answer(frame, DAY)])], {**others, "005930": PriorClose(30_000.0)}).quarantined
     assert held.ticker == "005930" and "from the base price 30,000" in held.reason

@@ -183,7 +183,7 @@ def test_quarantined_bars_are_shown_with_their_count_and_reason_but_do_not_fail_
     out = capsys.readouterr().out
     section = out.split("Quarantined bars (refused by the price-limit check, kept out of stock_data)\n")[1]
     lines = section.splitlines()
-    assert lines[0].startswith("  2 bar(s) held in system_info.quarantine") and "--redo DAY" in lines[0]
+    assert lines[0].startswith("  2 bar(s) held in system_info.bad_data") and "--redo DAY" in lines[0]
     assert lines[1].split() == ["day", "ticker", "market", "reason"]
     assert lines[2].split()[:3] == ["2024-09-02", "000660", "KOSPI"] and "+100.3%" in lines[2]
     assert lines[3].split()[:3] == ["2024-09-02", "005930", "KOSPI"]

@@ -152,7 +152,7 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
         more = f"\n... and {len(docs) - QUARANTINE_SHOWN} more" if len(docs) > QUARANTINE_SHOWN else ""
         out.append(_alert(
             f"quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
-            f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.quarantine):\n"
+            f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.bad_data):\n"
             + "\n".join(lines) + more + "\nIf the source or file was wrong, fix it and run `python daily_update.py "
             f"--redo {day}`; `python check_db.py` lists the quarantined bars.",
             now, day=day, tickers=[d["ticker"] for d in docs],

@@ -14,7 +14,7 @@ What each kind protects:
 - AI results: counted back from today (RETENTION_AI_DAYS); no screen or track record reads them.
 - alert records: counted back from today; kept longer than ALERT_MAX_AGE_DAYS (checked in settings), so an
   event still being evaluated can never be alerted twice.
-- rejected records (us_etf.logs_rejected_records): counted back from when each was last seen
+- rejected records (system_info.bad_data): counted back from when each was last seen
   (RETENTION_REJECTED_DAYS), so a record the source still sends stays.
 - API rate-limit counters: no setting; a counter is read only during its own hourly window, and goes a day after
   that window ended (the day is slack for an API host's clock behind this one's), so the current window's

@@ -159,7 +159,7 @@ class QuarantinedBar:
 
 @dataclass
 class QuarantineStatus:
-    """How many bars are held in system_info.quarantine, and the newest few. A WARNING-level "needs a look": shown,
+    """How many bars are held in system_info.bad_data, and the newest few. A WARNING-level "needs a look": shown,
     alerted once per day, but not a reason for exit 1 (an entry stays until its day is collected clean)."""
 
     count: int = 0

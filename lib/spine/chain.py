@@ -69,8 +69,9 @@ class Request:
         return f"{self.part} {span}" if self.kind == "bars" else f"{self.kind} {self.part} {span}"
 
 
-class Source(ABC):
-    """The interface every source implements, whatever it serves (see the module docstring)."""
+class Source[T](ABC):
+    """The interface every source implements, whatever it serves (see the module docstring); `T` is the typed
+    answer it delivers (lib/spine/records.py: an `Answer` of a kind, a `MarketDay`)."""
 
     name: ClassVar[str]
     network: ClassVar[bool] = True
@@ -87,8 +88,8 @@ class Source(ABC):
     def normalise(self, raw: Any, query: Any) -> Any:
         """The raw answer in the source kind's schema (pure)."""
 
-    def validate(self, data: Any, query: Any) -> Any:
-        """Check a normalised answer (pure); the default accepts it."""
+    def validate(self, data: Any, query: Any) -> T:
+        """Check a normalised answer (pure) into the typed answer; the default accepts it as it is."""
         return data
 
     @abstractmethod
@@ -105,11 +106,11 @@ class Source(ABC):
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """What a source delivered for a request: its validated answer."""
+class Delivery[T]:
+    """What a source delivered for a request: its validated, typed answer (lib/spine/records.py)."""
 
     source: str
-    data: Any
+    data: T
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,10 @@ class DayUnavailable(SourceError):
 
 
 @dataclass
-class SourceChain:
+class SourceChain[T]:
     """Fetches a request from the first source that delivers it."""
 
-    sources: Sequence[Source]
+    sources: Sequence[Source[T]]
     min_gap_seconds: float = 1.0
     max_attempts: int = 3
     backoff_seconds: float = 5.0
@@ -196,7 +197,7 @@ class SourceChain:
                 self.sleep(wait)
         self._last_call[source.name] = self.monotonic()
 
-    def _fetch_with_retries(self, source: Source, request: Request) -> Any:
+    def _fetch_with_retries(self, source: Source[T], request: Request) -> T:
         query = source.build_query(request)
         attempts = self.max_attempts if source.network else 1
         for attempt in range(1, attempts + 1):
@@ -218,7 +219,7 @@ class SourceChain:
             return source.validate(source.normalise(raw, query), query)
         raise AssertionError("unreachable")
 
-    def fetch(self, request: Request, now: dt.datetime) -> Delivery:
+    def fetch(self, request: Request, now: dt.datetime) -> Delivery[T]:
         """The validated answer of the first source that has the request; DayUnavailable otherwise."""
         attempts: list[Attempt] = []
         for source in self.sources:

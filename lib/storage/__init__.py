@@ -1,4 +1,4 @@
-"""MongoDB storage, split by collection family (bars, jobs, universe, analysis, alerts, sizes, quarantine,
+"""MongoDB storage, split by collection family (bars, jobs, universe, analysis, alerts, sizes, bad data,
 corporate actions, cross-section), all on one client.
 
 `Storage` is the one object the rest of the code holds: it is every family's store on the same databases.
@@ -10,6 +10,7 @@ from lib.storage.access import AccessStore
 from lib.storage.ai import AiStore
 from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
+from lib.storage.bad_data import BadDataStore, quarantine_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import close_clients, get_client, naive_utc, reset_embedded_client
 from lib.storage.columns import ColumnsStore
@@ -18,7 +19,6 @@ from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
 from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
-from lib.storage.quarantine import QuarantineStore, quarantine_id
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 from lib.storage.watermarks import WatermarksStore
@@ -32,7 +32,7 @@ __all__ = [
 
 class Storage(
     BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
-    AccessStore, QuarantineStore, CorporateActionsStore, CrossSectionStore, ColumnsStore, WatermarksStore,
+    AccessStore, BadDataStore, CorporateActionsStore, CrossSectionStore, ColumnsStore, WatermarksStore,
 ):
     """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
 
@@ -45,6 +45,6 @@ class Storage(
         self._etf_indexes()
         self._ai_indexes()
         self._picks_indexes()
-        self._quarantine_indexes()
+        self._bad_data_indexes()
         self._corporate_actions_indexes()
         self._watermark_indexes()

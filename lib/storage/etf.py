@@ -2,24 +2,23 @@
 
 collected_daily_etf_ohlc, collected_meta_etf, collected_etf_holdings, collected_daily_stock_history,
 collected_meta_stock, analytics_trending_etfs, analytics_portfolio_allocation (one document per day and period),
-analytics_monthly_portfolio (one per month), logs_rejected_records. Keys are the natural unique keys of the
-seed's tables written into `_id`, so a day's rows cannot be stored twice and every write is idempotent.
+analytics_monthly_portfolio (one per month); refused records are in system_info.bad_data
+(lib/storage/bad_data.py). Keys are the natural unique keys of the seed's tables written into `_id`, so a day's
+rows cannot be stored twice and every write is idempotent.
 `pipeline_recompute` is the pipeline's own memory of bars written for sessions whose derived rows were already
 computed (lib/markets/us/recompute.py), kept until those rows are computed again."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from lib.spine.calendar import from_stored, to_utc_midnight
-from lib.storage.client import day_bounds, naive_utc
+from lib.storage.client import day_bounds
 from lib.storage.etf_holdings import HOLDINGS, HoldingsStore
 from lib.storage.units import DIGEST, SIZE, is_complete, with_unit, without_unit
 
@@ -30,7 +29,6 @@ STOCK_META = "collected_meta_stock"
 TRENDING = "analytics_trending_etfs"
 PORTFOLIOS = "analytics_portfolio_allocation"
 MONTHLY = "analytics_monthly_portfolio"
-REJECTED = "logs_rejected_records"
 RECOMPUTE = "pipeline_recompute"
 # A past portfolio's point-in-time mark and concentration (lib/markets/us/etf/marks.py), read with its performance.
 MARK_FIELDS = {"holdings_known": 1, "holdings_as_of": 1, "holdings_stale": 1, "concentration": 1}
@@ -57,7 +55,6 @@ class EtfStore(HoldingsStore):
         db[TRENDING].create_index([("as_of_date", ASCENDING), ("period_days", ASCENDING)])
         db[PORTFOLIOS].create_index([("period_days", ASCENDING), ("as_of_date", DESCENDING)])
         db[PORTFOLIOS].create_index([("performance.status", ASCENDING)])
-        db[REJECTED].create_index([("last_seen_utc", DESCENDING)])
 
     def _sync_keyed(self, name: str, docs: Sequence[dict[str, Any]]) -> int:
         """Insert new documents, replace changed ones, skip identical ones (keyed by `_id`); returns the number
@@ -327,34 +324,3 @@ class EtfStore(HoldingsStore):
             self._write(f"{coll.name}.performance")
             coll.bulk_write(ops, ordered=False)
         return len(ops)
-
-    # --- rejected records ---------------------------------------------------------------------------
-
-    def record_rejected(self, records: Iterable[Mapping[str, Any]], now: dt.datetime) -> int:
-        """Keep refused records with their raw value and reason; the same record seen again only updates
-        last_seen_utc. Returns how many were new."""
-        ops = []
-        for record in records:
-            body = json.dumps(
-                {k: record.get(k) for k in ("kind", "source", "ticker", "date", "raw", "reason")},
-                sort_keys=True, default=str,
-            )
-            key = hashlib.sha1(body.encode()).hexdigest()
-            first = {**record, "first_seen_utc": naive_utc(now)}
-            ops.append(UpdateOne({"_id": key}, {"$setOnInsert": first, "$set": {"last_seen_utc": naive_utc(now)}},
-                                 upsert=True))
-        if not ops:
-            return 0
-        self._write(REJECTED)
-        result = self.etf_db[REJECTED].bulk_write(ops, ordered=False)
-        return result.upserted_count
-
-    def rejected_records(self, limit: int = 100) -> list[dict]:
-        """The most recently seen rejected records."""
-        return list(self.etf_db[REJECTED].find({}, {"_id": 0}).sort("last_seen_utc", DESCENDING).limit(limit))
-
-    def delete_rejected_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
-        """Delete the rejected records last seen before `cutoff` (or, with dry_run, count them); returns how
-        many. A record the source still sends is seen again on every run, so it stays."""
-        query = {"last_seen_utc": {"$lt": naive_utc(cutoff)}}
-        return self._delete_or_count(self.etf_db[REJECTED], query, f"{REJECTED}.cleanup", dry_run)

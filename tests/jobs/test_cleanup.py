@@ -335,7 +335,7 @@ def test_a_cleanup_cut_inside_a_delete_then_run_again_leaves_what_an_uncut_one_l
     bounded = make_settings(retention_prices_days=400)
 
     def kept(store: Storage) -> dict:
-        names = ("quarantine", "cross_section", "cross_section_days")
+        names = ("bad_data", "cross_section", "cross_section_days")
         out = {name: list(store.system[name].find({}).sort("_id", 1)) for name in names}
         return out | {t: store.read_bars(t) for t in store.stored_tickers()}
 
@@ -353,7 +353,7 @@ def test_a_cleanup_cut_inside_a_delete_then_run_again_leaves_what_an_uncut_one_l
     reference, counted = scenario(None)
     expected = kept(reference)
     assert [b["date"].date() for b in reference.read_bars("000660")] == [recent]
-    assert {p.split(".", 1)[1] for p, _ in counted.calls} >= {"<ticker>", "quarantine", "cross_section"}
+    assert {p.split(".", 1)[1] for p, _ in counted.calls} >= {"<ticker>", "bad_data", "cross_section"}
     for cut in cut_points(counted.calls):
         crashed, cutter = scenario(cut)
         assert cutter.fired, f"{cut} never happened"

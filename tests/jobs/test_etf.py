@@ -207,7 +207,7 @@ def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to
         # Only a local file serves it, and a file does not change by itself: a human must fix it (exit 2).
         assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 2
     assert ("no usable bar for 2025-07-31 (rejected: close is not a number: 'abc' at us_etf/XLF.csv line 209; "
-            "see logs_rejected_records)") in caplog.text and "correct the file" in caplog.text
+            "see system_info.bad_data)") in caplog.text and "correct the file" in caplog.text
     assert done(storage) == [D(2025, 7, 30)]  # the session before it is not held back
     records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
     assert records["2025-07-31"]["status"] == "partial" and list(records["2025-07-31"]["missing"]) == ["XLF"]

@@ -91,7 +91,8 @@ def test_both_sources_normalise_the_base_price_into_the_stored_column():
 
     query = Query(dt.date(2021, 1, 4), "KOSPI")
     source = KrxOpenApiSource("key", "http://127.0.0.1:9", timeout=1)
-    frame = validate_market_day(source.normalise({"OutBlock_1": openapi_rows("KOSPI")}, query), query, source.name)
+    answer = validate_market_day(source.normalise({"OutBlock_1": openapi_rows("KOSPI")}, query), query, source.name)
+    frame = answer.frame
     aj = frame.set_index("ticker").loc["095570"]  # 4,580 KRW, -35 on the day (FLUC_RT -0.76)
     assert (aj["close"], aj["base_price"]) == (4_580, 4_615)
     assert frame["base_price"].notna().mean() > 0.99

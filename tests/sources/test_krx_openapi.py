@@ -90,7 +90,7 @@ def source(url: str, key: str = KEY, timeout: float = 5) -> KrxOpenApiSource:
 
 def fetch(src: KrxOpenApiSource, market: str = "KOSPI") -> pd.DataFrame:
     query = src.build_query(Request(market, (DAY,)))
-    return validate_market_day(src.normalise(src.fetch_raw(query), query), query, src.name)
+    return validate_market_day(src.normalise(src.fetch_raw(query), query), query, src.name).frame
 
 
 def test_a_day_is_read_with_the_key_and_normalised(stub):

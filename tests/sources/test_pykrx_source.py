@@ -44,7 +44,7 @@ def fetch(market: str):
     query = Query(DAY, market)
     with replayer.use_cassette(CASSETTES[market]):
         raw = src.fetch_raw(query)
-    return validate_market_day(src.normalise(raw, query), query, src.name)
+    return validate_market_day(src.normalise(raw, query), query, src.name).frame
 
 
 @pytest.mark.parametrize("market", ["KOSPI", "KOSDAQ"])

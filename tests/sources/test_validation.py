@@ -22,18 +22,19 @@ def real_day() -> pd.DataFrame:
 
 
 def test_halted_rows_are_flagged_and_real_rounding_quirks_kept_as_sent(real_day):
-    frame = validate_market_day(real_day, QUERY, "replay").set_index("ticker")
+    answer = validate_market_day(real_day, QUERY, "replay")
+    frame = answer.frame.set_index("ticker")
     assert bool(frame.loc["000040", "halted"]) and frame.loc["000040", "close"] > 0
     # 001530 on 2024-02-28 really has high 27274 below close 27275 (adjusted-price rounding).
     assert frame.loc["001530", "high"] == 27274 and frame.loc["001530", "close"] == 27275
-    assert "001530" in frame.attrs["inconsistent"]
+    assert "001530" in answer.inconsistent
 
 
 def test_rows_without_a_close_are_dropped_and_counted(real_day):
     broken = real_day.copy()
     broken.loc[broken.index[0], ["open", "high", "low", "close"]] = [0, 0, 0, 0]
-    frame = validate_market_day(broken, QUERY, "replay")
-    assert frame.attrs["dropped"] == 1 and len(frame) == len(real_day) - 1
+    answer = validate_market_day(broken, QUERY, "replay")
+    assert answer.dropped == 1 and len(answer.frame) == len(real_day) - 1
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pandas as pd
 
 from lib.markets.krx.universe import is_common_stock
 from lib.spine.calendar import to_utc_midnight
+from lib.spine.records import MarketDay
 
 
 def _int_or_none(value: float) -> int | None:
@@ -21,7 +22,7 @@ def _price_or_none(value: float | None) -> int | None:
     return None if value is None or math.isnan(value) else int(round(value))
 
 
-def bars_from_day(frame: pd.DataFrame, day: dt.date) -> dict[str, dict[str, Any]]:
+def bars_from_day(frame: pd.DataFrame, day: dt.date, source: str) -> dict[str, dict[str, Any]]:
     """A validated market day as stock_data documents by ticker (common stocks only).
 
     A halted stock keeps its close, volume and market cap, with open/high/low stored as null so that
@@ -45,16 +46,16 @@ def bars_from_day(frame: pd.DataFrame, day: dt.date) -> dict[str, dict[str, Any]
             "shares": _int_or_none(row.shares),
             "halted": halted,
             "base_price": _price_or_none(getattr(row, "base_price", None)),
-            "source": frame.attrs.get("source"),
+            "source": source,
         }
     return bars
 
 
-def bars_by_ticker(days: Iterable[tuple[dt.date, Iterable[pd.DataFrame]]]) -> dict[str, list[dict[str, Any]]]:
+def bars_by_ticker(days: Iterable[tuple[dt.date, Iterable[MarketDay]]]) -> dict[str, list[dict[str, Any]]]:
     """Validated market days (oldest first) as stock_data documents by ticker, in date order."""
     by_ticker: dict[str, list[dict[str, Any]]] = {}
-    for day, frames in days:
-        for frame in frames:
-            for ticker, bar in bars_from_day(frame, day).items():
+    for day, answers in days:
+        for answer in answers:
+            for ticker, bar in bars_from_day(answer.frame, day, answer.source).items():
                 by_ticker.setdefault(ticker, []).append(bar)
     return by_ticker

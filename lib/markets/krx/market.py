@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import pandas as pd
 
@@ -19,11 +18,13 @@ from lib.markets.krx.universe import is_common_stock, plan_universe
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Request
 from lib.spine.market import Collector, DayFetch, Fetched, Market
+from lib.spine.records import MarketDay
 from lib.spine.runner import COLLECTION_LOCK, JobContext
 
 log = get_logger("krx")
 
 JOB = "daily_update"
+DATASET = "krx.bars"  # the registry's market.kind of KRX's daily bars: its held bars are filed under it
 
 
 def krx_calendar(settings: Settings) -> TradingCalendar:
@@ -67,10 +68,10 @@ class KrxCollector(Collector):
         inconsistent: list[str] = []
         for fetched in days:
             for market, delivery in fetched.delivered.items():
-                frame = delivery.data
-                if frame.attrs.get("dropped"):
-                    dropped.append(f"{market} {fetched.day}: {frame.attrs['dropped']}")
-                inconsistent += [f"{t} {fetched.day}" for t in frame.attrs.get("inconsistent", [])]
+                answer: MarketDay = delivery.data
+                if answer.dropped:
+                    dropped.append(f"{market} {fetched.day}: {answer.dropped}")
+                inconsistent += [f"{t} {fetched.day}" for t in answer.inconsistent]
         if dropped:
             log.info("row(s) without a close dropped: %s", "; ".join(dropped))
         if inconsistent:
@@ -83,15 +84,15 @@ class KrxCollector(Collector):
             # The latest complete day's delivered markets; a market stored by an earlier run (a half-delivered
             # day) or outside every source's range keeps its stocks as they are.
             latest = complete[-1]
-            frame = pd.concat([d.data for d in latest.delivered.values()], ignore_index=True)
+            frame = pd.concat([d.data.frame for d in latest.delivered.values()], ignore_index=True)
             ctx.counters["universe_updates"] += _refresh_universe(ctx, frame, latest.day)
 
-    def digest(self, part: str, data: Any) -> str | None:
+    def digest(self, part: str, data: MarketDay) -> str | None:
         """The closes and volumes of the market day; None when nothing traded (halted stocks only: a small
         file's day repeats its neighbour's close with no volume, which is not a stale answer)."""
-        if not (data["volume"] > 0).any():
+        if not (data.frame["volume"] > 0).any():
             return None
-        return fingerprint(data)
+        return fingerprint(data.frame)
 
     def _store_bars(self, ctx: JobContext, days: Sequence[DayFetch]) -> None:
         """The one place bars are checked before they are stored (lib/markets/krx/quarantine.py): impossible bars go to
@@ -100,7 +101,7 @@ class KrxCollector(Collector):
         storage = ctx.storage
         first, last = days[0].day, days[-1].day
         answers = [(d.day, [delivery.data for delivery in d.delivered.values()]) for d in days]
-        tickers = sorted({t for _, frames in answers for f in frames for t in f["ticker"] if is_common_stock(t)})
+        tickers = sorted({t for _, day in answers for a in day for t in a.frame["ticker"] if is_common_stock(t)})
         stored = storage.bars_around(tickers, first, last)  # one read per ticker for the check and the write
         prior = prior_closes(storage.last_closes_before(tickers, first, recent=stored),
                              storage.last_quarantined_before(first))
@@ -108,11 +109,11 @@ class KrxCollector(Collector):
         for note in screened.confirmed:
             log.warning("%s", note)
         for item in screened.quarantined[:20]:
-            log.warning("QUARANTINED %s %s: %s; not stored (system_info.quarantine); once the source is fixed, "
+            log.warning("QUARANTINED %s %s: %s; not stored (held in system_info.bad_data); once the source is fixed, "
                         "`daily_update.py --redo %s` stores it", item.ticker, item.day, item.reason, item.day)
         if len(screened.quarantined) > 20:
             log.warning("... and %d more quarantined bar(s)", len(screened.quarantined) - 20)
-        storage.quarantine_bars(vars(item) for item in screened.quarantined)
+        storage.quarantine_bars((vars(item) for item in screened.quarantined), ctx.clock(), DATASET)
         ctx.counters["quarantined"] += len(screened.quarantined)
         by_day = {d.day: d for d in days}
         for refusal in screened.refused:

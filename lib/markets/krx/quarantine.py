@@ -26,6 +26,7 @@ import pandas as pd
 
 from lib.markets.krx.bars import bars_from_day
 from lib.markets.krx.universe import is_common_stock
+from lib.spine.records import MarketDay
 
 # (first day, limit): KRX's daily price limit as a share of the base price.
 LIMITS = ((dt.date(1998, 12, 7), 0.15), (dt.date(2015, 6, 15), 0.30))
@@ -93,7 +94,7 @@ class Screened:
     """What to store, what to quarantine, the answers refused, and the level shifts stored because the next
     day confirmed them."""
 
-    kept: list[tuple[dt.date, list[pd.DataFrame]]] = field(default_factory=list)
+    kept: list[tuple[dt.date, list[MarketDay]]] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
@@ -193,7 +194,7 @@ def _check_frame(
 
 
 def screen_days(
-    days: Iterable[tuple[dt.date, list[pd.DataFrame]]], prior: Mapping[str, PriorClose]
+    days: Iterable[tuple[dt.date, list[MarketDay]]], prior: Mapping[str, PriorClose]
 ) -> Screened:
     """Split validated market days (oldest first) into the bars to store and the bars to quarantine.
 
@@ -202,11 +203,12 @@ def screen_days(
     checked as if it had not been delivered."""
     state = dict(prior)
     out = Screened()
-    for on, frames in days:
-        kept: list[pd.DataFrame] = []
+    for on, answers in days:
+        kept: list[MarketDay] = []
         held: list[Quarantined] = []
         updates: dict[str, PriorClose] = {}
-        for frame in frames:
+        for answer in answers:
+            frame = answer.frame
             reasons, rows, checkable, notes = _check_frame(frame, on, state)
             if reasons and checkable >= MIN_ROWS_TO_REFUSE and len(reasons) * 2 > checkable:
                 first = next(iter(reasons))
@@ -214,14 +216,13 @@ def screen_days(
                 out.refused.append(Refusal(on, str(frame["market"].iloc[0]), len(reasons), checkable, example))
                 continue
             out.confirmed.extend(notes)
-            clean = frame
+            clean = answer
             if reasons:
-                documents = bars_from_day(frame.loc[list(reasons)], on)
+                documents = bars_from_day(frame.loc[list(reasons)], on, answer.source)
                 for i, reason in reasons.items():
                     ticker = frame.at[i, "ticker"]
                     held.append(Quarantined(ticker, on, str(frame.at[i, "market"]), documents[ticker], reason))
-                clean = frame.drop(index=list(reasons))
-                clean.attrs = dict(frame.attrs)
+                clean = answer.with_frame(frame.drop(index=list(reasons)))
             kept.append(clean)
             for i, ticker, close in zip(rows.index, rows.tickers, rows.close, strict=True):
                 before = state.get(ticker, PriorClose(None))

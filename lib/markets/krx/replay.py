@@ -15,6 +15,7 @@ import pandas as pd
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
 from lib.log import KST
 from lib.markets.krx.source_base import COLUMNS, DailyMarketSource, Query, validate_market_day
+from lib.spine.records import MarketDay
 
 REQUIRED = ("date", "ticker", "open", "high", "low", "close", "volume", "market_cap", "market", "name")
 
@@ -120,6 +121,6 @@ class ReplaySource(DailyMarketSource):
         frame = raw.loc[raw["market"] == query.market]
         return frame.loc[:, list(COLUMNS)]
 
-    def validate(self, data: pd.DataFrame, query: Query) -> pd.DataFrame:
+    def validate(self, data: pd.DataFrame, query: Query) -> MarketDay:
         """validate_market_day, with rows named by their line in the file."""
         return validate_market_day(data, query, self.name, row_label=f"{self.path.name} line")

@@ -14,6 +14,7 @@ import pandas as pd
 from lib.errors import BadDataError, EmptyAnswerError
 from lib.log import KST
 from lib.spine.chain import Request, Source
+from lib.spine.records import MarketDay
 
 MARKETS = ("KOSPI", "KOSDAQ")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -34,7 +35,7 @@ class Query:
     market: str
 
 
-class DailyMarketSource(Source):
+class DailyMarketSource(Source[MarketDay]):
     """A source of whole-market daily bars for KOSPI or KOSDAQ: a request is one market on one KST session."""
 
     name: ClassVar[str]
@@ -59,7 +60,7 @@ class DailyMarketSource(Source):
     def normalise(self, raw: Any, query: Query) -> pd.DataFrame:
         """Turn the raw answer into the COLUMNS schema (pure)."""
 
-    def validate(self, data: pd.DataFrame, query: Query) -> pd.DataFrame:
+    def validate(self, data: pd.DataFrame, query: Query) -> MarketDay:
         """The market day checked by validate_market_day."""
         return validate_market_day(data, query, self.name)
 
@@ -74,13 +75,13 @@ def _rows(frame: pd.DataFrame, mask: pd.Series, column: str, label: str) -> str:
 
 def validate_market_day(
     frame: pd.DataFrame, query: Query, source: str, row_label: str | None = None
-) -> pd.DataFrame:
+) -> MarketDay:
     """Check a normalised day; empty or holiday-shaped answers raise EmptyAnswerError, broken ones BadDataError
     naming the ticker and the row (`row_label` N, N being the frame's index; by default the row's position in
     the answer, from 1).
 
-    Rows with no close price carry nothing to store and are dropped (attrs['dropped']); rows whose low/high
-    do not bracket open/close are kept and listed in attrs['inconsistent']."""
+    Rows with no close price carry nothing to store and are dropped (counted in `dropped`); rows whose low/high
+    do not bracket open/close are kept and listed in `inconsistent`."""
     where = f"{source} {query.market} {query.day}"
     frame = frame.assign(**{c: np.nan for c in OPTIONAL_COLUMNS if c not in frame.columns})
     missing = [c for c in COLUMNS if c not in frame.columns]
@@ -136,10 +137,7 @@ def validate_market_day(
     frame["halted"] = halted.to_numpy()
     frame["market"] = query.market
     frame = frame.drop(columns="_line").reset_index(drop=True)
-    frame.attrs["dropped"] = dropped
-    frame.attrs["inconsistent"] = inconsistent["ticker"].tolist()
-    frame.attrs["source"] = source
-    return frame
+    return MarketDay(frame, source, query.market, query.day, dropped, tuple(inconsistent["ticker"].tolist()))
 
 
 def number(value: Any) -> float:

@@ -15,10 +15,11 @@ from lib.errors import ConfigError
 from lib.markets.us.etf.universe import ETF_JOB, etf_specs
 from lib.markets.us.pipeline import US_LOCK, EtfPlan, fetch_window, run_stages
 from lib.markets.us.recompute import recompute_dependants
-from lib.markets.us.sources import UsSource, Validated
+from lib.markets.us.sources import UsSource
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
 from lib.spine.market import Collector, DayFetch, Fetched, Market
+from lib.spine.records import Answer, Bar
 
 if TYPE_CHECKING:
     from lib.markets.us.replay import UsReplaySource
@@ -94,7 +95,7 @@ class UsCollector(Collector):
         self.calendar, self.chain, self.plan = calendar, chain, plan
         self.parts = tuple(plan.tickers)
         self._window: list[dt.date] = []
-        self._answers: dict[str, Delivery] = {}
+        self._answers: dict[str, Delivery[Answer[Bar]]] = {}
 
     def fetch(
         self, chain: SourceChain, wanted: Mapping[dt.date, Sequence[str]], now: dt.datetime
@@ -116,7 +117,7 @@ class UsCollector(Collector):
                     yield Fetched(day, ticker, problem=problems[ticker])
                     continue
                 delivery = self._answers[ticker]
-                validated: Validated = delivery.data
+                validated: Answer[Bar] = delivery.data
                 row = next((r for r in validated.rows if r["date"] == day), None)
                 if row is not None:
                     yield Fetched(day, ticker, delivery=Delivery(delivery.source, row))
@@ -130,7 +131,7 @@ class UsCollector(Collector):
                 detail = f"no usable bar for {day}"
                 if refused:  # bad data, to fix or ask again: never an empty day that settles as no_data
                     where = f" at {refused[0].where}" if refused[0].where else ""
-                    detail += f" (rejected: {refused[0].reason}{where}; see logs_rejected_records)"
+                    detail += f" (rejected: {refused[0].reason}{where}; see system_info.bad_data)"
                 network = next((s.network for s in chain.sources if s.name == delivery.source), True)
                 outcome = "bad_data" if refused else "empty"
                 yield Fetched(day, ticker, problem=DayUnavailable(
@@ -143,7 +144,7 @@ class UsCollector(Collector):
         run_stages(ctx, self.calendar, self.chain, self.plan, self._window, self._answers, complete)
         recompute_dependants(ctx, self.calendar, self.chain, self.plan, complete)
 
-    def rows(self, data: object) -> int:
+    def rows(self, data: Bar) -> int:
         """One bar per ETF and session."""
         return 1
 

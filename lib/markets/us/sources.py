@@ -3,7 +3,8 @@
 Three kinds of request, each a typed query: the daily bars of one ticker over a span of sessions, an ETF's top
 holdings, a stock's profile (name, sector, shares, market cap). A source builds the query, fetches the raw
 answer (the only step that leaves the process), normalises it (pure); validation is shared by every source and
-splits an answer into accepted rows and rejected records (kept with the raw value and the reason, never stored as
+splits an answer into accepted rows and rejected items (lib/spine/records.py: an `Answer` of `Bar`, `Holding` or
+`Profile` rows, each `Rejected` with the raw value and the reason, kept in the bad-data store, never stored as
 data)."""
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ import datetime as dt
 import math
 import re
 from abc import abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
 
 from lib.errors import BadDataError, EmptyAnswerError
 from lib.spine.chain import Request, Source
+from lib.spine.records import Answer, Bar, Holding, Profile, Rejected
+
+# The answer type's former name, which the US stages (lib/markets/us/pipeline.py) import.
+Validated = Answer
+# The registry's datasets (market.kind) the US answers' rejected items belong to.
+DATASET = {"bars": "us.bars", "holdings": "us.holdings", "profile": "us.profile"}
 
 BAR_COLUMNS = ("date", "open", "high", "low", "close", "volume", "dividends", "splits")
 HOLDING_COLUMNS = ("ticker", "name", "holding_percent")
@@ -78,7 +85,7 @@ class ProfileQuery:
 Query = BarsQuery | HoldingsQuery | ProfileQuery
 
 
-class UsSource(Source):
+class UsSource(Source[Answer[Any]]):
     """A source of US daily bars, ETF holdings and stock profiles on the spine's interface: a Request of kind
     `bars` is one ticker over a span of sessions, `holdings` an ETF on its last day, `profile` a stock on its
     last day."""
@@ -109,8 +116,8 @@ class UsSource(Source):
         """Bars: a frame of BAR_COLUMNS. Holdings: a frame of HOLDING_COLUMNS with attrs['as_of'] (a date or
         None). Profile: a dict with name, sector, shares_outstanding, market_cap, currency, quote_type."""
 
-    def validate(self, data: Any, query: Query) -> Validated:
-        """Accepted rows and rejected records (see validate_bars / validate_holdings / validate_profile)."""
+    def validate(self, data: Any, query: Query) -> Answer[Any]:
+        """Accepted rows and rejected items (see validate_bars / validate_holdings / validate_profile)."""
         match query:
             case BarsQuery():
                 return validate_bars(data, query, self.name, set(query.sessions))
@@ -122,30 +129,6 @@ class UsSource(Source):
 
 
 # --- validation --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A record that failed validation: what came, why it was refused."""
-
-    kind: str  # bars, holdings, profile
-    source: str
-    ticker: str
-    date: str | None
-    raw: dict[str, Any]
-    reason: str
-    where: str | None = None  # the file and line it came from, when a file served it
-
-
-@dataclass
-class Validated:
-    """An answer split into accepted rows and rejected records; `after_end` counts rows past the last session
-    asked for (Yahoo's live row for a session still trading), which are never stored."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    after_end: int = 0
-    as_of: dt.date | None = None  # holdings: the date the source says they are as of, when it says
 
 
 def _plain(value: Any) -> Any:
@@ -229,7 +212,9 @@ def _check_bar(record: dict[str, Any]) -> dict[str, Any]:
     return bar
 
 
-def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessions: set[dt.date]) -> Validated:
+def validate_bars(
+    frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessions: set[dt.date]
+) -> Answer[Bar]:
     """Accept the rows a bar needs (a session date and a positive close; open/high/low/volume may be absent, as
     in close-only histories), reject the rest with a reason; rows after the last session asked for are dropped.
 
@@ -241,7 +226,7 @@ def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessi
         raise BadDataError(f"{where}: answer lacks columns {missing}")
     if frame.empty:
         raise EmptyAnswerError(f"{where}: no rows")
-    out = Validated()
+    out: Answer[Bar] = Answer()
     seen: set[dt.date] = set()
     check_session = not is_foreign_listing(query.ticker)
     # A file-backed answer names its file and each row's line (attrs["file"], attrs["lines"]), for the rejections.
@@ -252,7 +237,7 @@ def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessi
         try:
             day = _date(record.get("date"))
         except BadDataError as exc:
-            out.rejected.append(Rejected("bars", source, query.ticker, None, raw, str(exc), line))
+            out.rejected.append(Rejected(DATASET["bars"], query.ticker, None, raw, str(exc), source, line))
             continue
         if day > query.end:
             out.after_end += 1
@@ -266,15 +251,15 @@ def validate_bars(frame: pd.DataFrame, query: BarsQuery, source: str, xnys_sessi
                 raise BadDataError(f"{day} listed twice")
             bar = _check_bar(record)
         except BadDataError as exc:
-            out.rejected.append(Rejected("bars", source, query.ticker, day.isoformat(), raw, str(exc), line))
+            out.rejected.append(Rejected(DATASET["bars"], query.ticker, day.isoformat(), raw, str(exc), source, line))
             continue
         seen.add(day)
-        out.rows.append({"date": day, **bar})
+        out.rows.append(Bar(date=day, **bar))
     out.rows.sort(key=lambda r: r["date"])
     return out
 
 
-def validate_holdings(frame: pd.DataFrame, query: HoldingsQuery, source: str) -> Validated:
+def validate_holdings(frame: pd.DataFrame, query: HoldingsQuery, source: str) -> Answer[Holding]:
     """Accept holdings lines with a ticker and a weight between 0 and 100 percent; lines without a ticker
     (cash, futures) are not equities and are skipped; an answer whose weights add up to more than 100% is
     refused whole."""
@@ -284,7 +269,7 @@ def validate_holdings(frame: pd.DataFrame, query: HoldingsQuery, source: str) ->
         raise BadDataError(f"{where}: answer lacks columns {missing}")
     if frame.empty:
         raise EmptyAnswerError(f"{where}: no holdings")
-    out = Validated(as_of=frame.attrs.get("as_of"))
+    out: Answer[Holding] = Answer(as_of=frame.attrs.get("as_of"))
     seen: set[str] = set()
     for record in frame.to_dict("records"):
         raw = {k: _plain(v) for k, v in record.items()}
@@ -303,11 +288,13 @@ def validate_holdings(frame: pd.DataFrame, query: HoldingsQuery, source: str) ->
             if not 0 <= percent <= 100:
                 raise BadDataError(f"holding_percent {percent} is not between 0 and 100")
         except BadDataError as exc:
-            out.rejected.append(Rejected("holdings", source, query.etf, query.day.isoformat(), raw, str(exc)))
+            out.rejected.append(
+                Rejected(DATASET["holdings"], query.etf, query.day.isoformat(), raw, str(exc), source)
+            )
             continue
         seen.add(ticker)
         name = "" if record.get("name") is None else str(record["name"]).strip()
-        out.rows.append({"ticker": ticker, "name": name, "holding_percent": percent})
+        out.rows.append(Holding(ticker=ticker, name=name, holding_percent=percent))
     total = sum(r["holding_percent"] for r in out.rows)
     if total > 100.5:
         raise BadDataError(f"{where}: weights add up to {total:.1f}%, more than the whole fund")
@@ -316,11 +303,11 @@ def validate_holdings(frame: pd.DataFrame, query: HoldingsQuery, source: str) ->
     return out
 
 
-def validate_profile(profile: dict[str, Any], query: ProfileQuery, source: str) -> Validated:
+def validate_profile(profile: dict[str, Any], query: ProfileQuery, source: str) -> Answer[Profile]:
     """Any profile field may be missing; a field present but unusable (a negative or non-numeric market cap)
     is dropped, and the profile is kept without it and recorded as rejected."""
-    out = Validated()
-    clean = {
+    out: Answer[Profile] = Answer()
+    clean: dict[str, Any] = {
         "name": (str(profile.get("name") or "").strip() or None),
         "sector": (str(profile.get("sector") or "").strip() or None),
         "currency": (str(profile.get("currency") or "").strip().upper() or None),
@@ -333,8 +320,10 @@ def validate_profile(profile: dict[str, Any], query: ProfileQuery, source: str) 
                 raise BadDataError(f"{name} is not positive: {value}")
         except BadDataError as exc:
             raw = {k: _plain(v) for k, v in profile.items()}
-            out.rejected.append(Rejected("profile", source, query.ticker, query.day.isoformat(), raw, str(exc)))
+            out.rejected.append(
+                Rejected(DATASET["profile"], query.ticker, query.day.isoformat(), raw, str(exc), source)
+            )
             value = None
         clean[name] = value
-    out.rows.append(clean)
+    out.rows.append(Profile(**clean))
     return out

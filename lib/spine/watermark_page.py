@@ -6,8 +6,6 @@ from the data, so storing a page again (a rerun after a kill) writes the same do
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,18 +170,15 @@ def _safe(value: Any) -> Any:
 
 
 def reject(storage: Storage, dataset: str, rejected: Sequence[Rejected], seen_at: dt.datetime) -> None:
-    """Record refused items with their reason and raw value: the one place bad items go (so it can be pointed
-    at a shared bad-data store). `_id`s come from the content, so a rerun records nothing twice."""
+    """Record refused items with their reason and raw value in the one bad-data store (lib/storage/bad_data.py),
+    under the dataset; an item refused again only moves its last-seen time, so a rerun records nothing twice."""
     if not rejected:
         return
-    docs = []
-    for bad in rejected:
-        raw = _safe(bad.raw)
-        digest = hashlib.sha1(json.dumps([raw, bad.reason], sort_keys=True, default=str).encode()).hexdigest()
-        docs.append({"_id": f"{dataset}|{digest[:20]}", "dataset": dataset, "key": bad.key, "reason": bad.reason,
-                     "raw": raw, "seen_at": stored_time(seen_at)})
-    log.warning("%s: %d item(s) rejected, e.g. %s: %s", dataset, len(docs), rejected[0].key or "?", rejected[0].reason)
-    storage.store_rejected(docs)
+    records = [{"dataset": dataset, "kind": dataset.partition(".")[2], "ticker": bad.key, "date": None,
+                "raw": _safe(bad.raw), "reason": bad.reason} for bad in rejected]
+    log.warning("%s: %d item(s) rejected, e.g. %s: %s", dataset, len(records), rejected[0].key or "?",
+                rejected[0].reason)
+    storage.record_rejected(records, seen_at)
 
 
 def store_page(

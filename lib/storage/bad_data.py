@@ -86,7 +86,7 @@ def _as_quarantined(doc: Mapping[str, Any]) -> dict[str, Any]:
 def _as_rejected(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A rejected item in the shape its readers know (kind, source, ticker, date, raw, reason, job, where)."""
     out = {"dataset": doc["dataset"], "kind": doc["dataset"].partition(".")[2], "source": doc.get("source"),
-           "ticker": doc["key"], "date": doc["day"], "raw": doc.get("raw"), "reason": doc["reason"]}
+           "ticker": doc["key"], "key": doc["key"], "date": doc["day"], "raw": doc.get("raw"), "reason": doc["reason"]}
     out |= {k: doc[k] for k in ("job", "where") if k in doc}
     return out | {"first_seen_utc": doc.get("first_seen_utc"), "last_seen_utc": doc.get("last_seen_utc")}
 

@@ -128,6 +128,7 @@ class StoreBase:
         self.stock_db = client[f"{prefix}stock_data"]
         self.analyzed_db = client[f"{prefix}stock_analyzed"]
         self.etf_db = client[f"{prefix}us_etf"]  # the US ETF pipeline's database (lib/storage/etf.py)
+        self.datasets_db = client[f"{prefix}datasets"]  # the watermark datasets' (lib/storage/watermarks.py)
         self.tickers = self.system["target_tickers"]
         self.job_status = self.system["job_status"]
         self.locks = self.system["locks"]

@@ -35,7 +35,7 @@ class SizesStore(StoreBase):
 
     def _databases(self) -> list[Any]:
         # A database that was never written lists no collection.
-        return [self.system, self.stock_db, self.analyzed_db, self.etf_db]
+        return [self.system, self.stock_db, self.analyzed_db, self.etf_db, self.datasets_db]
 
     def collection_sizes(self) -> list[CollectionSize]:
         """Every collection of every database, per-ticker collections grouped into one row per database."""

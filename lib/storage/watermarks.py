@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne
 
 from lib.storage.client import StoreBase, naive_utc
 
@@ -33,12 +33,7 @@ def stored_time(moment: dt.datetime) -> dt.datetime:
 
 
 class WatermarksStore(StoreBase):
-    """Watermarks, items on their natural keys, their vintages and the rejected items."""
-
-    @property
-    def datasets_db(self) -> Any:
-        """The database of the watermark datasets."""
-        return self.client[f"{self.prefix}datasets"]
+    """Watermarks, items on their natural keys and their vintages (refused items go to the bad-data store)."""
 
     @property
     def watermarks(self) -> Any:
@@ -55,17 +50,11 @@ class WatermarksStore(StoreBase):
         """The earlier values of revised items."""
         return self.datasets_db["vintages"]
 
-    @property
-    def wm_rejected(self) -> Any:
-        """Items refused by validation, with the reason and the raw value."""
-        return self.datasets_db["rejected"]
-
     def _watermark_indexes(self) -> None:
         self.wm_items.create_index([("dataset", ASCENDING), ("at", ASCENDING)])
         self.wm_items.create_index([("dataset", ASCENDING), ("known_at", ASCENDING)])
         self.wm_vintages.create_index([("dataset", ASCENDING), ("key", ASCENDING), ("known_at", ASCENDING)])
         self.wm_vintages.create_index([("dataset", ASCENDING), ("known_at", ASCENDING), ("superseded_at", ASCENDING)])
-        self.wm_rejected.create_index([("dataset", ASCENDING), ("seen_at", DESCENDING)])
 
     # --- the watermark ----------------------------------------------------------------------------
 
@@ -108,10 +97,6 @@ class WatermarksStore(StoreBase):
         """Insert new items and replace revised ones, each on its `_id`."""
         self._replace_all(self.wm_items, docs, "watermarks.items")
 
-    def store_rejected(self, docs: list[Mapping[str, Any]]) -> None:
-        """Record refused items (`_id` derived from the dataset, raw value and reason: a rerun adds nothing)."""
-        self._replace_all(self.wm_rejected, docs, "watermarks.rejected")
-
     def item_count(self, dataset: str) -> int:
         """How many items the dataset holds (each once)."""
         return self.wm_items.count_documents({"dataset": dataset})
@@ -119,11 +104,6 @@ class WatermarksStore(StoreBase):
     def vintage_count(self, dataset: str) -> int:
         """How many earlier values the dataset keeps."""
         return self.wm_vintages.count_documents({"dataset": dataset})
-
-    def rejected_of(self, dataset: str, limit: int = 0) -> list[dict]:
-        """The dataset's rejected items, newest first (all when `limit` is 0), without `_id`."""
-        cursor = self.wm_rejected.find({"dataset": dataset}, {"_id": 0}).sort([("seen_at", DESCENDING), ("key", 1)])
-        return list(cursor.limit(limit) if limit else cursor)
 
     def items_known_at(
         self, dataset: str, moment: dt.datetime, start: dt.datetime | None = None, end: dt.datetime | None = None

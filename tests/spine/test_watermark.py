@@ -38,9 +38,11 @@ def run(storage, settings, clock, as_of, reader, dataset=SERIES) -> int:
 
 
 def stored(storage) -> dict[str, list[dict]]:
-    """Everything the watermark family holds, by collection, ordered by `_id`."""
+    """Everything the watermark family holds, by collection, and the items it refused (system_info.bad_data),
+    ordered by `_id`."""
     db = storage.datasets_db
-    return {name: sorted(db[name].find({}), key=lambda d: d["_id"]) for name in sorted(db.list_collection_names())}
+    held = {name: sorted(db[name].find({}), key=lambda d: d["_id"]) for name in sorted(db.list_collection_names())}
+    return held | {"bad_data": sorted(storage.bad_data.find({}), key=lambda d: d["_id"])}
 
 
 @pytest.fixture
@@ -238,7 +240,7 @@ def test_a_bad_item_is_rejected_with_its_reason_and_raw_value_and_the_rest_store
                 dict(r, value="-1.0") if r["date"] == "2024-11-06" else r for r in rows]
 
     assert run(storage, settings, clock, late(dt.date(2024, 11, 8)), CloseSeries(edit=corrupt)) == 0
-    rejected = {r["key"]: r for r in storage.rejected_of(SERIES.key)}
+    rejected = {r["key"]: r for r in storage.rejected_records(dataset=SERIES.key)}
     assert rejected["XLF:2024-11-05"]["reason"] == "value '.' is not a number"
     assert rejected["XLF:2024-11-05"]["raw"]["value"] == "."
     assert rejected["XLF:2024-11-06"]["reason"] == "close -1.0 is not positive"
@@ -246,7 +248,7 @@ def test_a_bad_item_is_rejected_with_its_reason_and_raw_value_and_the_rest_store
     assert storage.watermark(SERIES.key)["read_through"] == late(dt.date(2024, 11, 8)).replace(tzinfo=None)
 
     run(storage, settings, clock, late(dt.date(2024, 11, 8)), CloseSeries(edit=corrupt))
-    assert len(storage.rejected_of(SERIES.key)) == 2  # a rerun records nothing twice
+    assert len(storage.rejected_records(dataset=SERIES.key)) == 2  # a rerun records nothing twice
 
 
 def test_an_event_without_a_time_and_an_unstorable_value_are_rejected(storage, settings, clock):
@@ -259,7 +261,7 @@ def test_an_event_without_a_time_and_an_unstorable_value_are_rejected(storage, s
 
     reader = NumpyMoves(limit=3, broken=frozenset({"QQQ:2024-11-15"}))
     assert run(storage, settings, clock, late(dt.date(2025, 1, 31)), reader, EVENTS) == 0
-    reasons = {r["key"]: r["reason"] for r in storage.rejected_of(EVENTS.key)}
+    reasons = {r["key"]: r["reason"] for r in storage.rejected_records(dataset=EVENTS.key)}
     assert reasons == {
         "QQQ:2024-11-15": "time '' is not ISO 8601",
         "SPY:2024-11-06": "data.move_pct: numpy.int64 is not storable (a plain str/int/float/...)",
@@ -298,7 +300,7 @@ def test_a_changed_value_claiming_the_stored_known_at_is_rejected_and_the_stored
     run(storage, settings, clock, late(dt.date(2024, 11, 8)), MoveEvents(limit=3), EVENTS)
     storage.watermarks.delete_one({"_id": EVENTS.key})  # read again from the start
     assert run(storage, settings, clock, late(dt.date(2024, 11, 8)), Restated(limit=3), EVENTS) == 0
-    [bad] = storage.rejected_of(EVENTS.key)
+    [bad] = storage.rejected_records(dataset=EVENTS.key)
     assert bad["key"] == "SPY:2024-11-06" and "a second value known at the same time" in bad["reason"]
     assert bad["raw"]["data"]["move_pct"] == 9.99
     assert storage.stored_items(EVENTS.key, ["SPY:2024-11-06"])["SPY:2024-11-06"]["data"]["move_pct"] == 2.49

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from lib.errors import ConfigError
 
 CALENDAR_START = dt.date(2010, 1, 4)
@@ -143,11 +141,12 @@ class TradingCalendar:
         return dt.datetime.combine(day, self._usual_close, tzinfo=self.tz)
 
 
-def to_utc_midnight(day: dt.date) -> dt.datetime:
-    """How a local trading date is stored: midnight UTC of that date (naive, as BSON returns it)."""
-    return dt.datetime(day.year, day.month, day.day)
+def __getattr__(name: str) -> object:
+    """`to_utc_midnight` and `from_stored` moved to lib/storage/dates.py (storage must not import the spine);
+    served from here, lazily to avoid an import cycle, only for modules other branches of issue 14 are editing
+    (lib/storage/quarantine.py). The lead removes this at merge with tests/test_layers.py's KNOWN list."""
+    if name in ("to_utc_midnight", "from_stored"):
+        from lib.storage import dates
 
-
-def from_stored(value: dt.datetime | pd.Timestamp) -> dt.date:
-    """The local trading date of a stored day."""
-    return dt.date(value.year, value.month, value.day)
+        return getattr(dates, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

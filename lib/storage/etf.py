@@ -18,8 +18,8 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
-from lib.spine.calendar import from_stored, to_utc_midnight
 from lib.storage.client import day_bounds, naive_utc
+from lib.storage.dates import from_stored, to_utc_midnight
 from lib.storage.etf_holdings import HOLDINGS, HoldingsStore
 from lib.storage.units import DIGEST, SIZE, is_complete, with_unit, without_unit
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from lib.markets.krx.universe import is_common_stock
-from lib.spine.calendar import to_utc_midnight
+from lib.storage.dates import to_utc_midnight
 
 
 def _int_or_none(value: float) -> int | None:

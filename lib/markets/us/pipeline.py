@@ -30,11 +30,12 @@ from lib.markets.us.etf.restated import stale_marks
 from lib.markets.us.etf.trending import n_session_return, trending_table
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS, EtfSpec, etf_specs
 from lib.markets.us.sources import Rejected, Validated, is_foreign_listing
-from lib.spine.calendar import TradingCalendar, to_utc_midnight
+from lib.spine.calendar import TradingCalendar
 from lib.spine.catchup import daily_update, manual_setup
 from lib.spine.chain import DayUnavailable, Delivery, Request, SourceChain
 from lib.spine.market import Market
 from lib.spine.runner import JobContext
+from lib.storage.dates import to_utc_midnight
 
 log = get_logger("etf")
 

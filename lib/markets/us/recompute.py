@@ -35,9 +35,10 @@ from lib.markets.us.pipeline import (
     sessions_after,
 )
 from lib.markets.us.rebalance_job import rebalance
-from lib.spine.calendar import TradingCalendar, from_stored
+from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import SourceChain
 from lib.spine.runner import JobContext
+from lib.storage.dates import from_stored
 
 log = get_logger("etf")
 

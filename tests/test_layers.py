@@ -15,6 +15,12 @@ Layers, lowest first; a module may import its own layer or a lower one, never a 
 - cli: lib/cli.py: how a script runs (exit codes, the run record, the check-up it prints).
 - top: api/, the top-level scripts, tools/, benchmarks/: entry points, imported by nothing in lib/.
 
+The order was checked against the tree of the layout-by-domain commit: the spine imports no market and no
+analysis, storage imports neither; the only upward imports were storage taking the stored form of a date from
+the spine's calendar (moved to lib/storage/dates.py), the analysis job naming SourceChain through the KRX
+market (now from lib/spine/chain.py), and those listed in KNOWN below. Analysis sits below the markets because
+the markets' stages call it (the US stages, the KRX analysis subscribing to KRX bars), never the reverse.
+
 Imports at any depth count (inside functions too); an `if TYPE_CHECKING:` block is type-only and may point
 anywhere. Plugins loaded by name (importlib) are not imports and are not checked here.
 """

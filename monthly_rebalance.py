@@ -10,8 +10,8 @@ import sys
 
 from lib.cli import parse_day, run_script
 from lib.config import Settings
+from lib.markets.us.batch import EtfPlan
 from lib.markets.us.market import us_market
-from lib.markets.us.pipeline import EtfPlan
 from lib.markets.us.rebalance_job import monthly_rebalance
 
 JOB = "monthly_rebalance"

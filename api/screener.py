@@ -31,8 +31,8 @@ from api.types import IsoDate
 from lib.analysis.history import analysis_history, stored_history
 from lib.analysis.screener import Registry, Strategy, screen_history
 from lib.errors import ConfigError
-from lib.spine.calendar import from_stored
 from lib.storage import Storage
+from lib.storage.dates import from_stored
 
 RESERVED = ("strategy_name", "date")
 _CACHE_SIZE = 64

@@ -15,7 +15,7 @@ from api.deps import CalendarDep, StorageDep, read_access
 from api.errors import error_responses, not_found
 from lib.analysis.cross_section import measure_columns
 from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
-from lib.spine.calendar import from_stored
+from lib.storage.dates import from_stored
 
 router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
 

@@ -10,8 +10,8 @@ import json
 import mongomock_ng
 import pytest
 
-from lib.spine.calendar import to_utc_midnight
 from lib.storage import Storage
+from lib.storage.dates import to_utc_midnight
 from tests.helpers import SimulatedKill
 
 NOW = dt.datetime(2025, 8, 1, 10, 0, tzinfo=dt.UTC)

@@ -23,8 +23,9 @@ from lib.markets.krx.bars import bars_by_ticker
 from lib.markets.krx.outblock import base_price
 from lib.markets.krx.quarantine import prior_closes, screen_days
 from lib.markets.krx.source_base import COLUMNS, Query, number, validate_market_day
-from lib.spine.calendar import TradingCalendar, to_utc_midnight
+from lib.spine.calendar import TradingCalendar
 from lib.spine.records import MarketDay
+from lib.storage.dates import to_utc_midnight
 from tests.conftest import FIXTURES
 from tests.test_indicators import expected
 

@@ -13,6 +13,7 @@ import pytest
 
 import daily_update
 import demo
+import demo_report
 import manual_setup
 from lib.log import KST
 from lib.storage import Storage, close_clients, get_client
@@ -92,7 +93,7 @@ def test_picks_show_close_and_change_aligned_by_display_width_with_korean_names(
             {"date": dt.datetime(2025, 6, 16), "close": close},
         ]})
     picks = [Pick("079550", day, 1.11, {}, "a"), Pick("011200", day, 0.61, {}, "b")]
-    rows = demo.pick_rows(storage, picks, {"079550": "LIG넥스원", "011200": "HMM"})
+    rows = demo_report.pick_rows(storage, picks, {"079550": "LIG넥스원", "011200": "HMM"})
     assert rows[0][2:5] == ["554,000", "+5.32%", "1.11"] and rows[1][2:4] == ["24,300", "+0.41%"]
     lines = table(["ticker", "name", "close KRW", "day", "score", "why"], rows, right=(2, 3, 4)).splitlines()
     ends = {width(line[: line.index(close) + len(close)]) for line, close in zip(lines[1:], ["554,000", "24,300"],
@@ -108,7 +109,7 @@ def test_the_track_record_makes_a_strategy_that_trails_the_universe_visible():
                "excess_mean": -0.0017},
         "10": {"count": 0, "mean": None, "median": None, "hit_rate": None, "universe_mean": None, "excess_mean": None},
     }}
-    rows = demo.record_rows(stats)
+    rows = demo_report.record_rows(stats)
     assert rows[0][-2:] == ["+0.06 pts", "beats the universe"]
     assert rows[1][0] == "20 sessions" and rows[1][-2:] == ["-0.17 pts", "TRAILS the universe"]
     assert len(rows) == 2  # a horizon without picks is left out

@@ -9,8 +9,8 @@ import uuid
 import mongomock_ng
 import pytest
 
-from lib.spine.calendar import to_utc_midnight
 from lib.storage import Storage, get_client
+from lib.storage.dates import to_utc_midnight
 from tests.conftest import real_mongodb_uri
 
 NOW = dt.datetime(2025, 6, 16, 10, 0, tzinfo=dt.UTC)

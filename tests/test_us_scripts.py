@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import demo
+import demo_report
 import etf_pipeline
 import monthly_rebalance
 from lib.config import load_settings
@@ -167,10 +168,10 @@ def test_the_demo_says_when_a_weight_used_the_median_market_cap_instead_of_the_s
     own = {"market_cap": 157e9, "market_cap_used": 157e9, "currency": "USD"}
     korean = {"market_cap": 1.2e14, "market_cap_used": 119e9, "currency": "KRW"}
     unknown = {"market_cap": None, "market_cap_used": 119e9, "currency": None}
-    assert demo.market_cap_text(own) == "USD 157B"
-    assert demo.market_cap_text(korean) == "USD 119B (median)"
-    assert demo.market_cap_text(unknown) == "USD 119B (median)"
-    assert demo.market_cap_text({"market_cap": None, "market_cap_used": None}) == "n/a"
+    assert demo_report.market_cap_text(own) == "USD 157B"
+    assert demo_report.market_cap_text(korean) == "USD 119B (median)"
+    assert demo_report.market_cap_text(unknown) == "USD 119B (median)"
+    assert demo_report.market_cap_text({"market_cap": None, "market_cap_used": None}) == "n/a"
 
 
 def test_a_today_before_the_files_start_is_one_line_not_a_promise_then_a_refusal(make_settings, capsys):

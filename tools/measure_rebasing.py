@@ -23,7 +23,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib.markets.us.etf import restated  # noqa: E402
-from lib.spine.calendar import to_utc_midnight  # noqa: E402
+from lib.storage.dates import to_utc_midnight  # noqa: E402
 
 STORED_BEFORE = 26  # the sessions a batch re-reads and stores again before its first session (LOOKBACK + 1)
 RECOMPUTED = 21  # a restated session and the 20 after it (lib/markets/us/recompute.py)

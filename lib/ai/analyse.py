@@ -19,8 +19,8 @@ from lib.ai.prompts import PROMPT_COLUMNS, AnalysisData, PickData, Prompt, Stock
 from lib.analysis.indicators import INDICATOR_COLUMNS
 from lib.config import Settings
 from lib.log import get_logger
-from lib.spine.calendar import from_stored
 from lib.storage import Storage, naive_utc
+from lib.storage.dates import from_stored
 
 log = get_logger("ai")
 HISTORY_ROWS = 60  # traded days of each stock a prompt may see

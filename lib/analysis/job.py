@@ -26,9 +26,9 @@ from lib.analysis.indicators import compute_frame, row_documents
 from lib.analysis.screener import Registry, analysis_frames, track_records
 from lib.errors import ConfigError
 from lib.log import get_logger
-from lib.markets.krx.sources import SourceChain
 from lib.spine.calendar import TradingCalendar
 from lib.spine.catchup import last_due_session
+from lib.spine.chain import SourceChain
 from lib.spine.runner import JobContext
 from lib.storage import Storage
 

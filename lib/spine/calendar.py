@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from lib.errors import ConfigError
 
 CALENDAR_START = dt.date(2010, 1, 4)
@@ -142,12 +140,3 @@ class TradingCalendar:
             return close.astimezone(self.tz)
         return dt.datetime.combine(day, self._usual_close, tzinfo=self.tz)
 
-
-def to_utc_midnight(day: dt.date) -> dt.datetime:
-    """How a local trading date is stored: midnight UTC of that date (naive, as BSON returns it)."""
-    return dt.datetime(day.year, day.month, day.day)
-
-
-def from_stored(value: dt.datetime | pd.Timestamp) -> dt.date:
-    """The local trading date of a stored day."""
-    return dt.date(value.year, value.month, value.day)

@@ -8,8 +8,8 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.spine.calendar import to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds
+from lib.storage.dates import to_utc_midnight
 
 SCREENING = "screening_index"
 SPAN = "screening_span"  # system_info.analysis_state: the first and last day the screening index holds

@@ -28,8 +28,8 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
-from lib.spine.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase, naive_utc
+from lib.storage.dates import from_stored, to_utc_midnight
 
 BAD_DATA = "bad_data"
 # The stores this one replaced: (database attribute, collection).

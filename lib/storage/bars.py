@@ -8,8 +8,8 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from lib.spine.calendar import from_stored, to_utc_midnight
 from lib.storage.client import StoreBase, day_bounds
+from lib.storage.dates import from_stored, to_utc_midnight
 
 RECENT = dt.timedelta(days=31)  # a listed stock has a bar every session, halted or not
 

@@ -15,7 +15,7 @@ from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
 
 from lib.errors import ConfigError, TransientSourceError
-from lib.spine.calendar import to_utc_midnight
+from lib.storage.dates import to_utc_midnight
 from lib.storage.uri import checked_uri, construction_error, driver_warnings_logged
 
 _clients: dict[str, Any] = {}

@@ -10,8 +10,8 @@ from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
 
-from lib.spine.calendar import to_utc_midnight
 from lib.storage.client import StoreBase
+from lib.storage.dates import to_utc_midnight
 
 
 class CrossSectionStore(StoreBase):

@@ -10,8 +10,8 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lib.spine.calendar import from_stored
 from lib.storage import close_clients
+from lib.storage.dates import from_stored
 from tests.api.conftest import KEY, NOW, api_settings
 from tests.fake_mongo import StalledMongo, within
 

@@ -13,7 +13,7 @@ from lib.markets.krx.replay import ReplaySource
 from tests.batch_cut import BatchCut, copy_store, cut_points
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection, snapshot
-from tests.jobs.test_collect import SimulatedKill, chain_of
+from tests.spine.test_collect import SimulatedKill, chain_of
 
 D = dt.date
 

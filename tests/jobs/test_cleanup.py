@@ -12,9 +12,10 @@ import cleanup as cleanup_script
 from lib.analysis.screener import Registry, discover, screen
 from lib.errors import ConfigError
 from lib.ops.cleanup import apply, cleanup, plan
-from lib.spine.calendar import TradingCalendar, to_utc_midnight
+from lib.spine.calendar import TradingCalendar
 from lib.spine.runner import run_job
 from lib.storage import Storage, get_client
+from lib.storage.dates import to_utc_midnight
 from tests.helpers import evening, run_analysis, run_collection
 
 D = dt.date

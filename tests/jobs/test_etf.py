@@ -22,7 +22,7 @@ from lib.spine.runner import run_job
 from tests.batch_cut import BatchCut, Cut, cut_points
 from tests.conftest import US_SAMPLE
 from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
-from tests.jobs.test_collect import SimulatedKill
+from tests.spine.test_collect import SimulatedKill
 from tests.yahoo_stub import YahooStub
 
 D = dt.date

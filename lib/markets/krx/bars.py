@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 
 from lib.markets.krx.universe import is_common_stock
-from lib.spine.calendar import to_utc_midnight
 from lib.spine.records import MarketDay
+from lib.storage.dates import to_utc_midnight
 
 
 def _int_or_none(value: float) -> int | None:

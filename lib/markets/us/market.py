@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from lib.config import Settings
 from lib.errors import ConfigError
+from lib.markets.us.batch import EtfPlan, fetch_window
 from lib.markets.us.etf.universe import ETF_JOB, etf_specs
-from lib.markets.us.pipeline import US_LOCK, EtfPlan, fetch_window, run_stages
+from lib.markets.us.pipeline import US_LOCK, run_stages
 from lib.markets.us.recompute import recompute_dependants
 from lib.markets.us.sources import UsSource
 from lib.spine.calendar import TradingCalendar

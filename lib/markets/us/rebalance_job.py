@@ -8,10 +8,11 @@ import datetime as dt
 
 from lib.errors import PipelineError
 from lib.log import get_logger
+from lib.markets.us.batch import EtfPlan, sessions_after
 from lib.markets.us.etf.marks import concentration, merged_marks
 from lib.markets.us.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS
-from lib.markets.us.pipeline import EtfPlan, evaluate_performance, sessions_after
+from lib.markets.us.portfolios import evaluate_performance
 from lib.spine.calendar import TradingCalendar
 from lib.spine.market import Market
 from lib.spine.runner import JobContext

@@ -21,23 +21,16 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from lib.log import get_logger
+from lib.markets.us.batch import Batch, EtfPlan, _store_rejected, fetch_window, last_computed, sessions_after
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS
-from lib.markets.us.pipeline import (
-    Batch,
-    EtfPlan,
-    _store_rejected,
-    allocate,
-    collect_holdings,
-    evaluate_performance,
-    fetch_window,
-    identify_trending,
-    last_computed,
-    sessions_after,
-)
+from lib.markets.us.holdings import collect_holdings
+from lib.markets.us.pipeline import identify_trending
+from lib.markets.us.portfolios import allocate, evaluate_performance
 from lib.markets.us.rebalance_job import rebalance
-from lib.spine.calendar import TradingCalendar, from_stored
+from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import SourceChain
 from lib.spine.runner import JobContext
+from lib.storage.dates import from_stored
 
 log = get_logger("etf")
 

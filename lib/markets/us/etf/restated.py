@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lib.spine.calendar import from_stored
+from lib.storage.dates import from_stored
 
 CHANGED = 1e-9  # relative change of a close that counts as a change
 SAME_FACTOR = 1e-6  # relative spread of the ratios a re-basing may show (Yahoo's rounding of adjusted prices)

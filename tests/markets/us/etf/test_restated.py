@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from lib.markets.us.etf.restated import stale_marks
-from lib.spine.calendar import to_utc_midnight
+from lib.storage.dates import to_utc_midnight
 
 D = dt.date
 

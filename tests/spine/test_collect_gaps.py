@@ -14,7 +14,7 @@ from lib.markets.krx.sources import build_chain
 from lib.spine.calendar import TradingCalendar, _exchange
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, evening, run_analysis, run_collection
-from tests.jobs.test_collect import chain_of, completed_days
+from tests.spine.test_collect import chain_of, completed_days
 
 D = dt.date
 ELECTION = D(2025, 6, 3)  # KRX closed for the presidential election

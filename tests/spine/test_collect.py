@@ -12,7 +12,8 @@ from lib.errors import BadDataError, SourceBlockedError, TransientSourceError
 from lib.markets.krx.replay import ReplaySource
 from lib.markets.krx.source_base import COLUMNS, Query
 from lib.markets.krx.sources import Request, SourceChain, build_chain
-from lib.spine.calendar import TradingCalendar, to_utc_midnight
+from lib.spine.calendar import TradingCalendar
+from lib.storage.dates import to_utc_midnight
 from tests.batch_cut import BatchCut, cut_points
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, SimulatedKill, evening, run_collection, snapshot

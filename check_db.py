@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     clock = functools.partial(dt.datetime.now, dt.UTC)
 
-    def show(settings: Settings, storage: Storage, _calendar: object, as_of: dt.datetime) -> int:
+    def show(settings: Settings, storage: Storage, as_of: dt.datetime) -> int:
         today = as_of.astimezone(KST).date() if args.today else None
         # With --today the whole report, its heading included, is as of that day's evening.
         status = gather(storage, settings, as_of if args.today else clock(), today, sizes=not args.no_sizes)
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             print(text)
         return status.exit_code
 
-    return read_only_script(JOB, args.today, settings, show, clock)
+    return read_only_script(JOB, args.today, settings, show, clock, KST)
 
 
 if __name__ == "__main__":

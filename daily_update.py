@@ -10,6 +10,7 @@ from lib.cli import add_today_argument, parse_day, run_script
 from lib.config import Settings
 from lib.spine.catchup import daily_update
 
+DATASET = "krx.bars"  # the registered dataset it works on (lib/markets)
 JOB = "daily_update"
 
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     )
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings, lambda market: lambda ctx: daily_update(ctx, market, args.redo),
+        DATASET, JOB, args.today, settings, lambda market: lambda ctx: daily_update(ctx, market, args.redo),
         clock=lambda: dt.datetime.now(dt.UTC),
     )
 

@@ -11,9 +11,9 @@ import sys
 
 from lib.cli import add_today_argument, parse_day, run_script
 from lib.config import Settings
-from lib.markets.us.market import us_market
 from lib.markets.us.pipeline import etf_pipeline
 
+DATASET = "us.etf_bars"  # the registered dataset it works on (lib/markets)
 JOB = "etf_pipeline"
 
 
@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     )
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market, args.redo),
-        clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
+        DATASET, JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market, args.redo),
+        clock=lambda: dt.datetime.now(dt.UTC),
     )
 
 

@@ -11,6 +11,7 @@ from lib.analysis.screener import discover
 from lib.cli import add_today_argument, run_script
 from lib.config import Settings
 
+DATASET = "krx.bars"  # the registered dataset it works on (lib/markets)
 JOB = "hourly_analysis"
 
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     add_today_argument(parser)
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings,
+        DATASET, JOB, args.today, settings,
         lambda market: lambda ctx: hourly_analysis(ctx, market.calendar, market.chain, discover()),
         clock=lambda: dt.datetime.now(dt.UTC),
         lock_name="analysis",

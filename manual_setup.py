@@ -13,6 +13,7 @@ from lib.spine.catchup import manual_setup
 from lib.spine.market import Market
 from lib.spine.runner import JobContext
 
+DATASET = "krx.bars"  # the registered dataset it works on (lib/markets)
 JOB = "manual_setup"
 
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     updates = {"setup_history_sessions": args.sessions} if args.sessions else {}
     return run_script(
-        JOB, args.today, settings,
+        DATASET, JOB, args.today, settings,
         _body,
         clock=lambda: dt.datetime.now(dt.UTC),
         **updates,

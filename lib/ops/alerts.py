@@ -148,7 +148,8 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
     return out
 
 
-def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime) -> list[Alert]:
+def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
+                      redo: str = "collect the day {day} again") -> list[Alert]:
     """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per day, naming the
     bars (a later bar quarantined for the same day is in check_db, not in a second alert)."""
     by_day: dict[str, list[dict[str, Any]]] = {}
@@ -161,8 +162,8 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
         out.append(_alert(
             f"quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
             f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.quarantine):\n"
-            + "\n".join(lines) + more + "\nIf the source or file was wrong, fix it and run `python daily_update.py "
-            f"--redo {day}`; `python check_db.py` lists the quarantined bars.",
+            + "\n".join(lines) + more + f"\nIf the source or file was wrong, fix it and {redo.format(day=day)}; "
+            "`python check_db.py` lists the quarantined bars.",
             now, day=day, tickers=[d["ticker"] for d in docs],
         ))
     return out
@@ -250,9 +251,11 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     events = job_events(storage, now, max_age, datasets)
     events += market_events(storage, settings, now, as_of, max_age, datasets)
     # Quarantined bars and picks are the screened dataset's: its own date (the run's as-of zone without one).
+    held = datasets.quarantining()
+    if held is not None:
+        events += quarantine_events(storage, as_of.astimezone(held.tz).date(), max_age, now, held.redo)
     screened = datasets.screened()
     today = as_of.astimezone(screened.tz).date() if screened else as_of.date()
-    events += quarantine_events(storage, today, max_age, now)
     if settings.alert_strategies:
         events += picks_events(storage, settings, today, max_age, now, registry_loader or discover, datasets)
     known = storage.known_alert_keys(e.key for e in events)

@@ -116,7 +116,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         jobs=mark_healed(job_runs(storage, now), statuses, registry),
         sizes=storage.collection_sizes() if sizes else [],
         alerts=alert_status(storage, settings, now),
-        quarantine=quarantine_status(storage),
+        quarantine=quarantine_status(storage, held.redo) if (held := registry.quarantining()) else QuarantineStatus(),
         watermarks=watermark_states(storage, registry, now),
         registry_errors=[f"{module}: {why}" for module, why in registry.errors],
     )

@@ -61,16 +61,18 @@ class QuarantineStatus:
 
     count: int = 0
     latest: list[QuarantinedBar] = field(default_factory=list)
+    redo: str = ""  # how to collect a day again once its source is fixed (the quarantining dataset's command)
 
 
 QUARANTINE_SHOWN = 5
 
 
-def quarantine_status(storage: Storage) -> QuarantineStatus:
-    """The number of quarantined bars and the newest QUARANTINE_SHOWN of them."""
+def quarantine_status(storage: Storage, redo: str = "collect the day again") -> QuarantineStatus:
+    """The number of quarantined bars and the newest QUARANTINE_SHOWN of them; `redo` says how to collect one again
+    ("{day}" stands for the day)."""
     latest = [QuarantinedBar(d["ticker"], dt.date.fromisoformat(d["date_kst"]), d.get("market", ""), d["reason"])
               for d in storage.latest_quarantined(QUARANTINE_SHOWN)]
-    return QuarantineStatus(storage.quarantine_count() if latest else 0, latest)
+    return QuarantineStatus(storage.quarantine_count() if latest else 0, latest, redo.format(day="DAY"))
 
 
 def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:

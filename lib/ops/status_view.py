@@ -107,7 +107,7 @@ def render_text(status: Status, quiet: bool = False) -> str:
     out.append("\nQuarantined bars (refused by the price-limit check, kept out of stock_data)")
     if q.count:
         out.append(f"  {count(q.count)} bar(s) held in system_info.quarantine (when the source or file was wrong, fix "
-                   "it and run `daily_update.py --redo DAY`); the newest:")
+                   f"it and {q.redo}); the newest:")
         out.append(table(["day", "ticker", "market", "reason"],
                          [[b.day.isoformat(), b.ticker, b.market, _short(b.reason, 90)] for b in q.latest]))
     else:

@@ -58,6 +58,7 @@ class Dataset:
     subscribers: tuple[Subscriber, ...] = ()  # the derived jobs that read it (analysis, picks)
     stale_after: dt.timedelta | None = None  # watermark cadence: a lag longer than this needs a person
     schedule: str = ""  # when cron runs its job, for the crontab's documentation: "19:00 KST Mon-Fri"
+    quarantines: bool = False  # its bars pass a price-limit check that holds bad ones in system_info.quarantine
     source_help: str = ""  # where a refused source's credentials are set: "for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW"
 
     @property
@@ -108,6 +109,10 @@ class Registry:
     def screened(self) -> Dataset | None:
         """The dataset the screener's strategies pick from (its analysis subscriber screens), if any."""
         return next((d for d in self.datasets if any(s.screens for s in d.subscribers)), None)
+
+    def quarantining(self) -> Dataset | None:
+        """The dataset whose refused bars system_info.quarantine holds, if any."""
+        return next((d for d in self.datasets if d.quarantines), None)
 
     def of_market(self, market: str) -> tuple[Dataset, ...]:
         """The datasets a market registers."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from pymongo.errors import AutoReconnect, NetworkTimeout
 
 from lib.spine.runner import run_job
@@ -18,7 +17,7 @@ def test_a_database_that_stalls_mid_run_is_one_transient_line_and_the_run_is_clo
     storage, make_settings, clock, caplog
 ):
     caplog.set_level(logging.INFO)
-    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls)
+    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls, lock_name="stock_data_collection")
     assert code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [
@@ -36,7 +35,7 @@ def test_when_the_run_record_cannot_be_closed_either_the_script_still_exits_1_in
         raise AutoReconnect("127.0.0.1:27017: connection closed")
 
     monkeypatch.setattr(storage, "finish_run", lost)
-    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls)
+    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls, lock_name="stock_data_collection")
     assert code == 1
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert messages[-1] == (
@@ -49,11 +48,6 @@ def test_a_bug_in_a_job_still_logs_its_traceback(storage, make_settings, clock, 
     def bug(ctx) -> None:
         raise KeyError("close")
 
-    assert run_job("daily_update", make_settings(), storage, clock(), clock, bug) == 1
+    assert run_job("daily_update", make_settings(), storage, clock(), clock, bug, lock_name="collection") == 1
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.getMessage() == "unexpected error" and record.exc_info is not None
-
-
-@pytest.fixture(autouse=True)
-def _no_alerts(monkeypatch):
-    monkeypatch.setattr("lib.spine.runner.alert_after_job", lambda *args, **kwargs: None)

@@ -56,6 +56,7 @@ DATASETS = (
         # hourly_analysis runs 19:10..08:10 KST: until it is done, yesterday's analysis is not yet due.
         subscribers=(Subscriber("hourly_analysis", _analysis_status, _analysed_through, (19, 9), screens=True),),
         schedule="19:00 KST Mon-Fri",
+        quarantines=True,
         source_help="for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW",
     ),
 )

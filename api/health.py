@@ -97,15 +97,13 @@ def expected_day(calendar: TradingCalendar, now_local: dt.datetime) -> dt.date |
         return None
 
 
-def _tracked(request: Request, settings: Settings, recorded: set[str]) -> tuple[Registry, list[Tracked]]:
-    """The registered datasets with this app's calendars, built on the first probe (about 10 ms) and kept; day
-    records of a job no dataset registers are tracked without a calendar."""
+def _registered(request: Request, settings: Settings) -> tuple[Registry, list[Tracked]]:
+    """The registered datasets with this app's calendars, built on the first probe (about 10 ms) and kept."""
     state = request.app.state
     datasets = registry()
     if getattr(state, "tracked", None) is None or getattr(state, "tracked_registry", None) is not datasets:
         state.tracked, state.tracked_registry = tracked(datasets, settings, set()), datasets
-    known = {t.dataset.job for t in state.tracked}
-    return datasets, state.tracked + [t for t in tracked(datasets, settings, recorded - known) if not t.registered]
+    return datasets, state.tracked
 
 
 def _market(storage: Storage, item: Tracked, now: dt.datetime) -> MarketHealth:
@@ -139,11 +137,13 @@ def health(
     with its last collected day against its own calendar, each watermark dataset's lag, the analysis of the dataset
     it subscribes to, and the latest run of every job that has run. The database down is a 503 within
     API_DB_TIMEOUT_SECONDS; the reason is shown only to a caller with a key."""
+    datasets, registered = _registered(request, settings)
     try:
         storage: Storage = get_storage(request)
         storage.ping()
         recorded = set(storage.job_names("day"))
-        datasets, items = _tracked(request, settings, recorded)
+        # day records of a job no dataset registers are shown too, without a calendar
+        items = registered + [t for t in tracked(datasets, settings, recorded) if not t.registered]
         run_here = expected_jobs(settings, datasets, recorded)
         shown = [item for item in items if item.dataset.job in run_here]
         markets = {_name(item, datasets): _market(storage, item, now) for item in shown}

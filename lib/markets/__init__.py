@@ -8,47 +8,36 @@ that read the registry (check_db, `/health`, alerts)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from typing import Any
 
-from lib.log import get_logger
+from lib.plugins import discover_plugins
 from lib.spine.datasets import Dataset, Registry, registry_of
-
-log = get_logger("markets")
 
 _registry: Registry | None = None
 
 
-def _declared(module_name: str, short: str, taken: set[str]) -> tuple[Dataset, ...]:
-    module = importlib.import_module(module_name)
-    declared = getattr(module, "DATASETS", None)
+def _declared(declared: Any) -> tuple[Dataset, ...]:
+    """What a market module must declare: DATASETS, a non-empty tuple of one market's Datasets, each session
+    dataset with its calendar and its Market builder."""
     if not isinstance(declared, tuple) or not declared or not all(isinstance(d, Dataset) for d in declared):
         raise TypeError("module has no DATASETS = (Dataset(...), ...)")
+    markets = sorted({d.market for d in declared})
+    if len(markets) > 1:
+        raise ValueError(f"one module registers one market, not {', '.join(markets)}")
+    kinds = [d.kind for d in declared]
+    if len(set(kinds)) < len(kinds):
+        raise ValueError(f"market {markets[0]!r} registers a kind twice: {kinds}")
     for dataset in declared:
-        if dataset.market != short:
-            raise ValueError(f"dataset {dataset.key} names market {dataset.market!r}, not its package {short!r}")
-        if dataset.key in taken:
-            raise ValueError(f"dataset {dataset.key} is already registered")
         if dataset.cadence == "session" and (dataset.calendar is None or dataset.build is None):
             raise ValueError(f"dataset {dataset.key} has the session cadence but no calendar or build")
     return declared
 
 
 def discover() -> Registry:
-    """Every market module's DATASETS, in module-name order; the modules that failed, with why, in `errors`."""
-    datasets: list[Dataset] = []
-    errors: list[tuple[str, str]] = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module_name = f"{__name__}.{info.name}"
-        try:
-            datasets += _declared(module_name, info.name, {d.key for d in datasets})
-        except Exception as exc:  # noqa: BLE001 - a broken market is reported and skipped, the others still work
-            message = f"{exc.__class__.__name__}: {exc}"
-            log.error("market module %s skipped: %s", module_name, message)
-            errors.append((module_name, message))
-    return registry_of(datasets, errors)
+    """Every market module's DATASETS, in module-name order; the modules that failed, with why, in `errors`
+    (the same discovery as the strategies', lib/plugins.py: a market registered twice is refused)."""
+    found, errors = discover_plugins(__name__, "DATASETS", _declared, key=lambda d: d[0].market, kind="market")
+    return registry_of((d for datasets in found.values() for d in datasets), errors)
 
 
 def registry() -> Registry:

@@ -64,15 +64,15 @@ def test_a_broken_market_module_is_reported_and_skipped_and_check_db_still_answe
     (markets_path / "wrong.py").write_text(textwrap.dedent("""
         from zoneinfo import ZoneInfo
         from lib.spine.datasets import Dataset
-        DATASETS = (Dataset(market="elsewhere", kind="bars", label="x", cadence="watermark", job="x", lock="x",
+        DATASETS = (Dataset(market="wrong", kind="bars", label="x", cadence="session", job="x", lock="x",
                             tz=ZoneInfo("UTC"), setup="x"),)
     """))
     found = registry()
     assert [d.key for d in found] == ["krx.bars", "us.etf_bars"]
     errors = dict(found.errors)
     assert errors["lib.markets.broken"] == "ModuleNotFoundError: No module named 'no_such_library'"
-    assert errors["lib.markets.wrong"] == "ValueError: dataset elsewhere.bars names market 'elsewhere', not its " \
-                                          "package 'wrong'"
+    assert errors["lib.markets.wrong"] == "ValueError: dataset wrong.bars has the session cadence but no calendar " \
+                                          "or build"
     import datetime as dt
 
     status = gather(Storage(get_client("mongomock://")), make_settings(), dt.datetime(2025, 6, 16, 12, tzinfo=dt.UTC),

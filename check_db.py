@@ -24,7 +24,7 @@ JOB = "check_db"
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, read the stored state, print it; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_today_argument(parser)
+    add_today_argument(parser, KST)  # its report is dated in Korea time
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print JSON (for monitors) instead of text")
     shown.add_argument("--quiet", action="store_true", help="print only what needs attention (for cron mail)")

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import sys
 
-from lib.cli import add_today_argument, parse_day, run_script
+from lib.cli import add_today_argument, dataset_zone, parse_day, run_script
 from lib.config import Settings
 from lib.spine.catchup import daily_update
 
@@ -17,7 +17,7 @@ JOB = "daily_update"
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, run the catch-up; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
-    add_today_argument(parser)
+    add_today_argument(parser, dataset_zone(DATASET))
     parser.add_argument(
         "--redo", type=parse_day, action="append", default=[], metavar="YYYY-MM-DD",
         help="collect this session again even if it is recorded as done (repeatable)",

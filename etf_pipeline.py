@@ -9,7 +9,7 @@ import argparse
 import datetime as dt
 import sys
 
-from lib.cli import add_today_argument, parse_day, run_script
+from lib.cli import add_today_argument, dataset_zone, parse_day, run_script
 from lib.config import Settings
 from lib.markets.us.pipeline import etf_pipeline
 
@@ -20,7 +20,7 @@ JOB = "etf_pipeline"
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, process the pending sessions; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
-    add_today_argument(parser, "America/New_York")
+    add_today_argument(parser, dataset_zone(DATASET))
     parser.add_argument(
         "--redo", type=parse_day, action="append", default=[], metavar="YYYY-MM-DD",
         help="run the five stages for this session again even if it is recorded as done (repeatable)",

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 
-from lib.cli import add_today_argument, progress_bars, run_script
+from lib.cli import add_today_argument, dataset_zone, progress_bars, run_script
 from lib.config import Settings
 from lib.spine.catchup import manual_setup
 from lib.spine.market import Market
@@ -35,7 +35,7 @@ def _body(market: Market) -> Callable[[JobContext], None]:
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, run the initial load; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
-    add_today_argument(parser)
+    add_today_argument(parser, dataset_zone(DATASET))
     parser.add_argument("--sessions", type=_sessions, help="sessions of history to load (SETUP_HISTORY_SESSIONS)")
     args = parser.parse_args(argv)
     updates = {"setup_history_sessions": args.sessions} if args.sessions else {}

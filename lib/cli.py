@@ -31,14 +31,23 @@ def parse_day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
 
-def add_today_argument(parser: argparse.ArgumentParser, zone: str = "Asia/Seoul") -> None:
-    """The --today option every script takes (a date in the market's time zone)."""
+def add_today_argument(parser: argparse.ArgumentParser, zone: tzinfo) -> None:
+    """The --today option every script takes (a date in `zone`, its dataset's time zone)."""
     parser.add_argument(
         "--today",
         type=parse_day,
         metavar="YYYY-MM-DD",
         help=f"act as at the end of this date in {zone} (replays, tests); default: the clock",
     )
+
+
+def dataset_zone(key: str) -> tzinfo:
+    """The time zone of a registered dataset (what its scripts' --today means); UTC when it is not registered
+    (its market module failed: run_script then says so)."""
+    try:
+        return registry().get(key).tz
+    except KeyError:
+        return dt.UTC
 
 
 def as_of_for(today: dt.date | None, now: dt.datetime, tz: tzinfo) -> dt.datetime:

@@ -24,7 +24,7 @@ JOB = "check_db"
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, read the stored state, print it; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_today_argument(parser)
+    add_today_argument(parser, KST)  # its report is dated in Korea time
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print JSON (for monitors) instead of text")
     shown.add_argument("--quiet", action="store_true", help="print only what needs attention (for cron mail)")
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     clock = functools.partial(dt.datetime.now, dt.UTC)
 
-    def show(settings: Settings, storage: Storage, _calendar: object, as_of: dt.datetime) -> int:
+    def show(settings: Settings, storage: Storage, as_of: dt.datetime) -> int:
         today = as_of.astimezone(KST).date() if args.today else None
         # With --today the whole report, its heading included, is as of that day's evening.
         status = gather(storage, settings, as_of if args.today else clock(), today, sizes=not args.no_sizes)
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             print(text)
         return status.exit_code
 
-    return read_only_script(JOB, args.today, settings, show, clock)
+    return read_only_script(JOB, args.today, settings, show, clock, KST)
 
 
 if __name__ == "__main__":

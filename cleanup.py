@@ -14,10 +14,12 @@ import sys
 from lib.analysis.screener import discover
 from lib.cli import read_only_script, run_script
 from lib.config import Settings
+from lib.markets import registry
 from lib.ops.cleanup import cleanup, plan, render_plan
-from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 
+# The screened dataset: its calendar dates the screening rows, its day records the prices' retention.
+DATASET = "krx.bars"
 JOB = "cleanup"
 
 
@@ -29,13 +31,16 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     clock = functools.partial(dt.datetime.now, dt.UTC)
     if args.dry_run:
 
-        def show(settings: Settings, storage: Storage, calendar: TradingCalendar, _as_of: dt.datetime) -> int:
-            print(render_plan(plan(storage, settings, calendar, discover(), clock())))
+        def show(settings: Settings, storage: Storage, _as_of: dt.datetime) -> int:
+            dataset = registry().get(DATASET)
+            print(render_plan(plan(storage, settings, dataset.calendar(settings), discover(), clock(),
+                                   job=dataset.job)))
             return 0
 
         return read_only_script(JOB, None, settings, show, clock)
     return run_script(
-        JOB, None, settings, lambda market: lambda ctx: cleanup(ctx, market.calendar, discover()),
+        DATASET, JOB, None, settings,
+        lambda market: lambda ctx: cleanup(ctx, market.calendar, discover(), job=market.job),
         clock=clock, lock_name="cleanup",
     )
 

@@ -104,7 +104,7 @@ def print_us(storage: Storage) -> None:
 
 def print_summary(storage: Storage) -> None:
     """A short report of what the run stored."""
-    days = storage.day_records()
+    days = storage.day_records("daily_update")  # the KRX bars (krx.bars in lib/markets/krx)
     completed = [d for d in days if d["status"] == "completed"]
     universe = storage.universe()
     active = [t for t in universe if t["is_active"]]

@@ -9,26 +9,26 @@ import argparse
 import datetime as dt
 import sys
 
-from lib.cli import add_today_argument, parse_day, run_script
+from lib.cli import add_today_argument, dataset_zone, parse_day, run_script
 from lib.config import Settings
-from lib.markets.us.market import us_market
 from lib.markets.us.pipeline import etf_pipeline
 
+DATASET = "us.etf_bars"  # the registered dataset it works on (lib/markets)
 JOB = "etf_pipeline"
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, process the pending sessions; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
-    add_today_argument(parser, "America/New_York")
+    add_today_argument(parser, dataset_zone(DATASET))
     parser.add_argument(
         "--redo", type=parse_day, action="append", default=[], metavar="YYYY-MM-DD",
         help="run the five stages for this session again even if it is recorded as done (repeatable)",
     )
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market, args.redo),
-        clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
+        DATASET, JOB, args.today, settings, lambda market: lambda ctx: etf_pipeline(ctx, market, args.redo),
+        clock=lambda: dt.datetime.now(dt.UTC),
     )
 
 

@@ -8,19 +8,20 @@ import sys
 
 from lib.analysis.job import hourly_analysis
 from lib.analysis.screener import discover
-from lib.cli import add_today_argument, run_script
+from lib.cli import add_today_argument, dataset_zone, run_script
 from lib.config import Settings
 
+DATASET = "krx.bars"  # the registered dataset it works on (lib/markets)
 JOB = "hourly_analysis"
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Parse args, load settings, analyse what is pending; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
-    add_today_argument(parser)
+    add_today_argument(parser, dataset_zone(DATASET))
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.today, settings,
+        DATASET, JOB, args.today, settings,
         lambda market: lambda ctx: hourly_analysis(ctx, market.calendar, market.chain, discover()),
         clock=lambda: dt.datetime.now(dt.UTC),
         lock_name="analysis",

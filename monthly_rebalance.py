@@ -11,9 +11,9 @@ import sys
 from lib.cli import parse_day, run_script
 from lib.config import Settings
 from lib.markets.us.batch import EtfPlan
-from lib.markets.us.market import us_market
 from lib.markets.us.rebalance_job import monthly_rebalance
 
+DATASET = "us.etf_bars"  # the registered dataset it works on (lib/markets)
 JOB = "monthly_rebalance"
 
 
@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     parser.add_argument("--force", action="store_true", help="rebalance as of --date even if it is not the last Sunday")
     args = parser.parse_args(argv)
     return run_script(
-        JOB, args.date, settings,
+        DATASET, JOB, args.date, settings,
         lambda market: lambda ctx: monthly_rebalance(ctx, market, EtfPlan.from_settings(ctx.settings), args.force),
-        clock=lambda: dt.datetime.now(dt.UTC), market=us_market,
+        clock=lambda: dt.datetime.now(dt.UTC),
     )
 
 

@@ -20,7 +20,7 @@ from lib.ai.prompts import PromptRegistry, discover_prompts
 from lib.analysis.screener import Registry, discover
 from lib.config import Settings, check_api_settings, load_settings
 from lib.log import get_logger
-from lib.spine.calendar import TradingCalendar
+from lib.markets import registry as datasets
 from lib.storage import Storage
 
 DESCRIPTION = """Reads what the cron jobs computed: the KRX universe, each stock's bars and indicators, the
@@ -40,7 +40,7 @@ def create_app(
     storage: Storage | None = None,
 ) -> FastAPI:
     """Build the app. Everything defaults to production: settings from .env, plugins from their folders,
-    LLMs from the settings, the wall clock, storage on MONGODB_URI."""
+    LLMs from the settings, the wall clock, storage on MONGODB_URI, datasets from the registry (lib/markets)."""
     settings = settings or load_settings()
     check_api_settings(settings)  # a setting only the API uses stops the API, never the cron scripts
     # The docs routes are api/docs.py's: vendored UI files, and the read-key rule.
@@ -53,7 +53,9 @@ def create_app(
     app.state.prompts = prompt_registry if prompt_registry is not None else discover_prompts()
     app.state.llm_factory = llm_factory or build_chat_model
     app.state.clock = clock or _wall_clock
-    app.state.calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    # The stock and screener routes read the dataset the screener's strategies pick from (the registry's).
+    screened = datasets().screened()
+    app.state.calendar = screened.calendar(settings) if screened and screened.calendar else None
     app.state.compute_slots = ComputeSlots(settings.compute_slots)
     if storage is not None:
         app.state.storage = storage

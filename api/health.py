@@ -1,7 +1,8 @@
-"""GET /health (and HEAD): is the database reachable, is each market this install runs collected up to its own
-calendar, is the KRX analysis current. The markets come from the market definitions (lib/status.known_markets)
-and what the install has run, never a fixed list of job names, so a US-only install is judged by its US days.
-Fast whatever the history length (a handful of indexed reads), and open to monitoring without a key."""
+"""GET /health (and HEAD): is the database reachable, is each dataset this install runs collected up to its own
+calendar (or, for a watermark dataset, read recently enough), are the jobs that subscribe to them (the analysis)
+current. The datasets come from the registry (lib/markets) and what the install has run, never a fixed list of
+job names, so a US-only install is judged by its US days. Fast whatever the history length (a handful of indexed
+reads), and open to monitoring without a key."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from api.errors import clip, error_responses
 from api.types import UtcDateTime
 from lib.config import Settings
 from lib.errors import PipelineError
-from lib.ops.status import MarketInfo, expected_markets, known_markets, market_of
+from lib.markets import registry
+from lib.ops.status import watermark_states
+from lib.ops.status_markets import Tracked, expected_jobs, tracked
 from lib.spine.calendar import TradingCalendar
-from lib.storage import DAY_JOB, Storage
+from lib.spine.datasets import Registry
+from lib.storage import Storage
 
 router = APIRouter(tags=["health"])
 
@@ -38,9 +42,10 @@ class JobRun(BaseModel):
 
 
 class MarketHealth(BaseModel):
-    """One market this install runs: how far its collection got against its own calendar."""
+    """One dataset this install runs: how far its collection got against its own calendar."""
 
     job: str = Field(description="the collection job whose day records it is (daily_update, etf_pipeline)")
+    dataset: str = Field(description="its key in the registry of datasets (market.kind: krx.bars, us.etf_bars)")
     label: str
     last_collected_day: dt.date | None = Field(description="newest trading day (the market's own date) collected")
     expected_collected_day: dt.date | None = Field(
@@ -50,22 +55,34 @@ class MarketHealth(BaseModel):
     stale: bool
 
 
+class WatermarkHealth(BaseModel):
+    """One watermark dataset: how far it has read and whether that is too long ago."""
+
+    label: str
+    read_through_utc: UtcDateTime | None = Field(description="the newest item (or read) time its watermark stands at")
+    lag_seconds: float | None = Field(description="now minus read_through; null before the first read")
+    stale: bool
+
+
 class Health(BaseModel):
     """Whether the pipeline is current."""
 
-    status: Literal["ok", "stale"] = Field(description="stale: a market's collection or the analysis is behind")
+    status: Literal["ok", "stale"] = Field(description="stale: a dataset's collection or the analysis is behind")
     database: Literal["ok"] = "ok"
     markets: dict[str, MarketHealth] = Field(
-        description="each market this install runs (MARKETS, else those with collected days, else KRX), by its "
-                    "MARKETS name (krx, us)"
+        description="each session dataset this install runs (MARKETS, else those with collected days, else the "
+                    "first registered), by its MARKETS name (krx, us; market.kind when a market has several)"
+    )
+    watermarks: dict[str, WatermarkHealth] = Field(
+        default_factory=dict, description="each watermark dataset (event streams, revisable series), by its key"
     )
     last_collected_day: dt.date | None = Field(
-        description="KRX: newest KST trading day whose collection is done (null when KRX is not run here)"
+        description="the analysed dataset (KRX): newest trading day whose collection is done (null when not run here)"
     )
-    last_analysed_day: dt.date | None = Field(description="KRX: newest day whose analysis completed (picks stored)")
-    expected_collected_day: dt.date | None = Field(description="KRX: the session collection should have reached")
-    collection_stale: bool = Field(description="any market in `markets` is stale")
-    analysis_stale: bool = Field(description="KRX's analysis is behind its collection (false when KRX is not run)")
+    last_analysed_day: dt.date | None = Field(description="its newest day whose analysis completed (picks stored)")
+    expected_collected_day: dt.date | None = Field(description="its session collection should have reached")
+    collection_stale: bool = Field(description="any dataset in `markets` or `watermarks` is stale")
+    analysis_stale: bool = Field(description="the analysis is behind its dataset's collection (false when not run)")
     jobs: dict[str, JobRun] = Field(description="latest run of each job this install has run")
 
 
@@ -80,20 +97,28 @@ def expected_day(calendar: TradingCalendar, now_local: dt.datetime) -> dt.date |
         return None
 
 
-def _known_markets(request: Request, settings: Settings) -> dict[str, MarketInfo]:
-    """The market definitions with this app's calendars, built on the first probe (about 10 ms) and kept."""
+def _registered(request: Request, settings: Settings) -> tuple[Registry, list[Tracked]]:
+    """The registered datasets with this app's calendars, built on the first probe (about 10 ms) and kept."""
     state = request.app.state
-    if getattr(state, "known_markets", None) is None:
-        state.known_markets = known_markets(settings)
-    return state.known_markets
+    datasets = registry()
+    if getattr(state, "tracked", None) is None or getattr(state, "tracked_registry", None) is not datasets:
+        state.tracked, state.tracked_registry = tracked(datasets, settings, set()), datasets
+    return datasets, state.tracked
 
 
-def _market(storage: Storage, market: MarketInfo, now: dt.datetime) -> MarketHealth:
-    collected = storage.last_done_day(market.job_name)
-    expected = expected_day(market.calendar, now.astimezone(market.tz)) if market.calendar else None
+def _market(storage: Storage, item: Tracked, now: dt.datetime) -> MarketHealth:
+    collected = storage.last_done_day(item.dataset.job)
+    expected = expected_day(item.calendar, now.astimezone(item.dataset.tz)) if item.calendar else None
     stale = expected is not None and (collected is None or collected < expected)
-    return MarketHealth(job=market.job_name, label=market.label, last_collected_day=collected,
-                        expected_collected_day=expected, stale=stale)
+    return MarketHealth(job=item.dataset.job, dataset=item.dataset.key, label=item.dataset.label,
+                        last_collected_day=collected, expected_collected_day=expected, stale=stale)
+
+
+def _name(item: Tracked, datasets: Registry) -> str:
+    """A dataset's key in `markets`: its market's name while the market has one dataset (krx, us)."""
+    if not item.registered:
+        return item.dataset.job
+    return item.dataset.market if len(datasets.of_market(item.dataset.market)) == 1 else item.dataset.key
 
 
 @router.get(
@@ -108,16 +133,28 @@ def health(
     now: NowDep,
     key: Annotated[str | None, Depends(caller_key)],
 ) -> Health | JSONResponse:
-    """Each market this install runs (MARKETS, else the markets with collected days, else KRX) with its last
-    collected day against its own calendar, the KRX analysis, and the latest run of every job that has run.
-    The database down is a 503 within API_DB_TIMEOUT_SECONDS; the reason is shown only to a caller with a key."""
-    known = _known_markets(request, settings)
+    """Each dataset this install runs (MARKETS, else the datasets with collected days, else the first registered)
+    with its last collected day against its own calendar, each watermark dataset's lag, the analysis of the dataset
+    it subscribes to, and the latest run of every job that has run. The database down is a 503 within
+    API_DB_TIMEOUT_SECONDS; the reason is shown only to a caller with a key."""
+    datasets, registered = _registered(request, settings)
     try:
         storage: Storage = get_storage(request)
         storage.ping()
-        run_here = expected_markets(settings, known, set(storage.job_names("day")))
-        markets = {(m := market_of(job, known)).key or job: _market(storage, m, now) for job in sorted(run_here)}
-        analysed = storage.latest_analysis_day() if DAY_JOB in run_here else None
+        recorded = set(storage.job_names("day"))
+        # day records of a job no dataset registers are shown too, without a calendar
+        items = registered + [t for t in tracked(datasets, settings, recorded) if not t.registered]
+        run_here = expected_jobs(settings, datasets, recorded)
+        shown = [item for item in items if item.dataset.job in run_here]
+        markets = {_name(item, datasets): _market(storage, item, now) for item in shown}
+        watermarks = {w.dataset: WatermarkHealth(
+            label=w.label, read_through_utc=w.read_through, stale=w.stale,
+            lag_seconds=w.lag.total_seconds() if w.lag is not None else None,
+        ) for w in watermark_states(storage, datasets, now)}
+        # The analysis: the first dataset run here with a subscriber that says how far it got.
+        analysed_item = next((i for i in shown for s in i.dataset.subscribers if s.done_through), None)
+        subscriber = next(s for s in analysed_item.dataset.subscribers if s.done_through) if analysed_item else None
+        analysed = subscriber.done_through(storage) if subscriber and subscriber.done_through else None
         jobs = {}
         for name in storage.job_names("run"):
             runs = storage.runs(name, limit=1)
@@ -130,19 +167,23 @@ def health(
         details = {"reason": clip(exc)} if key else None
         body = {"error": {"code": "unavailable", "message": "the database is not reachable", "details": details}}
         return JSONResponse(body, 503)
-    krx = markets.get(known[DAY_JOB].key or DAY_JOB)
-    collected = krx.last_collected_day if krx else None
-    collection_stale = any(m.stale for m in markets.values())
-    in_analysis_window = now.hour >= 19 or now.hour < 9  # hourly_analysis runs 19:10..08:10 KST
-    analysis_stale = collected is not None and (analysed is None or analysed < collected) and not in_analysis_window
+    main = markets.get(_name(analysed_item, datasets)) if analysed_item else None
+    collected = main.last_collected_day if main else None
+    collection_stale = any(m.stale for m in markets.values()) or any(w.stale for w in watermarks.values())
+    analysis_stale = False
+    if collected is not None and subscriber is not None and analysed_item is not None:
+        hour = now.astimezone(analysed_item.dataset.tz).hour
+        start, end = subscriber.busy_hours or (0, 0)
+        at_work = (start <= hour or hour < end) if start > end else start <= hour < end  # a window over midnight
+        analysis_stale = (analysed is None or analysed < collected) and not at_work
     return Health(
         status="stale" if collection_stale or analysis_stale else "ok",
         markets=markets,
+        watermarks=watermarks,
         last_collected_day=collected,
         last_analysed_day=analysed,
-        expected_collected_day=krx.expected_collected_day if krx else None,
+        expected_collected_day=main.expected_collected_day if main else None,
         collection_stale=collection_stale,
         analysis_stale=analysis_stale,
         jobs=jobs,
     )
-

@@ -1,6 +1,6 @@
-"""GET /status: what `check_db.py --json` prints, for the dashboard and monitors: per market the collected range,
-holes, failed and no_data days and how far behind it is; the analysis lag; the last run of every job; alert
-delivery; what needs attention. Read-only, a handful of reads per market and job."""
+"""GET /status: what `check_db.py --json` prints, for the dashboard and monitors: per registered dataset the
+collected range, holes, failed and no_data days and how far behind it is; the analysis lag; the last run of
+every job; alert delivery; what needs attention. Read-only, a handful of reads per market and job."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field
 
 from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep, read_access, require_key
 from api.errors import error_responses
-from lib.ops.status import AlertStatus, AnalysisStatus, JobRun, MarketStatus, QuarantineStatus, gather
+from lib.analysis.status import AnalysisStatus
+from lib.ops.status import AlertStatus, JobRun, MarketStatus, QuarantineStatus, gather
 from lib.ops.status_view import to_plain
+from lib.spine.datasets import WatermarkState
 from lib.storage import CollectionSize
 
 router = APIRouter(tags=["health"], dependencies=[Depends(read_access)])
@@ -23,8 +25,13 @@ class PipelineStatus(BaseModel):
     """The pipeline's state, as check_db shows it."""
 
     as_of: dt.datetime = Field(description="when it was read (UTC)")
-    markets: list[MarketStatus] = Field(description="one per market whose collection job writes day records")
-    analysis: AnalysisStatus | None = Field(description="the KRX universe and analysis; null before any collection")
+    markets: list[MarketStatus] = Field(
+        description="one per registered session dataset, and per other job whose day records are stored"
+    )
+    analysis: AnalysisStatus | None = Field(
+        description="the state of the job subscribing to a dataset (the KRX universe and analysis); null before any "
+                    "collection"
+    )
     jobs: list[JobRun] = Field(description="the latest run of every job, with its failure streak")
     sizes: list[CollectionSize] = Field(
         description="database size per collection (only with sizes=true, which needs an X-API-Key)"
@@ -35,6 +42,8 @@ class PipelineStatus(BaseModel):
         description="bars the price-limit check kept out of stock_data: how many, the newest few (not a reason for "
                     "exit_code 1)"
     )
+    watermarks: list[WatermarkState] = Field(description="each watermark dataset: how far it has read, its lag")
+    registry_errors: list[str] = Field(description="market modules skipped (module: why); their data is not collected")
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 
 

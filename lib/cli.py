@@ -11,9 +11,9 @@ from datetime import tzinfo
 
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
-from lib.log import KST, get_logger, setup_logging
-from lib.markets.krx.market import krx_calendar, krx_market
-from lib.spine.calendar import TradingCalendar
+from lib.log import get_logger, setup_logging
+from lib.markets import registry
+from lib.ops.alerts import alert_after_job
 from lib.spine.market import Market
 from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.spine.stops import record_stop, redact
@@ -31,8 +31,8 @@ def parse_day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
 
-def add_today_argument(parser: argparse.ArgumentParser, zone: str = "Asia/Seoul") -> None:
-    """The --today option every script takes (a date in the market's time zone)."""
+def add_today_argument(parser: argparse.ArgumentParser, zone: tzinfo) -> None:
+    """The --today option every script takes (a date in `zone`, its dataset's time zone)."""
     parser.add_argument(
         "--today",
         type=parse_day,
@@ -41,7 +41,16 @@ def add_today_argument(parser: argparse.ArgumentParser, zone: str = "Asia/Seoul"
     )
 
 
-def as_of_for(today: dt.date | None, now: dt.datetime, tz: tzinfo = KST) -> dt.datetime:
+def dataset_zone(key: str) -> tzinfo:
+    """The time zone of a registered dataset (what its scripts' --today means); UTC when it is not registered
+    (its market module failed: run_script then says so)."""
+    try:
+        return registry().get(key).tz
+    except KeyError:
+        return dt.UTC
+
+
+def as_of_for(today: dt.date | None, now: dt.datetime, tz: tzinfo) -> dt.datetime:
     """The moment a run acts for: now, or the end of an earlier --today in the market's time zone."""
     now_local = now.astimezone(tz)
     if today is None or today == now_local.date():
@@ -100,23 +109,30 @@ def progress_bars(description: str) -> Iterator[Callable[[int], Callable[[int], 
 
 
 def run_script(
+    dataset: str,
     job: str,
     today: dt.date | None,
     settings: Settings | None,
     make_body: Callable[[Market], Callable[[JobContext], None]],
     clock: Callable[[], dt.datetime],
     lock_name: str | None = None,
-    market: Callable[[Settings], Market] = krx_market,
     **setting_updates: object,
 ) -> int:
-    """What every cron script does: logging, settings, storage, the market (its calendar, sources and
-    collector, built by `market` from the settings), then the job under its lock (default: the market's
-    collection lock). `clock` is the script's wall clock (aware UTC). Any problem before the job starts is one
-    log line and an exit code; once the database is open it is also recorded as a failed run of the job and
-    alerted like one (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
+    """What every cron script does for `job` on the registered `dataset` (`market.kind`, e.g. "krx.bars"):
+    logging, settings, storage, the dataset's Market (its calendar, sources and collector, built through the
+    registry from the settings), then the job under its lock (default: the dataset's lock) acting for `today` in
+    the dataset's time zone, with the alert step after it. `clock` is the script's wall clock (aware UTC). Any
+    problem before the job starts is one log line and an exit code; once the database is open it is also
+    recorded as a failed run of the job and alerted like one (lib/spine/stops.py), so a cron run that stops for
+    a human tells the owner."""
     setup_logging(job)
     storage: Storage | None = None
     tried_storage = False
+    try:
+        spec = registry().get(dataset)
+    except KeyError as exc:  # its market module failed to load (logged above) or is not installed
+        get_logger().error("%s (see the `market module skipped` line, or `python check_db.py`)", exc.args[0])
+        return EXIT_CONFIG
     try:
         settings = settings or load_settings()
         if setting_updates:
@@ -124,22 +140,25 @@ def run_script(
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         tried_storage = True
         storage = open_storage(settings)
-        plugged = market(settings)
+        if spec.build is None:
+            raise ConfigError(f"dataset {spec.key} has no market to build")
+        plugged: Market = spec.build(settings)
         body = make_body(plugged)
     except PipelineError as exc:
         if storage is None and settings is not None and not tried_storage:  # e.g. LOG_WARNINGS_FILE unwritable
             with contextlib.suppress(PipelineError):
                 storage = open_storage(settings)
-        return _stopped(job, settings, storage, exc, clock, today)
+        return _stopped(job, spec.tz, settings, storage, exc, clock, today)
     try:
-        as_of = as_of_for(today, clock(), plugged.calendar.tz)
+        as_of = as_of_for(today, clock(), spec.tz)
     except ConfigError as exc:  # a --today typed at a terminal: said there, not a failure of the job to record
         get_logger().error("%s", exc)
         return exit_code(exc)
-    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock)
+    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock,
+                   after=alert_after_job, tz=spec.tz)
 
 
-def _stopped(job: str, settings: Settings | None, storage: Storage | None, exc: PipelineError,
+def _stopped(job: str, zone: tzinfo, settings: Settings | None, storage: Storage | None, exc: PipelineError,
              clock: Callable[[], dt.datetime], today: dt.date | None) -> int:
     """The one line of a run that stopped before its job started; recorded and alerted when the database is
     open, else the line says that nobody else is told."""
@@ -154,10 +173,10 @@ def _stopped(job: str, settings: Settings | None, storage: Storage | None, exc: 
     get_logger().error("%s", redact(str(exc), settings))
     now = clock()
     try:
-        as_of = as_of_for(today, now)  # the market's zone is unknown when building it failed: KST
+        as_of = as_of_for(today, now, zone)
     except ConfigError:
-        as_of = now
-    record_stop(job, settings, storage, now, str(exc), code, as_of)
+        as_of = now.astimezone(zone)
+    record_stop(job, settings, storage, now, str(exc), code, as_of, after=alert_after_job)
     return code
 
 
@@ -165,19 +184,20 @@ def read_only_script(
     job: str,
     today: dt.date | None,
     settings: Settings | None,
-    action: Callable[[Settings, Storage, TradingCalendar, dt.datetime], int],
+    action: Callable[[Settings, Storage, dt.datetime], int],
     clock: Callable[[], dt.datetime],
+    zone: tzinfo = dt.UTC,
 ) -> int:
-    """What a script that only reads does (check_db, cleanup --dry-run): logging, settings, storage and the
-    calendar, then `action(settings, storage, calendar, as_of)` with no lock and no run record. A problem
-    before it starts is one log line and an exit code."""
+    """What a script that only reads does (check_db, cleanup --dry-run): logging, settings and storage, then
+    `action(settings, storage, as_of)` (as_of: the end of --today in `zone`, or now) with no lock and no run
+    record. A problem before it starts is one log line and an exit code."""
     setup_logging(job)
     try:
         settings = settings or load_settings()
         setup_logging(job, settings.log_level, settings.log_warnings_file)
-        as_of = as_of_for(today, clock())
+        as_of = as_of_for(today, clock(), zone)
         storage = open_storage(settings)
-        return action(settings, storage, krx_calendar(settings), as_of)
+        return action(settings, storage, as_of)
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)

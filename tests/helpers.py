@@ -16,6 +16,7 @@ from lib.markets.krx.market import krx_market
 from lib.markets.krx.replay import ReplaySource
 from lib.markets.krx.source_base import DailyMarketSource, Query
 from lib.markets.krx.sources import SourceChain, build_chain
+from lib.ops.alerts import alert_after_job
 from lib.spine.calendar import TradingCalendar
 from lib.spine.catchup import daily_update, manual_setup
 from lib.spine.runner import run_job
@@ -46,9 +47,11 @@ def run_collection(
     if calendar is not None:
         market.calendar = calendar
     if job == "manual_setup":
-        code = run_job(job, settings, storage, as_of, clock, lambda ctx: manual_setup(ctx, market))
+        code = run_job(job, settings, storage, as_of, clock, lambda ctx: manual_setup(ctx, market),
+                       lock_name=market.lock, after=alert_after_job)
     else:
-        code = run_job(job, settings, storage, as_of, clock, lambda ctx: daily_update(ctx, market, redo))
+        code = run_job(job, settings, storage, as_of, clock, lambda ctx: daily_update(ctx, market, redo),
+                       lock_name=market.lock, after=alert_after_job)
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)  # runs follow each other in time, as cron's do
     return code
@@ -94,7 +97,7 @@ def snapshot(storage: Storage) -> dict[str, Any]:
     bars = {t: list(storage.stock_db[t].find({}).sort("_id", 1)) for t in storage.stored_tickers()}
     universe = sorted(storage.universe(), key=lambda d: d["ticker"])
     days = [
-        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records()
+        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records("daily_update")
     ]
     return {"bars": bars, "universe": universe, "days": days}
 
@@ -116,7 +119,7 @@ def run_analysis(
     registry = discover()
     code = run_job(
         "hourly_analysis", settings, storage, as_of, clock,
-        lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis",
+        lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis", after=alert_after_job,
     )
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
@@ -161,7 +164,7 @@ def run_etf(
 
     market = market or us_test_market(settings)
     code = run_job("etf_pipeline", settings, storage, as_of, clock, lambda ctx: etf_pipeline(ctx, market),
-                   lock_name=market.lock)
+                   lock_name=market.lock, after=alert_after_job, tz=market.calendar.tz)
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code
@@ -177,7 +180,8 @@ def run_rebalance(
     market = us_test_market(settings)
     plan = EtfPlan.from_settings(settings)
     code = run_job("monthly_rebalance", settings, storage, as_of, clock,
-                   lambda ctx: monthly_rebalance(ctx, market, plan, force), lock_name=market.lock)
+                   lambda ctx: monthly_rebalance(ctx, market, plan, force), lock_name=market.lock,
+                   after=alert_after_job, tz=market.calendar.tz)
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)
     return code

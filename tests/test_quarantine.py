@@ -26,7 +26,7 @@ DAY = D(2024, 9, 2)
 
 
 def completed(storage) -> list[dt.date]:
-    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records() if d["status"] == "completed"]
+    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("daily_update") if d["status"] == "completed"]
 
 
 def panel_file(tmp_path, panel: pd.DataFrame, name: str = "panel.parquet"):
@@ -64,7 +64,7 @@ def test_a_file_with_every_close_of_a_day_doubled_is_refused_and_the_next_run_st
     assert "the answer looks corrupt and is not stored" in caplog.text
     assert "correct the file" in caplog.text
     # the day stays pending, nothing of it is stored, and the sessions after it are collected
-    (record,) = [d for d in storage.day_records() if d["date_kst"] == "2024-09-02"]
+    (record,) = [d for d in storage.day_records("daily_update") if d["date_kst"] == "2024-09-02"]
     assert record["status"] == "failed" and "break KRX's price rules" in record["missing"]["KOSDAQ"]
     assert completed(storage)[-2:] == [D(2024, 9, 3), D(2024, 9, 4)]
     assert storage.read_bars("005930", DAY, DAY) == [] and storage.quarantined() == []

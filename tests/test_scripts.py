@@ -42,7 +42,7 @@ def test_setup_then_update_through_the_scripts_share_the_embedded_database(make_
     assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
     assert daily_update.main(["--today", "2024-09-03"], settings=settings) == 0
     storage = Storage(get_client("mongomock://"))
-    assert [d["date_kst"] for d in storage.day_records()][-2:] == ["2024-09-02", "2024-09-03"]
+    assert [d["date_kst"] for d in storage.day_records("daily_update")][-2:] == ["2024-09-02", "2024-09-03"]
     assert [r["status"] for r in storage.runs()] == ["completed", "completed"]
 
 
@@ -130,7 +130,7 @@ def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday()
 def test_manual_setup_sessions_option_and_its_bounds(make_settings):
     assert manual_setup.main(["--today", "2024-08-30", "--sessions", "2"], settings=make_settings()) == 0
     storage = Storage(get_client("mongomock://"))
-    assert [d["date_kst"] for d in storage.day_records()] == ["2024-08-29", "2024-08-30"]
+    assert [d["date_kst"] for d in storage.day_records("daily_update")] == ["2024-08-29", "2024-08-30"]
     with pytest.raises(SystemExit) as exit_info:
         manual_setup.main(["--sessions", "0"], settings=make_settings())
     assert exit_info.value.code == 2

@@ -84,8 +84,8 @@ def test_stale_collection_and_analysis_lag_need_attention(make_settings, capsys)
 def test_holes_no_data_days_failed_and_stuck_runs_each_say_what_to_do(storage, make_settings, clock):
     settings = make_settings(setup_history_sessions=10)
     run_collection("manual_setup", storage, settings, evening(D(2024, 9, 6)), clock)
-    storage.forget_day(D(2024, 9, 2))
-    storage.mark_day(D(2024, 9, 3), "no_data", {"error": "every source answered empty"})
+    storage.forget_day(D(2024, 9, 2), job="daily_update")
+    storage.mark_day(D(2024, 9, 3), "no_data", {"error": "every source answered empty"}, job="daily_update")
     for _ in range(3):
         storage.locks.delete_many({})
         run_collection("daily_update", storage, settings, evening(D(1999, 1, 4)), clock)  # outside the calendar
@@ -155,7 +155,7 @@ def test_names_in_korean_keep_the_columns_aligned():
 def test_check_db_reads_the_shared_store_the_scripts_wrote(make_settings, capsys):
     settings = make_settings(setup_history_sessions=3)
     assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
-    Storage(get_client("mongomock://")).forget_day(D(2024, 8, 29))
+    Storage(get_client("mongomock://")).forget_day(D(2024, 8, 29), job="daily_update")
     capsys.readouterr()
     assert check_db.main(["--today", "2024-08-30", "--no-sizes"], settings=settings) == 1
     out = capsys.readouterr().out

@@ -11,7 +11,8 @@ import check_db
 import daily_update
 import hourly_analysis
 import manual_setup
-from lib.ops.status import JobRun, MarketStatus, known_markets
+from lib.markets import registry
+from lib.ops.status import JobRun, MarketStatus
 from lib.ops.status_heal import mark_healed
 from tests.conftest import PANEL
 
@@ -61,8 +62,8 @@ def _krx(first: dt.date, last: dt.date, holes: list[dt.date]) -> MarketStatus:
     return MarketStatus("daily_update", "KRX", first, last, 5, [], [], holes, 0, last, False)
 
 
-def test_a_failure_is_healed_only_by_another_collector_of_its_market_with_its_day_collected(make_settings):
-    markets = known_markets(make_settings())
+def test_a_failure_is_healed_only_by_another_collector_of_its_market_with_its_day_collected():
+    markets = registry()  # krx.bars' collectors: daily_update and manual_setup
     state = _krx(D(2025, 5, 2), D(2025, 5, 12), holes=[D(2025, 5, 8)])
 
     def healed(*jobs: JobRun) -> dict[str, str | None]:

@@ -73,14 +73,14 @@ def test_the_lock_excludes_a_second_owner_until_it_goes_stale(store):
 
 def test_day_records_and_runs(store):
     store.ensure_indexes()
-    store.mark_day(dt.date(2025, 6, 13), "completed", {"rows": 5})
-    store.mark_day(dt.date(2025, 6, 16), "failed", {"error": "x"})
-    assert store.done_days() == {dt.date(2025, 6, 13)}
+    store.mark_day(dt.date(2025, 6, 13), "completed", {"rows": 5}, job="daily_update")
+    store.mark_day(dt.date(2025, 6, 16), "failed", {"error": "x"}, job="daily_update")
+    assert store.done_days("daily_update") == {dt.date(2025, 6, 13)}
     assert store.job_status.find_one({"_id": "2025-06-13_daily_update"})["date_kst"] == "2025-06-13"
     store.start_run("r1", {"job_name": "daily_update", "start_time_utc": NOW.replace(tzinfo=None)})
     store.abandon_run("r1", NOW, "abandoned")
     assert store.runs("daily_update")[0]["status"] == "failed"
-    assert store.forget_day(dt.date(2025, 6, 13)) and store.done_days() == set()
+    assert store.forget_day(dt.date(2025, 6, 13), job="daily_update") and store.done_days("daily_update") == set()
 
 
 def test_the_embedded_client_is_shared_by_the_whole_process():
@@ -210,7 +210,7 @@ def test_an_alert_channel_is_claimed_by_one_run_only(store):
 
 def test_collection_sizes_count_every_document(store):
     store.upsert_bars({t: [bar(dt.date(2025, 6, 13), 1)] for t in ("005930", "000660")})
-    store.mark_day(dt.date(2025, 6, 13), "completed", {})
+    store.mark_day(dt.date(2025, 6, 13), "completed", {}, job="daily_update")
     sizes = {s.name: s for s in store.collection_sizes()}
     assert sizes["stock_data.<ticker>"].documents == 2 and sizes["stock_data.<ticker>"].collections == 2
     assert sizes["system_info.job_status"].documents == 1 and sizes["system_info.job_status"].data_bytes > 0

@@ -52,7 +52,7 @@ def test_rate_limit_windows_count_and_expire(store):  # noqa: F811
 
 
 def test_the_last_collected_day_is_one_read(store):  # noqa: F811
-    assert store.last_done_day() is None
+    assert store.last_done_day("daily_update") is None
     for day, status in (("2025-06-12", "completed"), ("2025-06-13", "no_data"), ("2025-06-16", "failed")):
-        store.mark_day(D.fromisoformat(day), status, {})
-    assert store.last_done_day() == D(2025, 6, 13)
+        store.mark_day(D.fromisoformat(day), status, {}, job="daily_update")
+    assert store.last_done_day("daily_update") == D(2025, 6, 13)

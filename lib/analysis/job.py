@@ -34,6 +34,18 @@ from lib.storage import Storage
 
 log = get_logger("analysis")
 
+JOB = "hourly_analysis"
+
+
+def collection_job() -> str:
+    """The day-record job of the dataset this analysis subscribes to (its Subscriber in lib/markets)."""
+    from lib.markets import registry
+
+    for dataset in registry():
+        if any(s.job == JOB for s in dataset.subscribers):
+            return dataset.job
+    raise ConfigError(f"no registered dataset has {JOB} among its subscribers (see `python check_db.py`)")
+
 
 def _held_closes(storage: Storage, ticker: str | None = None) -> dict[str, list[tuple[Any, float]]]:
     """Quarantined (date, close) by ticker: KRX's next base price refers to them (lib/analysis/corporate_actions.py)."""
@@ -85,9 +97,10 @@ def _days_to_compute(
     """Collected days up to `day` lacking a measure, or within a lookback after a day whose collection changed
     since it was computed (--redo); and every day's fingerprint."""
     names = set(measures.measures)
-    prints = storage.day_fingerprints()
+    job = collection_job()
+    prints = storage.day_fingerprints(job)
     computed = storage.computed_days_with_prints()
-    missing = {d for d in storage.done_days() if d <= day and not names <= computed.get(d, (set(), None))[0]}
+    missing = {d for d in storage.done_days(job) if d <= day and not names <= computed.get(d, (set(), None))[0]}
     for changed in sorted(d for d, (_, fp) in computed.items() if d <= day and fp != prints.get(d)):
         later = calendar.sessions_between(changed, day)[: measures.lookback + 1]
         missing |= {d for d in later if d in computed}
@@ -203,7 +216,7 @@ def hourly_analysis(
     storage, settings = ctx.storage, ctx.settings
     measures = discover_measures() if measures is None else measures
     due = last_due_session(calendar, chain, ctx.as_of)
-    collected = storage.done_days(statuses=("completed",))
+    collected = storage.done_days(collection_job(), statuses=("completed",))
     if not collected:
         raise ConfigError("nothing collected yet: run `python manual_setup.py` first")
     # The latest collected session up to the due one: a day still pending (a closure the calendar does not

@@ -1,11 +1,13 @@
 """Alerts derived from what the jobs store, sent at most once per event.
 
-After every job (run_job in lib/spine/runner.py calls `alert_after_job`, so every market's jobs do, and so does
-record_stop in lib/spine/stops.py for a run that stopped before its job started) the stored
+After every job (lib/cli.py hands `alert_after_job` to run_job in lib/spine/runner.py as its after-run hook, so
+every market's jobs run it, and to record_stop in lib/spine/stops.py for a run that stopped before its job
+started) the stored
 state is read - run records, day records, the latest done day, the analysis progress, the quarantine, track
 records - and each event becomes a key: a failure streak of
 a job (`job_failed:<job>:<first failed run>`), its recovery, a source blocked over consecutive runs, a no_data
-day, a market or the analysis stale since a given day, the bars of a day quarantined (`quarantine:<day>`), a
+day, a registered dataset or a subscriber of it (the analysis) stale since a given day, a watermark dataset
+stale, the bars of a day quarantined (`quarantine:<day>`), a
 chosen strategy's picks of a day. A key already in
 system_info.alerts is never alerted again, so cron retrying every hour sends nothing new. Each channel of a
 record is claimed atomically before sending; a failed delivery is retried by the next job's alert step, up to
@@ -21,16 +23,12 @@ from lib.analysis.screener import discover, screen
 from lib.config import Settings
 from lib.display import kst
 from lib.errors import EXIT_CONFIG, ConfigError, NotifyError
-from lib.log import KST, get_logger
+from lib.log import get_logger
+from lib.markets import registry as default_registry
 from lib.ops.notifiers import Alert, Notifier, build_notifiers, configured_channels
-from lib.ops.status import (
-    DAY_JOB,
-    QUARANTINE_SHOWN,
-    analysis_status,
-    known_markets,
-    market_of,
-    market_status,
-)
+from lib.ops.status import QUARANTINE_SHOWN, market_status, watermark_states
+from lib.ops.status_markets import tracked
+from lib.spine.datasets import Registry
 from lib.storage import Storage, naive_utc
 
 log = get_logger("alerts")
@@ -50,7 +48,7 @@ def _alert(key: str, kind: str, severity: str, title: str, text: str, when: dt.d
     return Alert(key, kind, severity, title, text, when, host, details)
 
 
-def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> list[Alert]:
+def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta, registry: Registry) -> list[Alert]:
     """A job's latest run failed (once per failure streak), completed again after an alerted streak, or found
     a source blocked (once per streak of runs that found it blocked)."""
     out = []
@@ -84,26 +82,28 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta) -> lis
                         f"{kst(first['start_time_utc'])}.",
                         latest["end_time_utc"], host, job=job, run_id=latest["_id"], failed_runs=failed,
                     ))
+        dataset = registry.of_collector(job)
+        where = f" ({dataset.source_help})" if dataset and dataset.source_help else ""
         for source, reason in (latest.get("blocked_sources") or {}).items():
             first = storage.streak_start(job, latest, source=source)
             out.append(_alert(
                 f"source_blocked:{source}:{job}:{first['_id']}", "source_blocked", "error",
                 f"{source} is refusing {job}",
                 f"{source} refused {job}'s requests and was not called again in that run: {reason}\n"
-                "Check its credentials in .env (for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW) or whether this "
-                "machine's IP is blocked; the other configured sources were tried meanwhile.",
+                f"Check its credentials in .env{where} or whether this machine's IP is blocked; the other "
+                "configured sources were tried meanwhile.",
                 latest["end_time_utc"], host, job=job, source=source, run_id=latest["_id"], reason=reason,
             ))
     return out
 
 
 def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.datetime,
-                  max_age: dt.timedelta) -> list[Alert]:
-    """A day recorded no_data (recently), a market stale past STALE_AFTER_SESSIONS, the analysis stale."""
+                  max_age: dt.timedelta, registry: Registry) -> list[Alert]:
+    """Per dataset: a day recorded no_data (recently), the dataset stale past STALE_AFTER_SESSIONS, a subscriber
+    of it (the analysis) behind; a watermark dataset stale."""
     out = []
-    markets = known_markets(settings)
-    for job in sorted(set(storage.job_names("day")) | {DAY_JOB}):
-        market = market_of(job, markets)
+    for item in tracked(registry, settings, set(storage.job_names("day"))):
+        market, job = item.dataset, item.dataset.job
         days = storage.days_of(job)
         for record in days:
             if record["status"] == "no_data" and _recent(record.get("end_time_utc"), now, max_age):
@@ -115,9 +115,9 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
                     f"{_sentence(market.no_data_hint(record['date_kst']))}",
                     record["end_time_utc"], job=job, day=record["date_kst"],
                 ))
-        if market.calendar is None:
+        if item.calendar is None:
             continue
-        state = market_status(market, days, as_of.astimezone(market.tz).date(), settings.stale_after_sessions)
+        state = market_status(item, days, as_of.astimezone(market.tz).date(), settings.stale_after_sessions)
         if state.stale:
             out.append(_alert(
                 f"stale:{job}:{state.last_day}", "stale", "warning", f"{market.label} data is stale",
@@ -126,21 +126,30 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
                 "(`python check_db.py`) and at logs/cron.log.",
                 now, job=job, last_day=state.last_day.isoformat() if state.last_day else None, behind=state.behind,
             ))
-        if job == DAY_JOB and state.last_day is not None:
-            analysis = analysis_status(storage, market.calendar, state.last_day, settings.stale_after_sessions)
-            if analysis.stale:
-                through = analysis.analysed_through.isoformat() if analysis.analysed_through else "none"
-                out.append(_alert(
-                    f"analysis_stale:{through}", "analysis_stale", "warning", "the analysis is behind",
-                    f"The slowest active ticker is analysed only through {through}, {analysis.lag} collected "
-                    f"session(s) behind {state.last_day}; {analysis.pending} ticker(s) pending. Look at the "
-                    "hourly_analysis runs (`python check_db.py`).",
-                    now, last_day=state.last_day.isoformat(), analysed_through=through, pending=analysis.pending,
-                ))
+        if state.last_day is None:
+            continue
+        for subscriber in market.subscribers:
+            derived = subscriber.status(storage, item.calendar, state.last_day, settings.stale_after_sessions) \
+                if subscriber.status else None
+            event = derived.alert(state.last_day) if derived is not None else None
+            if event is not None:
+                key, title, text, details = event
+                out.append(_alert(key, key.split(":", 1)[0], "warning", title, text, now, **details))
+    for w in watermark_states(storage, registry, now):
+        if w.stale:
+            behind = f"{w.lag} behind" if w.lag is not None else "nothing read yet"
+            since = w.read_through.isoformat() if w.read_through else "never"
+            out.append(_alert(
+                f"stale:{w.dataset}:{since}", "stale", "warning", f"{w.label} is stale",
+                f"{w.label} has read through {since} ({behind}){': ' + w.last_error if w.last_error else ''}. "
+                "Look at its last runs (`python check_db.py`) and at logs/cron.log.",
+                now, dataset=w.dataset, read_through=since,
+            ))
     return out
 
 
-def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime) -> list[Alert]:
+def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
+                      redo: str = "collect the day {day} again") -> list[Alert]:
     """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per day, naming the
     bars (a later bar quarantined for the same day is in check_db, not in a second alert)."""
     by_day: dict[str, list[dict[str, Any]]] = {}
@@ -153,15 +162,15 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
         out.append(_alert(
             f"quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
             f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.bad_data):\n"
-            + "\n".join(lines) + more + "\nIf the source or file was wrong, fix it and run `python daily_update.py "
-            f"--redo {day}`; `python check_db.py` lists the quarantined bars.",
+            + "\n".join(lines) + more + f"\nIf the source or file was wrong, fix it and {redo.format(day=day)}; "
+            "`python check_db.py` lists the quarantined bars.",
             now, day=day, tickers=[d["ticker"] for d in docs],
         ))
     return out
 
 
 def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
-                 registry_loader: Callable[[], Any]) -> list[Alert]:
+                 registry_loader: Callable[[], Any], datasets: Registry | None = None) -> list[Alert]:
     """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
     track record was refreshed), once per strategy and day; a day without picks is recorded, not sent."""
     stats_dates = storage.strategy_stats_dates()
@@ -174,8 +183,11 @@ def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: 
     fresh = [(n, d) for n, d in wanted if f"picks:{n}:{d}" not in known]
     if not fresh:
         return []
+    screened = (datasets or default_registry()).screened()
+    if screened is None or screened.calendar is None:
+        return []
     registry = registry_loader()
-    calendar = known_markets(settings)[DAY_JOB].calendar
+    calendar = screened.calendar(settings)
     names = {t["ticker"]: t.get("name", "") for t in storage.universe()}
     out = []
     for name, day in fresh:
@@ -235,11 +247,17 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     channels = configured_channels(settings)
     max_age = dt.timedelta(days=settings.alert_max_age_days)
     as_of = as_of or now
-    events = job_events(storage, now, max_age) + market_events(storage, settings, now, as_of, max_age)
-    events += quarantine_events(storage, as_of.astimezone(KST).date(), max_age, now)
+    datasets = default_registry()
+    events = job_events(storage, now, max_age, datasets)
+    events += market_events(storage, settings, now, as_of, max_age, datasets)
+    # Quarantined bars and picks are the screened dataset's: its own date (the run's as-of zone without one).
+    held = datasets.quarantining()
+    if held is not None:
+        events += quarantine_events(storage, as_of.astimezone(held.tz).date(), max_age, now, held.redo)
+    screened = datasets.screened()
+    today = as_of.astimezone(screened.tz).date() if screened else as_of.date()
     if settings.alert_strategies:
-        today = as_of.astimezone(KST).date()
-        events += picks_events(storage, settings, today, max_age, now, registry_loader or discover)
+        events += picks_events(storage, settings, today, max_age, now, registry_loader or discover, datasets)
     known = storage.known_alert_keys(e.key for e in events)
     new = 0
     for event in events:

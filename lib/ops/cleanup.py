@@ -66,10 +66,11 @@ class Cut:
 
 
 def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry,
-         now: dt.datetime) -> list[Cut]:
-    """The cutoff of every kind. Market data counts back from its own latest day; records count back from
-    `now`, the wall clock (aware), as their times are. A new kind of record is one more line here."""
-    prices = _prices(storage, settings)
+         now: dt.datetime, *, job: str) -> list[Cut]:
+    """The cutoff of every kind. Market data counts back from its own latest day (the day records of `job`, the
+    screened dataset's collection job in the registry); records count back from `now`, the wall clock (aware),
+    as their times are. A new kind of record is one more line here."""
+    prices = _prices(storage, settings, job)
     return [
         prices,
         _with_prices(prices, "quarantine", storage.delete_quarantine_before, "quarantined bars dated before {}"),
@@ -104,9 +105,9 @@ def _with_prices(prices: Cut, kind: str, delete: Delete, what: str) -> Cut:
     return Cut(kind, prices.setting, prices.days, prices.before, why, delete)
 
 
-def _prices(storage: Storage, settings: Settings) -> Cut:
+def _prices(storage: Storage, settings: Settings, job: str) -> Cut:
     days, setting = settings.retention_prices_days, "RETENTION_PRICES_DAYS"
-    done = storage.done_days()
+    done = storage.done_days(job)
     if not days or not done:
         why = "kept forever" if not days else "nothing collected"
         return Cut("prices", setting, days, None, why, storage.delete_bars_before)
@@ -158,10 +159,10 @@ def apply(cut: Cut, dry_run: bool = False) -> int:
     return 0 if cut.before is None else cut.delete(cut.before, dry_run)
 
 
-def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry) -> None:
+def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry, *, job: str) -> None:
     """The cleanup job: make sure the indexes exist, then delete each kind's expired documents."""
     ctx.storage.ensure_indexes()
-    for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock()):
+    for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock(), job=job):
         deleted = apply(cut)
         ctx.counters[f"deleted_{cut.kind}"] = deleted
         log.info("%s: %s deleted; %s (%s)", cut.kind, count(deleted), cut.why, cut.rule)

@@ -1,12 +1,12 @@
 """When a failed run is history rather than attention: a later run of another job that collects the same
 market completed, and every session the failed run named is collected now.
 
-A market's collection jobs share their work (KRX: manual_setup loads the first window, daily_update catches up
-every due session after the first collected one, the holes and the days a run could not finish included; the
-US: etf_pipeline does both). So when manual_setup stopped on a session missing from its file and daily_update
-later completed with that session collected, nothing manual_setup left undone remains: check_db shows the run
-as failed, healed by daily_update, and it is no longer a reason for exit 1. A failure of any other job (the
-analysis, the rebalance, cleanup) ends only with a completed run of that job itself."""
+A dataset's collection jobs (its `collectors` in the registry) share their work (for example a setup job loads
+the first window and the catch-up job collects every due session after the first collected one, the holes and
+the days a run could not finish included). So when the setup job stopped on a session missing from its file
+and the catch-up later completed with that session collected, nothing the setup left undone remains: check_db
+shows the run as failed, healed by the catch-up, and it is no longer a reason for exit 1. A failure of any other
+job (the analysis, the rebalance, cleanup) ends only with a completed run of that job itself."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lib.ops.status import JobRun, MarketInfo, MarketStatus
+    from lib.ops.status_jobs import JobRun
+    from lib.ops.status_markets import MarketStatus
+    from lib.spine.datasets import Registry
 
 
 def collected(state: MarketStatus, day: dt.date) -> bool:
@@ -24,15 +26,16 @@ def collected(state: MarketStatus, day: dt.date) -> bool:
     return day not in (state.holes or []) and day not in {note.day for note in state.not_done}
 
 
-def mark_healed(jobs: list[JobRun], states: list[MarketStatus], markets: dict[str, MarketInfo]) -> list[JobRun]:
-    """Set `healed_by` on each failed latest run whose consequences a later run repaired (see the module)."""
+def mark_healed(jobs: list[JobRun], states: list[MarketStatus], registry: Registry) -> list[JobRun]:
+    """Set `healed_by` on each failed latest run whose consequences a later run repaired (see the module): the
+    collectors of each dataset come from the registry."""
     by_name = {job.job_name: job for job in jobs}
     state_of = {state.job_name: state for state in states}
     for job in jobs:
         if job.status != "failed":
             continue
-        market = next((m for m in markets.values() if job.job_name in m.collectors), None)
-        state = state_of.get(market.job_name) if market else None
+        market = next((d for d in registry if job.job_name in d.collectors), None)
+        state = state_of.get(market.job) if market else None
         if market is None or state is None:
             continue
         later = [

@@ -59,17 +59,20 @@ def render_text(status: Status, quiet: bool = False) -> str:
         out.append(_pairs(rows))
     a = status.analysis
     if a is not None:
-        out.append("\nKRX universe and analysis")
-        rows = [
-            ["universe", f"{count(a.active)} active, {count(a.inactive)} inactive (data kept), market caps as of "
-                         f"{a.universe_as_of or '-'}"],
-            ["analysed", f"oldest {a.analysed_through or '-'}, latest {a.latest_analysed or '-'}; "
-                         f"{count(a.pending)} active ticker(s) pending for the last collected day"],
-            ["analysis lag", f"{'-' if a.lag is None else a.lag} session(s){' - STALE' if a.stale else ''}"],
-            ["screening index", f"{a.screening_first or '-'} .. {a.screening_last or '-'}"],
-            ["track records", f"as of {a.track_records_as_of or '-'}"],
-        ]
-        out.append(_pairs(rows))
+        out.append(f"\n{a.heading}")
+        out.append(_pairs(a.rows()))
+    for w in status.watermarks:
+        out.append(f"\n{w.label} - read by watermark ({w.dataset})")
+        lag = "nothing read yet" if w.lag is None else f"{w.lag}{' - STALE' if w.stale else ''}"
+        out.append(_pairs([
+            ["read through", f"{_kst(w.read_through) if w.read_through else '-'} KST"
+                             f"{f' (cursor {w.cursor})' if w.cursor else ''}"],
+            ["items", f"{count(w.items)} stored, {count(w.revisions)} earlier revision(s) kept"],
+            ["lag", lag],
+            ["last error", w.last_error or "none"],
+        ]))
+    for line in status.registry_errors:
+        out.append(f"\nmarket module skipped: {line}")
     out.append("\nLast run of each job (times KST)")
     if status.jobs:
         rows = []
@@ -104,7 +107,7 @@ def render_text(status: Status, quiet: bool = False) -> str:
     out.append("\nQuarantined bars (refused by the price-limit check, kept out of stock_data)")
     if q.count:
         out.append(f"  {count(q.count)} bar(s) held in system_info.bad_data (when the source or file was wrong, fix "
-                   "it and run `daily_update.py --redo DAY`); the newest:")
+                   f"it and {q.redo}); the newest:")
         out.append(table(["day", "ticker", "market", "reason"],
                          [[b.day.isoformat(), b.ticker, b.market, _short(b.reason, 90)] for b in q.latest]))
     else:

@@ -25,6 +25,20 @@ Cadence = Literal["session", "watermark"]
 
 
 @dataclass(frozen=True)
+class Subscriber:
+    """A derived job that reads a dataset (KRX's analysis): status shows its state next to the dataset's,
+    alerts say when it falls behind, `/health` checks it has finished the dataset's last collected day."""
+
+    job: str  # its run records' job_name: "hourly_analysis"
+    # (storage, calendar, last collected day, STALE_AFTER_SESSIONS) -> its state, a dataclass with `stale`,
+    # `heading`, `rows()`, `attention()` and `alert(last_day)` (lib/analysis/status.py); lazy, imported on use
+    status: Callable[..., Any] | None = None
+    done_through: Callable[[Any], dt.date | None] | None = None  # storage -> the newest day it has finished
+    busy_hours: tuple[int, int] | None = None  # (from, to) local hours while it works on the last day: not stale
+    screens: bool = False  # its days are the ones the screener's strategies pick from (ALERT_STRATEGIES)
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One market's kind of data, with everything the spine and the operations tools need to know about it."""
 
@@ -41,9 +55,11 @@ class Dataset:
     collectors: tuple[str, ...] = ()  # the jobs that collect it: a later completed one heals another's failure
     calendar: Callable[[Settings], TradingCalendar] | None = None  # session cadence: its exchange calendar
     build: Callable[..., Any] | None = None  # session: settings -> lib.spine.market.Market; watermark: its feed
-    subscribers: tuple[str, ...] = ()  # the derived jobs that read it (analysis, picks, the US stages)
+    subscribers: tuple[Subscriber, ...] = ()  # the derived jobs that read it (analysis, picks)
     stale_after: dt.timedelta | None = None  # watermark cadence: a lag longer than this needs a person
     schedule: str = ""  # when cron runs its job, for the crontab's documentation: "19:00 KST Mon-Fri"
+    quarantines: bool = False  # its bars pass a price-limit check that holds bad ones in system_info.bad_data
+    source_help: str = ""  # where a refused source's credentials are set: "for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW"
 
     @property
     def key(self) -> str:
@@ -85,6 +101,18 @@ class Registry:
     def of_job(self, job: str) -> Dataset | None:
         """The dataset whose records the job keeps, if any."""
         return next((d for d in self.datasets if d.job == job), None)
+
+    def of_collector(self, job: str) -> Dataset | None:
+        """The dataset a job collects (its own job, or one of its collectors such as a setup job), if any."""
+        return next((d for d in self.datasets if job == d.job or job in d.collectors), None)
+
+    def screened(self) -> Dataset | None:
+        """The dataset the screener's strategies pick from (its analysis subscriber screens), if any."""
+        return next((d for d in self.datasets if any(s.screens for s in d.subscribers)), None)
+
+    def quarantining(self) -> Dataset | None:
+        """The dataset whose refused bars system_info.bad_data holds, if any."""
+        return next((d for d in self.datasets if d.quarantines), None)
 
     def of_market(self, market: str) -> tuple[Dataset, ...]:
         """The datasets a market registers."""

@@ -9,17 +9,19 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
 from lib.config import Settings
 from lib.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, LockLostError, PipelineError
-from lib.log import KST, get_logger
-from lib.ops.alerts import alert_after_job
+from lib.log import get_logger
 from lib.storage import Storage
 
 log = get_logger("jobs")
 
-COLLECTION_LOCK = "stock_data_collection"
+# What runs after every job (lib/cli.py passes the alert step): (settings, storage, now, as_of). It must not
+# raise; if it does, the run's exit code stands all the same.
+AfterRun = Callable[[Settings, Storage, dt.datetime, dt.datetime], None]
 HEARTBEATS_PER_TIMEOUT = 6  # a run doing work extends its lock at least this often per LOCK_TIMEOUT_MINUTES
 
 
@@ -36,11 +38,12 @@ class JobContext:
     lock_name: str
     counters: dict[str, Any] = field(default_factory=dict)
     last_beat: dt.datetime | None = None  # when our lock was last extended
+    tz: tzinfo | None = None  # the dataset's own time zone (None: as_of's own zone)
 
     @property
     def today(self) -> dt.date:
-        """The KST date the job acts for."""
-        return self.as_of.astimezone(KST).date()
+        """The date the job acts for, in its dataset's time zone (Seoul for KRX, New York for the US ETFs)."""
+        return self.as_of.astimezone(self.tz or self.as_of.tzinfo).date()
 
     @property
     def lock_ttl(self) -> dt.timedelta:
@@ -72,12 +75,15 @@ def run_job(
     as_of: dt.datetime,
     clock: Callable[[], dt.datetime],
     body: Callable[[JobContext], None],
-    lock_name: str = COLLECTION_LOCK,
+    lock_name: str,
+    after: AfterRun | None = None,
+    tz: tzinfo | None = None,
 ) -> int:
-    """Run `body` under the lock with a job_status record; returns the process exit code."""
+    """Run `body` under the lock with a job_status record, then the `after` hook (the alert step); returns the
+    process exit code. `tz` is the dataset's zone: the run record's `date_kst` holds the date there."""
     started = clock()
     run_id = f"{job_name}_{started.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
-    ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name, last_beat=started)
+    ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name, last_beat=started, tz=tz)
     acquired, holder = storage.acquire_lock(lock_name, run_id, started, ctx.lock_ttl)
     if not acquired:
         since = holder["acquired_utc"].isoformat() if holder else "?"
@@ -136,7 +142,11 @@ def run_job(
     seconds = (ended - started).total_seconds()
     outcome = f"{status} (exit {code})" if code else status
     log.info("%s", " ".join([f"{job_name} {outcome} in {seconds:.1f}s", *_summary(ctx.counters)]))
-    alert_after_job(settings, storage, clock(), as_of)  # never raises: a notifier cannot change the exit code
+    if after is not None:
+        try:
+            after(settings, storage, clock(), as_of)
+        except Exception as exc:  # noqa: BLE001 - a notifier can never change the job's exit code
+            log.warning("after-run step failed (%s: %s); the job's result stands", exc.__class__.__name__, exc)
     return code
 
 

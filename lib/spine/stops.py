@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from lib.config import Settings
-from lib.log import KST, get_logger
-from lib.ops.alerts import alert_after_job
+from lib.log import get_logger
+from lib.spine.runner import AfterRun
 from lib.storage import Storage, naive_utc
 
 log = get_logger("jobs")
@@ -54,16 +54,16 @@ def redact(text: str, settings: Settings) -> str:
 
 
 def record_stop(job: str, settings: Settings, storage: Storage, now: dt.datetime, reason: str, code: int,
-                as_of: dt.datetime | None = None) -> str | None:
+                as_of: dt.datetime | None = None, after: AfterRun | None = None) -> str | None:
     """Record that `job` stopped before it started (exit `code`, one line `reason`) for the run's `as_of`
-    (default now), then run the alert step; returns the run id, or None when the record could not be written
-    (a WARNING says so; the exit code stands)."""
+    (default now; its date in as_of's zone is the record's `date_kst`), then run `after` (the alert step);
+    returns the run id, or None when the record could not be written (a WARNING says so; the exit code stands)."""
     run_id = f"{job}_{now.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
     moment = naive_utc(now)
     try:
         storage.start_run(run_id, {
             "job_name": job,
-            "date_kst": (as_of or now).astimezone(KST).date().isoformat(),
+            "date_kst": (as_of or now).date().isoformat(),
             "start_time_utc": moment,
             "host": socket.gethostname(),
             "pid": os.getpid(),
@@ -76,5 +76,9 @@ def record_stop(job: str, settings: Settings, storage: Storage, now: dt.datetime
         log.warning("could not record the stop of %s (%s: %s): no alert for it", job, exc.__class__.__name__,
                     redact(str(exc), settings))
         return None
-    alert_after_job(settings, storage, now, as_of)  # never raises
+    if after is not None:
+        try:
+            after(settings, storage, now, as_of or now)
+        except Exception as exc:  # noqa: BLE001 - the stop's exit code stands whatever the alert step does
+            log.warning("after-run step failed (%s: %s)", exc.__class__.__name__, exc)
     return run_id

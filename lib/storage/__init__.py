@@ -17,14 +17,14 @@ from lib.storage.columns import ColumnsStore
 from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
-from lib.storage.jobs import DAY_JOB, DONE_STATUSES, JobsStore
+from lib.storage.jobs import DONE_STATUSES, JobsStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 from lib.storage.watermarks import WatermarksStore
 
 __all__ = [
-    "DAILY_PICKS", "CollectionSize", "DAY_JOB", "DONE_STATUSES", "SCREENING", "Storage", "close_clients", "get_client",
+    "DAILY_PICKS", "CollectionSize", "DONE_STATUSES", "SCREENING", "Storage", "close_clients", "get_client",
     "naive_utc",
     "quarantine_id", "reset_embedded_client", "screening_id",
 ]

@@ -11,7 +11,6 @@ from pymongo.errors import DuplicateKeyError
 
 from lib.storage.client import StoreBase, naive_utc
 
-DAY_JOB = "daily_update"
 DONE_STATUSES = ("completed", "no_data")
 
 
@@ -25,7 +24,7 @@ class JobsStore(StoreBase):
 
     # --- days -------------------------------------------------------------------------------------
 
-    def done_days(self, job: str = DAY_JOB, statuses: tuple[str, ...] = DONE_STATUSES) -> set[dt.date]:
+    def done_days(self, job: str, statuses: tuple[str, ...] = DONE_STATUSES) -> set[dt.date]:
         """Trading days whose collection is finished (completed, or recorded as published without data); with
         `statuses`, the days recorded with one of those."""
         cursor = self.job_status.find(
@@ -33,7 +32,7 @@ class JobsStore(StoreBase):
         )
         return {dt.date.fromisoformat(doc["date_kst"]) for doc in cursor}
 
-    def last_done_day(self, job: str = DAY_JOB) -> dt.date | None:
+    def last_done_day(self, job: str) -> dt.date | None:
         """The newest trading day (in its market's zone) whose collection by `job` is finished: one indexed read,
         however long the history."""
         doc = self.job_status.find_one(
@@ -43,7 +42,7 @@ class JobsStore(StoreBase):
         )
         return dt.date.fromisoformat(doc["date_kst"]) if doc else None
 
-    def day_fingerprints(self, job: str = DAY_JOB) -> dict[dt.date, dict[str, str]]:
+    def day_fingerprints(self, job: str) -> dict[dt.date, dict[str, str]]:
         """The digest of each stored part of each day (a market's closes and volumes), to catch a stale answer
         repeating a neighbouring session."""
         cursor = self.job_status.find(
@@ -51,22 +50,22 @@ class JobsStore(StoreBase):
         )
         return {dt.date.fromisoformat(doc["date_kst"]): doc["fingerprints"] for doc in cursor}
 
-    def day_records(self, job: str = DAY_JOB) -> list[dict]:
+    def day_records(self, job: str) -> list[dict]:
         """Every day record of a market's collection job, oldest first."""
         return list(self.job_status.find({"kind": "day", "job_name": job}).sort("date_kst", ASCENDING))
 
-    def unfinished_days(self, job: str = DAY_JOB) -> dict[dt.date, dict]:
+    def unfinished_days(self, job: str) -> dict[dt.date, dict]:
         """The day records that are not done (partial, empty, failed), by day."""
         cursor = self.job_status.find({"kind": "day", "job_name": job, "status": {"$nin": list(DONE_STATUSES)}})
         return {dt.date.fromisoformat(doc["date_kst"]): doc for doc in cursor}
 
-    def mark_day(self, day: dt.date, status: str, fields: Mapping[str, Any], job: str = DAY_JOB) -> None:
+    def mark_day(self, day: dt.date, status: str, fields: Mapping[str, Any], *, job: str) -> None:
         """Record a day's collection outcome (`<date>_<job>`); only 'completed' and 'no_data' count as done."""
         self._write(f"job_status.day.{day}")
         doc = {"kind": "day", "job_name": job, "date_kst": day.isoformat(), "status": status, **fields}
         self.job_status.replace_one({"_id": f"{day.isoformat()}_{job}"}, doc, upsert=True)
 
-    def forget_day(self, day: dt.date, job: str = DAY_JOB) -> bool:
+    def forget_day(self, day: dt.date, *, job: str) -> bool:
         """Make a day pending again (its stored bars stay until overwritten); True if it was recorded."""
         self._write(f"job_status.forget.{day}")
         result = self.job_status.delete_one({"_id": f"{day.isoformat()}_{job}"})

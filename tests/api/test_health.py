@@ -47,6 +47,7 @@ def test_a_us_only_install_is_ok_when_its_us_days_are_fresh_and_stale_when_they_
     assert body["status"] == "ok" and set(body["markets"]) == {"us"}
     us = body["markets"]["us"]
     assert us["job"] == "etf_pipeline" and us["last_collected_day"] == us["expected_collected_day"] == "2025-07-31"
+    assert us["dataset"] == "us.etf_bars" and body["watermarks"] == {}  # from the registry of datasets
     assert body["last_collected_day"] is None and body["analysis_stale"] is False
     assert set(body["jobs"]) == {"etf_pipeline"}
     assert _client(settings, friday_afternoon).head("/health").status_code == 200

@@ -125,7 +125,7 @@ def test_a_failing_ticker_is_logged_and_retried_without_stopping_the_others(coll
     collected.read_bars = original
     assert run_analysis(collected, settings, evening(D(2024, 9, 13), 21), clock) == 0
     assert "000660" in analysed(collected, D(2024, 9, 13))
-    assert set(collected.computed_days()) == collected.done_days()
+    assert set(collected.computed_days()) == collected.done_days("daily_update")
 
 
 def test_stored_rows_are_the_indicators_of_the_stored_bars_without_halted_days(collected, settings, clock):

@@ -21,6 +21,8 @@ from tests.helpers import evening, run_analysis, run_collection
 D = dt.date
 LAST = D(2025, 6, 16)
 
+DAYS = "daily_update"  # the day records the prices count back from (krx.bars)
+
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
@@ -32,7 +34,7 @@ def registry() -> Registry:
 
 def run_cleanup(storage, settings, clock, registry) -> int:
     code = run_job("cleanup", settings, storage, clock(), clock,
-                   lambda ctx: cleanup(ctx, TradingCalendar(), registry), lock_name="cleanup")
+                   lambda ctx: cleanup(ctx, TradingCalendar(), registry, job=DAYS), lock_name="cleanup")
     clock.advance(minutes=1)
     return code
 
@@ -60,10 +62,10 @@ def test_screening_rows_go_but_every_screen_inside_the_window_and_every_track_re
     days = [window[0], window[len(window) // 2], LAST]
     before_picks = picks_by_day(storage, registry, days)
     analysed = {t: storage.analyzed_db[t].count_documents({}) for t in storage.analysed_tickers()}
-    days_before = storage.day_records()
+    days_before = storage.day_records("daily_update")
     rows_before = storage.screening.count_documents({})
 
-    [cut] = [c for c in plan(storage, settings, calendar, registry, clock()) if c.kind == "screening"]
+    [cut] = [c for c in plan(storage, settings, calendar, registry, clock(), job=DAYS) if c.kind == "screening"]
     lookback = max(s.lookback for s in registry)
     assert cut.before == calendar.last_sessions(window[0], lookback)[0]
     would = apply(cut, dry_run=True)
@@ -75,7 +77,7 @@ def test_screening_rows_go_but_every_screen_inside_the_window_and_every_track_re
     assert storage.first_screening_day() == cut.before
     assert picks_by_day(storage, registry, days) == before_picks
     assert {t: storage.analyzed_db[t].count_documents({}) for t in storage.analysed_tickers()} == analysed
-    assert storage.day_records() == days_before
+    assert storage.day_records("daily_update") == days_before
 
     # idempotent: run again, nothing more goes; and the next analysis does not bring the rows back
     assert run_cleanup(storage, settings, clock, registry) == 0
@@ -116,11 +118,11 @@ def test_prices_are_kept_forever_unless_bounded_and_the_bound_keeps_a_years_indi
     with pytest.raises(ConfigError, match="RETENTION_PRICES_DAYS: keep at least 400 days"):
         make_settings(retention_prices_days=100)
     bounded = make_settings(setup_history_sessions=369, retention_prices_days=400)
-    days = len(storage.day_records())
+    days = len(storage.day_records("daily_update"))
     assert run_cleanup(storage, bounded, clock, registry) == 0
     first = storage.read_bars("005930")[0]["date"]
     assert first >= to_utc_midnight(LAST - dt.timedelta(days=400)) > to_utc_midnight(D(2023, 12, 5))
-    assert len(storage.day_records()) == days  # the catch-up's memory stays: nothing is fetched again
+    assert len(storage.day_records("daily_update")) == days  # the catch-up's memory stays: nothing is fetched again
     assert run_collection("daily_update", storage, bounded, evening(LAST), clock) == 0
     assert storage.runs("daily_update")[0]["pending"] == 0
 
@@ -163,7 +165,8 @@ def test_a_second_cleanup_waits_for_the_first_and_the_dry_run_changes_nothing(ma
 
 def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_settings, clock, registry):
     old, recent = D(2024, 1, 2), D(2025, 6, 2)
-    storage.mark_day(LAST, "completed", {"rows": 1})  # the last collected day, that the cutoff counts back from
+    # the last collected day, that the cutoff counts back from
+    storage.mark_day(LAST, "completed", {"rows": 1}, job=DAYS)
     storage.upsert_bars({"005930": [{"date": to_utc_midnight(d), "close": 1} for d in (old, recent)]})
     for day in (old, recent):
         storage.quarantine_bars([{"ticker": "005930", "day": day, "market": "KOSPI", "reason": "test",
@@ -174,7 +177,7 @@ def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_set
     })
     storage.mark_computed([old, recent], ["rs_rating"], {old: 2, recent: 1}, {})
     bounded = make_settings(retention_prices_days=400)
-    cuts = {c.kind: c for c in plan(storage, bounded, TradingCalendar(), registry, clock())}
+    cuts = {c.kind: c for c in plan(storage, bounded, TradingCalendar(), registry, clock(), job=DAYS)}
     assert cuts["quarantine"].before == cuts["cross_section"].before == cuts["prices"].before
     assert apply(cuts["cross_section"], dry_run=True) == 2 and apply(cuts["quarantine"], dry_run=True) == 1
     assert run_cleanup(storage, bounded, clock, registry) == 0
@@ -199,7 +202,7 @@ def test_old_picks_and_ai_results_go_but_every_day_the_screening_index_holds_kee
                                 "created_utc": clock() - dt.timedelta(days=age)})
     names = storage.picks_state()["strategies"]  # the analysis stores every strategy's, not just the registry's
     days_before = {n: set(storage.daily_picks_days(n)) for n in names}
-    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock())}
+    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock(), job=DAYS)}
     # 5 days would drop picks of days whose rows are kept, which the analysis would compute again
     assert cuts["picks"].before == cuts["screening"].before and "held back" in cuts["picks"].why
     old = {n: {d for d in days if d < cuts["picks"].before.isoformat()} for n, days in days_before.items()}
@@ -223,13 +226,13 @@ def test_old_picks_and_ai_results_go_but_every_day_the_screening_index_holds_kee
 
 def test_picks_kept_longer_than_the_screening_rows_go_at_their_own_bound(storage, make_settings, clock, registry):
     settings = analysed_store(storage, make_settings, clock, retention_screening_days=30, retention_picks_days=150)
-    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock())}
+    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock(), job=DAYS)}
     assert cuts["picks"].before == LAST - dt.timedelta(days=150) < cuts["screening"].before
     assert run_cleanup(storage, settings, clock, registry) == 0
     for name in storage.picks_state()["strategies"]:
         assert min(storage.daily_picks_days(name)) >= (LAST - dt.timedelta(days=150)).isoformat()
     forever = make_settings(setup_history_sessions=120, retention_picks_days=0, retention_ai_days=0)
-    cuts = {c.kind: c for c in plan(storage, forever, TradingCalendar(), registry, clock())}
+    cuts = {c.kind: c for c in plan(storage, forever, TradingCalendar(), registry, clock(), job=DAYS)}
     assert cuts["picks"].before is None and cuts["ai"].before is None
 
 
@@ -247,7 +250,7 @@ def test_rejected_records_go_when_not_seen_within_the_setting_and_one_still_sent
     storage.record_rejected([rejected("SPY", "close <= 0"), rejected("QQQ", "close <= 0")], first_seen)
     storage.record_rejected([rejected("QQQ", "close <= 0")], clock() - dt.timedelta(days=2))  # sent again
     storage.record_rejected([rejected("IWM", "high < low")], clock() - dt.timedelta(days=29))
-    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, clock()) if c.kind == "rejected"]
+    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, clock(), job=DAYS) if c.kind == "rejected"]
     assert cut.before == clock().replace(tzinfo=None) - dt.timedelta(days=30)
     assert apply(cut, dry_run=True) == 1 and len(storage.rejected_records()) == 3  # the dry run deleted nothing
 
@@ -260,7 +263,7 @@ def test_rejected_records_go_when_not_seen_within_the_setting_and_one_still_sent
     assert storage.runs("cleanup")[0]["deleted_rejected"] == 0
 
     forever = make_settings(retention_rejected_days=0)
-    [cut] = [c for c in plan(storage, forever, TradingCalendar(), registry, clock()) if c.kind == "rejected"]
+    [cut] = [c for c in plan(storage, forever, TradingCalendar(), registry, clock(), job=DAYS) if c.kind == "rejected"]
     assert cut.before is None and apply(cut) == 0 and cut.rule == "RETENTION_REJECTED_DAYS=0"
 
 
@@ -274,7 +277,7 @@ def test_rate_limit_counters_go_a_day_after_their_window_and_the_current_window_
     storage.hit_rate_limit("ai:recent", now - dt.timedelta(hours=23), 3600)  # ended 22 h ago: within the day
     for _ in range(3):
         storage.hit_rate_limit("ai:current", now, 3600)
-    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, now) if c.kind == "rate_limits"]
+    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, now, job=DAYS) if c.kind == "rate_limits"]
     assert apply(cut, dry_run=True) == 2 and storage.rate_limits.count_documents({}) == 4
 
     assert run_cleanup(storage, settings, clock, registry) == 0
@@ -287,7 +290,8 @@ def test_rate_limit_counters_go_a_day_after_their_window_and_the_current_window_
     for minute in (0, 1, 30, 59):
         moment = now.replace(minute=minute, second=59 if minute == 59 else 0)
         storage.hit_rate_limit("ai:edge", moment, 3600)
-        [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, moment) if c.kind == "rate_limits"]
+        cuts = plan(storage, settings, TradingCalendar(), registry, moment, job=DAYS)
+        [cut] = [c for c in cuts if c.kind == "rate_limits"]
         apply(cut)
         assert storage.rate_limits.count_documents({"bucket": "ai:edge"}) == 1
 
@@ -314,7 +318,8 @@ def test_the_dry_run_lists_rejected_records_and_rate_limit_counters_and_deletes_
 
 def _old_and_recent(storage: Storage, old: dt.date, recent: dt.date) -> None:
     """Two tickers' bars, quarantined bars and measure values on an old day and a recent one."""
-    storage.mark_day(LAST, "completed", {"rows": 1})  # the last collected day, that the cutoff counts back from
+    # the last collected day, that the cutoff counts back from
+    storage.mark_day(LAST, "completed", {"rows": 1}, job=DAYS)
     for ticker in ("005930", "000660"):
         storage.upsert_bars({ticker: [{"date": to_utc_midnight(d), "close": 1} for d in (old, old + dt.timedelta(1),
                                                                                          recent)]})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
-import pytest
 from pymongo.errors import AutoReconnect, NetworkTimeout
 
-from lib.spine.runner import run_job
+from lib.spine.runner import JobContext, run_job
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _stalls(ctx) -> None:
@@ -18,7 +21,7 @@ def test_a_database_that_stalls_mid_run_is_one_transient_line_and_the_run_is_clo
     storage, make_settings, clock, caplog
 ):
     caplog.set_level(logging.INFO)
-    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls)
+    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls, lock_name="stock_data_collection")
     assert code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [
@@ -36,7 +39,7 @@ def test_when_the_run_record_cannot_be_closed_either_the_script_still_exits_1_in
         raise AutoReconnect("127.0.0.1:27017: connection closed")
 
     monkeypatch.setattr(storage, "finish_run", lost)
-    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls)
+    code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls, lock_name="stock_data_collection")
     assert code == 1
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert messages[-1] == (
@@ -49,11 +52,34 @@ def test_a_bug_in_a_job_still_logs_its_traceback(storage, make_settings, clock, 
     def bug(ctx) -> None:
         raise KeyError("close")
 
-    assert run_job("daily_update", make_settings(), storage, clock(), clock, bug) == 1
+    assert run_job("daily_update", make_settings(), storage, clock(), clock, bug, lock_name="collection") == 1
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.getMessage() == "unexpected error" and record.exc_info is not None
 
 
-@pytest.fixture(autouse=True)
-def _no_alerts(monkeypatch):
-    monkeypatch.setattr("lib.spine.runner.alert_after_job", lambda *args, **kwargs: None)
+def test_the_after_run_hook_sees_the_run_and_a_failing_one_never_changes_the_exit_code(
+    storage, make_settings, clock, caplog
+):
+    seen = []
+    as_of = dt.datetime(2025, 6, 13, 23, 59, tzinfo=NEW_YORK)
+    assert run_job("toy", make_settings(), storage, as_of, clock, lambda ctx: None, lock_name="toy",
+                   after=lambda *args: seen.append(args)) == 0
+    [(_, hooked_storage, _, hooked_as_of)] = seen
+    assert hooked_storage is storage and hooked_as_of == as_of
+
+    def broken_notifier(*_args) -> None:
+        raise RuntimeError("telegram is down")
+
+    assert run_job("toy", make_settings(), storage, as_of, clock, lambda ctx: None, lock_name="toy",
+                   after=broken_notifier) == 0
+    assert storage.latest_run("toy")["status"] == "completed"
+    assert "after-run step failed (RuntimeError: telegram is down)" in caplog.text
+
+
+def test_a_run_records_the_date_in_its_datasets_zone():
+    """New York's Friday evening is Saturday morning in Seoul: a US run's record holds Friday (`date_kst` keeps
+    its name)."""
+    as_of = dt.datetime(2025, 6, 13, 20, 0, tzinfo=NEW_YORK)
+    assert JobContext("x", None, None, as_of, None, "id", "lock", tz=NEW_YORK).today == dt.date(2025, 6, 13)
+    assert JobContext("x", None, None, as_of, None, "id", "lock", tz=ZoneInfo("Asia/Seoul")).today == dt.date(
+        2025, 6, 14)

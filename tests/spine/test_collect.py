@@ -29,7 +29,7 @@ def chain_of(*sources, **kwargs) -> SourceChain:
 
 
 def completed_days(storage) -> list[dt.date]:
-    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records() if d["status"] == "completed"]
+    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("daily_update") if d["status"] == "completed"]
 
 
 def test_manual_setup_loads_the_window_and_builds_the_universe(storage, settings, clock):
@@ -247,7 +247,7 @@ def test_a_source_failure_never_marks_the_day_completed(storage, settings, clock
     source = ScriptedSource(replay, "replay", failures={bad_day: FAILURES[kind]})
     chain = chain_of(source, max_attempts=3)
     code = run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain)
-    assert bad_day not in storage.done_days() and storage.read_bars("005930", bad_day, bad_day) == []
+    assert bad_day not in storage.done_days("daily_update") and storage.read_bars("005930", bad_day, bad_day) == []
     run = storage.runs()[0]
     if kind in SOURCES_DOWN:
         # The source itself fails: the run stops there rather than hammer it for every later day.
@@ -255,7 +255,7 @@ def test_a_source_failure_never_marks_the_day_completed(storage, settings, clock
     else:
         # The day's own answer is the problem: the sessions after it are not held back.
         assert completed_days(storage)[-2:] == [D(2024, 9, 5), D(2024, 9, 6)]
-        record = {d["date_kst"]: d for d in storage.day_records()}["2024-09-04"]
+        record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-04"]
         assert record["status"] == ("empty" if kind == "empty" else "failed") and record["sources"] == {}
         # A network source answering a whole day empty while serving the next one: a closure, not a failure.
         assert code == (0 if kind == "empty" else 1)
@@ -310,7 +310,7 @@ def test_fallback_to_the_next_source_and_a_blocked_source_is_not_called_again(st
     chain = chain_of(blocked, backup)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain) == 0
     assert len(blocked.calls) == 1 and len(backup.calls) == 10
-    last = storage.day_records()[-1]
+    last = storage.day_records("daily_update")[-1]
     assert last["status"] == "completed" and last["sources"] == {"KOSPI": "pykrx", "KOSDAQ": "pykrx"}
 
 
@@ -346,19 +346,19 @@ def test_a_session_every_source_leaves_empty_is_recorded_as_no_data_after_the_gr
     within_grace = evening(missing + dt.timedelta(days=settings.missing_day_grace_days))
     source = ScriptedSource(replay, "replay", failures=empty)
     assert run_collection("daily_update", storage, settings, within_grace, clock, chain_of(source)) == 0
-    assert completed_days(storage)[-1] == D(2024, 9, 10) and missing not in storage.done_days()
+    assert completed_days(storage)[-1] == D(2024, 9, 10) and missing not in storage.done_days("daily_update")
 
     later = evening(missing + dt.timedelta(days=settings.missing_day_grace_days + 1))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, later, clock, chain_of(source)) == 0
     assert "NO DATA for session 2024-09-03" in caplog.text and "--redo 2024-09-03" in caplog.text
-    statuses = {d["date_kst"]: d["status"] for d in storage.day_records()}
+    statuses = {d["date_kst"]: d["status"] for d in storage.day_records("daily_update")}
     assert statuses["2024-09-03"] == "no_data" and statuses["2024-09-04"] == "completed"
 
     # KRX did trade that day after all: --redo collects it.
     fixed = ScriptedSource(replay, "replay")
     assert run_collection("daily_update", storage, settings, later, clock, chain_of(fixed), redo=(missing,)) == 0
-    assert {d["date_kst"]: d["status"] for d in storage.day_records()}["2024-09-03"] == "completed"
+    assert {d["date_kst"]: d["status"] for d in storage.day_records("daily_update")}["2024-09-03"] == "completed"
     assert [q.day for q in fixed.calls] == [missing, missing]
 
 
@@ -375,7 +375,7 @@ def test_a_blocked_source_alone_never_turns_a_day_into_no_data(storage, settings
     source = ScriptedSource(replay, "replay", failures={D(2024, 9, 2): FAILURES["blocked"]})
     much_later = evening(D(2024, 10, 31))
     assert run_collection("daily_update", storage, settings, much_later, clock, chain_of(source)) == 1
-    assert "no_data" not in {d["status"] for d in storage.day_records()}
+    assert "no_data" not in {d["status"] for d in storage.day_records("daily_update")}
 
 
 def test_the_universe_follows_market_caps_and_keeps_the_data_of_leavers(storage, make_settings, clock):

@@ -27,7 +27,7 @@ def wrong_calendar(*extra_closed: dt.date) -> TradingCalendar:
 
 
 def statuses(storage) -> dict[str, str]:
-    return {d["date_kst"]: d["status"] for d in storage.day_records()}
+    return {d["date_kst"]: d["status"] for d in storage.day_records("daily_update")}
 
 
 def analysed(storage, day: dt.date) -> list[str]:
@@ -46,7 +46,7 @@ def test_a_closure_the_calendar_does_not_know_holds_back_nothing_and_is_named_at
                               calendar=calendar)
     assert code == 0
     assert completed_days(storage)[-3:] == [D(2025, 6, 2), D(2025, 6, 4), D(2025, 6, 5)]
-    assert statuses(storage)["2025-06-03"] == "empty" and ELECTION not in storage.done_days()
+    assert statuses(storage)["2025-06-03"] == "empty" and ELECTION not in storage.done_days("daily_update")
     assert "CLOSED? every source answers the whole KRX market empty for 2025-06-03" in caplog.text
     assert "Add `KRX_EXTRA_CLOSED_DAYS=2025-06-03` to .env" in caplog.text
     assert storage.runs()[0]["suspected_closures"] == ["2025-06-03"]
@@ -91,7 +91,7 @@ def test_a_half_delivered_day_keeps_what_was_delivered_and_asks_only_for_the_res
     kosdaq_empty = {(day, "KOSDAQ"): lambda: pd.DataFrame(columns=[*COLUMNS, "date"])}
     flaky = ScriptedSource(replay, "pykrx", failures=kosdaq_empty)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 5)), clock, chain_of(flaky)) == 1
-    record = {d["date_kst"]: d for d in storage.day_records()}["2024-09-03"]
+    record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-03"]
     assert record["status"] == "partial" and record["sources"] == {"KOSPI": "pykrx"}
     assert "KOSDAQ" in record["missing"] and record["rows"] > 0
     assert storage.read_bars("005930", day, day)[0]["close"] > 0  # KOSPI's bars are stored
@@ -102,7 +102,7 @@ def test_a_half_delivered_day_keeps_what_was_delivered_and_asks_only_for_the_res
     healed = ScriptedSource(replay, "pykrx")
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 5)), clock, chain_of(healed)) == 0
     assert healed.calls == [Query(day, "KOSDAQ")]
-    record = {d["date_kst"]: d for d in storage.day_records()}["2024-09-03"]
+    record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-03"]
     assert record["status"] == "completed" and record["sources"] == {"KOSPI": "pykrx", "KOSDAQ": "pykrx"}
     full = run_collection_rows(replay, day)
     assert record["rows"] == full and "missing" not in record
@@ -140,7 +140,7 @@ def test_a_market_a_source_never_serves_past_the_grace_period_gives_the_day_up_k
     later = evening(day + dt.timedelta(days=settings.missing_day_grace_days + 1))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, later, clock, chain_of(kosdaq_empty)) == 0
-    record = {d["date_kst"]: d for d in storage.day_records()}["2024-09-03"]
+    record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-03"]
     assert record["status"] == "no_data" and record["no_data_parts"] == ["KOSDAQ"]
     assert record["sources"] == {"KOSPI": "pykrx"} and storage.read_bars("005930", day, day)
     assert "NO DATA for session 2024-09-03: every source still answers KOSDAQ empty" in caplog.text
@@ -156,7 +156,7 @@ def test_a_file_holding_one_market_imports_it_and_leaves_the_other_alone(
     with caplog.at_level(logging.WARNING, logger="pipeline"):
         assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 0
     assert len(completed_days(storage)) == 20
-    record = storage.day_records()[-1]
+    record = storage.day_records("daily_update")[-1]
     assert record["sources"] == {"KOSPI": "replay"} and record["out_of_range"] == ["KOSDAQ"]
     assert "KOSDAQ: no configured source serves it for 20 session(s)" in caplog.text
     assert storage.read_bars("005930") and storage.read_bars("196170") == []
@@ -171,7 +171,7 @@ def test_a_file_that_ends_long_before_today_is_collected_up_to_its_end(storage, 
         assert run_collection("manual_setup", storage, settings, evening(D(2025, 9, 1)), clock) == 0
     assert completed_days(storage)[-1] == D(2025, 6, 16) and len(completed_days(storage)) == 5
     assert "the configured sources end at 2025-06-16 (replay: 2025-06-16)" in caplog.text
-    storage.forget_day(D(2025, 6, 16))
+    storage.forget_day(D(2025, 6, 16), job="daily_update")
     assert run_collection("daily_update", storage, settings, evening(D(2025, 10, 1)), clock) == 0
     assert completed_days(storage)[-1] == D(2025, 6, 16)
 
@@ -187,7 +187,7 @@ def test_a_day_missing_from_a_file_is_named_with_its_fix_and_never_settled_by_wa
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("manual_setup", storage, settings, evening(D(2024, 9, 6)), clock) == 2
         assert run_collection("daily_update", storage, settings, long_after, clock) == 2
-    assert "2024-09-03" not in {d.isoformat() for d in storage.done_days()}
+    assert "2024-09-03" not in {d.isoformat() for d in storage.done_days("daily_update")}
     assert statuses(storage)["2024-09-03"] == "empty"
     assert completed_days(storage)[-1] == D(2025, 2, 28)
     assert "holed.csv has no KOSPI rows for this session" in caplog.text

@@ -143,7 +143,7 @@ def test_a_second_market_catches_up_a_missed_month_with_one_request_per_ticker_a
     assert records[-1]["_id"] == "2024-12-06_toy_update" and records[-1]["sources"] == {"SPY": "toy_range",
                                                                                         "QQQ": "toy_range"}
     assert storage.done_days("toy_update") >= set(missed)
-    assert storage.done_days() == set()  # KRX's day records are its own
+    assert storage.done_days("daily_update") == set()  # KRX's day records are its own
     assert storage.runs("update")[0]["closes_written"] == 2 * len(missed)
     # Its own lock: a KRX collection holding its lock does not stop the US one.
     ttl = dt.timedelta(minutes=30)
@@ -170,8 +170,9 @@ def test_krx_and_the_second_market_share_one_database_without_touching_each_othe
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 11, 29)), clock) == 0
     market = us_market()
     assert run_us("setup", storage, settings, market, D(2024, 11, 29), clock) == 0
-    krx_days, us_days = storage.done_days(), storage.done_days("toy_update")
+    krx_days, us_days = storage.done_days("daily_update"), storage.done_days("toy_update")
     assert D(2024, 11, 28) in krx_days and D(2024, 11, 28) not in us_days  # Thanksgiving: KRX trades
     assert len(krx_days) == len(us_days) == 5
     storage.forget_day(D(2024, 11, 29), job="toy_update")
-    assert D(2024, 11, 29) in storage.done_days() and D(2024, 11, 29) not in storage.done_days("toy_update")
+    assert D(2024, 11, 29) in storage.done_days("daily_update")
+    assert D(2024, 11, 29) not in storage.done_days("toy_update")

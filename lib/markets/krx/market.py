@@ -19,11 +19,12 @@ from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Request
 from lib.spine.market import Collector, DayFetch, Fetched, Market
 from lib.spine.records import MarketDay
-from lib.spine.runner import COLLECTION_LOCK, JobContext
+from lib.spine.runner import JobContext
 
 log = get_logger("krx")
 
-JOB = "daily_update"
+JOB = "daily_update"  # as registered in lib/markets/krx/__init__.py (krx.bars)
+LOCK = "stock_data_collection"
 DATASET = "krx.bars"  # the registry's market.kind of KRX's daily bars: its held bars are filed under it
 
 
@@ -141,7 +142,7 @@ def krx_market(settings: Settings, chain: SourceChain | None = None, **chain_ove
     return Market(
         name="KRX",
         job=JOB,
-        lock=COLLECTION_LOCK,
+        lock=LOCK,
         calendar=krx_calendar(settings),
         chain=chain if chain is not None else build_chain(settings, **chain_overrides),
         collector=KrxCollector(),

@@ -1,0 +1,99 @@
+"""The analysis as check_db, alerts and `/health` see it: the universe and how far the analysis of the collected
+days trails the collection. It is the state of the subscriber of the dataset it reads (lib/markets/krx)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from lib.display import count
+from lib.errors import ConfigError
+from lib.spine.calendar import TradingCalendar
+from lib.storage import Storage
+
+
+@dataclass
+class AnalysisStatus:
+    """The universe and how far its analysis is behind the collection."""
+
+    active: int
+    inactive: int
+    universe_as_of: dt.date | None
+    analysed_through: dt.date | None  # the oldest analysis day of an active ticker (never-analysed ones aside)
+    latest_analysed: dt.date | None
+    pending: int  # active tickers not analysed through the last collected day
+    lag: int | None  # collected sessions the analysis has not finished
+    screening_first: dt.date | None
+    screening_last: dt.date | None
+    track_records_as_of: dt.date | None
+    stale: bool
+    heading: str = "KRX universe and analysis"
+
+    def rows(self) -> list[list[str]]:
+        """check_db's lines for it: (what, value)."""
+        return [
+            ["universe", f"{count(self.active)} active, {count(self.inactive)} inactive (data kept), market caps as "
+                         f"of {self.universe_as_of or '-'}"],
+            ["analysed", f"oldest {self.analysed_through or '-'}, latest {self.latest_analysed or '-'}; "
+                         f"{count(self.pending)} active ticker(s) pending for the last collected day"],
+            ["analysis lag", f"{'-' if self.lag is None else self.lag} session(s){' - STALE' if self.stale else ''}"],
+            ["screening index", f"{self.screening_first or '-'} .. {self.screening_last or '-'}"],
+            ["track records", f"as of {self.track_records_as_of or '-'}"],
+        ]
+
+    def attention(self) -> list[str]:
+        """What needs a person: the analysis behind."""
+        if not self.stale:
+            return []
+        return [f"analysis: {self.lag} collected session(s) not fully analysed ({self.pending} active ticker(s) "
+                "pending; see the hourly_analysis runs)"]
+
+    def alert(self, last_day: dt.date) -> tuple[str, str, str, dict[str, object]] | None:
+        """The alert for the analysis behind `last_day`: (key, title, text, details), once per analysed day."""
+        if not self.stale:
+            return None
+        through = self.analysed_through.isoformat() if self.analysed_through else "none"
+        return (
+            f"analysis_stale:{through}", "the analysis is behind",
+            f"The slowest active ticker is analysed only through {through}, {self.lag} collected session(s) behind "
+            f"{last_day}; {self.pending} ticker(s) pending. Look at the hourly_analysis runs (`python check_db.py`).",
+            {"last_day": last_day.isoformat(), "analysed_through": through, "pending": self.pending},
+        )
+
+
+def analysis_status(
+    storage: Storage, calendar: TradingCalendar, last_day: dt.date | None, stale_after: int
+) -> AnalysisStatus:
+    """The universe and the analysis against the last collected day."""
+    universe = storage.universe()
+    active = [t for t in universe if t.get("is_active")]
+    analysed = [t.get("last_analyzed_date") for t in active]
+    done = [dt.date.fromisoformat(a) for a in analysed if a]
+    # Tickers never analysed (new in the universe, or before the first analysis) are pending, not lag: the
+    # lag is how far the slowest analysed ticker trails; a ticker that keeps failing shows in the run's
+    # `failed` counter, which check_db flags.
+    through = min(done) if done else None
+    pending = sum(1 for a in analysed if not a or (last_day and a < last_day.isoformat()))
+    lag: int | None = None
+    if last_day is not None:
+        if through is None:
+            lag = 1 if pending else 0
+        else:
+            try:
+                lag = len(calendar.sessions_between(through + dt.timedelta(days=1), min(last_day, calendar.last)))
+            except ConfigError:
+                lag = 0
+    stats_days = [d for d in storage.strategy_stats_dates().values() if d]
+    return AnalysisStatus(
+        active=len(active),
+        inactive=len(universe) - len(active),
+        universe_as_of=storage.universe_as_of(),
+        analysed_through=through,
+        latest_analysed=max(done) if done else None,
+        pending=pending,
+        lag=lag,
+        screening_first=storage.first_screening_day(),
+        screening_last=storage.latest_screening_day(),
+        track_records_as_of=dt.date.fromisoformat(min(stats_days)) if stats_days else None,
+        stale=lag is not None and lag >= stale_after,
+    )

@@ -1,0 +1,117 @@
+"""The jobs and side stores check_db shows next to the datasets: the latest run of every job (failure streaks,
+stuck runs), alert delivery and the quarantined bars."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.config import Settings
+from lib.ops.notifiers import configured_channels
+from lib.storage import Storage, naive_utc
+
+# Fields every run record has; the rest are the job's own counters.
+RUN_FIELDS = frozenset(
+    {"_id", "kind", "job_name", "status", "date_kst", "start_time_utc", "end_time_utc", "error", "host", "pid",
+     "exit_code", "stopped_before_start"}
+)
+
+
+@dataclass
+class JobRun:
+    """A job's latest run and, when it is failing, since when."""
+
+    job_name: str
+    status: str
+    started_utc: dt.datetime
+    seconds: float | None
+    error: str | None
+    counters: dict[str, Any]
+    last_completed_utc: dt.datetime | None
+    failing_since_utc: dt.datetime | None = None
+    failed_in_a_row: int = 0
+    stuck: bool = False  # marked running, but its lock is gone or expired (killed)
+    healed_by: str | None = None  # a failed run whose consequences a later run repaired (lib/ops/status_heal.py)
+
+
+@dataclass
+class AlertStatus:
+    """Alert channels and how delivery went over the last days."""
+
+    channels: list[str]
+    sent: int
+    undelivered: list[str]  # "key: channel: error" of deliveries that ran out of attempts
+
+
+@dataclass
+class QuarantinedBar:
+    """A bar the price-limit check kept out of stock_data (lib/markets/krx/quarantine.py), and why."""
+
+    ticker: str
+    day: dt.date
+    market: str
+    reason: str
+
+
+@dataclass
+class QuarantineStatus:
+    """How many bars are held in system_info.bad_data, and the newest few. A WARNING-level "needs a look": shown,
+    alerted once per day, but not a reason for exit 1 (an entry stays until its day is collected clean)."""
+
+    count: int = 0
+    latest: list[QuarantinedBar] = field(default_factory=list)
+    redo: str = ""  # how to collect a day again once its source is fixed (the quarantining dataset's command)
+
+
+QUARANTINE_SHOWN = 5
+
+
+def quarantine_status(storage: Storage, redo: str = "collect the day again") -> QuarantineStatus:
+    """The number of quarantined bars and the newest QUARANTINE_SHOWN of them; `redo` says how to collect one again
+    ("{day}" stands for the day)."""
+    latest = [QuarantinedBar(d["ticker"], dt.date.fromisoformat(d["date_kst"]), d.get("market", ""), d["reason"])
+              for d in storage.latest_quarantined(QUARANTINE_SHOWN)]
+    return QuarantineStatus(storage.quarantine_count() if latest else 0, latest, redo.format(day="DAY"))
+
+
+def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:
+    """The latest run of every job that has run records, with its failure streak and whether it is stuck."""
+    out = []
+    for job in storage.job_names("run"):
+        latest = storage.latest_run(job)
+        if latest is None:
+            continue
+        end = latest.get("end_time_utc")
+        completed = latest if latest["status"] == "completed" else storage.latest_run(job, "completed")
+        run = JobRun(
+            job_name=job,
+            status=latest["status"],
+            started_utc=latest["start_time_utc"],
+            seconds=(end - latest["start_time_utc"]).total_seconds() if end else None,
+            error=latest.get("error"),
+            counters={k: v for k, v in latest.items() if k not in RUN_FIELDS},
+            last_completed_utc=completed["start_time_utc"] if completed else None,
+        )
+        if latest["status"] == "failed":
+            first = storage.streak_start(job, latest)
+            run.failing_since_utc = first["start_time_utc"]
+            run.failed_in_a_row = storage.count_runs_between(job, first, latest)
+        if latest["status"] == "running":
+            lock = storage.lock_of(latest["_id"])
+            run.stuck = lock is None or lock["expires_utc"] < naive_utc(now)
+        out.append(run)
+    return out
+
+
+def alert_status(storage: Storage, settings: Settings, now: dt.datetime) -> AlertStatus:
+    """Configured channels, alerts sent over the last 7 days, deliveries that gave up."""
+    channels = configured_channels(settings)
+    sent, undelivered = 0, []
+    for record in storage.alerts_since(naive_utc(now) - dt.timedelta(days=7)):
+        for name, delivery in record.get("channels", {}).items():
+            if delivery.get("status") == "sent":
+                sent += 1
+            elif delivery.get("status") == "failed" and delivery.get("attempts", 0) >= settings.alert_max_attempts:
+                undelivered.append(f"{record['_id']}: {name}: {delivery.get('error')}")
+    return AlertStatus(channels, sent, undelivered)

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     return run_script(
         DATASET, JOB, args.today, settings,
-        lambda market: lambda ctx: hourly_analysis(ctx, market.calendar, market.chain, discover()),
+        lambda market: lambda ctx: hourly_analysis(ctx, market, discover()),
         clock=lambda: dt.datetime.now(dt.UTC),
         lock_name="analysis",
     )

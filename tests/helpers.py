@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -119,7 +120,8 @@ def run_analysis(
     registry = discover()
     code = run_job(
         "hourly_analysis", settings, storage, as_of, clock,
-        lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis", after=alert_after_job,
+        lambda ctx: hourly_analysis(ctx, replace(krx_market(settings, chain=chain), calendar=calendar), registry),
+        lock_name="analysis", after=alert_after_job,
     )
     if hasattr(clock, "advance"):
         clock.advance(minutes=1)

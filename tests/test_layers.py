@@ -66,11 +66,7 @@ PLACES = (
 
 # Imports running upwards that other branches of issue 14 are removing right now: (importer, imported, why).
 # The lead empties this list at merge; an entry that no longer occurs fails the test so it cannot go stale.
-KNOWN = (
-    # The runner calls the alert step itself; issue 14's registry branch makes alerts a hook on the runner.
-    ("lib.spine.runner", "lib.ops.alerts", "fixed by issue 14's registry branch (alerts as a runner hook)"),
-    # A stop before the job starts runs the same alert step as the runner: it goes with the runner's hook.
-    ("lib.spine.stops", "lib.ops.alerts", "fixed with the runner's alert hook (issue 14's registry branch)"),
+KNOWN: tuple[tuple[str, str, str], ...] = (  # (importer, imported, why it is allowed for now): none
 )
 
 # Modules over MAX_LINES that other branches of issue 14 are splitting right now.

@@ -28,23 +28,13 @@ from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.spine.calendar import TradingCalendar
 from lib.spine.catchup import last_due_session
-from lib.spine.chain import SourceChain
+from lib.spine.market import Market
 from lib.spine.runner import JobContext
 from lib.storage import Storage
 
 log = get_logger("analysis")
 
 JOB = "hourly_analysis"
-
-
-def collection_job() -> str:
-    """The day-record job of the dataset this analysis subscribes to (its Subscriber in lib/markets)."""
-    from lib.markets import registry
-
-    for dataset in registry():
-        if any(s.job == JOB for s in dataset.subscribers):
-            return dataset.job
-    raise ConfigError(f"no registered dataset has {JOB} among its subscribers (see `python check_db.py`)")
 
 
 def _held_closes(storage: Storage, ticker: str | None = None) -> dict[str, list[tuple[Any, float]]]:
@@ -92,12 +82,11 @@ CROSS_SECTION_CHUNK = 250  # days computed per pass, so a long history never sit
 
 
 def _days_to_compute(
-    storage: Storage, measures: MeasureRegistry, calendar: TradingCalendar, day: dt.date
+    storage: Storage, measures: MeasureRegistry, calendar: TradingCalendar, day: dt.date, job: str
 ) -> tuple[list[dt.date], dict[dt.date, str]]:
     """Collected days up to `day` lacking a measure, or within a lookback after a day whose collection changed
     since it was computed (--redo); and every day's fingerprint."""
     names = set(measures.measures)
-    job = collection_job()
     prints = storage.day_fingerprints(job)
     computed = storage.computed_days_with_prints()
     missing = {d for d in storage.done_days(job) if d <= day and not names <= computed.get(d, (set(), None))[0]}
@@ -108,7 +97,7 @@ def _days_to_compute(
 
 
 def update_cross_section(
-    storage: Storage, measures: MeasureRegistry, calendar: TradingCalendar, day: dt.date
+    storage: Storage, measures: MeasureRegistry, calendar: TradingCalendar, day: dt.date, job: str
 ) -> int:
     """Compute every measure for each collected day up to `day` that lacks one (every day the first time, and
     again the days a re-collected day reaches), over every stored ticker's back-adjusted bars, and store the
@@ -119,7 +108,7 @@ def update_cross_section(
     days are then not recorded as computed, so the next run computes them again."""
     if not len(measures):
         return 0
-    missing, prints = _days_to_compute(storage, measures, calendar, day)
+    missing, prints = _days_to_compute(storage, measures, calendar, day, job)
     held = _held_closes(storage)
     for i in range(0, len(missing), CROSS_SECTION_CHUNK):
         chunk = missing[i : i + CROSS_SECTION_CHUNK]
@@ -203,20 +192,21 @@ def finish_day(
 
 def hourly_analysis(
     ctx: JobContext,
-    calendar: TradingCalendar,
-    chain: SourceChain,
+    market: Market,
     registry: Registry,
     measures: MeasureRegistry | None = None,
 ) -> None:
-    """Analyse what is pending for the latest collected session up to the latest due one.
+    """Analyse what is pending for the latest collected session of the market (the dataset it subscribes to:
+    its calendar, sources and day records) up to the latest due one.
 
     The steps, in an order that matters: (1) the cross-sectional measures (rs_rating) of every collected day
     that lacks them, over the whole collected market; (2) each pending ticker's rows, which merge (1) in;
     (3) finish_day, once no ticker is left, reading rows that carry (1)."""
     storage, settings = ctx.storage, ctx.settings
+    calendar, job = market.calendar, market.job
     measures = discover_measures() if measures is None else measures
-    due = last_due_session(calendar, chain, ctx.as_of)
-    collected = storage.done_days(collection_job(), statuses=("completed",))
+    due = last_due_session(calendar, market.chain, ctx.as_of)
+    collected = storage.done_days(job, statuses=("completed",))
     if not collected:
         raise ConfigError("nothing collected yet: run `python manual_setup.py` first")
     # The latest collected session up to the due one: a day still pending (a closure the calendar does not
@@ -229,7 +219,7 @@ def hourly_analysis(
     if target != due:
         log.info("the collection of %s is not completed yet: analysing the latest collected session %s", due, target)
         ctx.counters["waiting_for"] = due.isoformat() if due else None
-    ctx.counters["cross_section_days"] = update_cross_section(storage, measures, calendar, target)  # (1)
+    ctx.counters["cross_section_days"] = update_cross_section(storage, measures, calendar, target, job)  # (1)
     ctx.heartbeat()
     sessions = calendar.sessions_between(calendar.first, target)
     pending = pending_tickers(storage, target)

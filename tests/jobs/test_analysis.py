@@ -93,13 +93,14 @@ def test_the_deadline_stops_a_run_cleanly(collected, make_settings, clock):
 
     from lib.analysis.job import hourly_analysis
     from lib.analysis.screener import discover
+    from lib.markets.krx.market import krx_market
     from lib.spine.runner import run_job
-    from tests.helpers import TradingCalendar, build_chain
+    from tests.helpers import build_chain
 
     slow = SlowClock()
-    calendar, chain, registry = TradingCalendar(), build_chain(settings), discover()
+    market, registry = krx_market(settings, chain=build_chain(settings)), discover()
     run_job("hourly_analysis", settings, collected, evening(D(2024, 9, 13), 20), slow,
-            lambda ctx: hourly_analysis(ctx, calendar, chain, registry), lock_name="analysis")
+            lambda ctx: hourly_analysis(ctx, market, registry), lock_name="analysis")
     done = analysed(collected, D(2024, 9, 13))
     assert 0 < len(done) < len(collected.universe(active_only=True))
     assert collected.runs("hourly_analysis")[0]["left"] > 0

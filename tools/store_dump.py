@@ -198,7 +198,8 @@ def dump_command(out: Path, demo_args: list[str]) -> int:
     code, printed, client = run_demo(demo_args)
     demo_seconds = time.monotonic() - started
     if code != 0:
-        print(printed[-2000:], file=sys.stderr)
+        if printed.strip():
+            print(printed[-2000:].rstrip(), file=sys.stderr)
         print(f"store_dump: the demo exited {code} (its output above); nothing written", file=sys.stderr)
         return code
     data = snapshot(client)

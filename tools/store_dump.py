@@ -9,16 +9,16 @@ that store, normalised so that two runs of the same code give the same file byte
 
 - documents sorted by `_id` (by `ticker` where `_id` is a server-made ObjectId), fields sorted by name;
 - BSON types kept apart: a datetime is {"$date": ISO}, an int stays 1 and a float 1.0 (json keeps them apart),
-  NaN and infinities are {"$float": "nan"}, bytes {"$binary": base64}, an ObjectId {"$oid": hex}, and a value
-  BSON would refuse (a numpy int, a date) {"$py": type, "repr": ...} so that it shows;
+  NaN and infinities are {"$float": "nan"}, bytes {"$binary": base64}, and a value BSON would refuse (a numpy
+  int, a date) {"$py": type, "repr": ...} so that it shows;
 - what differs from run to run is masked as {"$masked": <the original's type>}, so that its presence and type
-  are still compared. Read from lib/storage/ (and the runner that writes through it), field by field:
-  start_time_utc, end_time_utc, host, pid: a run record's wall-clock start and end, machine and process
-  (job_status, kind "run"); acquired_utc, heartbeat_utc, expires_utc: a lock's wall-clock times (locks; also
-  a rate-limit window's end in rate_limits); created_utc: when an alert or an AI result was recorded (alerts,
-  ai_results); at_utc: an alert channel's last delivery attempt (alerts.channels.*); first_seen_utc,
-  last_seen_utc: when a refused US record was seen (us_etf.logs_rejected_records); latency_ms: an AI call's
-  duration (ai_results); ObjectId values: made by the server on insert (target_tickers' `_id`); the `_id` of
+  are still compared. Read from lib/storage/ (and the runner that writes through it), field by field: start_time_utc,
+  end_time_utc, host, pid: a run record's wall-clock start and end, machine and process (job_status, kind "run"; a
+  day record's end_time_utc too: when its run stored it); acquired_utc, heartbeat_utc, expires_utc: a lock's
+  wall-clock times (locks; also a rate-limit window's end in rate_limits); created_utc: when an alert or an AI result
+  was recorded (alerts, ai_results); at_utc: an alert channel's last delivery attempt (alerts.channels.*);
+  first_seen_utc, last_seen_utc: when a refused US record was seen (us_etf.logs_rejected_records); latency_ms: an AI
+  call's duration (ai_results); ObjectId values: made by the server on insert (target_tickers' `_id`); the `_id` of
   ai_results (a uuid4); the window start (epoch seconds of the request time) in a rate_limits `_id`.
 - a run id (`<job>_YYYYMMDDTHHMMSS_<8 hex>`, from the start time and a uuid) becomes `<job>_<run>` in every
   string: run records' `_id`, day records' `run_id`, lock owners, a message naming a run. The job's name stays.
@@ -28,7 +28,7 @@ none; a crash's "no heartbeat since <time>" would differ).
 
 `compare` exits 0 when the two dumps are equal; else 1 with a report: collections only in one side, document
 counts, and per collection the first differing documents with each differing field (path, value A, value B).
-A file that is missing or not a dump: one line, exit 2.
+A file that is missing or not a dump: one line, exit 2. Reading and comparing are in tools/store_compare.py.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from lib.ai.prompts import PromptRegistry, discover_prompts
 from lib.analysis.screener import Registry, discover
 from lib.config import Settings, check_api_settings, load_settings
 from lib.log import get_logger
+from lib.markets.krx.settings import krx_settings
 from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 
@@ -53,7 +54,8 @@ def create_app(
     app.state.prompts = prompt_registry if prompt_registry is not None else discover_prompts()
     app.state.llm_factory = llm_factory or build_chat_model
     app.state.clock = clock or _wall_clock
-    app.state.calendar = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    krx = krx_settings(settings)
+    app.state.calendar = TradingCalendar(krx.extra_closed_days, krx.extra_sessions)
     app.state.compute_slots = ComputeSlots(settings.compute_slots)
     if storage is not None:
         app.state.storage = storage

@@ -15,7 +15,9 @@ from lib.config import Settings
 from lib.display import kst
 from lib.errors import ConfigError
 from lib.log import KST
+from lib.markets.krx.settings import krx_settings
 from lib.markets.us.etf.universe import ETF_JOB
+from lib.markets.us.settings import us_settings
 from lib.ops.notifiers import configured_channels
 from lib.ops.status_heal import mark_healed
 from lib.spine.calendar import TradingCalendar
@@ -53,9 +55,9 @@ class MarketInfo:
 
 def known_markets(settings: Settings) -> dict[str, MarketInfo]:
     """The markets whose calendar we know, by the job name of their day records."""
-    krx = TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
-    xnys = TradingCalendar(settings.us_extra_closed_days, settings.us_extra_sessions, exchange="XNYS",
-                           settings_prefix="US")
+    krx_own, us_own = krx_settings(settings), us_settings(settings)
+    krx = TradingCalendar(krx_own.extra_closed_days, krx_own.extra_sessions)
+    xnys = TradingCalendar(us_own.extra_closed_days, us_own.extra_sessions, exchange="XNYS", settings_prefix="US")
     return {
         DAY_JOB: MarketInfo(DAY_JOB, "KRX (KOSPI, KOSDAQ)", KST, krx, "KRX_EXTRA_CLOSED_DAYS",
                             "run `python daily_update.py --redo {day}`", "krx", "run `python manual_setup.py`",

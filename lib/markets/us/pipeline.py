@@ -29,6 +29,7 @@ from lib.markets.us.etf.portfolio import Holding, StockFacts, Trending, build_po
 from lib.markets.us.etf.restated import stale_marks
 from lib.markets.us.etf.trending import n_session_return, trending_table
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS, EtfSpec, etf_specs
+from lib.markets.us.settings import us_settings
 from lib.markets.us.sources import Rejected, Validated, is_foreign_listing
 from lib.spine.calendar import TradingCalendar, to_utc_midnight
 from lib.spine.catchup import daily_update, manual_setup
@@ -57,9 +58,9 @@ class EtfPlan:
     @classmethod
     def from_settings(cls, settings: Settings) -> EtfPlan:
         """The plan the settings describe."""
-        specs = etf_specs(settings.us_benchmark_etfs, settings.us_sector_etfs)
-        return cls(tuple(specs), settings.us_benchmark, settings.us_top_holdings, settings.us_holdings_refresh_days,
-                   settings.us_holdings_stale_days)
+        us = us_settings(settings)
+        specs = etf_specs(us.benchmark_etfs, us.sector_etfs)
+        return cls(tuple(specs), us.benchmark, us.top_holdings, us.holdings_refresh_days, us.holdings_stale_days)
 
     @property
     def tickers(self) -> list[str]:
@@ -486,4 +487,4 @@ def etf_pipeline(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) 
     if ctx.storage.done_days(market.job):
         daily_update(ctx, market, redo)
     else:
-        manual_setup(ctx, market, sessions=ctx.settings.us_first_run_sessions)
+        manual_setup(ctx, market, sessions=us_settings(ctx.settings).first_run_sessions)

@@ -7,6 +7,7 @@ from the same `.env` and environment as the core settings; lib/config.py finds i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, get_args
 
@@ -21,10 +22,12 @@ SETTINGS_CONFIG = SettingsConfigDict(
 )
 
 
-def split_csv(value: object) -> object:
-    """'a, b,,c' as ['a', 'b', 'c']; anything but a string as it is."""
+def split_csv(value: object, case: Callable[[str], str] | None = None) -> object:
+    """'a, b,,c' as ['a', 'b', 'c'] (each item through `case`, str.lower say, also in a list given as one)."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if case is not None and isinstance(value, list):
+        return [case(str(item)) for item in value]
     return value
 
 
@@ -62,6 +65,8 @@ class MarketSettings(BaseSettings):
 
     model_config = SETTINGS_CONFIG
     known_sources: ClassVar[tuple[str, ...]] = ()
+    # The field the `replay` source reads and what it must name, e.g. ("replay_path", "a parquet or CSV file").
+    replay_from: ClassVar[tuple[str, str] | None] = None
 
     sources: Annotated[list[str], NoDecode] = []
     min_request_gap_seconds: float = Field(default=1.0, ge=0, le=60)
@@ -97,10 +102,21 @@ class MarketSettings(BaseSettings):
     @field_validator("sources", mode="before")
     @classmethod
     def _sources_csv(cls, value: object) -> object:
-        value = split_csv(value)
-        return [str(v).lower() for v in value] if isinstance(value, list) else value
+        return split_csv(value, str.lower)
 
     @field_validator("sources")
     @classmethod
     def _known_sources(cls, value: list[str]) -> list[str]:
         return check_sources(value, cls.known_sources)
+
+    @model_validator(mode="after")
+    def _replay_has_its_data(self) -> MarketSettings:
+        if self.replay_from is not None and "replay" in self.sources:
+            field, what = self.replay_from
+            path = getattr(self, field)
+            if path is None:
+                raise ValueError(f"{self.env_name('sources')} names 'replay': set {self.env_name(field)} to {what}")
+            # Whether it is there is checked when the source is built, once MongoDB is open, so a moved file is
+            # a recorded and alerted stop (lib/spine/stops.py), not a silent settings error.
+            setattr(self, field, project_path(path))
+        return self

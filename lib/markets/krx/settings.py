@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from lib.settings_base import SETTINGS_CONFIG, MarketSettings, project_path
+from lib.settings_base import SETTINGS_CONFIG, MarketSettings
 
 if TYPE_CHECKING:
     from lib.config import Settings
@@ -20,6 +20,7 @@ class KrxSettings(MarketSettings):
 
     model_config = SettingsConfigDict(**SETTINGS_CONFIG, env_prefix="KRX_", populate_by_name=True)
     known_sources = ("krx_openapi", "pykrx", "replay")
+    replay_from = ("replay_path", "a parquet or CSV panel file")
 
     sources: Annotated[list[str], NoDecode] = ["krx_openapi", "pykrx"]
     openapi_key: SecretStr | None = None
@@ -29,16 +30,6 @@ class KrxSettings(MarketSettings):
     replay_path: Path | None = None
     # The universe is KRX's: its old name (no KRX_ prefix) is kept, so every .env written so far still works.
     market_cap_threshold_krw: int = Field(default=100_000_000_000, ge=0, validation_alias="MARKET_CAP_THRESHOLD_KRW")
-
-    @model_validator(mode="after")
-    def _replay_needs_a_file(self) -> KrxSettings:
-        if "replay" in self.sources:
-            if self.replay_path is None:
-                raise ValueError("KRX_SOURCES names 'replay': set KRX_REPLAY_PATH to a parquet or CSV panel file")
-            # Whether the file is there is checked by ReplaySource, once MongoDB is open (a recorded stop).
-            self.replay_path = project_path(self.replay_path)
-        return self
-
 
 def krx_settings(settings: Settings) -> KrxSettings:
     """The KRX settings of the loaded settings."""

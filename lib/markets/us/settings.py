@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from lib.settings_base import SETTINGS_CONFIG, MarketSettings, project_path, split_csv
+from lib.settings_base import SETTINGS_CONFIG, MarketSettings, split_csv
 
 if TYPE_CHECKING:
     from lib.config import Settings
@@ -41,6 +41,7 @@ class UsSettings(MarketSettings):
 
     model_config = SettingsConfigDict(**SETTINGS_CONFIG, env_prefix="US_")
     known_sources = ("yfinance", "replay")
+    replay_from = ("replay_dir", "a folder like data/sample/us")
 
     sources: Annotated[list[str], NoDecode] = ["yfinance"]
     replay_dir: Path | None = None
@@ -60,8 +61,7 @@ class UsSettings(MarketSettings):
     @field_validator("benchmark_etfs", mode="before")
     @classmethod
     def _tickers_csv(cls, value: object) -> object:
-        value = split_csv(value)
-        return [str(v).upper() for v in value] if isinstance(value, list) else value
+        return split_csv(value, str.upper)
 
     @field_validator("benchmark_etfs")
     @classmethod
@@ -81,15 +81,9 @@ class UsSettings(MarketSettings):
         return sector_pairs(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _requirements(self) -> UsSettings:
+    def _benchmark_is_followed(self) -> UsSettings:
         if self.benchmark not in self.benchmark_etfs:
             raise ValueError(f"US_BENCHMARK {self.benchmark} must be one of US_BENCHMARK_ETFS")
-        if "replay" in self.sources:
-            if self.replay_dir is None:
-                raise ValueError("US_SOURCES names 'replay': set US_REPLAY_DIR to a folder like data/sample/us")
-            # Whether the folder is there is checked when the source is built, once MongoDB is open, so a
-            # moved folder is a recorded and alerted stop (lib/spine/stops.py), not a silent settings error.
-            self.replay_dir = project_path(self.replay_dir)
         return self
 
 

@@ -29,6 +29,7 @@ from lib.analysis.screener import Strategy, discover
 from lib.config import PROJECT_ROOT, Settings, load_settings
 from lib.display import count, duration
 from lib.errors import ConfigError
+from lib.markets.krx.settings import krx_settings
 from lib.storage import Storage, get_client
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "krx_sample.parquet"
@@ -115,7 +116,7 @@ def run_steps(steps: list[Step], settings: Settings) -> int:
 
 def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) -> int:
     """The KRX collection, analysis and a screener."""
-    print(f"\nKRX: {settings.krx_replay_path.name} (real KRX daily data)")
+    print(f"\nKRX: {krx_settings(settings).replay_path.name} (real KRX daily data)")
     steps: list[Step] = [
         ("manual_setup", manual_setup.main, ["--today", args.setup_day], "first install: load the history"),
         ("daily_update", daily_update.main, ["--today", args.today], "the evening run after missed days"),

@@ -23,6 +23,7 @@ from lib.config import Settings
 from lib.errors import ConfigError
 from lib.markets.us.etf.marks import performance_summary
 from lib.markets.us.market import us_calendar
+from lib.markets.us.settings import us_settings
 
 router = APIRouter(tags=["etf"], dependencies=[Depends(read_access)])
 
@@ -91,7 +92,8 @@ def holdings(
     ETFs, refreshed every US_HOLDINGS_REFRESH_DAYS days)."""
     _session(settings, date)
     etf = ticker.upper()
-    followed = list(dict.fromkeys([*settings.us_benchmark_etfs, *settings.us_sector_etfs]))
+    us = us_settings(settings)
+    followed = list(dict.fromkeys([*us.benchmark_etfs, *us.sector_etfs]))
     if etf not in followed:
         raise HTTPException(status_code=404, detail=f"{etf} is not a followed ETF ({', '.join(followed)})")
     collected, rows = storage.holdings_on(etf, date or dt.date.max)
@@ -148,7 +150,7 @@ def history(
         docs = storage.portfolio_history(int(period), limit)
     listed = docs if include_lookahead else [d for d in docs if d.get("holdings_known") is True]
     items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in listed]
-    benchmark = docs[0].get("benchmark") if docs else settings.us_benchmark
+    benchmark = docs[0].get("benchmark") if docs else us_settings(settings).benchmark
     return {"period": period, "benchmark": benchmark, "include_lookahead": include_lookahead,
             "left_out": len(docs) - len(listed), "summary": performance_summary(docs, include_lookahead),
             "items": items}

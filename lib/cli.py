@@ -136,7 +136,7 @@ def run_script(
     try:
         settings = settings or load_settings()
         if setting_updates:
-            settings = settings.model_copy(update=setting_updates)
+            settings = settings.updated(**setting_updates)
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         tried_storage = True
         storage = open_storage(settings)

@@ -13,7 +13,7 @@ from lib.analysis.cross_section import compute_measures, discover_measures, mark
 from lib.analysis.indicators import compute_many
 from lib.config import Settings
 from lib.log import KST
-from lib.markets.krx.market import krx_market
+from lib.markets.krx.market import krx_calendar, krx_market
 from lib.markets.krx.replay import ReplaySource
 from lib.markets.krx.source_base import DailyMarketSource, Query
 from lib.markets.krx.sources import SourceChain, build_chain
@@ -116,7 +116,7 @@ def run_analysis(
     from lib.analysis.screener import discover
 
     chain = chain or build_chain(settings, sleep=lambda _s: None)
-    calendar = calendar or TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    calendar = calendar or krx_calendar(settings)
     registry = discover()
     code = run_job(
         "hourly_analysis", settings, storage, as_of, clock,

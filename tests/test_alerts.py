@@ -263,7 +263,7 @@ def test_quarantined_bars_of_a_day_are_alerted_once_naming_them_and_the_redo(
     panel = pd.read_parquet(PANEL)
     panel.loc[(panel["ticker"] == "005930") & (panel["date"] == "2024-09-02"), "close"] *= 2
     panel.to_parquet(tmp_path / "wrong.parquet")
-    corrupt = settings.model_copy(update={"krx_replay_path": tmp_path / "wrong.parquet"})
+    corrupt = settings.updated(krx_replay_path=tmp_path / "wrong.parquet")
     assert run_collection("daily_update", storage, corrupt, evening(D(2024, 9, 3)), clock) == 0
     for _ in range(2):  # the next jobs' alert steps send nothing new
         alert(storage, settings, clock, D(2024, 9, 3))

@@ -29,11 +29,10 @@ def secret_values(settings: Settings) -> dict[str, str]:
     """Each secret the settings hold, and the parts of a secret URL that can show up alone in an error
     (password, path, query), mapped to the setting's name."""
     out: dict[str, str] = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
+    for name, value in settings.env_values().items():
         if not isinstance(value, SecretStr) or not value.get_secret_value():
             continue
-        raw, label = value.get_secret_value(), f"<{name.upper()}>"
+        raw, label = value.get_secret_value(), f"<{name}>"
         out[raw] = label
         if "://" in raw:
             parts = urlsplit(raw)

@@ -14,6 +14,7 @@ from lib.log import KST
 from lib.markets.us.market import us_calendar
 from lib.markets.us.pipeline import etf_pipeline
 from lib.markets.us.replay import UsReplaySource
+from lib.markets.us.settings import us_settings
 from lib.markets.us.yfinance_source import YFinanceSource
 from lib.spine.calendar import TradingCalendar
 from lib.spine.catchup import last_due_session
@@ -143,7 +144,7 @@ def test_a_closure_the_calendar_does_not_know_holds_nothing_back_and_names_its_s
     lagging = sorted({*us_calendar(settings).sessions_between(D(2010, 1, 4), D(2027, 1, 1)), D(2025, 1, 9)})
 
     def market(config, network=False):
-        calendar = TradingCalendar(config.us_extra_closed_days, base_sessions=lagging, exchange="XNYS",
+        calendar = TradingCalendar(us_settings(config).extra_closed_days, base_sessions=lagging, exchange="XNYS",
                                    settings_prefix="US")
         source = CountingSource(UsReplaySource(US_SAMPLE))
         source.network = network
@@ -281,7 +282,7 @@ def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(st
     # a network source is retried (a local file is not: it would answer the same)
     market, source = counting_market(settings, failures={("bars", "XLV"): outage}, network=True)
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 1
-    assert done(storage) == [] and source.calls.count(("bars", "XLV")) == settings.us_max_attempts
+    assert done(storage) == [] and source.calls.count(("bars", "XLV")) == us_settings(settings).max_attempts
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
     assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
 
@@ -464,7 +465,7 @@ def test_yahoo_is_asked_at_most_once_every_five_seconds_by_default_as_the_seed_s
     from lib.spine.chain import Request
 
     settings = load_settings(env_file=None)
-    assert settings.us_sources == ["yfinance"]
+    assert us_settings(settings).sources == ["yfinance"]
     now = {"t": 100.0}
     pauses: list[float] = []
 

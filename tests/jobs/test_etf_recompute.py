@@ -94,7 +94,7 @@ def _healing_run(root, settings, clock, crash_at: int | None) -> Storage:
     storage = Storage(mongomock_ng.MongoClient(), prefix="k_")
     _without_rows(root.parent / f"k{crash_at}", {"XLU": ["2025-07-24"]})
     folder = root.parent / f"k{crash_at}" / "us"
-    holed = settings.model_copy(update={"us_replay_dir": folder})
+    holed = settings.updated(us_replay_dir=folder)
     assert run_etf(storage, holed, new_york(D(2025, 7, 31)), clock) == 2
     _restore(folder, ["XLU"])
     writes = {"n": 0}
@@ -139,7 +139,7 @@ def _healing_run_cut(root, settings, clock, cut: Cut | None) -> tuple[Storage, B
     rows restored, then the healing run with one multi-document write cut partway, and the run again."""
     storage = Storage(mongomock_ng.MongoClient(), prefix="b_")
     folder = _without_rows(root, {"XLU": ["2025-07-23", "2025-07-24"]})
-    holed = settings.model_copy(update={"us_replay_dir": folder})
+    holed = settings.updated(us_replay_dir=folder)
     assert run_etf(storage, holed, new_york(D(2025, 7, 31)), clock) == 2
     _restore(folder, ["XLU"])
     with BatchCut(cut).installed() as cutter:

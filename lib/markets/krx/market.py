@@ -13,6 +13,7 @@ from lib.config import Settings
 from lib.log import get_logger
 from lib.markets.krx.bars import bars_by_ticker
 from lib.markets.krx.quarantine import prior_closes, screen_days
+from lib.markets.krx.settings import krx_settings
 from lib.markets.krx.sources import MARKETS, SourceChain, build_chain
 from lib.markets.krx.universe import is_common_stock, plan_universe
 from lib.spine.calendar import TradingCalendar
@@ -30,7 +31,8 @@ DATASET = "krx.bars"  # the registry's market.kind of KRX's daily bars: its held
 
 def krx_calendar(settings: Settings) -> TradingCalendar:
     """XKRX with KRX_EXTRA_CLOSED_DAYS / KRX_EXTRA_SESSIONS."""
-    return TradingCalendar(settings.krx_extra_closed_days, settings.krx_extra_sessions)
+    krx = krx_settings(settings)
+    return TradingCalendar(krx.extra_closed_days, krx.extra_sessions)
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -133,7 +135,7 @@ def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int
     as_of = max((doc["as_of_date"] for doc in current.values() if doc.get("as_of_date")), default=None)
     if as_of is not None and day.isoformat() < as_of:
         return 0  # an older day re-collected must not roll the universe back
-    updates = plan_universe(current, frame, day, ctx.settings.market_cap_threshold_krw)
+    updates = plan_universe(current, frame, day, krx_settings(ctx.settings).market_cap_threshold_krw)
     return ctx.storage.apply_universe(updates)
 
 

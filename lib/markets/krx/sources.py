@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lib.config import Settings
 from lib.errors import ConfigError
+from lib.markets.krx.settings import krx_settings
 from lib.markets.krx.source_base import MARKETS, DailyMarketSource
 from lib.spine.chain import Attempt, DayUnavailable, Delivery, Request, Source, SourceChain
 
@@ -16,13 +17,14 @@ __all__ = [
 
 def build_sources(settings: Settings) -> list[DailyMarketSource]:
     """The configured KRX sources in order; a source missing what it needs is a ConfigError."""
+    krx = krx_settings(settings)
     sources: list[DailyMarketSource] = []
-    for name in settings.krx_sources:
+    for name in krx.sources:
         if name == "krx_openapi":
             from lib.markets.krx.openapi import KrxOpenApiSource
 
-            if settings.krx_openapi_key is None:
-                default = "" if "krx_sources" in settings.model_fields_set else (
+            if krx.openapi_key is None:
+                default = "" if "sources" in krx.model_fields_set else (
                     " (KRX_SOURCES is not set, so its default krx_openapi,pykrx applies)"
                 )
                 raise ConfigError(
@@ -31,30 +33,31 @@ def build_sources(settings: Settings) -> list[DailyMarketSource]:
                 )
             sources.append(
                 KrxOpenApiSource(
-                    settings.krx_openapi_key.get_secret_value(),
-                    settings.krx_openapi_url,
-                    settings.krx_request_timeout_seconds,
+                    krx.openapi_key.get_secret_value(),
+                    krx.openapi_url,
+                    krx.request_timeout_seconds,
                 )
             )
         elif name == "pykrx":
             from lib.markets.krx.pykrx_source import PykrxSource
 
-            password = settings.krx_pw.get_secret_value() if settings.krx_pw else None
-            sources.append(PykrxSource(settings.krx_id, password, settings.krx_request_timeout_seconds))
+            password = krx.pw.get_secret_value() if krx.pw else None
+            sources.append(PykrxSource(krx.id, password, krx.request_timeout_seconds))
         elif name == "replay":
             from lib.markets.krx.replay import ReplaySource
 
-            assert settings.krx_replay_path is not None  # Settings requires it; ReplaySource checks the file
-            sources.append(ReplaySource(settings.krx_replay_path))
+            assert krx.replay_path is not None  # KrxSettings requires it; ReplaySource checks the file
+            sources.append(ReplaySource(krx.replay_path))
     return sources
 
 
 def build_chain(settings: Settings, **overrides: object) -> SourceChain:
     """A SourceChain over the configured KRX sources with the configured pacing."""
+    krx = krx_settings(settings)
     return SourceChain(
         build_sources(settings),
-        min_gap_seconds=settings.krx_min_request_gap_seconds,
-        max_attempts=settings.krx_max_attempts,
-        backoff_seconds=settings.krx_retry_backoff_seconds,
+        min_gap_seconds=krx.min_request_gap_seconds,
+        max_attempts=krx.max_attempts,
+        backoff_seconds=krx.retry_backoff_seconds,
         **overrides,  # type: ignore[arg-type]
     )

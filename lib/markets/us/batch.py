@@ -13,6 +13,7 @@ from lib.config import Settings
 from lib.log import get_logger
 from lib.markets.us.etf.restated import stale_marks
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS, EtfSpec, etf_specs
+from lib.markets.us.settings import us_settings
 from lib.markets.us.sources import Rejected, Validated, is_foreign_listing
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import DayUnavailable, Delivery, Request, SourceChain
@@ -37,9 +38,9 @@ class EtfPlan:
     @classmethod
     def from_settings(cls, settings: Settings) -> EtfPlan:
         """The plan the settings describe."""
-        specs = etf_specs(settings.us_benchmark_etfs, settings.us_sector_etfs)
-        return cls(tuple(specs), settings.us_benchmark, settings.us_top_holdings, settings.us_holdings_refresh_days,
-                   settings.us_holdings_stale_days)
+        us = us_settings(settings)
+        specs = etf_specs(us.benchmark_etfs, us.sector_etfs)
+        return cls(tuple(specs), us.benchmark, us.top_holdings, us.holdings_refresh_days, us.holdings_stale_days)
 
     @property
     def tickers(self) -> list[str]:

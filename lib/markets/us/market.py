@@ -16,6 +16,7 @@ from lib.markets.us.batch import EtfPlan, fetch_window
 from lib.markets.us.etf.universe import ETF_JOB, etf_specs
 from lib.markets.us.pipeline import US_LOCK, run_stages
 from lib.markets.us.recompute import recompute_dependants
+from lib.markets.us.settings import us_settings
 from lib.markets.us.sources import UsSource
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
@@ -29,29 +30,29 @@ if TYPE_CHECKING:
 
 def us_calendar(settings: Settings) -> TradingCalendar:
     """XNYS with US_EXTRA_CLOSED_DAYS / US_EXTRA_SESSIONS."""
-    return TradingCalendar(
-        settings.us_extra_closed_days, settings.us_extra_sessions, exchange="XNYS", settings_prefix="US"
-    )
+    us = us_settings(settings)
+    return TradingCalendar(us.extra_closed_days, us.extra_sessions, exchange="XNYS", settings_prefix="US")
 
 
 def build_us_sources(settings: Settings, calendar: TradingCalendar) -> list[UsSource]:
     """The configured US sources in order."""
+    us = us_settings(settings)
     sources: list[UsSource] = []
-    for name in settings.us_sources:
+    for name in us.sources:
         if name == "yfinance":
             from lib.markets.us.yfinance_source import YFinanceSource
 
             sources.append(YFinanceSource(
-                settings.us_request_timeout_seconds, dt.timedelta(minutes=settings.us_publish_delay_minutes),
-                calendar.close_at, settings.us_rate_limit_backoff_seconds, http=settings.us_yfinance_http,
-                cache_dir=settings.us_yfinance_cache_dir,
+                us.request_timeout_seconds, dt.timedelta(minutes=us.publish_delay_minutes),
+                calendar.close_at, us.rate_limit_backoff_seconds, http=us.yfinance_http,
+                cache_dir=us.yfinance_cache_dir,
             ))
         elif name == "replay":
             from lib.markets.us.replay import UsReplaySource
 
-            assert settings.us_replay_dir is not None  # Settings requires it; UsReplaySource checks the folder
-            replay = UsReplaySource(settings.us_replay_dir)
-            if settings.us_sources == ["replay"]:
+            assert us.replay_dir is not None  # UsSettings requires it; UsReplaySource checks the folder
+            replay = UsReplaySource(us.replay_dir)
+            if us.sources == ["replay"]:
                 _check_followed_files(settings, replay)
             sources.append(replay)
     return sources
@@ -61,7 +62,8 @@ def _check_followed_files(settings: Settings, replay: UsReplaySource) -> None:
     """When the folder is the only source, every followed ETF needs its file: without it the ETF would be outside
     the source's range for good, its sessions recorded completed without it (without SPY, nothing could ever
     trend), and a file added later would never fill them."""
-    followed = [s.ticker for s in etf_specs(settings.us_benchmark_etfs, settings.us_sector_etfs)]
+    us = us_settings(settings)
+    followed = [s.ticker for s in etf_specs(us.benchmark_etfs, us.sector_etfs)]
     lacking = replay.lacking(followed)
     if lacking:
         raise ConfigError(
@@ -72,10 +74,11 @@ def _check_followed_files(settings: Settings, replay: UsReplaySource) -> None:
 
 def build_us_chain(settings: Settings, sources: Sequence[UsSource], **overrides: object) -> SourceChain:
     """A SourceChain over US sources with the US pacing settings."""
+    us = us_settings(settings)
     values: dict[str, object] = {
-        "min_gap_seconds": settings.us_min_request_gap_seconds,
-        "max_attempts": settings.us_max_attempts,
-        "backoff_seconds": settings.us_retry_backoff_seconds,
+        "min_gap_seconds": us.min_request_gap_seconds,
+        "max_attempts": us.max_attempts,
+        "backoff_seconds": us.retry_backoff_seconds,
     }
     values.update(overrides)
     return SourceChain(list(sources), **values)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ from lib.markets.us.etf.trending import n_session_return, trending_table
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS
 from lib.markets.us.holdings import collect_holdings
 from lib.markets.us.portfolios import allocate, evaluate_performance
+from lib.markets.us.settings import us_settings
 from lib.markets.us.sources import Validated
 from lib.spine.calendar import TradingCalendar
 from lib.spine.catchup import daily_update, manual_setup
@@ -139,4 +140,4 @@ def etf_pipeline(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) 
     if ctx.storage.done_days(market.job):
         daily_update(ctx, market, redo)
     else:
-        manual_setup(ctx, market, sessions=ctx.settings.us_first_run_sessions)
+        manual_setup(ctx, market, sessions=us_settings(ctx.settings).first_run_sessions)

@@ -1,0 +1,38 @@
+"""The KRX market's settings: KRX_* variables (and MARKET_CAP_THRESHOLD_KRW, its universe's bound), read from
+`.env` and the environment next to the core settings; `krx_settings(settings)` hands them to KRX's code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, SecretStr
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from lib.settings_base import SETTINGS_CONFIG, MarketSettings
+
+if TYPE_CHECKING:
+    from lib.config import Settings
+
+
+class KrxSettings(MarketSettings):
+    """KOSPI and KOSDAQ: the sources and their credentials, pacing, calendar overrides and the universe's bound."""
+
+    model_config = SettingsConfigDict(**SETTINGS_CONFIG, env_prefix="KRX_", populate_by_name=True)
+    known_sources = ("krx_openapi", "pykrx", "replay")
+    replay_from = ("replay_path", "a parquet or CSV panel file")
+
+    sources: Annotated[list[str], NoDecode] = ["krx_openapi", "pykrx"]
+    openapi_key: SecretStr | None = None
+    openapi_url: str = "https://data-dbg.krx.co.kr/svc/apis/sto"
+    id: str | None = None
+    pw: SecretStr | None = None
+    replay_path: Path | None = None
+    # The universe is KRX's: its old name (no KRX_ prefix) is kept, so every .env written so far still works.
+    market_cap_threshold_krw: int = Field(default=100_000_000_000, ge=0, validation_alias="MARKET_CAP_THRESHOLD_KRW")
+
+def krx_settings(settings: Settings) -> KrxSettings:
+    """The KRX settings of the loaded settings."""
+    found = settings.market("krx")
+    assert isinstance(found, KrxSettings)
+    return found

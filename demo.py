@@ -105,7 +105,7 @@ def run_steps(steps: list[Step], settings: Settings) -> int:
     for number, (job, step, step_argv, purpose) in enumerate(steps, start=1):
         print(f"\n=== {number}/{len(steps)} {job} {' '.join(step_argv)}: {purpose}", flush=True)
         code = step(step_argv, settings=settings)
-        runs = storage.runs(job, limit=1)
+        runs = storage.jobs.runs(job, limit=1)
         if runs:
             print(step_summary(runs[0]), flush=True)
         if code != 0:

@@ -41,14 +41,14 @@ def market_cap_text(position: dict) -> str:
 
 def print_us(storage: Storage) -> None:
     """The trending ETFs and the portfolios of the last session, the monthly portfolios, and how they did."""
-    day = storage.latest_trending_day()
+    day = storage.etf.latest_trending_day()
     if day is None:
         print("\n(no US session processed)")
         return
     print(f"\n=== trending ETFs on {day} (returns to the close of {day}; the signal holds from the next session)")
     print(f"{'ETF':<5} {'sector':<19} " + " ".join(f"{f'{n}-session':>13} {'vs SPY':>9}" for n in (5, 10, 20)))
     rows: dict[str, dict[int, dict]] = {}
-    for row in storage.trending_rows(day):
+    for row in storage.etf.trending_rows(day):
         rows.setdefault(row["etf_ticker"], {})[row["period_days"]] = row
     order = sorted(rows, key=lambda t: rows[t][20]["rank_by_outperformance"] or 99)
     for ticker in order:
@@ -61,7 +61,7 @@ def print_us(storage: Storage) -> None:
         print(f"{ticker:<5} {rows[ticker][20]['sector_name'][:19]:<19} " + " ".join(cells))
     print("(* trending: above SPY's return and above zero; pt = percentage points ahead of SPY)")
     for period in (5, 10, 20):
-        portfolio = storage.portfolio(day, period)
+        portfolio = storage.etf.portfolio(day, period)
         if portfolio is None:
             continue
         print(f"\n=== {period}-session portfolio of {day}, for {portfolio['valid_from']}..{portfolio['valid_until']}")
@@ -75,8 +75,8 @@ def print_us(storage: Storage) -> None:
         for x in portfolio["excluded"]:
             print(f"    {x['etf']} gives nothing: {x['reason']}")
     print("\n=== monthly portfolios (last Sunday of each month, for the next 20 sessions)")
-    for month in storage.monthly_months():
-        doc = storage.monthly(month)
+    for month in storage.etf.monthly_months():
+        doc = storage.etf.monthly(month)
         perf = doc.get("performance") or {}
         names = ", ".join(f"{p['ticker']} {p['final_weight'] * 100:.1f}%" for p in doc["positions"][:6])
         more = f" and {len(doc['positions']) - 6} more" if len(doc["positions"]) > 6 else ""
@@ -88,7 +88,7 @@ def print_us(storage: Storage) -> None:
     print("\n=== how the daily portfolios did against SPY (finished periods, bought at the signal day's close; one a "
           "day, so they overlap), counting only those built from holdings known on their day")
     for period in (5, 10, 20):
-        summary = performance_summary(storage.portfolio_history(period, 10**6))
+        summary = performance_summary(storage.etf.portfolio_history(period, 10**6))
         if not summary["finished"]:
             continue
         counted = summary["counted"]
@@ -104,11 +104,11 @@ def print_us(storage: Storage) -> None:
 
 def print_summary(storage: Storage) -> None:
     """A short report of what the run stored."""
-    days = storage.day_records("daily_update")  # the KRX bars (krx.bars in lib/markets/krx)
+    days = storage.jobs.day_records("daily_update")  # the KRX bars (krx.bars in lib/markets/krx)
     completed = [d for d in days if d["status"] == "completed"]
-    universe = storage.universe()
+    universe = storage.universe.universe()
     active = [t for t in universe if t["is_active"]]
-    tickers = storage.stored_tickers()
+    tickers = storage.bars.stored_tickers()
     bars = sum(storage.stock_db[t].estimated_document_count() for t in tickers)
     print("\n=== what is stored")
     rows = [
@@ -117,16 +117,17 @@ def print_summary(storage: Storage) -> None:
         ["target_tickers", f"{len(active)} active (market cap >= 100 billion KRW), "
                            f"{len(universe) - len(active)} inactive (data kept)"],
         ["largest five", ", ".join(f"{t['ticker']} {t['name']}" for t in active[:5])],
-        ["adjustments", f"{storage.actions.count_documents({})} corporate action(s) (the bundled sample is "
+        ["adjustments", f"{storage.corporate_actions.actions.count_documents({})} corporate action(s) (the bundled "
+                        "sample is "
                         "already adjusted: it has no base prices)"],
-        ["quarantined", f"{storage.quarantine_count()} bar(s) with impossible prices kept out"],
+        ["quarantined", f"{storage.bad_data.quarantine_count()} bar(s) with impossible prices kept out"],
     ]
     for label, text in rows:
         print(f"{pad(label, 16)}{text}")
 
 
 def _close_and_change(storage: Storage, ticker: str, day: dt.date) -> tuple[str, str]:
-    bars = storage.read_bars(ticker, day - dt.timedelta(days=40), day)
+    bars = storage.bars.read_bars(ticker, day - dt.timedelta(days=40), day)
     if not bars:
         return "-", "-"
     close = bars[-1]["close"]
@@ -164,7 +165,7 @@ def print_screener(storage: Storage, settings: Settings, strategy: Strategy, sho
     day, picks = screen(storage, krx_calendar(settings), strategy, strategy.params())
     print(f"\n=== screener {strategy.name} on {day}: {strategy.description}")
     print(f"score = {strategy.score_meaning} (each strategy has its own scale; larger is stronger)")
-    names = {t["ticker"]: t["name"] for t in storage.universe()}
+    names = {t["ticker"]: t["name"] for t in storage.universe.universe()}
     if picks:
         headers = ["ticker", "name", "close KRW", "day", "score", "why it fired"]
         print(table(headers, pick_rows(storage, picks[:shown], names), right=(2, 3, 4)))
@@ -172,7 +173,7 @@ def print_screener(storage: Storage, settings: Settings, strategy: Strategy, sho
             print(f"  ... and {len(picks) - shown} more")
     else:
         print("  (no stock fires on this day)")
-    stats = storage.strategy_stats(strategy.name) or {}
+    stats = storage.analysis.strategy_stats(strategy.name) or {}
     rows = record_rows(stats)
     print("\ntrack record of every past pick (default parameters): the return over the next N sessions, next to "
           "the average return of every analysed stock over the same days (universe); excess = pick - universe; "

@@ -195,9 +195,9 @@ def _subject(
     tickers = list(dict.fromkeys(t.upper() for t in body.tickers or []))
     if len(tickers) > limit:
         raise ApiError(422, f"at most {limit} tickers per request (AI_MAX_TICKERS and the prompt's limit)")
-    unknown = [t for t in tickers if storage.ticker_doc(t) is None]
+    unknown = [t for t in tickers if storage.universe.ticker_doc(t) is None]
     if unknown:
-        known = [t["ticker"] for t in storage.universe(active_only=True)]
+        known = [t["ticker"] for t in storage.universe.universe(active_only=True)]
         raise not_found("ticker", unknown[0], known, "GET /stocks lists them")
     day = resolve_day(storage, calendar, None, body.date, today)
     return tickers, day, {}, None, {}, 0
@@ -292,7 +292,7 @@ def stored_analyses(
 ) -> StoredList:
     """The latest stored analyses that include a stock (any prompt, model or status); an empty list when none."""
     ticker = ticker.upper()
-    docs = storage.ai_results_for(ticker, limit)
+    docs = storage.ai.ai_results_for(ticker, limit)
     items = [
         StoredSummary(
             **_model_result(doc).model_dump(),
@@ -313,7 +313,7 @@ def stored_analysis(
     storage: StorageDep, result_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a result id")]
 ) -> StoredResult:
     """A stored result, with its raw reply and parse errors."""
-    doc = storage.ai_result(result_id)
+    doc = storage.ai.ai_result(result_id)
     if doc is None:
         raise ApiError(404, f"no stored analysis {result_id}")
     return StoredResult(

@@ -153,10 +153,12 @@ class KeyBudget:
 
     def reserve(self, calls: int, models: int) -> None:
         """Take `calls` from this hour's limit; 429 (with Retry-After) when fewer are left."""
-        count, retry_after = self.storage.reserve_rate_limit(self.bucket, self.now, WINDOW_SECONDS, calls, self.limit)
+        count, retry_after = self.storage.access.reserve_rate_limit(
+            self.bucket, self.now, WINDOW_SECONDS, calls, self.limit
+        )
         if count is not None:
             return
-        left = max(0, self.limit - self.storage.rate_limit_count(self.bucket, self.now, WINDOW_SECONDS))
+        left = max(0, self.limit - self.storage.access.rate_limit_count(self.bucket, self.now, WINDOW_SECONDS))
         fewer = " or ask fewer models" if models > 1 else ""
         raise rate_limited(
             f"rate limit of {self.limit} model calls per hour reached for this key: this request may make {calls} "
@@ -167,7 +169,7 @@ class KeyBudget:
 
     def refund(self, calls: int) -> None:
         """Give back reserved calls that were not made."""
-        self.storage.release_rate_limit(self.bucket, self.now, WINDOW_SECONDS, calls)
+        self.storage.access.release_rate_limit(self.bucket, self.now, WINDOW_SECONDS, calls)
 
 
 BUSY_RETRY_SECONDS = 5  # what a refused compute-heavy request is told to wait
@@ -217,7 +219,7 @@ class ComputeAccess:
         """Take a slot (503 when none is free), then charge the client (429 over its budget), then compute."""
         with self.slots.slot(what):
             limit = self.settings.compute_rate_limit_per_hour
-            count, retry_after = self.storage.hit_rate_limit(f"compute:{self.ident}", self.now, WINDOW_SECONDS)
+            count, retry_after = self.storage.access.hit_rate_limit(f"compute:{self.ident}", self.now, WINDOW_SECONDS)
             if count > limit:
                 raise rate_limited(
                     f"limit of {limit} compute-heavy requests per hour reached for this client "

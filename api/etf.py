@@ -67,8 +67,8 @@ def trending(
 ) -> dict:
     """Every followed ETF's N-session return against SPY's on a session, best outperformance first."""
     _session(settings, date)
-    day = date or storage.latest_trending_day()
-    rows = storage.trending_rows(day, int(period)) if day else []
+    day = date or storage.etf.latest_trending_day()
+    rows = storage.etf.trending_rows(day, int(period)) if day else []
     if not rows:
         raise HTTPException(status_code=404, detail=f"no trending table for {date or 'any day'}: "
                             "etf_pipeline has not processed it")
@@ -96,7 +96,7 @@ def holdings(
     followed = list(dict.fromkeys([*us.benchmark_etfs, *us.sector_etfs]))
     if etf not in followed:
         raise HTTPException(status_code=404, detail=f"{etf} is not a followed ETF ({', '.join(followed)})")
-    collected, rows = storage.holdings_on(etf, date or dt.date.max)
+    collected, rows = storage.etf.holdings_on(etf, date or dt.date.max)
     if collected is None:
         raise HTTPException(status_code=404, detail=f"no holdings collected for {etf} by {date or 'now'}: "
                             "holdings are collected only for ETFs that trend")
@@ -123,8 +123,8 @@ def portfolio(
 ) -> dict:
     """The daily model portfolio of a period on a session, with its realised performance against SPY."""
     _session(settings, date)
-    day = date or storage.latest_portfolio_day(int(period))
-    doc = storage.portfolio(day, int(period)) if day else None
+    day = date or storage.etf.latest_portfolio_day(int(period))
+    doc = storage.etf.portfolio(day, int(period)) if day else None
     if doc is None:
         raise HTTPException(status_code=404, detail=f"no {int(period)}-session portfolio for {date or 'any day'}: "
                             "etf_pipeline has not processed it")
@@ -145,9 +145,9 @@ def history(
     before etf_pipeline has built one), and a summary of the finished ones; by default only portfolios built
     from holdings known on their day are listed and summarised."""
     if period == "monthly":
-        docs = [{**d, "as_of_date": d.get("base_session")} for d in storage.monthly_history(limit)]
+        docs = [{**d, "as_of_date": d.get("base_session")} for d in storage.etf.monthly_history(limit)]
     else:
-        docs = storage.portfolio_history(int(period), limit)
+        docs = storage.etf.portfolio_history(int(period), limit)
     listed = docs if include_lookahead else [d for d in docs if d.get("holdings_known") is True]
     items = [{**d, "positions": len(d.get("positions") or []), "performance": d.get("performance")} for d in listed]
     benchmark = docs[0].get("benchmark") if docs else us_settings(settings).benchmark
@@ -163,7 +163,7 @@ def monthly(
     = None,
 ) -> dict:
     """The month's merged portfolio (from its last Sunday, for the next 20 sessions) with its performance."""
-    doc = storage.monthly(month)
+    doc = storage.etf.monthly(month)
     if doc is None:
         raise HTTPException(status_code=404, detail=f"no monthly portfolio for {month or 'any month'}: "
                             "monthly_rebalance has not run for it")

@@ -107,7 +107,7 @@ def _registered(request: Request, settings: Settings) -> tuple[Registry, list[Tr
 
 
 def _market(storage: Storage, item: Tracked, now: dt.datetime) -> MarketHealth:
-    collected = storage.last_done_day(item.dataset.job)
+    collected = storage.jobs.last_done_day(item.dataset.job)
     expected = expected_day(item.calendar, now.astimezone(item.dataset.tz)) if item.calendar else None
     stale = expected is not None and (collected is None or collected < expected)
     return MarketHealth(job=item.dataset.job, dataset=item.dataset.key, label=item.dataset.label,
@@ -141,7 +141,7 @@ def health(
     try:
         storage: Storage = get_storage(request)
         storage.ping()
-        recorded = set(storage.job_names("day"))
+        recorded = set(storage.jobs.job_names("day"))
         # day records of a job no dataset registers are shown too, without a calendar
         items = registered + [t for t in tracked(datasets, settings, recorded) if not t.registered]
         run_here = expected_jobs(settings, datasets, recorded)
@@ -156,8 +156,8 @@ def health(
         subscriber = next(s for s in analysed_item.dataset.subscribers if s.done_through) if analysed_item else None
         analysed = subscriber.done_through(storage) if subscriber and subscriber.done_through else None
         jobs = {}
-        for name in storage.job_names("run"):
-            runs = storage.runs(name, limit=1)
+        for name in storage.jobs.job_names("run"):
+            runs = storage.jobs.runs(name, limit=1)
             if runs:
                 run = {k: runs[0].get(k) for k in JobRun.model_fields}
                 if not key:

@@ -63,7 +63,7 @@ def _strategy(registry: Registry, name: str) -> Strategy:
 
 
 def _info(strategy: Strategy, storage: Storage | None) -> StrategyInfo:
-    stats = storage.strategy_stats(strategy.name) if storage is not None else None
+    stats = storage.analysis.strategy_stats(strategy.name) if storage is not None else None
     return StrategyInfo(
         name=strategy.name,
         description=strategy.description,
@@ -188,7 +188,7 @@ def with_changes(storage: Storage, result: ScreenerResult) -> ScreenerResult:
         if "change" in pick.model_fields_set:
             picks.append(pick)
             continue
-        rows = storage.recent_analysis(pick.ticker, 2, end=result.date)
+        rows = storage.analysis.recent_analysis(pick.ticker, 2, end=result.date)
         change = None
         if len(rows) == 2 and from_stored(rows[1]["date"]) == result.date:
             previous, close = rows[0].get("close"), rows[1].get("close")
@@ -209,13 +209,13 @@ def screener_result(
     """The picks of `day`: stored by the analysis job for default parameters (one read), else computed from
     data up to `day` and kept in a small per-process cache (keyed by the latest analysed day too). Computing
     takes a compute slot and charges the client (`compute`), refused at once when none is free."""
-    if params == strategy.params() and (doc := storage.daily_picks_for(strategy.name, day)) is not None:
+    if params == strategy.params() and (doc := storage.picks.daily_picks_for(strategy.name, day)) is not None:
         return ScreenerResult(description=strategy.description, score_meaning=strategy.score_meaning, source="stored",
                               **doc)
-    state = storage.picks_state() or {}
+    state = storage.picks.picks_state() or {}
     _check_retained(storage, calendar, strategy, day, state)
     key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
-           state.get("latest_day") or storage.latest_screening_day())
+           state.get("latest_day") or storage.analysis.latest_screening_day())
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -234,10 +234,10 @@ def resolve_day(
 ) -> dt.date:
     """The day asked for, or the latest complete one (of `strategy`'s stored picks, or of any); 404 for a day
     that never has data, 409 for one not analysed yet, each saying which days exist."""
-    complete = storage.latest_picks_day(strategy) if strategy else storage.latest_analysis_day()
-    state = storage.picks_state()
-    latest = complete or storage.latest_screening_day()
-    first = dt.date.fromisoformat(state["first_day"]) if state else storage.first_screening_day()
+    complete = storage.picks.latest_picks_day(strategy) if strategy else storage.picks.latest_analysis_day()
+    state = storage.picks.picks_state()
+    latest = complete or storage.analysis.latest_screening_day()
+    first = dt.date.fromisoformat(state["first_day"]) if state else storage.analysis.first_screening_day()
     if latest is None or first is None:
         raise ApiError(409, "nothing is analysed yet: hourly_analysis has not completed a day", code="not_ready")
     span = f"analysed days are the KRX sessions {first}..{latest}"
@@ -264,7 +264,7 @@ def _check_retained(
 ) -> None:
     """404 for a custom screen of a day whose lookback window cleanup.py has removed from the screening index
     (RETENTION_SCREENING_DAYS): computed on what is left it would find fewer picks, not none."""
-    first_row = storage.first_screening_day()
+    first_row = storage.analysis.first_screening_day()
     analysed_from = state.get("first_day")
     if first_row is None or analysed_from is None or first_row <= dt.date.fromisoformat(analysed_from):
         return  # nothing was removed
@@ -306,7 +306,7 @@ def _compute(
     except KeyError:  # no copies, or the strategy reads a column it does not show: every column
         frames = stored_history(storage, day) or analysis_history(storage, day)
         picks, record = screen_history(strategy, params, frames, day)
-    names = {t["ticker"]: t for t in storage.universe()} if picks else {}
+    names = {t["ticker"]: t for t in storage.universe.universe()} if picks else {}
     return ScreenerResult(
         strategy=strategy.name,
         description=_described(strategy, params),

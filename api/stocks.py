@@ -144,12 +144,12 @@ def list_stocks(
     direction = order or ("asc" if sort in ("name", "ticker") else "desc")
     sign = 1 if direction == "asc" else -1
     if sort in ("market_cap", "name", "ticker"):
-        docs, total = storage.find_tickers(query, [(sort, sign), ("ticker", 1)], offset, limit)
+        docs, total = storage.universe.find_tickers(query, [(sort, sign), ("ticker", 1)], offset, limit)
         items = [_item(d) for d in docs]
         return StockPage(total=total, limit=limit, offset=offset, sort=sort, order=direction, items=items)
-    docs, total = storage.find_tickers(query)
-    day = storage.latest_analysis_day()
-    values = storage.latest_values(sort, day) if day is not None else {}
+    docs, total = storage.universe.find_tickers(query)
+    day = storage.picks.latest_analysis_day()
+    values = storage.picks.latest_values(sort, day) if day is not None else {}
 
     def rank(doc: dict[str, Any]) -> tuple[bool, float, str]:
         value = _finite(values.get(doc["ticker"]))
@@ -182,9 +182,9 @@ def get_stock(
     """A stock's name, market, market cap, its last `days` bars with that day's indicators, and how far its
     analysis has got."""
     ticker = ticker.upper()
-    doc = storage.ticker_doc(ticker)
+    doc = storage.universe.ticker_doc(ticker)
     if doc is None:
-        universe = storage.universe()
+        universe = storage.universe.universe()
         known = [t["ticker"] for t in universe]
         similar = [t for t in known if t.startswith(ticker[:3])] or [t for t in known if t.startswith(ticker[:2])]
         # GET /stocks lists the active ones by default: say so, or a reader counts 182 rows against "all 207".
@@ -192,11 +192,11 @@ def get_stock(
         hint = f"GET /stocks lists the {active} active, GET /stocks?status=all all {len(known)}"
         raise not_found("ticker", ticker, similar or known, hint)
     start = None
-    if (latest := storage.latest_analysis_day()) is not None:
+    if (latest := storage.picks.latest_analysis_day()) is not None:
         # A date range instead of sort-and-limit: the embedded store then copies only the rows it returns.
         start = calendar.last_sessions(latest, days + days // 2 + 10)[0]
-    bars = storage.recent_bars(ticker, days, start)
-    analysis = {from_stored(r["date"]): r for r in storage.recent_analysis(ticker, days, start=start)}
+    bars = storage.bars.recent_bars(ticker, days, start)
+    analysis = {from_stored(r["date"]): r for r in storage.analysis.recent_analysis(ticker, days, start=start)}
     rows = []
     for bar in bars:
         day = from_stored(bar["date"])
@@ -216,6 +216,7 @@ def get_stock(
         days=days,
         rows=rows,
         corporate_actions=[
-            CorporateAction(**{**a, "date": from_stored(a["date"])}) for a in storage.corporate_actions(ticker)
+            CorporateAction(**{**a, "date": from_stored(a["date"])})
+            for a in storage.corporate_actions.corporate_actions(ticker)
         ],
     )

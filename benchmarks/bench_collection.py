@@ -37,7 +37,7 @@ def new_client(uri: str | None):
 
 
 def bars_in(storage: Storage) -> int:
-    return sum(storage.stock_db[t].estimated_document_count() for t in storage.stored_tickers())
+    return sum(storage.stock_db[t].estimated_document_count() for t in storage.bars.stored_tickers())
 
 
 def baseline(uri: str | None, days: list[dt.date], prefix: str) -> tuple[float, int]:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("system_info", "stock_data", "stock_analyzed"):
             client.drop_database(f"{prefix}{name}")
 
-    tickers = len(storage.stored_tickers()) if not args.mongodb_uri else "n/a"
+    tickers = len(storage.bars.stored_tickers()) if not args.mongodb_uri else "n/a"
     print(f"store: {'real server' if args.mongodb_uri else 'embedded mongomock'}; sample: {tickers} tickers")
     print(f"manual_setup   {args.sessions} sessions: {setup_seconds:7.2f} s  {setup_docs:7d} docs  "
           f"{setup_docs / setup_seconds:8.0f} docs/s")

@@ -35,7 +35,13 @@ def market_classes() -> dict[str, type[MarketSettings]]:
     found: dict[str, type[MarketSettings]] = {}
     for info in sorted(pkgutil.iter_modules(lib.markets.__path__), key=lambda info: info.name):
         module_name = f"lib.markets.{info.name}.settings"
-        if not info.ispkg or importlib.util.find_spec(module_name) is None:
+        if not info.ispkg:
+            continue
+        try:
+            spec = importlib.util.find_spec(module_name)  # imports the market's package
+        except Exception:  # noqa: BLE001 - a broken market is skipped here and reported by the registry
+            continue
+        if spec is None:
             continue
         module = importlib.import_module(module_name)
         classes = [value for value in vars(module).values() if isinstance(value, type)

@@ -95,10 +95,12 @@ class ScriptedSource(DailyMarketSource):
 
 def snapshot(storage: Storage) -> dict[str, Any]:
     """Everything a user relies on in the database, without run ids and wall-clock times."""
-    bars = {t: list(storage.stock_db[t].find({}).sort("_id", 1)) for t in storage.stored_tickers()}
-    universe = sorted(storage.universe(), key=lambda d: d["ticker"])
+    bars = {t: list(storage.stock_db[t].find({}).sort("_id", 1)) for t in storage.bars.stored_tickers()}
+    universe = sorted(storage.universe.universe(), key=lambda d: d["ticker"])
     days = [
-        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records("daily_update")
+        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.jobs.day_records(
+            "daily_update"
+        )
     ]
     return {"bars": bars, "universe": universe, "days": days}
 
@@ -197,7 +199,9 @@ def etf_snapshot(storage: Storage) -> dict[str, Any]:
         docs = sorted(storage.etf_db[name].find({}), key=lambda d: str(d["_id"]))
         out[name] = [{k: v for k, v in d.items() if k not in volatile} for d in docs]
     out["days"] = [
-        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.day_records("etf_pipeline")
+        {k: d.get(k) for k in ("date_kst", "status", "rows", "sources")} for d in storage.jobs.day_records(
+            "etf_pipeline"
+        )
     ]
     return out
 

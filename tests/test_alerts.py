@@ -87,7 +87,7 @@ def test_a_script_sends_the_alert_and_logs_that_it_was_sent_without_the_token(ma
     assert "INFO alert job_failed:daily_update:" in err and "sent to telegram" in err
     assert TOKEN not in err
     assert len(stub.messages("telegram")) == 1
-    record = Storage(get_client("mongomock://")).recent_alerts()[0]
+    record = Storage(get_client("mongomock://")).alerts.recent_alerts()[0]
     assert record["channels"]["telegram"]["status"] == "sent"
 
 
@@ -106,7 +106,7 @@ def test_a_failing_channel_never_fails_the_job_and_is_retried_until_it_delivers(
     alert(storage, settings, clock)  # and the one after: the webhook works
     alert(storage, settings, clock)  # nothing left to send
     assert len(stub.messages("telegram")) == 2 and len(stub.messages("webhook")) == 3
-    [record] = storage.recent_alerts()
+    [record] = storage.alerts.recent_alerts()
     assert record["channels"]["telegram"] == {**record["channels"]["telegram"], "status": "sent", "attempts": 2}
     assert record["channels"]["webhook"]["status"] == "sent" and record["channels"]["webhook"]["attempts"] == 3
 
@@ -123,7 +123,7 @@ def test_an_unreachable_channel_gives_up_after_the_attempts_and_check_db_shows_i
     run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
     for _ in range(4):
         alert(storage, settings, clock)
-    channels = storage.recent_alerts()[0]["channels"]
+    channels = storage.alerts.recent_alerts()[0]["channels"]
     for delivery in channels.values():
         assert delivery["status"] == "failed" and delivery["attempts"] == 2 and "ConnectionError" in delivery["error"]
     assert "123456" not in channels["telegram"]["error"] and "<TELEGRAM_BOT_TOKEN>" in channels["telegram"]["error"]
@@ -142,7 +142,7 @@ def test_a_blocked_source_is_recorded_in_the_run_and_alerted_once_per_streak(sto
         chain = chain_of(ScriptedSource(replay, "krx_openapi", failures=refused), ScriptedSource(replay, "pykrx"))
         assert run_collection("daily_update", storage, settings, evening(day), clock, chain) == 0
         alert(storage, settings, clock, day)
-    run = storage.runs()[0]
+    run = storage.jobs.runs()[0]
     assert run["status"] == "completed"
     assert run["blocked_sources"] == {"krx_openapi": "krx_openapi: HTTP 401 (bad AUTH_KEY)"}
     [message] = stub.messages("telegram")
@@ -215,7 +215,7 @@ def test_no_channel_configured_means_no_alert_records(storage, make_settings, cl
     settings = make_settings()
     run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
     alert(storage, settings, clock)
-    assert storage.recent_alerts() == []
+    assert storage.alerts.recent_alerts() == []
 
 
 def test_telegram_and_webhook_settings_are_checked(make_settings):
@@ -275,7 +275,7 @@ def test_quarantined_bars_of_a_day_are_alerted_once_naming_them_and_the_redo(
     assert hook["kind"] == "quarantine" and hook["severity"] == "warning"
 
     # a quarantine of a day older than ALERT_MAX_AGE_DAYS (a history load) is shown by check_db, not alerted
-    storage.quarantine_bars([{"ticker": "000660", "day": D(2024, 6, 3), "market": "KOSPI", "reason": "test",
+    storage.bad_data.quarantine_bars([{"ticker": "000660", "day": D(2024, 6, 3), "market": "KOSPI", "reason": "test",
                               "bar": {"close": 1}}])
     alert(storage, settings, clock, D(2024, 9, 3))
     assert len(stub.messages("telegram")) == 1

@@ -190,11 +190,11 @@ def test_a_portfolio_stored_before_its_performance_is_served_with_performance_nu
     from api.app import create_app
 
     storage = Storage(mongomock_ng.MongoClient(), prefix="perf_")
-    storage.save_monthly("2025-09", {
+    storage.etf.save_monthly("2025-09", {
         "rebalance_date": "2025-09-28", "base_session": "2025-09-26", "valid_from": "2025-09-29",
         "valid_until": "2025-10-24", "benchmark": "SPY", "positions": [], "note": "nothing to hold",
     })
-    storage.save_portfolios([{
+    storage.etf.save_portfolios([{
         "as_of_date": "2025-09-26", "period_days": 5, "benchmark": "SPY", "valid_from": "2025-09-29",
         "valid_until": "2025-10-03", "positions": [], "excluded": [], "note": "nothing to hold",
     }])

@@ -52,7 +52,8 @@ def old_install(client) -> None:
 
 def stores(client) -> tuple[list[dict], list[dict], int]:
     storage = Storage(client, prefix="t_")
-    return storage.quarantined(), storage.rejected_records(), storage.system["bad_data"].count_documents({})
+    bad = storage.bad_data
+    return bad.quarantined(), bad.rejected_records(), storage.system["bad_data"].count_documents({})
 
 
 def test_an_older_installs_quarantine_and_rejected_records_are_moved_once_and_nothing_is_lost():
@@ -76,14 +77,15 @@ def test_an_older_installs_quarantine_and_rejected_records_are_moved_once_and_no
     assert stores(client) == (held, refused, 4)
     # A record moved is the same record when it is sent again: seen again, not new.
     storage = Storage(client, prefix="t_")
-    assert storage.record_rejected([rejected("XLF")], NOW) == 0
-    assert storage.rejected_records(dataset="us.bars")[0]["last_seen_utc"] == NOW.replace(tzinfo=None)
+    assert storage.bad_data.record_rejected([rejected("XLF")], NOW) == 0
+    assert storage.bad_data.rejected_records(dataset="us.bars")[0]["last_seen_utc"] == NOW.replace(tzinfo=None)
 
 
 def test_a_move_cut_after_the_copy_is_finished_by_the_next_use_and_overwrites_no_newer_verdict():
     client = mongomock_ng.MongoClient()
     running = Storage(client, prefix="t_")
-    assert running.quarantine_count() == 0  # a process whose first use came before the old documents were moved
+    # a process whose first use came before the old documents were moved
+    assert running.bad_data.quarantine_count() == 0
     old_install(client)
 
     def kill(what: str) -> None:
@@ -91,10 +93,11 @@ def test_a_move_cut_after_the_copy_is_finished_by_the_next_use_and_overwrites_no
             raise SimulatedKill(what)
 
     with pytest.raises(SimulatedKill):
-        Storage(client, prefix="t_", on_write=kill).quarantine_count()  # first use: copied, old not yet deleted
+        # first use: copied, old not yet deleted
+        Storage(client, prefix="t_", on_write=kill).bad_data.quarantine_count()
     assert client["t_system_info"]["quarantine"].count_documents({}) == 2
     # Meanwhile that process holds 005930's bar again with a newer reason: finishing the move must not undo it.
-    running.quarantine_bars([{"ticker": "005930", "day": DAY, "market": "KOSPI", "bar": bar(150_000),
+    running.bad_data.quarantine_bars([{"ticker": "005930", "day": DAY, "market": "KOSPI", "bar": bar(150_000),
                               "reason": "newer verdict"}], NOW)
     held, refused, total = stores(client)
     assert total == 4 and len(refused) == 2
@@ -106,16 +109,17 @@ def test_a_move_cut_after_the_copy_is_finished_by_the_next_use_and_overwrites_no
 def test_held_bars_and_rejected_records_share_one_store_and_each_retention_takes_only_its_own():
     storage = Storage(mongomock_ng.MongoClient(), prefix="t_")
     storage.ensure_indexes()
-    storage.quarantine_bars([{"ticker": "005930", "day": DAY, "market": "KOSPI", "bar": bar(148_800),
+    storage.bad_data.quarantine_bars([{"ticker": "005930", "day": DAY, "market": "KOSPI", "bar": bar(148_800),
                               "reason": "close doubled"}], NOW - dt.timedelta(days=400))
-    storage.record_rejected([rejected("XLF")], NOW - dt.timedelta(days=400))
+    storage.bad_data.record_rejected([rejected("XLF")], NOW - dt.timedelta(days=400))
     [held] = list(storage.system["bad_data"].find({"held": True}))
     assert held["_id"] == "krx.bars:005930:2024-09-02" and held["dataset"] == "krx.bars"
     assert (held["key"], held["day"], held["reason"], held["raw"]["close"]) == ("005930", "2024-09-02",
                                                                                  "close doubled", 148_800)
     assert held["first_seen_utc"] == held["last_seen_utc"] == (NOW - dt.timedelta(days=400)).replace(tzinfo=None)
     # The rejected records' retention (last seen a year ago) leaves the held bar, which follows the prices'.
-    assert storage.delete_rejected_before(NOW.replace(tzinfo=None)) == 1
-    assert storage.quarantine_count() == 1 and storage.rejected_records() == []
-    assert storage.delete_quarantine_before(DAY) == 0 and storage.delete_quarantine_before(DAY + dt.timedelta(1)) == 1
+    assert storage.bad_data.delete_rejected_before(NOW.replace(tzinfo=None)) == 1
+    assert storage.bad_data.quarantine_count() == 1 and storage.bad_data.rejected_records() == []
+    bad = storage.bad_data
+    assert bad.delete_quarantine_before(DAY) == 0 and bad.delete_quarantine_before(DAY + dt.timedelta(1)) == 1
     assert storage.system["bad_data"].count_documents({}) == 0

@@ -79,10 +79,12 @@ def market_days(bars: pd.DataFrame) -> list[tuple[dt.date, list[MarketDay]]]:
 def store(storage, days) -> None:
     """The collection's write path: screen against the stored history, then store."""
     tickers = ["005930"]
-    prior = prior_closes(storage.last_closes_before(tickers, days[0][0]), storage.last_quarantined_before(days[0][0]))
+    prior = prior_closes(
+        storage.bars.last_closes_before(tickers, days[0][0]), storage.bad_data.last_quarantined_before(days[0][0])
+    )
     screened = screen_days(days, prior)
     assert screened.refused == [] and screened.quarantined == []
-    storage.upsert_bars(bars_by_ticker(screened.kept))
+    storage.bars.upsert_bars(bars_by_ticker(screened.kept))
 
 
 def reference(bars: pd.DataFrame) -> pd.DataFrame:
@@ -105,19 +107,19 @@ def test_the_split_of_005930_stored_unadjusted_gives_the_talib_indicators_of_the
     # Up to the halt before the split: the history is analysed as it is.
     store(storage, days[:split_at])
     analyse_ticker(storage, "005930", D(2018, 5, 3), sessions=sessions)
-    assert storage.corporate_actions("005930") == []
-    assert storage.read_analysis("005930")[-1]["close"] == 2_650_000
+    assert storage.corporate_actions.corporate_actions("005930") == []
+    assert storage.analysis.read_analysis("005930")[-1]["close"] == 2_650_000
 
     # The split day and after: the event is found from the stored base price and the whole history is redone.
     store(storage, days[split_at:])
-    assert storage.read_bars("005930", SPLIT, SPLIT)[0]["close"] == 51_900  # stock_data stays as delivered
+    assert storage.bars.read_bars("005930", SPLIT, SPLIT)[0]["close"] == 51_900  # stock_data stays as delivered
     analyse_ticker(storage, "005930", D(2018, 12, 28), sessions=sessions)
-    assert storage.corporate_actions("005930") == [{
+    assert storage.corporate_actions.corporate_actions("005930") == [{
         "ticker": "005930", "date": to_utc_midnight(SPLIT), "factor": 0.02, "kind": "split", "base_price": 53_000,
         "previous_close": 2_650_000, "previous_date": to_utc_midnight(D(2018, 5, 3)),
         "shares_before": SHARES_BEFORE, "shares_after": SHARES_AFTER,
     }]
-    stored = pd.DataFrame(storage.read_analysis("005930"))
+    stored = pd.DataFrame(storage.analysis.read_analysis("005930"))
     ref = reference(bars)
     want = expected(ref, "005930")
     c = ref.loc[ref["open"] > 0, "close"].to_numpy(dtype=float)

@@ -120,31 +120,31 @@ def test_the_rating_ranks_the_whole_collected_market_not_only_the_analysed_unive
     settings = make_settings(setup_history_sessions=300, market_cap_threshold_krw=40_000_000_000_000,
                              krx_replay_path=path)
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 12, 20)), clock) == 0
-    analysed = sorted(t["ticker"] for t in storage.universe(active_only=True))
-    assert analysed == ["000660", "005930", "207940"] and len(storage.stored_tickers()) == 10
+    analysed = sorted(t["ticker"] for t in storage.universe.universe(active_only=True))
+    assert analysed == ["000660", "005930", "207940"] and len(storage.bars.stored_tickers()) == 10
     assert run_analysis(storage, settings, evening(D(2024, 12, 20), 20), clock) == 0
     whole = analysis_rows(market).set_index(["date", "ticker"])["rs_rating"]
     only_universe = analysis_rows(market.loc[market["ticker"].isin(analysed)]).set_index(["date", "ticker"])
     day = pd.Timestamp("2024-12-20")
     for ticker in analysed:
-        rows = pd.DataFrame(storage.read_analysis(ticker)).set_index("date")["rs_rating"]
+        rows = pd.DataFrame(storage.analysis.read_analysis(ticker)).set_index("date")["rs_rating"]
         mine = whole.xs(ticker, level="ticker")
         assert rows.notna().sum() == mine.notna().sum() == 4  # 256 sessions stored: rated on the last four
         assert rows.loc[day] == mine.loc[day]
         pd.testing.assert_series_equal(rows.dropna(), mine.dropna(), check_names=False, check_index_type=False)
     differs = [t for t in analysed if whole.loc[(day, t)] != only_universe.loc[(day, t), "rs_rating"]]
     assert differs  # ranked among three, they would be rated differently
-    days = storage.computed_days()
+    days = storage.cross_section.computed_days()
     assert len(days) == 256 and days[D(2024, 12, 20)] == {"rs_rating"}
     assert run_analysis(storage, settings, evening(D(2024, 12, 20), 21), clock) == 0
-    assert storage.runs("hourly_analysis")[0]["cross_section_days"] == 0  # computed once
+    assert storage.jobs.runs("hourly_analysis")[0]["cross_section_days"] == 0  # computed once
     # a day collected again with other prices (daily_update --redo) is computed again, with the days after it
     market.loc[(market["ticker"] == "014470") & (market["date"] == "2024-12-18"), "close"] += 10
     market.to_parquet(path)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 12, 20)), clock,
                           redo=(D(2024, 12, 18),)) == 0
     assert run_analysis(storage, settings, evening(D(2024, 12, 20), 22), clock) == 0
-    assert storage.runs("hourly_analysis")[0]["cross_section_days"] == 3  # 12-18, 12-19, 12-20
+    assert storage.jobs.runs("hourly_analysis")[0]["cross_section_days"] == 3  # 12-18, 12-19, 12-20
 
 
 def test_a_broken_measure_module_is_reported_and_skipped(tmp_path, monkeypatch):

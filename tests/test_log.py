@@ -33,7 +33,7 @@ def test_a_warnings_file_that_cannot_be_opened_is_one_line_exit_2_and_a_recorded
     # the embedded store's own warning aside (a real MONGODB_URI has none), the stop is one line
     [line] = [ln for ln in lines if "MONGODB_URI=mongomock://" not in ln]
     assert " ERROR LOG_WARNINGS_FILE=" in line and "cannot open it for appending" in line
-    run = Storage(get_client("mongomock://")).latest_run("daily_update")
+    run = Storage(get_client("mongomock://")).jobs.latest_run("daily_update")
     assert run["status"] == "failed" and run["exit_code"] == 2 and run["stopped_before_start"] is True
 
 

@@ -26,7 +26,9 @@ DAY = D(2024, 9, 2)
 
 
 def completed(storage) -> list[dt.date]:
-    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("daily_update") if d["status"] == "completed"]
+    return [
+        D.fromisoformat(d["date_kst"]) for d in storage.jobs.day_records("daily_update") if d["status"] == "completed"
+    ]
 
 
 def panel_file(tmp_path, panel: pd.DataFrame, name: str = "panel.parquet"):
@@ -64,13 +66,13 @@ def test_a_file_with_every_close_of_a_day_doubled_is_refused_and_the_next_run_st
     assert "the answer looks corrupt and is not stored" in caplog.text
     assert "correct the file" in caplog.text
     # the day stays pending, nothing of it is stored, and the sessions after it are collected
-    (record,) = [d for d in storage.day_records("daily_update") if d["date_kst"] == "2024-09-02"]
+    (record,) = [d for d in storage.jobs.day_records("daily_update") if d["date_kst"] == "2024-09-02"]
     assert record["status"] == "failed" and "break KRX's price rules" in record["missing"]["KOSDAQ"]
     assert completed(storage)[-2:] == [D(2024, 9, 3), D(2024, 9, 4)]
-    assert storage.read_bars("005930", DAY, DAY) == [] and storage.quarantined() == []
+    assert storage.bars.read_bars("005930", DAY, DAY) == [] and storage.bad_data.quarantined() == []
     assert run_collection("daily_update", storage, clean, evening(D(2024, 9, 4)), clock) == 0
     assert completed(storage)[-3:] == [DAY, D(2024, 9, 3), D(2024, 9, 4)]
-    assert storage.read_bars("005930", DAY, DAY)[0]["close"] == 74_400
+    assert storage.bars.read_bars("005930", DAY, DAY)[0]["close"] == 74_400
 
 
 def test_a_whole_file_with_every_close_doubled_stores_nothing_even_on_a_fresh_install(
@@ -83,7 +85,7 @@ def test_a_whole_file_with_every_close_doubled_stores_nothing_even_on_a_fresh_in
         assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 2
     # no previous close to compare with, but each close lies far above its own day's high
     assert "lies outside the day's range" in caplog.text and "2024-08-26" in caplog.text
-    assert completed(storage) == [] and storage.read_bars("005930") == []
+    assert completed(storage) == [] and storage.bars.read_bars("005930") == []
 
 
 def test_one_doubled_close_is_quarantined_the_rest_of_the_day_is_stored_and_a_redo_releases_it(
@@ -96,17 +98,17 @@ def test_one_doubled_close_is_quarantined_the_rest_of_the_day_is_stored_and_a_re
     with caplog.at_level(logging.WARNING, logger="pipeline"):
         assert run_collection("daily_update", storage, corrupt, evening(D(2024, 9, 3)), clock) == 0
     assert completed(storage)[-2:] == [DAY, D(2024, 9, 3)]
-    assert storage.read_bars("005930", DAY, DAY) == []
-    assert storage.read_bars("000660", DAY, DAY)[0]["close"] == 174_000  # the rest of the market's day is stored
-    assert storage.read_bars("005930", D(2024, 9, 3))[0]["close"] == 72_500  # and the next day, against 08-30
-    (held,) = storage.quarantined()
+    assert storage.bars.read_bars("005930", DAY, DAY) == []
+    assert storage.bars.read_bars("000660", DAY, DAY)[0]["close"] == 174_000  # the rest of the market's day is stored
+    assert storage.bars.read_bars("005930", D(2024, 9, 3))[0]["close"] == 72_500  # and the next day, against 08-30
+    (held,) = storage.bad_data.quarantined()
     assert held["ticker"] == "005930" and held["date_kst"] == "2024-09-02" and held["bar"]["close"] == 148_800
     assert "close 148,800 is +100.3% from the previous close 74,300" in held["reason"]
     assert "outside the day's range" in held["reason"]
     assert "QUARANTINED 005930 2024-09-02" in caplog.text and "--redo 2024-09-02" in caplog.text
-    assert storage.runs("daily_update")[0]["quarantined"] == 1
+    assert storage.jobs.runs("daily_update")[0]["quarantined"] == 1
     assert run_collection("daily_update", storage, clean, evening(D(2024, 9, 3)), clock, redo=(DAY,)) == 0
-    assert storage.read_bars("005930", DAY, DAY)[0]["close"] == 74_400 and storage.quarantined() == []
+    assert storage.bars.read_bars("005930", DAY, DAY)[0]["close"] == 74_400 and storage.bad_data.quarantined() == []
 
 
 @pytest.fixture
@@ -125,9 +127,9 @@ def test_a_level_shift_without_a_base_price_is_quarantined_once_then_confirmed_b
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 16)), clock)
     with caplog.at_level(logging.WARNING, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 23)), clock) == 0
-    assert [(q["ticker"], q["date_kst"]) for q in storage.quarantined()] == [("079970", "2024-08-21")]
-    assert "+1043.6% from the previous close 188" in storage.quarantined()[0]["reason"]  # its high, 2,150
-    stored = {b["date"].date(): b["close"] for b in storage.read_bars("079970", D(2024, 8, 20))}
+    assert [(q["ticker"], q["date_kst"]) for q in storage.bad_data.quarantined()] == [("079970", "2024-08-21")]
+    assert "+1043.6% from the previous close 188" in storage.bad_data.quarantined()[0]["reason"]  # its high, 2,150
+    stored = {b["date"].date(): b["close"] for b in storage.bars.read_bars("079970", D(2024, 8, 20))}
     assert stored == {D(2024, 8, 20): 188, D(2024, 8, 22): 1_385, D(2024, 8, 23): 1_415}
     assert "079970 2024-08-22: close 1,385 is beyond the limit from the last stored close 188" in caplog.text
 
@@ -139,8 +141,8 @@ def test_a_one_stock_file_with_a_consolidation_is_not_refused_for_ever(storage, 
     settings = make_settings(setup_history_sessions=5, krx_replay_path=only)
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 16)), clock) == 0
     assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 26)), clock) == 0
-    assert [(q["ticker"], q["date_kst"]) for q in storage.quarantined()] == [("079970", "2024-08-21")]
-    stored = {b["date"].date(): b["close"] for b in storage.read_bars("079970", D(2024, 8, 20))}
+    assert [(q["ticker"], q["date_kst"]) for q in storage.bad_data.quarantined()] == [("079970", "2024-08-21")]
+    stored = {b["date"].date(): b["close"] for b in storage.bars.read_bars("079970", D(2024, 8, 20))}
     assert stored == {D(2024, 8, 20): 188, D(2024, 8, 22): 1_385, D(2024, 8, 23): 1_415, D(2024, 8, 26): 1_449}
 
 
@@ -155,12 +157,12 @@ def test_with_krxs_base_price_the_consolidation_is_stored_and_becomes_a_factor(
     settings = make_settings(setup_history_sessions=25, krx_replay_path=csv, market_cap_threshold_krw=0)
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 16)), clock)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 23)), clock) == 0
-    assert storage.quarantined() == []
-    assert storage.read_bars("079970", D(2024, 8, 21), D(2024, 8, 21))[0]["base_price"] == 1_880
+    assert storage.bad_data.quarantined() == []
+    assert storage.bars.read_bars("079970", D(2024, 8, 21), D(2024, 8, 21))[0]["base_price"] == 1_880
     assert run_analysis(storage, settings, evening(D(2024, 8, 23), 20), clock) == 0
-    (action,) = storage.corporate_actions("079970")
+    (action,) = storage.corporate_actions.corporate_actions("079970")
     assert action["factor"] == 10.0 and action["previous_close"] == 188
-    rows = {r["date"].date(): r for r in storage.read_analysis("079970")}
+    rows = {r["date"].date(): r for r in storage.analysis.read_analysis("079970")}
     assert D(2024, 8, 20) not in rows  # halted
     assert rows[D(2024, 7, 23)]["close"] == 1_880 and rows[D(2024, 7, 23)]["volume"] == pytest.approx(336_332.3)
     assert rows[D(2024, 8, 21)]["close"] == 1_577  # from the ex-date on, prices as traded
@@ -178,8 +180,8 @@ def test_real_days_pass_including_a_resumption_after_a_194_session_halt(storage,
     # 001080 (만호제강) is halted from the fixture's first day and resumes on 2024-09-23 at -19%.
     settings = make_settings(setup_history_sessions=10)
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 9, 27)), clock) == 0
-    assert storage.quarantined() == []
-    bars = {b["date"].date(): b for b in storage.read_bars("001080")}
+    assert storage.bad_data.quarantined() == []
+    bars = {b["date"].date(): b for b in storage.bars.read_bars("001080")}
     assert bars[D(2024, 9, 20)]["halted"] and not bars[D(2024, 9, 23)]["halted"]
     assert bars[D(2024, 9, 23)]["close"] == 36_300
 

@@ -42,8 +42,8 @@ def test_setup_then_update_through_the_scripts_share_the_embedded_database(make_
     assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
     assert daily_update.main(["--today", "2024-09-03"], settings=settings) == 0
     storage = Storage(get_client("mongomock://"))
-    assert [d["date_kst"] for d in storage.day_records("daily_update")][-2:] == ["2024-09-02", "2024-09-03"]
-    assert [r["status"] for r in storage.runs()] == ["completed", "completed"]
+    assert [d["date_kst"] for d in storage.jobs.day_records("daily_update")][-2:] == ["2024-09-02", "2024-09-03"]
+    assert [r["status"] for r in storage.jobs.runs()] == ["completed", "completed"]
 
 
 def test_a_bad_date_argument_is_a_usage_error(make_settings):
@@ -88,7 +88,7 @@ def test_picks_show_close_and_change_aligned_by_display_width_with_korean_names(
     day = dt.date(2025, 6, 16)
     bars = {"079550": (526_000, 554_000), "011200": (24_200, 24_300)}
     for ticker, (before, close) in bars.items():
-        storage.upsert_bars({ticker: [
+        storage.bars.upsert_bars({ticker: [
             {"date": dt.datetime(2025, 6, 13), "close": before},
             {"date": dt.datetime(2025, 6, 16), "close": close},
         ]})
@@ -130,7 +130,7 @@ def test_crontab_runs_on_kst_weekdays_and_continues_friday_night_into_saturday()
 def test_manual_setup_sessions_option_and_its_bounds(make_settings):
     assert manual_setup.main(["--today", "2024-08-30", "--sessions", "2"], settings=make_settings()) == 0
     storage = Storage(get_client("mongomock://"))
-    assert [d["date_kst"] for d in storage.day_records("daily_update")] == ["2024-08-29", "2024-08-30"]
+    assert [d["date_kst"] for d in storage.jobs.day_records("daily_update")] == ["2024-08-29", "2024-08-30"]
     with pytest.raises(SystemExit) as exit_info:
         manual_setup.main(["--sessions", "0"], settings=make_settings())
     assert exit_info.value.code == 2

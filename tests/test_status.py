@@ -84,15 +84,15 @@ def test_stale_collection_and_analysis_lag_need_attention(make_settings, capsys)
 def test_holes_no_data_days_failed_and_stuck_runs_each_say_what_to_do(storage, make_settings, clock):
     settings = make_settings(setup_history_sessions=10)
     run_collection("manual_setup", storage, settings, evening(D(2024, 9, 6)), clock)
-    storage.forget_day(D(2024, 9, 2), job="daily_update")
-    storage.mark_day(D(2024, 9, 3), "no_data", {"error": "every source answered empty"}, job="daily_update")
+    storage.jobs.forget_day(D(2024, 9, 2), job="daily_update")
+    storage.jobs.mark_day(D(2024, 9, 3), "no_data", {"error": "every source answered empty"}, job="daily_update")
     for _ in range(3):
         storage.locks.delete_many({})
         run_collection("daily_update", storage, settings, evening(D(1999, 1, 4)), clock)  # outside the calendar
-    storage.start_run("cleanup_1", {"job_name": "cleanup", "start_time_utc": dt.datetime(2025, 6, 16)})
-    storage.finish_run("cleanup_1", {"status": "completed", "failed": 2})
+    storage.jobs.start_run("cleanup_1", {"job_name": "cleanup", "start_time_utc": dt.datetime(2025, 6, 16)})
+    storage.jobs.finish_run("cleanup_1", {"status": "completed", "failed": 2})
     killed = {"job_name": "hourly_analysis", "start_time_utc": dt.datetime(2025, 6, 16)}
-    storage.start_run("hourly_analysis_killed", killed)
+    storage.jobs.start_run("hourly_analysis_killed", killed)
 
     status = gather(storage, settings, clock(), D(2024, 9, 6), sizes=False)
     text = "\n".join(status.attention)
@@ -118,8 +118,8 @@ def test_every_market_with_day_records_shows_up_even_without_a_known_calendar(st
         {"_id": f"2025-06-1{d}_us_etf", "kind": "day", "job_name": "us_etf", "date_kst": f"2025-06-1{d}",
          "status": "completed"} for d in (2, 3)
     ])
-    storage.start_run("us_etf_1", {"job_name": "us_etf", "start_time_utc": dt.datetime(2025, 6, 14)})
-    storage.finish_run("us_etf_1", {"status": "completed", "end_time_utc": dt.datetime(2025, 6, 14, 0, 5)})
+    storage.jobs.start_run("us_etf_1", {"job_name": "us_etf", "start_time_utc": dt.datetime(2025, 6, 14)})
+    storage.jobs.finish_run("us_etf_1", {"status": "completed", "end_time_utc": dt.datetime(2025, 6, 14, 0, 5)})
     status = gather(storage, settings, clock(), D(2024, 8, 30), sizes=False)
     us = next(m for m in status.markets if m.job_name == "us_etf")
     assert (us.first_day, us.last_day, us.completed, us.holes) == (D(2025, 6, 12), D(2025, 6, 13), 2, None)
@@ -133,12 +133,12 @@ def test_sizes_cover_every_collection_family(storage, make_settings, clock):
     settings = make_settings(setup_history_sessions=3)
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     run_analysis(storage, settings, evening(D(2024, 8, 30), 22), clock)
-    sizes = {s.name: s for s in storage.collection_sizes()}
+    sizes = {s.name: s for s in storage.sizes.collection_sizes()}
     assert {"system_info.job_status", "system_info.target_tickers", "stock_data.<ticker>",
             "stock_analyzed.screening_index", "stock_analyzed.<ticker>"} <= set(sizes)
     bars = sizes["stock_data.<ticker>"]
-    assert bars.collections == len(storage.stored_tickers())
-    assert bars.documents == sum(storage.stock_db[t].count_documents({}) for t in storage.stored_tickers())
+    assert bars.collections == len(storage.bars.stored_tickers())
+    assert bars.documents == sum(storage.stock_db[t].count_documents({}) for t in storage.bars.stored_tickers())
     assert bars.data_bytes > 100 * bars.documents  # a bar is a dozen fields
 
 
@@ -155,7 +155,7 @@ def test_names_in_korean_keep_the_columns_aligned():
 def test_check_db_reads_the_shared_store_the_scripts_wrote(make_settings, capsys):
     settings = make_settings(setup_history_sessions=3)
     assert manual_setup.main(["--today", "2024-08-30"], settings=settings) == 0
-    Storage(get_client("mongomock://")).forget_day(D(2024, 8, 29), job="daily_update")
+    Storage(get_client("mongomock://")).jobs.forget_day(D(2024, 8, 29), job="daily_update")
     capsys.readouterr()
     assert check_db.main(["--today", "2024-08-30", "--no-sizes"], settings=settings) == 1
     out = capsys.readouterr().out

@@ -20,15 +20,15 @@ def demo_like_store(run_id: str, started: dt.datetime, close: float = 70_000, pi
     """What a collection run leaves: a run record, a day record naming the run, a lock, bars, a universe entry."""
     store = Storage(mongomock_ng.MongoClient(tz_aware=False), prefix="t_")
     store.ensure_indexes()
-    store.start_run(run_id, {"job_name": "daily_update", "start_time_utc": started, "host": "vm-1", "pid": pid})
-    store.mark_day(DAY, "completed", {"run_id": run_id, "rows": 2})
-    store.acquire_lock("daily_update", run_id, started, dt.timedelta(minutes=10))
-    store.upsert_bars({
+    store.jobs.start_run(run_id, {"job_name": "daily_update", "start_time_utc": started, "host": "vm-1", "pid": pid})
+    store.jobs.mark_day(DAY, "completed", {"run_id": run_id, "rows": 2}, job="daily_update")
+    store.jobs.acquire_lock("daily_update", run_id, started, dt.timedelta(minutes=10))
+    store.bars.upsert_bars({
         "005930": [{"date": dt.datetime(2025, 6, 13), "close": 69_500, "volume": 10},
                    {"date": dt.datetime(2025, 6, 16), "close": close, "volume": 12}],
     })
-    store.apply_universe([("005930", {"$set": {"name": "삼성전자", "market": "KOSPI", "is_active": True}})])
-    store.finish_run(run_id, {"status": "completed", "end_time_utc": started + dt.timedelta(seconds=42)})
+    store.universe.apply_universe([("005930", {"$set": {"name": "삼성전자", "market": "KOSPI", "is_active": True}})])
+    store.jobs.finish_run(run_id, {"status": "completed", "end_time_utc": started + dt.timedelta(seconds=42)})
     return store
 
 
@@ -71,7 +71,7 @@ def test_a_changed_close_is_reported_with_its_path_and_both_values(tmp_path, cap
 
 def test_a_missing_document_and_an_extra_collection_are_reported():
     a_store, b_store = first_run(), first_run()
-    b_store.forget_day(DAY)
+    b_store.jobs.forget_day(DAY, job="daily_update")
     b_store.etf_db["collected_meta_etf"].insert_one({"_id": "SPY", "ticker": "SPY"})
     report = compare(*dumps_of(a_store, b_store))
     assert "only in B: collection t_us_etf.collected_meta_etf (1 documents)" in report

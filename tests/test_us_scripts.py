@@ -98,7 +98,7 @@ def test_a_replay_folder_lacking_a_followed_etf_is_refused_before_anything_is_st
     errors = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
     assert len(errors) == 1
     assert "has no us_etf/<TICKER>.csv for SPY, XLB" in errors[0] and "US_BENCHMARK_ETFS" in errors[0]
-    assert Storage(get_client("mongomock://")).day_records("etf_pipeline") == []
+    assert Storage(get_client("mongomock://")).jobs.day_records("etf_pipeline") == []
     # With Yahoo first, the folder is only a fallback: a file it lacks is not an error.
     both = make_settings(us_sources="yfinance,replay", us_replay_dir=tmp_path / "us")
     assert us_market(both).chain.sources[1].name == "replay"
@@ -152,11 +152,11 @@ def test_redo_runs_a_session_again_and_check_db_knows_the_us_market(make_setting
     settings = make_settings(us_first_run_sessions=2)
     assert etf_pipeline.main(["--today", "2025-07-31"], settings=settings) == 0
     storage = Storage(get_client("mongomock://"))
-    first = storage.day_records("etf_pipeline")[-1]
+    first = storage.jobs.day_records("etf_pipeline")[-1]
     assert etf_pipeline.main(["--today", "2025-07-31", "--redo", "2025-07-31"], settings=settings) == 0
-    again = storage.day_records("etf_pipeline")[-1]
+    again = storage.jobs.day_records("etf_pipeline")[-1]
     assert again["date_kst"] == "2025-07-31" and again["run_id"] != first["run_id"]
-    assert [r["pending"] for r in storage.runs("etf_pipeline")][:1] == [1]
+    assert [r["pending"] for r in storage.jobs.runs("etf_pipeline")][:1] == [1]
     capsys.readouterr()
     check_db.main(["--today", "2025-07-31", "--no-sizes"], settings=settings)
     assert "US ETFs (XNYS)" in capsys.readouterr().out

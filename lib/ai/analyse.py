@@ -37,8 +37,8 @@ def _number(value: Any) -> float | None:
 
 def stock_data(storage: Storage, ticker: str, day: dt.date, pick: dict[str, Any] | None = None) -> StockData:
     """One stock's stored data up to `day` (its last HISTORY_ROWS traded days), for a prompt."""
-    doc = storage.ticker_doc(ticker) or {"ticker": ticker}
-    rows = storage.recent_analysis(ticker, HISTORY_ROWS, end=day)
+    doc = storage.universe.ticker_doc(ticker) or {"ticker": ticker}
+    rows = storage.analysis.recent_analysis(ticker, HISTORY_ROWS, end=day)
     compact = [
         {"date": from_stored(r["date"]).isoformat(), **{c: _number(r.get(c)) for c in PROMPT_COLUMNS}} for r in rows
     ]
@@ -134,7 +134,7 @@ def run_one(
     except ProviderError as exc:
         doc = _result_doc(exc.call, spec, base, "failed", str(exc), now)
         doc["error_kind"] = "timeout" if exc.timeout else "provider"
-    storage.save_ai_result(doc)
+    storage.ai.save_ai_result(doc)
     if doc["status"] != "ok":
         log.warning("%s %s/%s failed: %s", prompt.name, spec.provider, spec.model, doc["error"])
     return {**doc, "cached": False}
@@ -168,7 +168,7 @@ def run_models(
     variables = prompt.variables(data)
     day = dt.date.fromisoformat(data.date)
     keys = [cache_key(prompt, spec, [s.ticker for s in data.stocks], day, variables) for spec in specs]
-    stored = [storage.cached_ai_result(key) for key in keys]
+    stored = [storage.ai.cached_ai_result(key) for key in keys]
     asked = [spec for spec, doc in zip(specs, stored, strict=True) if doc is None]
     for spec in asked:
         factory(settings, spec)  # raises LlmNotConfigured before any model is called

@@ -239,24 +239,24 @@ def store_daily_picks(storage: Storage, registry: Registry, sessions: list[dt.da
     and of every analysed session (`sessions`) lacking them, and the column-wise copies of the analysed rows
     custom screens read; returns the picks documents written (0 when every day is stored already, so later
     hourly runs of the same day cost a few small reads)."""
-    stored = {s.name: storage.daily_picks_days(s.name) for s in registry}
+    stored = {s.name: storage.picks.daily_picks_days(s.name) for s in registry}
     wanted = days_to_compute(registry, stored, sessions, target)
-    state = storage.picks_state() or {}
+    state = storage.picks.picks_state() or {}
     first = min(sessions, default=target)
     written = 0
     if (wanted or state.get("latest_day") != target.isoformat() or state.get("first_day") != first.isoformat()
-            or storage.analysis_columns_through() != target):
+            or storage.columns.analysis_columns_through() != target):
         tickers: list[str] = []
         frames = _saving_columns(storage, analysis_frames(storage, target), tickers)
         if wanted:
-            names = {t["ticker"]: t for t in storage.universe()}
-            written = storage.save_daily_picks(compute_daily_picks(registry, frames, wanted, names))
+            names = {t["ticker"]: t for t in storage.universe.universe()}
+            written = storage.picks.save_daily_picks(compute_daily_picks(registry, frames, wanted, names))
         else:
             for _ in frames:  # only the column-wise copies are missing (a store written before they existed)
                 pass
-        storage.finish_analysis_columns(target, tickers)
-        storage.save_latest_values(target, storage.screening_rows(target, target))
-        storage.save_picks_state(first, target, [s.name for s in registry])
+        storage.columns.finish_analysis_columns(target, tickers)
+        storage.picks.save_latest_values(target, storage.analysis.screening_rows(target, target))
+        storage.picks.save_picks_state(first, target, [s.name for s in registry])
     return written
 
 
@@ -264,6 +264,6 @@ def _saving_columns(storage: Storage, frames: Iterable[pd.DataFrame], tickers: l
     """The frames, each ticker's stored column-wise on the way (one ticker in memory at a time)."""
     for frame in frames:
         ticker = str(frame["ticker"].iloc[0])
-        storage.save_ticker_columns(ticker, *column_arrays(frame))
+        storage.columns.save_ticker_columns(ticker, *column_arrays(frame))
         tickers.append(ticker)
         yield frame

@@ -19,8 +19,8 @@ def analysis_history(storage: Storage, day: dt.date) -> list[pd.DataFrame]:
     one frame converted in one pass, then split by ticker (tickers in order, each oldest first). Several times
     faster than a frame per ticker; holds the whole history in memory (rows x columns x 8 bytes)."""
     docs: list[dict[str, Any]] = []
-    for ticker in storage.analysed_tickers():
-        rows = storage.read_analysis(ticker, end=day)
+    for ticker in storage.analysis.analysed_tickers():
+        rows = storage.analysis.read_analysis(ticker, end=day)
         for row in rows:
             row["ticker"] = ticker
         docs += rows
@@ -35,12 +35,12 @@ def stored_history(storage: Storage, day: dt.date, columns: Iterable[str] | None
     """analysis_history's frames (only `columns` besides date and ticker) from the column-wise copies the
     analysis job stores: one query for the universe. None when the copies are not complete through the latest
     analysed day (never written, or a day's analysis under way): read the rows then."""
-    through = storage.analysis_columns_through()
-    if through is None or through != storage.latest_analysis_day() or day > through:
+    through = storage.columns.analysis_columns_through()
+    if through is None or through != storage.picks.latest_analysis_day() or day > through:
         return None
     stamp = np.datetime64(pd.Timestamp(day).to_datetime64(), "ns")
     frames = []
-    for ticker, dates, values in storage.read_ticker_columns(columns):
+    for ticker, dates, values in storage.columns.read_ticker_columns(columns):
         keep = dates <= stamp
         if keep.any():
             frame = pd.DataFrame({"date": dates[keep], **{name: v[keep] for name, v in values.items()}})

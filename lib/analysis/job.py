@@ -40,7 +40,7 @@ JOB = "hourly_analysis"
 def _held_closes(storage: Storage, ticker: str | None = None) -> dict[str, list[tuple[Any, float]]]:
     """Quarantined (date, close) by ticker: KRX's next base price refers to them (lib/analysis/corporate_actions.py)."""
     held: dict[str, list[tuple[Any, float]]] = {}
-    for doc in storage.quarantined(ticker):
+    for doc in storage.bad_data.quarantined(ticker):
         held.setdefault(doc["ticker"], []).append((doc["date"], float(doc["bar"]["close"])))
     return held
 
@@ -67,15 +67,15 @@ def analyse_ticker(
     actions derived from them (stored too), with its cross-sectional values, and overwrite them.
 
     The whole history is recomputed every time, so an ex-date rewrites every earlier row on the next run."""
-    bars = pd.DataFrame(storage.read_bars(ticker, end=day))
+    bars = pd.DataFrame(storage.bars.read_bars(ticker, end=day))
     if bars.empty:
         raise ValueError(f"{ticker}: no stored bars up to {day}")
     stamp = pd.Timestamp(day)
     held = [(d, c) for d, c in _held_closes(storage, ticker).get(ticker, []) if pd.Timestamp(d) <= stamp]
     adjusted, actions = adjusted_bars(ticker, bars, held, sessions)
-    storage.replace_corporate_actions(ticker, actions)
-    frame = with_measures(compute_frame(adjusted), storage.cross_section_of(ticker), measure_columns)
-    return storage.replace_analysis(ticker, row_documents(frame))
+    storage.corporate_actions.replace_corporate_actions(ticker, actions)
+    frame = with_measures(compute_frame(adjusted), storage.cross_section.cross_section_of(ticker), measure_columns)
+    return storage.analysis.replace_analysis(ticker, row_documents(frame))
 
 
 CROSS_SECTION_CHUNK = 250  # days computed per pass, so a long history never sits in memory at once
@@ -87,9 +87,9 @@ def _days_to_compute(
     """Collected days up to `day` lacking a measure, or within a lookback after a day whose collection changed
     since it was computed (--redo); and every day's fingerprint."""
     names = set(measures.measures)
-    prints = storage.day_fingerprints(job)
-    computed = storage.computed_days_with_prints()
-    missing = {d for d in storage.done_days(job) if d <= day and not names <= computed.get(d, (set(), None))[0]}
+    prints = storage.jobs.day_fingerprints(job)
+    computed = storage.cross_section.computed_days_with_prints()
+    missing = {d for d in storage.jobs.done_days(job) if d <= day and not names <= computed.get(d, (set(), None))[0]}
     for changed in sorted(d for d, (_, fp) in computed.items() if d <= day and fp != prints.get(d)):
         later = calendar.sessions_between(changed, day)[: measures.lookback + 1]
         missing |= {d for d in later if d in computed}
@@ -131,9 +131,9 @@ def _compute_chunk(
     failed: list[str] = []
 
     def series():
-        for ticker in storage.stored_tickers():
+        for ticker in storage.bars.stored_tickers():
             try:
-                bars = pd.DataFrame(storage.read_bars(ticker, start, days[-1], fields=BAR_FIELDS))
+                bars = pd.DataFrame(storage.bars.read_bars(ticker, start, days[-1], fields=BAR_FIELDS))
                 if not bars.empty:
                     yield ticker, adjusted_bars(ticker, bars, held.get(ticker, ()), sessions)[0]
             except Exception as exc:  # noqa: BLE001 - one unreadable ticker must not stop the market's measures
@@ -141,32 +141,36 @@ def _compute_chunk(
                 log.error("%s: left out of the cross-section: %s: %s", ticker, exc.__class__.__name__, exc)
 
     values = compute_measures(measures, market_panel(series()))
-    storage.save_cross_section(values_by_ticker(values, days))
+    storage.cross_section.save_cross_section(values_by_ticker(values, days))
     if failed:
         log.error("cross-section of %s..%s computed without %d ticker(s); the next run computes it again",
                   days[0], days[-1], len(failed))
         return False
     counts = pd.concat([f.notna().sum(axis=1) for f in values.values()], axis=1).max(axis=1)
     ranked = {d: int(counts.get(pd.Timestamp(d), 0)) for d in days}
-    storage.mark_computed(days, measures.measures, ranked, prints)
+    storage.cross_section.mark_computed(days, measures.measures, ranked, prints)
     return True
 
 
 def pending_tickers(storage: Storage, day: dt.date) -> list[str]:
     """Active tickers not yet analysed through `day`, largest market cap first."""
     text = day.isoformat()
-    return [t["ticker"] for t in storage.universe(active_only=True) if (t.get("last_analyzed_date") or "") < text]
+    return [
+        t["ticker"] for t in storage.universe.universe(active_only=True) if (t.get("last_analyzed_date") or "") < text
+    ]
 
 
 def refresh_track_records(storage: Storage, registry: Registry, day: dt.date) -> int:
     """Recompute, one stock at a time, the track record (default parameters) of every strategy whose
     stored one is not as of `day`; returns how many were refreshed."""
-    stale = [s for s in registry if (storage.strategy_stats(s.name) or {}).get("as_of_date") != day.isoformat()]
+    stale = [
+        s for s in registry if (storage.analysis.strategy_stats(s.name) or {}).get("as_of_date") != day.isoformat()
+    ]
     if not stale:
         return 0
     records = track_records([(s, s.params()) for s in stale], analysis_frames(storage, day))
     for strategy, record in zip(stale, records, strict=True):
-        storage.save_strategy_stats(
+        storage.analysis.save_strategy_stats(
             strategy.name, {"as_of_date": day.isoformat(), "params": strategy.params().model_dump(), **record}
         )
     return len(stale)
@@ -183,7 +187,7 @@ def finish_day(
     if refreshed:
         log.info("all tickers analysed for %s; %d track record(s) refreshed", day, refreshed)
     # Keep this step last: it reads everything the steps above computed for the day.
-    sessions = calendar.sessions_between(storage.first_screening_day() or day, day)
+    sessions = calendar.sessions_between(storage.analysis.first_screening_day() or day, day)
     stored = store_daily_picks(storage, registry, sessions, day)
     counters["daily_picks"] = stored
     if stored:
@@ -206,7 +210,7 @@ def hourly_analysis(
     calendar, job = market.calendar, market.job
     measures = discover_measures() if measures is None else measures
     due = last_due_session(calendar, market.chain, ctx.as_of)
-    collected = storage.done_days(job, statuses=("completed",))
+    collected = storage.jobs.done_days(job, statuses=("completed",))
     if not collected:
         raise ConfigError("nothing collected yet: run `python manual_setup.py` first")
     # The latest collected session up to the due one: a day still pending (a closure the calendar does not
@@ -237,7 +241,7 @@ def hourly_analysis(
             ctx.counters["failed"] += 1
             log.error("%s: analysis failed, retried next run: %s: %s", ticker, exc.__class__.__name__, exc)
             continue
-        storage.set_last_analyzed(ticker, target)
+        storage.universe.set_last_analyzed(ticker, target)
         ctx.counters["analysed"] += 1
         if (i + 1) % 50 == 0:
             ctx.heartbeat()

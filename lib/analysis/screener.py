@@ -298,11 +298,11 @@ def screen(
 ) -> tuple[dt.date | None, list[Pick]]:
     """Which stocks the strategy picks on `day` (default: the latest analysed day), from one indexed query."""
     if day is None:
-        day = storage.latest_screening_day()
+        day = storage.analysis.latest_screening_day()
         if day is None:
             return None, []
     start = window_start(calendar, strategy, day)
-    rows = as_frame(storage.screening_rows(start, day))
+    rows = as_frame(storage.analysis.screening_rows(start, day))
     if rows.empty:
         return day, []
     return day, picks_on(strategy, params, rows, day)
@@ -311,7 +311,7 @@ def screen(
 def analysis_frames(storage: Storage, day: dt.date) -> Iterator[pd.DataFrame]:
     """Every analysed ticker's indicator rows up to `day`, one ticker at a time."""
     stamp = pd.Timestamp(day)
-    for ticker in storage.analysed_tickers():
-        frame = as_frame(storage.read_analysis(ticker, end=day))
+    for ticker in storage.analysis.analysed_tickers():
+        frame = as_frame(storage.analysis.read_analysis(ticker, end=day))
         if not frame.empty:
             yield frame.loc[frame["date"] <= stamp].assign(ticker=ticker)

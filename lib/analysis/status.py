@@ -65,7 +65,7 @@ def analysis_status(
     storage: Storage, calendar: TradingCalendar, last_day: dt.date | None, stale_after: int
 ) -> AnalysisStatus:
     """The universe and the analysis against the last collected day."""
-    universe = storage.universe()
+    universe = storage.universe.universe()
     active = [t for t in universe if t.get("is_active")]
     analysed = [t.get("last_analyzed_date") for t in active]
     done = [dt.date.fromisoformat(a) for a in analysed if a]
@@ -83,17 +83,17 @@ def analysis_status(
                 lag = len(calendar.sessions_between(through + dt.timedelta(days=1), min(last_day, calendar.last)))
             except ConfigError:
                 lag = 0
-    stats_days = [d for d in storage.strategy_stats_dates().values() if d]
+    stats_days = [d for d in storage.analysis.strategy_stats_dates().values() if d]
     return AnalysisStatus(
         active=len(active),
         inactive=len(universe) - len(active),
-        universe_as_of=storage.universe_as_of(),
+        universe_as_of=storage.universe.universe_as_of(),
         analysed_through=through,
         latest_analysed=max(done) if done else None,
         pending=pending,
         lag=lag,
-        screening_first=storage.first_screening_day(),
-        screening_last=storage.latest_screening_day(),
+        screening_first=storage.analysis.first_screening_day(),
+        screening_last=storage.analysis.latest_screening_day(),
         track_records_as_of=dt.date.fromisoformat(min(stats_days)) if stats_days else None,
         stale=lag is not None and lag >= stale_after,
     )

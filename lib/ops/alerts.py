@@ -52,13 +52,13 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta, regist
     """A job's latest run failed (once per failure streak), completed again after an alerted streak, or found
     a source blocked (once per streak of runs that found it blocked)."""
     out = []
-    for job in storage.job_names("run"):
-        latest = storage.latest_run(job)
+    for job in storage.jobs.job_names("run"):
+        latest = storage.jobs.latest_run(job)
         if latest is None or latest["status"] == "running" or not _recent(latest.get("end_time_utc"), now, max_age):
             continue
         host = latest.get("host", "")
         if latest["status"] == "failed":
-            first = storage.streak_start(job, latest)
+            first = storage.jobs.streak_start(job, latest)
             human = latest.get("exit_code") == EXIT_CONFIG
             how = "stopped before it started" if latest.get("stopped_before_start") else "failed"
             advice = ("This needs a person (exit 2): every run stops the same way until the setting or file is "
@@ -71,11 +71,11 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta, regist
                 needs_human=human,
             ))
         elif latest["status"] == "completed":
-            previous = storage.latest_run(job, before=latest["start_time_utc"])
+            previous = storage.jobs.latest_run(job, before=latest["start_time_utc"])
             if previous is not None and previous["status"] == "failed":
-                first = storage.streak_start(job, previous)
-                failed = storage.count_runs_between(job, first, previous)
-                if storage.known_alert_keys([f"job_failed:{job}:{first['_id']}"]):
+                first = storage.jobs.streak_start(job, previous)
+                failed = storage.jobs.count_runs_between(job, first, previous)
+                if storage.alerts.known_alert_keys([f"job_failed:{job}:{first['_id']}"]):
                     out.append(_alert(
                         f"job_recovered:{job}:{first['_id']}", "job_recovered", "info", f"{job} works again",
                         f"{job} completed at {kst(latest['start_time_utc'])} after {failed} failed run(s) since "
@@ -85,7 +85,7 @@ def job_events(storage: Storage, now: dt.datetime, max_age: dt.timedelta, regist
         dataset = registry.of_collector(job)
         where = f" ({dataset.source_help})" if dataset and dataset.source_help else ""
         for source, reason in (latest.get("blocked_sources") or {}).items():
-            first = storage.streak_start(job, latest, source=source)
+            first = storage.jobs.streak_start(job, latest, source=source)
             out.append(_alert(
                 f"source_blocked:{source}:{job}:{first['_id']}", "source_blocked", "error",
                 f"{source} is refusing {job}",
@@ -102,9 +102,9 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
     """Per dataset: a day recorded no_data (recently), the dataset stale past STALE_AFTER_SESSIONS, a subscriber
     of it (the analysis) behind; a watermark dataset stale."""
     out = []
-    for item in tracked(registry, settings, set(storage.job_names("day"))):
+    for item in tracked(registry, settings, set(storage.jobs.job_names("day"))):
         market, job = item.dataset, item.dataset.job
-        days = storage.days_of(job)
+        days = storage.jobs.days_of(job)
         for record in days:
             if record["status"] == "no_data" and _recent(record.get("end_time_utc"), now, max_age):
                 out.append(_alert(
@@ -153,7 +153,7 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
     """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per day, naming the
     bars (a later bar quarantined for the same day is in check_db, not in a second alert)."""
     by_day: dict[str, list[dict[str, Any]]] = {}
-    for doc in storage.latest_quarantined(since=today - max_age):
+    for doc in storage.bad_data.latest_quarantined(since=today - max_age):
         by_day.setdefault(doc["date_kst"], []).append(doc)
     out = []
     for day, docs in sorted(by_day.items()):
@@ -173,13 +173,13 @@ def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: 
                  registry_loader: Callable[[], Any], datasets: Registry | None = None) -> list[Alert]:
     """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
     track record was refreshed), once per strategy and day; a day without picks is recorded, not sent."""
-    stats_dates = storage.strategy_stats_dates()
+    stats_dates = storage.analysis.strategy_stats_dates()
     wanted = []
     for name in settings.alert_strategies:
         day = stats_dates.get(name)
         if day and today - dt.date.fromisoformat(day) <= max_age:
             wanted.append((name, dt.date.fromisoformat(day)))
-    known = storage.known_alert_keys(f"picks:{n}:{d}" for n, d in wanted)
+    known = storage.alerts.known_alert_keys(f"picks:{n}:{d}" for n, d in wanted)
     fresh = [(n, d) for n, d in wanted if f"picks:{n}:{d}" not in known]
     if not fresh:
         return []
@@ -188,7 +188,7 @@ def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: 
         return []
     registry = registry_loader()
     calendar = screened.calendar(settings)
-    names = {t["ticker"]: t.get("name", "") for t in storage.universe()}
+    names = {t["ticker"]: t.get("name", "") for t in storage.universe.universe()}
     out = []
     for name, day in fresh:
         try:
@@ -212,12 +212,12 @@ def deliver(storage: Storage, notifiers: list[Notifier], settings: Settings, now
     by_name = {n.name: n for n in notifiers}
     sent = failed = 0
     since = naive_utc(now) - dt.timedelta(days=settings.alert_max_age_days)
-    for record in storage.alerts_since(since):
+    for record in storage.alerts.alerts_since(since):
         for channel, delivery in record.get("channels", {}).items():
             notifier = by_name.get(channel)
             if notifier is None or delivery.get("status") not in ("pending", "failed"):
                 continue
-            if not storage.claim_channel(record["_id"], channel, now, settings.alert_max_attempts):
+            if not storage.alerts.claim_channel(record["_id"], channel, now, settings.alert_max_attempts):
                 continue
             alert = Alert(
                 record["_id"], record.get("kind", ""), record.get("severity", "error"), record.get("title", ""),
@@ -228,14 +228,14 @@ def deliver(storage: Storage, notifiers: list[Notifier], settings: Settings, now
             try:
                 notifier.send(alert)
             except NotifyError as exc:
-                storage.finish_channel(record["_id"], channel, now, str(exc))
+                storage.alerts.finish_channel(record["_id"], channel, now, str(exc))
                 failed += 1
                 left = settings.alert_max_attempts - attempt
                 log.warning("alert %s NOT sent (attempt %d/%d; %s): %s", record["_id"], attempt,
                             settings.alert_max_attempts, "the next job's alert step retries" if left else "giving up",
                             exc)
                 continue
-            storage.finish_channel(record["_id"], channel, now, None)
+            storage.alerts.finish_channel(record["_id"], channel, now, None)
             sent += 1
             log.info("alert %s sent to %s: %s", record["_id"], channel, record["title"])
     return sent, failed
@@ -258,7 +258,7 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     today = as_of.astimezone(screened.tz).date() if screened else as_of.date()
     if settings.alert_strategies:
         events += picks_events(storage, settings, today, max_age, now, registry_loader or discover, datasets)
-    known = storage.known_alert_keys(e.key for e in events)
+    known = storage.alerts.known_alert_keys(e.key for e in events)
     new = 0
     for event in events:
         if event.key in known:
@@ -267,7 +267,7 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
         targets = channels if event.kind != "picks" or event.details.get("tickers") else []
         doc = {"kind": event.kind, "severity": event.severity, "title": event.title, "text": event.text,
                "host": event.host, "details": event.details, "time_utc": naive_utc(event.time_utc)}
-        if storage.open_alert(event.key, doc, targets, now):
+        if storage.alerts.open_alert(event.key, doc, targets, now):
             new += 1
     return new
 

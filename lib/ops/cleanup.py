@@ -73,20 +73,23 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
     prices = _prices(storage, settings, job)
     return [
         prices,
-        _with_prices(prices, "quarantine", storage.delete_quarantine_before, "quarantined bars dated before {}"),
-        _with_prices(prices, "cross_section", storage.delete_cross_section_before,
+        _with_prices(
+            prices, "quarantine", storage.bad_data.delete_quarantine_before, "quarantined bars dated before {}"
+        ),
+        _with_prices(prices, "cross_section", storage.cross_section.delete_cross_section_before,
                      "measure values (rs_rating) of days before {}"),
         screening := _screening(storage, settings, calendar, registry),
         _picks(storage, settings, screening),
-        _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.delete_runs_before,
+        _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.jobs.delete_runs_before,
                 "run records started before {:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
-        _by_age("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days, now, storage.delete_alerts_before,
+        _by_age("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days, now,
+                storage.alerts.delete_alerts_before,
                 "alert records created before {:%Y-%m-%d %H:%M} UTC"),
-        _by_age("ai", "RETENTION_AI_DAYS", settings.retention_ai_days, now, storage.delete_ai_results_before,
+        _by_age("ai", "RETENTION_AI_DAYS", settings.retention_ai_days, now, storage.ai.delete_ai_results_before,
                 "AI results created before {:%Y-%m-%d %H:%M} UTC"),
         _by_age("rejected", "RETENTION_REJECTED_DAYS", settings.retention_rejected_days, now,
-                storage.delete_rejected_before, "US rejected records last seen before {:%Y-%m-%d %H:%M} UTC"),
-        _by_age("rate_limits", "", RATE_LIMIT_KEPT_DAYS, now, storage.delete_rate_limits_before,
+                storage.bad_data.delete_rejected_before, "US rejected records last seen before {:%Y-%m-%d %H:%M} UTC"),
+        _by_age("rate_limits", "", RATE_LIMIT_KEPT_DAYS, now, storage.access.delete_rate_limits_before,
                 "API rate-limit counters of windows that ended before {:%Y-%m-%d %H:%M} UTC"),
     ]
 
@@ -107,21 +110,21 @@ def _with_prices(prices: Cut, kind: str, delete: Delete, what: str) -> Cut:
 
 def _prices(storage: Storage, settings: Settings, job: str) -> Cut:
     days, setting = settings.retention_prices_days, "RETENTION_PRICES_DAYS"
-    done = storage.done_days(job)
+    done = storage.jobs.done_days(job)
     if not days or not done:
         why = "kept forever" if not days else "nothing collected"
-        return Cut("prices", setting, days, None, why, storage.delete_bars_before)
+        return Cut("prices", setting, days, None, why, storage.bars.delete_bars_before)
     last = max(done)
     before = last - dt.timedelta(days=days)
     return Cut("prices", setting, days, before,
                f"bars dated before {before}: {days} days before the last collected day {last}",
-               storage.delete_bars_before)
+               storage.bars.delete_bars_before)
 
 
 def _screening(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry) -> Cut:
     days, setting = settings.retention_screening_days, "RETENTION_SCREENING_DAYS"
-    delete = storage.delete_screening_before
-    latest = storage.latest_screening_day()
+    delete = storage.analysis.delete_screening_before
+    latest = storage.analysis.latest_screening_day()
     if not days or latest is None:
         return Cut("screening", setting, days, None, "kept forever" if not days else "nothing analysed", delete)
     lookback = max((s.lookback for s in registry), default=1)
@@ -139,8 +142,8 @@ def _screening(storage: Storage, settings: Settings, calendar: TradingCalendar, 
 
 def _picks(storage: Storage, settings: Settings, screening: Cut) -> Cut:
     days, setting = settings.retention_picks_days, "RETENTION_PICKS_DAYS"
-    delete = storage.delete_daily_picks_before
-    latest = storage.latest_analysis_day()
+    delete = storage.picks.delete_daily_picks_before
+    latest = storage.picks.latest_analysis_day()
     if not days or latest is None:
         return Cut("picks", setting, days, None, "kept forever" if not days else "nothing analysed", delete)
     if screening.before is None:

@@ -99,13 +99,13 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
            sizes: bool = True, registry: Registry | None = None) -> Status:
     """The whole status as of `now` (aware); `today` replaces each dataset's local date for replays."""
     registry = registry or default_registry()
-    recorded = set(storage.job_names("day"))
+    recorded = set(storage.jobs.job_names("day"))
     items = tracked(registry, settings, recorded)
     expected = expected_jobs(settings, registry, recorded)
     statuses = []
     for item in items:
         local_today = today or now.astimezone(item.dataset.tz).date()
-        state = market_status(item, storage.days_of(item.dataset.job), local_today, settings.stale_after_sessions)
+        state = market_status(item, storage.jobs.days_of(item.dataset.job), local_today, settings.stale_after_sessions)
         state.expected = item.dataset.job in expected
         statuses.append(state)
     derived = subscriber_states(storage, items, statuses, settings.stale_after_sessions)
@@ -114,7 +114,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         markets=statuses,
         analysis=derived[0] if derived else None,
         jobs=mark_healed(job_runs(storage, now), statuses, registry),
-        sizes=storage.collection_sizes() if sizes else [],
+        sizes=storage.sizes.collection_sizes() if sizes else [],
         alerts=alert_status(storage, settings, now),
         quarantine=quarantine_status(storage, held.redo) if (held := registry.quarantining()) else QuarantineStatus(),
         watermarks=watermark_states(storage, registry, now),

@@ -71,19 +71,19 @@ def quarantine_status(storage: Storage, redo: str = "collect the day again") -> 
     """The number of quarantined bars and the newest QUARANTINE_SHOWN of them; `redo` says how to collect one again
     ("{day}" stands for the day)."""
     latest = [QuarantinedBar(d["ticker"], dt.date.fromisoformat(d["date_kst"]), d.get("market", ""), d["reason"])
-              for d in storage.latest_quarantined(QUARANTINE_SHOWN)]
-    return QuarantineStatus(storage.quarantine_count() if latest else 0, latest, redo.format(day="DAY"))
+              for d in storage.bad_data.latest_quarantined(QUARANTINE_SHOWN)]
+    return QuarantineStatus(storage.bad_data.quarantine_count() if latest else 0, latest, redo.format(day="DAY"))
 
 
 def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:
     """The latest run of every job that has run records, with its failure streak and whether it is stuck."""
     out = []
-    for job in storage.job_names("run"):
-        latest = storage.latest_run(job)
+    for job in storage.jobs.job_names("run"):
+        latest = storage.jobs.latest_run(job)
         if latest is None:
             continue
         end = latest.get("end_time_utc")
-        completed = latest if latest["status"] == "completed" else storage.latest_run(job, "completed")
+        completed = latest if latest["status"] == "completed" else storage.jobs.latest_run(job, "completed")
         run = JobRun(
             job_name=job,
             status=latest["status"],
@@ -94,11 +94,11 @@ def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:
             last_completed_utc=completed["start_time_utc"] if completed else None,
         )
         if latest["status"] == "failed":
-            first = storage.streak_start(job, latest)
+            first = storage.jobs.streak_start(job, latest)
             run.failing_since_utc = first["start_time_utc"]
-            run.failed_in_a_row = storage.count_runs_between(job, first, latest)
+            run.failed_in_a_row = storage.jobs.count_runs_between(job, first, latest)
         if latest["status"] == "running":
-            lock = storage.lock_of(latest["_id"])
+            lock = storage.jobs.lock_of(latest["_id"])
             run.stuck = lock is None or lock["expires_utc"] < naive_utc(now)
         out.append(run)
     return out
@@ -108,7 +108,7 @@ def alert_status(storage: Storage, settings: Settings, now: dt.datetime) -> Aler
     """Configured channels, alerts sent over the last 7 days, deliveries that gave up."""
     channels = configured_channels(settings)
     sent, undelivered = 0, []
-    for record in storage.alerts_since(naive_utc(now) - dt.timedelta(days=7)):
+    for record in storage.alerts.alerts_since(naive_utc(now) - dt.timedelta(days=7)):
         for name, delivery in record.get("channels", {}).items():
             if delivery.get("status") == "sent":
                 sent += 1

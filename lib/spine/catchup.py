@@ -114,7 +114,7 @@ def manual_setup(
             earliest, len(window), window[0], earliest,
         )
         window = [d for d in window if d >= earliest]
-    pending = _pending(calendar, ctx.storage.done_days(market.job), window[0], last)
+    pending = _pending(calendar, ctx.storage.jobs.done_days(market.job), window[0], last)
     ctx.counters.update(window_start=window[0].isoformat(), window_end=last.isoformat(), pending=len(pending))
     if not pending:
         log.info("setup already complete for %s..%s; nothing to load", window[0], last)
@@ -152,9 +152,9 @@ def _check_redo(market: Market, day: dt.date, last: dt.date | None) -> None:
 def _forget_closed_days(ctx: JobContext, market: Market) -> None:
     """Drop the pending record of a day the calendar no longer calls a session (a closure declared since)."""
     calendar = market.calendar
-    for day in sorted(ctx.storage.unfinished_days(market.job)):
+    for day in sorted(ctx.storage.jobs.unfinished_days(market.job)):
         if calendar.first <= day <= calendar.last and not calendar.is_session(day):
-            ctx.storage.forget_day(day, job=market.job)
+            ctx.storage.jobs.forget_day(day, job=market.job)
             log.info("%s is not %s any more (%s): its pending record is dropped",
                      day, market.a_session, calendar.closed_setting)
 
@@ -166,11 +166,11 @@ def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) 
     last = last_due_session(calendar, market.chain, ctx.as_of)
     for day in redo:
         _check_redo(market, day, last)
-    done = ctx.storage.done_days(market.job)
+    done = ctx.storage.jobs.done_days(market.job)
     if not done:
         raise ConfigError(f"no collected day in job_status yet: run `python {market.setup_command}` first")
     for day in redo:
-        ctx.storage.forget_day(day, job=market.job)
+        ctx.storage.jobs.forget_day(day, job=market.job)
         done.discard(day)
         log.info("--redo %s: the day is pending again", day)
     _forget_closed_days(ctx, market)
@@ -179,7 +179,7 @@ def daily_update(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) 
         return
     _say_where_the_sources_end(market, last, ctx.as_of)
     # A day the first run tried but could not finish (the first session of its window) is pending too.
-    start = min(done | set(ctx.storage.unfinished_days(market.job)))
+    start = min(done | set(ctx.storage.jobs.unfinished_days(market.job)))
     pending = sorted(set(_pending(calendar, done, start, last)) | set(redo))
     ctx.counters.update(pending=len(pending), up_to=last.isoformat())
     if not pending:

@@ -116,9 +116,9 @@ def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progr
     counters = ctx.counters
     for key in ("days_completed", "days_no_data", "days_pending", *market.collector.counters):
         counters.setdefault(key, 0)
-    prints = ctx.storage.day_fingerprints(market.job)
+    prints = ctx.storage.jobs.day_fingerprints(market.job)
     wanted = set(days)
-    run = CatchUpRun({day: r for day, r in ctx.storage.unfinished_days(market.job).items() if day in wanted})
+    run = CatchUpRun({day: r for day, r in ctx.storage.jobs.unfinished_days(market.job).items() if day in wanted})
     market.chain.before_request = ctx.pulse  # slow requests (a US first run's) keep the lock between batches
     try:
         _collect_months(ctx, market, days, prints, run, progress)

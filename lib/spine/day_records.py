@@ -88,7 +88,7 @@ def mark_days(ctx: JobContext, market: Market, batch: MonthBatch, run: CatchUpRu
             fields |= {"missing": {part: str(p) for part, p in result.missing.items()}, "error": _reasons(result)}
             run.unsettled.append(result)
             ctx.counters["days_pending"] += 1
-        ctx.storage.mark_day(day, status, fields, job=market.job)
+        ctx.storage.jobs.mark_day(day, status, fields, job=market.job)
         if status in DONE_STATUSES:
             done.append(day)
     return done
@@ -110,7 +110,7 @@ def verdict(ctx: JobContext, market: Market, run: CatchUpRun) -> None:
             "%s: no configured source serves it for %d session(s) (%s..%s); those days are recorded with the "
             "other parts only", part, len(days), days[0], days[-1],
         )
-    served = run.served | (ctx.storage.done_days(market.job) if run.unsettled else set())
+    served = run.served | (ctx.storage.jobs.done_days(market.job) if run.unsettled else set())
     failed: list[DayFetch] = []
     closures: list[str] = []
     for result in run.unsettled:

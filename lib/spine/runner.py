@@ -53,7 +53,7 @@ class JobContext:
     def heartbeat(self) -> None:
         """Extend our lock; stop at once if a later run has taken it over."""
         now = self.clock()
-        if not self.storage.refresh_lock(self.lock_name, self.run_id, now, self.lock_ttl):
+        if not self.storage.jobs.refresh_lock(self.lock_name, self.run_id, now, self.lock_ttl):
             raise LockLostError(f"lost the {self.lock_name} lock to another run; stopping without further writes")
         self.last_beat = now
 
@@ -84,7 +84,7 @@ def run_job(
     started = clock()
     run_id = f"{job_name}_{started.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
     ctx = JobContext(job_name, settings, storage, as_of, clock, run_id, lock_name, last_beat=started, tz=tz)
-    acquired, holder = storage.acquire_lock(lock_name, run_id, started, ctx.lock_ttl)
+    acquired, holder = storage.jobs.acquire_lock(lock_name, run_id, started, ctx.lock_ttl)
     if not acquired:
         since = holder["acquired_utc"].isoformat() if holder else "?"
         log.info("another run (%s) holds the %s lock since %sZ; exiting", holder and holder["owner"], lock_name, since)
@@ -94,9 +94,9 @@ def run_job(
             "took over the %s lock from %s, silent since %sZ (killed or crashed); its run is marked failed",
             lock_name, holder["owner"], holder["heartbeat_utc"].isoformat(),
         )
-        storage.abandon_run(holder["owner"], started, f"abandoned: no heartbeat since {holder['heartbeat_utc']}Z")
+        storage.jobs.abandon_run(holder["owner"], started, f"abandoned: no heartbeat since {holder['heartbeat_utc']}Z")
 
-    storage.start_run(
+    storage.jobs.start_run(
         run_id,
         {
             "job_name": job_name,
@@ -128,10 +128,10 @@ def run_job(
             log.error("%s", lost)
     ended = clock()
     try:
-        storage.finish_run(
+        storage.jobs.finish_run(
             run_id, {"status": status, "end_time_utc": _utc(ended), "error": error, "exit_code": code, **ctx.counters}
         )
-        storage.release_lock(lock_name, run_id)
+        storage.jobs.release_lock(lock_name, run_id)
     except Exception as exc:
         lost = storage.database_failure(exc)
         if lost is None:

@@ -60,14 +60,14 @@ def record_stop(job: str, settings: Settings, storage: Storage, now: dt.datetime
     run_id = f"{job}_{now.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
     moment = naive_utc(now)
     try:
-        storage.start_run(run_id, {
+        storage.jobs.start_run(run_id, {
             "job_name": job,
             "date_kst": (as_of or now).date().isoformat(),
             "start_time_utc": moment,
             "host": socket.gethostname(),
             "pid": os.getpid(),
         })
-        storage.finish_run(run_id, {
+        storage.jobs.finish_run(run_id, {
             "status": "failed", "end_time_utc": moment, "error": redact(reason, settings), "exit_code": code,
             "stopped_before_start": True,
         })

@@ -75,7 +75,7 @@ class WatermarkReader(ABC):
 
 def stored_mark(storage: Storage, dataset: str) -> Mark | None:
     """The dataset's stored watermark, None before its first stored page."""
-    doc = storage.watermark(dataset)
+    doc = storage.watermarks.watermark(dataset)
     return Mark(doc.get("read_through"), doc.get("cursor")) if doc else None
 
 
@@ -143,7 +143,8 @@ def run_watermark(
             page = reader.normalise(fetch(query), query)
             plan = store_page(storage, key, page, reader.validate, now)
             moved = _forward(mark, page.mark)
-            storage.save_watermark(key, moved.read_through, moved.cursor, now)  # only after the page is stored
+            # only after the page is stored
+            storage.watermarks.save_watermark(key, moved.read_through, moved.cursor, now)
             saved, stuck, mark = moved, moved == mark, moved
             counters["pages"] += 1
             counters["items_new"] += plan.new
@@ -204,12 +205,12 @@ def items_known_at(
 ) -> list[Item]:
     """What was known at `moment`: each item's value current then (a later revision is not seen), item times from
     `start` to `end`, oldest first; items first known after `moment` are left out."""
-    return [_item(doc) for doc in storage.items_known_at(dataset, moment, start, end)]
+    return [_item(doc) for doc in storage.watermarks.items_known_at(dataset, moment, start, end)]
 
 
 def item_history(storage: Storage, dataset: str, key: str) -> list[Item]:
     """Every value an item has had, oldest first, each with its `known_at`."""
-    return [_item(doc) for doc in storage.item_history(dataset, key)]
+    return [_item(doc) for doc in storage.watermarks.item_history(dataset, key)]
 
 
 def watermark_state(storage: Storage, dataset: Dataset, now: dt.datetime) -> WatermarkState:
@@ -218,9 +219,9 @@ def watermark_state(storage: Storage, dataset: Dataset, now: dt.datetime) -> Wat
     read_through = mark.read_through if mark else None
     lag = stored_time(now) - read_through if read_through else None
     stale = lag is None or (dataset.stale_after is not None and lag > dataset.stale_after)
-    latest = storage.latest_run(dataset.job)
+    latest = storage.jobs.latest_run(dataset.job)
     error = latest.get("error") if latest and latest.get("status") == "failed" else None
     return WatermarkState(
         dataset.key, dataset.label, read_through, mark.cursor if mark else None,
-        storage.item_count(dataset.key), storage.vintage_count(dataset.key), lag, stale, error,
+        storage.watermarks.item_count(dataset.key), storage.watermarks.vintage_count(dataset.key), lag, stale, error,
     )

@@ -178,7 +178,7 @@ def reject(storage: Storage, dataset: str, rejected: Sequence[Rejected], seen_at
                 "raw": _safe(bad.raw), "reason": bad.reason} for bad in rejected]
     log.warning("%s: %d item(s) rejected, e.g. %s: %s", dataset, len(records), rejected[0].key or "?",
                 rejected[0].reason)
-    storage.record_rejected(records, seen_at)
+    storage.bad_data.record_rejected(records, seen_at)
 
 
 def store_page(
@@ -192,9 +192,9 @@ def store_page(
             accepted.append(item)
         else:
             rejected.append(Rejected(reason, _raw_item(item), item.key if isinstance(item.key, str) else None))
-    plan = plan_page(dataset, accepted, storage.stored_items(dataset, [i.key for i in accepted]), as_of)
+    plan = plan_page(dataset, accepted, storage.watermarks.stored_items(dataset, [i.key for i in accepted]), as_of)
     plan.rejected = rejected + plan.rejected
-    storage.store_vintages(plan.vintages)
-    storage.store_items(plan.items)
+    storage.watermarks.store_vintages(plan.vintages)
+    storage.watermarks.store_items(plan.items)
     reject(storage, dataset, plan.rejected, as_of)
     return plan

@@ -1,10 +1,14 @@
 """MongoDB storage, split by collection family (bars, jobs, universe, analysis, alerts, sizes, bad data,
 corporate actions, cross-section), all on one client.
 
-`Storage` is the one object the rest of the code holds: it is every family's store on the same databases.
+`Storage` holds one small repository per family (`storage.bars`, `storage.jobs`, `storage.etf`, ...), all on
+the same client, databases and write hook; code uses the families it needs, and no object has every method.
 These modules are the only code that imports pymongo."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from lib.storage.access import AccessStore
 from lib.storage.ai import AiStore
@@ -12,7 +16,7 @@ from lib.storage.alerts import AlertsStore
 from lib.storage.analysis import SCREENING, AnalysisStore, screening_id
 from lib.storage.bad_data import BadDataStore, quarantine_id
 from lib.storage.bars import BarsStore
-from lib.storage.client import close_clients, get_client, naive_utc, reset_embedded_client
+from lib.storage.client import StoreBase, close_clients, get_client, naive_utc, reset_embedded_client
 from lib.storage.columns import ColumnsStore
 from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
@@ -30,21 +34,38 @@ __all__ = [
 ]
 
 
-class Storage(
-    BarsStore, JobsStore, UniverseStore, AnalysisStore, AlertsStore, SizesStore, EtfStore, PicksStore, AiStore,
-    AccessStore, BadDataStore, CorporateActionsStore, CrossSectionStore, ColumnsStore, WatermarksStore,
-):
-    """The pipeline's databases: system_info, stock_data (one collection per ticker), stock_analyzed, us_etf."""
+class Storage(StoreBase):
+    """The pipeline's databases (system_info, stock_data, stock_analyzed, us_etf, datasets) on one client, as one
+    repository per collection family. Each family shares the client, the prefix and the write hook (`on_write`,
+    set on this object, sees every family's writes: the tests' kill-at-any-write seam)."""
+
+    def __init__(self, client: Any, prefix: str = "", on_write: Callable[[str], None] | None = None) -> None:
+        super().__init__(client, prefix, on_write)
+        self.bars = BarsStore(client, prefix, root=self)
+        self.jobs = JobsStore(client, prefix, root=self)
+        self.universe = UniverseStore(client, prefix, root=self)
+        self.analysis = AnalysisStore(client, prefix, root=self)
+        self.columns = ColumnsStore(client, prefix, root=self)
+        self.cross_section = CrossSectionStore(client, prefix, root=self)
+        self.corporate_actions = CorporateActionsStore(client, prefix, root=self)
+        self.picks = PicksStore(client, prefix, root=self)
+        self.bad_data = BadDataStore(client, prefix, root=self)
+        self.etf = EtfStore(client, prefix, root=self)
+        self.watermarks = WatermarksStore(client, prefix, root=self)
+        self.alerts = AlertsStore(client, prefix, root=self)
+        self.ai = AiStore(client, prefix, root=self)
+        self.access = AccessStore(client, prefix, root=self)
+        self.sizes = SizesStore(client, prefix, root=self)
 
     def ensure_indexes(self) -> None:
         """Create every family's indexes (idempotent)."""
         self._write("indexes")
-        self._universe_indexes()
-        self._job_indexes()
-        self._alert_indexes()
-        self._etf_indexes()
-        self._ai_indexes()
-        self._picks_indexes()
-        self._bad_data_indexes()
-        self._corporate_actions_indexes()
-        self._watermark_indexes()
+        self.universe._universe_indexes()
+        self.jobs._job_indexes()
+        self.alerts._alert_indexes()
+        self.etf._etf_indexes()
+        self.ai._ai_indexes()
+        self.picks._picks_indexes()
+        self.bad_data._bad_data_indexes()
+        self.corporate_actions._corporate_actions_indexes()
+        self.watermarks._watermark_indexes()

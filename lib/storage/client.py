@@ -121,6 +121,7 @@ class StoreBase:
         client: Any,
         prefix: str = "",
         on_write: Callable[[str], None] | None = None,
+        root: StoreBase | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -132,12 +133,15 @@ class StoreBase:
         self.tickers = self.system["target_tickers"]
         self.job_status = self.system["job_status"]
         self.locks = self.system["locks"]
-        # Fault-injection seam: called before every write, so tests can kill a run at any write.
+        # Fault-injection seam: called before every write, so tests can kill a run at any write. A family's
+        # repository asks its root (Storage), so one hook set on the root sees every family's writes.
         self.on_write = on_write
+        self._root = root if root is not None else self
 
     def _write(self, what: str) -> None:
-        if self.on_write is not None:
-            self.on_write(what)
+        hook = self._root.on_write
+        if hook is not None:
+            hook(what)
 
     def _delete_or_count(self, coll: Any, query: dict[str, Any], what: str, dry_run: bool) -> int:
         """Delete the documents matching `query` (or, with dry_run, only count them); returns how many."""

@@ -48,8 +48,8 @@ def make_client(analysed):
 
     def make(storage: Storage | None = None, **overrides) -> TestClient:
         store = storage or analysed
-        store.ai_results.delete_many({})
-        store.rate_limits.delete_many({})
+        store.ai.ai_results.delete_many({})
+        store.access.rate_limits.delete_many({})
         llm_factory = overrides.pop("llm_factory", None)
         app = create_app(api_settings(**overrides), storage=store, clock=lambda: NOW, llm_factory=llm_factory)
         return TestClient(app, raise_server_exceptions=False)

@@ -68,7 +68,7 @@ def test_an_analysis_is_structured_stored_and_served_again_without_an_llm_call(a
 
 
 def test_a_strategys_picks_become_the_tickers(ai_client, analysed):
-    doc = next(d for d in analysed.daily_picks.find({"strategy": "rsi_oversold_rebound", "count": {"$gte": 2}}))
+    doc = next(d for d in analysed.picks.daily_picks.find({"strategy": "rsi_oversold_rebound", "count": {"$gte": 2}}))
     tickers = [p["ticker"] for p in doc["picks"]]
     ranking = {"ranking": [{"ticker": t, "rank": i + 1, "score": 50, "rationale": "x"} for i, t in enumerate(tickers)],
                "summary": "ok"}
@@ -165,8 +165,8 @@ def test_the_rate_limit_holds_across_worker_processes(analysed):
     factory = Factory(*[reply(SUMMARY)] * 5)
     workers = [TestClient(create_app(settings, storage=analysed, clock=lambda: NOW, llm_factory=factory))
                for _ in range(2)]
-    analysed.rate_limits.delete_many({})
-    analysed.ai_results.delete_many({})
+    analysed.access.rate_limits.delete_many({})
+    analysed.ai.ai_results.delete_many({})
     bodies = [{"prompt": "technical_summary", "tickers": ["005930"], "date": day}
               for day in ("2024-12-20", "2024-12-19", "2024-12-18", "2024-12-17", "2024-12-16")]
     statuses = [workers[i % 2].post("/ai/analysis", json=b, headers=AUTH).status_code for i, b in enumerate(bodies)]
@@ -179,13 +179,13 @@ def test_the_rate_limit_holds_across_worker_processes(analysed):
 def test_a_request_refused_before_the_llm_does_not_use_up_the_hourly_limit(analysed):
     settings = api_settings(ai_rate_limit_per_hour=2, llm_parse_retries=1)  # no LLM configured: 503 naming it
     client = TestClient(create_app(settings, storage=analysed, clock=lambda: NOW))
-    analysed.rate_limits.delete_many({})
-    analysed.ai_results.delete_many({})
+    analysed.access.rate_limits.delete_many({})
+    analysed.ai.ai_results.delete_many({})
     bodies = [{"prompt": "technical_summary", "tickers": ["005930"]}, {"prompt": "nope", "tickers": ["005930"]},
               {"prompt": "technical_summary", "tickers": ["999990"]}] * 2
     statuses = [client.post("/ai/analysis", json=b, headers=AUTH).status_code for b in bodies]
     assert statuses == [503, 404, 404] * 2  # never a 429: none of them reached a model
-    assert analysed.rate_limits.count_documents({}) == 0
+    assert analysed.access.rate_limits.count_documents({}) == 0
 
 
 def test_a_stocks_stored_analyses_are_listed_newest_first(ai_client):

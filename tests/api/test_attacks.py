@@ -30,7 +30,7 @@ def ai_client(make_client):
 
 def used(analysed) -> int:
     """Model calls counted this hour, over every key."""
-    return sum(doc["count"] for doc in analysed.rate_limits.find())
+    return sum(doc["count"] for doc in analysed.access.rate_limits.find())
 
 
 def on_day(day: str, models: list[str] | None = None) -> dict:
@@ -162,7 +162,7 @@ def test_operator_shaped_parameter_values_are_a_422(ai_client):
 @pytest.fixture
 def hostile_name(analysed):
     """005930 listed under a name that tries to take over the prompt (restored afterwards)."""
-    before = analysed.ticker_doc("005930")["name"]
+    before = analysed.universe.ticker_doc("005930")["name"]
     analysed.tickers.update_one({"ticker": "005930"}, {"$set": {"name": HOSTILE}})
     yield HOSTILE
     analysed.tickers.update_one({"ticker": "005930"}, {"$set": {"name": before}})

@@ -212,13 +212,13 @@ def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
     settings = settings_for_demo_data()
     storage = Storage(mongomock_ng.MongoClient(), prefix="failed_")
     started = dt.datetime(2025, 6, 16, 10, 0)
-    storage.start_run("run-1", {"job_name": "daily_update", "status": "running", "start_time_utc": started})
-    storage.finish_run("run-1", {"status": "failed", "end_time_utc": started + dt.timedelta(seconds=3),
+    storage.jobs.start_run("run-1", {"job_name": "daily_update", "status": "running", "start_time_utc": started})
+    storage.jobs.finish_run("run-1", {"status": "failed", "end_time_utc": started + dt.timedelta(seconds=3),
                                  "error": "krx_openapi: HTTP 401 (blocked)"})
     # A run dated by the real clock, after the app's (a replay such as the demo sets the app's clock back).
     real = dt.datetime(2026, 12, 5, 17, 0)
-    storage.start_run("run-2", {"job_name": "cleanup", "status": "running", "start_time_utc": real})
-    storage.finish_run("run-2", {"status": "completed", "end_time_utc": real + dt.timedelta(seconds=1)})
+    storage.jobs.start_run("run-2", {"job_name": "cleanup", "status": "running", "start_time_utc": real})
+    storage.jobs.finish_run("run-2", {"status": "completed", "end_time_utc": real + dt.timedelta(seconds=1)})
     with live_server(create_app(settings, storage=storage, clock=lambda: NOW)) as url, chromium() as browser:
         open_dashboard(browser, url)
         job = browser.find_element(By.CSS_SELECTOR, "#jobs tr[data-job='daily_update']")

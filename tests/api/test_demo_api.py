@@ -9,7 +9,7 @@ from tests.api.conftest import api_settings
 
 
 def test_the_demo_serves_the_api_and_names_the_llm_setting_to_add(analysed, capsys):
-    analysed.ai_results.delete_many({})  # no analysis another test stored: the demo must ask the (absent) LLM
+    analysed.ai.ai_results.delete_many({})  # no analysis another test stored: the demo must ask the (absent) LLM
     demo.serve_api(analysed, api_settings(), "volume_spike", "2024-12-20", "2024-11-29")
     out = capsys.readouterr().out
     assert "=== the API on http://127.0.0.1:" in out
@@ -27,7 +27,7 @@ def test_with_an_llm_configured_the_demo_prints_the_answer_and_its_token_usage(a
 
     from tests.llm_fakes import ProviderStub, openai_body
 
-    doc = analysed.daily_picks_for("volume_spike", dt.date(2024, 12, 20))
+    doc = analysed.picks.daily_picks_for("volume_spike", dt.date(2024, 12, 20))
     ticker = doc["picks"][0]["ticker"] if doc["picks"] else "005930"
     answer = {"ticker": ticker, "trend": "up", "summary": "Higher highs.", "support": 1.0, "resistance": 2.0,
               "signals": ["volume"], "confidence": 0.5}

@@ -93,8 +93,8 @@ def test_an_srv_name_dns_cannot_look_up_is_a_503_and_the_next_request_looks_agai
 
 def test_health_shows_a_failed_runs_error_only_to_a_caller_with_a_key(make_client, analysed):
     started = dt.datetime(2030, 1, 1, 10, 0)
-    analysed.start_run("test-failed-run", {"job_name": "daily_update", "start_time_utc": started})
-    analysed.finish_run("test-failed-run", {"status": "failed", "end_time_utc": started,
+    analysed.jobs.start_run("test-failed-run", {"job_name": "daily_update", "start_time_utc": started})
+    analysed.jobs.finish_run("test-failed-run", {"status": "failed", "end_time_utc": started,
                                              "error": "ServerSelectionTimeoutError: db-internal.corp:27017"})
     try:
         client = make_client()
@@ -110,7 +110,7 @@ def test_stocks_pages_cover_the_universe_once(client, analysed):
     everyone = client.get("/stocks", params={"status": "all", "limit": 500}).json()
     pages = [client.get("/stocks", params={"status": "all", "limit": 4, "offset": o}).json() for o in range(0, 40, 4)]
     seen = [item["ticker"] for page in pages for item in page["items"]]
-    assert everyone["total"] == len(analysed.universe()) == len(seen) == len(set(seen))
+    assert everyone["total"] == len(analysed.universe.universe()) == len(seen) == len(set(seen))
     assert seen == [item["ticker"] for item in everyone["items"]]
     caps = [item["market_cap"] for item in everyone["items"]]
     assert caps == sorted(caps, reverse=True)
@@ -127,12 +127,13 @@ def test_stocks_filters_by_market_cap_name_code_and_membership(client, analysed)
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "00593"}).json()["items"]] == ["005930"]
     assert client.get("/stocks", params={"q": ".*"}).json()["total"] == 0  # a regex is searched as text
     inactive = client.get("/stocks", params={"status": "inactive"}).json()["items"]
-    assert {i["ticker"] for i in inactive} == {t["ticker"] for t in analysed.universe() if not t["is_active"]}
+    assert {i["ticker"] for i in inactive} == {t["ticker"] for t in analysed.universe.universe() if not t["is_active"]}
 
 
 def test_stocks_sort_by_the_latest_value_of_an_indicator(client, analysed):
     body = client.get("/stocks", params={"sort": "rsi_14", "order": "asc", "limit": 500}).json()
-    rows = {r["ticker"]: r["rsi_14"] for r in analysed.screening_rows(dt.date(2024, 12, 20), dt.date(2024, 12, 20))}
+    day = dt.date(2024, 12, 20)
+    rows = {r["ticker"]: r["rsi_14"] for r in analysed.analysis.screening_rows(day, day)}
     values = [i["sort_value"] for i in body["items"]]
     present = [v for v in values if v is not None]
     assert body["sort_day"] == "2024-12-20" and present == sorted(present) and len(present) == len(rows)
@@ -144,10 +145,10 @@ def test_stocks_sort_by_the_latest_value_of_an_indicator(client, analysed):
 
 def test_one_stock_has_its_recent_bars_with_that_days_indicators(client, analysed):
     body = client.get("/stocks/005930", params={"days": 5}).json()
-    bars = analysed.read_bars("005930")[-5:]
+    bars = analysed.bars.read_bars("005930")[-5:]
     assert [r["date"] for r in body["rows"]] == [from_stored(b["date"]).isoformat() for b in bars]
     assert [r["close"] for r in body["rows"]] == [b["close"] for b in bars]
-    last = pd.DataFrame(analysed.read_analysis("005930")).iloc[-1]
+    last = pd.DataFrame(analysed.analysis.read_analysis("005930")).iloc[-1]
     assert body["rows"][-1]["indicators"]["macd"] == last["macd"] and body["analysis_date"] == "2024-12-20"
     assert body["name"] == "삼성전자" and body["last_analyzed_date"] == "2024-12-20"
 

@@ -106,7 +106,7 @@ def test_a_past_day_with_default_parameters_sees_no_later_data(client, analysed)
     assert body["track_record"]["firing_days"] == expected["firing_days"] >= expected["picks"]
     for horizon, stats in expected["horizons"].items():
         assert body["track_record"]["horizons"][horizon] == pytest.approx(stats)
-    latest = analysed.strategy_stats("volume_spike")
+    latest = analysed.analysis.strategy_stats("volume_spike")
     assert latest["picks"] > body["track_record"]["picks"]  # the latest record counts later picks; this one does not
 
 
@@ -123,12 +123,12 @@ def test_a_past_day_with_custom_parameters_is_computed_up_to_that_day(client, an
 
 def test_stored_and_computed_answers_agree(client, analysed):
     stored = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"}).json()
-    doc = analysed.daily_picks.find_one({"_id": "rsi_oversold_rebound:2024-11-15"})
-    analysed.daily_picks.delete_one({"_id": doc["_id"]})
+    doc = analysed.picks.daily_picks.find_one({"_id": "rsi_oversold_rebound:2024-11-15"})
+    analysed.picks.daily_picks.delete_one({"_id": doc["_id"]})
     try:
         computed = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"})
     finally:
-        analysed.daily_picks.insert_one(doc)
+        analysed.picks.daily_picks.insert_one(doc)
     computed = computed.json()
     assert stored["source"] == "stored" and computed["source"] == "computed"
     def picks(body):
@@ -159,7 +159,7 @@ def test_each_pick_carries_its_change_on_the_day(client, analysed):
     body = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"}).json()
     assert body["picks"]
     for pick in body["picks"]:
-        rows = analysed.recent_analysis(pick["ticker"], 2, end=dt.date(2024, 11, 15))
+        rows = analysed.analysis.recent_analysis(pick["ticker"], 2, end=dt.date(2024, 11, 15))
         assert pick["change"] == pytest.approx(rows[1]["close"] / rows[0]["close"] - 1)
         assert pick["values"]["close"] == rows[1]["close"]
 
@@ -181,8 +181,8 @@ def test_custom_parameters_are_named_next_to_the_default_description(client):
 
 def test_a_custom_screen_before_what_cleanup_kept_is_a_404_not_an_empty_answer(client, analysed):
     cut = dt.date(2024, 6, 3)
-    removed = list(analysed.screening.find({"_id": {"$lt": f"{cut.isoformat()}:"}}))
-    analysed.delete_screening_before(cut)
+    removed = list(analysed.analysis.screening.find({"_id": {"$lt": f"{cut.isoformat()}:"}}))
+    analysed.analysis.delete_screening_before(cut)
     try:
         params = {"strategy_name": "macd_golden_cross", "within_days": "4"}  # a 60-session lookback
         old = client.get("/screener", params={**params, "date": "2024-03-15"})
@@ -196,24 +196,24 @@ def test_a_custom_screen_before_what_cleanup_kept_is_a_404_not_an_empty_answer(c
         stored = client.get("/screener", params={"strategy_name": "macd_golden_cross", "date": "2024-03-15"})
         assert stored.status_code == 200 and stored.json()["source"] == "stored"
     finally:
-        analysed.screening.insert_many(removed)
-        analysed.refresh_screening_span()
+        analysed.analysis.screening.insert_many(removed)
+        analysed.analysis.refresh_screening_span()
 
 
 def test_stored_picks_carry_their_change_and_older_stored_picks_still_get_it(client, analysed, monkeypatch):
     key = "rsi_oversold_rebound:2024-11-15"
-    doc = analysed.daily_picks.find_one({"_id": key})
+    doc = analysed.picks.daily_picks.find_one({"_id": key})
     assert doc["picks"] and all("change" in p for p in doc["picks"])
     with monkeypatch.context() as patched:  # the answer is the stored document: no read per pick
-        patched.setattr(type(analysed), "recent_analysis", lambda *a, **k: pytest.fail("read per pick"))
+        patched.setattr(type(analysed.analysis), "recent_analysis", lambda *a, **k: pytest.fail("read per pick"))
         served = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"})
     assert [p["change"] for p in served.json()["picks"]] == [p["change"] for p in doc["picks"]]
     old = {**doc, "picks": [{k: v for k, v in p.items() if k != "change"} for p in doc["picks"]]}
-    analysed.daily_picks.replace_one({"_id": key}, old)  # stored before the change was stored with the picks
+    analysed.picks.daily_picks.replace_one({"_id": key}, old)  # stored before the change was stored with the picks
     try:
         fallback = client.get("/screener", params={"strategy_name": "rsi_oversold_rebound", "date": "2024-11-15"})
     finally:
-        analysed.daily_picks.replace_one({"_id": key}, doc)
+        analysed.picks.daily_picks.replace_one({"_id": key}, doc)
     assert [p["change"] for p in fallback.json()["picks"]] == pytest.approx([p["change"] for p in doc["picks"]])
 
 
@@ -223,12 +223,12 @@ def test_a_custom_screen_reads_the_column_wise_copies_and_answers_what_the_rows_
 
     strategy, day = REGISTRY["minervini_trend_template"], dt.date(2024, 12, 20)
     params = strategy.parse_params({"min_rs_rating": 0, "within_high": 0.4})
-    assert analysed.analysis_columns_through() == day
+    assert analysed.columns.analysis_columns_through() == day
     with monkeypatch.context() as patched:  # the copies answer: no read of any ticker's rows
-        patched.setattr(type(analysed), "read_analysis", lambda *a, **k: pytest.fail("rows read"))
+        patched.setattr(type(analysed.analysis), "read_analysis", lambda *a, **k: pytest.fail("rows read"))
         from_copies = routes._compute(analysed, TradingCalendar(), strategy, params, day)
     with monkeypatch.context() as patched:  # no copies (a store written before them): the rows
-        patched.setattr(type(analysed), "analysis_columns_through", lambda self: None)
+        patched.setattr(type(analysed.columns), "analysis_columns_through", lambda self: None)
         from_rows = routes._compute(analysed, TradingCalendar(), strategy, params, day)
     assert from_copies.count > 0
     assert from_copies.model_dump() == from_rows.model_dump()

@@ -31,7 +31,9 @@ ETFS = 15
 
 
 def done(storage) -> list[dt.date]:
-    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("etf_pipeline") if d["status"] == "completed"]
+    return [
+        D.fromisoformat(d["date_kst"]) for d in storage.jobs.day_records("etf_pipeline") if d["status"] == "completed"
+    ]
 
 
 def counting_market(settings, root=US_SAMPLE, failures=None, network=False):
@@ -55,28 +57,28 @@ def test_a_first_run_processes_the_last_sessions_through_all_five_stages(storage
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
     assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
     # Stages 1-2: each ETF's bars in one request for the whole batch and the 25 sessions before it.
-    etf_bars = [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()]
+    etf_bars = [t for k, t in source.calls if k == "bars" and t in storage.etf.etf_meta()]
     assert len(etf_bars) == len(set(etf_bars)) == ETFS
-    spy = storage.etf_bars("SPY", D(2025, 7, 31), D(2025, 7, 31))[0]
+    spy = storage.etf.etf_bars("SPY", D(2025, 7, 31), D(2025, 7, 31))[0]
     assert spy["close"] == pytest.approx(632.0800170898438)
     assert spy["price_change_percent"] == pytest.approx((632.0800170898438 / 634.4600219726562 - 1) * 100)
-    assert storage.etf_meta()["QQQ"]["etf_type"] == "benchmark+sector"
+    assert storage.etf.etf_meta()["QQQ"]["etf_type"] == "benchmark+sector"
     # Stage 3: the worked example of tests/etf/test_trending.py, as stored.
-    trending = {(r["period_days"], r["etf_ticker"]): r for r in storage.trending_rows(D(2025, 7, 31))}
+    trending = {(r["period_days"], r["etf_ticker"]): r for r in storage.etf.trending_rows(D(2025, 7, 31))}
     assert len(trending) == 3 * ETFS
     assert sorted(t for (p, t), r in trending.items() if p == 20 and r["is_trending"]) == ["QQQ", "XLI", "XLU"]
     assert trending[(5, "XLU")]["rank_by_outperformance"] == 1 and trending[(5, "XLU")]["valid_from"] == "2025-08-01"
     # Stage 4: XLU's top five holdings and their history with sector and market cap.
-    collected, holdings = storage.holdings_on("XLU", D(2025, 7, 31))
+    collected, holdings = storage.etf.holdings_on("XLU", D(2025, 7, 31))
     assert [h["stock_ticker"] for h in holdings] == ["NEE", "CEG", "SO", "DUK", "AEP"]
-    ceg = storage.stock_bars("CEG", D(2025, 7, 31), D(2025, 7, 31))[0]
+    ceg = storage.etf.stock_bars("CEG", D(2025, 7, 31), D(2025, 7, 31))[0]
     assert ceg["sector"] == "Utilities" and ceg["market_cap"] == pytest.approx(362290071 * 347.421143)
     # Stage 5: the only 5-session trending ETF is XLU, whose best holding was CEG (+8.14%).
-    five = storage.portfolio(D(2025, 7, 31), 5)
+    five = storage.etf.portfolio(D(2025, 7, 31), 5)
     assert [(p["ticker"], p["weight"]) for p in five["positions"]] == [("CEG", 1.0)]
     assert five["positions"][0]["return_nd"] == pytest.approx(347.421143 / 321.282684 - 1)
     assert five["valid_from"] == "2025-08-01" and five["valid_until"] == "2025-08-07"
-    ten = {p["ticker"]: p["weight"] for p in storage.portfolio(D(2025, 7, 31), 10)["positions"]}
+    ten = {p["ticker"]: p["weight"] for p in storage.etf.portfolio(D(2025, 7, 31), 10)["positions"]}
     ceg10, meta10 = (347.421143 / 307.709015 - 1) / (362290071 * 347.421143), \
         (772.918335 / 700.93689 - 1) / (2529555613 * 772.918335)
     assert ten == pytest.approx({"CEG": ceg10 / (ceg10 + meta10), "META": meta10 / (ceg10 + meta10)})
@@ -87,7 +89,7 @@ def test_nothing_pending_means_no_source_call(storage, settings, clock):
     run_etf(storage, settings, new_york(D(2025, 7, 31)), clock)
     market, source = counting_market(settings)
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
-    assert source.calls == [] and storage.runs("etf_pipeline")[0]["pending"] == 0
+    assert source.calls == [] and storage.jobs.runs("etf_pipeline")[0]["pending"] == 0
 
 
 def test_catch_up_over_the_fourth_of_july_collects_only_sessions(storage, settings, clock):
@@ -99,7 +101,7 @@ def test_catch_up_over_the_fourth_of_july_collects_only_sessions(storage, settin
     # June 30 was the first run; the catch-up is one batch (July): one request per ETF for all of it.
     assert sorted(etf_bars) == ["QQQ", "SPY", "XLF", "XLU"]
     # The 3 July half day is a session; 4 July is not.
-    assert storage.etf_bars("SPY", D(2025, 7, 4), D(2025, 7, 4)) == []
+    assert storage.etf.etf_bars("SPY", D(2025, 7, 4), D(2025, 7, 4)) == []
 
 
 def test_thanksgiving_and_its_half_day_with_yahoo_s_publication_delay(make_settings):
@@ -157,7 +159,7 @@ def test_a_closure_the_calendar_does_not_know_holds_nothing_back_and_names_its_s
     assert "CLOSED? every source answers the whole XNYS market empty for 2025-01-09" in caplog.text
     assert "US_EXTRA_CLOSED_DAYS=2025-01-09" in caplog.text
     assert done(storage)[-2:] == [D(2025, 1, 8), D(2025, 1, 10)]  # the next session was not held back
-    assert storage.portfolio(D(2025, 1, 10), 20) is not None
+    assert storage.etf.portfolio(D(2025, 1, 10), 20) is not None
     # From local files, the same day asks for a fix (a file does not change by itself): exit 2.
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="pipeline"):
@@ -165,7 +167,7 @@ def test_a_closure_the_calendar_does_not_know_holds_nothing_back_and_names_its_s
     assert "if XNYS was closed, add `US_EXTRA_CLOSED_DAYS=2025-01-09` to .env" in caplog.text
     fixed = make_settings(us_first_run_sessions=2, us_extra_closed_days="2025-01-09")
     assert run_etf(storage, fixed, new_york(D(2025, 1, 10)), clock, market(fixed)) == 0
-    assert "2025-01-09" not in {d["date_kst"] for d in storage.day_records("etf_pipeline")}
+    assert "2025-01-09" not in {d["date_kst"] for d in storage.jobs.day_records("etf_pipeline")}
 
 
 def _corrupt(tmp_path, ticker: str, day: str, column: str, value: str):
@@ -188,15 +190,15 @@ def test_a_broken_row_before_the_batch_is_a_rejected_record_and_the_days_complet
     root = _corrupt(tmp_path, "XLF", "2025-07-25", "high", "1.0")  # high below low
     settings = make_settings(us_first_run_sessions=3, us_replay_dir=root)
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
-    [rejected] = storage.rejected_records()
+    [rejected] = storage.bad_data.rejected_records()
     assert rejected["ticker"] == "XLF" and rejected["date"] == "2025-07-25" and rejected["kind"] == "bars"
     assert rejected["reason"].startswith("high 1.0 below low") and rejected["raw"]["high"] == "1.0"
     assert rejected["source"] == "replay" and rejected["job"] == "etf_pipeline" and rejected["first_seen_utc"]
-    assert storage.etf_bars("XLF", D(2025, 7, 25), D(2025, 7, 25)) == []  # never stored as data
+    assert storage.etf.etf_bars("XLF", D(2025, 7, 25), D(2025, 7, 25)) == []  # never stored as data
     assert done(storage)[-1] == D(2025, 7, 31)
     # Seen again by a later run: still one record.
     assert run_etf(storage, settings, new_york(D(2025, 8, 1)), clock) == 0
-    assert len(storage.rejected_records()) == 1
+    assert len(storage.bad_data.rejected_records()) == 1
 
 
 def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to_look(
@@ -210,17 +212,17 @@ def test_a_broken_row_on_the_day_itself_leaves_the_day_pending_and_says_where_to
     assert ("no usable bar for 2025-07-31 (rejected: close is not a number: 'abc' at us_etf/XLF.csv line 209; "
             "see system_info.bad_data)") in caplog.text and "correct the file" in caplog.text
     assert done(storage) == [D(2025, 7, 30)]  # the session before it is not held back
-    records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
+    records = {d["date_kst"]: d for d in storage.jobs.day_records("etf_pipeline")}
     assert records["2025-07-31"]["status"] == "partial" and list(records["2025-07-31"]["missing"]) == ["XLF"]
-    assert storage.rejected_records()[0]["reason"] == "close is not a number: 'abc'"
-    assert storage.portfolio(D(2025, 7, 31), 20) is None  # no stage 3-5 on a half-delivered session
+    assert storage.bad_data.rejected_records()[0]["reason"] == "close is not a number: 'abc'"
+    assert storage.etf.portfolio(D(2025, 7, 31), 20) is None  # no stage 3-5 on a half-delivered session
     # The file is fixed: the next run asks for XLF alone and completes the session.
     shutil.copy(US_SAMPLE / "us_etf" / "XLF.csv", root / "us_etf" / "XLF.csv")
     market, source = counting_market(settings, root=root)
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
     assert done(storage) == [D(2025, 7, 30), D(2025, 7, 31)]
-    assert [t for k, t in source.calls if k == "bars" and t in storage.etf_meta()] == ["XLF"]
-    assert storage.portfolio(D(2025, 7, 31), 20) is not None
+    assert [t for k, t in source.calls if k == "bars" and t in storage.etf.etf_meta()] == ["XLF"]
+    assert storage.etf.portfolio(D(2025, 7, 31), 20) is not None
 
 
 def test_a_refused_bar_is_bad_data_named_by_file_and_line_and_never_settles_as_no_data(
@@ -235,11 +237,11 @@ def test_a_refused_bar_is_bad_data_named_by_file_and_line_and_never_settles_as_n
     late = new_york(D(2025, 7, 29) + dt.timedelta(days=settings.missing_day_grace_days + 5))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_etf(storage, settings, late, clock, counting_market(settings, root=root, network=True)[0]) == 1
-    record = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}["2025-07-29"]
+    record = {d["date_kst"]: d for d in storage.jobs.day_records("etf_pipeline")}["2025-07-29"]
     assert record["status"] == "partial" and "XLF: replay bad_data" in record["error"]
     assert "close is not positive: -52.89 at us_etf/XLF.csv line 207" in record["missing"]["XLF"]
     assert "NO DATA" not in caplog.text and "2025-07-29" in caplog.text
-    [rejected] = storage.rejected_records()
+    [rejected] = storage.bad_data.rejected_records()
     assert rejected["where"] == "us_etf/XLF.csv line 207" and rejected["date"] == "2025-07-29"
 
 
@@ -248,7 +250,7 @@ def test_a_row_whose_date_cannot_be_read_is_a_rejected_record_naming_file_and_li
     root = _corrupt(tmp_path, "XLF", "2025-07-25", "date", "25/07/2025")
     settings = make_settings(us_first_run_sessions=3, us_replay_dir=root)
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
-    [rejected] = storage.rejected_records()
+    [rejected] = storage.bad_data.rejected_records()
     assert rejected["reason"] == "date is not YYYY-MM-DD: '25/07/2025'" and rejected["date"] is None
     assert rejected["where"] == "us_etf/XLF.csv line 205" and rejected["ticker"] == "XLF"
     assert done(storage) == [D(2025, 7, 29), D(2025, 7, 30), D(2025, 7, 31)]
@@ -266,11 +268,11 @@ def test_sessions_before_a_later_launched_etfs_first_row_are_outside_its_range_n
     # A batch wholly before its first row, then one that starts before it.
     assert run_etf(storage, settings, new_york(D(2025, 7, 25)), clock) == 0
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
-    records = {d["date_kst"]: d for d in storage.day_records("etf_pipeline")}
+    records = {d["date_kst"]: d for d in storage.jobs.day_records("etf_pipeline")}
     assert [records[d]["status"] for d in ("2025-07-23", "2025-07-28", "2025-07-29", "2025-07-30", "2025-07-31")] \
         == ["completed"] * 5
     assert records["2025-07-29"]["out_of_range"] == ["XLRE"] and "out_of_range" not in records["2025-07-30"]
-    assert storage.etf_bars("XLRE", D(2025, 7, 1), D(2025, 7, 31))[0]["date"].date() == D(2025, 7, 30)
+    assert storage.etf.etf_bars("XLRE", D(2025, 7, 1), D(2025, 7, 31))[0]["date"].date() == D(2025, 7, 30)
     xlre = storage.etf_db["analytics_trending_etfs"].find_one({"_id": "2025-07-31:5:XLRE"})
     assert xlre["return_nd"] is None and not xlre["is_trending"]
 
@@ -289,7 +291,7 @@ def test_a_transient_failure_leaves_the_day_pending_and_the_next_run_heals_it(st
 
 def test_a_second_run_exits_while_the_first_holds_the_lock(storage, settings, clock, caplog):
     ttl = dt.timedelta(minutes=settings.lock_timeout_minutes)
-    assert storage.acquire_lock("us_etf", "other-run", clock(), ttl)[0]
+    assert storage.jobs.acquire_lock("us_etf", "other-run", clock(), ttl)[0]
     market, source = counting_market(settings)
     with caplog.at_level(logging.INFO, logger="pipeline"):
         assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock, market) == 0
@@ -313,7 +315,7 @@ def test_yfinance_through_yahoo_s_answer_shapes_gives_the_same_portfolios_as_the
     assert run_etf(fetched, settings, new_york(D(2025, 7, 31)), clock, us_test_market(settings, [yahoo])) == 0
     for day in (D(2025, 7, 30), D(2025, 7, 31)):
         for period in (5, 10, 20):
-            a, b = replayed.portfolio(day, period)["positions"], fetched.portfolio(day, period)["positions"]
+            a, b = replayed.etf.portfolio(day, period)["positions"], fetched.etf.portfolio(day, period)["positions"]
             assert [p["ticker"] for p in a] == [p["ticker"] for p in b]
             assert [p["weight"] for p in a] == pytest.approx([p["weight"] for p in b], rel=1e-9)
     assert stub.calls[("SPY", "chart")] == 1 and stub.calls[("XLU", "holdings")] == 1
@@ -333,14 +335,14 @@ def test_yahoo_s_undated_holdings_are_known_from_the_day_they_were_collected(mak
                            cache_dir=tmp_path / "yf", transport=YahooStub())
     storage = Storage(mongomock_ng.MongoClient(), prefix="y_")
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), evening, us_test_market(settings, [yahoo])) == 0
-    rows = [r for snapshots in storage.holdings_history(["XLU", "XLY"]).values() for s in snapshots.values()
+    rows = [r for snapshots in storage.etf.holdings_history(["XLU", "XLY"]).values() for s in snapshots.values()
             for r in s]
     assert rows and all(r["source_as_of"] is None and r["holdings_as_of"] == "2025-07-31" for r in rows)
     for period in (5, 10, 20):
-        assert storage.portfolio(D(2025, 7, 31), period)["holdings_known"] is True
-        before = storage.portfolio(D(2025, 7, 30), period)
+        assert storage.etf.portfolio(D(2025, 7, 31), period)["holdings_known"] is True
+        before = storage.etf.portfolio(D(2025, 7, 30), period)
         assert before["holdings_known"] is (not before["holdings_snapshots"])
-    assert any(storage.portfolio(D(2025, 7, 30), period)["holdings_snapshots"] for period in (5, 10, 20))
+    assert any(storage.etf.portfolio(D(2025, 7, 30), period)["holdings_snapshots"] for period in (5, 10, 20))
 
 
 # --- crash safety and determinism ---------------------------------------------------------------------
@@ -385,7 +387,7 @@ def test_a_run_killed_at_any_write_then_rerun_gives_the_same_database(make_setti
         crashed = Storage(mongomock_ng.MongoClient(), prefix="t_")
         _scenario(crashed, settings, clock, crash_at=crash_at)
         assert etf_snapshot(crashed) == expected, f"differs after a kill at write {crash_at}"
-        assert all(run["status"] != "running" for run in crashed.runs())
+        assert all(run["status"] != "running" for run in crashed.jobs.runs())
 
 
 def test_a_batch_cut_partway_then_rerun_gives_the_same_database(make_settings, clock):
@@ -415,7 +417,7 @@ def test_a_batch_cut_partway_then_rerun_gives_the_same_database(make_settings, c
             _scenario(crashed, settings, clock, crash_at=None)
         assert cutter.fired, f"{cut} never happened"
         assert etf_snapshot(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
-        assert all(run["status"] != "running" for run in crashed.runs())
+        assert all(run["status"] != "running" for run in crashed.jobs.runs())
 
 
 def test_a_holdings_snapshot_cut_partway_is_not_served_and_is_collected_again(storage, make_settings, clock):
@@ -435,12 +437,12 @@ def test_a_holdings_snapshot_cut_partway_is_not_served_and_is_collected_again(st
     etf, day = left[0]["etf_ticker"], left[0]["collected_date"]
     assert len(left) == 4 and {(r["etf_ticker"], r["collected_date"]) for r in left} == {(etf, day)}
     # Neither the pipeline nor GET /etf/{ticker}/holdings takes the four rows for the snapshot.
-    assert cut_store.holdings_on(etf, D.fromisoformat(day)) == (None, [])
-    assert etf not in cut_store.holdings_history([etf])
+    assert cut_store.etf.holdings_on(etf, D.fromisoformat(day)) == (None, [])
+    assert etf not in cut_store.etf.holdings_history([etf])
     clock.advance(minutes=settings.lock_timeout_minutes + 1)
     assert run_etf(cut_store, settings, as_of, clock) == 0
-    assert cut_store.holdings_on(etf, D.fromisoformat(day)) == storage.holdings_on(etf, D.fromisoformat(day))
-    assert len(cut_store.holdings_on(etf, D.fromisoformat(day))[1]) == 5
+    assert cut_store.etf.holdings_on(etf, D.fromisoformat(day)) == storage.etf.holdings_on(etf, D.fromisoformat(day))
+    assert len(cut_store.etf.holdings_on(etf, D.fromisoformat(day))[1]) == 5
 
 
 def test_a_replay_run_twice_gives_identical_results(make_settings, clock):
@@ -490,7 +492,7 @@ def test_the_run_record_counts_every_request_stage_4_made_too(storage, settings,
     market, source = counting_market(settings)
     assert run_etf(storage, settings, new_york(D(2025, 8, 8)), clock, market) == 0
     assert source.count("bars") > ETFS  # the held stocks' bars as well as the ETFs'
-    assert storage.runs("etf_pipeline")[0]["source_calls"] == len(source.calls)
+    assert storage.jobs.runs("etf_pipeline")[0]["source_calls"] == len(source.calls)
 
 
 def test_a_session_without_enough_benchmark_history_says_so_instead_of_no_etf_beat_spy(storage, settings, clock):
@@ -498,7 +500,7 @@ def test_a_session_without_enough_benchmark_history_says_so_instead_of_no_etf_be
     # said "no ETF beat SPY with a positive return", a claim about returns nobody could compute.
     assert run_etf(storage, settings, new_york(D(2024, 10, 3)), clock) == 0
     for period in (5, 10, 20):
-        note = storage.portfolio(D(2024, 10, 3), period)["note"]
+        note = storage.etf.portfolio(D(2024, 10, 3), period)["note"]
         assert "no ETF beat" not in note
         assert f"SPY has no {period}-session return on this session" in note
 
@@ -511,7 +513,7 @@ def test_a_redo_that_changes_a_finished_portfolio_evaluates_its_performance_agai
     settings = make_settings(us_first_run_sessions=2, us_replay_dir=tmp_path / "us")
     assert run_etf(storage, settings, new_york(D(2025, 9, 2)), clock) == 0
     assert run_etf(storage, settings, new_york(D(2025, 9, 12)), clock) == 0
-    before = storage.portfolio(D(2025, 9, 2), 5)
+    before = storage.etf.portfolio(D(2025, 9, 2), 5)
     assert before["performance"]["status"] == "final"
     pick = before["positions"][0]["ticker"]
     path = tmp_path / "us" / "us_stocks" / f"{pick}.csv"
@@ -526,10 +528,10 @@ def test_a_redo_that_changes_a_finished_portfolio_evaluates_its_performance_agai
     redo = run_job("etf_pipeline", settings, storage, new_york(D(2025, 9, 12)), clock,
                    lambda ctx: etf_pipeline(ctx, market, [D(2025, 9, 2)]), lock_name=market.lock)
     assert redo == 0
-    after = storage.portfolio(D(2025, 9, 2), 5)
+    after = storage.etf.portfolio(D(2025, 9, 2), 5)
     assert pick not in [p["ticker"] for p in after["positions"]]
     weights = {p["ticker"]: p["weight"] for p in after["positions"]}
-    closes = storage.stock_closes(weights, D(2025, 9, 2), D(2025, 9, 9))
+    closes = storage.etf.stock_closes(weights, D(2025, 9, 2), D(2025, 9, 9))
     expected = sum(w * (closes[t][D(2025, 9, 9)] / closes[t][D(2025, 9, 2)] - 1) for t, w in weights.items())
     assert after["performance"]["status"] == "final"
     assert after["performance"]["portfolio_return"] == pytest.approx(expected, rel=1e-12)

@@ -48,7 +48,7 @@ def runs(tmp_path_factory):
 
 def test_a_portfolio_from_a_snapshot_dated_after_its_session_is_marked_not_known(runs):
     late, _ = runs
-    doc = late.portfolio(D(2025, 8, 28), 5)
+    doc = late.etf.portfolio(D(2025, 8, 28), 5)
     assert doc["positions"] and doc["holdings_known"] is False and doc["holdings_as_of"] == "2025-11-30"
     after = [s for s in doc["holdings_snapshots"] if s["age_days"] < 0]
     assert after and all(s["as_of"] == "2025-11-30" and s["age_days"] == -94 for s in after)
@@ -57,24 +57,24 @@ def test_a_portfolio_from_a_snapshot_dated_after_its_session_is_marked_not_known
 def test_the_same_picks_from_snapshots_known_on_the_day_are_not_marked(runs):
     late, known = runs
     for period in (5, 10, 20):
-        a, b = late.portfolio(D(2025, 8, 28), period), known.portfolio(D(2025, 8, 28), period)
+        a, b = late.etf.portfolio(D(2025, 8, 28), period), known.etf.portfolio(D(2025, 8, 28), period)
         assert a["positions"] == b["positions"]
         assert b["holdings_known"] is True and all(s["age_days"] >= 0 for s in b["holdings_snapshots"])
 
 
 def test_the_summary_leaves_out_the_look_ahead_portfolios_and_counts_the_known_ones(runs):
     late, known = runs
-    honest = performance_summary(late.portfolio_history(5, 100))
+    honest = performance_summary(late.etf.portfolio_history(5, 100))
     assert honest["finished"] == 3 and honest["lookahead"] >= 1
     assert honest["counted"] == honest["finished"] - honest["lookahead"]
-    assert performance_summary(late.portfolio_history(5, 100), include_lookahead=True)["counted"] == 3
-    summary = performance_summary(known.portfolio_history(5, 100))
+    assert performance_summary(late.etf.portfolio_history(5, 100), include_lookahead=True)["counted"] == 3
+    summary = performance_summary(known.etf.portfolio_history(5, 100))
     assert summary["finished"] == 3 and summary["lookahead"] == 0 and summary["counted"] == 3
 
 
 def test_each_portfolio_stores_its_largest_weight_and_effective_number_of_holdings(runs):
     late, _ = runs
-    doc = late.portfolio(D(2025, 8, 28), 20)
+    doc = late.etf.portfolio(D(2025, 8, 28), 20)
     weights = [p["weight"] for p in doc["positions"]]
     figures = doc["concentration"]
     assert figures["largest_weight"] == pytest.approx(max(weights))
@@ -91,8 +91,8 @@ def test_the_monthly_portfolio_carries_the_marks_of_the_portfolios_it_merged(run
     settings = load_settings(env_file=None, mongodb_uri="mongomock://", us_sources=["replay"], us_replay_dir=US_SAMPLE)
     for storage, flag in ((late, False), (known, True)):
         assert run_rebalance(storage, settings, new_york(D(2025, 8, 31), 10), clock) == 0
-        doc = storage.monthly("2025-08")
-        daily = [storage.portfolio(D(2025, 8, 29), p)["holdings_known"] for p in (5, 10, 20)]
+        doc = storage.etf.monthly("2025-08")
+        daily = [storage.etf.portfolio(D(2025, 8, 29), p)["holdings_known"] for p in (5, 10, 20)]
         assert doc["holdings_known"] is flag and (False in daily) is (not flag)
         assert doc["concentration"]["largest_weight"] == pytest.approx(max(p["final_weight"] for p in doc["positions"]))
 

@@ -51,10 +51,10 @@ def test_a_hole_filled_later_gives_the_rows_a_run_without_the_hole_gives(make_se
     healed = Storage(mongomock_ng.MongoClient(), prefix="h_")
     assert run_etf(healed, settings, new_york(D(2025, 9, 30)), clock) == 2  # a file lacks rows: fix it
     assert run_rebalance(healed, settings, new_york(D(2025, 9, 30)), clock) == 0
-    spy_only = healed.monthly("2025-09")
-    assert healed.etf_bars("XLF", D(2025, 9, 16), D(2025, 9, 16))[0]["price_change_percent"] is None
+    spy_only = healed.etf.monthly("2025-09")
+    assert healed.etf.etf_bars("XLF", D(2025, 9, 16), D(2025, 9, 16))[0]["price_change_percent"] is None
     assert healed.etf_db["analytics_trending_etfs"].find_one({"_id": "2025-09-22:5:XLF"})["return_nd"] is None
-    assert "WELL" not in [p["ticker"] for p in healed.portfolio(D(2025, 9, 26), 5)["positions"]]
+    assert "WELL" not in [p["ticker"] for p in healed.etf.portfolio(D(2025, 9, 26), 5)["positions"]]
 
     _restore(root, ["XLF", "XLRE"])
     assert run_etf(healed, settings, new_york(D(2025, 9, 30)), clock) == 0  # no --redo
@@ -67,22 +67,22 @@ def test_a_hole_filled_later_gives_the_rows_a_run_without_the_hole_gives(make_se
     got = _derived(healed)
     for name in DERIVED:
         assert got[name] == expected[name], name
-    xlf = healed.etf_bars("XLF", D(2025, 9, 16), D(2025, 9, 16))[0]
+    xlf = healed.etf.etf_bars("XLF", D(2025, 9, 16), D(2025, 9, 16))[0]
     assert xlf["price_change_percent"] == pytest.approx((53.198333740234375 / 53.31752014160156 - 1) * 100)
     assert healed.etf_db["analytics_trending_etfs"].find_one({"_id": "2025-09-22:5:XLF"})["return_nd"] is not None
-    assert "WELL" in [p["ticker"] for p in healed.portfolio(D(2025, 9, 26), 5)["positions"]]
-    assert healed.monthly("2025-09") != spy_only and "WELL" in [p["ticker"] for p in healed.monthly("2025-09")[
+    assert "WELL" in [p["ticker"] for p in healed.etf.portfolio(D(2025, 9, 26), 5)["positions"]]
+    assert healed.etf.monthly("2025-09") != spy_only and "WELL" in [p["ticker"] for p in healed.etf.monthly("2025-09")[
         "positions"]]
-    assert healed.recompute_pending() == []
-    assert healed.runs("etf_pipeline")[0]["recomputed_sessions"] > 0
+    assert healed.etf.recompute_pending() == []
+    assert healed.jobs.runs("etf_pipeline")[0]["recomputed_sessions"] > 0
 
 
 def test_nothing_is_computed_again_when_only_new_sessions_are_stored(storage, make_settings, clock):
     settings = make_settings(us_first_run_sessions=3)
     assert run_etf(storage, settings, new_york(D(2025, 7, 31)), clock) == 0
     assert run_etf(storage, settings, new_york(D(2025, 8, 8)), clock) == 0
-    assert storage.runs("etf_pipeline")[0]["recomputed_sessions"] == 0
-    assert storage.recompute_pending() == []
+    assert storage.jobs.runs("etf_pipeline")[0]["recomputed_sessions"] == 0
+    assert storage.etf.recompute_pending() == []
 
 
 # --- a kill in the middle of the recomputation --------------------------------------------------------------
@@ -124,14 +124,14 @@ def test_a_run_killed_while_computing_again_is_repaired_by_the_next(make_setting
     expected = _derived(reference)
     xlu = reference.etf_db["analytics_trending_etfs"].find_one({"_id": "2025-07-31:5:XLU"})
     assert xlu["is_trending"]  # once its 07-24 close is known
-    assert reference.portfolio(D(2025, 7, 31), 5)["positions"][0]["source_etfs"] == ["XLU"]
+    assert reference.etf.portfolio(D(2025, 7, 31), 5)["positions"][0]["source_etfs"] == ["XLU"]
     total = reference.writes  # type: ignore[attr-defined]
     assert total > 10
     for crash_at in range(1, total + 1):
         crashed = _healing_run(tmp_path / "ref", settings, clock, crash_at=crash_at)
         assert _derived(crashed) == expected, f"differs after a kill at write {crash_at}"
-        assert crashed.recompute_pending() == []
-        assert all(run["status"] != "running" for run in crashed.runs())
+        assert crashed.etf.recompute_pending() == []
+        assert all(run["status"] != "running" for run in crashed.jobs.runs())
 
 
 def _healing_run_cut(root, settings, clock, cut: Cut | None) -> tuple[Storage, BatchCut]:
@@ -162,4 +162,4 @@ def test_a_batch_cut_partway_while_computing_again_is_repaired_by_the_next_run(m
         crashed, cutter = _healing_run_cut(tmp_path / f"c{i}", settings, clock, cut)
         assert cutter.fired, f"{cut} never happened"
         assert etf_snapshot(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
-        assert crashed.recompute_pending() == []
+        assert crashed.etf.recompute_pending() == []

@@ -28,7 +28,7 @@ def test_a_database_that_stalls_mid_run_is_one_transient_line_and_the_run_is_clo
         "MongoDB did not answer in time during the run: NetworkTimeout: 127.0.0.1:27017: timed out; try again later"
     ]
     assert all(r.exc_info is None for r in errors)  # no traceback: it is not a bug
-    run = storage.latest_run("daily_update")
+    run = storage.jobs.latest_run("daily_update")
     assert run["status"] == "failed" and run["exit_code"] == 1 and run["error"].startswith("MongoDB did not answer")
 
 
@@ -38,7 +38,7 @@ def test_when_the_run_record_cannot_be_closed_either_the_script_still_exits_1_in
     def lost(*_args, **_kwargs):
         raise AutoReconnect("127.0.0.1:27017: connection closed")
 
-    monkeypatch.setattr(storage, "finish_run", lost)
+    monkeypatch.setattr(storage.jobs, "finish_run", lost)
     code = run_job("daily_update", make_settings(), storage, clock(), clock, _stalls, lock_name="stock_data_collection")
     assert code == 1
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -72,7 +72,7 @@ def test_the_after_run_hook_sees_the_run_and_a_failing_one_never_changes_the_exi
 
     assert run_job("toy", make_settings(), storage, as_of, clock, lambda ctx: None, lock_name="toy",
                    after=broken_notifier) == 0
-    assert storage.latest_run("toy")["status"] == "completed"
+    assert storage.jobs.latest_run("toy")["status"] == "completed"
     assert "after-run step failed (RuntimeError: telegram is down)" in caplog.text
 
 

@@ -44,7 +44,7 @@ def test_a_corrupt_replay_file_alerts_once_per_streak_and_the_fixed_run_says_it_
         sent = str([body for _path, body in stub.posts])
         assert TOKEN not in sent and "private-path" not in sent
         storage = Storage(get_client("mongomock://"))
-        stops = storage.runs("daily_update")
+        stops = storage.jobs.runs("daily_update")
         assert [(r["status"], r["exit_code"], r["stopped_before_start"]) for r in stops] == [("failed", 2, True)] * 2
         assert stops[0]["date_kst"] == "2024-09-03" and "KRX_REPLAY_PATH" in stops[0]["error"]
         status = gather(storage, good, dt.datetime.now(dt.UTC), dt.date(2024, 9, 3), sizes=False)
@@ -97,7 +97,7 @@ def test_a_replay_file_or_folder_that_moved_is_a_recorded_stop_not_a_silent_sett
     [error] = [ln for ln in capsys.readouterr().err.splitlines() if " ERROR " in ln]
     assert error.endswith(f"ERROR {line}; fix the path in .env")
     job = script.__name__
-    run = Storage(get_client("mongomock://")).latest_run(job)
+    run = Storage(get_client("mongomock://")).jobs.latest_run(job)
     assert run["status"] == "failed" and run["exit_code"] == 2 and run["stopped_before_start"] is True
 
 
@@ -105,7 +105,7 @@ def test_a_future_today_typed_at_a_terminal_is_refused_but_not_recorded_as_a_fai
     future = (dt.datetime.now(KST) + dt.timedelta(days=3)).date().isoformat()
     assert manual_setup.main(["--today", future], settings=make_settings()) == 2
     assert "is in the future" in capsys.readouterr().err
-    assert Storage(get_client("mongomock://")).runs() == []
+    assert Storage(get_client("mongomock://")).jobs.runs() == []
 
 
 def test_a_stop_reason_never_carries_a_secret_of_the_settings(make_settings):

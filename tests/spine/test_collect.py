@@ -29,7 +29,9 @@ def chain_of(*sources, **kwargs) -> SourceChain:
 
 
 def completed_days(storage) -> list[dt.date]:
-    return [D.fromisoformat(d["date_kst"]) for d in storage.day_records("daily_update") if d["status"] == "completed"]
+    return [
+        D.fromisoformat(d["date_kst"]) for d in storage.jobs.day_records("daily_update") if d["status"] == "completed"
+    ]
 
 
 def test_manual_setup_loads_the_window_and_builds_the_universe(storage, settings, clock):
@@ -37,14 +39,14 @@ def test_manual_setup_loads_the_window_and_builds_the_universe(storage, settings
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock, chain) == 0
     assert completed_days(storage) == [D(2024, 8, 26), D(2024, 8, 27), D(2024, 8, 28), D(2024, 8, 29), D(2024, 8, 30)]
     assert chain.calls["replay"] == 10  # one call per market per day
-    samsung = storage.read_bars("005930")
+    samsung = storage.bars.read_bars("005930")
     assert [b["date"] for b in samsung] == [to_utc_midnight(d) for d in completed_days(storage)]
     assert samsung[-1]["close"] == 74300 and samsung[-1]["halted"] is False
-    universe = {t["ticker"]: t for t in storage.universe()}
+    universe = {t["ticker"]: t for t in storage.universe.universe()}
     assert universe["005930"]["is_active"] and universe["005930"]["added_date"] == "2024-08-30"
     assert universe["005930"]["last_analyzed_date"] is None
     assert "005935" not in universe and "00088K" not in universe  # preferred shares never join
-    assert "005935" not in storage.stored_tickers()
+    assert "005935" not in storage.bars.stored_tickers()
 
 
 def test_catch_up_over_a_weekend_collects_only_monday(storage, settings, clock):
@@ -71,7 +73,7 @@ def test_catch_up_after_a_multi_week_outage_costs_two_calls_per_session(storage,
     assert D(2024, 8, 15) not in missed and len(missed) == 26
     assert completed_days(storage)[-len(missed):] == missed
     assert chain.calls["replay"] == 2 * len(missed)
-    stored = [b["date"] for b in storage.read_bars("000660", D(2024, 8, 1))]
+    stored = [b["date"] for b in storage.bars.read_bars("000660", D(2024, 8, 1))]
     assert stored == [to_utc_midnight(d) for d in missed]
 
     again = build_chain(settings)
@@ -83,8 +85,8 @@ def test_daily_update_before_manual_setup_asks_for_it(storage, settings, clock, 
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock) == 2
     assert "run `python manual_setup.py` first" in caplog.text
-    assert storage.runs()[0]["status"] == "failed"
-    assert storage.stored_tickers() == []
+    assert storage.jobs.runs()[0]["status"] == "failed"
+    assert storage.bars.stored_tickers() == []
 
 
 def test_manual_setup_over_a_file_that_starts_later_loads_from_its_first_session(
@@ -147,7 +149,7 @@ def test_a_run_killed_at_any_write_then_rerun_gives_the_same_database(storage, c
         crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
         _scenario(crashed, settings, clock, crash_at=crash_at)
         assert snapshot(crashed) == expected, f"differs after a kill at write {crash_at}"
-        assert all(run["status"] != "running" for run in crashed.runs())
+        assert all(run["status"] != "running" for run in crashed.jobs.runs())
 
 
 def test_a_batch_cut_partway_then_rerun_gives_the_same_database(storage, clock, make_settings, tmp_path):
@@ -172,7 +174,7 @@ def test_a_batch_cut_partway_then_rerun_gives_the_same_database(storage, clock, 
             _scenario(crashed, settings, clock, crash_at=None)
         assert cutter.fired, f"{cut} never happened"
         assert snapshot(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
-        assert all(run["status"] != "running" for run in crashed.runs())
+        assert all(run["status"] != "running" for run in crashed.jobs.runs())
 
 
 # --- overlapping runs --------------------------------------------------------------------------------
@@ -181,20 +183,20 @@ def test_a_batch_cut_partway_then_rerun_gives_the_same_database(storage, clock, 
 def test_a_second_run_exits_cleanly_while_the_first_holds_the_lock(storage, settings, clock, caplog):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     ttl = dt.timedelta(minutes=settings.lock_timeout_minutes)
-    assert storage.acquire_lock("stock_data_collection", "other-run", clock(), ttl) == (True, None)
+    assert storage.jobs.acquire_lock("stock_data_collection", "other-run", clock(), ttl) == (True, None)
     chain = build_chain(settings)
     with caplog.at_level(logging.INFO, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock, chain) == 0
     assert "another run (other-run) holds" in caplog.text
     assert chain.calls["replay"] == 0 and completed_days(storage)[-1] == D(2024, 8, 30)
-    assert [r["job_name"] for r in storage.runs()] == ["manual_setup"]
+    assert [r["job_name"] for r in storage.jobs.runs()] == ["manual_setup"]
 
 
 def test_a_stale_running_record_is_taken_over_after_the_timeout(storage, settings, clock):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     ttl = dt.timedelta(minutes=settings.lock_timeout_minutes)
-    storage.start_run("killed-run", {"job_name": "daily_update", "start_time_utc": clock().replace(tzinfo=None)})
-    storage.acquire_lock("stock_data_collection", "killed-run", clock(), ttl)
+    storage.jobs.start_run("killed-run", {"job_name": "daily_update", "start_time_utc": clock().replace(tzinfo=None)})
+    storage.jobs.acquire_lock("stock_data_collection", "killed-run", clock(), ttl)
     clock.advance(minutes=settings.lock_timeout_minutes + 1)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock) == 0
     killed = storage.job_status.find_one({"_id": "killed-run"})
@@ -214,7 +216,7 @@ def test_a_run_whose_lock_was_taken_over_stops_writing(storage, settings, clock,
     # August was fetched in one month chunk; the heartbeat after writing it found the lock gone.
     assert completed_days(storage)[-1] == D(2024, 8, 30)
     assert storage.locks.find_one({"_id": "stock_data_collection"})["owner"] == "usurper"
-    assert not storage.acquire_lock("stock_data_collection", "x", clock(), ttl)[0]
+    assert not storage.jobs.acquire_lock("stock_data_collection", "x", clock(), ttl)[0]
 
 
 # --- source failures ---------------------------------------------------------------------------------
@@ -247,15 +249,16 @@ def test_a_source_failure_never_marks_the_day_completed(storage, settings, clock
     source = ScriptedSource(replay, "replay", failures={bad_day: FAILURES[kind]})
     chain = chain_of(source, max_attempts=3)
     code = run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain)
-    assert bad_day not in storage.done_days("daily_update") and storage.read_bars("005930", bad_day, bad_day) == []
-    run = storage.runs()[0]
+    assert bad_day not in storage.jobs.done_days("daily_update")
+    assert storage.bars.read_bars("005930", bad_day, bad_day) == []
+    run = storage.jobs.runs()[0]
     if kind in SOURCES_DOWN:
         # The source itself fails: the run stops there rather than hammer it for every later day.
         assert code == 1 and completed_days(storage)[-2:] == [D(2024, 9, 2), D(2024, 9, 3)]
     else:
         # The day's own answer is the problem: the sessions after it are not held back.
         assert completed_days(storage)[-2:] == [D(2024, 9, 5), D(2024, 9, 6)]
-        record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-04"]
+        record = {d["date_kst"]: d for d in storage.jobs.day_records("daily_update")}["2024-09-04"]
         assert record["status"] == ("empty" if kind == "empty" else "failed") and record["sources"] == {}
         # A network source answering a whole day empty while serving the next one: a closure, not a failure.
         assert code == (0 if kind == "empty" else 1)
@@ -280,7 +283,7 @@ def test_a_stale_answer_repeating_the_previous_session_is_not_stored_as_a_new_da
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 3)), clock, chain_of(stale)) == 1
     assert "repeats the closes and volumes of a neighbouring session" in caplog.text
-    assert completed_days(storage)[-1] == D(2024, 8, 30) and storage.read_bars("005930", D(2024, 9, 2)) == []
+    assert completed_days(storage)[-1] == D(2024, 8, 30) and storage.bars.read_bars("005930", D(2024, 9, 2)) == []
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 3)), clock) == 0
     assert completed_days(storage)[-2:] == [D(2024, 9, 2), D(2024, 9, 3)]
 
@@ -310,7 +313,7 @@ def test_fallback_to_the_next_source_and_a_blocked_source_is_not_called_again(st
     chain = chain_of(blocked, backup)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain) == 0
     assert len(blocked.calls) == 1 and len(backup.calls) == 10
-    last = storage.day_records("daily_update")[-1]
+    last = storage.jobs.day_records("daily_update")[-1]
     assert last["status"] == "completed" and last["sources"] == {"KOSPI": "pykrx", "KOSDAQ": "pykrx"}
 
 
@@ -331,7 +334,7 @@ def test_a_day_not_yet_published_waits_for_the_next_run(storage, settings, clock
 def test_halted_days_are_stored_as_a_fact_without_prices(storage, make_settings, clock):
     settings = make_settings(setup_history_sessions=30)
     run_collection("manual_setup", storage, settings, evening(D(2024, 3, 15)), clock)
-    halted = {b["date"]: b for b in storage.read_bars("000040") if b["halted"]}
+    halted = {b["date"]: b for b in storage.bars.read_bars("000040") if b["halted"]}
     bar = halted[to_utc_midnight(D(2024, 2, 23))]
     assert bar["open"] is None and bar["high"] is None and bar["low"] is None
     assert bar["close"] > 0 and bar["volume"] == 0
@@ -346,28 +349,28 @@ def test_a_session_every_source_leaves_empty_is_recorded_as_no_data_after_the_gr
     within_grace = evening(missing + dt.timedelta(days=settings.missing_day_grace_days))
     source = ScriptedSource(replay, "replay", failures=empty)
     assert run_collection("daily_update", storage, settings, within_grace, clock, chain_of(source)) == 0
-    assert completed_days(storage)[-1] == D(2024, 9, 10) and missing not in storage.done_days("daily_update")
+    assert completed_days(storage)[-1] == D(2024, 9, 10) and missing not in storage.jobs.done_days("daily_update")
 
     later = evening(missing + dt.timedelta(days=settings.missing_day_grace_days + 1))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, later, clock, chain_of(source)) == 0
     assert "NO DATA for session 2024-09-03" in caplog.text and "--redo 2024-09-03" in caplog.text
-    statuses = {d["date_kst"]: d["status"] for d in storage.day_records("daily_update")}
+    statuses = {d["date_kst"]: d["status"] for d in storage.jobs.day_records("daily_update")}
     assert statuses["2024-09-03"] == "no_data" and statuses["2024-09-04"] == "completed"
 
     # KRX did trade that day after all: --redo collects it.
     fixed = ScriptedSource(replay, "replay")
     assert run_collection("daily_update", storage, settings, later, clock, chain_of(fixed), redo=(missing,)) == 0
-    assert {d["date_kst"]: d["status"] for d in storage.day_records("daily_update")}["2024-09-03"] == "completed"
+    assert {d["date_kst"]: d["status"] for d in storage.jobs.day_records("daily_update")}["2024-09-03"] == "completed"
     assert [q.day for q in fixed.calls] == [missing, missing]
 
 
 def test_redoing_an_old_day_does_not_roll_the_universe_back(storage, settings, clock):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     run_collection("daily_update", storage, settings, evening(D(2025, 5, 7)), clock)
-    before = storage.universe()
+    before = storage.universe.universe()
     assert run_collection("daily_update", storage, settings, evening(D(2025, 5, 7)), clock, redo=(D(2024, 9, 2),)) == 0
-    assert storage.universe() == before and storage.universe_as_of() == D(2025, 5, 7)
+    assert storage.universe.universe() == before and storage.universe.universe_as_of() == D(2025, 5, 7)
 
 
 def test_a_blocked_source_alone_never_turns_a_day_into_no_data(storage, settings, clock, replay):
@@ -375,15 +378,15 @@ def test_a_blocked_source_alone_never_turns_a_day_into_no_data(storage, settings
     source = ScriptedSource(replay, "replay", failures={D(2024, 9, 2): FAILURES["blocked"]})
     much_later = evening(D(2024, 10, 31))
     assert run_collection("daily_update", storage, settings, much_later, clock, chain_of(source)) == 1
-    assert "no_data" not in {d["status"] for d in storage.day_records("daily_update")}
+    assert "no_data" not in {d["status"] for d in storage.jobs.day_records("daily_update")}
 
 
 def test_the_universe_follows_market_caps_and_keeps_the_data_of_leavers(storage, make_settings, clock):
     settings = make_settings(setup_history_sessions=5)
     run_collection("manual_setup", storage, settings, evening(D(2023, 12, 11)), clock)
-    before = {t["ticker"]: t for t in storage.universe()}
+    before = {t["ticker"]: t for t in storage.universe.universe()}
     run_collection("daily_update", storage, settings, evening(D(2025, 5, 7)), clock)
-    after = {t["ticker"]: t for t in storage.universe()}
+    after = {t["ticker"]: t for t in storage.universe.universe()}
     panel = ReplaySource(PANEL)
     last_caps = panel.fetch_raw(Query(D(2025, 5, 7), "KOSPI"))
     caps = dict(zip(last_caps["ticker"], last_caps["market_cap"], strict=True))
@@ -396,7 +399,7 @@ def test_the_universe_follows_market_caps_and_keeps_the_data_of_leavers(storage,
         assert after[ticker]["added_date"] > "2023-12-11"
     for ticker in left:
         assert after[ticker]["inactive_reason"] == "market cap below threshold"
-        assert len(storage.read_bars(ticker)) == len(completed_days(storage))
+        assert len(storage.bars.read_bars(ticker)) == len(completed_days(storage))
 
 
 def test_mongodb_unreachable_is_a_clear_transient_error():

@@ -27,11 +27,13 @@ def wrong_calendar(*extra_closed: dt.date) -> TradingCalendar:
 
 
 def statuses(storage) -> dict[str, str]:
-    return {d["date_kst"]: d["status"] for d in storage.day_records("daily_update")}
+    return {d["date_kst"]: d["status"] for d in storage.jobs.day_records("daily_update")}
 
 
 def analysed(storage, day: dt.date) -> list[str]:
-    return [t["ticker"] for t in storage.universe(active_only=True) if t["last_analyzed_date"] == day.isoformat()]
+    return [
+        t["ticker"] for t in storage.universe.universe(active_only=True) if t["last_analyzed_date"] == day.isoformat()
+    ]
 
 
 def test_a_closure_the_calendar_does_not_know_holds_back_nothing_and_is_named_at_once(
@@ -46,14 +48,16 @@ def test_a_closure_the_calendar_does_not_know_holds_back_nothing_and_is_named_at
                               calendar=calendar)
     assert code == 0
     assert completed_days(storage)[-3:] == [D(2025, 6, 2), D(2025, 6, 4), D(2025, 6, 5)]
-    assert statuses(storage)["2025-06-03"] == "empty" and ELECTION not in storage.done_days("daily_update")
+    assert statuses(storage)["2025-06-03"] == "empty" and ELECTION not in storage.jobs.done_days("daily_update")
     assert "CLOSED? every source answers the whole KRX market empty for 2025-06-03" in caplog.text
     assert "Add `KRX_EXTRA_CLOSED_DAYS=2025-06-03` to .env" in caplog.text
-    assert storage.runs()[0]["suspected_closures"] == ["2025-06-03"]
+    assert storage.jobs.runs()[0]["suspected_closures"] == ["2025-06-03"]
 
     # Meanwhile the analysis runs for the latest collected session.
     assert run_analysis(storage, settings, evening(D(2025, 6, 5), 20), clock, chain_of(network), calendar) == 0
-    assert sorted(analysed(storage, D(2025, 6, 5))) == sorted(t["ticker"] for t in storage.universe(active_only=True))
+    assert sorted(analysed(storage, D(2025, 6, 5))) == sorted(t["ticker"] for t in storage.universe.universe(
+        active_only=True
+    ))
 
     # The next evening asks the day again (still pending), and collects the new session.
     network.calls.clear()
@@ -91,22 +95,22 @@ def test_a_half_delivered_day_keeps_what_was_delivered_and_asks_only_for_the_res
     kosdaq_empty = {(day, "KOSDAQ"): lambda: pd.DataFrame(columns=[*COLUMNS, "date"])}
     flaky = ScriptedSource(replay, "pykrx", failures=kosdaq_empty)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 5)), clock, chain_of(flaky)) == 1
-    record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-03"]
+    record = {d["date_kst"]: d for d in storage.jobs.day_records("daily_update")}["2024-09-03"]
     assert record["status"] == "partial" and record["sources"] == {"KOSPI": "pykrx"}
     assert "KOSDAQ" in record["missing"] and record["rows"] > 0
-    assert storage.read_bars("005930", day, day)[0]["close"] > 0  # KOSPI's bars are stored
-    assert storage.read_bars("196170", day, day) == []  # KOSDAQ's are not
+    assert storage.bars.read_bars("005930", day, day)[0]["close"] > 0  # KOSPI's bars are stored
+    assert storage.bars.read_bars("196170", day, day) == []  # KOSDAQ's are not
     assert completed_days(storage)[-2:] == [D(2024, 9, 4), D(2024, 9, 5)]
-    assert storage.runs()[0]["failed_day"] == "2024-09-03"
+    assert storage.jobs.runs()[0]["failed_day"] == "2024-09-03"
 
     healed = ScriptedSource(replay, "pykrx")
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 5)), clock, chain_of(healed)) == 0
     assert healed.calls == [Query(day, "KOSDAQ")]
-    record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-03"]
+    record = {d["date_kst"]: d for d in storage.jobs.day_records("daily_update")}["2024-09-03"]
     assert record["status"] == "completed" and record["sources"] == {"KOSPI": "pykrx", "KOSDAQ": "pykrx"}
     full = run_collection_rows(replay, day)
     assert record["rows"] == full and "missing" not in record
-    assert storage.read_bars("196170", day, day)[0]["close"] > 0
+    assert storage.bars.read_bars("196170", day, day)[0]["close"] > 0
 
 
 def test_a_first_session_the_setup_could_not_collect_is_collected_by_the_next_run(storage, settings, clock, replay):
@@ -140,9 +144,9 @@ def test_a_market_a_source_never_serves_past_the_grace_period_gives_the_day_up_k
     later = evening(day + dt.timedelta(days=settings.missing_day_grace_days + 1))
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("daily_update", storage, settings, later, clock, chain_of(kosdaq_empty)) == 0
-    record = {d["date_kst"]: d for d in storage.day_records("daily_update")}["2024-09-03"]
+    record = {d["date_kst"]: d for d in storage.jobs.day_records("daily_update")}["2024-09-03"]
     assert record["status"] == "no_data" and record["no_data_parts"] == ["KOSDAQ"]
-    assert record["sources"] == {"KOSPI": "pykrx"} and storage.read_bars("005930", day, day)
+    assert record["sources"] == {"KOSPI": "pykrx"} and storage.bars.read_bars("005930", day, day)
     assert "NO DATA for session 2024-09-03: every source still answers KOSDAQ empty" in caplog.text
 
 
@@ -156,11 +160,11 @@ def test_a_file_holding_one_market_imports_it_and_leaves_the_other_alone(
     with caplog.at_level(logging.WARNING, logger="pipeline"):
         assert run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock) == 0
     assert len(completed_days(storage)) == 20
-    record = storage.day_records("daily_update")[-1]
+    record = storage.jobs.day_records("daily_update")[-1]
     assert record["sources"] == {"KOSPI": "replay"} and record["out_of_range"] == ["KOSDAQ"]
     assert "KOSDAQ: no configured source serves it for 20 session(s)" in caplog.text
-    assert storage.read_bars("005930") and storage.read_bars("196170") == []
-    universe = storage.universe(active_only=True)
+    assert storage.bars.read_bars("005930") and storage.bars.read_bars("196170") == []
+    universe = storage.universe.universe(active_only=True)
     assert universe and {t["market"] for t in universe} == {"KOSPI"}
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock) == 0
     assert completed_days(storage)[-1] == D(2024, 9, 6)
@@ -171,7 +175,7 @@ def test_a_file_that_ends_long_before_today_is_collected_up_to_its_end(storage, 
         assert run_collection("manual_setup", storage, settings, evening(D(2025, 9, 1)), clock) == 0
     assert completed_days(storage)[-1] == D(2025, 6, 16) and len(completed_days(storage)) == 5
     assert "the configured sources end at 2025-06-16 (replay: 2025-06-16)" in caplog.text
-    storage.forget_day(D(2025, 6, 16), job="daily_update")
+    storage.jobs.forget_day(D(2025, 6, 16), job="daily_update")
     assert run_collection("daily_update", storage, settings, evening(D(2025, 10, 1)), clock) == 0
     assert completed_days(storage)[-1] == D(2025, 6, 16)
 
@@ -187,7 +191,7 @@ def test_a_day_missing_from_a_file_is_named_with_its_fix_and_never_settled_by_wa
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         assert run_collection("manual_setup", storage, settings, evening(D(2024, 9, 6)), clock) == 2
         assert run_collection("daily_update", storage, settings, long_after, clock) == 2
-    assert "2024-09-03" not in {d.isoformat() for d in storage.done_days("daily_update")}
+    assert "2024-09-03" not in {d.isoformat() for d in storage.jobs.done_days("daily_update")}
     assert statuses(storage)["2024-09-03"] == "empty"
     assert completed_days(storage)[-1] == D(2025, 2, 28)
     assert "holed.csv has no KOSPI rows for this session" in caplog.text
@@ -230,7 +234,9 @@ def test_a_file_is_read_at_full_speed(storage, make_settings, clock):
 def test_redo_reaches_before_the_first_stored_day_but_not_before_the_file(storage, settings, clock, caplog):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock, redo=(D(2024, 3, 4),)) == 0
-    assert statuses(storage)["2024-03-04"] == "completed" and storage.read_bars("005930", D(2024, 3, 4), D(2024, 3, 4))
+    assert statuses(storage)["2024-03-04"] == "completed" and storage.bars.read_bars("005930", D(2024, 3, 4), D(
+        2024, 3, 4
+    ))
     assert "2024-03-05" not in statuses(storage)  # only the day asked for
     with caplog.at_level(logging.ERROR, logger="pipeline"):
         code = run_collection("daily_update", storage, settings, evening(D(2024, 8, 30)), clock, redo=(D(2023, 11, 1),))

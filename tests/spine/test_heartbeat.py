@@ -44,18 +44,20 @@ def test_a_first_run_slower_than_the_lock_timeout_keeps_its_lock(storage, make_s
     assert run_etf(storage, settings, as_of, clock, market=us_test_market(settings, sources=[slow])) == 0
     assert slow.meddled == [0]  # the other run found the lock held and left
     assert slow.requests * 3 > 2 * settings.lock_timeout_minutes
-    runs = storage.runs("etf_pipeline")
+    runs = storage.jobs.runs("etf_pipeline")
     assert [r["status"] for r in runs] == ["completed"]
-    assert storage.done_days("etf_pipeline") == set(storage.done_days("etf_pipeline", ("completed",)))
-    assert len(storage.done_days("etf_pipeline")) == 5
+    assert storage.jobs.done_days("etf_pipeline") == set(storage.jobs.done_days("etf_pipeline", ("completed",)))
+    assert len(storage.jobs.done_days("etf_pipeline")) == 5
 
 
 def test_a_run_that_stopped_extending_its_lock_is_still_taken_over(storage, make_settings, clock):
     settings = make_settings(us_first_run_sessions=5)
     as_of = new_york(D(2025, 9, 30))
-    storage.acquire_lock("us_etf", "etf_pipeline_dead", clock(), dt.timedelta(minutes=settings.lock_timeout_minutes))
+    storage.jobs.acquire_lock("us_etf", "etf_pipeline_dead", clock(), dt.timedelta(
+        minutes=settings.lock_timeout_minutes
+    ))
     assert run_etf(storage, settings, as_of, clock) == 0
-    assert storage.runs("etf_pipeline") == []  # still held: the other run left
+    assert storage.jobs.runs("etf_pipeline") == []  # still held: the other run left
     clock.advance(minutes=settings.lock_timeout_minutes + 1)
     assert run_etf(storage, settings, as_of, clock) == 0
-    assert [r["status"] for r in storage.runs("etf_pipeline")] == ["completed"]
+    assert [r["status"] for r in storage.jobs.runs("etf_pipeline")] == ["completed"]

@@ -139,17 +139,17 @@ def test_a_second_market_catches_up_a_missed_month_with_one_request_per_ticker_a
         ("SPY", D(2024, 12, 2), D(2024, 12, 6)), ("QQQ", D(2024, 12, 2), D(2024, 12, 6)),
     ]
     assert market.collector.stored[("SPY", D(2024, 11, 29))] == 602.55
-    records = storage.day_records("toy_update")
+    records = storage.jobs.day_records("toy_update")
     assert records[-1]["_id"] == "2024-12-06_toy_update" and records[-1]["sources"] == {"SPY": "toy_range",
                                                                                         "QQQ": "toy_range"}
-    assert storage.done_days("toy_update") >= set(missed)
-    assert storage.done_days("daily_update") == set()  # KRX's day records are its own
-    assert storage.runs("update")[0]["closes_written"] == 2 * len(missed)
+    assert storage.jobs.done_days("toy_update") >= set(missed)
+    assert storage.jobs.done_days("daily_update") == set()  # KRX's day records are its own
+    assert storage.jobs.runs("update")[0]["closes_written"] == 2 * len(missed)
     # Its own lock: a KRX collection holding its lock does not stop the US one.
     ttl = dt.timedelta(minutes=30)
-    assert storage.acquire_lock("stock_data_collection", "krx-run", clock(), ttl)[0]
+    assert storage.jobs.acquire_lock("stock_data_collection", "krx-run", clock(), ttl)[0]
     assert run_us("update", storage, settings, market, D(2024, 12, 9), clock) == 0
-    assert D(2024, 12, 9) in storage.done_days("toy_update")
+    assert D(2024, 12, 9) in storage.jobs.done_days("toy_update")
 
 
 def test_the_closure_rule_serves_the_second_market_too(storage, settings, clock, caplog):
@@ -160,9 +160,9 @@ def test_the_closure_rule_serves_the_second_market_too(storage, settings, clock,
     with caplog.at_level(logging.WARNING, logger="pipeline"):
         assert run_us("update", storage, settings, market, D(2025, 1, 13), clock) == 0
     assert "Add `US_EXTRA_CLOSED_DAYS=2025-01-09` to .env" in caplog.text
-    assert {D(2025, 1, 10), D(2025, 1, 13)} <= storage.done_days("toy_update")
-    assert CARTER not in storage.done_days("toy_update")
-    records = {r["date_kst"]: r for r in storage.day_records("toy_update")}
+    assert {D(2025, 1, 10), D(2025, 1, 13)} <= storage.jobs.done_days("toy_update")
+    assert CARTER not in storage.jobs.done_days("toy_update")
+    records = {r["date_kst"]: r for r in storage.jobs.day_records("toy_update")}
     assert records["2025-01-09"]["status"] == "empty"
 
 
@@ -170,9 +170,9 @@ def test_krx_and_the_second_market_share_one_database_without_touching_each_othe
     assert run_collection("manual_setup", storage, settings, evening(D(2024, 11, 29)), clock) == 0
     market = us_market()
     assert run_us("setup", storage, settings, market, D(2024, 11, 29), clock) == 0
-    krx_days, us_days = storage.done_days("daily_update"), storage.done_days("toy_update")
+    krx_days, us_days = storage.jobs.done_days("daily_update"), storage.jobs.done_days("toy_update")
     assert D(2024, 11, 28) in krx_days and D(2024, 11, 28) not in us_days  # Thanksgiving: KRX trades
     assert len(krx_days) == len(us_days) == 5
-    storage.forget_day(D(2024, 11, 29), job="toy_update")
-    assert D(2024, 11, 29) in storage.done_days("daily_update")
-    assert D(2024, 11, 29) not in storage.done_days("toy_update")
+    storage.jobs.forget_day(D(2024, 11, 29), job="toy_update")
+    assert D(2024, 11, 29) in storage.jobs.done_days("daily_update")
+    assert D(2024, 11, 29) not in storage.jobs.done_days("toy_update")

@@ -155,10 +155,10 @@ def test_a_third_market_is_one_new_package_and_shows_in_check_db_status_health_a
     assert [d.key for d in registry()] == ["krx.bars", "lse.bars", "us.etf_bars"]
     assert _run("lse_setup", D(2024, 11, 8), settings, clock) == 0
     storage = Storage(get_client("mongomock://"))
-    days = storage.day_records("lse_update")
+    days = storage.jobs.day_records("lse_update")
     assert [d["date_kst"] for d in days] == ["2024-11-04", "2024-11-05", "2024-11-06", "2024-11-07", "2024-11-08"]
     assert {d["status"] for d in days} == {"completed"}
-    assert storage.latest_run("lse_setup")["date_kst"] == "2024-11-08"  # the London date of the run
+    assert storage.jobs.latest_run("lse_setup")["date_kst"] == "2024-11-08"  # the London date of the run
 
     # check_db: its section, judged by its own calendar; KRX and the US are not set up here
     fresh = gather(storage, settings, _london_evening(D(2024, 11, 8)), sizes=False)
@@ -186,19 +186,19 @@ def test_a_third_market_is_one_new_package_and_shows_in_check_db_status_health_a
     assert late.get("/health").json()["markets"]["lse"]["stale"] is True
     assert [m["stale"] for m in late.get("/status").json()["markets"] if m["job_name"] == "lse_update"] == [True]
     evaluate(storage, settings, later, later)
-    assert storage.known_alert_keys(["stale:lse_update:2024-11-08"]) == {"stale:lse_update:2024-11-08"}
+    assert storage.alerts.known_alert_keys(["stale:lse_update:2024-11-08"]) == {"stale:lse_update:2024-11-08"}
 
     # its settings broken: the run stops before it starts, recorded as a failed run, alerted and in check_db
     monkeypatch.setenv("LSE_REPLAY_PATH", str(london.parent / "gone.csv"))
     assert _run("lse_update", D(2024, 11, 15), settings, clock) == 2
-    failed = storage.latest_run("lse_update")
+    failed = storage.jobs.latest_run("lse_update")
     assert failed["status"] == "failed" and "LSE_REPLAY_PATH" in failed["error"]
     evaluate(storage, settings, later, later)
-    assert storage.known_alert_keys([f"job_failed:lse_update:{failed['_id']}"])
+    assert storage.alerts.known_alert_keys([f"job_failed:lse_update:{failed['_id']}"])
     broken = gather(storage, settings, later, sizes=False)
     assert any(line.startswith("lse_update: the last run failed") for line in broken.attention)
 
     # fixed again: the catch-up collects the missed week from the same package
     monkeypatch.setenv("LSE_REPLAY_PATH", str(london))
     assert _run("lse_update", D(2024, 11, 15), settings, clock) == 0
-    assert storage.last_done_day("lse_update") == D(2024, 11, 15)
+    assert storage.jobs.last_done_day("lse_update") == D(2024, 11, 15)

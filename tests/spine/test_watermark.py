@@ -42,7 +42,7 @@ def stored(storage) -> dict[str, list[dict]]:
     ordered by `_id`."""
     db = storage.datasets_db
     held = {name: sorted(db[name].find({}), key=lambda d: d["_id"]) for name in sorted(db.list_collection_names())}
-    return held | {"bad_data": sorted(storage.bad_data.find({}), key=lambda d: d["_id"])}
+    return held | {"bad_data": sorted(storage.bad_data.bad_data.find({}), key=lambda d: d["_id"])}
 
 
 @pytest.fixture
@@ -60,19 +60,19 @@ def sessions_through(day: dt.date) -> int:
 def test_first_run_stores_every_observation_once_and_a_rerun_reads_nothing_again(storage, settings, clock):
     reader = CloseSeries(limit=10)
     assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), reader) == 0
-    assert storage.item_count(SERIES.key) == sessions_through(dt.date(2024, 11, 29)) == 20
+    assert storage.watermarks.item_count(SERIES.key) == sessions_through(dt.date(2024, 11, 29)) == 20
     assert len(reader.calls) == 2 and reader.rows_served == 20
-    record = storage.latest_run(SERIES.job)
+    record = storage.jobs.latest_run(SERIES.job)
     assert (record["items_new"], record["items_revised"], record["pages"], record["lag_seconds"]) == (20, 0, 2, 0)
 
     again = CloseSeries(limit=10)
     assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), again) == 0
-    assert again.rows_served == 0 and storage.latest_run(SERIES.job)["items_new"] == 0
+    assert again.rows_served == 0 and storage.jobs.latest_run(SERIES.job)["items_new"] == 0
 
 
 def test_after_an_outage_the_run_resumes_from_the_watermark_and_loses_nothing(storage, settings, clock):
     run(storage, settings, clock, late(dt.date(2024, 11, 15)), CloseSeries(limit=10))
-    cursor = storage.watermark(SERIES.key)["cursor"]
+    cursor = storage.watermarks.watermark(SERIES.key)["cursor"]
     resumed = CloseSeries(limit=10)
     # No run for eight weeks (the dividend's re-basing happened meanwhile).
     assert run(storage, settings, clock, late(dt.date(2025, 1, 10)), resumed) == 0
@@ -90,11 +90,11 @@ def test_after_an_outage_the_run_resumes_from_the_watermark_and_loses_nothing(st
 def test_overlapping_pages_store_each_event_once(storage, settings, clock):
     reader = MoveEvents(limit=3)
     assert run(storage, settings, clock, late(dt.date(2025, 1, 31)), reader, EVENTS) == 0
-    record = storage.latest_run(EVENTS.job)
-    assert storage.item_count(EVENTS.key) == 15 == record["items_new"]
+    record = storage.jobs.latest_run(EVENTS.job)
+    assert storage.watermarks.item_count(EVENTS.key) == 15 == record["items_new"]
     assert record["items_unchanged"] > 0  # each page repeated the previous one's last events
     assert run(storage, settings, clock, late(dt.date(2025, 1, 31)), MoveEvents(limit=3), EVENTS) == 0
-    assert storage.item_count(EVENTS.key) == 15 and storage.latest_run(EVENTS.job)["items_new"] == 0
+    assert storage.watermarks.item_count(EVENTS.key) == 15 and storage.jobs.latest_run(EVENTS.job)["items_new"] == 0
 
 
 # --- revisions and point in time ------------------------------------------------------------------------
@@ -102,10 +102,10 @@ def test_overlapping_pages_store_each_event_once(storage, settings, clock):
 
 def test_a_revision_keeps_the_earlier_value_with_when_it_was_known(storage, settings, clock):
     run(storage, settings, clock, late(dt.date(2024, 12, 20)), CloseSeries())
-    before = storage.stored_items(SERIES.key, ["XLF:2024-12-02"])["XLF:2024-12-02"]["data"]["value"]
+    before = storage.watermarks.stored_items(SERIES.key, ["XLF:2024-12-02"])["XLF:2024-12-02"]["data"]["value"]
     run(storage, settings, clock, late(dt.date(2024, 12, 27)), CloseSeries())
 
-    record = storage.latest_run(SERIES.job)
+    record = storage.jobs.latest_run(SERIES.job)
     assert record["items_revised"] == sessions_through(dt.date(2024, 12, 20)) == 35
     history = item_history(storage, SERIES.key, "XLF:2024-12-02")
     assert [(h.data["value"], h.known_at) for h in history] == [
@@ -113,7 +113,7 @@ def test_a_revision_keeps_the_earlier_value_with_when_it_was_known(storage, sett
         (pytest.approx(before * 47.64091873168945 / (47.64091873168945 + 0.206)),
          at_close(EX_DAY).replace(tzinfo=None)),
     ]
-    assert storage.vintage_count(SERIES.key) == 35
+    assert storage.watermarks.vintage_count(SERIES.key) == 35
 
 
 def test_what_was_known_at_a_moment_is_the_vintage_current_then(storage, settings, clock):
@@ -163,7 +163,7 @@ def test_a_run_killed_at_any_write_then_rerun_gives_the_same_store(storage, sett
         crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
         _scenario(crashed, settings, clock, crash_at)
         assert stored(crashed) == expected, f"differs after a kill at write {crash_at}"
-        assert all(r["status"] != "running" for r in crashed.runs(limit=100))
+        assert all(r["status"] != "running" for r in crashed.jobs.runs(limit=100))
 
 
 def test_a_batch_cut_partway_then_rerun_gives_the_same_store(storage, settings, clock):
@@ -214,24 +214,24 @@ def test_a_source_error_fails_the_run_with_its_exit_code_and_keeps_the_stored_pa
     # The second page fails on every attempt: the first page stays stored, the watermark stays on it.
     reader = CloseSeries(limit=4, failures={n: _raise(error) for n in range(2, 6)})
     assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), reader) == code
-    record = storage.latest_run(SERIES.job)
+    record = storage.jobs.latest_run(SERIES.job)
     assert record["status"] == "failed" and str(error) in record["error"]
-    assert storage.item_count(SERIES.key) == 4 and record["items_new"] == 4
-    assert storage.watermark(SERIES.key)["cursor"] == "2024-11-06T21:00:00+00:00|2024-11-06"
+    assert storage.watermarks.item_count(SERIES.key) == 4 and record["items_new"] == 4
+    assert storage.watermarks.watermark(SERIES.key)["cursor"] == "2024-11-06T21:00:00+00:00|2024-11-06"
     assert len(reader.calls) == (4 if isinstance(error, TransientSourceError) else 2)  # 3 attempts of page 2
     assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).last_error == str(error)
     if isinstance(error, SourceBlockedError):
         assert record["blocked_sources"] == {"xlf_series": str(error)}
 
     assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), CloseSeries(limit=4)) == 0
-    assert storage.item_count(SERIES.key) == 20
+    assert storage.watermarks.item_count(SERIES.key) == 20
     assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).last_error is None
 
 
 def test_a_transient_error_is_retried_and_the_run_completes(storage, settings, clock):
     reader = CloseSeries(limit=10, failures={2: _raise(TransientSourceError("connection reset"))})
     assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), reader) == 0
-    assert len(reader.calls) == 3 and storage.item_count(SERIES.key) == 20
+    assert len(reader.calls) == 3 and storage.watermarks.item_count(SERIES.key) == 20
 
 
 def test_a_bad_item_is_rejected_with_its_reason_and_raw_value_and_the_rest_stored(storage, settings, clock):
@@ -240,15 +240,15 @@ def test_a_bad_item_is_rejected_with_its_reason_and_raw_value_and_the_rest_store
                 dict(r, value="-1.0") if r["date"] == "2024-11-06" else r for r in rows]
 
     assert run(storage, settings, clock, late(dt.date(2024, 11, 8)), CloseSeries(edit=corrupt)) == 0
-    rejected = {r["key"]: r for r in storage.rejected_records(dataset=SERIES.key)}
+    rejected = {r["key"]: r for r in storage.bad_data.rejected_records(dataset=SERIES.key)}
     assert rejected["XLF:2024-11-05"]["reason"] == "value '.' is not a number"
     assert rejected["XLF:2024-11-05"]["raw"]["value"] == "."
     assert rejected["XLF:2024-11-06"]["reason"] == "close -1.0 is not positive"
-    assert storage.item_count(SERIES.key) == 4 and storage.latest_run(SERIES.job)["rejected"] == 2
-    assert storage.watermark(SERIES.key)["read_through"] == late(dt.date(2024, 11, 8)).replace(tzinfo=None)
+    assert storage.watermarks.item_count(SERIES.key) == 4 and storage.jobs.latest_run(SERIES.job)["rejected"] == 2
+    assert storage.watermarks.watermark(SERIES.key)["read_through"] == late(dt.date(2024, 11, 8)).replace(tzinfo=None)
 
     run(storage, settings, clock, late(dt.date(2024, 11, 8)), CloseSeries(edit=corrupt))
-    assert len(storage.rejected_records(dataset=SERIES.key)) == 2  # a rerun records nothing twice
+    assert len(storage.bad_data.rejected_records(dataset=SERIES.key)) == 2  # a rerun records nothing twice
 
 
 def test_an_event_without_a_time_and_an_unstorable_value_are_rejected(storage, settings, clock):
@@ -261,12 +261,12 @@ def test_an_event_without_a_time_and_an_unstorable_value_are_rejected(storage, s
 
     reader = NumpyMoves(limit=3, broken=frozenset({"QQQ:2024-11-15"}))
     assert run(storage, settings, clock, late(dt.date(2025, 1, 31)), reader, EVENTS) == 0
-    reasons = {r["key"]: r["reason"] for r in storage.rejected_records(dataset=EVENTS.key)}
+    reasons = {r["key"]: r["reason"] for r in storage.bad_data.rejected_records(dataset=EVENTS.key)}
     assert reasons == {
         "QQQ:2024-11-15": "time '' is not ISO 8601",
         "SPY:2024-11-06": "data.move_pct: numpy.int64 is not storable (a plain str/int/float/...)",
     }
-    assert storage.item_count(EVENTS.key) == 13
+    assert storage.watermarks.item_count(EVENTS.key) == 13
 
 
 def test_a_source_that_pages_without_moving_fails_the_run_instead_of_looping(storage, settings, clock, caplog):
@@ -276,17 +276,17 @@ def test_a_source_that_pages_without_moving_fails_the_run_instead_of_looping(sto
             return type(page)(page.items, Mark(query.since, "page-1"), True, page.rejected)
 
     assert run(storage, settings, clock, late(dt.date(2025, 1, 31)), Stuck(limit=3), EVENTS) == 1
-    assert "answered another page without moving past" in storage.latest_run(EVENTS.job)["error"]
-    assert storage.item_count(EVENTS.key) == 3  # what it did answer is kept
+    assert "answered another page without moving past" in storage.jobs.latest_run(EVENTS.job)["error"]
+    assert storage.watermarks.item_count(EVENTS.key) == 3  # what it did answer is kept
 
 
 def test_retention_deletes_old_items_with_their_vintages_only(storage, settings, clock):
     run(storage, settings, clock, late(dt.date(2025, 1, 31)), CloseSeries(limit=50))
     cutoff = dt.datetime(2024, 12, 1)
-    assert storage.delete_items_before(SERIES.key, cutoff, dry_run=True) == 20
-    assert storage.item_count(SERIES.key) == 61
-    assert storage.delete_items_before(SERIES.key, cutoff) == 20
-    assert (storage.item_count(SERIES.key), storage.vintage_count(SERIES.key)) == (41, 15)
+    assert storage.watermarks.delete_items_before(SERIES.key, cutoff, dry_run=True) == 20
+    assert storage.watermarks.item_count(SERIES.key) == 61
+    assert storage.watermarks.delete_items_before(SERIES.key, cutoff) == 20
+    assert (storage.watermarks.item_count(SERIES.key), storage.watermarks.vintage_count(SERIES.key)) == (41, 15)
     assert len(item_history(storage, SERIES.key, "XLF:2024-12-02")) == 2
 
 
@@ -298,12 +298,12 @@ def test_a_changed_value_claiming_the_stored_known_at_is_rejected_and_the_stored
                                       for r in raw["events"]]}
 
     run(storage, settings, clock, late(dt.date(2024, 11, 8)), MoveEvents(limit=3), EVENTS)
-    storage.watermarks.delete_one({"_id": EVENTS.key})  # read again from the start
+    storage.watermarks.watermarks.delete_one({"_id": EVENTS.key})  # read again from the start
     assert run(storage, settings, clock, late(dt.date(2024, 11, 8)), Restated(limit=3), EVENTS) == 0
-    [bad] = storage.rejected_records(dataset=EVENTS.key)
+    [bad] = storage.bad_data.rejected_records(dataset=EVENTS.key)
     assert bad["key"] == "SPY:2024-11-06" and "a second value known at the same time" in bad["reason"]
     assert bad["raw"]["data"]["move_pct"] == 9.99
-    assert storage.stored_items(EVENTS.key, ["SPY:2024-11-06"])["SPY:2024-11-06"]["data"]["move_pct"] == 2.49
+    assert storage.watermarks.stored_items(EVENTS.key, ["SPY:2024-11-06"])["SPY:2024-11-06"]["data"]["move_pct"] == 2.49
 
 
 def test_a_backlog_longer_than_a_run_reads_is_finished_by_the_next_runs(storage, settings, clock):
@@ -311,10 +311,10 @@ def test_a_backlog_longer_than_a_run_reads_is_finished_by_the_next_runs(storage,
         max_pages = 2
 
     assert run(storage, settings, clock, late(dt.date(2024, 11, 29)), Bounded(limit=4)) == 0
-    record = storage.latest_run(SERIES.job)
-    assert (storage.item_count(SERIES.key), record["more_pages"]) == (8, True)
+    record = storage.jobs.latest_run(SERIES.job)
+    assert (storage.watermarks.item_count(SERIES.key), record["more_pages"]) == (8, True)
     assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).lag > dt.timedelta(days=10)
     for _ in range(2):
         run(storage, settings, clock, late(dt.date(2024, 11, 29)), Bounded(limit=4))
-    assert storage.item_count(SERIES.key) == 20
+    assert storage.watermarks.item_count(SERIES.key) == 20
     assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).lag == dt.timedelta(0)

@@ -35,7 +35,7 @@ def _analysis_status(*args: Any) -> Any:
 
 
 def _analysed_through(storage: Any) -> Any:
-    return storage.latest_analysis_day()  # the newest day whose picks are stored
+    return storage.picks.latest_analysis_day()  # the newest day whose picks are stored
 
 
 DATASETS = (

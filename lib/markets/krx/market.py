@@ -105,9 +105,9 @@ class KrxCollector(Collector):
         first, last = days[0].day, days[-1].day
         answers = [(d.day, [delivery.data for delivery in d.delivered.values()]) for d in days]
         tickers = sorted({t for _, day in answers for a in day for t in a.frame["ticker"] if is_common_stock(t)})
-        stored = storage.bars_around(tickers, first, last)  # one read per ticker for the check and the write
-        prior = prior_closes(storage.last_closes_before(tickers, first, recent=stored),
-                             storage.last_quarantined_before(first))
+        stored = storage.bars.bars_around(tickers, first, last)  # one read per ticker for the check and the write
+        prior = prior_closes(storage.bars.last_closes_before(tickers, first, recent=stored),
+                             storage.bad_data.last_quarantined_before(first))
         screened = screen_days(answers, prior)
         for note in screened.confirmed:
             log.warning("%s", note)
@@ -116,7 +116,7 @@ class KrxCollector(Collector):
                         "`daily_update.py --redo %s` stores it", item.ticker, item.day, item.reason, item.day)
         if len(screened.quarantined) > 20:
             log.warning("... and %d more quarantined bar(s)", len(screened.quarantined) - 20)
-        storage.quarantine_bars((vars(item) for item in screened.quarantined), ctx.clock(), DATASET)
+        storage.bad_data.quarantine_bars((vars(item) for item in screened.quarantined), ctx.clock(), DATASET)
         ctx.counters["quarantined"] += len(screened.quarantined)
         by_day = {d.day: d for d in days}
         for refusal in screened.refused:
@@ -126,17 +126,17 @@ class KrxCollector(Collector):
             fetched.missing[refusal.market] = DayUnavailable(Request(refusal.market, (refusal.day,)), [attempt])
             log.error("%s %s refused: %s", refusal.market, refusal.day, refusal.message)
         by_ticker = bars_by_ticker(screened.kept)
-        ctx.counters["bars_written"] += storage.upsert_bars(by_ticker, stored)
-        storage.clear_quarantine(by_ticker)
+        ctx.counters["bars_written"] += storage.bars.upsert_bars(by_ticker, stored)
+        storage.bad_data.clear_quarantine(by_ticker)
 
 
 def _refresh_universe(ctx: JobContext, frame: pd.DataFrame, day: dt.date) -> int:
-    current = {doc["ticker"]: doc for doc in ctx.storage.universe()}
+    current = {doc["ticker"]: doc for doc in ctx.storage.universe.universe()}
     as_of = max((doc["as_of_date"] for doc in current.values() if doc.get("as_of_date")), default=None)
     if as_of is not None and day.isoformat() < as_of:
         return 0  # an older day re-collected must not roll the universe back
     updates = plan_universe(current, frame, day, krx_settings(ctx.settings).market_cap_threshold_krw)
-    return ctx.storage.apply_universe(updates)
+    return ctx.storage.universe.apply_universe(updates)
 
 
 def krx_market(settings: Settings, chain: SourceChain | None = None, **chain_overrides: object) -> Market:

@@ -125,7 +125,7 @@ def _store_rejected(batch: Batch) -> None:
              "job": batch.ctx.job_name, **({"where": r.where} if r.where else {})}
             for r in batch.rejected
         ]
-        new = batch.storage.record_rejected(records, batch.ctx.clock())
+        new = batch.storage.bad_data.record_rejected(records, batch.ctx.clock())
         for r in batch.rejected[:5]:
             log.warning("rejected %s %s %s from %s%s: %s", r.kind, r.ticker, r.date or "(no date)", r.source,
                         f" ({r.where})" if r.where else "", r.reason)
@@ -138,12 +138,12 @@ def _mark_stale(batch: Batch, kind: str, writes: list, latest: dict[str, dt.date
     still leaves them to be computed again."""
     marks = stale_marks(writes, latest, batch.last_computed)
     if marks:
-        batch.storage.mark_recompute((kind, ticker, day, why) for ticker, day, why in marks)
+        batch.storage.etf.mark_recompute((kind, ticker, day, why) for ticker, day, why in marks)
 
 
 def last_computed(storage: Any) -> dt.date | None:
     """The latest session whose five stages are stored."""
-    return max(storage.done_days(ETF_JOB, ("completed",)), default=None)
+    return max(storage.jobs.done_days(ETF_JOB, ("completed",)), default=None)
 
 
 def _bar_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -155,5 +155,5 @@ def _stock_closes(
 ) -> dict[str, dict[dt.date, float]]:
     """Stored stock closes on XNYS dates (a foreign listing's aligned), from start to end."""
     sessions = calendar.sessions_between(start, end)
-    raw = storage.stock_closes(tickers, start - FOREIGN_STALENESS, end)
+    raw = storage.etf.stock_closes(tickers, start - FOREIGN_STALENESS, end)
     return {t: _aligned(c, sessions, is_foreign_listing(t)) for t, c in raw.items()}

@@ -51,7 +51,7 @@ def _ensure_holdings(batch: Batch, etf: str, day: dt.date) -> None:
     as_of = validated.as_of
     # The date the holdings were known: the source's, else the day they were collected (Yahoo does not say).
     known = (as_of or batch.calendar.local_date(batch.ctx.clock())).isoformat()
-    batch.storage.save_holdings(
+    batch.storage.etf.save_holdings(
         etf, day, [{"ticker": h.ticker, "name": h.name, "holding_percent": h.holding_percent} for h in top],
         {"source": delivery.source, "source_as_of": as_of.isoformat() if as_of else None, "holdings_as_of": known},
     )
@@ -75,7 +75,7 @@ def _holdings(batch: Batch, etf: str, day: dt.date) -> list[Holding]:
 
 
 def _running_stocks(batch: Batch) -> set[str]:
-    daily, monthly = batch.storage.unfinished_portfolios()
+    daily, monthly = batch.storage.etf.unfinished_portfolios()
     return {p["ticker"] for doc in [*daily, *monthly] for p in doc.get("positions", [])}
 
 
@@ -103,7 +103,7 @@ def collect_holdings(batch: Batch) -> int:
     with sector and market cap; also the stocks of every portfolio still running, so its performance can be
     followed. Returns the stock bars written. In `recompute` mode a stock whose closes are stored for the whole
     window is not asked again, and running portfolios are left to the batches that follow them."""
-    batch.holdings = batch.storage.holdings_history(batch.plan.tickers)
+    batch.holdings = batch.storage.etf.holdings_history(batch.plan.tickers)
     for day in batch.days:
         for etf in sorted(_trending_etfs(batch, day)):
             _ensure_holdings(batch, etf, day)
@@ -118,10 +118,10 @@ def collect_holdings(batch: Batch) -> int:
         stocks = {t for t in candidates if not _covered(have[t], needed)}
     else:
         stocks = candidates | _running_stocks(batch)
-    stored = batch.storage.stock_profiles(stocks)
+    stored = batch.storage.etf.stock_profiles(stocks)
     profiles = {ticker: _ensure_profile(batch, ticker, stored.get(ticker)) for ticker in sorted(stocks)}
     _store_rejected(batch)  # before the profiles: a stored profile is not asked again
-    batch.storage.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
+    batch.storage.etf.save_stock_profiles({t: p for t, p in profiles.items() if p is not None and p != stored.get(t)})
     docs: list[dict[str, Any]] = []
     for ticker in sorted(stocks):
         profile = profiles[ticker] or {}
@@ -144,7 +144,7 @@ def collect_holdings(batch: Batch) -> int:
                 "source": delivery.source,
             })
     _store_rejected(batch)
-    written = batch.storage.upsert_stock_bars(docs, partial(_mark_stale, batch, "stock"))
+    written = batch.storage.etf.upsert_stock_bars(docs, partial(_mark_stale, batch, "stock"))
     batch.stock_closes = _stock_closes(batch.storage, batch.calendar, candidates | stocks, batch.window[0],
                                        batch.days[-1])
     return written

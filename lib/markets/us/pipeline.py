@@ -71,8 +71,8 @@ def store_etf_bars(batch: Batch, answers: dict[str, Delivery]) -> int:
             change = (row["close"] / previous["close"] - 1) * 100 if previous else None
             docs.append({"ticker": ticker, "date": to_utc_midnight(day), **_bar_fields(row),
                          "price_change_percent": change, "source": delivery.source})
-    written = batch.storage.upsert_etf_bars(docs, partial(_mark_stale, batch, "etf"))
-    batch.storage.save_etf_meta([s.document() for s in batch.plan.specs])
+    written = batch.storage.etf.upsert_etf_bars(docs, partial(_mark_stale, batch, "etf"))
+    batch.storage.etf.save_etf_meta([s.document() for s in batch.plan.specs])
     return written
 
 
@@ -82,7 +82,7 @@ def store_etf_bars(batch: Batch, answers: dict[str, Delivery]) -> int:
 def identify_trending(batch: Batch) -> int:
     """Stage 3: each ETF's 5/10/20-session return against the benchmark's, per session. Returns the rows
     written."""
-    closes = batch.storage.etf_closes(batch.plan.tickers, batch.window[0], batch.days[-1])
+    closes = batch.storage.etf.etf_closes(batch.plan.tickers, batch.window[0], batch.days[-1])
     sectors = {s.ticker: s.sector_name for s in batch.plan.specs}
     rows = []
     for day in batch.days:
@@ -98,7 +98,7 @@ def identify_trending(batch: Batch) -> int:
                        "valid_from": valid_from[0].isoformat() if valid_from else None}
                 batch.trend_rows[day][(period, r.etf_ticker)] = row
                 rows.append(row)
-    return batch.storage.save_trending(rows)
+    return batch.storage.etf.save_trending(rows)
 
 
 # --- the batch and the job -------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def run_stages(
         allocate(batch)
         # Through the latest stored session, not the batch's: a --redo or a healed hole of an older session
         # re-evaluates its portfolios with everything stored since.
-        latest = max(ctx.storage.done_days(ETF_JOB) | {complete[-1]})
+        latest = max(ctx.storage.jobs.done_days(ETF_JOB) | {complete[-1]})
         counters["performance_updates"] += evaluate_performance(ctx.storage, calendar, plan.benchmark, latest)
     finally:
         _store_rejected(batch)
@@ -137,7 +137,7 @@ def run_stages(
 def etf_pipeline(ctx: JobContext, market: Market, redo: Sequence[dt.date] = ()) -> None:
     """The generic catch-up on the US market: the first run loads the last US_FIRST_RUN_SESSIONS sessions
     (manual_setup's window), later runs every due session not yet completed (daily_update, with --redo)."""
-    if ctx.storage.done_days(market.job):
+    if ctx.storage.jobs.done_days(market.job):
         daily_update(ctx, market, redo)
     else:
         manual_setup(ctx, market, sessions=us_settings(ctx.settings).first_run_sessions)

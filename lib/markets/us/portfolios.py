@@ -24,7 +24,9 @@ def allocate(batch: Batch) -> int:
     meta = batch.plan.by_ticker
     held = {day: {etf: _holdings(batch, etf, day) for etf in _trending_etfs(batch, day)} for day in batch.days}
     # One read of the profiles for the whole batch: nothing in stage 5 writes them.
-    profiles = batch.storage.stock_profiles({h.ticker for etfs in held.values() for top in etfs.values() for h in top})
+    profiles = batch.storage.etf.stock_profiles(
+        {h.ticker for etfs in held.values() for top in etfs.values() for h in top}
+    )
     closes = batch.stock_closes
     docs: list[dict[str, Any]] = []
     for day in batch.days:
@@ -61,7 +63,7 @@ def allocate(batch: Batch) -> int:
                 "valid_from": after[0].isoformat() if after else None,
                 "valid_until": after[-1].isoformat() if len(after) == period else None,
             })
-    return batch.storage.save_portfolios(docs)
+    return batch.storage.etf.save_portfolios(docs)
 
 
 # --- realised performance --------------------------------------------------------------------------
@@ -73,7 +75,7 @@ def evaluate_performance(
     """Bring the realised performance of every daily and monthly portfolio not yet final up to `last` (with
     `since`, also of the final ones whose period ends on or after it: a close they used changed). Returns how
     many changed."""
-    daily, monthly = storage.unfinished_portfolios(since)
+    daily, monthly = storage.etf.unfinished_portfolios(since)
     spans: list[tuple[dict, bool, list[dt.date], dict[str, float]]] = []
     for doc in daily:
         start = dt.date.fromisoformat(doc["as_of_date"])
@@ -93,9 +95,9 @@ def evaluate_performance(
     tickers = {t for _, _, _, weights in spans for t in weights}
     benchmarks = {doc.get("benchmark", benchmark) for doc, _, _, _ in spans}
     closes = _stock_closes(storage, calendar, tickers, first, end)
-    closes.update(storage.etf_closes(benchmarks, first, end))
+    closes.update(storage.etf.etf_closes(benchmarks, first, end))
     results: dict[bool, dict[str, dict]] = {False: {}, True: {}}
     for doc, is_monthly, span, weights in spans:
         perf = realised(weights, closes, doc.get("benchmark", benchmark), span, last)
         results[is_monthly][doc["_id"]] = perf.as_dict()
-    return storage.set_performances(False, results[False]) + storage.set_performances(True, results[True])
+    return storage.etf.set_performances(False, results[False]) + storage.etf.set_performances(True, results[True])

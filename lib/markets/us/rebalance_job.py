@@ -32,10 +32,10 @@ def month_key(day: dt.date) -> str:
 
 def pending_rebalances(storage: object, calendar: TradingCalendar, today: dt.date) -> list[dt.date]:
     """Last Sundays up to today, from the first month with daily portfolios on, that have no merged portfolio."""
-    first = storage.first_portfolio_day()  # type: ignore[attr-defined]
+    first = storage.etf.first_portfolio_day()  # type: ignore[attr-defined]
     if first is None:
         return []
-    done = set(storage.monthly_months())  # type: ignore[attr-defined]
+    done = set(storage.etf.monthly_months())  # type: ignore[attr-defined]
     out = []
     year, month = first.year, first.month
     while (year, month) <= (today.year, today.month):
@@ -50,13 +50,13 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
     """Merge the daily portfolios of the last session on or before `day` into the month's portfolio."""
     storage = ctx.storage
     base = calendar.latest_session(day)
-    done = storage.done_days(ETF_JOB)
+    done = storage.jobs.done_days(ETF_JOB)
     # A session recorded without data (a closure the calendar did not know) has no portfolios: the one before.
     for _ in range(5):
-        if base not in done or storage.portfolio(base, 20) is not None:
+        if base not in done or storage.etf.portfolio(base, 20) is not None:
             break
         base = calendar.previous_session(base)
-    if base not in done or storage.portfolio(base, 20) is None:
+    if base not in done or storage.etf.portfolio(base, 20) is None:
         first = min(done, default=None)
         collect = (f"`python etf_pipeline.py --redo {base}` (it is before the first session collected, {first})"
                    if first is not None and base < first else "`python etf_pipeline.py` (it catches up)")
@@ -64,7 +64,7 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
             f"the {month_key(day)} rebalance merges the daily portfolios of {base}, which etf_pipeline has not "
             f"computed yet: run {collect}, then run monthly_rebalance.py again with the same arguments"
         )
-    daily = {period: storage.portfolio(base, period) for period in PERIODS}
+    daily = {period: storage.etf.portfolio(base, period) for period in PERIODS}
     weights = {period: {p["ticker"]: p["weight"] for p in doc["positions"]} for period, doc in daily.items()}
     info = {p["ticker"]: p for period in (5, 10, 20) for p in daily[period]["positions"]}
     rows = merge_portfolios(weights)
@@ -85,7 +85,7 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
         "note": "" if rows else "the 5-, 10- and 20-session portfolios were all empty: nothing to hold this month",
     }
     key = month_key(day)
-    storage.save_monthly(key, doc)
+    storage.etf.save_monthly(key, doc)
     log.info("rebalanced %s as of %s (portfolios of %s): %d stock(s), valid %s..%s",
              key, day, base, len(rows), doc["valid_from"], doc["valid_until"])
     return doc
@@ -119,6 +119,6 @@ def monthly_rebalance(ctx: JobContext, market: Market, plan: EtfPlan, force: boo
     finally:
         # The months merged before one that is not ready yet get their performance all the same.
         ctx.counters["rebalanced"] = rebalanced
-        done = storage.done_days(ETF_JOB)
+        done = storage.jobs.done_days(ETF_JOB)
         if done and rebalanced:
             ctx.counters["performance_updates"] = evaluate_performance(storage, calendar, plan.benchmark, max(done))

@@ -44,13 +44,13 @@ def _day_changes(storage: object, calendar: TradingCalendar, etf_bars: Iterable[
         after = calendar.next_session(day)
         if after is None:
             continue
-        bars = {from_stored(b["date"]): b for b in storage.etf_bars(ticker, day, after)}  # type: ignore[attr-defined]
+        bars = {from_stored(b["date"]): b for b in storage.etf.etf_bars(ticker, day, after)}  # type: ignore[attr-defined]
         if day not in bars or after not in bars:
             continue
         change = (bars[after]["close"] / bars[day]["close"] - 1) * 100
         if bars[after].get("price_change_percent") != change:
             docs.append({**bars[after], "price_change_percent": change})
-    return storage.upsert_etf_bars(docs) if docs else 0  # type: ignore[attr-defined]
+    return storage.etf.upsert_etf_bars(docs) if docs else 0  # type: ignore[attr-defined]
 
 
 def _affected(calendar: TradingCalendar, days: Iterable[dt.date]) -> set[dt.date]:
@@ -75,7 +75,7 @@ def _round(
     days = [dt.date.fromisoformat(m["date"]) for m in marks]
     changed = _day_changes(storage, calendar, [(m["ticker"], d) for m, d in zip(marks, days, strict=True)
                                                if m["kind"] == "etf"])
-    affected = _affected(calendar, days) & (storage.done_days(ETF_JOB, ("completed",)) | computed)
+    affected = _affected(calendar, days) & (storage.jobs.done_days(ETF_JOB, ("completed",)) | computed)
     sessions = sorted(affected - computed)
     trending = portfolios = 0
     if sessions:
@@ -111,7 +111,7 @@ def _evaluate(
 def _merge_again(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, sessions: Iterable[dt.date]) -> int:
     """The monthly portfolios merged from these sessions' daily portfolios, merged again (unchanged ones keep
     their performance)."""
-    months = ctx.storage.months_based_on(sessions)
+    months = ctx.storage.etf.months_based_on(sessions)
     for month in months:
         rebalance(ctx, calendar, plan, dt.date.fromisoformat(month["rebalance_date"]))
     return len(months)
@@ -127,12 +127,12 @@ def recompute_dependants(
     if _merge_again(ctx, calendar, plan, done):  # a --redo of a rebalance's base session
         _evaluate(ctx, calendar, plan, done, since=None)
     for _ in range(MAX_ROUNDS):
-        marks = storage.recompute_pending()
+        marks = storage.etf.recompute_pending()
         if not marks:
             return
         ctx.pulse()
         _round(ctx, calendar, chain, plan, marks, done)
-        storage.clear_recompute(m["_id"] for m in marks)
-    if storage.recompute_pending():
+        storage.etf.clear_recompute(m["_id"] for m in marks)
+    if storage.etf.recompute_pending():
         log.warning("bars of earlier sessions kept changing while their dependants were computed again; the next "
                     "run goes on")

@@ -31,7 +31,7 @@ function marketRow(market, analysis, usDay) {
   if (!market.last_day && !notSetUp) problems.push("nothing collected yet");
   let analysed = "–";
   let analysedBad = false;
-  if (market.job_name === "daily_update" && analysis) {
+  if (analysis && analysis.job_name === market.job_name) {
     analysed = analysis.analysed_through || "not yet";
     if (analysis.latest_analysed && analysis.latest_analysed !== analysis.analysed_through) {
       analysed += ` (latest ${analysis.latest_analysed})`;

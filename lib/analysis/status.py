@@ -28,6 +28,7 @@ class AnalysisStatus:
     track_records_as_of: dt.date | None
     stale: bool
     heading: str = "KRX universe and analysis"
+    job_name: str = ""  # the day-record job of the dataset it analyses (set from the registry by lib/ops/status)
 
     def rows(self) -> list[list[str]]:
         """check_db's lines for it: (what, value)."""

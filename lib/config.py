@@ -10,6 +10,7 @@ import difflib
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,6 @@ from typing import Annotated
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-import lib.markets
 from lib.config_api import ApiSettings, check_api_settings
 from lib.errors import ConfigError
 from lib.log import get_logger
@@ -29,11 +29,22 @@ __all__ = ["PROJECT_ROOT", "MarketSettings", "Settings", "check_api_settings", "
 MIN_PRICE_RETENTION_DAYS = 400
 
 
+def _market_folders() -> list[str]:
+    """The folders of the lib.markets package, found without importing the markets (a higher layer): by name,
+    like the strategies, and as extended at run time when the package is already imported (a plugged-in
+    market's folder appended to its `__path__`)."""
+    loaded = sys.modules.get("lib.markets")
+    if loaded is not None:
+        return list(loaded.__path__)
+    spec = importlib.util.find_spec("lib.markets")
+    return list(spec.submodule_search_locations or []) if spec else []
+
+
 def market_classes() -> dict[str, type[MarketSettings]]:
     """Each market's settings class by the market's name: the MarketSettings class of every
     lib/markets/<market>/settings.py (only those modules are imported, with their package)."""
     found: dict[str, type[MarketSettings]] = {}
-    for info in sorted(pkgutil.iter_modules(lib.markets.__path__), key=lambda info: info.name):
+    for info in sorted(pkgutil.iter_modules(_market_folders()), key=lambda info: info.name):
         module_name = f"lib.markets.{info.name}.settings"
         if not info.ispkg:
             continue

@@ -17,6 +17,7 @@ from lib.ops.alerts import alert_after_job
 from lib.spine.market import Market
 from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.spine.stops import record_stop, redact
+from lib.spine.watermark import watermark_job
 from lib.storage import Storage, get_client
 from lib.storage.client import CONNECT_TIMEOUT_SECONDS
 
@@ -156,6 +157,34 @@ def run_script(
         return exit_code(exc)
     return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock,
                    after=alert_after_job, tz=spec.tz)
+
+
+def run_watermark_script(dataset: str, today: dt.date | None, settings: Settings | None,
+                         clock: Callable[[], dt.datetime]) -> int:
+    """What a watermark dataset's cron script does (`market.kind`, cadence "watermark"): as run_script, with the
+    dataset's reader built through the registry and read from its stored watermark (lib/spine/watermark.py)."""
+    spec = registry().get(dataset) if dataset in {d.key for d in registry()} else None
+    if spec is None or spec.cadence != "watermark":
+        get_logger().error("no watermark dataset %r registered (see `python check_db.py`)", dataset)
+        return EXIT_CONFIG
+    job = spec.job
+    setup_logging(job)
+    storage: Storage | None = None
+    try:
+        settings = settings or load_settings()
+        setup_logging(job, settings.log_level, settings.log_warnings_file)
+        storage = open_storage(settings)
+        reader = spec.build(settings) if spec.build else None
+        if reader is None:
+            raise ConfigError(f"dataset {spec.key} has no reader to build")
+    except PipelineError as exc:
+        return _stopped(job, spec.tz, settings, storage, exc, clock, today)
+    try:
+        as_of = as_of_for(today, clock(), spec.tz)
+    except ConfigError as exc:  # a --today typed at a terminal: said there, not a failure of the job to record
+        get_logger().error("%s", exc)
+        return exit_code(exc)
+    return watermark_job(settings, storage, as_of, clock, spec, reader, after=alert_after_job)
 
 
 def _stopped(job: str, zone: tzinfo, settings: Settings | None, storage: Storage | None, exc: PipelineError,

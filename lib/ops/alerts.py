@@ -135,7 +135,7 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
             if event is not None:
                 key, title, text, details = event
                 out.append(_alert(key, key.split(":", 1)[0], "warning", title, text, now, **details))
-    for w in watermark_states(storage, registry, now):
+    for w in watermark_states(storage, settings, registry, now):
         if w.stale:
             behind = f"{w.lag} behind" if w.lag is not None else "nothing read yet"
             since = w.read_through.isoformat() if w.read_through else "never"

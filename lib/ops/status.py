@@ -32,6 +32,7 @@ from lib.ops.status_markets import (
     MarketStatus,
     Tracked,
     expected_jobs,
+    expected_watermarks,
     market_status,
     tracked,
 )
@@ -87,11 +88,14 @@ def subscriber_states(storage: Storage, items: list[Tracked], states: list[Marke
     return out
 
 
-def watermark_states(storage: Storage, registry: Registry, now: dt.datetime,
+def watermark_states(storage: Storage, settings: Settings, registry: Registry, now: dt.datetime,
                      state_of: Callable[[Storage, Dataset, dt.datetime], WatermarkState] | None = None
                      ) -> list[WatermarkState]:
-    """How far each watermark dataset has read (lib/spine/watermark.py, imported only when one is registered)."""
-    datasets = registry.with_cadence("watermark")
+    """How far each watermark dataset this install runs has read (lib/spine/watermark.py, imported only when one
+    is registered)."""
+    if not registry.with_cadence("watermark"):
+        return []
+    datasets = expected_watermarks(settings, registry, set(storage.jobs.job_names("run")))
     if not datasets:
         return []
     if state_of is None:
@@ -121,7 +125,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         sizes=storage.sizes.collection_sizes() if sizes else [],
         alerts=alert_status(storage, settings, now),
         quarantine=quarantine_status(storage, held.redo) if (held := registry.quarantining()) else QuarantineStatus(),
-        watermarks=watermark_states(storage, registry, now),
+        watermarks=watermark_states(storage, settings, registry, now),
         registry_errors=[f"{module}: {why}" for module, why in registry.errors],
     )
     status.attention = attention(status, settings, registry, derived)

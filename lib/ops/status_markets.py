@@ -84,6 +84,16 @@ def expected_jobs(settings: Settings, registry: Registry, recorded: set[str]) ->
     return recorded or {d.job for d in sessions[:1]}
 
 
+def expected_watermarks(settings: Settings, registry: Registry, run: set[str]) -> tuple[Dataset, ...]:
+    """The watermark datasets this install runs: those of the markets MARKETS names, else those whose job has
+    run here (`run`: the job names with run records). A registered dataset of a market not run here is left out,
+    so it never reads "nothing read yet" for ever (as the session datasets, expected_jobs)."""
+    datasets = registry.with_cadence("watermark")
+    if settings.markets:
+        return tuple(d for d in datasets if d.market in settings.markets)
+    return tuple(d for d in datasets if d.job in run)
+
+
 def sessions_or_none(calendar: TradingCalendar | None, start: dt.date, end: dt.date) -> list[dt.date] | None:
     """The calendar's sessions in [start, end] (clipped to its end); None when unknown or outside it."""
     if calendar is None:

@@ -14,8 +14,8 @@ import sys
 from lib.analysis.screener import discover
 from lib.cli import read_only_script, run_script
 from lib.config import Settings
-from lib.markets import registry
 from lib.ops.cleanup import cleanup, plan, render_plan
+from lib.spine.registry import registry
 from lib.storage import Storage
 
 # The screened dataset: its calendar dates the screening rows, its day records the prices' retention.

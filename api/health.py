@@ -1,6 +1,6 @@
 """GET /health (and HEAD): is the database reachable, is each dataset this install runs collected up to its own
 calendar (or, for a watermark dataset, read recently enough), are the jobs that subscribe to them (the analysis)
-current. The datasets come from the registry (lib/markets) and what the install has run, never a fixed list of
+current. The datasets come from the registry (lib/spine/registry.py) and what the install has run, never a fixed list of
 job names, so a US-only install is judged by its US days. Fast whatever the history length (a handful of indexed
 reads), and open to monitoring without a key."""
 
@@ -19,11 +19,11 @@ from api.errors import clip, error_responses
 from api.types import UtcDateTime
 from lib.config import Settings
 from lib.errors import PipelineError
-from lib.markets import registry
 from lib.ops.status import watermark_states
 from lib.ops.status_markets import Tracked, expected_jobs, tracked
 from lib.spine.calendar import TradingCalendar
 from lib.spine.datasets import Registry
+from lib.spine.registry import registry
 from lib.storage import Storage
 
 router = APIRouter(tags=["health"])

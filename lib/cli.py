@@ -12,9 +12,9 @@ from datetime import tzinfo
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
 from lib.log import get_logger, setup_logging
-from lib.markets import registry
 from lib.ops.alerts import alert_after_job
 from lib.spine.market import Market
+from lib.spine.registry import registry
 from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.spine.stops import record_stop, redact
 from lib.spine.watermark import watermark_job

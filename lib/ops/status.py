@@ -2,7 +2,7 @@
 and failed days and how far behind it is (lib/ops/status_markets.py); the state of the jobs that subscribe to a
 dataset (the analysis); the last runs of every job, the database size per collection, alert delivery
 (lib/ops/status_jobs.py). Everything is read from what the jobs store; the datasets, their labels, calendars and
-commands come from the registry (lib/markets), and day records of a job no market registers still show up."""
+commands come from the registry (lib/spine/registry.py), and day records of a job no market registers still show up."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 from lib.analysis.screener import discover
 from lib.config import Settings
 from lib.display import kst
-from lib.markets import registry as default_registry
 from lib.ops.status_heal import mark_healed
 from lib.ops.status_jobs import (
     QUARANTINE_SHOWN,
@@ -37,6 +36,7 @@ from lib.ops.status_markets import (
     tracked,
 )
 from lib.spine.datasets import Dataset, Registry, WatermarkState
+from lib.spine.registry import registry as default_registry
 from lib.storage import CollectionSize, Storage
 
 __all__ = [

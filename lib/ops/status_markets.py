@@ -1,6 +1,6 @@
 """Each registered dataset's collection as check_db, alerts and `/health` read it: for the session cadence the
 collected range, holes, no_data and not-done days and how far behind its own calendar it is; which datasets this
-install runs. Everything comes from the registry (lib/markets) and the stored day records: a market plugged in
+install runs. Everything comes from the registry (lib/spine/registry.py) and the stored day records: a market plugged in
 as a new package shows up here with no edit."""
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ import lib.markets.us
 from api.app import create_app
 from lib.cli import run_watermark_script
 from lib.errors import TransientSourceError
-from lib.markets import registry, reset_registry
 from lib.ops.alerts import evaluate
 from lib.ops.status import gather
 from lib.ops.status_view import render_text, to_plain
 from lib.spine.datasets import Dataset
+from lib.spine.registry import registry, reset_registry
 from lib.spine.watermark import watermark_job
 from lib.storage import Storage, get_client
 from tests.spine.feeds import CloseSeries

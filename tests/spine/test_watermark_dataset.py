@@ -7,6 +7,7 @@ closes (tests/spine/feeds.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +19,7 @@ from lib.cli import run_watermark_script
 from lib.errors import TransientSourceError
 from lib.ops.alerts import evaluate
 from lib.ops.status import gather
-from lib.ops.status_view import render_text, to_plain
+from lib.ops.status_view import render_text, to_json
 from lib.spine.datasets import Dataset
 from lib.spine.registry import registry, reset_registry
 from lib.spine.watermark import watermark_job
@@ -81,13 +82,13 @@ def test_a_registered_watermark_dataset_shows_in_check_db_status_health_and_aler
     assert (state.dataset, state.items, state.stale) == (KEY, 20, False)
     assert "XLF closes (series) - read by watermark (us.xlf_closes)" in render_text(fresh)
     assert not [line for line in fresh.attention if "XLF" in line]
-    [plain] = to_plain(fresh)["watermarks"]
-    assert plain["dataset"] == KEY and plain["items"] == 20
+    [plain] = json.loads(to_json(fresh))["watermarks"]  # check_db --json
+    assert (plain["dataset"], plain["items"], plain["lag"]) == (KEY, 20, 3600)
 
     # /status and /health on the app's clock
     app = TestClient(create_app(settings, storage=storage, clock=lambda: friday + dt.timedelta(hours=1)))
     [shown] = app.get("/status").json()["watermarks"]
-    assert shown["dataset"] == KEY and shown["stale"] is False
+    assert (shown["dataset"], shown["stale"], shown["lag"]) == (KEY, False, 3600)  # seconds, as check_db --json
     health = app.get("/health").json()
     assert health["watermarks"][KEY]["stale"] is False and health["watermarks"][KEY]["lag_seconds"] == 3600
     assert health["markets"]["us"]["stale"] is True  # its bars are not collected in this test

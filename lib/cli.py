@@ -8,16 +8,16 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from datetime import tzinfo
+from typing import Any
 
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
 from lib.log import get_logger, setup_logging
 from lib.ops.alerts import alert_after_job
-from lib.spine.market import Market
 from lib.spine.registry import registry
 from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.spine.stops import record_stop, redact
-from lib.spine.watermark import watermark_job
+from lib.spine.watermark import run_watermark
 from lib.storage import Storage, get_client
 from lib.storage.client import CONNECT_TIMEOUT_SECONDS
 
@@ -114,18 +114,18 @@ def run_script(
     job: str,
     today: dt.date | None,
     settings: Settings | None,
-    make_body: Callable[[Market], Callable[[JobContext], None]],
+    make_body: Callable[[Any], Callable[[JobContext], None]],
     clock: Callable[[], dt.datetime],
     lock_name: str | None = None,
     **setting_updates: object,
 ) -> int:
     """What every cron script does for `job` on the registered `dataset` (`market.kind`, e.g. "krx.bars"):
-    logging, settings, storage, the dataset's Market (its calendar, sources and collector, built through the
-    registry from the settings), then the job under its lock (default: the dataset's lock) acting for `today` in
-    the dataset's time zone, with the alert step after it. `clock` is the script's wall clock (aware UTC). Any
-    problem before the job starts is one log line and an exit code; once the database is open it is also
-    recorded as a failed run of the job and alerted like one (lib/spine/stops.py), so a cron run that stops for
-    a human tells the owner."""
+    logging, settings, storage, the dataset's `build` from the settings (a session dataset's Market: its calendar,
+    sources and collector; a watermark dataset's reader) handed to `make_body`, then the job under its lock
+    (default: the Market's) acting for `today` in the dataset's time zone, with the alert step after it. `clock`
+    is the script's wall clock (aware UTC). Any problem before the job starts is one log line and an exit code;
+    once the database is open it is also recorded as a failed run of the job and alerted like one
+    (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
     setup_logging(job)
     storage: Storage | None = None
     tried_storage = False
@@ -142,8 +142,8 @@ def run_script(
         tried_storage = True
         storage = open_storage(settings)
         if spec.build is None:
-            raise ConfigError(f"dataset {spec.key} has no market to build")
-        plugged: Market = spec.build(settings)
+            raise ConfigError(f"dataset {spec.key} has nothing to build")
+        plugged = spec.build(settings)  # a session dataset's Market, a watermark dataset's reader
         body = make_body(plugged)
     except PipelineError as exc:
         if storage is None and settings is not None and not tried_storage:  # e.g. LOG_WARNINGS_FILE unwritable
@@ -161,30 +161,16 @@ def run_script(
 
 def run_watermark_script(dataset: str, today: dt.date | None, settings: Settings | None,
                          clock: Callable[[], dt.datetime]) -> int:
-    """What a watermark dataset's cron script does (`market.kind`, cadence "watermark"): as run_script, with the
-    dataset's reader built through the registry and read from its stored watermark (lib/spine/watermark.py)."""
-    spec = registry().get(dataset) if dataset in {d.key for d in registry()} else None
-    if spec is None or spec.cadence != "watermark":
-        get_logger().error("no watermark dataset %r registered (see `python check_db.py`)", dataset)
+    """What a watermark dataset's cron script does (`market.kind`, cadence "watermark"): run_script's steps, with
+    the dataset's reader (its `build`) read from its stored watermark under the dataset's lock
+    (lib/spine/watermark.py)."""
+    spec = next((d for d in registry() if d.key == dataset), None)
+    if spec is not None and spec.cadence != "watermark":
+        get_logger().error("dataset %s has the %s cadence: its script uses run_script", dataset, spec.cadence)
         return EXIT_CONFIG
-    job = spec.job
-    setup_logging(job)
-    storage: Storage | None = None
-    try:
-        settings = settings or load_settings()
-        setup_logging(job, settings.log_level, settings.log_warnings_file)
-        storage = open_storage(settings)
-        reader = spec.build(settings) if spec.build else None
-        if reader is None:
-            raise ConfigError(f"dataset {spec.key} has no reader to build")
-    except PipelineError as exc:
-        return _stopped(job, spec.tz, settings, storage, exc, clock, today)
-    try:
-        as_of = as_of_for(today, clock(), spec.tz)
-    except ConfigError as exc:  # a --today typed at a terminal: said there, not a failure of the job to record
-        get_logger().error("%s", exc)
-        return exit_code(exc)
-    return watermark_job(settings, storage, as_of, clock, spec, reader, after=alert_after_job)
+    job = spec.job if spec else dataset
+    return run_script(dataset, job, today, settings, lambda reader: lambda ctx: run_watermark(ctx, spec, reader),
+                      clock, lock_name=spec.lock if spec else None)
 
 
 def _stopped(job: str, zone: tzinfo, settings: Settings | None, storage: Storage | None, exc: PipelineError,

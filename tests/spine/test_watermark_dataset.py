@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 import lib.markets.us
 from api.app import create_app
 from lib.cli import run_watermark_script
-from lib.errors import TransientSourceError
+from lib.errors import ConfigError, TransientSourceError
 from lib.ops.alerts import evaluate
 from lib.ops.status import gather
 from lib.ops.status_view import render_text, to_json
@@ -136,3 +137,20 @@ def test_without_markets_a_watermark_dataset_shows_once_it_has_run(xlf_registere
     assert gather(storage, settings, now, sizes=False).watermarks == []  # registered, never run: not this install's
     assert run(storage, settings, clock, now) == 0
     assert [w.dataset for w in gather(storage, settings, now, sizes=False).watermarks] == [KEY]
+
+
+def test_its_script_refuses_a_wrong_dataset_and_records_a_reader_that_cannot_be_built(
+    xlf_registered, make_settings, clock, monkeypatch
+):
+    settings = make_settings(markets=["us"])
+    assert run_watermark_script("us.no_such_kind", None, settings, clock) == 2
+    assert run_watermark_script("us.etf_bars", None, settings, clock) == 2  # a session dataset: not this script's
+
+    def no_key(_settings):
+        raise ConfigError("FRED_API_KEY is not set: set it in .env")
+
+    monkeypatch.setattr(lib.markets.us, "DATASETS", (*lib.markets.us.DATASETS[:1], replace(XLF, build=no_key)))
+    reset_registry()
+    assert run_watermark_script(KEY, None, settings, clock) == 2
+    stopped = Storage(get_client("mongomock://"), settings.mongodb_db_prefix).jobs.latest_run("xlf_closes")
+    assert stopped["status"] == "failed" and "FRED_API_KEY" in stopped["error"]

@@ -117,15 +117,17 @@ def run_script(
     make_body: Callable[[Any], Callable[[JobContext], None]],
     clock: Callable[[], dt.datetime],
     lock_name: str | None = None,
+    build: bool = True,
     **setting_updates: object,
 ) -> int:
     """What every cron script does for `job` on the registered `dataset` (`market.kind`, e.g. "krx.bars"):
     logging, settings, storage, the dataset's `build` from the settings (a session dataset's Market: its calendar,
     sources and collector; a watermark dataset's reader) handed to `make_body`, then the job under its lock
     (default: the Market's) acting for `today` in the dataset's time zone, with the alert step after it. `clock`
-    is the script's wall clock (aware UTC). Any problem before the job starts is one log line and an exit code;
-    once the database is open it is also recorded as a failed run of the job and alerted like one
-    (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
+    is the script's wall clock (aware UTC). With `build=False` the Dataset itself is handed over, for a job that
+    needs only its calendar, job and zone (cleanup), and none of the market's sources. Any problem before the job
+    starts is one log line and an exit code; once the database is open it is also recorded as a failed run of the
+    job and alerted like one (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
     setup_logging(job)
     storage: Storage | None = None
     tried_storage = False
@@ -141,9 +143,10 @@ def run_script(
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         tried_storage = True
         storage = open_storage(settings)
-        if spec.build is None:
+        if build and spec.build is None:
             raise ConfigError(f"dataset {spec.key} has nothing to build")
-        plugged = spec.build(settings)  # a session dataset's Market, a watermark dataset's reader
+        # a session dataset's Market, a watermark dataset's reader; or the Dataset
+        plugged = spec.build(settings) if build else spec
         body = make_body(plugged)
     except PipelineError as exc:
         if storage is None and settings is not None and not tried_storage:  # e.g. LOG_WARNINGS_FILE unwritable

@@ -14,13 +14,18 @@ import sys
 from lib.analysis.screener import discover
 from lib.cli import read_only_script, run_script
 from lib.config import Settings
-from lib.markets import registry
 from lib.ops.cleanup import cleanup, plan, render_plan
+from lib.spine.registry import registry
 from lib.storage import Storage
 
-# The screened dataset: its calendar dates the screening rows, its day records the prices' retention.
-DATASET = "krx.bars"
 JOB = "cleanup"
+
+
+def screened_dataset() -> str:
+    """The screened dataset's key (the registry's): its calendar dates the screening rows, its day records the
+    prices' retention."""
+    screened = registry().screened()
+    return screened.key if screened else "(no screened dataset)"
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
@@ -32,16 +37,18 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     if args.dry_run:
 
         def show(settings: Settings, storage: Storage, _as_of: dt.datetime) -> int:
-            dataset = registry().get(DATASET)
+            dataset = registry().get(screened_dataset())
             print(render_plan(plan(storage, settings, dataset.calendar(settings), discover(), clock(),
                                    job=dataset.job)))
             return 0
 
         return read_only_script(JOB, None, settings, show, clock)
+    # Only the screened dataset's calendar and job: building its market would need its sources' credentials,
+    # which an install that does not run that market lacks (MARKETS=us stopped here on KRX_OPENAPI_KEY).
     return run_script(
-        DATASET, JOB, None, settings,
-        lambda market: lambda ctx: cleanup(ctx, market.calendar, discover(), job=market.job),
-        clock=clock, lock_name="cleanup",
+        screened_dataset(), JOB, None, settings,
+        lambda dataset: lambda ctx: cleanup(ctx, dataset.calendar(ctx.settings), discover(), job=dataset.job),
+        clock=clock, lock_name="cleanup", build=False,
     )
 
 

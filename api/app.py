@@ -20,7 +20,7 @@ from lib.ai.prompts import PromptRegistry, discover_prompts
 from lib.analysis.screener import Registry, discover
 from lib.config import Settings, check_api_settings, load_settings
 from lib.log import get_logger
-from lib.markets import registry as datasets
+from lib.spine.registry import registry as datasets
 from lib.storage import Storage
 
 DESCRIPTION = """Reads what the cron jobs computed: the KRX universe, each stock's bars and indicators, the

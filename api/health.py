@@ -1,6 +1,6 @@
 """GET /health (and HEAD): is the database reachable, is each dataset this install runs collected up to its own
 calendar (or, for a watermark dataset, read recently enough), are the jobs that subscribe to them (the analysis)
-current. The datasets come from the registry (lib/markets) and what the install has run, never a fixed list of
+current. The datasets come from the registry (lib/spine/registry.py) and what the install has run, never a fixed list of
 job names, so a US-only install is judged by its US days. Fast whatever the history length (a handful of indexed
 reads), and open to monitoring without a key."""
 
@@ -19,11 +19,11 @@ from api.errors import clip, error_responses
 from api.types import UtcDateTime
 from lib.config import Settings
 from lib.errors import PipelineError
-from lib.markets import registry
 from lib.ops.status import watermark_states
 from lib.ops.status_markets import Tracked, expected_jobs, tracked
 from lib.spine.calendar import TradingCalendar
 from lib.spine.datasets import Registry
+from lib.spine.registry import registry
 from lib.storage import Storage
 
 router = APIRouter(tags=["health"])
@@ -71,10 +71,12 @@ class Health(BaseModel):
     database: Literal["ok"] = "ok"
     markets: dict[str, MarketHealth] = Field(
         description="each session dataset this install runs (MARKETS, else those with collected days, else the "
-                    "first registered), by its MARKETS name (krx, us; market.kind when a market has several)"
+                    "first registered), by its MARKETS name (krx, us; market.kind when a market has several session "
+                    "datasets)"
     )
     watermarks: dict[str, WatermarkHealth] = Field(
-        default_factory=dict, description="each watermark dataset (event streams, revisable series), by its key"
+        default_factory=dict, description="each watermark dataset this install runs (of a market in MARKETS, else "
+                                          "one whose job has run): event streams, revisable series, by its key"
     )
     last_collected_day: dt.date | None = Field(
         description="the analysed dataset (KRX): newest trading day whose collection is done (null when not run here)"
@@ -115,10 +117,12 @@ def _market(storage: Storage, item: Tracked, now: dt.datetime) -> MarketHealth:
 
 
 def _name(item: Tracked, datasets: Registry) -> str:
-    """A dataset's key in `markets`: its market's name while the market has one dataset (krx, us)."""
+    """A dataset's key in `markets`: its market's name while the market has one session dataset (krx, us), so a
+    watermark dataset added to a market does not rename its entry."""
     if not item.registered:
         return item.dataset.job
-    return item.dataset.market if len(datasets.of_market(item.dataset.market)) == 1 else item.dataset.key
+    sessions = [d for d in datasets.of_market(item.dataset.market) if d.cadence == "session"]
+    return item.dataset.market if len(sessions) == 1 else item.dataset.key
 
 
 @router.get(
@@ -150,7 +154,7 @@ def health(
         watermarks = {w.dataset: WatermarkHealth(
             label=w.label, read_through_utc=w.read_through, stale=w.stale,
             lag_seconds=w.lag.total_seconds() if w.lag is not None else None,
-        ) for w in watermark_states(storage, datasets, now)}
+        ) for w in watermark_states(storage, settings, datasets, now)}
         # The analysis: the first dataset run here with a subscriber that says how far it got.
         analysed_item = next((i for i in shown for s in i.dataset.subscribers if s.done_through), None)
         subscriber = next(s for s in analysed_item.dataset.subscribers if s.done_through) if analysed_item else None

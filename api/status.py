@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Security
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep, read_access, require_key
 from api.errors import error_responses
@@ -23,6 +23,8 @@ router = APIRouter(tags=["health"], dependencies=[Depends(read_access)])
 
 class PipelineStatus(BaseModel):
     """The pipeline's state, as check_db shows it."""
+
+    model_config = ConfigDict(ser_json_timedelta="float")  # a watermark's lag in seconds, as check_db --json
 
     as_of: dt.datetime = Field(description="when it was read (UTC)")
     markets: list[MarketStatus] = Field(
@@ -42,7 +44,8 @@ class PipelineStatus(BaseModel):
         description="bars the price-limit check kept out of stock_data: how many, the newest few (not a reason for "
                     "exit_code 1)"
     )
-    watermarks: list[WatermarkState] = Field(description="each watermark dataset: how far it has read, its lag")
+    watermarks: list[WatermarkState] = Field(
+        description="each watermark dataset this install runs: how far it has read, its lag (seconds)")
     registry_errors: list[str] = Field(description="market modules skipped (module: why); their data is not collected")
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 

@@ -8,15 +8,16 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from datetime import tzinfo
+from typing import Any
 
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
 from lib.log import get_logger, setup_logging
-from lib.markets import registry
 from lib.ops.alerts import alert_after_job
-from lib.spine.market import Market
+from lib.spine.registry import registry
 from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
 from lib.spine.stops import record_stop, redact
+from lib.spine.watermark import run_watermark
 from lib.storage import Storage, get_client
 from lib.storage.client import CONNECT_TIMEOUT_SECONDS
 
@@ -113,18 +114,20 @@ def run_script(
     job: str,
     today: dt.date | None,
     settings: Settings | None,
-    make_body: Callable[[Market], Callable[[JobContext], None]],
+    make_body: Callable[[Any], Callable[[JobContext], None]],
     clock: Callable[[], dt.datetime],
     lock_name: str | None = None,
+    build: bool = True,
     **setting_updates: object,
 ) -> int:
     """What every cron script does for `job` on the registered `dataset` (`market.kind`, e.g. "krx.bars"):
-    logging, settings, storage, the dataset's Market (its calendar, sources and collector, built through the
-    registry from the settings), then the job under its lock (default: the dataset's lock) acting for `today` in
-    the dataset's time zone, with the alert step after it. `clock` is the script's wall clock (aware UTC). Any
-    problem before the job starts is one log line and an exit code; once the database is open it is also
-    recorded as a failed run of the job and alerted like one (lib/spine/stops.py), so a cron run that stops for
-    a human tells the owner."""
+    logging, settings, storage, the dataset's `build` from the settings (a session dataset's Market: its calendar,
+    sources and collector; a watermark dataset's reader) handed to `make_body`, then the job under its lock
+    (default: the Market's) acting for `today` in the dataset's time zone, with the alert step after it. `clock`
+    is the script's wall clock (aware UTC). With `build=False` the Dataset itself is handed over, for a job that
+    needs only its calendar, job and zone (cleanup), and none of the market's sources. Any problem before the job
+    starts is one log line and an exit code; once the database is open it is also recorded as a failed run of the
+    job and alerted like one (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
     setup_logging(job)
     storage: Storage | None = None
     tried_storage = False
@@ -140,9 +143,10 @@ def run_script(
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         tried_storage = True
         storage = open_storage(settings)
-        if spec.build is None:
-            raise ConfigError(f"dataset {spec.key} has no market to build")
-        plugged: Market = spec.build(settings)
+        if build and spec.build is None:
+            raise ConfigError(f"dataset {spec.key} has nothing to build")
+        # a session dataset's Market, a watermark dataset's reader; or the Dataset
+        plugged = spec.build(settings) if build else spec
         body = make_body(plugged)
     except PipelineError as exc:
         if storage is None and settings is not None and not tried_storage:  # e.g. LOG_WARNINGS_FILE unwritable
@@ -156,6 +160,20 @@ def run_script(
         return exit_code(exc)
     return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock,
                    after=alert_after_job, tz=spec.tz)
+
+
+def run_watermark_script(dataset: str, today: dt.date | None, settings: Settings | None,
+                         clock: Callable[[], dt.datetime]) -> int:
+    """What a watermark dataset's cron script does (`market.kind`, cadence "watermark"): run_script's steps, with
+    the dataset's reader (its `build`) read from its stored watermark under the dataset's lock
+    (lib/spine/watermark.py)."""
+    spec = next((d for d in registry() if d.key == dataset), None)
+    if spec is not None and spec.cadence != "watermark":
+        get_logger().error("dataset %s has the %s cadence: its script uses run_script", dataset, spec.cadence)
+        return EXIT_CONFIG
+    job = spec.job if spec else dataset
+    return run_script(dataset, job, today, settings, lambda reader: lambda ctx: run_watermark(ctx, spec, reader),
+                      clock, lock_name=spec.lock if spec else None)
 
 
 def _stopped(job: str, zone: tzinfo, settings: Settings | None, storage: Storage | None, exc: PipelineError,

@@ -48,7 +48,9 @@ PLACES = (
     ("lib/display.py", "base"),
     ("lib/plugins.py", "base"),
     ("lib/serve.py", "base"),
+    ("lib/settings_base.py", "base"),
     ("lib/markets/*/settings.py", "base"),
+    ("lib/markets/__init__.py", "base"),  # the folder the markets are found in: no code (lib/spine/registry.py)
     ("lib/storage/*", "storage"),
     ("lib/spine/*", "spine"),
     ("lib/analysis/*", "analysis"),
@@ -190,6 +192,8 @@ def test_no_module_over_350_lines():
     assert not long, f"modules over {MAX_LINES} lines (split them by responsibility):\n" + "\n".join(long)
     present = {path.relative_to(ROOT).as_posix() for path in modules().values()}
     assert set(KNOWN_LONG) <= present, f"KNOWN_LONG names missing files: {sorted(set(KNOWN_LONG) - present)}"
+    short = [name for name in KNOWN_LONG if len((ROOT / name).read_text(encoding="utf-8").splitlines()) <= MAX_LINES]
+    assert not short, f"KNOWN_LONG entries no longer over {MAX_LINES} lines (remove them): {short}"
 
 
 def test_an_upward_import_is_found_even_inside_a_function(tmp_path):

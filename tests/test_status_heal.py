@@ -11,9 +11,9 @@ import check_db
 import daily_update
 import hourly_analysis
 import manual_setup
-from lib.markets import registry
 from lib.ops.status import JobRun, MarketStatus
 from lib.ops.status_heal import mark_healed
+from lib.spine.registry import registry
 from tests.conftest import PANEL
 
 D = dt.date

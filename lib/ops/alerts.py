@@ -24,11 +24,11 @@ from lib.config import Settings
 from lib.display import kst
 from lib.errors import EXIT_CONFIG, ConfigError, NotifyError
 from lib.log import get_logger
-from lib.markets import registry as default_registry
 from lib.ops.notifiers import Alert, Notifier, build_notifiers, configured_channels
 from lib.ops.status import QUARANTINE_SHOWN, market_status, watermark_states
 from lib.ops.status_markets import tracked
 from lib.spine.datasets import Registry
+from lib.spine.registry import registry as default_registry
 from lib.storage import Storage, naive_utc
 
 log = get_logger("alerts")
@@ -135,7 +135,7 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
             if event is not None:
                 key, title, text, details = event
                 out.append(_alert(key, key.split(":", 1)[0], "warning", title, text, now, **details))
-    for w in watermark_states(storage, registry, now):
+    for w in watermark_states(storage, settings, registry, now):
         if w.stale:
             behind = f"{w.lag} behind" if w.lag is not None else "nothing read yet"
             since = w.read_through.isoformat() if w.read_through else "never"

@@ -2,7 +2,7 @@
 and failed days and how far behind it is (lib/ops/status_markets.py); the state of the jobs that subscribe to a
 dataset (the analysis); the last runs of every job, the database size per collection, alert delivery
 (lib/ops/status_jobs.py). Everything is read from what the jobs store; the datasets, their labels, calendars and
-commands come from the registry (lib/markets), and day records of a job no market registers still show up."""
+commands come from the registry (lib/spine/registry.py), and day records of a job no market registers still show up."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 from lib.analysis.screener import discover
 from lib.config import Settings
 from lib.display import kst
-from lib.markets import registry as default_registry
 from lib.ops.status_heal import mark_healed
 from lib.ops.status_jobs import (
     QUARANTINE_SHOWN,
@@ -32,10 +31,12 @@ from lib.ops.status_markets import (
     MarketStatus,
     Tracked,
     expected_jobs,
+    expected_watermarks,
     market_status,
     tracked,
 )
 from lib.spine.datasets import Dataset, Registry, WatermarkState
+from lib.spine.registry import registry as default_registry
 from lib.storage import CollectionSize, Storage
 
 __all__ = [
@@ -87,11 +88,14 @@ def subscriber_states(storage: Storage, items: list[Tracked], states: list[Marke
     return out
 
 
-def watermark_states(storage: Storage, registry: Registry, now: dt.datetime,
+def watermark_states(storage: Storage, settings: Settings, registry: Registry, now: dt.datetime,
                      state_of: Callable[[Storage, Dataset, dt.datetime], WatermarkState] | None = None
                      ) -> list[WatermarkState]:
-    """How far each watermark dataset has read (lib/spine/watermark.py, imported only when one is registered)."""
-    datasets = registry.with_cadence("watermark")
+    """How far each watermark dataset this install runs has read (lib/spine/watermark.py, imported only when one
+    is registered)."""
+    if not registry.with_cadence("watermark"):
+        return []
+    datasets = expected_watermarks(settings, registry, set(storage.jobs.job_names("run")))
     if not datasets:
         return []
     if state_of is None:
@@ -121,7 +125,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         sizes=storage.sizes.collection_sizes() if sizes else [],
         alerts=alert_status(storage, settings, now),
         quarantine=quarantine_status(storage, held.redo) if (held := registry.quarantining()) else QuarantineStatus(),
-        watermarks=watermark_states(storage, registry, now),
+        watermarks=watermark_states(storage, settings, registry, now),
         registry_errors=[f"{module}: {why}" for module, why in registry.errors],
     )
     status.attention = attention(status, settings, registry, derived)

@@ -1,6 +1,6 @@
 """Each registered dataset's collection as check_db, alerts and `/health` read it: for the session cadence the
 collected range, holes, no_data and not-done days and how far behind its own calendar it is; which datasets this
-install runs. Everything comes from the registry (lib/markets) and the stored day records: a market plugged in
+install runs. Everything comes from the registry (lib/spine/registry.py) and the stored day records: a market plugged in
 as a new package shows up here with no edit."""
 
 from __future__ import annotations
@@ -82,6 +82,16 @@ def expected_jobs(settings: Settings, registry: Registry, recorded: set[str]) ->
     if settings.markets:
         return {d.job for d in sessions if d.market in settings.markets}
     return recorded or {d.job for d in sessions[:1]}
+
+
+def expected_watermarks(settings: Settings, registry: Registry, run: set[str]) -> tuple[Dataset, ...]:
+    """The watermark datasets this install runs: those of the markets MARKETS names, else those whose job has
+    run here (`run`: the job names with run records). A registered dataset of a market not run here is left out,
+    so it never reads "nothing read yet" for ever (as the session datasets, expected_jobs)."""
+    datasets = registry.with_cadence("watermark")
+    if settings.markets:
+        return tuple(d for d in datasets if d.market in settings.markets)
+    return tuple(d for d in datasets if d.job in run)
 
 
 def sessions_or_none(calendar: TradingCalendar | None, start: dt.date, end: dt.date) -> list[dt.date] | None:

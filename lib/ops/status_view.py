@@ -144,6 +144,8 @@ def _plain(value: Any) -> Any:
         return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):  # a watermark's lag: seconds, as /health's lag_seconds
+        return value.total_seconds()
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -152,7 +154,8 @@ def _plain(value: Any) -> Any:
 
 
 def to_plain(status: Status) -> dict[str, Any]:
-    """The status as JSON-ready values: dates YYYY-MM-DD (market days), times ISO UTC, plus the exit code."""
+    """The status as JSON-ready values: dates YYYY-MM-DD (market days), times ISO UTC, durations in seconds, plus
+    the exit code."""
     body = _plain(dataclasses.asdict(status))
     body["exit_code"] = status.exit_code
     return body

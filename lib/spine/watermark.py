@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 from lib.errors import BadDataError, PipelineError, RateLimitedError, SourceBlockedError, TransientSourceError
 from lib.log import get_logger
 from lib.spine.datasets import Dataset, WatermarkState
+from lib.spine.runner import run_job
 from lib.spine.watermark_page import Item, Mark, Page, Rejected, store_page
 from lib.storage.watermarks import stored_time
 
 if TYPE_CHECKING:
     from lib.config import Settings
-    from lib.spine.runner import JobContext
+    from lib.spine.runner import AfterRun, JobContext
     from lib.storage import Storage
 
 log = get_logger("watermark")
@@ -179,17 +180,18 @@ def watermark_job(
     dataset: Dataset,
     reader: WatermarkReader | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    after: AfterRun | None = None,
 ) -> int:
-    """Run a watermark dataset's collection under the runner (its lock, a run record, the exit code); the reader
-    defaults to the dataset's `build(settings)`."""
-    from lib.spine.runner import run_job  # the runner pulls in alerts and status: only a running job needs them
-
+    """Run a watermark dataset's collection under the runner (its lock, a run record dated in the dataset's zone,
+    the exit code, then `after`: the alert step lib/cli.py hands in); the reader defaults to the dataset's
+    `build(settings)`."""
     if reader is None:
         if dataset.build is None:
             raise ValueError(f"dataset {dataset.key} has no build: pass its reader")
         reader = dataset.build(settings)
     return run_job(dataset.job, settings, storage, as_of, clock,
-                   lambda ctx: run_watermark(ctx, dataset, reader, sleep), lock_name=dataset.lock)
+                   lambda ctx: run_watermark(ctx, dataset, reader, sleep), lock_name=dataset.lock, after=after,
+                   tz=dataset.tz)
 
 
 # --- reading back -------------------------------------------------------------------------------------

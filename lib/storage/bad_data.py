@@ -38,7 +38,8 @@ OLD_REJECTED = ("etf_db", "logs_rejected_records")
 # The dataset of the held bars written without one, and of every bar moved from system_info.quarantine: KRX's
 # price-limit check was its only writer.
 QUARANTINE_DATASET = "krx.bars"
-# us_etf.logs_rejected_records held the US pipeline's refused records only, by kind (bars, holdings, profile).
+# us_etf.logs_rejected_records held the US pipeline's refused records only, by kind (bars, holdings, profile):
+# the dataset of those old documents, which name no dataset (every new record names its own).
 OLD_REJECTED_MARKET = "us"
 REJECTED_FIELDS = ("kind", "source", "ticker", "date", "raw", "reason")  # what makes two rejected items one
 
@@ -55,7 +56,7 @@ def rejected_id(record: Mapping[str, Any], dataset: str) -> str:
 
 
 def _dataset(record: Mapping[str, Any]) -> str:
-    """A rejected record's dataset; the US pipeline's records name only their kind."""
+    """A rejected record's dataset; the old us_etf.logs_rejected_records documents name only their kind."""
     return record.get("dataset") or f"{OLD_REJECTED_MARKET}.{record['kind']}"
 
 

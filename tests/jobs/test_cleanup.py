@@ -10,6 +10,7 @@ import pytest
 
 import cleanup as cleanup_script
 from lib.analysis.screener import Registry, discover, screen
+from lib.config import load_settings
 from lib.errors import ConfigError
 from lib.ops.cleanup import apply, cleanup, plan
 from lib.spine.calendar import TradingCalendar
@@ -167,6 +168,13 @@ def test_a_second_cleanup_waits_for_the_first_and_the_dry_run_changes_nothing(ma
     storage.jobs.release_lock("cleanup", "someone_else")
     assert cleanup_script.main([], settings=settings) == 0
     assert [r["_id"] for r in storage.jobs.runs("daily_update")] == ["daily_update_new"]
+
+
+def test_cleanup_runs_on_an_install_without_the_screened_markets_credentials():
+    """A US-only install has no KRX key: cleanup needs the screened dataset's calendar, not its sources."""
+    settings = load_settings(env_file=None, mongodb_uri="mongomock://", markets=["us"])
+    assert cleanup_script.main([], settings=settings) == 0
+    assert Storage(get_client("mongomock://")).jobs.latest_run("cleanup")["status"] == "completed"
 
 
 def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_settings, clock, registry):

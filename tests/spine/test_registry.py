@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import lib.markets
-from lib.markets import registry, reset_registry
 from lib.ops.status import gather
 from lib.ops.status_view import render_text
+from lib.spine.registry import registry, reset_registry
 from lib.storage import Storage, get_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def test_each_dataset_builds_the_market_its_scripts_run(make_settings):
 
 
 def test_reading_the_registry_imports_no_market_code_nor_pandas():
-    probe = ("import sys, lib.markets as m; r = m.registry(); "
+    probe = ("import sys; from lib.spine.registry import registry; r = registry(); "
              "print(len(r), sorted(n for n in sys.modules if n == 'pandas' or n.endswith('.market')))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "2 []"

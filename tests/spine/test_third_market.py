@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 import lib.markets
 from api.app import create_app
 from lib.cli import run_script
-from lib.markets import registry, reset_registry
 from lib.ops.alerts import evaluate
 from lib.ops.status import gather
 from lib.ops.status_view import render_text
 from lib.spine.catchup import daily_update, manual_setup
+from lib.spine.registry import registry, reset_registry
 from lib.storage import Storage, get_client
 from tests.conftest import FIXTURES
 

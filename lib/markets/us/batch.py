@@ -121,8 +121,8 @@ def _aligned(closes: dict[dt.date, float], sessions: Sequence[dt.date], foreign:
 def _store_rejected(batch: Batch) -> None:
     if batch.rejected:
         records = [
-            {"kind": r.kind, "source": r.source, "ticker": r.ticker, "date": r.date, "raw": r.raw, "reason": r.reason,
-             "job": batch.ctx.job_name, **({"where": r.where} if r.where else {})}
+            {"dataset": r.dataset, "kind": r.kind, "source": r.source, "ticker": r.ticker, "date": r.date, "raw": r.raw,
+             "reason": r.reason, "job": batch.ctx.job_name, **({"where": r.where} if r.where else {})}
             for r in batch.rejected
         ]
         new = batch.storage.bad_data.record_rejected(records, batch.ctx.clock())

@@ -1,0 +1,156 @@
+"""A watermark dataset registered through a market's DATASETS (here one more Dataset in the US market's tuple, as
+the README's worked example says) shows in check_db, `/status`, `/health` and the alerts with no edit elsewhere:
+fresh after a run, stale once its lag passes `stale_after`, failed when its source fails. A dataset of a market
+this install does not run (MARKETS) is left out, as the session datasets are. The feed is XLF's real adjusted
+closes (tests/spine/feeds.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+import lib.markets.us
+from api.app import create_app
+from lib.cli import run_watermark_script
+from lib.errors import ConfigError, TransientSourceError
+from lib.ops.alerts import evaluate
+from lib.ops.status import gather
+from lib.ops.status_view import render_text, to_json
+from lib.spine.datasets import Dataset
+from lib.spine.registry import registry, reset_registry
+from lib.spine.watermark import watermark_job
+from lib.storage import Storage, get_client
+from tests.spine.feeds import CloseSeries
+
+NY = ZoneInfo("America/New_York")
+KEY = "us.xlf_closes"
+
+
+def _raise():
+    raise TransientSourceError("FRED answered 503")
+
+
+def _reader(settings):
+    return CloseSeries(limit=10)
+
+
+XLF = Dataset(market="us", kind="xlf_closes", label="XLF closes (series)", cadence="watermark", job="xlf_closes",
+              lock="xlf_closes", tz=NY, setup="run `python xlf_closes.py`", build=_reader,
+              stale_after=dt.timedelta(days=3), schedule="23:00 America/New_York Mon-Fri")
+
+
+@pytest.fixture
+def xlf_registered(monkeypatch):
+    """The US market's DATASETS with one more, a watermark dataset; the registry discovered again around it."""
+    monkeypatch.setattr(lib.markets.us, "DATASETS", (*lib.markets.us.DATASETS, XLF))
+    reset_registry()
+    yield registry().get(KEY)
+    reset_registry()
+
+
+def late(day: dt.date) -> dt.datetime:
+    """23:00 UTC that day: after its close is published."""
+    return dt.datetime.combine(day, dt.time(23, 0), tzinfo=dt.UTC)
+
+
+def run(storage, settings, clock, as_of, reader=None) -> int:
+    code = watermark_job(settings, storage, as_of, clock, registry().get(KEY), reader, sleep=lambda _s: None)
+    clock.advance(minutes=1)
+    return code
+
+
+def test_a_registered_watermark_dataset_shows_in_check_db_status_health_and_alerts(
+    xlf_registered, make_settings, clock
+):
+    settings = make_settings(markets=["us"])
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    assert KEY in [d.key for d in registry().with_cadence("watermark")]
+    # Its cron script: 02:00 UTC on Saturday is still Friday evening in New York, the dataset's zone.
+    friday = dt.datetime(2024, 11, 30, 2, 0, tzinfo=dt.UTC)
+    clock.now = friday
+    assert run_watermark_script(KEY, None, settings, clock) == 0
+    assert storage.jobs.latest_run("xlf_closes")["date_kst"] == "2024-11-29"
+    assert storage.watermarks.item_count(KEY) == 20
+
+    # check_db, an hour later: its section, not stale
+    fresh = gather(storage, settings, friday + dt.timedelta(hours=1), sizes=False)
+    [state] = fresh.watermarks
+    assert (state.dataset, state.items, state.stale) == (KEY, 20, False)
+    assert "XLF closes (series) - read by watermark (us.xlf_closes)" in render_text(fresh)
+    assert not [line for line in fresh.attention if "XLF" in line]
+    [plain] = json.loads(to_json(fresh))["watermarks"]  # check_db --json
+    assert (plain["dataset"], plain["items"], plain["lag"]) == (KEY, 20, 3600)
+
+    # /status and /health on the app's clock
+    app = TestClient(create_app(settings, storage=storage, clock=lambda: friday + dt.timedelta(hours=1)))
+    [shown] = app.get("/status").json()["watermarks"]
+    assert (shown["dataset"], shown["stale"], shown["lag"]) == (KEY, False, 3600)  # seconds, as check_db --json
+    health = app.get("/health").json()
+    assert health["watermarks"][KEY]["stale"] is False and health["watermarks"][KEY]["lag_seconds"] == 3600
+    assert health["markets"]["us"]["stale"] is True  # its bars are not collected in this test
+
+    # a week without a run: stale in check_db, /status, /health and an alert, once
+    later = late(dt.date(2024, 12, 6))
+    stale = gather(storage, settings, later, sizes=False)
+    assert any(line.startswith("XLF closes (series): stale: 6 days, 21:00:00 behind") for line in stale.attention)
+    assert stale.exit_code == 1
+    late_app = TestClient(create_app(settings, storage=storage, clock=lambda: later))
+    assert [w["stale"] for w in late_app.get("/status").json()["watermarks"]] == [True]
+    body = late_app.get("/health").json()
+    assert body["watermarks"][KEY]["stale"] is True and body["status"] == "stale" and body["collection_stale"]
+    evaluate(storage, settings, later, later)
+    key = "stale:us.xlf_closes:2024-11-30T02:00:00"
+    assert storage.alerts.known_alert_keys([key]) == {key}
+
+    # its source failing: a failed run in check_db and an alert naming the job
+    clock.now = later
+    assert run(storage, settings, clock, later, CloseSeries(limit=10, failures={i: _raise for i in (1, 2, 3)})) == 1
+    failed = storage.jobs.latest_run("xlf_closes")
+    broken = gather(storage, settings, later, sizes=False)
+    assert any(line.startswith("xlf_closes: the last run failed") for line in broken.attention)
+    assert any("FRED answered 503" in line for line in broken.attention if line.startswith("XLF closes"))
+    evaluate(storage, settings, later, later)
+    assert storage.alerts.known_alert_keys([f"job_failed:xlf_closes:{failed['_id']}"])
+
+
+def test_a_watermark_dataset_of_a_market_this_install_does_not_run_is_left_out(
+    xlf_registered, storage, make_settings, clock
+):
+    settings = make_settings(markets=["krx"])
+    now = late(dt.date(2024, 11, 29))
+    status = gather(storage, settings, now, sizes=False)
+    assert status.watermarks == [] and not [line for line in status.attention if "XLF" in line]
+    health = TestClient(create_app(settings, storage=storage, clock=lambda: now)).get("/health").json()
+    assert health["watermarks"] == {}
+    evaluate(storage, settings, now, now)
+    assert not storage.alerts.known_alert_keys(["stale:us.xlf_closes:never"])
+
+
+def test_without_markets_a_watermark_dataset_shows_once_it_has_run(xlf_registered, storage, make_settings, clock):
+    settings = make_settings(markets=[])
+    now = late(dt.date(2024, 11, 29))
+    assert gather(storage, settings, now, sizes=False).watermarks == []  # registered, never run: not this install's
+    assert run(storage, settings, clock, now) == 0
+    assert [w.dataset for w in gather(storage, settings, now, sizes=False).watermarks] == [KEY]
+
+
+def test_its_script_refuses_a_wrong_dataset_and_records_a_reader_that_cannot_be_built(
+    xlf_registered, make_settings, clock, monkeypatch
+):
+    settings = make_settings(markets=["us"])
+    assert run_watermark_script("us.no_such_kind", None, settings, clock) == 2
+    assert run_watermark_script("us.etf_bars", None, settings, clock) == 2  # a session dataset: not this script's
+
+    def no_key(_settings):
+        raise ConfigError("FRED_API_KEY is not set: set it in .env")
+
+    monkeypatch.setattr(lib.markets.us, "DATASETS", (*lib.markets.us.DATASETS[:1], replace(XLF, build=no_key)))
+    reset_registry()
+    assert run_watermark_script(KEY, None, settings, clock) == 2
+    stopped = Storage(get_client("mongomock://"), settings.mongodb_db_prefix).jobs.latest_run("xlf_closes")
+    assert stopped["status"] == "failed" and "FRED_API_KEY" in stopped["error"]

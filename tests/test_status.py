@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pymongo.errors
+
 import check_db
 import daily_update
 import hourly_analysis
@@ -12,6 +14,7 @@ import manual_setup
 from lib.display import width
 from lib.ops.status import gather
 from lib.storage import Storage, get_client
+from lib.storage.client import StoreBase
 from tests.helpers import evening, run_analysis, run_collection
 
 D = dt.date
@@ -61,6 +64,24 @@ def test_a_bad_setting_is_one_line_and_exit_2(make_settings, capsys):
     assert check_db.main([], settings=make_settings(mongodb_uri=None)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "MONGODB_URI is not set" in err[0]
+
+
+def test_a_database_failing_mid_report_is_one_line_and_exit_1(make_settings, monkeypatch, capsys):
+    # A monitor's read-only MongoDB user on an install from before the bad-data store: reading it first moves the
+    # old quarantine, and the server refuses that write. Before, check_db died with the driver's traceback.
+    settings = make_settings()
+    get_client("mongomock://")["system_info"]["quarantine"].insert_one(
+        {"_id": "005930:2024-09-02", "ticker": "005930", "date": dt.datetime(2024, 9, 2), "date_kst": "2024-09-02",
+         "market": "KOSPI", "reason": "close beyond the limit", "bar": {"close": 1}})
+
+    def refuse(_self, what):
+        raise pymongo.errors.OperationFailure("not authorized on system_info to execute command", code=13)
+
+    monkeypatch.setattr(StoreBase, "_write", refuse)
+    assert check_db.main(["--no-sizes"], settings=settings) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "in-memory database" not in line]
+    assert len(err) == 1 and "OperationFailure: not authorized" in err[0] and "try again later" in err[0]
+    assert get_client("mongomock://")["system_info"]["quarantine"].count_documents({}) == 1  # nothing lost
 
 
 def test_stale_collection_and_analysis_lag_need_attention(make_settings, capsys):

@@ -102,6 +102,14 @@ def test_refused_records_of_an_older_install_are_shown_by_check_db_without_faili
     check_db.main(["--today", "2024-09-03", "--json", "--no-sizes"], settings=settings)
     quarantine = json.loads(capsys.readouterr().out)["quarantine"]
     assert quarantine["refused"] == 1 and quarantine["refused_latest"][0]["key"] == "XLF"
+    # A watermark dataset's item refused without a natural key is listed too.
+    Storage(get_client("mongomock://")).bad_data.record_rejected(
+        [{"dataset": "us.news", "kind": "news", "ticker": None, "date": None, "raw": {"title": "x"},
+          "reason": "no id in the item"}], dt.datetime(2024, 9, 4, tzinfo=dt.UTC))
+    assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "2 record(s) in system_info.bad_data" in out
+    assert any("us.news" in line and "no id in the item" in line for line in out.splitlines())
 
 
 def test_stale_collection_and_analysis_lag_need_attention(make_settings, capsys):

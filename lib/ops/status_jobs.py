@@ -59,7 +59,7 @@ class RefusedItem:
     """An item a dataset's checks refused (kept in system_info.bad_data with its raw value), and why."""
 
     dataset: str
-    key: str
+    key: str | None  # None: the source sent an item without its natural key
     day: str | None
     reason: str
     where: str | None = None  # the file and line of a replayed answer

@@ -1,8 +1,8 @@
 """Cron, daily 09:30 KST: delete what the RETENTION_*_DAYS settings no longer keep (old screening-index rows,
-stored picks, run records, alert records, AI results, US rejected records; prices only if a bound is set) and
-expired API rate-limit counters, never what a screen, a track record or the catch-up still needs. Safe to run
-any time: its own lock and run record, and a second run deletes nothing new. --dry-run prints what would go
-and changes nothing."""
+stored picks, run records, alert records, AI results, rejected records of the US and watermark datasets; prices
+only if a bound is set) and expired API rate-limit counters, never what a screen, a track record or the catch-up
+still needs. Safe to run any time: its own lock and run record, and a second run deletes nothing new. --dry-run
+prints what would go and changes nothing."""
 
 from __future__ import annotations
 

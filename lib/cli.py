@@ -215,7 +215,13 @@ def read_only_script(
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         as_of = as_of_for(today, clock(), zone)
         storage = open_storage(settings)
-        return action(settings, storage, as_of)
+        try:
+            return action(settings, storage, as_of)
+        except Exception as exc:  # the database failed mid-read (stalled, lost, or refused a read-only user)
+            lost = storage.database_failure(exc)
+            if lost is None:
+                raise
+            raise lost from None
     except PipelineError as exc:
         get_logger().error("%s", exc)
         return exit_code(exc)

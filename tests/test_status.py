@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pymongo.errors
+
 import check_db
 import daily_update
 import hourly_analysis
@@ -12,7 +14,9 @@ import manual_setup
 from lib.display import width
 from lib.ops.status import gather
 from lib.storage import Storage, get_client
+from lib.storage.client import StoreBase
 from tests.helpers import evening, run_analysis, run_collection
+from tests.test_bad_data import old_rejected_doc, rejected
 
 D = dt.date
 
@@ -61,6 +65,51 @@ def test_a_bad_setting_is_one_line_and_exit_2(make_settings, capsys):
     assert check_db.main([], settings=make_settings(mongodb_uri=None)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "MONGODB_URI is not set" in err[0]
+
+
+def test_a_database_failing_mid_report_is_one_line_and_exit_1(make_settings, monkeypatch, capsys):
+    # A monitor's read-only MongoDB user on an install from before the bad-data store: reading it first moves the
+    # old quarantine, and the server refuses that write. Before, check_db died with the driver's traceback.
+    settings = make_settings()
+    get_client("mongomock://")["system_info"]["quarantine"].insert_one(
+        {"_id": "005930:2024-09-02", "ticker": "005930", "date": dt.datetime(2024, 9, 2), "date_kst": "2024-09-02",
+         "market": "KOSPI", "reason": "close beyond the limit", "bar": {"close": 1}})
+
+    def refuse(_self, what):
+        raise pymongo.errors.OperationFailure("not authorized on system_info to execute command", code=13)
+
+    monkeypatch.setattr(StoreBase, "_write", refuse)
+    assert check_db.main(["--no-sizes"], settings=settings) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "in-memory database" not in line]
+    assert len(err) == 1 and "OperationFailure: not authorized" in err[0] and "try again later" in err[0]
+    assert get_client("mongomock://")["system_info"]["quarantine"].count_documents({}) == 1  # nothing lost
+
+
+def test_refused_records_of_an_older_install_are_shown_by_check_db_without_failing_it(make_settings, capsys):
+    # us_etf.logs_rejected_records of an install from before the bad-data store: check_db moves and shows them.
+    settings = make_settings()
+    set_up(settings)
+    assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0
+    assert "Refused" not in capsys.readouterr().out  # none refused: the report is as before
+    seen = dt.datetime(2024, 9, 3, 22)
+    get_client("mongomock://")["us_etf"]["logs_rejected_records"].insert_one(
+        old_rejected_doc(rejected("XLF"), seen, seen))
+    assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0  # a look, not exit 1
+    out = capsys.readouterr().out
+    assert "1 record(s) in system_info.bad_data" in out
+    line = next(line for line in out.splitlines() if "XLF" in line)
+    assert "us.bars" in line and "2025-07-29" in line and "close is not positive" in line and "XLF.csv line 207" in line
+    check_db.main(["--today", "2024-09-03", "--json", "--no-sizes"], settings=settings)
+    quarantine = json.loads(capsys.readouterr().out)["quarantine"]
+    assert quarantine["refused"] == 1 and quarantine["refused_latest"][0]["key"] == "XLF"
+    # A watermark dataset's item refused without a natural key is listed too.
+    Storage(get_client("mongomock://")).bad_data.record_rejected(
+        [{"dataset": "us.news", "kind": "news", "ticker": None, "date": None, "raw": {"title": "x"},
+          "reason": "no id in the item"}], dt.datetime(2024, 9, 4, tzinfo=dt.UTC))
+    assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "2 record(s) in system_info.bad_data" in out
+    assert any("us.news" in line and "no id in the item" in line for line in out.splitlines())
 
 
 def test_stale_collection_and_analysis_lag_need_attention(make_settings, capsys):

@@ -88,7 +88,8 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
         _by_age("ai", "RETENTION_AI_DAYS", settings.retention_ai_days, now, storage.ai.delete_ai_results_before,
                 "AI results created before {:%Y-%m-%d %H:%M} UTC"),
         _by_age("rejected", "RETENTION_REJECTED_DAYS", settings.retention_rejected_days, now,
-                storage.bad_data.delete_rejected_before, "US rejected records last seen before {:%Y-%m-%d %H:%M} UTC"),
+                storage.bad_data.delete_rejected_before,
+                "rejected records (US, watermark datasets) last seen before {:%Y-%m-%d %H:%M} UTC"),
         _by_age("rate_limits", "", RATE_LIMIT_KEPT_DAYS, now, storage.access.delete_rate_limits_before,
                 "API rate-limit counters of windows that ended before {:%Y-%m-%d %H:%M} UTC"),
     ]

@@ -55,6 +55,17 @@ class QuarantinedBar:
 
 
 @dataclass
+class RefusedItem:
+    """An item a dataset's checks refused (kept in system_info.bad_data with its raw value), and why."""
+
+    dataset: str
+    key: str | None  # None: the source sent an item without its natural key
+    day: str | None
+    reason: str
+    where: str | None = None  # the file and line of a replayed answer
+
+
+@dataclass
 class QuarantineStatus:
     """How many bars are held in system_info.bad_data, and the newest few. A WARNING-level "needs a look": shown,
     alerted once per day, but not a reason for exit 1 (an entry stays until its day is collected clean)."""
@@ -62,6 +73,9 @@ class QuarantineStatus:
     count: int = 0
     latest: list[QuarantinedBar] = field(default_factory=list)
     redo: str = ""  # how to collect a day again once its source is fixed (the quarantining dataset's command)
+    # Items a source sent wrong and a check refused (not held: the US and watermark datasets'), the newest few.
+    refused: int = 0
+    refused_latest: list[RefusedItem] = field(default_factory=list)
 
 
 QUARANTINE_SHOWN = 5
@@ -72,7 +86,10 @@ def quarantine_status(storage: Storage, redo: str = "collect the day again") -> 
     ("{day}" stands for the day)."""
     latest = [QuarantinedBar(d["ticker"], dt.date.fromisoformat(d["date_kst"]), d.get("market", ""), d["reason"])
               for d in storage.bad_data.latest_quarantined(QUARANTINE_SHOWN)]
-    return QuarantineStatus(storage.bad_data.quarantine_count() if latest else 0, latest, redo.format(day="DAY"))
+    refused = [RefusedItem(d["dataset"], d["key"], d["date"], d["reason"], d.get("where"))
+               for d in storage.bad_data.rejected_records(QUARANTINE_SHOWN)]
+    return QuarantineStatus(storage.bad_data.quarantine_count() if latest else 0, latest, redo.format(day="DAY"),
+                            storage.bad_data.rejected_count() if refused else 0, refused)
 
 
 def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:

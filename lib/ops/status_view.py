@@ -112,6 +112,12 @@ def render_text(status: Status, quiet: bool = False) -> str:
                          [[b.day.isoformat(), b.ticker, b.market, _short(b.reason, 90)] for b in q.latest]))
     else:
         out.append("  none")
+    if q.refused:  # shown only when there are some, so an install whose sources send clean data sees no change
+        out.append(f"\nRefused records (sent wrong by a source: not stored as data, kept with their raw value)\n"
+                   f"  {count(q.refused)} record(s) in system_info.bad_data; the newest seen:")
+        rows = [[r.dataset, r.key or "-", r.day or "-", _short(r.reason, 70) + (f" ({r.where})" if r.where else "")]
+                for r in q.refused_latest]
+        out.append(table(["dataset", "key", "day", "reason"], rows))
     al = status.alerts
     out.append("\nAlerts")
     out.append(f"  channels: {', '.join(al.channels) or 'none configured (TELEGRAM_BOT_TOKEN, ALERT_WEBHOOK_URL)'}; "

@@ -248,6 +248,10 @@ class BadDataStore(StoreBase):
         cursor = self.bad_data.find(query).sort("last_seen_utc", DESCENDING).limit(limit)
         return [_as_rejected(d) for d in cursor]
 
+    def rejected_count(self) -> int:
+        """How many refused items are kept (every dataset's)."""
+        return self.bad_data.count_documents({"held": False})
+
     def delete_rejected_before(self, cutoff: dt.datetime, dry_run: bool = False) -> int:
         """Delete the rejected items last seen before `cutoff` (or, with dry_run, count them); returns how many.
         An item the source still sends is seen again on every run, so it stays."""

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         env_file=None, mongodb_uri=args.mongodb_uri or "mongomock://", krx_sources=["replay"],
         krx_replay_path=SAMPLE, krx_min_request_gap_seconds=0, setup_history_sessions=args.sessions,
     )
-    calendar = TradingCalendar()
+    calendar = TradingCalendar(exchange="XKRX", settings_prefix="KRX")
     last = dt.date(2025, 6, 16)
     sessions = calendar.last_sessions(last, args.sessions + args.catch_up)
     setup_day, setup_days = sessions[args.sessions - 1], sessions[: args.sessions]

@@ -135,7 +135,7 @@ def test_an_unreachable_channel_gives_up_after_the_attempts_and_check_db_shows_i
 def test_a_blocked_source_is_recorded_in_the_run_and_alerted_once_per_streak(storage, settings, clock, stub):
     replay = ReplaySource(PANEL)
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
-    calendar = TradingCalendar()
+    calendar = TradingCalendar(exchange="XKRX", settings_prefix="KRX")
     refused = {d: _raise(SourceBlockedError("krx_openapi: HTTP 401 (bad AUTH_KEY)"))
                for d in calendar.sessions_between(D(2024, 9, 1), D(2024, 9, 30))}
     for day in (D(2024, 9, 2), D(2024, 9, 3)):

@@ -100,7 +100,7 @@ def reference(bars: pd.DataFrame) -> pd.DataFrame:
 def test_the_split_of_005930_stored_unadjusted_gives_the_talib_indicators_of_the_adjusted_series(storage):
     bars = unadjusted_005930(start="2017-03-02", end="2018-12-28")  # 287 sessions before the split, 160 from it
     days = market_days(bars)
-    calendar = TradingCalendar()
+    calendar = TradingCalendar(exchange="XKRX", settings_prefix="KRX")
     sessions = calendar.sessions_between(calendar.first, D(2018, 12, 28))
     split_at = next(i for i, (d, _) in enumerate(days) if d == SPLIT)
 
@@ -216,5 +216,5 @@ def test_the_base_after_a_quarantined_day_refers_to_that_day_not_to_a_ghost_even
     assert derive_actions("071460", bars, quarantined=[(dt.datetime(2025, 6, 9), 59.0)]) == []
     assert derive_actions("071460", bars)[0]["factor"] == pytest.approx(59 / 613)
     # a session of which nothing is known lies between: no factor can be derived
-    sessions = TradingCalendar().sessions_between(D(2025, 6, 1), D(2025, 6, 10))
+    sessions = TradingCalendar(exchange="XKRX", settings_prefix="KRX").sessions_between(D(2025, 6, 1), D(2025, 6, 10))
     assert derive_actions("071460", bars, sessions=sessions) == []

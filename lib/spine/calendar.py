@@ -36,7 +36,9 @@ def _load_exchange(code: str) -> tuple[str, dict[dt.date, dt.datetime]]:
     try:
         calendar = xcals.get_calendar(code, start=CALENDAR_START.isoformat())
     except xcals.errors.InvalidCalendarName:
-        raise ConfigError(f"{code} is not an exchange-calendars exchange (XKRX, XNYS, ...)") from None
+        raise ConfigError(
+            f"{code} is not an exchange-calendars exchange (exchange_calendars.get_calendar_names() lists them)"
+        ) from None
     closes = calendar.schedule["close"]
     return str(calendar.tz), {ts.date(): close.to_pydatetime() for ts, close in closes.items()}
 
@@ -52,8 +54,9 @@ class TradingCalendar:
         extra_closed: Iterable[dt.date] = (),
         extra_sessions: Iterable[dt.date] = (),
         base_sessions: Iterable[dt.date] | None = None,
-        exchange: str = "XKRX",
-        settings_prefix: str = "KRX",
+        *,
+        exchange: str,
+        settings_prefix: str,
     ) -> None:
         zone, closes = _exchange(exchange)
         self.exchange = exchange

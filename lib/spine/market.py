@@ -107,7 +107,7 @@ class Market:
     calendar: TradingCalendar
     chain: SourceChain
     collector: Collector
-    setup_command: str = "manual_setup.py"
+    setup_command: str  # what a person runs before the first catch-up ("manual_setup.py")
     trading_day: str = ""  # how people call one of its sessions ("a New York Stock Exchange trading day")
 
     @property

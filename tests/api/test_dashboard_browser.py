@@ -298,7 +298,7 @@ def test_a_corporate_action_is_marked_and_the_bars_before_it_are_adjusted(consol
         chart = browser.find_element(By.ID, "stock-chart")
         assert chart.get_attribute("data-marks") == "1"  # the ex-date is marked on the candles
         # every session of the window before 2024-08-21 is drawn times 10, as the indicators are computed
-        after = TradingCalendar().sessions_between(dt.date(2024, 8, 21), last)
+        after = TradingCalendar(exchange="XKRX", settings_prefix="KRX").sessions_between(dt.date(2024, 8, 21), last)
         assert int(chart.get_attribute("data-adjusted")) == 80 - len(after)
         assert browser.execute_script(CANDLE_PIXELS) > 200
         rows = texts(browser, "#actions tbody tr")

@@ -226,10 +226,14 @@ def test_a_custom_screen_reads_the_column_wise_copies_and_answers_what_the_rows_
     assert analysed.columns.analysis_columns_through() == day
     with monkeypatch.context() as patched:  # the copies answer: no read of any ticker's rows
         patched.setattr(type(analysed.analysis), "read_analysis", lambda *a, **k: pytest.fail("rows read"))
-        from_copies = routes._compute(analysed, TradingCalendar(), strategy, params, day)
+        from_copies = routes._compute(
+            analysed, TradingCalendar(exchange="XKRX", settings_prefix="KRX"), strategy, params, day
+        )
     with monkeypatch.context() as patched:  # no copies (a store written before them): the rows
         patched.setattr(type(analysed.columns), "analysis_columns_through", lambda self: None)
-        from_rows = routes._compute(analysed, TradingCalendar(), strategy, params, day)
+        from_rows = routes._compute(
+            analysed, TradingCalendar(exchange="XKRX", settings_prefix="KRX"), strategy, params, day
+        )
     assert from_copies.count > 0
     assert from_copies.model_dump() == from_rows.model_dump()
 

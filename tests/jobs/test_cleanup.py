@@ -19,6 +19,11 @@ from lib.storage import Storage, get_client
 from lib.storage.dates import to_utc_midnight
 from tests.helpers import evening, run_analysis, run_collection
 
+
+def xkrx() -> TradingCalendar:
+    """The KRX calendar with no overrides."""
+    return TradingCalendar(exchange="XKRX", settings_prefix="KRX")
+
 D = dt.date
 LAST = D(2025, 6, 16)
 
@@ -35,7 +40,7 @@ def registry() -> Registry:
 
 def run_cleanup(storage, settings, clock, registry) -> int:
     code = run_job("cleanup", settings, storage, clock(), clock,
-                   lambda ctx: cleanup(ctx, TradingCalendar(), registry, job=DAYS), lock_name="cleanup")
+                   lambda ctx: cleanup(ctx, xkrx(), registry, job=DAYS), lock_name="cleanup")
     clock.advance(minutes=1)
     return code
 
@@ -49,7 +54,7 @@ def analysed_store(storage, make_settings, clock, **overrides):
 
 
 def picks_by_day(storage, registry, days):
-    calendar = TradingCalendar()
+    calendar = xkrx()
     return {(s.name, d): [(p.ticker, p.score) for p in screen(storage, calendar, s, s.params(), d)[1]]
             for s in registry for d in days}
 
@@ -58,7 +63,7 @@ def test_screening_rows_go_but_every_screen_inside_the_window_and_every_track_re
     storage, make_settings, clock, registry
 ):
     settings = analysed_store(storage, make_settings, clock, retention_screening_days=30)
-    calendar = TradingCalendar()
+    calendar = xkrx()
     window = calendar.sessions_between(LAST - dt.timedelta(days=30), LAST)
     days = [window[0], window[len(window) // 2], LAST]
     before_picks = picks_by_day(storage, registry, days)
@@ -191,7 +196,7 @@ def test_quarantined_bars_and_measure_values_follow_the_prices(storage, make_set
     })
     storage.cross_section.mark_computed([old, recent], ["rs_rating"], {old: 2, recent: 1}, {})
     bounded = make_settings(retention_prices_days=400)
-    cuts = {c.kind: c for c in plan(storage, bounded, TradingCalendar(), registry, clock(), job=DAYS)}
+    cuts = {c.kind: c for c in plan(storage, bounded, xkrx(), registry, clock(), job=DAYS)}
     assert cuts["quarantine"].before == cuts["cross_section"].before == cuts["prices"].before
     assert apply(cuts["cross_section"], dry_run=True) == 2 and apply(cuts["quarantine"], dry_run=True) == 1
     assert run_cleanup(storage, bounded, clock, registry) == 0
@@ -216,7 +221,7 @@ def test_old_picks_and_ai_results_go_but_every_day_the_screening_index_holds_kee
                                 "created_utc": clock() - dt.timedelta(days=age)})
     names = storage.picks.picks_state()["strategies"]  # the analysis stores every strategy's, not just the registry's
     days_before = {n: set(storage.picks.daily_picks_days(n)) for n in names}
-    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock(), job=DAYS)}
+    cuts = {c.kind: c for c in plan(storage, settings, xkrx(), registry, clock(), job=DAYS)}
     # 5 days would drop picks of days whose rows are kept, which the analysis would compute again
     assert cuts["picks"].before == cuts["screening"].before and "held back" in cuts["picks"].why
     old = {n: {d for d in days if d < cuts["picks"].before.isoformat()} for n, days in days_before.items()}
@@ -240,13 +245,13 @@ def test_old_picks_and_ai_results_go_but_every_day_the_screening_index_holds_kee
 
 def test_picks_kept_longer_than_the_screening_rows_go_at_their_own_bound(storage, make_settings, clock, registry):
     settings = analysed_store(storage, make_settings, clock, retention_screening_days=30, retention_picks_days=150)
-    cuts = {c.kind: c for c in plan(storage, settings, TradingCalendar(), registry, clock(), job=DAYS)}
+    cuts = {c.kind: c for c in plan(storage, settings, xkrx(), registry, clock(), job=DAYS)}
     assert cuts["picks"].before == LAST - dt.timedelta(days=150) < cuts["screening"].before
     assert run_cleanup(storage, settings, clock, registry) == 0
     for name in storage.picks.picks_state()["strategies"]:
         assert min(storage.picks.daily_picks_days(name)) >= (LAST - dt.timedelta(days=150)).isoformat()
     forever = make_settings(setup_history_sessions=120, retention_picks_days=0, retention_ai_days=0)
-    cuts = {c.kind: c for c in plan(storage, forever, TradingCalendar(), registry, clock(), job=DAYS)}
+    cuts = {c.kind: c for c in plan(storage, forever, xkrx(), registry, clock(), job=DAYS)}
     assert cuts["picks"].before is None and cuts["ai"].before is None
 
 
@@ -264,7 +269,7 @@ def test_rejected_records_go_when_not_seen_within_the_setting_and_one_still_sent
     storage.bad_data.record_rejected([rejected("SPY", "close <= 0"), rejected("QQQ", "close <= 0")], first_seen)
     storage.bad_data.record_rejected([rejected("QQQ", "close <= 0")], clock() - dt.timedelta(days=2))  # sent again
     storage.bad_data.record_rejected([rejected("IWM", "high < low")], clock() - dt.timedelta(days=29))
-    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, clock(), job=DAYS) if c.kind == "rejected"]
+    [cut] = [c for c in plan(storage, settings, xkrx(), registry, clock(), job=DAYS) if c.kind == "rejected"]
     assert cut.before == clock().replace(tzinfo=None) - dt.timedelta(days=30)
     # the dry run deleted nothing
     assert apply(cut, dry_run=True) == 1 and len(storage.bad_data.rejected_records()) == 3
@@ -278,7 +283,7 @@ def test_rejected_records_go_when_not_seen_within_the_setting_and_one_still_sent
     assert storage.jobs.runs("cleanup")[0]["deleted_rejected"] == 0
 
     forever = make_settings(retention_rejected_days=0)
-    [cut] = [c for c in plan(storage, forever, TradingCalendar(), registry, clock(), job=DAYS) if c.kind == "rejected"]
+    [cut] = [c for c in plan(storage, forever, xkrx(), registry, clock(), job=DAYS) if c.kind == "rejected"]
     assert cut.before is None and apply(cut) == 0 and cut.rule == "RETENTION_REJECTED_DAYS=0"
 
 
@@ -292,7 +297,7 @@ def test_rate_limit_counters_go_a_day_after_their_window_and_the_current_window_
     storage.access.hit_rate_limit("ai:recent", now - dt.timedelta(hours=23), 3600)  # ended 22 h ago: within the day
     for _ in range(3):
         storage.access.hit_rate_limit("ai:current", now, 3600)
-    [cut] = [c for c in plan(storage, settings, TradingCalendar(), registry, now, job=DAYS) if c.kind == "rate_limits"]
+    [cut] = [c for c in plan(storage, settings, xkrx(), registry, now, job=DAYS) if c.kind == "rate_limits"]
     assert apply(cut, dry_run=True) == 2 and storage.access.rate_limits.count_documents({}) == 4
 
     assert run_cleanup(storage, settings, clock, registry) == 0
@@ -305,7 +310,9 @@ def test_rate_limit_counters_go_a_day_after_their_window_and_the_current_window_
     for minute in (0, 1, 30, 59):
         moment = now.replace(minute=minute, second=59 if minute == 59 else 0)
         storage.access.hit_rate_limit("ai:edge", moment, 3600)
-        cuts = plan(storage, settings, TradingCalendar(), registry, moment, job=DAYS)
+        cuts = plan(
+            storage, settings, xkrx(), registry, moment, job=DAYS
+        )
         [cut] = [c for c in cuts if c.kind == "rate_limits"]
         apply(cut)
         assert storage.access.rate_limits.count_documents({"bucket": "ai:edge"}) == 1

@@ -13,7 +13,7 @@ D = dt.date
 
 
 def test_weekends_and_korean_holidays_are_not_sessions():
-    calendar = TradingCalendar()
+    calendar = TradingCalendar(exchange="XKRX", settings_prefix="KRX")
     assert calendar.sessions_between(D(2024, 9, 13), D(2024, 9, 20)) == [D(2024, 9, 13), D(2024, 9, 19), D(2024, 9, 20)]
     assert not calendar.is_session(D(2024, 12, 31))  # year-end closing day
     assert not calendar.is_session(D(2025, 6, 3))  # presidential election
@@ -21,7 +21,9 @@ def test_weekends_and_korean_holidays_are_not_sessions():
 
 
 def test_overrides_close_and_open_days():
-    calendar = TradingCalendar(extra_closed=[D(2024, 10, 2)], extra_sessions=[D(2024, 10, 5)])
+    calendar = TradingCalendar(
+        extra_closed=[D(2024, 10, 2)], extra_sessions=[D(2024, 10, 5)], exchange="XKRX", settings_prefix="KRX"
+    )
     assert not calendar.is_session(D(2024, 10, 2))
     assert calendar.is_session(D(2024, 10, 5))
     assert calendar.last_sessions(D(2024, 10, 7), 3) == [D(2024, 10, 4), D(2024, 10, 5), D(2024, 10, 7)]
@@ -29,7 +31,9 @@ def test_overrides_close_and_open_days():
 
 def test_a_day_in_both_override_lists_is_a_config_error():
     with pytest.raises(ConfigError, match="both in KRX_EXTRA_CLOSED_DAYS and KRX_EXTRA_SESSIONS"):
-        TradingCalendar(extra_closed=[D(2024, 10, 2)], extra_sessions=[D(2024, 10, 2)])
+        TradingCalendar(
+            extra_closed=[D(2024, 10, 2)], extra_sessions=[D(2024, 10, 2)], exchange="XKRX", settings_prefix="KRX"
+        )
 
 
 def test_the_sample_panel_sessions_match_the_calendar():
@@ -38,7 +42,7 @@ def test_the_sample_panel_sessions_match_the_calendar():
     from tests.conftest import PANEL
 
     days = sorted(pd.to_datetime(pd.read_parquet(PANEL, columns=["date"])["date"]).dt.date.unique())
-    assert TradingCalendar().sessions_between(days[0], days[-1]) == days
+    assert TradingCalendar(exchange="XKRX", settings_prefix="KRX").sessions_between(days[0], days[-1]) == days
 
 
 def test_concurrent_first_use_builds_the_exchange_calendar_once(monkeypatch):
@@ -65,7 +69,7 @@ def test_concurrent_first_use_builds_the_exchange_calendar_once(monkeypatch):
 
     def build() -> None:
         try:
-            built.append(TradingCalendar().last)
+            built.append(TradingCalendar(exchange="XKRX", settings_prefix="KRX").last)
         except Exception as exc:  # the test reports whatever a thread raised
             errors.append(exc)
 

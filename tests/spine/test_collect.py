@@ -18,6 +18,11 @@ from tests.batch_cut import BatchCut, cut_points
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, SimulatedKill, evening, run_collection, snapshot
 
+
+def xkrx() -> TradingCalendar:
+    """The KRX calendar with no overrides."""
+    return TradingCalendar(exchange="XKRX", settings_prefix="KRX")
+
 D = dt.date
 
 
@@ -69,7 +74,7 @@ def test_catch_up_after_a_multi_week_outage_costs_two_calls_per_session(storage,
     run_collection("manual_setup", storage, settings, evening(D(2024, 7, 31)), clock)
     chain = build_chain(settings)
     assert run_collection("daily_update", storage, settings, evening(D(2024, 9, 6)), clock, chain) == 0
-    missed = TradingCalendar().sessions_between(D(2024, 8, 1), D(2024, 9, 6))
+    missed = xkrx().sessions_between(D(2024, 8, 1), D(2024, 9, 6))
     assert D(2024, 8, 15) not in missed and len(missed) == 26
     assert completed_days(storage)[-len(missed):] == missed
     assert chain.calls["replay"] == 2 * len(missed)
@@ -306,7 +311,7 @@ def test_transient_errors_are_retried_with_growing_pauses(replay):
 def test_fallback_to_the_next_source_and_a_blocked_source_is_not_called_again(storage, settings, clock, replay):
     run_collection("manual_setup", storage, settings, evening(D(2024, 8, 30)), clock)
     blocked = ScriptedSource(
-        replay, "krx_openapi", failures={d: FAILURES["blocked"] for d in TradingCalendar().sessions_between(
+        replay, "krx_openapi", failures={d: FAILURES["blocked"] for d in xkrx().sessions_between(
             D(2024, 9, 1), D(2024, 9, 30))}
     )
     backup = ScriptedSource(replay, "pykrx")

@@ -23,7 +23,9 @@ ELECTION = D(2025, 6, 3)  # KRX closed for the presidential election
 def wrong_calendar(*extra_closed: dt.date) -> TradingCalendar:
     """XKRX as a lagging exchange-calendars would have it: it still calls election day a session."""
     _, closes = _exchange("XKRX")
-    return TradingCalendar(extra_closed=extra_closed, base_sessions=[*closes, ELECTION])
+    return TradingCalendar(
+        extra_closed=extra_closed, base_sessions=[*closes, ELECTION], exchange="XKRX", settings_prefix="KRX"
+    )
 
 
 def statuses(storage) -> dict[str, str]:

@@ -99,7 +99,7 @@ def test_every_registered_job_has_a_crontab_line_and_every_collection_line_is_re
 
 
 OPERATIONS = [*sorted((ROOT / "lib" / "ops").glob("status*.py")), ROOT / "lib" / "ops" / "alerts.py",
-              ROOT / "lib" / "spine" / "runner.py", ROOT / "lib" / "spine" / "stops.py", ROOT / "lib" / "cli.py",
+              *sorted((ROOT / "lib" / "spine").glob("*.py")), ROOT / "lib" / "cli.py",
               ROOT / "api" / "health.py", ROOT / "api" / "status.py"]
 
 

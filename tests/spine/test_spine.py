@@ -21,6 +21,11 @@ from lib.spine.runner import JobContext, run_job
 from tests.conftest import FIXTURES
 from tests.helpers import evening, run_collection
 
+
+def xkrx() -> TradingCalendar:
+    """The KRX calendar with no overrides."""
+    return TradingCalendar(exchange="XKRX", settings_prefix="KRX")
+
 D = dt.date
 US_FILE = FIXTURES / "us_etf_small.csv"  # SPY and QQQ, 2024-11-01..2025-01-31, from ../shared/data/us_etf
 CARTER = D(2025, 1, 9)  # NYSE closed for President Carter's funeral, declared late
@@ -120,7 +125,7 @@ def test_the_calendar_takes_any_exchange_with_its_time_zone_and_closes():
     assert nyse.close_at(D(2024, 12, 2)) == dt.datetime(2024, 12, 2, 16, tzinfo=nyse.tz)
     assert nyse.local_date(dt.datetime(2024, 12, 3, 2, 0, tzinfo=dt.UTC)) == D(2024, 12, 2)
     assert nyse.closed_line(CARTER) == "US_EXTRA_CLOSED_DAYS=2025-01-09"
-    assert TradingCalendar().closed_line(D(2026, 6, 3)) == "KRX_EXTRA_CLOSED_DAYS=2026-06-03"
+    assert xkrx().closed_line(D(2026, 6, 3)) == "KRX_EXTRA_CLOSED_DAYS=2026-06-03"
 
 
 def test_a_second_market_catches_up_a_missed_month_with_one_request_per_ticker_and_its_own_records(

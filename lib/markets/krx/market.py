@@ -32,7 +32,7 @@ DATASET = "krx.bars"  # the registry's market.kind of KRX's daily bars: its held
 def krx_calendar(settings: Settings) -> TradingCalendar:
     """XKRX with KRX_EXTRA_CLOSED_DAYS / KRX_EXTRA_SESSIONS."""
     krx = krx_settings(settings)
-    return TradingCalendar(krx.extra_closed_days, krx.extra_sessions)
+    return TradingCalendar(krx.extra_closed_days, krx.extra_sessions, exchange="XKRX", settings_prefix="KRX")
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -148,4 +148,5 @@ def krx_market(settings: Settings, chain: SourceChain | None = None, **chain_ove
         calendar=krx_calendar(settings),
         chain=chain if chain is not None else build_chain(settings, **chain_overrides),
         collector=KrxCollector(),
+        setup_command="manual_setup.py",
     )

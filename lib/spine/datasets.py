@@ -12,6 +12,7 @@ Two cadences share one spine (locks, run records, alerts, crash safety):
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
     from lib.spine.calendar import TradingCalendar
 
 Cadence = Literal["session", "watermark"]
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """A function that imports `module` only when called and calls its `name` with the same arguments: how a
+    market's DATASETS name their builders and status without importing the market's code (reading the registry
+    stays light: no pandas, no market module)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = f"{module}.{name}"
+    return call
 
 
 @dataclass(frozen=True)

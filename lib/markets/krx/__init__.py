@@ -5,33 +5,10 @@ the registry stays light."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from lib.spine.datasets import Dataset, Subscriber
-
-if TYPE_CHECKING:
-    from lib.config import Settings
-    from lib.spine.calendar import TradingCalendar
-    from lib.spine.market import Market
-
-
-def _calendar(settings: Settings) -> TradingCalendar:
-    from lib.markets.krx.market import krx_calendar
-
-    return krx_calendar(settings)
-
-
-def _market(settings: Settings, **overrides: Any) -> Market:
-    from lib.markets.krx.market import krx_market
-
-    return krx_market(settings, **overrides)
-
-
-def _analysis_status(*args: Any) -> Any:
-    from lib.analysis.status import analysis_status
-
-    return analysis_status(*args)
+from lib.spine.datasets import Dataset, Subscriber, lazy
 
 
 def _analysed_through(storage: Any) -> Any:
@@ -51,10 +28,11 @@ DATASETS = (
         redo="run `python daily_update.py --redo {day}`",
         closed_setting="KRX_EXTRA_CLOSED_DAYS",
         collectors=("daily_update", "manual_setup"),
-        calendar=_calendar,
-        build=_market,
+        calendar=lazy("lib.markets.krx.market", "krx_calendar"),
+        build=lazy("lib.markets.krx.market", "krx_market"),
         # hourly_analysis runs 19:10..08:10 KST: until it is done, yesterday's analysis is not yet due.
-        subscribers=(Subscriber("hourly_analysis", _analysis_status, _analysed_through, (19, 9), screens=True),),
+        subscribers=(Subscriber("hourly_analysis", lazy("lib.analysis.status", "analysis_status"), _analysed_through,
+                                (19, 9), screens=True),),
         schedule="19:00 KST Mon-Fri",
         quarantines=True,
         source_help="for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW",

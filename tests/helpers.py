@@ -28,6 +28,28 @@ class SimulatedKill(BaseException):
     """The process dies here: nothing after it runs, not even error handlers (kill -9)."""
 
 
+def kill_at_write(storage: Storage, crash_at: int | None) -> dict[str, int]:
+    """Count the storage's writes (in the returned {"n": ...}); with crash_at, the process dies at that write."""
+    writes = {"n": 0}
+
+    def on_write(_what: str) -> None:
+        writes["n"] += 1
+        if crash_at is not None and writes["n"] == crash_at:
+            raise SimulatedKill
+
+    storage.on_write = on_write
+    return writes
+
+
+def restarted(step: Callable[[], int], clock: Any, settings: Settings) -> None:
+    """Run a job (it must exit 0); when the process is killed, cron starts it again after the lock's timeout."""
+    try:
+        assert step() == 0
+    except SimulatedKill:
+        clock.advance(minutes=settings.lock_timeout_minutes + 1)
+        assert step() == 0
+
+
 def evening(day: dt.date, hour: int = 19) -> dt.datetime:
     """A KST moment on that day."""
     return dt.datetime.combine(day, dt.time(hour, 0), tzinfo=KST)

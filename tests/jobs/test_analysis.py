@@ -12,8 +12,8 @@ from lib.analysis.indicators import compute_frame
 from lib.markets.krx.replay import ReplaySource
 from tests.batch_cut import BatchCut, copy_store, cut_points
 from tests.conftest import PANEL
-from tests.helpers import ScriptedSource, evening, run_analysis, run_collection, snapshot
-from tests.spine.test_collect import SimulatedKill, chain_of
+from tests.helpers import ScriptedSource, SimulatedKill, evening, kill_at_write, run_analysis, run_collection, snapshot
+from tests.spine.test_collect import chain_of
 
 D = dt.date
 
@@ -159,15 +159,8 @@ def test_a_run_killed_halfway_then_rerun_gives_the_same_analysis(storage, make_s
     settings = make_settings(setup_history_sessions=30, analysis_quota_per_run=100)
 
     def scenario(store, crash_at):
-        writes = {"n": 0}
         run_collection("manual_setup", store, settings, evening(D(2024, 9, 13)), clock)
-
-        def on_write(_what):
-            writes["n"] += 1
-            if crash_at is not None and writes["n"] == crash_at:
-                raise SimulatedKill
-
-        store.on_write = on_write
+        writes = kill_at_write(store, crash_at)
         try:
             run_analysis(store, settings, evening(D(2024, 9, 13), 20), clock)
         except SimulatedKill:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from functools import partial
 
 import pytest
 
@@ -22,8 +23,16 @@ from lib.spine.chain import SourceChain
 from lib.spine.runner import run_job
 from tests.batch_cut import BatchCut, Cut, cut_points
 from tests.conftest import US_SAMPLE
-from tests.helpers import CountingSource, etf_snapshot, new_york, run_etf, us_test_market
-from tests.spine.test_collect import SimulatedKill
+from tests.helpers import (
+    CountingSource,
+    SimulatedKill,
+    etf_snapshot,
+    kill_at_write,
+    new_york,
+    restarted,
+    run_etf,
+    us_test_market,
+)
 from tests.yahoo_stub import YahooStub
 
 D = dt.date
@@ -349,20 +358,9 @@ def test_yahoo_s_undated_holdings_are_known_from_the_day_they_were_collected(mak
 
 
 def _scenario(storage, settings, clock, crash_at: int | None) -> int:
-    writes = {"n": 0}
-
-    def on_write(_what: str) -> None:
-        writes["n"] += 1
-        if crash_at is not None and writes["n"] == crash_at:
-            raise SimulatedKill
-
-    storage.on_write = on_write
+    writes = kill_at_write(storage, crash_at)
     for as_of in (new_york(D(2025, 7, 30)), new_york(D(2025, 8, 1))):
-        try:
-            assert run_etf(storage, settings, as_of, clock) == 0
-        except SimulatedKill:
-            clock.advance(minutes=settings.lock_timeout_minutes + 1)
-            assert run_etf(storage, settings, as_of, clock) == 0
+        restarted(partial(run_etf, storage, settings, as_of, clock), clock, settings)
         clock.advance(minutes=1)
     return writes["n"]
 

@@ -14,8 +14,7 @@ import pytest
 from lib.storage import Storage
 from tests.batch_cut import BatchCut, Cut, cut_points
 from tests.conftest import US_SAMPLE
-from tests.helpers import etf_snapshot, new_york, run_etf, run_rebalance
-from tests.spine.test_collect import SimulatedKill
+from tests.helpers import SimulatedKill, etf_snapshot, new_york, run_etf, run_rebalance
 
 D = dt.date
 DERIVED = ("collected_daily_etf_ohlc", "analytics_trending_etfs", "analytics_portfolio_allocation",

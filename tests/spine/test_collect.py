@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -16,7 +17,7 @@ from lib.spine.calendar import TradingCalendar
 from lib.storage.dates import to_utc_midnight
 from tests.batch_cut import BatchCut, cut_points
 from tests.conftest import PANEL
-from tests.helpers import ScriptedSource, SimulatedKill, evening, run_collection, snapshot
+from tests.helpers import ScriptedSource, evening, kill_at_write, restarted, run_collection, snapshot
 
 
 def xkrx() -> TradingCalendar:
@@ -117,21 +118,10 @@ def test_manual_setup_run_again_has_nothing_to_load(storage, settings, clock):
 def _scenario(storage, settings, clock, crash_at: int | None) -> int:
     """manual_setup then a catch-up over a month boundary; with crash_at, the process dies at that write
     and is restarted (after the lock timeout) until the scenario is done. Returns the writes counted."""
-    writes = {"n": 0}
-
-    def on_write(_what: str) -> None:
-        writes["n"] += 1
-        if crash_at is not None and writes["n"] == crash_at:
-            raise SimulatedKill
-
-    storage.on_write = on_write
+    writes = kill_at_write(storage, crash_at)
     steps = [("manual_setup", evening(D(2024, 5, 24))), ("daily_update", evening(D(2024, 6, 5)))]
     for job, as_of in steps:
-        try:
-            assert run_collection(job, storage, settings, as_of, clock) == 0
-        except SimulatedKill:
-            clock.advance(minutes=settings.lock_timeout_minutes + 1)
-            assert run_collection(job, storage, settings, as_of, clock) == 0
+        restarted(partial(run_collection, job, storage, settings, as_of, clock), clock, settings)
         clock.advance(minutes=1)
     return writes["n"]
 

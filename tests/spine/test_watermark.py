@@ -15,7 +15,7 @@ from lib.spine.datasets import Dataset
 from lib.spine.watermark import Mark, item_history, items_known_at, watermark_job, watermark_state
 from lib.storage import Storage
 from tests.batch_cut import BatchCut, cut_points
-from tests.helpers import SimulatedKill
+from tests.helpers import kill_at_write, restarted
 from tests.spine.feeds import CloseSeries, MoveEvents, at_close, xlf_vintages
 
 NY = ZoneInfo("America/New_York")
@@ -138,20 +138,9 @@ SCENARIO = (dt.date(2024, 11, 8), dt.date(2024, 12, 27), dt.date(2025, 1, 31))
 def _scenario(storage, settings, clock, crash_at: int | None) -> int:
     """Three runs over the re-basing; with crash_at, the process dies at that write and cron reruns it after the
     lock's timeout. Returns the writes counted."""
-    writes = {"n": 0}
-
-    def on_write(_what: str) -> None:
-        writes["n"] += 1
-        if crash_at is not None and writes["n"] == crash_at:
-            raise SimulatedKill
-
-    storage.on_write = on_write
+    writes = kill_at_write(storage, crash_at)
     for day in SCENARIO:
-        try:
-            assert run(storage, settings, clock, late(day), CloseSeries(limit=20)) == 0
-        except SimulatedKill:
-            clock.advance(minutes=settings.lock_timeout_minutes + 1)
-            assert run(storage, settings, clock, late(day), CloseSeries(limit=20)) == 0
+        restarted(lambda day=day: run(storage, settings, clock, late(day), CloseSeries(limit=20)), clock, settings)
     return writes["n"]
 
 

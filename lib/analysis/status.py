@@ -28,7 +28,7 @@ class AnalysisStatus:
     track_records_as_of: dt.date | None
     stale: bool
     heading: str = "KRX universe and analysis"
-    job_name: str = ""  # the day-record job of the dataset it analyses (set from the registry by lib/ops/status)
+    job_name: str = ""  # the day-record job of the dataset it analyses
 
     def rows(self) -> list[list[str]]:
         """check_db's lines for it: (what, value)."""
@@ -63,9 +63,10 @@ class AnalysisStatus:
 
 
 def analysis_status(
-    storage: Storage, calendar: TradingCalendar, last_day: dt.date | None, stale_after: int
+    storage: Storage, calendar: TradingCalendar, last_day: dt.date | None, stale_after: int, job: str = ""
 ) -> AnalysisStatus:
-    """The universe and the analysis against the last collected day."""
+    """The universe and the analysis against the last collected day of the dataset whose day records `job`
+    keeps."""
     universe = storage.universe.universe()
     active = [t for t in universe if t.get("is_active")]
     analysed = [t.get("last_analyzed_date") for t in active]
@@ -97,4 +98,5 @@ def analysis_status(
         screening_last=storage.analysis.latest_screening_day(),
         track_records_as_of=dt.date.fromisoformat(min(stats_days)) if stats_days else None,
         stale=lag is not None and lag >= stale_after,
+        job_name=job,
     )

@@ -129,7 +129,8 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
         if state.last_day is None:
             continue
         for subscriber in market.subscribers:
-            derived = subscriber.status(storage, item.calendar, state.last_day, settings.stale_after_sessions) \
+            derived = subscriber.status(storage, item.calendar, state.last_day, settings.stale_after_sessions,
+                                        job=market.job) \
                 if subscriber.status else None
             event = derived.alert(state.last_day) if derived is not None else None
             if event is not None:

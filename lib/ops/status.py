@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from lib.analysis.screener import discover
@@ -80,11 +80,8 @@ def subscriber_states(storage: Storage, items: list[Tracked], states: list[Marke
         last = last_of.get(item.dataset.job)
         if last is None or item.calendar is None:
             continue
-        for subscriber in item.dataset.subscribers:
-            if subscriber.status:
-                state = subscriber.status(storage, item.calendar, last, stale_after)
-                # Which dataset's days it is about, for readers that show it next to them (the dashboard).
-                out.append(replace(state, job_name=item.dataset.job) if hasattr(state, "job_name") else state)
+        out += [s.status(storage, item.calendar, last, stale_after, job=item.dataset.job)
+                for s in item.dataset.subscribers if s.status]
     return out
 
 

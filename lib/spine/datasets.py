@@ -43,8 +43,9 @@ class Subscriber:
     alerts say when it falls behind, `/health` checks it has finished the dataset's last collected day."""
 
     job: str  # its run records' job_name: "hourly_analysis"
-    # (storage, calendar, last collected day, STALE_AFTER_SESSIONS) -> its state, a dataclass with `stale`,
-    # `heading`, `rows()`, `attention()` and `alert(last_day)` (lib/analysis/status.py); lazy, imported on use
+    # (storage, calendar, last collected day, STALE_AFTER_SESSIONS, job=the dataset's job) -> its state, a
+    # dataclass with `stale`, `heading`, `job_name`, `rows()`, `attention()` and `alert(last_day)`
+    # (lib/analysis/status.py); lazy, imported on use
     status: Callable[..., Any] | None = None
     done_through: Callable[[Any], dt.date | None] | None = None  # storage -> the newest day it has finished
     busy_hours: tuple[int, int] | None = None  # (from, to) local hours while it works on the last day: not stale

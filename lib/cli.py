@@ -15,7 +15,7 @@ from lib.errors import ConfigError, PipelineError
 from lib.log import get_logger, setup_logging
 from lib.ops.alerts import alert_after_job
 from lib.spine.registry import registry
-from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, JobContext, run_job
+from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, JobContext, run_job
 from lib.spine.stops import record_stop, redact
 from lib.spine.watermark import run_watermark
 from lib.storage import Storage, get_client
@@ -166,11 +166,22 @@ def run_watermark_script(dataset: str, today: dt.date | None, settings: Settings
                          clock: Callable[[], dt.datetime]) -> int:
     """What a watermark dataset's cron script does (`market.kind`, cadence "watermark"): run_script's steps, with
     the dataset's reader (its `build`) read from its stored watermark under the dataset's lock
-    (lib/spine/watermark.py)."""
+    (lib/spine/watermark.py). A dataset that is off on this install (its key blank: `Dataset.off`) says so in one
+    INFO line and exits 0, recording nothing."""
     spec = next((d for d in registry() if d.key == dataset), None)
     if spec is not None and spec.cadence != "watermark":
         get_logger().error("dataset %s has the %s cadence: its script uses run_script", dataset, spec.cadence)
         return EXIT_CONFIG
+    if spec is not None and spec.off is not None:
+        try:
+            settings = settings or load_settings()
+        except PipelineError:
+            pass  # run_script says what to fix, in its one line
+        else:
+            if why := spec.off(settings):
+                setup_logging(spec.job, settings.log_level, settings.log_warnings_file)
+                get_logger().info("%s is off: %s", spec.key, why)
+                return EXIT_OK
     job = spec.job if spec else dataset
     return run_script(dataset, job, today, settings, lambda reader: lambda ctx: run_watermark(ctx, spec, reader),
                       clock, lock_name=spec.lock if spec else None)

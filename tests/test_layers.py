@@ -55,6 +55,7 @@ PLACES = (
     ("lib/spine/*", "spine"),
     ("lib/analysis/*", "analysis"),
     ("lib/ai/*", "analysis"),
+    ("lib/context/*", "analysis"),  # reads the watermark datasets back for the prompts and the API
     ("strategies/*", "analysis"),
     ("measures/*", "analysis"),
     ("prompts/*", "analysis"),

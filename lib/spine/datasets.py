@@ -74,6 +74,11 @@ class Dataset:
     schedule: str = ""  # when cron runs its job, for the crontab's documentation: "19:00 KST Mon-Fri"
     quarantines: bool = False  # its bars pass a price-limit check that holds bad ones in system_info.bad_data
     source_help: str = ""  # where a refused source's credentials are set: "for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW"
+    # settings -> why the dataset is off on this install ("DART_API_KEY is blank"), None when it runs: an off
+    # dataset's script logs one INFO line and exits 0, check_db shows it "off" and nothing alerts about it
+    off: Callable[[Settings], str | None] | None = None
+    # watermark cadence: the core setting holding how many days of items cleanup keeps ("NEWS_RETENTION_DAYS")
+    retention_setting: str = ""
 
     @property
     def key(self) -> str:

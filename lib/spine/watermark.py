@@ -49,6 +49,9 @@ class WatermarkReader(ABC):
     backoff_seconds: float = 5.0
     min_gap_seconds: float = 0.0  # between two requests (OpenDART blocks an IP that floods it)
     max_pages: int = 1000  # per run: a longer backlog is left to the next run, from the mark this one stored
+    # The source dates each value's vintage (FRED's realtime_start) in `Item.known_at`. False (news, filings, a
+    # series without vintages): `known_at` is the first publication, and a changed value counts from its read.
+    vintages: bool = True
 
     def start(self, now: dt.datetime) -> Mark:
         """Where a dataset that has never read starts (default: the source's beginning)."""
@@ -142,7 +145,7 @@ def run_watermark(
         for _ in range(reader.max_pages):
             query = reader.build_query(mark, now)
             page = reader.normalise(fetch(query), query)
-            plan = store_page(storage, key, page, reader.validate, now)
+            plan = store_page(storage, key, page, reader.validate, now, reader.vintages)
             moved = _forward(mark, page.mark)
             # only after the page is stored
             storage.watermarks.save_watermark(key, moved.read_through, moved.cursor, now)
@@ -203,11 +206,12 @@ def _item(doc: Mapping[str, Any]) -> Item:
 
 def items_known_at(
     storage: Storage, dataset: str, moment: dt.datetime, start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
+    end: dt.datetime | None = None, fields: Mapping[str, Any] | None = None,
 ) -> list[Item]:
     """What was known at `moment`: each item's value current then (a later revision is not seen), item times from
-    `start` to `end`, oldest first; items first known after `moment` are left out."""
-    return [_item(doc) for doc in storage.watermarks.items_known_at(dataset, moment, start, end)]
+    `start` to `end`, oldest first; items first known after `moment` are left out. `fields`: equality on data
+    fields, e.g. {"ticker": "005930"}."""
+    return [_item(doc) for doc in storage.watermarks.items_known_at(dataset, moment, start, end, fields)]
 
 
 def item_history(storage: Storage, dataset: str, key: str) -> list[Item]:

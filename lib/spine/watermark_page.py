@@ -120,17 +120,25 @@ def _plain(value: Any) -> Any:
 # --- one page -----------------------------------------------------------------------------------------
 
 
-def plan_page(dataset: str, items: Sequence[Item], stored: Mapping[str, dict], as_of: dt.datetime) -> PagePlan:
+def plan_page(
+    dataset: str, items: Sequence[Item], stored: Mapping[str, dict], as_of: dt.datetime, vintages: bool = True
+) -> PagePlan:
     """The documents a page writes: new items, revised ones (the value they replace becomes a vintage), nothing
-    for unchanged ones. Values are applied in `known_at` order, so a page may revise an item more than once."""
+    for unchanged ones. Values are applied in `known_at` order, so a page may revise an item more than once.
+
+    `vintages`: the source dates each value (FRED's realtime_start), so `known_at` is the value's. Without
+    (news, filings, a series without vintages), `known_at` is when the item was first published; a changed
+    value read later became known when it was read (`as_of`), so an analysis dated before that never sees it."""
     plan = PagePlan()
     current = dict(stored)
     touched: dict[str, dict[str, Any]] = {}
     for item in sorted(items, key=lambda i: stored_time(i.known_at or as_of)):  # stable: page order within ties
         known = stored_time(item.known_at or as_of)
+        before = current.get(item.key)
+        if not vintages and before is not None and known <= before["known_at"]:
+            known = max(stored_time(as_of), before["known_at"])
         doc = {"_id": item_id(dataset, item.key), "dataset": dataset, "key": item.key, "at": stored_time(item.at),
                "known_at": known, "data": _plain(item.data)}
-        before = current.get(item.key)
         if before is None:
             plan.new += 1
         elif (before["at"], before["data"]) == (doc["at"], doc["data"]) or known < before["known_at"]:
@@ -182,7 +190,8 @@ def reject(storage: Storage, dataset: str, rejected: Sequence[Rejected], seen_at
 
 
 def store_page(
-    storage: Storage, dataset: str, page: Page, validate: Callable[[Item], str | None], as_of: dt.datetime
+    storage: Storage, dataset: str, page: Page, validate: Callable[[Item], str | None], as_of: dt.datetime,
+    vintages: bool = True,
 ) -> PagePlan:
     """Store a page's items (vintages first, then the items that supersede them), then its rejected items."""
     accepted, rejected = [], list(page.rejected)
@@ -192,7 +201,8 @@ def store_page(
             accepted.append(item)
         else:
             rejected.append(Rejected(reason, _raw_item(item), item.key if isinstance(item.key, str) else None))
-    plan = plan_page(dataset, accepted, storage.watermarks.stored_items(dataset, [i.key for i in accepted]), as_of)
+    plan = plan_page(dataset, accepted, storage.watermarks.stored_items(dataset, [i.key for i in accepted]), as_of,
+                     vintages)
     plan.rejected = rejected + plan.rejected
     storage.watermarks.store_vintages(plan.vintages)
     storage.watermarks.store_items(plan.items)

@@ -53,6 +53,9 @@ class WatermarksStore(StoreBase):
     def _watermark_indexes(self) -> None:
         self.wm_items.create_index([("dataset", ASCENDING), ("at", ASCENDING)])
         self.wm_items.create_index([("dataset", ASCENDING), ("known_at", ASCENDING)])
+        # per stock: a stock's news and filings, read by the routes and the AI context
+        self.wm_items.create_index([("dataset", ASCENDING), ("data.ticker", ASCENDING), ("at", ASCENDING)])
+        self.wm_vintages.create_index([("dataset", ASCENDING), ("data.ticker", ASCENDING), ("at", ASCENDING)])
         self.wm_vintages.create_index([("dataset", ASCENDING), ("key", ASCENDING), ("known_at", ASCENDING)])
         self.wm_vintages.create_index([("dataset", ASCENDING), ("known_at", ASCENDING), ("superseded_at", ASCENDING)])
 
@@ -106,17 +109,20 @@ class WatermarksStore(StoreBase):
         return self.wm_vintages.count_documents({"dataset": dataset})
 
     def items_known_at(
-        self, dataset: str, moment: dt.datetime, start: dt.datetime | None = None, end: dt.datetime | None = None
+        self, dataset: str, moment: dt.datetime, start: dt.datetime | None = None, end: dt.datetime | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> list[dict]:
         """Point in time: each item's value that was current at `moment` (never one known later), with item times
-        from `start` to `end` (both included, either open), oldest item first."""
+        from `start` to `end` (both included, either open), oldest item first. `fields`: equality on data
+        fields ({"ticker": "005930"} matches `data.ticker`)."""
         moment = stored_time(moment)
         span: dict[str, Any] = {}
         if start:
             span["$gte"] = stored_time(start)
         if end:
             span["$lte"] = stored_time(end)
-        times = {"at": span} if span else {}
+        times: dict[str, Any] = {"at": span} if span else {}
+        times |= {f"data.{name}": value for name, value in (fields or {}).items()}
         current = self.wm_items.find({"dataset": dataset, "known_at": {"$lte": moment}, **times}, {"_id": 0})
         # The current value was not yet known at `moment`: the vintage whose validity covers it is.
         earlier = self.wm_vintages.find(

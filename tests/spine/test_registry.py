@@ -82,8 +82,15 @@ def test_a_broken_market_module_is_reported_and_skipped_and_check_db_still_answe
 
 
 def _cron_scripts() -> set[str]:
+    """The jobs crontab.txt runs: each script's name, and for `collect.py KEY...` the jobs of those datasets."""
     lines = [line for line in (ROOT / "crontab.txt").read_text().splitlines() if line and not line.startswith("#")]
-    return {m.group(1) for line in lines if (m := re.search(r"python (\w+)\.py", line))}
+    jobs = set()
+    for line in lines:
+        if m := re.search(r"python collect\.py ([\w. ]+?)(?: >>|$)", line):
+            jobs |= {registry().get(key).job for key in m.group(1).split()}
+        elif m := re.search(r"python (\w+)\.py", line):
+            jobs.add(m.group(1))
+    return jobs
 
 
 def test_every_registered_job_has_a_crontab_line_and_every_collection_line_is_registered():

@@ -307,3 +307,28 @@ def test_a_backlog_longer_than_a_run_reads_is_finished_by_the_next_runs(storage,
         run(storage, settings, clock, late(dt.date(2024, 11, 29)), Bounded(limit=4))
     assert storage.watermarks.item_count(SERIES.key) == 20
     assert watermark_state(storage, SERIES, late(dt.date(2024, 11, 29))).lag == dt.timedelta(0)
+
+
+def test_without_source_vintages_an_edited_item_counts_from_when_it_was_read_and_the_past_keeps_the_first():
+    """News and filings: `known_at` is the publication; a headline edited later is a revision known when it was
+    read, so an analysis dated between the two sees the first headline, never the edit."""
+    from lib.spine.watermark_page import Item, plan_page
+
+    published = dt.datetime(2025, 6, 13, 1, 0)
+    first = Item("005930|a1", published, {"title": "삼성전자, 2분기 실적 발표"}, published)
+    read_at = dt.datetime(2025, 6, 16, 10, 0)
+    plan = plan_page("krx.news", [first], {}, read_at, vintages=False)
+    assert plan.new == 1 and plan.items[0]["known_at"] == published
+    stored = {"005930|a1": plan.items[0]}
+
+    edited = Item("005930|a1", published, {"title": "삼성전자, 2분기 영업이익 발표"}, published)
+    later = dt.datetime(2025, 6, 17, 10, 0)
+    revised = plan_page("krx.news", [edited], stored, later, vintages=False)
+    assert revised.revised == 1 and revised.items[0]["known_at"] == later
+    assert revised.vintages[0]["known_at"] == published and revised.vintages[0]["superseded_at"] == later
+    # The same edit read again the next day is unchanged, not another revision.
+    again = plan_page("krx.news", [edited], {"005930|a1": revised.items[0]}, later + dt.timedelta(days=1),
+                      vintages=False)
+    assert (again.new, again.revised, again.unchanged) == (0, 0, 1)
+    # With source vintages, the same edit claiming the stored time is refused instead.
+    assert plan_page("krx.news", [edited], stored, later).rejected

@@ -30,6 +30,15 @@ class KrxSettings(MarketSettings):
     replay_path: Path | None = None
     # The universe is KRX's: its old name (no KRX_ prefix) is kept, so every .env written so far still works.
     market_cap_threshold_krw: int = Field(default=100_000_000_000, ge=0, validation_alias="MARKET_CAP_THRESHOLD_KRW")
+    # What the AI reads (issue 15), each a watermark dataset that is off while its key (or replay folder) is blank.
+    # The keys keep the names their providers give them (no KRX_ prefix).
+    dart_api_key: SecretStr | None = Field(default=None, validation_alias="DART_API_KEY")
+    disclosures_replay_dir: Path | None = None  # recorded OpenDART answers: krx.disclosures replays them
+    naver_client_id: str | None = Field(default=None, validation_alias="NAVER_CLIENT_ID")
+    naver_client_secret: SecretStr | None = Field(default=None, validation_alias="NAVER_CLIENT_SECRET")
+    news_replay_dir: Path | None = None  # recorded Naver/RSS answers: krx.news replays them
+    ecos_api_key: SecretStr | None = Field(default=None, validation_alias="ECOS_API_KEY")
+    macro_replay_dir: Path | None = None  # recorded ECOS answers: krx.macro replays them
 
 def krx_settings(settings: Settings) -> KrxSettings:
     """The KRX settings of the loaded settings."""

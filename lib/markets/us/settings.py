@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from lib.settings_base import SETTINGS_CONFIG, MarketSettings, split_csv
@@ -39,7 +39,7 @@ def sector_pairs(value: str) -> dict[str, str]:
 class UsSettings(MarketSettings):
     """The followed ETFs (benchmarks and sectors), the portfolio's rules, Yahoo's pacing and XNYS overrides."""
 
-    model_config = SettingsConfigDict(**SETTINGS_CONFIG, env_prefix="US_")
+    model_config = SettingsConfigDict(**SETTINGS_CONFIG, env_prefix="US_", populate_by_name=True)
     known_sources = ("yfinance", "replay")
     replay_from = ("replay_dir", "a folder like data/sample/us")
 
@@ -57,6 +57,11 @@ class UsSettings(MarketSettings):
     rate_limit_backoff_seconds: float = Field(default=60.0, ge=0, le=3600)
     yfinance_http: str = Field(default="curl_cffi", pattern=r"^(curl_cffi|requests)$")
     yfinance_cache_dir: Path | None = None
+    # What the AI reads (issue 15), each a watermark dataset.
+    news: bool = True  # us.news from Yahoo (no key): the followed ETFs' top holdings' headlines
+    news_replay_dir: Path | None = None  # recorded Yahoo news answers: us.news replays them
+    fred_api_key: SecretStr | None = Field(default=None, validation_alias="FRED_API_KEY")  # its provider's name
+    macro_replay_dir: Path | None = None  # recorded FRED answers: us.macro replays them
 
     @field_validator("benchmark_etfs", mode="before")
     @classmethod

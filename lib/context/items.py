@@ -1,0 +1,75 @@
+"""The stored shape of each kind's items (`Item.data`), the contract between the collectors (lib/markets/*) and
+the readers here: a collector normalises its source's answer into these fields, a reader relies on them.
+
+Every time is stored naive UTC (lib/storage). Text from outside (titles, snippets, names) is stored as the source
+gave it, minus markup; it is data, never instructions, wherever it is shown or sent."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TypedDict
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+KINDS = ("disclosures", "news", "macro")
+
+
+class DisclosureData(TypedDict):
+    """A filing. Item key: the filing's receipt number (OpenDART `rcept_no`); `at`: the receipt day's start in
+    the market's zone; `known_at`: that day's end (the source gives a date only)."""
+
+    ticker: str  # the stock's code in the market's universe ("005930")
+    company: str  # the filer company's name as the source gives it
+    title: str  # the report's name ("주요사항보고서(자기주식취득결정)")
+    filer: str  # who filed it
+    flags: str  # the source's remark flags, kept and shown ("정" corrected, "철" withdrawn, "유", "코", ...)
+    url: str  # where a person reads it (DART's viewer link built from rcept_no)
+    source: str  # "dart"
+    corp_code: str  # the source's own company id (OpenDART's 8-digit corp_code)
+
+
+class NewsData(TypedDict):
+    """One source's article about one stock. Item key: `article_key(ticker, url)`; `at` and `known_at`: its
+    publication time. An article naming two stocks is two items. Stories (one per event per stock, with every
+    source that carried it) are formed from these when read (lib/context/dedup.py)."""
+
+    ticker: str
+    title: str  # markup stripped (Naver's <b> tags), entities decoded
+    snippet: str  # the source's summary or description, never the article's body
+    url: str  # the canonical link where a person reads it
+    publisher: str  # who wrote it ("한국경제", "Reuters")
+    feed: str  # the feed it came through ("naver", "hankyung", "maeil", "yahoo")
+    lang: str  # "ko" or "en"
+
+
+class MacroData(TypedDict):
+    """One observation of a macro series. Item key: "<series>:<YYYY-MM-DD>" (the observation's date); `at`:
+    that date; `known_at`: when this value became known (FRED's realtime_start, else the publication estimate the
+    collector documents). A revised value is a new vintage of the same item."""
+
+    series: str  # the source's id ("CPIAUCSL", "T10Y2Y", "722Y001/0101000")
+    name: str  # for people ("US CPI, % change from a year ago")
+    value: float | None  # None where the source says missing (FRED's ".")
+    unit: str  # "%", "percentage points", "KRW per USD", "index"
+    frequency: str  # "daily", "monthly", ...
+    source: str  # "fred", "ecos"
+
+
+_TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|ref|from|cmpid|ncid|guccounter|guce_.*)$", re.IGNORECASE)
+
+
+def canonical_url(url: str) -> str:
+    """The link without what differs between copies of one article: scheme and `www.`, case of the host,
+    tracking parameters, fragment, trailing slash; the other query parameters sorted (Naver's and Maeil's
+    article ids live in the query)."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.lower().removeprefix("www.").removeprefix("m.")
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                             if not _TRACKING.match(k)))
+    return urlunsplit(("https", host, parts.path.rstrip("/") or "/", query, ""))
+
+
+def article_key(ticker: str, url: str) -> str:
+    """A news item's natural key: the stock and its canonical link (a re-read of the same article is the same
+    item, whatever tracking parameters the feed added this time)."""
+    return f"{ticker}|{hashlib.sha1(canonical_url(url).encode()).hexdigest()[:16]}"

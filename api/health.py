@@ -62,6 +62,7 @@ class WatermarkHealth(BaseModel):
     read_through_utc: UtcDateTime | None = Field(description="the newest item (or read) time its watermark stands at")
     lag_seconds: float | None = Field(description="now minus read_through; null before the first read")
     stale: bool
+    off: str | None = Field(default=None, description="why it is off on this install (its key blank); never stale")
 
 
 class Health(BaseModel):
@@ -152,7 +153,7 @@ def health(
         shown = [item for item in items if item.dataset.job in run_here]
         markets = {_name(item, datasets): _market(storage, item, now) for item in shown}
         watermarks = {w.dataset: WatermarkHealth(
-            label=w.label, read_through_utc=w.read_through, stale=w.stale,
+            label=w.label, read_through_utc=w.read_through, stale=w.stale, off=w.off,
             lag_seconds=w.lag.total_seconds() if w.lag is not None else None,
         ) for w in watermark_states(storage, settings, datasets, now)}
         # The analysis: the first dataset run here with a subscriber that says how far it got.

@@ -134,6 +134,10 @@ class Settings(ApiSettings):
     retention_picks_days: int = Field(default=365, ge=0, le=100_000)
     retention_ai_days: int = Field(default=365, ge=0, le=100_000)
     retention_rejected_days: int = Field(default=365, ge=0, le=100_000)
+    # What the AI reads (watermark datasets, by kind), counted back from now by each item's date.
+    retention_disclosures_days: int = Field(default=0, ge=0, le=100_000)
+    retention_news_days: int = Field(default=730, ge=0, le=100_000)
+    retention_macro_days: int = Field(default=0, ge=0, le=100_000)
 
     # Status and alerts.
     stale_after_sessions: int = Field(default=2, ge=1, le=60)

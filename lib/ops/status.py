@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lib.analysis.screener import discover
@@ -89,7 +89,7 @@ def watermark_states(storage: Storage, settings: Settings, registry: Registry, n
                      state_of: Callable[[Storage, Dataset, dt.datetime], WatermarkState] | None = None
                      ) -> list[WatermarkState]:
     """How far each watermark dataset this install runs has read (lib/spine/watermark.py, imported only when one
-    is registered)."""
+    is registered); one that is off here (`Dataset.off`: its key blank) says why and is never stale."""
     if not registry.with_cadence("watermark"):
         return []
     datasets = expected_watermarks(settings, registry, set(storage.jobs.job_names("run")))
@@ -97,7 +97,13 @@ def watermark_states(storage: Storage, settings: Settings, registry: Registry, n
         return []
     if state_of is None:
         from lib.spine.watermark import watermark_state as state_of
-    return [state_of(storage, d, now) for d in datasets]
+    states = []
+    for dataset in datasets:
+        state = state_of(storage, dataset, now)
+        if dataset.off is not None and (why := dataset.off(settings)):
+            state = replace(state, stale=False, off=why)
+        states.append(state)
+    return states
 
 
 def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.date | None = None,

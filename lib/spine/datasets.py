@@ -164,3 +164,4 @@ class WatermarkState:
     lag: dt.timedelta | None  # now - read_through; None before the first read
     stale: bool  # lag over the dataset's stale_after, or nothing read yet
     last_error: str | None = None  # the last run's failure, if it failed
+    off: str | None = None  # why it is off on this install (its key blank): never stale, never alerted

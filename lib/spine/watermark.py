@@ -53,6 +53,11 @@ class WatermarkReader(ABC):
     # series without vintages): `known_at` is the first publication, and a changed value counts from its read.
     vintages: bool = True
 
+    def prepare(self, storage: Storage, now: dt.datetime) -> None:
+        """Read what the run needs from the store before the first page (the universe's tickers and names, a
+        refreshed code map); the run's lock is held. Default: nothing."""
+        return None
+
     def start(self, now: dt.datetime) -> Mark:
         """Where a dataset that has never read starts (default: the source's beginning)."""
         return Mark()
@@ -142,6 +147,7 @@ def run_watermark(
     mark = saved or reader.start(now)
     fetch = _Fetcher(reader, ctx.pulse, sleep, monotonic)
     try:
+        reader.prepare(storage, now)
         for _ in range(reader.max_pages):
             query = reader.build_query(mark, now)
             page = reader.normalise(fetch(query), query)

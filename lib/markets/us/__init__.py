@@ -1,13 +1,40 @@
 """The US market: the followed ETFs' bars and holdings, their sources and the ETF trend portfolio stages.
 
-It registers one dataset, `us.etf_bars`; the builders import the market's modules only when called, so reading
-the registry stays light."""
+It registers `us.etf_bars` (per session) and what the AI reads of the US on the watermark cadence: `us.news`
+(Yahoo's headlines of the followed ETFs' top holdings) and `us.macro` (FRED series with their vintages). The
+builders import the market's modules only when called, so reading the registry stays light."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from lib.spine.datasets import Dataset, Subscriber, lazy
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _news_off(settings: Any) -> str | None:
+    return None if settings.market("us").news else "US_NEWS is false"
+
+
+def _macro_off(settings: Any) -> str | None:
+    us = settings.market("us")
+    if us.macro_replay_dir or us.fred_api_key:
+        return None
+    return "FRED_API_KEY is blank (a free key from fred.stlouisfed.org turns it on)"
+
+
+def _watermark(kind: str, label: str, module: str, builder: str, off: Any, stale_days: int, help_: str) -> Dataset:
+    job = f"us_{kind}"
+    return Dataset(
+        market="us", kind=kind, label=label, cadence="watermark", job=job, lock=job, tz=NEW_YORK,
+        setup=f"run `python collect.py us.{kind}`", build=lazy(module, builder),
+        stale_after=dt.timedelta(days=stale_days), schedule="06:40 and 20:40 KST daily", source_help=help_,
+        off=off, retention_setting=f"RETENTION_{kind.upper()}_DAYS",
+    )
+
 
 DATASETS = (
     Dataset(
@@ -27,4 +54,7 @@ DATASETS = (
         schedule="07:30 and 11:30 KST Tue-Sat",
         subscribers=(Subscriber("monthly_rebalance"),),  # merges the portfolios the stages store
     ),
+    _watermark("news", "US news (Yahoo)", "lib.markets.us.news", "news_reader", _news_off, 2, "for Yahoo: none"),
+    _watermark("macro", "US macro (FRED)", "lib.markets.us.fred", "macro_reader", _macro_off, 4,
+               "for FRED: FRED_API_KEY"),
 )

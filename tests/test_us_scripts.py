@@ -200,12 +200,17 @@ def test_check_db_on_a_us_only_install_does_not_ask_for_krx_unless_markets_names
     assert "KRX (KOSPI, KOSDAQ) - day records of daily_update\n  not set up (not in MARKETS" in out
     assert "collected     2025-07-30 .. 2025-07-31: 2 session(s)" in out
     assert out.rstrip().endswith("Nothing needs attention.")
-    # Named in MARKETS, the market nothing was collected for needs attention, with what to run.
+    # Named in MARKETS, the market nothing was collected for needs attention, with what to run; so do its news
+    # (on by default, no key needed) until collect.py has read them; the datasets whose key is blank are off.
     both = make_settings(us_first_run_sessions=2, markets="krx,us")
     assert check_db.main(["--today", "2025-08-01", "--no-sizes", "--quiet"], settings=both) == 1
-    assert capsys.readouterr().out.strip() == \
-        "ATTENTION KRX (KOSPI, KOSDAQ): nothing collected yet: run `python manual_setup.py`"
-    assert check_db.main(["--today", "2025-08-01", "--quiet"], settings=make_settings(markets="us")) == 0
+    assert capsys.readouterr().out.strip().splitlines() == [
+        "ATTENTION KRX (KOSPI, KOSDAQ): nothing collected yet: run `python manual_setup.py`",
+        "ATTENTION KRX news (Naver, Hankyung, Maeil): stale: nothing read yet: run `python collect.py krx.news`",
+        "ATTENTION US news (Yahoo): stale: nothing read yet: run `python collect.py us.news`",
+    ]
+    us_only = make_settings(markets="us", us_news=False)
+    assert check_db.main(["--today", "2025-08-01", "--quiet"], settings=us_only) == 0
 
 
 def test_markets_accepts_krx_and_us_only(make_settings):

@@ -16,6 +16,10 @@ What each kind protects:
   event still being evaluated can never be alerted twice.
 - rejected records (system_info.bad_data): counted back from when each was last seen
   (RETENTION_REJECTED_DAYS), so a record the source still sends stays.
+- what the AI reads (the watermark datasets: filings, news, macro series): each dataset's items dated (a
+  filing's day, an article's publication, an observation's date) before now minus its kind's setting
+  (RETENTION_DISCLOSURES_DAYS, RETENTION_NEWS_DAYS, RETENTION_MACRO_DAYS; `Dataset.retention_setting`), with their
+  earlier values; the watermark itself stays, so nothing deleted is ever read again.
 - API rate-limit counters: no setting; a counter is read only during its own hourly window, and goes a day after
   that window ended (the day is slack for an API host's clock behind this one's), so the current window's
   counter is never deleted.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from lib.analysis.screener import Registry
@@ -34,6 +39,8 @@ from lib.display import count, table
 from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.spine.calendar import TradingCalendar
+from lib.spine.datasets import Registry as Datasets
+from lib.spine.registry import registry as default_datasets
 from lib.spine.runner import JobContext
 from lib.storage import Storage, naive_utc
 
@@ -66,7 +73,7 @@ class Cut:
 
 
 def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry,
-         now: dt.datetime, *, job: str) -> list[Cut]:
+         now: dt.datetime, *, job: str, datasets: Datasets | None = None) -> list[Cut]:
     """The cutoff of every kind. Market data counts back from its own latest day (the day records of `job`, the
     screened dataset's collection job in the registry); records count back from `now`, the wall clock (aware),
     as their times are. A new kind of record is one more line here."""
@@ -92,7 +99,20 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
                 "rejected records (US, watermark datasets) last seen before {:%Y-%m-%d %H:%M} UTC"),
         _by_age("rate_limits", "", RATE_LIMIT_KEPT_DAYS, now, storage.access.delete_rate_limits_before,
                 "API rate-limit counters of windows that ended before {:%Y-%m-%d %H:%M} UTC"),
+        *_watermark_items(storage, settings, datasets or default_datasets(), now),
     ]
+
+
+def _watermark_items(storage: Storage, settings: Settings, datasets: Datasets, now: dt.datetime) -> list[Cut]:
+    """Each watermark dataset with a retention setting: its items dated before now minus the setting's days."""
+    cuts = []
+    for dataset in datasets.with_cadence("watermark"):
+        if dataset.retention_setting:
+            days = getattr(settings, dataset.retention_setting.lower())
+            delete = partial(storage.watermarks.delete_items_before, dataset.key)
+            cuts.append(_by_age(dataset.job, dataset.retention_setting, days, now, delete,
+                                "items dated before {:%Y-%m-%d %H:%M} UTC, with their earlier values"))
+    return cuts
 
 
 def _by_age(kind: str, setting: str, days: int, now: dt.datetime, delete: Delete, what: str) -> Cut:

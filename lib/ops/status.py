@@ -166,9 +166,11 @@ def attention(status: Status, settings: Settings, registry: Registry | None = No
         out += state.attention()
     for w in status.watermarks:
         if w.stale:
-            lag = f"{w.lag} behind" if w.lag is not None else "nothing read yet"
             why = f": {w.last_error}" if w.last_error else ""
-            out.append(f"{w.label}: stale: {lag} (read through {w.read_through or '-'}){why}")
+            if w.lag is None:
+                out.append(f"{w.label}: stale: nothing read yet{': ' + w.setup if w.setup else ''}{why}")
+            else:
+                out.append(f"{w.label}: stale: {w.lag} behind (read through {w.read_through}){why}")
     for job in status.jobs:
         if job.status == "failed" and not job.healed_by:
             since = f" since {kst(job.failing_since_utc)}, {job.failed_in_a_row} run(s) in a row" \

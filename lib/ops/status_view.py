@@ -66,7 +66,7 @@ def render_text(status: Status, quiet: bool = False) -> str:
         lag = "nothing read yet" if w.lag is None else f"{w.lag}{' - STALE' if w.stale else ''}"
         out.append(_pairs([
             ["state", f"off: {w.off}" if w.off else "on"],
-            ["read through", f"{_kst(w.read_through) if w.read_through else '-'} KST"
+            ["read through", f"{_kst(w.read_through) + ' KST' if w.read_through else '-'}"
                              f"{f' (cursor {w.cursor})' if w.cursor else ''}"],
             ["items", f"{count(w.items)} stored, {count(w.revisions)} earlier revision(s) kept"],
             ["lag", lag],

@@ -165,3 +165,4 @@ class WatermarkState:
     stale: bool  # lag over the dataset's stale_after, or nothing read yet
     last_error: str | None = None  # the last run's failure, if it failed
     off: str | None = None  # why it is off on this install (its key blank): never stale, never alerted
+    setup: str = ""  # what starts it when nothing is read yet: "run `python collect.py krx.news`"

@@ -236,4 +236,5 @@ def watermark_state(storage: Storage, dataset: Dataset, now: dt.datetime) -> Wat
     return WatermarkState(
         dataset.key, dataset.label, read_through, mark.cursor if mark else None,
         storage.watermarks.item_count(dataset.key), storage.watermarks.vintage_count(dataset.key), lag, stale, error,
+        setup=dataset.setup,
     )

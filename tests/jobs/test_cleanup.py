@@ -388,3 +388,33 @@ def test_a_cleanup_cut_inside_a_delete_then_run_again_leaves_what_an_uncut_one_l
         crashed, cutter = scenario(cut)
         assert cutter.fired, f"{cut} never happened"
         assert kept(crashed) == expected, f"differs after {cut} ({counted.calls[cut.call - 1]})"
+
+
+def test_news_older_than_its_setting_goes_with_its_earlier_values_and_filings_are_kept_forever(
+    storage, make_settings, clock, registry
+):
+    from lib.spine.watermark_page import Item, plan_page
+
+    now = clock().replace(tzinfo=None)
+
+    def store(dataset, key, at, data):
+        page = plan_page(dataset, [Item(key, at, data, at)], storage.watermarks.stored_items(dataset, [key]),
+                         now, vintages=False)
+        storage.watermarks.store_vintages(page.vintages)
+        storage.watermarks.store_items(page.items)
+
+    old, recent = now - dt.timedelta(days=40), now - dt.timedelta(days=3)
+    store("krx.news", "005930|old", old, {"ticker": "005930", "title": "첫 제목"})
+    store("krx.news", "005930|old", old, {"ticker": "005930", "title": "고친 제목"})  # an edit: one vintage
+    store("krx.news", "005930|new", recent, {"ticker": "005930", "title": "최근 기사"})
+    store("krx.disclosures", "20250101000001", old, {"ticker": "005930", "title": "분기보고서"})
+    settings = make_settings(retention_news_days=30)
+    cuts = {c.kind: c for c in plan(storage, settings, xkrx(), registry, clock(), job=DAYS)}
+    assert cuts["krx_news"].rule == "RETENTION_NEWS_DAYS=30" and apply(cuts["krx_news"], dry_run=True) == 1
+    assert cuts["krx_disclosures"].before is None  # RETENTION_DISCLOSURES_DAYS=0 by default: forever
+
+    assert run_cleanup(storage, settings, clock, registry) == 0
+    assert storage.jobs.runs("cleanup")[0]["deleted_krx_news"] == 1
+    assert [i["key"] for i in storage.watermarks.wm_items.find({"dataset": "krx.news"})] == ["005930|new"]
+    assert storage.watermarks.vintage_count("krx.news") == 0
+    assert storage.watermarks.item_count("krx.disclosures") == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -46,8 +47,9 @@ XLF = Dataset(market="us", kind="xlf_closes", label="XLF closes (series)", caden
 
 @pytest.fixture
 def xlf_registered(monkeypatch):
-    """The US market's DATASETS with one more, a watermark dataset; the registry discovered again around it."""
-    monkeypatch.setattr(lib.markets.us, "DATASETS", (*lib.markets.us.DATASETS, XLF))
+    """The US market's ETF bars with one more, a watermark dataset (instead of the market's own, so it is the one
+    shown); the registry discovered again around it."""
+    monkeypatch.setattr(lib.markets.us, "DATASETS", (lib.markets.us.DATASETS[0], XLF))
     reset_registry()
     yield registry().get(KEY)
     reset_registry()
@@ -124,9 +126,10 @@ def test_a_watermark_dataset_of_a_market_this_install_does_not_run_is_left_out(
     settings = make_settings(markets=["krx"])
     now = late(dt.date(2024, 11, 29))
     status = gather(storage, settings, now, sizes=False)
-    assert status.watermarks == [] and not [line for line in status.attention if "XLF" in line]
+    assert [w.dataset for w in status.watermarks if w.dataset.startswith("us.")] == []
+    assert not [line for line in status.attention if "XLF" in line]
     health = TestClient(create_app(settings, storage=storage, clock=lambda: now)).get("/health").json()
-    assert health["watermarks"] == {}
+    assert KEY not in health["watermarks"] and set(health["watermarks"]) == {w.dataset for w in status.watermarks}
     evaluate(storage, settings, now, now)
     assert not storage.alerts.known_alert_keys(["stale:us.xlf_closes:never"])
 
@@ -154,3 +157,33 @@ def test_its_script_refuses_a_wrong_dataset_and_records_a_reader_that_cannot_be_
     assert run_watermark_script(KEY, None, settings, clock) == 2
     stopped = Storage(get_client("mongomock://"), settings.mongodb_db_prefix).jobs.latest_run("xlf_closes")
     assert stopped["status"] == "failed" and "FRED_API_KEY" in stopped["error"]
+
+
+def test_a_dataset_whose_key_is_blank_is_off_not_stale_and_its_script_says_so_and_exits_0(
+    storage, make_settings, clock, capsys
+):
+    import collect
+
+    settings = make_settings(markets=["us"], us_news=True)
+    now = late(dt.date(2025, 9, 30))
+    status = gather(storage, settings, now, sizes=False)
+    states = {w.dataset: w for w in status.watermarks}
+    assert "FRED_API_KEY is blank" in states["us.macro"].off and not states["us.macro"].stale
+    assert re.search(r"state +off: FRED_API_KEY is blank", render_text(status))
+    assert not [line for line in status.attention if "FRED" in line or "US macro" in line]
+    # on, but never read: what to run is said
+    assert states["us.news"].stale and states["us.news"].off is None
+    assert "US news (Yahoo): stale: nothing read yet: run `python collect.py us.news`" in status.attention
+    health = TestClient(create_app(settings, storage=storage, clock=lambda: now)).get("/health").json()
+    assert "FRED_API_KEY" in health["watermarks"]["us.macro"]["off"] and not health["watermarks"]["us.macro"]["stale"]
+    evaluate(storage, settings, now, now)
+    assert not [a for a in storage.alerts.alerts.find({}) if "us.macro" in a["_id"]]
+
+    clock.now = now
+    capsys.readouterr()
+    assert collect.main(["us.macro"], settings=settings) == 0
+    [line] = capsys.readouterr().err.strip().splitlines()  # one line
+    assert "INFO us.macro is off: FRED_API_KEY is blank" in line
+    assert storage.jobs.latest_run("us_macro") is None  # nothing recorded: an off dataset is not a failure
+    assert collect.main(["us.nope"], settings=settings) == 2
+    assert collect.main([], settings=settings) == 2

@@ -62,18 +62,22 @@ class Score:
 
     @property
     def precision(self) -> float:
+        """Merged pairs that are one event, of all merged (1.0 when none is merged)."""
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
     @property
     def recall(self) -> float:
+        """One-event pairs merged, of all one-event pairs."""
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     @property
     def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def line(self) -> str:
+        """One row of the threshold table."""
         return (f"{self.threshold:>5.0f}  {self.precision:9.3f}  {self.recall:6.3f}  {self.f1:5.3f}"
                 f"  {self.tp:3d} {self.fp:3d} {self.fn:3d}")
 
@@ -138,6 +142,7 @@ def pick(table: list[Score]) -> Score:
 
 
 def of(pairs: list[Pair], lang: str) -> list[Pair]:
+    """The pairs of one language ("all": every pair)."""
     return pairs if lang == "all" else [p for p in pairs if p.lang == lang]
 
 

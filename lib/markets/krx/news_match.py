@@ -20,6 +20,8 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
     "LG에너지솔루션": ("LG엔솔",),
     "한국전력": ("한전",),
     "SK하이닉스": ("하이닉스",),
+    "한화에어로스페이스": ("한화에어로",),
+    "두산에너빌리티": ("두산에너빌",),
 }
 # Particles (조사) that may follow a name in a headline, longest first ("에서" before "에").
 PARTICLES = tuple(sorted(("가", "이", "은", "는", "을", "를", "의", "와", "과", "도", "로", "으로", "에", "에서",

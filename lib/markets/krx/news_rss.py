@@ -1,8 +1,9 @@
 """The finance RSS feeds of Hankyung and Maeil Business (feedparser): each entry's headline is matched to the
 universe's stocks by name (lib/markets/krx/news_match.py), and an entry naming two stocks is two items.
 
-Only the title is matched: the feeds' descriptions open the article body, where market round-ups list dozens
-of stocks in passing (see the notes on the recorded feeds in data/sample/news/krx/README.md)."""
+Only the title is matched: a feed's description opens the article, where market round-ups name many stocks in
+passing (더팩트's wrap of 2025-06-13 names ten in its second paragraph), so a description match would tie an
+article to stocks it is not about."""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ from tests.conftest import FIXTURES
 from tests.helpers import SimulatedKill, kill_at_write, restarted
 
 NEWS = FIXTURES / "news"
-RECORDED = Path(__file__).resolve().parents[3] / "data" / "sample" / "news" / "krx"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
+RECORDED = SAMPLE / "news" / "krx"
 DATASET = next(d for d in registry() if d.key == "krx.news")
 SECRET = "n4verS3cretValue"
 END_OF_DEMO_DAY = dt.datetime(2025, 6, 16, 23, 0, tzinfo=KST)
@@ -403,3 +404,18 @@ def test_a_refused_naver_key_exits_as_a_blocked_source_without_the_secret_anywhe
     assert record["status"] == "failed" and "NAVER_CLIENT_ID" in record["error"]
     assert record["blocked_sources"] == {"naver_news": record["error"]}
     assert SECRET not in json.dumps(record, default=str, ensure_ascii=False)
+
+
+def test_on_36_real_headlines_the_matcher_finds_every_listed_name_but_a_bare_group_name_and_nothing_else():
+    frame = pd.read_parquet(SAMPLE / "krx_sample.parquet", columns=["date", "ticker", "name"])
+    last = frame.loc[frame["date"] == frame["date"].max()]
+    universe = dict(zip(last["ticker"], last["name"], strict=True))  # the demo's 213 stocks
+    matcher, ticker_of = NameMatcher(universe), {name: t for t, name in universe.items()}
+    labelled = pd.read_csv(NEWS / "krx_headlines_labelled.csv", keep_default_na=False)
+    found = missed = false = 0
+    for row in labelled.itertuples():
+        want = {ticker_of[name] for name in row.stocks.split(";") if name}
+        got = set(matcher.find(row.headline))
+        found, missed, false = found + len(got & want), missed + len(want - got), false + len(got - want)
+    # The one miss: "'4만전자' 삼성, ..." names the group (삼성), which no listed name spells.
+    assert (len(labelled), found, missed, false) == (36, 30, 1, 0)

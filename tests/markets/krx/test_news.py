@@ -22,12 +22,13 @@ import requests
 
 import collect
 from lib.context.items import NewsData, article_key
-from lib.errors import BadDataError, RateLimitedError, SourceBlockedError, TransientSourceError
+from lib.errors import BadDataError, ConfigError, RateLimitedError, SourceBlockedError, TransientSourceError
 from lib.log import KST
 from lib.markets.krx.news import KrxNewsReader, ReplayNewsReader
 from lib.markets.krx.news_match import NameMatcher
 from lib.markets.krx.news_naver import fetch_naver, naver_items
-from lib.markets.krx.news_rss import rss_items
+from lib.markets.krx.news_rss import fetch_feed, rss_items
+from lib.markets.krx.news_text import published_at
 from lib.spine.registry import registry
 from lib.spine.watermark import Mark, watermark_job
 from lib.storage import Storage, get_client
@@ -137,6 +138,33 @@ def test_an_rss_feed_gives_one_item_per_stock_its_headline_names():
         ("005930", "한국경제", "hankyung")]
     assert items[0].at == dt.datetime(2020, 1, 13, 6, 0, tzinfo=dt.UTC)
     assert items[0].data["snippet"] == "삼성전자가 13일 오후 액면분할 이후 처음으로 장중 주가 6만 원선을 돌파했다."
+
+
+def test_an_rss_entry_without_a_time_is_refused_and_a_page_that_is_not_a_feed_fails_the_run():
+    xml = (NEWS / "krx_rss_hankyung.xml").read_text(encoding="utf-8").replace(  # STAND-IN: the 2020 entry, undated
+        "<pubDate>Mon, 13 Jan 2020 15:00:00 +0900</pubDate>", "")
+    items, rejected, _ = rss_items(xml.encode(), "hankyung", NameMatcher(names()))
+    assert not items and [(r.reason, r.key) for r in rejected] == [
+        ("hankyung entry without a readable time", "https://www.hankyung.com/article/2020011332495")]
+    with pytest.raises(BadDataError, match="RSS feed hankyung: not a feed"):
+        rss_items(b"<html><body>503 Service Unavailable", "hankyung", NameMatcher(names()))
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    ("Mon, 16 Jun 2025 09:33:00 +0900", dt.datetime(2025, 6, 16, 0, 33, tzinfo=dt.UTC)),
+    ("2025-06-16 09:33:00", dt.datetime(2025, 6, 16, 0, 33, tzinfo=dt.UTC)),  # a bare time is Seoul's
+    ("2025-06-16T09:33:00+09:00", dt.datetime(2025, 6, 16, 0, 33, tzinfo=dt.UTC)),
+    ("16일 오전", None),
+])
+def test_publication_times_are_read_to_utc(text, utc):
+    assert published_at(text) == utc
+
+
+def test_a_feed_setting_that_is_not_name_equals_url_is_one_line_to_fix(make_settings):
+    with pytest.raises(ConfigError) as caught:
+        make_settings(krx_news_rss_feeds="https://www.hankyung.com/feed/finance")
+    assert str(caught.value).startswith("setting KRX_NEWS_RSS_FEEDS: 'https://www.hankyung.com/feed/finance' is "
+                                        "not name=URL")
 
 
 # --- names --------------------------------------------------------------------------------------------
@@ -256,7 +284,7 @@ def test_a_sweep_killed_at_any_write_then_rerun_gives_the_same_store(storage, ma
     total = _two_runs(storage, settings, clock, None)
     expected = stored(storage)
     assert len(expected["items"]) == 5 and total > 20
-    for crash_at in range(2, total + 1):  # write 1 is the universe's own (above, before counting)
+    for crash_at in range(1, total + 1):
         crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
         crashed.universe.apply_universe(universe_docs())
         _two_runs(crashed, settings, clock, crash_at)
@@ -331,6 +359,16 @@ def test_naver_errors_are_told_apart_and_never_carry_the_secret(answer, error, w
     assert SECRET not in session.calls[0]["url"] + json.dumps(session.calls[0]["params"], ensure_ascii=False)
     if error is RateLimitedError:
         assert caught.value.pause == 3.0
+
+
+@pytest.mark.parametrize(("answer", "error", "words"), [
+    (Answer(404, "not found"), BadDataError, "HTTP 404; check its URL in KRX_NEWS_RSS_FEEDS"),
+    (Answer(502, "bad gateway"), TransientSourceError, "HTTP 502"),
+    (requests.ConnectionError("refused"), TransientSourceError, "ConnectionError"),
+])
+def test_feed_errors_are_told_apart(answer, error, words):
+    with pytest.raises(error, match=words):
+        fetch_feed(Session(answer), "hankyung", "https://www.hankyung.com/feed/finance", 5)
 
 
 def test_blank_naver_keys_skip_naver_in_one_info_line_and_the_feeds_still_run(krx_storage, make_settings, clock,

@@ -29,6 +29,7 @@ from lib.markets.krx.news_match import NameMatcher
 from lib.markets.krx.news_naver import fetch_naver, naver_items
 from lib.markets.krx.news_rss import fetch_feed, rss_items
 from lib.markets.krx.news_text import published_at
+from lib.ops.alerts import job_events
 from lib.spine.registry import registry
 from lib.spine.watermark import Mark, watermark_job
 from lib.storage import Storage, get_client
@@ -438,10 +439,15 @@ def test_a_refused_naver_key_exits_as_a_blocked_source_without_the_secret_anywhe
     assert collect.main(["krx.news", "--today", "2025-06-16"], settings=settings) == 1
     err = capsys.readouterr().err
     assert "check NAVER_CLIENT_ID/NAVER_CLIENT_SECRET" in err and SECRET not in err
-    record = Storage(get_client("mongomock://")).jobs.latest_run("krx_news")
+    storage = Storage(get_client("mongomock://"))
+    record = storage.jobs.latest_run("krx_news")
     assert record["status"] == "failed" and "NAVER_CLIENT_ID" in record["error"]
     assert record["blocked_sources"] == {"naver_news": record["error"]}
-    assert SECRET not in json.dumps(record, default=str, ensure_ascii=False)
+    events = job_events(storage, dt.datetime.now(dt.UTC), dt.timedelta(hours=1), registry())
+    blocked = [e for e in events if e.kind == "source_blocked"]
+    assert [e.title for e in blocked] == ["naver_news is refusing krx_news"]
+    assert "for Naver: NAVER_CLIENT_ID/NAVER_CLIENT_SECRET" in blocked[0].text
+    assert SECRET not in json.dumps([record, [e.text for e in events]], default=str, ensure_ascii=False)
 
 
 def test_on_36_real_headlines_the_matcher_finds_every_listed_name_but_a_bare_group_name_and_nothing_else():

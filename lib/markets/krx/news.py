@@ -109,7 +109,7 @@ class KrxNewsReader(WatermarkReader):
         universe = storage.universe.universe(active_only=True)
         if not universe:
             raise ConfigError("krx.news: the KRX universe is empty, so no headline can be matched to a stock; "
-                              "run `python manual_setup.py` first")
+                              "run `python manual_setup.py` first (or KRX_NEWS=false)")
         names = {d["ticker"]: d["name"] for d in universe if d.get("name")}
         self.matcher = NameMatcher(names)
         steps: list[Step] = []

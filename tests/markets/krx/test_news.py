@@ -431,6 +431,15 @@ def test_collect_over_the_recorded_answers_stores_the_demo_day_s_news(make_setti
     assert "krx.news: this run made 23 replayed Naver answer(s) and read 2 RSS feed(s)" in capsys.readouterr().err
 
 
+def test_without_a_universe_the_run_stops_in_one_line_saying_what_to_run(make_settings, capsys):
+    settings = make_settings(krx_news_replay_dir=RECORDED)
+    assert collect.main(["krx.news", "--today", "2025-06-16"], settings=settings) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "krx.news: the KRX universe is empty, so no headline can be matched to a stock; run `python "
+        "manual_setup.py` first (or KRX_NEWS=false)")
+
+
 def test_a_refused_naver_key_exits_as_a_blocked_source_without_the_secret_anywhere(make_settings, stub, capsys):
     settings = make_settings(naver_client_id="my-client-id", naver_client_secret=SECRET,
                              krx_news_naver_url=f"{stub}/v1/search/news.json",

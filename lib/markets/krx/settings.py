@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from lib.settings_base import SETTINGS_CONFIG, MarketSettings
+from lib.settings_base import SETTINGS_CONFIG, MarketSettings, split_csv
 
 if TYPE_CHECKING:
     from lib.config import Settings
@@ -37,9 +37,30 @@ class KrxSettings(MarketSettings):
     news: bool = True  # krx.news: the RSS feeds need no key; the Naver part runs when its id and secret are set
     naver_client_id: str | None = Field(default=None, validation_alias="NAVER_CLIENT_ID")
     naver_client_secret: SecretStr | None = Field(default=None, validation_alias="NAVER_CLIENT_SECRET")
+    news_naver_url: str = "https://openapi.naver.com/v1/search/news.json"  # the Search API's news endpoint
     news_replay_dir: Path | None = None  # recorded Naver/RSS answers: krx.news replays them
+    news_top_n: int = Field(default=30, ge=0, le=1000)  # Naver: the day's picks and this many largest caps
+    # name=url of each finance RSS feed (its name is the item's `feed`); the two the issue names by default.
+    news_rss_feeds: Annotated[dict[str, str], NoDecode] = {
+        "hankyung": "https://www.hankyung.com/feed/finance",
+        "maeil": "https://www.mk.co.kr/rss/50200011/",
+    }
     ecos_api_key: SecretStr | None = Field(default=None, validation_alias="ECOS_API_KEY")
     macro_replay_dir: Path | None = None  # recorded ECOS answers: krx.macro replays them
+
+    @field_validator("news_rss_feeds", mode="before")
+    @classmethod
+    def _feeds_csv(cls, value: object) -> object:
+        """'hankyung=https://...,maeil=https://...' as {name: url}; each a name and an http(s) URL."""
+        if not isinstance(value, str):
+            return value
+        feeds: dict[str, str] = {}
+        for part in split_csv(value):  # type: ignore[union-attr]
+            name, _, url = part.partition("=")
+            if not name.strip() or not url.strip().startswith(("http://", "https://")):
+                raise ValueError(f"{part!r} is not name=URL (e.g. hankyung=https://www.hankyung.com/feed/finance)")
+            feeds[name.strip().lower()] = url.strip()
+        return feeds
 
 def krx_settings(settings: Settings) -> KrxSettings:
     """The KRX settings of the loaded settings."""

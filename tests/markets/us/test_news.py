@@ -127,7 +127,7 @@ def test_a_recorded_answer_serves_only_what_was_published_by_the_runs_time():
     source = RecordedNews(REPLAY, 2)
     served = source.fetch(query("WBD", dt.datetime(2025, 9, 1, tzinfo=dt.UTC)))
     assert [a["content"]["pubDate"] for a in served] == ["2025-05-10T12:23:14Z", "2025-05-09T16:01:58Z"]
-    assert source.fetch(query("AMZN")) == []  # no file: no news
+    assert source.fetch(query("HD")) == []  # no file: no news
 
 
 # --- which tickers ---------------------------------------------------------------------------------------
@@ -157,7 +157,8 @@ def test_a_sweep_stores_each_article_once_per_ticker_and_a_reread_adds_nothing(s
     clock.now = END
     assert run(storage, settings, clock, END) == 0
     record = storage.jobs.latest_run("us_news")
-    assert (record["pages"], record["items_new"], record["rejected"]) == (10, 11, 0)  # 10 holdings; WBD 7, TSLA 4
+    # 10 holdings; the recorded files of WBD (7), TSLA (3 + the shared one), AMZN (3), GOOGL (2) and GOOG (1)
+    assert (record["pages"], record["items_new"], record["rejected"]) == (10, 17, 0)
     trade_url = trade["content"]["canonicalUrl"]["url"]
     assert {i.data["ticker"] for i in items_known_at(storage, KEY, END) if i.data["url"] == trade_url} == {
         "WBD", "TSLA"}
@@ -168,8 +169,8 @@ def test_a_sweep_stores_each_article_once_per_ticker_and_a_reread_adds_nothing(s
     clock.now = later
     assert run(storage, settings, clock, later) == 0
     again = storage.jobs.latest_run("us_news")
-    assert (again["items_new"], again["items_unchanged"]) == (0, 11)
-    assert storage.watermarks.item_count(KEY) == 11
+    assert (again["items_new"], again["items_unchanged"]) == (0, 17)
+    assert storage.watermarks.item_count(KEY) == 17
     assert storage.watermarks.watermark(KEY)["read_through"] == later.replace(tzinfo=None)
 
 
@@ -196,7 +197,7 @@ def _scenario(storage, settings, clock, crash_at: int | None) -> int:
 def test_a_sweep_killed_at_any_write_then_rerun_gives_the_same_store(storage, settings, clock):
     total = _scenario(storage, settings, clock, crash_at=None)
     expected = stored(storage)
-    assert len(expected["items"]) == 10 and total > 20
+    assert len(expected["items"]) == 16 and total > 20
     for crash_at in range(1, total + 1):
         crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
         _scenario(crashed, settings, clock, crash_at)
@@ -295,10 +296,12 @@ def test_collect_us_news_replays_the_recorded_answers_end_to_end(make_settings, 
     seed_holdings(storage)
     assert collect.main(["us.news", "--today", "2025-09-30"], settings=settings) == 0
     found = items_known_at(storage, KEY, END)
-    # WBD and TSLA (top holdings of XLC and XLY) and SPY (a followed ETF): the recorded files they have
-    assert {t: sum(1 for i in found if i.data["ticker"] == t) for t in ("WBD", "TSLA", "SPY")} == {
-        "WBD": 7, "TSLA": 3, "SPY": 2}
-    assert len(found) == 12
+    # The top holdings of XLC and XLY with a recorded file, and SPY (a followed ETF); AAPL and NVDA are in no
+    # stored snapshot's top 5, so they are not read.
+    assert {t: sum(1 for i in found if i.data["ticker"] == t) for t in ("WBD", "TSLA", "AMZN", "GOOGL", "GOOG",
+                                                                         "SPY")} == {
+        "WBD": 7, "TSLA": 3, "AMZN": 3, "GOOGL": 2, "GOOG": 1, "SPY": 2}
+    assert len(found) == 18
     assert "us_news completed" in capsys.readouterr().err
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lib.context.items import NewsData, article_key
-from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.markets.us import NEW_YORK
 from lib.markets.us.etf.universe import etf_specs
@@ -188,9 +187,9 @@ class UsNewsReader(WatermarkReader):
 
     def build_query(self, mark: Mark, now: dt.datetime) -> NewsQuery:
         """The next ticker of the stored sweep, or the first of a new one."""
-        if not self.tickers:
-            raise ConfigError("us.news has no ticker to read: set US_BENCHMARK_ETFS, or US_NEWS_ETFS=true")
         now = now.astimezone(dt.UTC)
+        if not self.tickers:  # nothing followed yet: an empty last page that moves nothing (news_tickers said why)
+            return NewsQuery("", "", now, now, True)
         resumed = _parse_cursor(mark.cursor)
         remaining = [t for t in self.tickers if resumed is not None and t > resumed[1]]
         sweep = resumed[0] if resumed is not None and remaining else now
@@ -201,7 +200,7 @@ class UsNewsReader(WatermarkReader):
 
     def fetch_raw(self, query: NewsQuery) -> list[Any]:
         """The ticker's articles from the source."""
-        return self.source.fetch(query)
+        return self.source.fetch(query) if query.ticker else []
 
     def normalise(self, raw: Any, query: NewsQuery) -> Page:
         """One item per article (the first of two copies in one answer), the unreadable ones rejected."""
@@ -218,7 +217,12 @@ class UsNewsReader(WatermarkReader):
                 refused.append(found)
             else:
                 items.setdefault(found.key, found)
-        mark = Mark(query.sweep, None) if query.last else Mark(None, _cursor(query.sweep, query.ticker))
+        if not query.ticker:
+            mark = Mark()  # no sweep happened: the watermark keeps its time (and its staleness)
+        elif query.last:
+            mark = Mark(query.sweep, None)
+        else:
+            mark = Mark(None, _cursor(query.sweep, query.ticker))
         return Page(tuple(items.values()), mark, more=not query.last, rejected=tuple(refused))
 
     def validate(self, item: Item) -> str | None:

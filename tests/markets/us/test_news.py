@@ -143,6 +143,15 @@ def test_a_sweep_reads_the_top_holdings_of_the_snapshot_known_at_the_run(storage
     assert news_tickers(storage, ["SPY"], 5, dt.date(2025, 9, 30), False) == []
 
 
+def test_with_no_holdings_stored_and_no_etf_news_a_run_reads_nothing_and_claims_nothing(
+    storage, settings, clock
+):
+    clock.now = END
+    assert run(storage, settings, clock, END) == 0
+    assert storage.watermarks.item_count(KEY) == 0
+    assert storage.watermarks.watermark(KEY)["read_through"] is None  # stays stale in check_db
+
+
 # --- the sweep under the runner --------------------------------------------------------------------------
 
 

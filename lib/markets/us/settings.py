@@ -60,6 +60,8 @@ class UsSettings(MarketSettings):
     # What the AI reads (issue 15), each a watermark dataset.
     news: bool = True  # us.news from Yahoo (no key): the followed ETFs' top holdings' headlines
     news_replay_dir: Path | None = None  # recorded Yahoo news answers: us.news replays them
+    news_count: int = Field(default=20, ge=1, le=100)  # articles asked per ticker (yfinance's default is 10)
+    news_etfs: bool = True  # also the followed ETFs' own news (market-wide headlines), not only their holdings'
     fred_api_key: SecretStr | None = Field(default=None, validation_alias="FRED_API_KEY")  # its provider's name
     macro_replay_dir: Path | None = None  # recorded FRED answers: us.macro replays them
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,8 +219,9 @@ class DisclosuresReader(WatermarkReader):
 
     def _log_day(self, day: dt.date) -> None:
         counts = self._day_counts.pop(day, {"rows": 0, "kept": 0, "skipped": 0})
-        log.info("OpenDART %s: %d filing(s), %d of the universe's stocks kept, %d of other companies skipped",
-                 day, counts["rows"], counts["kept"], counts["skipped"])
+        level = logging.INFO if counts["rows"] else logging.DEBUG  # an empty day (a Sunday) says nothing
+        log.log(level, "OpenDART %s: %d filing(s), %d of the universe's stocks kept, %d of other companies skipped",
+                day, counts["rows"], counts["kept"], counts["skipped"])
 
     def validate(self, item: Item) -> str | None:
         """A receipt number of 14 digits, a stock code of 6 characters, a title."""

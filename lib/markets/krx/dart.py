@@ -151,7 +151,11 @@ class DisclosuresReader(WatermarkReader):
         today = now.astimezone(SEOUL).date()
         if mark.cursor:
             day_text, _, page = mark.cursor.partition(":")
-            return DayQuery(dt.datetime.strptime(day_text, "%Y%m%d").date(), int(page), today)
+            try:
+                return DayQuery(dt.datetime.strptime(day_text, "%Y%m%d").date(), int(page), today)
+            except ValueError:
+                raise BadDataError(f"the stored cursor {mark.cursor!r} of krx.disclosures is not YYYYMMDD:page; "
+                                   "delete its watermark to read again from KRX_DISCLOSURES_FIRST_DAYS back") from None
         day = _kst_day(mark.read_through) if mark.read_through else today - dt.timedelta(days=self.first_days)
         return DayQuery(min(day, today), 1, today)
 

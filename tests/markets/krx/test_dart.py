@@ -13,9 +13,10 @@ import pytest
 
 import collect
 from lib.context.read import day_cutoff, disclosures
+from lib.errors import BadDataError, SourceBlockedError, TransientSourceError
 from lib.markets.krx import SEOUL
 from lib.markets.krx.dart import DartReplay, DayQuery, DisclosuresReader, disclosures_reader
-from lib.markets.krx.dart_client import OpenDartClient
+from lib.markets.krx.dart_client import DailyLimitError, OpenDartClient, check_status, unzip_corp_codes
 from lib.spine.registry import registry
 from lib.spine.watermark import Mark, items_known_at, stored_mark, watermark_job
 from lib.storage import Storage, get_client
@@ -42,9 +43,10 @@ def universe(storage: Storage, *tickers: str) -> None:
                                     for t in tickers)
 
 
-def run(storage, settings, clock, as_of, source, first_days=1, network=False) -> int:
+def run(storage, settings, clock, as_of, source, first_days=1, network=False, sleeps=None) -> int:
     reader = DisclosuresReader(source, first_days, network=network)
-    code = watermark_job(settings, storage, as_of, clock, DISCLOSURES, reader, sleep=lambda _s: None)
+    sleep = sleeps.append if sleeps is not None else (lambda _s: None)
+    code = watermark_job(settings, storage, as_of, clock, DISCLOSURES, reader, sleep=sleep)
     clock.advance(minutes=1)
     return code
 
@@ -239,10 +241,12 @@ def test_a_filing_is_not_known_before_the_end_of_its_receipt_day(storage, settin
 
 def test_the_client_reads_a_day_over_http_with_pacing_and_the_key_as_a_query_parameter(storage, settings, clock):
     universe(storage, "005930")
+    sleeps: list[float] = []
     with serve_dart({D: recorded("samsung_20220428.json")}, size=10) as stub:
         source = OpenDartClient(KEY, stub.url)
-        assert run(storage, settings, clock, seoul(D, 20), source, network=True) == 0
+        assert run(storage, settings, clock, seoul(D, 20), source, network=True, sleeps=sleeps) == 0
     assert len(items(storage)) == 17
+    assert len(sleeps) == 2 and all(0 < s <= 0.2 for s in sleeps)  # each request 0.2 s after the one before
     assert stub.requests[0].startswith(f"/api/corpCode.xml?crtfc_key={KEY}")
     assert [p.split("?")[0] for p in stub.requests[1:]] == ["/api/list.json"] * 3  # the day before, 2 pages
     assert "bgn_de=20220428&end_de=20220428&page_no=2&page_count=100" in stub.requests[3]
@@ -263,6 +267,23 @@ def test_a_refused_key_is_source_blocked_and_the_key_is_in_no_log_line_or_stored
     everything = [storage.client[db][name].find({}) for db in storage.client.list_database_names()
                   for name in storage.client[db].list_collection_names()]
     assert all(KEY not in json.dumps(list(docs), default=str) for docs in everything)
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    ("010", SourceBlockedError), ("011", SourceBlockedError), ("012", SourceBlockedError), ("901", SourceBlockedError),
+    ("020", DailyLimitError), ("800", TransientSourceError), ("100", BadDataError), ("", BadDataError)])
+def test_each_opendart_status_is_the_pipeline_s_error(status, error):
+    with pytest.raises(error):
+        check_status({"status": status, "message": "m"}, "a test")
+    assert not issubclass(DailyLimitError, TransientSourceError)  # not retried within the run
+    assert check_status({"status": "000"}, "x") is True and check_status({"status": "013"}, "x") is False
+
+
+def test_a_refused_key_on_the_company_code_download_comes_as_xml_and_is_source_blocked():
+    refused = '<?xml version="1.0" encoding="UTF-8"?><result><status>010</status><message>등록되지 않은 키입니다.' \
+              '</message></result>'.encode()
+    with pytest.raises(SourceBlockedError, match="DART_API_KEY"):
+        unzip_corp_codes(refused)
 
 
 def test_an_unreachable_server_s_error_names_the_url_without_the_key():

@@ -18,7 +18,7 @@ from lib.markets.krx import SEOUL
 from lib.markets.krx.dart import DartReplay, DayQuery, DisclosuresReader, disclosures_reader
 from lib.markets.krx.dart_client import DailyLimitError, OpenDartClient, check_status, unzip_corp_codes
 from lib.spine.registry import registry
-from lib.spine.watermark import Mark, items_known_at, stored_mark, watermark_job
+from lib.spine.watermark import Mark, item_history, items_known_at, stored_mark, watermark_job
 from lib.storage import Storage, get_client
 from tests.helpers import kill_at_write, restarted
 from tests.markets.krx.dart_stub import MARKET_DAY, SAMSUNG_DAY, FakeDart, recorded, serve_dart
@@ -173,6 +173,20 @@ def test_today_is_read_again_on_every_run_so_its_later_filings_are_found(storage
     assert next_day.calls[:4] == [(D, 1), (D, 2), (D, 3), (D, 4)]  # the ended day is read whole once more
     assert stored_mark(storage, DISCLOSURES.key).read_through == seoul(D + dt.timedelta(days=1), 0).astimezone(
         dt.UTC).replace(tzinfo=None)
+
+
+def test_a_flag_added_to_a_filing_is_stored_as_a_revision_and_the_past_keeps_the_first_value(storage, settings,
+                                                                                              clock):
+    universe(storage, "005930")
+    rows = recorded("samsung_20220428.json")
+    corrected = [dict(rows[0], rm="유정")] + rows[1:]  # a correction was filed later: OpenDART adds 정
+    assert run(storage, settings, clock, seoul(D, 12), FakeDart({D: rows})) == 0
+    assert run(storage, settings, clock, seoul(D + dt.timedelta(days=1), 8), FakeDart({D: corrected})) == 0
+
+    history = item_history(storage, DISCLOSURES.key, rows[0]["rcept_no"])
+    assert [i.data["flags"] for i in history] == ["유", "유정"]
+    at_cutoff = disclosures(storage, registry(), "005930", day_cutoff(D, SEOUL))
+    assert next(i for i in at_cutoff if i.key == rows[0]["rcept_no"]).data["flags"] == "유"
 
 
 @pytest.mark.parametrize(("status", "calls"), [("800", 6), ("900", 6)])

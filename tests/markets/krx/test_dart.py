@@ -328,7 +328,10 @@ def test_collect_reads_the_recorded_sample_end_to_end(make_settings, monkeypatch
     assert collect.main(["krx.disclosures", "--today", "2025-06-16"], settings=settings) == 0
 
     found = disclosures(storage, registry(), "005930", day_cutoff(dt.date(2025, 6, 16), SEOUL))
-    assert [(i.key, i.data["title"]) for i in found] == [("20250515001922", "분기보고서 (2025.03)")]
+    assert [(i.key, i.data["title"]) for i in found] == [
+        ("20250509800786", "최대주주등소유주식변동신고서"), ("20250515001922", "분기보고서 (2025.03)"),
+        ("20250530801005", "기업지배구조보고서공시"), ("20250604800428", "최대주주등소유주식변동신고서")]
+    assert storage.watermarks.item_count(DISCLOSURES.key) == 5  # the other recorded companies are not in it
     assert storage.jobs.latest_run("krx_disclosures")["status"] == "completed"
     # The demo's --today is not over yet: read through its start, to be read again.
     assert stored_mark(storage, DISCLOSURES.key).read_through == dt.datetime(2025, 6, 15, 15, 0)

@@ -136,8 +136,8 @@ class DisclosuresReader(WatermarkReader):
                 raise
             except SourceError as exc:  # transient, the day's limit, a bad answer
                 # The rows carry their own stock code: an old map only fills fewer blanks.
-                log.warning("OpenDART company codes not refreshed (%s); using the map of %s", exc,
-                            f"{refreshed:%Y-%m-%d}" if refreshed else "nobody: none stored yet")
+                kept = f"the map stored {refreshed:%Y-%m-%d}" if refreshed else "no map (none stored yet)"
+                log.warning("OpenDART company codes not refreshed (%s); going on with %s", exc, kept)
         self.stock_of_corp = {v["corp_code"]: code for code, v in storage.corp_codes.corp_map(SOURCE).items()}
 
     def start(self, now: dt.datetime) -> Mark:

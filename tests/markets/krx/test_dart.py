@@ -124,6 +124,28 @@ def test_the_corp_code_map_fills_a_blank_stock_code_refuses_a_contradicting_one_
     assert source.corp_calls == 2
 
 
+class _CodesFail(FakeDart):
+    def __init__(self, error: Exception) -> None:
+        super().__init__({})
+        self.error = error
+
+    def corp_codes(self):
+        raise self.error
+
+
+def test_a_failed_company_code_download_goes_on_with_the_stored_map_but_a_refused_key_stops(storage, caplog):
+    universe(storage, "005930")
+    DisclosuresReader(FakeDart({})).prepare(storage, seoul(D, 9))
+    later = seoul(D + dt.timedelta(days=8), 9)
+    reader = DisclosuresReader(_CodesFail(TransientSourceError("OpenDART did not answer in time")))
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        reader.prepare(storage, later)
+    assert "going on with the map stored 2022-04-28" in caplog.text
+    assert reader.stock_of_corp["00260569"] == "036200"
+    with pytest.raises(SourceBlockedError):
+        DisclosuresReader(_CodesFail(SourceBlockedError("OpenDART refused"))).prepare(storage, later)
+
+
 def test_a_row_without_rcept_no_or_with_an_impossible_date_is_rejected_and_the_rest_stored(storage, settings,
                                                                                               clock):
     universe(storage, "005930")

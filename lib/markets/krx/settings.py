@@ -34,6 +34,9 @@ class KrxSettings(MarketSettings):
     # The keys keep the names their providers give them (no KRX_ prefix).
     dart_api_key: SecretStr | None = Field(default=None, validation_alias="DART_API_KEY")
     disclosures_replay_dir: Path | None = None  # recorded OpenDART answers: krx.disclosures replays them
+    dart_url: str = "https://opendart.fss.or.kr/api"  # OpenDART's API root (a local stub in tests)
+    # How many days back krx.disclosures starts on its first run (later runs go on from their watermark).
+    disclosures_first_days: int = Field(default=30, ge=0, le=3650)
     news: bool = True  # krx.news: the RSS feeds need no key; the Naver part runs when its id and secret are set
     naver_client_id: str | None = Field(default=None, validation_alias="NAVER_CLIENT_ID")
     naver_client_secret: SecretStr | None = Field(default=None, validation_alias="NAVER_CLIENT_SECRET")

@@ -108,7 +108,7 @@ def items_of(rows: list[Any], series: EcosSeries) -> tuple[list[Item], list[Reje
             base = values.get(months_before(day, 12))
             if base is None:  # the first year of the answer only serves as the base of the next
                 continue
-            value = round((value / base - 1) * 100, 2) if value is not None and base else None
+            value = round((value / base - 1) * 100, 3) if value is not None and base else None
         data = {"series": series.code, "name": series.name, "value": value, "unit": series.unit,
                 "frequency": series.frequency, "source": "ecos"}
         items.append(Item(f"{series.code}:{day.isoformat()}", dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC),

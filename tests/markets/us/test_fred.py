@@ -20,7 +20,7 @@ from lib.errors import RateLimitedError, TransientSourceError
 from lib.markets.us.fred import FredMacroReader, FredQuery, series_of
 from lib.markets.us.fred_client import FredClient
 from lib.markets.us.fred_replay import FredReplay
-from lib.ops.alerts import evaluate
+from lib.ops.alerts import job_events
 from lib.spine.registry import registry
 from lib.spine.watermark import item_history, watermark_job
 from lib.storage import Storage, get_client
@@ -242,20 +242,19 @@ def test_a_refused_key_is_a_source_blocked_alert_and_the_key_is_in_no_log_or_rec
     reader = FredMacroReader(series_of(["DGS10"]), FredClient(KEY, 5, FakeSession(BAD_KEY)), 3, 400)
     with caplog.at_level(logging.DEBUG):
         assert run(storage, settings, clock, ny_evening(dt.date(2025, 9, 30)), reader) == 1
-        evaluate(storage, settings, clock.now, ny_evening(dt.date(2025, 9, 30)))  # the alert step's events
     record = storage.jobs.latest_run("us_macro")
     assert "FRED refused FRED_API_KEY" in record["error"] and "not registered" in record["error"]
     assert set(record["blocked_sources"]) == {"fred"}
-    assert storage.alerts.known_alert_keys([f"source_blocked:fred:us_macro:{record['_id']}"])
+    alerts = job_events(storage, clock.now, dt.timedelta(days=1), registry())  # the alert step's job events
+    assert f"source_blocked:fred:us_macro:{record['_id']}" in [a.key for a in alerts]
     # a connection error of requests carries the whole URL, key included: only its kind is kept
     leaky = requests.ConnectionError(f"HTTPSConnectionPool(host='api.stlouisfed.org'): Max retries exceeded with "
                                      f"url: /fred/series/observations?series_id=DGS10&api_key={KEY}")
     reader = FredMacroReader(series_of(["DGS10"]), FredClient(KEY, 5, FakeSession(leaky)), 3, 400)
     with caplog.at_level(logging.DEBUG):
         assert run(storage, settings, clock, ny_evening(dt.date(2025, 9, 30)), reader) == 1
-        evaluate(storage, settings, clock.now, ny_evening(dt.date(2025, 9, 30)))
     assert storage.jobs.latest_run("us_macro")["error"] == "FRED DGS10: connection failed (ConnectionError)"
-    everything = json.dumps([*storage.jobs.runs(limit=100), *storage.alerts.alerts.find({})], default=str)
+    everything = json.dumps([*storage.jobs.runs(limit=100), *[a.text for a in alerts]], default=str)
     assert KEY not in everything and KEY not in caplog.text
 
 

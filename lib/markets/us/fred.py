@@ -11,7 +11,8 @@ current at any time from the last read (`realtime_start`, the first run: its win
 revised since the last read arrives as a second row with its own date and is stored as a new vintage; a value
 unchanged since is one row dated (clipped by FRED) at the query's realtime_start and changes nothing. Each
 value counts as known at the end of its realtime_start day in New York (FRED dates vintages by day only; the
-US market's day cutoff is the same moment). The observations re-read go back US_MACRO_REREAD_DAYS from the last
+US market's day cutoff is the same moment); the dates asked for are FRED's own (St. Louis) days, since it
+refuses a realtime_end after its today. The observations re-read go back US_MACRO_REREAD_DAYS from the last
 read (a revision can reach back that far); the first run reads US_MACRO_FIRST_RUN_YEARS."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from lib.config import Settings
 
 NEW_YORK = ZoneInfo("America/New_York")
+ST_LOUIS = ZoneInfo("America/Chicago")  # FRED's own day: a realtime_end after it is refused (HTTP 400)
 MISSING = "."  # FRED's value where it has none (a holiday, a release not made)
 
 # For people: what each series is, in which unit and how often, by (id, units). A series not listed here is
@@ -121,14 +123,14 @@ class FredMacroReader(WatermarkReader):
     def build_query(self, mark: Mark, now: dt.datetime) -> FredQuery:
         ids = [s.id for s in self.series]
         index = ids.index(mark.cursor) if mark.cursor in ids else 0  # a series dropped from the list: restart
-        today = now.astimezone(NEW_YORK).date()
+        today = now.astimezone(ST_LOUIS).date()
         if mark.read_through is None:  # never completed a pass: the first run's window, vintages included
             start = years_before(today, self.first_run_years)
             realtime_start = start
         else:
-            last = mark.read_through.replace(tzinfo=dt.UTC).astimezone(NEW_YORK).date()
+            last = mark.read_through.replace(tzinfo=dt.UTC).astimezone(ST_LOUIS).date()
             start = last - dt.timedelta(days=self.reread_days)
-            realtime_start = last - dt.timedelta(days=1)  # a day of overlap: FRED's day may not be New York's
+            realtime_start = last - dt.timedelta(days=1)  # a day of overlap, for a revision dated the last read's day
         nxt = ids[index + 1] if index + 1 < len(ids) else None
         return FredQuery(self.series[index], start, min(realtime_start, today), today, now, nxt)
 

@@ -240,3 +240,12 @@ def test_limits_and_server_errors_are_transient_and_a_bad_argument_is_bad_data(a
     if error is RateLimitedError:
         assert raised.value.pause == 60.0
 
+
+
+def test_an_unknown_ecos_series_is_one_line_naming_the_known_ones(make_settings):
+    from lib.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        make_settings(krx_macro_series="722Y001/0101000,817Y002")
+    assert str(raised.value).startswith("setting KRX_MACRO_SERIES: unknown ECOS series '817Y002'; choose from "
+                                        "722Y001/0101000, 817Y002/010200000, 731Y001/0000001, 901Y009/0")

@@ -165,6 +165,25 @@ def test_a_revised_cpi_is_seen_as_first_published_before_the_revision_and_revise
                                              dt.datetime(2026, 2, 17, 4, 59, 59, 999000)]
 
 
+def test_a_revision_published_after_the_last_read_is_stored_with_its_own_date(storage, settings, clock):
+    """Two runs as FRED answers them: the first before the revision; the second asks for the values current
+    since its last read, so FRED clips the old rows' realtime_start to that day (unchanged: nothing written)
+    and adds the revised ones with the day they became current."""
+    rows = json.loads(VINTAGES.read_text())["observations"]
+    first = [dict(r, realtime_end="9999-12-31") for r in rows if r["realtime_end"] != "9999-12-31"]
+    second = [dict(r, realtime_start=max(r["realtime_start"], "2023-04-30")) for r in rows]
+    session = FakeSession(FakeResponse(200, {"observations": first}), FakeResponse(200, {"observations": second}))
+    reader = FredMacroReader(series_of(["CPIAUCSL:pc1"]), FredClient(KEY, 5, session), 1, 400)
+    assert run(storage, settings, clock, ny_evening(dt.date(2023, 5, 1)), reader) == 0
+    assert run(storage, settings, clock, ny_evening(dt.date(2026, 2, 20)), reader) == 0
+    assert [c["realtime_start"] for c in session.calls] == ["2022-05-01", "2023-04-30"]
+    record = storage.jobs.latest_run("us_macro")
+    assert (record["items_new"], record["items_unchanged"], record["items_revised"]) == (0, 3, 3)
+    history = item_history(storage, DATASET, "CPIAUCSL:2023-01-01")
+    assert [(h.data["value"], h.known_at.date()) for h in history] == [
+        (6.34716, dt.date(2023, 2, 15)), (6.32718, dt.date(2026, 2, 17))]  # each day's end in New York, in UTC
+
+
 def test_a_later_run_asks_only_for_values_current_since_its_last_read_and_a_rerun_changes_nothing(
     storage, settings, clock
 ):
@@ -298,3 +317,16 @@ def test_blank_keys_without_replay_folders_turn_both_off_in_one_line_each(make_s
         "krx.macro is off: ECOS_API_KEY is blank (a free key from ecos.bok.or.kr turns it on)"]
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     assert storage.jobs.latest_run("us_macro") is None and storage.jobs.latest_run("krx_macro") is None
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("CPIAUCSL:yoy", "'CPIAUCSL:yoy' is not a FRED series id with optional units"),
+    ("DGS10,DGS10:pc1", "a FRED series is listed twice"),
+    ("dgs10", "'dgs10' is not a FRED series id"),
+])
+def test_a_wrong_series_setting_is_one_line_saying_what_to_fix(make_settings, value, says):
+    from lib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="US_MACRO_SERIES") as raised:
+        make_settings(us_macro_series=value)
+    assert says in str(raised.value)

@@ -9,7 +9,9 @@ Vintages come from FRED's real-time periods (ALFRED), read the cheap way: each q
 current at any time from the last read (`realtime_start`, the first run: its window's start) to today, with
 `output_type=1`, so FRED returns one row per value with the day it became current (`realtime_start`). A value
 revised since the last read arrives as a second row with its own date and is stored as a new vintage; a value
-unchanged since is one row dated (clipped by FRED) at the query's realtime_start and changes nothing. Each
+unchanged since is one row dated (clipped by FRED) at the query's realtime_start and changes nothing. Why
+not every ALFRED period of the re-read window each run: the same single request per series would return each
+observation's whole revision history again, when only what changed since the last read is new. Each
 value counts as known at the end of its realtime_start day in New York (FRED dates vintages by day only; the
 US market's day cutoff is the same moment); the dates asked for are FRED's own (St. Louis) days, since it
 refuses a realtime_end after its today. The observations re-read go back US_MACRO_REREAD_DAYS from the last

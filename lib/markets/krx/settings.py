@@ -14,6 +14,9 @@ from lib.settings_base import SETTINGS_CONFIG, MarketSettings, split_csv
 if TYPE_CHECKING:
     from lib.config import Settings
 
+# The ECOS series krx.macro knows how to read (cycle, name, unit: lib/markets/krx/ecos_series.py).
+ECOS_SERIES = ("722Y001/0101000", "817Y002/010200000", "731Y001/0000001", "901Y009/0")
+
 
 class KrxSettings(MarketSettings):
     """KOSPI and KOSDAQ: the sources and their credentials, pacing, calendar overrides and the universe's bound."""
@@ -50,6 +53,26 @@ class KrxSettings(MarketSettings):
     }
     ecos_api_key: SecretStr | None = Field(default=None, validation_alias="ECOS_API_KEY")
     macro_replay_dir: Path | None = None  # recorded ECOS answers: krx.macro replays them
+    # ECOS series as STAT_CODE/ITEM_CODE, each one of ECOS_SERIES (lib/markets/krx/ecos_series.py: cycle, name).
+    macro_series: Annotated[list[str], NoDecode] = Field(
+        default="722Y001/0101000,817Y002/010200000,731Y001/0000001,901Y009/0", validate_default=True)
+    macro_first_run_years: int = Field(default=3, ge=1, le=30)  # the first run reads this far back
+    macro_reread_days: int = Field(default=90, ge=7, le=3660)  # each run reads observations this far back again
+
+    @field_validator("macro_series", mode="before")
+    @classmethod
+    def _macro_series(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("macro_series")
+    @classmethod
+    def _ecos_series(cls, value: list[str]) -> list[str]:
+        unknown = [code for code in value if code not in ECOS_SERIES]
+        if unknown:
+            raise ValueError(f"unknown ECOS series {unknown[0]!r}; choose from {', '.join(ECOS_SERIES)}")
+        if len(set(value)) != len(value) or not value:
+            raise ValueError("name each ECOS series once, at least one")
+        return value
 
     @field_validator("news_rss_feeds", mode="before")
     @classmethod

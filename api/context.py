@@ -209,9 +209,9 @@ def macro(
 
 def _series(storage: Storage, datasets: Registry, moment: dt.datetime, key: str,
             start: dt.datetime) -> tuple[str, list[Item], dict]:
-    """The stored series `key` names (its '/' may be written '-'), its observations from `start` and its
-    latest fields (name, unit, ...), or 404 naming the series known at `moment`."""
-    for name in dict.fromkeys((key, key.replace("-", "/"))):
+    """The stored series `key` names (its '/' may be written '-', in any case: dff is DFF), its observations from
+    `start` and its latest fields (name, unit, ...), or 404 naming the series known at `moment`."""
+    for name in dict.fromkeys(k for k in (key, key.upper()) for k in (k, k.replace("-", "/"))):
         items = read.macro_history(storage, datasets, moment, start, name).get(name)
         if items:
             return name, items, dict(items[-1].data)

@@ -189,7 +189,7 @@ def test_a_series_history_is_read_by_its_key_and_an_unknown_series_is_a_404_nami
     body = client.get("/macro/722Y001-0101000", params={"since": "2024-11-01"}).json()
     assert body["series"] == "722Y001/0101000" and body["name"] == "Bank of Korea base rate"
     assert [(p["date"], p["value"]) for p in body["points"]] == [("2024-11-27", 3.25), ("2024-11-28", 3.0)]
-    dff = client.get("/macro/DFF", params={"date": "2024-12-19", "since": "2024-12-01"}).json()
+    dff = client.get("/macro/dff", params={"date": "2024-12-19", "since": "2024-12-01"}).json()
     assert [p["value"] for p in dff["points"]] == [4.58]
     answer = client.get("/macro/CPIAUCSL")
     assert answer.status_code == 404

@@ -219,7 +219,8 @@ def _series(storage: Storage, datasets: Registry, moment: dt.datetime, key: str,
         if earlier := read.macro_history(storage, datasets, moment, None, name).get(name):
             return name, [], dict(earlier[-1].data)
     known = [series_key(r.series) for r in read.macro_latest(storage, datasets, moment)]
-    raise not_found("series", key, known, "GET /macro lists each series' latest reading")
+    raise not_found("series", key, known, f"as known at {moment.isoformat(timespec='seconds')}; GET /macro lists "
+                    "each series' latest reading")
 
 
 @router.get("/macro/{series}", response_model=MacroHistory, responses=error_responses(401, 404, 422, 503))

@@ -55,6 +55,7 @@ def article(ticker: str, at: dt.datetime, title: str, url: str, publisher: str, 
 
 def observation(series: str, day: dt.date, value: float, known: dt.datetime, source: str) -> Item:
     names = {"DFF": ("Effective federal funds rate", "%", "daily"),
+             "CPIAUCSL": ("US CPI, % change from a year ago", "%", "monthly"),
              "722Y001/0101000": ("Bank of Korea base rate", "%", "daily")}
     name, unit, frequency = names[series]
     return Item(f"{series}:{day}", dt.datetime.combine(day, dt.time(0), tzinfo=UTC), {
@@ -195,6 +196,29 @@ def test_a_series_history_is_read_by_its_key_and_an_unknown_series_is_a_404_nami
     assert answer.status_code == 404
     error = answer.json()["error"]
     assert error["code"] == "not_found" and "DFF" in error["message"] and "722Y001-0101000" in error["message"]
+
+
+def test_a_value_revised_later_is_shown_as_it_was_known_on_an_earlier_day():
+    # November 2024's CPI change (2.7 %, published 2024-12-11) and a revision read at the 2025-02-12 seasonal
+    # update: the revised figure 2.8 is a test-only stand-in
+    storage = Storage(mongomock_ng.MongoClient(), prefix="revised_")
+    day = dt.date(2024, 11, 1)
+    for value, known in ((2.7, dt.datetime(2024, 12, 11, 13, 30, tzinfo=UTC)),
+                         (2.8, dt.datetime(2025, 2, 12, 13, 30, tzinfo=UTC))):
+        page = Page((observation("CPIAUCSL", day, value, known, "fred"),), Mark())
+        store_page(storage, "us.macro", page, lambda _item: None, known, True)
+    later = dt.datetime(2025, 3, 1, 12, 0, tzinfo=KST)
+    client = TestClient(create_app(api_settings(), storage=storage, clock=lambda: later))
+
+    def history(**params):
+        body = client.get("/macro/CPIAUCSL", params={"since": "2024-11-01", **params}).json()
+        return [(p["value"], p["known_at_utc"]) for p in body["points"]]
+
+    assert history() == [(2.8, "2025-02-12T13:30:00Z")]
+    assert history(date="2025-01-31") == [(2.7, "2024-12-11T13:30:00Z")]
+    unknown = client.get("/macro/CPIAUCSL", params={"date": "2024-12-10"})  # not published yet
+    assert unknown.status_code == 404 and "as known at 2024-12-10T23:59:59" in unknown.json()["error"]["message"]
+    assert client.get("/macro", params={"date": "2025-01-31"}).json()["readings"][0]["value"] == 2.7
 
 
 def test_an_unknown_ticker_is_a_404_as_for_the_stock_itself(client):

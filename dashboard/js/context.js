@@ -52,12 +52,14 @@ function showList(box, items, render, empty) {
   fill(box, items.length ? el("ul", {}, ...items.map(render)) : el("p", { class: "empty", text: empty }));
 }
 
-// The stock's filings (newest first), listed; returns them for the chart's marks ([] when unavailable).
-export async function loadFilings(ticker) {
+// The stock's filings since the chart's first day (newest first): the latest listed, all returned for the
+// chart's marks ([] when unavailable).
+export async function loadFilings(ticker, since) {
   const box = $("#filings");
   try {
-    const body = await api(`/stocks/${encodeURIComponent(ticker)}/disclosures`, { limit: 50 });
-    showList(box, body.items.slice(0, FILINGS_SHOWN), filingItem, emptyText("filings", body.sources, "in the last year"));
+    const body = await api(`/stocks/${encodeURIComponent(ticker)}/disclosures`, { limit: 200, since });
+    showList(box, body.items.slice(0, FILINGS_SHOWN), filingItem,
+      emptyText("filings", body.sources, `since ${body.since}`));
     box.dataset.count = String(body.items.length);
     return body.items;
   } catch (err) {

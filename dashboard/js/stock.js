@@ -256,7 +256,9 @@ export async function loadStock(ticker) {
     drawStock(detail);
     drawActions(detail);
     const marks = state.charts.stockMarks;
-    const [filings] = await Promise.all([loadFilings(detail.ticker), loadNews(detail.ticker), loadAnalyses(detail.ticker)]);
+    const firstDay = detail.rows.length ? detail.rows[0].date : null;
+    const [filings] = await Promise.all([
+      loadFilings(detail.ticker, firstDay), loadNews(detail.ticker), loadAnalyses(detail.ticker)]);
     markFilings(marks, filings);
     setState("#stock", "ready");
   } catch (err) {

@@ -13,11 +13,11 @@ const FILING_COLOR = "#0f766e";
 function emptyText(what, sources, window) {
   if (!sources.length) return `No ${what}: no ${what} source is registered on this server.`;
   const lines = sources.map((s) => {
+    if (s.read_through_utc) return `${s.label} read through ${kst(s.read_through_utc)} KST${s.off ? `, off now: ${s.off}` : ""}`;
     if (s.off) return `${s.label}: ${s.off}; set it, then ${s.setup}`;
-    if (!s.read_through_utc) return `${s.label}: nothing collected yet; ${s.setup}`;
-    return `${s.label} read through ${kst(s.read_through_utc)} KST`;
+    return `${s.label}: nothing collected yet; ${s.setup}`;
   });
-  const collected = sources.some((s) => !s.off && s.read_through_utc);
+  const collected = sources.some((s) => s.read_through_utc);
   return collected ? `No ${what} of this stock ${window} (${lines.join("; ")}).`
     : `No ${what} collected: ${lines.join("; ")}.`;
 }

@@ -297,9 +297,21 @@ def test_the_stock_panel_lists_its_filings_and_news_as_text_marks_the_filings_an
         assert "known at 2025-06-16 21:00 KST" in browser.find_element(By.ID, "macro-note").text
         news = browser.find_element(By.CSS_SELECTOR, "#watermarks tr[data-dataset='krx.news']").text
         assert "2025-06-15 09:00" in news, news
+        screenshot(browser, "dashboard-context.png")
+
+        # another stock, with nothing filed or reported: its lists say so, and how far each dataset has read
+        field = browser.find_element(By.ID, "stock-input")
+        field.clear()
+        field.send_keys("005930")
+        browser.find_element(By.CSS_SELECTOR, "#stock-form button").click()
+        wait_for(browser, "document.querySelector('#stock-head').innerText.includes('005930') && "
+                          "document.querySelector('#filings').dataset.count === '0'")
+        empty = browser.find_element(By.ID, "filings").text
+        assert empty.startswith("No filings of this stock since 2024-") and "read through 2025-06-15 00:00 KST" in empty
+        assert "No news of this stock in the last 30 days" in browser.find_element(By.ID, "news").text
+        assert browser.find_element(By.ID, "stock-chart").get_attribute("data-filing-marks") == "0"
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
-        screenshot(browser, "dashboard-context.png")
 
 
 def test_the_page_fits_a_phone_screen(demo_site):

@@ -49,11 +49,12 @@ US_TICKER_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,9}$"  # KRX codes (005930) an
 UTC = dt.UTC
 
 
-def _day(value: dt.date | None, name: str) -> dt.date | None:
-    if value is not None and value < EARLIEST:
-        raise ApiError(422, f"{name}: {value} is before {EARLIEST}; give a date from {EARLIEST} on",
-                       [{"loc": ["query", name], "msg": f"before {EARLIEST}", "type": "date_range"}])
-    return value
+def _check_days(**days: dt.date | None) -> None:
+    """422 for a date parameter before EARLIEST (a typo; it would also overflow the windows counted back)."""
+    for name, value in days.items():
+        if value is not None and value < EARLIEST:
+            raise ApiError(422, f"{name}: {value} is before {EARLIEST}; give a date from {EARLIEST} on",
+                           [{"loc": ["query", name], "msg": f"before {EARLIEST}", "type": "date_range"}])
 
 
 def moment_of(now: dt.datetime, day: dt.date | None, tz: ZoneInfo) -> dt.datetime:
@@ -118,7 +119,7 @@ def stock_disclosures(
     """A KRX stock's filings known now (or at `date`'s end, KST), newest first, with their remark flags' meaning
     (정 corrected, 철 withdrawn, ...) and the viewer link; 404 for a code outside the universe."""
     ticker = ticker.upper()
-    _day(since, "since"), _day(until, "until"), _day(date, "date")
+    _check_days(since=since, until=until, date=date)
     _krx_ticker(storage, ticker)
     kind = read.of_kind(registry(), "disclosures")
     tz = _zone(kind, "krx")
@@ -166,7 +167,7 @@ def stock_news(
     """A stock's news as stories (one per event: the same article through several feeds, or the same headline
     from several publishers, is one story listing every source), newest first; titles, links and snippets only."""
     ticker = ticker.upper()
-    _day(date, "date")
+    _check_days(date=date)
     market = _news_market(storage, ticker)
     kind = read.of_kind(registry(), "news")
     moment = moment_of(now, date, _zone(kind, market))
@@ -196,7 +197,7 @@ def macro(
 ) -> MacroLatest:
     """Each macro series' latest reading known now (or at `date`'s end, KST): value and unit, the observation's
     date, its change against the previous reading, when it became known, and its source."""
-    _day(date, "date")
+    _check_days(date=date)
     moment = moment_of(now, date, KST)
     readings = [MacroReading(
         series=r.series, key=series_key(r.series), name=r.name, unit=r.unit, frequency=r.frequency, source=r.source,
@@ -236,7 +237,7 @@ def macro_series(
 ) -> MacroHistory:
     """A series' observations known now (or at `date`'s end, KST), oldest first: each the value current then (a
     later revision is not shown) with when it became known; 404 naming the series stored."""
-    _day(since, "since"), _day(date, "date")
+    _check_days(since=since, date=date)
     moment = moment_of(now, date, KST)
     first = since or _local_date(moment, KST) - MACRO_WINDOW
     start = dt.datetime.combine(first, dt.time(0), tzinfo=UTC)

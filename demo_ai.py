@@ -14,7 +14,7 @@ import collect
 from lib.ai.analyse import analysis_data, run_models, universe_context
 from lib.ai.context import Context
 from lib.ai.prompts import discover_prompts
-from lib.ai.stub import STUB_LABEL, STUB_SPEC, stub_factory
+from lib.ai.stub import NEAR_DAYS, STUB_LABEL, STUB_SPEC, stub_factory
 from lib.config import PROJECT_ROOT, Settings
 from lib.context.read import day_cutoff, of_kind
 from lib.display import count, pad, table
@@ -58,23 +58,30 @@ def collect_recorded(today: str, settings: Settings) -> int:
 
 
 def busiest_ticker(storage: Storage, day: dt.date, settings: Settings) -> str:
-    """The stock with the most filings and news known at the day's end in its context windows (ties: the larger
-    market cap); the largest stock when there are none."""
+    """The stock with the most filings and news dated near the day (on it or the NEAR_DAYS before, where the stub
+    looks for a cause), then in its context windows, known at the day's end (ties: the larger market cap); the
+    largest stock when there are none."""
     screened = registry().screened()
     universe = [d["ticker"] for d in storage.universe.universe(active_only=True)]
     if screened is None or not universe:
         return "005930"
     cutoff = day_cutoff(day, screened.tz)
     counts: Counter[str] = Counter()
+    near: Counter[str] = Counter()
+    since = cutoff - dt.timedelta(days=NEAR_DAYS + 1)
     for kind, days in (("disclosures", settings.ai_context_disclosure_days), ("news", settings.ai_context_news_days)):
         for dataset in of_kind(registry(), kind):
-            counts.update(i.data.get("ticker") for i in items_known_at(
-                storage, dataset.key, cutoff, cutoff - dt.timedelta(days=days), cutoff))
-    return max(universe, key=lambda t: (counts[t], -universe.index(t)))
+            for item in items_known_at(storage, dataset.key, cutoff, cutoff - dt.timedelta(days=days), cutoff):
+                counts[item.data.get("ticker")] += 1
+                near[item.data.get("ticker")] += item.at > since.astimezone(dt.UTC).replace(tzinfo=None)
+    return max(universe, key=lambda t: (near[t], counts[t], -universe.index(t)))
 
 
-def _value(value: float | None, unit: str) -> str:
-    return "-" if value is None else f"{value:,.4g} {unit}".strip()
+def _value(value: float | None, unit: str, sign: str = "") -> str:
+    """A reading with its unit: 4 significant digits (a change: 3 decimals, signed)."""
+    if value is None:
+        return "-"
+    return (f"{round(value, 3):+,g} {unit}" if sign else f"{value:,.4g} {unit}").strip()
 
 
 def print_context(context: Context, ticker: str, name: str) -> None:
@@ -89,7 +96,7 @@ def print_context(context: Context, ticker: str, name: str) -> None:
         print("  no filing or news story of this stock in the windows (AI_CONTEXT_DISCLOSURE_DAYS, _NEWS_DAYS)")
     if context.macro:
         print(table(["id", "observed", "source", "series", "value", "change"],
-                    [[m.id, m.date, m.source, m.name, _value(m.value, m.unit), _value(m.change, m.unit)]
+                    [[m.id, m.date, m.source, m.name, _value(m.value, m.unit), _value(m.change, m.unit, sign="+")]
                      for m in context.macro], right=(4, 5)))
     else:
         print("  no macro reading known at the cutoff")

@@ -229,7 +229,9 @@ def analyse(
     data is served from MongoDB with no LLM call. Needs X-API-Key; each key may make AI_RATE_LIMIT_PER_HOUR
     model calls per hour: a request reserves every call its models may make (re-asks included) before asking
     any (429 when they are not left) and gets back those not made; cached answers and requests refused before
-    any model is asked cost nothing. Only models LLM_ALLOWED_MODELS names may be asked."""
+    any model is asked cost nothing. Only models LLM_ALLOWED_MODELS names may be asked. Every prompt gets the
+    context block (filings, news stories, macro readings known by the data day's end, ids D1/N1/M1; `context` in
+    the answer); a result's `citations` name those ids, and an answer citing another is asked again, then 502."""
     specs = _specs(body, settings)
     try:
         prompt = prompts[body.prompt]

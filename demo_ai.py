@@ -15,7 +15,7 @@ from lib.ai.analyse import analysis_data, run_models, universe_context
 from lib.ai.context import Context
 from lib.ai.prompts import discover_prompts
 from lib.ai.stub import NEAR_DAYS, STUB_LABEL, STUB_SPEC, stub_factory
-from lib.config import PROJECT_ROOT, Settings
+from lib.config import PROJECT_ROOT, Settings, market_classes
 from lib.context.read import day_cutoff, of_kind
 from lib.display import count, pad, table
 from lib.spine.registry import registry
@@ -35,13 +35,17 @@ RECORDED: dict[str, tuple[str, Path, str | None]] = {
 
 def recorded_settings() -> dict[str, Any]:
     """The demo's settings for the recorded folders: each present one replayed; a news dataset whose folder is
-    missing is turned off (its live feeds would need the network)."""
+    missing is turned off (its live feeds would need the network). A macro dataset's first run reads one year
+    (the context needs the latest readings; on the embedded database three years of FRED vintages took 67 s)."""
     values: dict[str, Any] = {}
     for setting, folder, switch in RECORDED.values():
         if folder.is_dir():
             values[setting] = folder
         elif switch:
             values[switch] = False
+    for market, fields in market_classes().items():
+        if "macro_first_run_years" in fields.model_fields:
+            values[f"{market}_macro_first_run_years"] = 1
     return values
 
 

@@ -55,9 +55,9 @@ def move_answer(text: str) -> dict[str, Any]:
     volume = move.get("volume_vs_mean")
     said = f"{ticker} moved {size} on {day}{usual}" + ("" if volume is None else f", volume {volume:.1f}x its mean")
     if drivers:
-        said += f"; {len(drivers)} filing(s)/story(ies) of that day or the {NEAR_DAYS} before are cited as drivers."
+        said += f"; cited: {len(drivers)} filing(s) or story(ies) dated that day or the {NEAR_DAYS} days before."
     else:
-        said += f"; no filing or story of that day or the {NEAR_DAYS} before is in the context: no cited cause."
+        said += f"; no filing or story dated that day or the {NEAR_DAYS} days before is in the context: no cited cause."
     return {"ticker": ticker, "explanation": said + " (Written by the offline stub model, not an LLM.)",
             "drivers": drivers[:5], "explained": "cited_cause" if drivers else "no_cited_cause",
             "confidence": 0.3 if drivers else 0.1}

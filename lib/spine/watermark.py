@@ -177,7 +177,9 @@ def run_watermark(
     finally:
         read_through = saved.read_through if saved else None
         counters["read_through"] = read_through.isoformat() if read_through else None
-        counters["lag_seconds"] = round((stored_time(now) - read_through).total_seconds()) if read_through else None
+        # never below 0: a replay (--today) in one zone may read through a later moment than another zone's day
+        counters["lag_seconds"] = max(0, round((stored_time(now) - read_through).total_seconds())) \
+            if read_through else None
     return mark
 
 
@@ -229,7 +231,7 @@ def watermark_state(storage: Storage, dataset: Dataset, now: dt.datetime) -> Wat
     """How far the dataset has read and how late it is, as status, `/health` and alerts show it."""
     mark = stored_mark(storage, dataset.key)
     read_through = mark.read_through if mark else None
-    lag = stored_time(now) - read_through if read_through else None
+    lag = max(dt.timedelta(0), stored_time(now) - read_through) if read_through else None
     stale = lag is None or (dataset.stale_after is not None and lag > dataset.stale_after)
     latest = storage.jobs.latest_run(dataset.job)
     error = latest.get("error") if latest and latest.get("status") == "failed" else None

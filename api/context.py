@@ -2,8 +2,8 @@
 stories (GET /stocks/{ticker}/news), and the macro series (GET /macro, GET /macro/{series}). The routes read what
 the cron jobs stored (the registered watermark datasets, lib/context/read.py) and never call a source.
 
-"Known" is the app's clock, or with `date` that day's cutoff (its end in the market's zone): an item first
-known later, or a revision read later, is not in the answer, as an analysis of that day saw it."""
+"Known" is the cutoff of today by the app's clock, or with `date` that day's cutoff (its end in the market's zone):
+an item first known later, or a revision read later, is not in the answer, as an analysis of that day saw it."""
 
 from __future__ import annotations
 
@@ -58,10 +58,11 @@ def _check_days(**days: dt.date | None) -> None:
 
 
 def moment_of(now: dt.datetime, day: dt.date | None, tz: ZoneInfo) -> dt.datetime:
-    """What the answer is as of: now, or the cutoff of `day` in `tz` when that is earlier (never the future)."""
-    if day is None or day >= now.astimezone(tz).date():
-        return now
-    return read.day_cutoff(day, tz)
+    """What the answer is as of: the cutoff of `day` in `tz`, today's when `day` is None or from today on. Today's
+    too, not now: a filing dated today counts as known at the day's end (its source gives a date only), so an
+    answer as of now would hide every filing collected today until midnight; nothing stored is later than now."""
+    today = now.astimezone(tz).date()
+    return read.day_cutoff(today if day is None or day > today else day, tz)
 
 
 def _local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
@@ -113,10 +114,10 @@ def stock_disclosures(
                                                        "before `until`)")] = None,
     until: Annotated[IsoDate | None, Query(description="filings dated up to this day (default: the moment's day)")]
     = None,
-    date: Annotated[IsoDate | None, Query(description="what was known at this day's end (KST) instead of now, "
+    date: Annotated[IsoDate | None, Query(description="what was known at this day's end (KST) instead of today's, "
                                                       "YYYY-MM-DD")] = None,
 ) -> FilingPage:
-    """A KRX stock's filings known now (or at `date`'s end, KST), newest first, with their remark flags' meaning
+    """A KRX stock's filings known by today's end (or `date`'s, KST), newest first, with their remark flags' meaning
     (정 corrected, 철 withdrawn, ...) and the viewer link; 404 for a code outside the universe."""
     ticker = ticker.upper()
     _check_days(since=since, until=until, date=date)
@@ -162,7 +163,7 @@ def stock_news(
     days: Annotated[int, Query(ge=1, le=90, description="articles published in this many days up to the moment")]
     = 7,
     date: Annotated[IsoDate | None, Query(description="what was known at this day's end (in the stock's market "
-                                                      "zone) instead of now, YYYY-MM-DD")] = None,
+                                                      "zone) instead of today's, YYYY-MM-DD")] = None,
 ) -> StoryPage:
     """A stock's news as stories (one per event: the same article through several feeds, or the same headline
     from several publishers, is one story listing every source), newest first; titles, links and snippets only."""
@@ -192,10 +193,10 @@ def macro(
     storage: StorageDep,
     settings: SettingsDep,
     now: NowDep,
-    date: Annotated[IsoDate | None, Query(description="what was known at this day's end (KST) instead of now, "
+    date: Annotated[IsoDate | None, Query(description="what was known at this day's end (KST) instead of today's, "
                                                       "YYYY-MM-DD")] = None,
 ) -> MacroLatest:
-    """Each macro series' latest reading known now (or at `date`'s end, KST): value and unit, the observation's
+    """Each macro series' latest reading known by today's end (or `date`'s, KST): value and unit, the observation's
     date, its change against the previous reading, when it became known, and its source."""
     _check_days(date=date)
     moment = moment_of(now, date, KST)
@@ -232,10 +233,10 @@ def macro_series(
                                 description="a series id as GET /macro gives it in `key` (T10Y2Y, 722Y001-0101000)")],
     since: Annotated[IsoDate | None, Query(description="observations dated from this day (default: two years "
                                                        "before the moment)")] = None,
-    date: Annotated[IsoDate | None, Query(description="what was known at this day's end (KST) instead of now, "
+    date: Annotated[IsoDate | None, Query(description="what was known at this day's end (KST) instead of today's, "
                                                       "YYYY-MM-DD")] = None,
 ) -> MacroHistory:
-    """A series' observations known now (or at `date`'s end, KST), oldest first: each the value current then (a
+    """A series' observations known by today's end (or `date`'s, KST), oldest first: each the value current then (a
     later revision is not shown) with when it became known; 404 naming the series stored."""
     _check_days(since=since, date=date)
     moment = moment_of(now, date, KST)

@@ -60,7 +60,8 @@ class FilingPage(BaseModel):
     """A stock's filings known at a moment, newest first."""
 
     ticker: str
-    known_at_utc: UtcDateTime = Field(description="the moment the answer is as of: now, or `date`'s cutoff")
+    known_at_utc: UtcDateTime = Field(description="the moment the answer is as of: `date`'s cutoff, "
+                                    "else today's (the day's end in the market's zone)")
     since: dt.date = Field(description="filings dated from this day (included)")
     until: dt.date = Field(description="to this day (included)")
     total: int = Field(description="filings in that range known at the moment")
@@ -94,7 +95,8 @@ class StoryPage(BaseModel):
     """A stock's news stories known at a moment, newest first."""
 
     ticker: str
-    known_at_utc: UtcDateTime = Field(description="the moment the answer is as of: now, or `date`'s cutoff")
+    known_at_utc: UtcDateTime = Field(description="the moment the answer is as of: `date`'s cutoff, "
+                                    "else today's (the day's end in the market's zone)")
     days: int = Field(description="the window read: articles published in the `days` days up to that moment")
     articles: int = Field(description="articles in the window, before grouping")
     total: int = Field(description="stories in the window")
@@ -124,7 +126,8 @@ class MacroReading(BaseModel):
 class MacroLatest(BaseModel):
     """Each macro series' latest reading known at a moment."""
 
-    known_at_utc: UtcDateTime = Field(description="the moment the answer is as of: now, or `date`'s cutoff")
+    known_at_utc: UtcDateTime = Field(description="the moment the answer is as of: `date`'s cutoff, "
+                                    "else today's (the day's end in the market's zone)")
     readings: list[MacroReading] = Field(description="one per series, by series id")
     sources: list[Source] = Field(description="the datasets read (an empty answer says whether they run)")
 

@@ -249,9 +249,24 @@ def test_a_bad_limit_or_date_is_a_422_naming_the_parameter(client, path, params)
     assert answer.json()["error"]["message"].startswith(name)
 
 
-def test_a_date_after_today_answers_as_of_now(client):
+def test_a_date_after_today_answers_as_of_todays_end(client):
     body = client.get("/macro", params={"date": "9999-12-31"}).json()
-    assert body["known_at_utc"] == "2024-12-23T03:00:00Z"
+    assert body["known_at_utc"] == "2024-12-23T14:59:59.999000Z"  # 2024-12-23's end in Seoul
+    assert client.get("/macro").json()["known_at_utc"] == body["known_at_utc"]
+
+
+def test_a_filing_collected_today_is_listed_before_the_day_ends(store):
+    # Known at its receipt day's end (a date only): an answer as of noon must still list it, as the evening
+    # analysis of that day will cite it.
+    today = filing("20241223000123", "005930", "삼성전자", "자기주식처분결과보고서")
+    store_page(store, "krx.disclosures", Page((today,), Mark()), lambda _item: None, NOW.astimezone(UTC), False)
+    try:
+        noon = TestClient(create_app(api_settings(), storage=store, clock=lambda: NOW))
+        assert noon.get("/stocks/005930/disclosures").json()["items"][0]["id"] == "20241223000123"
+        assert "20241223000123" not in [f["id"] for f in noon.get(
+            "/stocks/005930/disclosures", params={"date": "2024-12-22"}).json()["items"]]
+    finally:
+        store.watermarks.wm_items.delete_one({"_id": "krx.disclosures|20241223000123"})
 
 
 def test_an_empty_answer_says_whether_its_dataset_runs_and_what_turns_it_on(store):

@@ -11,7 +11,6 @@ the articles of a stock per window, never with the whole day's articles squared.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import re
 import unicodedata
@@ -55,11 +54,6 @@ def normalise_title(title: str) -> str:
     text = unicodedata.normalize("NFKC", html.unescape(re.sub(r"<[^>]+>", "", title)))
     text = _THOUSANDS.sub("", _BRACKETS.sub(" ", text).lower())
     return " ".join(_NON_WORD.sub(" ", text).split())
-
-
-def title_hash(title: str) -> str:
-    """A digest of the normalised title."""
-    return hashlib.sha1(normalise_title(title).encode()).hexdigest()[:16]
 
 
 def language(a: str, b: str) -> str:

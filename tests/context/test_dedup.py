@@ -12,7 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 from lib.context import dedup
-from lib.context.dedup import Story, group_stories, normalise_title, similar, title_hash
+from lib.context.dedup import Story, group_stories, normalise_title, similar
 from lib.context.items import article_key
 from lib.spine.watermark import Item
 
@@ -51,8 +51,8 @@ def test_the_press_tags_markup_and_separators_do_not_make_two_headlines():
     assert normalise_title("<b>현대차</b>, &quot;아이오닉 3&quot; 공개") == "현대차 아이오닉 3 공개"
     assert normalise_title("Sells 10,000 Shares") == "sells 10000 shares"
     assert normalise_title("Down 8.2% Since Last Report.") == "down 8.2 since last report"
-    assert title_hash("[특징주] 빅웨이브로보틱스 코스닥 상장 첫날 200%대 급등") == \
-        title_hash("빅웨이브로보틱스 코스닥 상장 첫날 200%대 급등")
+    assert normalise_title("[특징주] 빅웨이브로보틱스 코스닥 상장 첫날 200%대 급등") == \
+        normalise_title("빅웨이브로보틱스 코스닥 상장 첫날 200%대 급등")
 
 
 def test_one_template_with_different_numbers_is_two_events():

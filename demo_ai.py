@@ -82,10 +82,14 @@ def busiest_ticker(storage: Storage, day: dt.date, settings: Settings) -> str:
 
 
 def _value(value: float | None, unit: str, sign: str = "") -> str:
-    """A reading with its unit: 4 significant digits (a change: 3 decimals, signed)."""
+    """A reading with its unit: 4 significant digits (a change: 3 decimals, signed; a rate's in pp)."""
     if value is None:
         return "-"
-    return (f"{round(value, 3):+,g} {unit}" if sign else f"{value:,.4g} {unit}").strip()
+    if not sign:
+        return f"{value:,.4g} {unit}".strip()
+    unit = "pp" if unit == "%" else unit  # a change of a rate in % is in percentage points, as on the dashboard
+    change = round(value, 3)
+    return (f"{change:+,g} {unit}" if change else f"0 {unit}").strip()
 
 
 def print_context(context: Context, ticker: str, name: str) -> None:

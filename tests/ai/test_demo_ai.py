@@ -38,4 +38,11 @@ def test_the_context_block_prints_ids_dates_sources_aligned_with_units(capsys):
     d1, n1 = next(line for line in lines if "D1" in line), next(line for line in lines if "N1" in line)
     assert "DART [정]" in d1 and "연합뉴스, 한국경제 +1" in n1
     assert width(d1[: d1.index("주요")]) == width(n1[: n1.index("Samsung")])  # titles start in one column
-    assert any("2.5 %" in line and "-0.25 %" in line for line in lines)
+    assert any("2.5 %" in line and "-0.25 pp" in line for line in lines)  # a rate's change in percentage points
+
+
+def test_a_macro_change_is_signed_in_its_unit_and_a_rate_s_in_percentage_points():
+    assert demo_ai._value(0.0214, "%", sign="+") == "+0.021 pp"
+    assert demo_ai._value(0.0, "%", sign="+") == "0 pp"
+    assert demo_ai._value(8.46, "KRW per USD", sign="+") == "+8.46 KRW per USD"
+    assert demo_ai._value(2.483, "%") == "2.483 %"

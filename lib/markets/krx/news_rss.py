@@ -42,12 +42,13 @@ def fetch_feed(session: requests.Session, name: str, url: str, timeout: float) -
 
 
 def _entry_time(entry: Any) -> dt.datetime | None:
-    """The entry's publication time in UTC: feedparser's parsed time, else its text read here (a bare local
-    time is Seoul's)."""
+    """The entry's publication time in UTC: its text read here (a bare local time is Seoul's), else feedparser's
+    parsed time for a format only it reads. Text first: feedparser reads a time without a zone as UTC, 9 hours
+    off for a Korean feed."""
+    if found := published_at(entry.get("published") or entry.get("updated")):
+        return found
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if parsed:
-        return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
-    return published_at(entry.get("published") or entry.get("updated"))
+    return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC) if parsed else None
 
 
 def rss_items(raw: bytes, feed: str, matcher: NameMatcher) -> tuple[list[Item], list[Rejected], int]:

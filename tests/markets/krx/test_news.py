@@ -161,6 +161,13 @@ def test_publication_times_are_read_to_utc(text, utc):
     assert published_at(text) == utc
 
 
+def test_an_rss_entry_with_a_bare_local_time_is_read_in_seoul_time():
+    xml = (NEWS / "krx_rss_hankyung.xml").read_text(encoding="utf-8").replace(  # STAND-IN: the 2020 entry's time
+        "<pubDate>Mon, 13 Jan 2020 15:00:00 +0900</pubDate>", "<pubDate>2020-01-13 15:00:00</pubDate>")
+    items, _, _ = rss_items(xml.encode(), "hankyung", NameMatcher(names()))
+    assert items[0].at == dt.datetime(2020, 1, 13, 6, 0, tzinfo=dt.UTC)  # feedparser alone reads 15:00 UTC
+
+
 def test_a_feed_setting_that_is_not_name_equals_url_is_one_line_to_fix(make_settings):
     with pytest.raises(ConfigError) as caught:
         make_settings(krx_news_rss_feeds="https://www.hankyung.com/feed/finance")

@@ -77,7 +77,7 @@ class Dataset:
     # settings -> why the dataset is off on this install ("DART_API_KEY is blank"), None when it runs: an off
     # dataset's script logs one INFO line and exits 0, check_db shows it "off" and nothing alerts about it
     off: Callable[[Settings], str | None] | None = None
-    # watermark cadence: the core setting holding how many days of items cleanup keeps ("NEWS_RETENTION_DAYS")
+    # watermark cadence: the core setting holding how many days of items cleanup keeps ("RETENTION_NEWS_DAYS")
     retention_setting: str = ""
 
     @property

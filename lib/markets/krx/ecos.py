@@ -14,8 +14,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lib.context.series import refuse_observation, series_page, years_before
 from lib.errors import BadDataError
-from lib.markets.krx.ecos_series import SEOUL, SERIES, EcosSeries, items_of, months_before, refuse
+from lib.markets.krx.ecos_series import SEOUL, SERIES, EcosSeries, items_of, months_before
 from lib.spine.watermark import Item, Mark, Page, WatermarkReader
 
 if TYPE_CHECKING:
@@ -40,14 +41,6 @@ class EcosQuery:
     end: dt.date
     now: dt.datetime
     next_series: str | None
-
-
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same date `years` earlier (28 February for a 29th)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
 
 
 class EcosMacroReader(WatermarkReader):
@@ -89,11 +82,10 @@ class EcosMacroReader(WatermarkReader):
         if not isinstance(rows, list):
             raise BadDataError(f"ECOS {query.series.code}: the answer has no StatisticSearch rows")
         items, rejected = items_of(rows, query.series)
-        done = query.next_series is None
-        return Page(tuple(items), Mark(query.now if done else None, query.next_series), not done, tuple(rejected))
+        return series_page(items, rejected, query.now, query.next_series)
 
     def validate(self, item: Item) -> str | None:
-        return refuse(item)
+        return refuse_observation(item)
 
 
 def macro_reader(settings: Settings) -> EcosMacroReader:

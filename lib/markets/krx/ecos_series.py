@@ -13,11 +13,11 @@ the index 12 months earlier: the query reaches 12 months further back for those 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lib.context.read import day_cutoff
 from lib.markets.krx.settings import ECOS_SERIES
 from lib.spine.watermark import Item, Rejected
 
@@ -80,8 +80,7 @@ def known_at(day: dt.date, series: EcosSeries) -> dt.datetime:
         published = months_before(day, -1).replace(day=CPI_PUBLISHED_BY_DAY)
     else:
         published = day
-    return dt.datetime.combine(published + dt.timedelta(days=1), dt.time(0), tzinfo=SEOUL) - dt.timedelta(
-        milliseconds=1)
+    return day_cutoff(published, SEOUL)
 
 
 def _number(text: Any) -> float | None:
@@ -114,13 +113,3 @@ def items_of(rows: list[Any], series: EcosSeries) -> tuple[list[Item], list[Reje
         items.append(Item(f"{series.code}:{day.isoformat()}", dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC),
                           data, known_at(day, series)))
     return items, rejected
-
-
-def refuse(item: Item) -> str | None:
-    """Why an ECOS item cannot be stored: a non-finite value or an impossible date."""
-    value = item.data["value"]
-    if value is not None and not math.isfinite(value):
-        return f"value {value} is not a finite number"
-    if item.at.year < 1900 or (item.known_at is not None and item.at > item.known_at):
-        return f"observation date {item.at.date()} is impossible (known from {item.known_at})"
-    return None

@@ -20,11 +20,12 @@ read (a revision can reach back that far); the first run reads US_MACRO_FIRST_RU
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from lib.context.read import day_cutoff
+from lib.context.series import refuse_observation, series_page, years_before
 from lib.errors import BadDataError
 from lib.spine.watermark import Item, Mark, Page, Rejected, WatermarkReader
 
@@ -92,19 +93,6 @@ class FredQuery:
     next_series: str | None
 
 
-def day_end(day: dt.date, tz: ZoneInfo) -> dt.datetime:
-    """The last millisecond of `day` in `tz` (aware): when a value dated that day counts as known."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz) - dt.timedelta(milliseconds=1)
-
-
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same date `years` earlier (28 February for a 29th)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
 class FredMacroReader(WatermarkReader):
     """us.macro's reader (see the module docstring)."""
 
@@ -153,16 +141,10 @@ class FredMacroReader(WatermarkReader):
                 rejected.append(Rejected(item, row, key))
             else:
                 items.append(item)
-        done = query.next_series is None
-        return Page(tuple(items), Mark(query.now if done else None, query.next_series), not done, tuple(rejected))
+        return series_page(items, rejected, query.now, query.next_series)
 
     def validate(self, item: Item) -> str | None:
-        value = item.data["value"]
-        if value is not None and not math.isfinite(value):
-            return f"value {value} is not a finite number"
-        if item.at.year < 1900 or (item.known_at is not None and item.at > item.known_at):
-            return f"observation date {item.at.date()} is impossible (known from {item.known_at})"
-        return None
+        return refuse_observation(item)
 
 
 def _item(row: dict[str, Any], series: FredSeries) -> Item | str:
@@ -183,7 +165,7 @@ def _item(row: dict[str, Any], series: FredSeries) -> Item | str:
     data = {"series": series.id, "name": series.name, "value": value, "unit": series.unit,
             "frequency": series.frequency, "source": "fred"}
     return Item(f"{series.id}:{day.isoformat()}", dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC), data,
-                day_end(known, NEW_YORK))
+                day_cutoff(known, NEW_YORK))
 
 
 def macro_reader(settings: Settings) -> FredMacroReader:

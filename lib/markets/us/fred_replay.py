@@ -14,8 +14,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from lib.context.series import years_before
 from lib.errors import BadDataError, ConfigError
-from lib.markets.us.fred import years_before
 
 # Days from an observation's date to its publication, by frequency: a daily rate is posted the next day (H.15,
 # H.10, Cboe's close); a monthly CPI about six weeks after the month starts. 55 days covers every CPI release of

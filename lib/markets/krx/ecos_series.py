@@ -15,13 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from lib.context.read import day_cutoff
+from lib.markets.krx import SEOUL
 from lib.markets.krx.settings import ECOS_SERIES
 from lib.spine.watermark import Item, Rejected
 
-SEOUL = ZoneInfo("Asia/Seoul")
 CPI_PUBLISHED_BY_DAY = 7  # of the following month (see the module docstring)
 
 

@@ -9,12 +9,11 @@ import re
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from lib.context.items import NewsData, article_key, canonical_url
+from lib.markets.krx import SEOUL
 from lib.spine.watermark_page import Item, Rejected
 
-SEOUL = ZoneInfo("Asia/Seoul")
 SNIPPET_CHARS = 300  # a summary, never the article: a feed's longer description is cut here
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")

@@ -10,9 +10,9 @@ import argparse
 import datetime as dt
 import sys
 
-from lib.cli import parse_day, run_watermark_script
-from lib.config import Settings
-from lib.errors import EXIT_CONFIG
+from lib.cli import exit_code, parse_day, run_watermark_script
+from lib.config import Settings, load_settings
+from lib.errors import EXIT_CONFIG, PipelineError
 from lib.log import get_logger, setup_logging
 from lib.spine.registry import registry
 
@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         what = f"unknown dataset {unknown[0]!r}" if unknown else "name the datasets to read (or --all)"
         get_logger().error("%s; the watermark datasets are: %s", what, ", ".join(known) or "none registered")
         return EXIT_CONFIG
+    if settings is None:
+        try:
+            settings = load_settings()
+        except PipelineError as exc:  # once, not once per dataset: every one would stop on the same setting
+            setup_logging("collect")
+            get_logger().error("%s (nothing read or recorded: the settings did not load)", exc)
+            return exit_code(exc)
     codes = [run_watermark_script(key, args.today, settings, clock=lambda: dt.datetime.now(dt.UTC))
              for key in dict.fromkeys(chosen)]
     return max(codes)

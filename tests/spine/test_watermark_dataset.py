@@ -187,3 +187,14 @@ def test_a_dataset_whose_key_is_blank_is_off_not_stale_and_its_script_says_so_an
     assert storage.jobs.latest_run("us_macro") is None  # nothing recorded: an off dataset is not a failure
     assert collect.main(["us.nope"], settings=settings) == 2
     assert collect.main([], settings=settings) == 2
+
+
+def test_collect_with_a_wrong_setting_says_so_once_for_all_the_named_datasets(monkeypatch, capsys):
+    import collect
+
+    monkeypatch.setenv("MONGODB_URI", "mongomock://")
+    monkeypatch.setenv("KRX_NEWS_RSS_FEEDS", "garbage")
+    capsys.readouterr()
+    assert collect.main(["krx.news", "us.macro", "krx.macro"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()  # one line, not one per dataset
+    assert "KRX_NEWS_RSS_FEEDS" in line and "'garbage' is not name=URL" in line

@@ -87,6 +87,19 @@ export function el(tag, attrs = {}, ...children) {
 
 export const $ = (selector) => document.querySelector(selector);
 
+// A link to another site from stored outside data: only http(s) becomes a link (a `javascript:` or `data:` URL
+// in a stored item stays plain text), opened in a new tab that gets no handle on this page.
+export function outsideLink(url, text, attrs = {}) {
+  let parsed = null;
+  try {
+    parsed = new URL(String(url || ""));
+  } catch (_err) {
+    parsed = null;
+  }
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol)) return el("span", { ...attrs, text });
+  return el("a", { ...attrs, href: parsed.href, target: "_blank", rel: "noopener noreferrer", text });
+}
+
 // replaceChildren would write a null child as the text "null": leave out what is not there.
 export function fill(node, ...children) {
   node.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== false));

@@ -1,5 +1,7 @@
-// Pipeline health: markets and the last run of every job, from GET /status (check_db's report).
+// Pipeline health: markets, the watermark datasets and the last run of every job, from GET /status (check_db's
+// report; its `watermarks` are /health's with each one's last error).
 import { $, api, badge, duration, el, kst, messageRow, num, setRows, setState } from "./common.js";
+import { watermarkRow } from "./context.js";
 
 const usLatest = { promise: null };
 
@@ -93,6 +95,9 @@ export async function loadHealth() {
       ? status.attention.map((line) => el("li", { text: line }))
       : [el("li", { text: "Nothing needs attention." })]));
     setRows($("#markets"), status.markets.map((m) => marketRow(m, status.analysis, usDay)));
+    const watermarks = status.watermarks || [];
+    setRows($("#watermarks"), watermarks.length ? watermarks.map(watermarkRow)
+      : [messageRow($("#watermarks"), "No filings, news or macro dataset runs on this install.")]);
     setRows($("#jobs"), status.jobs.length ? status.jobs.map(jobRow) : [messageRow($("#jobs"), "No run recorded yet.")]);
     setState("#health", "ready");
     return status;

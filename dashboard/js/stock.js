@@ -1,4 +1,6 @@
-// One stock: candlesticks with volume and overlays, MACD and RSI panes, corporate actions, AI analyses.
+// One stock: candlesticks with volume and overlays, MACD and RSI panes, corporate actions, filings and news
+// (context.js), AI analyses.
+import { filingMarks, loadFilings, loadNews } from "./context.js";
 import { $, COLORS, LWC, api, badge, chartLibraryMissing, chartOptions, el, fill, koreanName, krwBig, kst, num, pct, setState, signClass, state, writeUrl } from "./common.js";
 
 export async function loadStockList() {
@@ -69,6 +71,7 @@ function drawStock(detail) {
   if (state.charts.stock) {
     state.charts.stock.remove();
     state.charts.stock = null;
+    state.charts.stockMarks = null;
   }
   container.hidden = false;
   if (chartLibraryMissing(container)) return;
@@ -125,7 +128,9 @@ function drawStock(detail) {
   const marks = (detail.corporate_actions || []).filter((a) => days.has(actionDay(a))).map((a) => ({
     time: actionDay(a), position: "aboveBar", shape: "arrowDown", color: "#b45309", text: actionText(a),
   }));
-  if (marks.length && LWC.createSeriesMarkers) LWC.createSeriesMarkers(price, marks);
+  // The filings' marks join these when they arrive (markFilings): one markers plugin for both.
+  state.charts.stockMarks = { price, actions: marks, days, plugin: null };
+  if (marks.length && LWC.createSeriesMarkers) state.charts.stockMarks.plugin = LWC.createSeriesMarkers(price, marks);
   chart.timeScale().fitContent();
   container.dataset.candles = String(candles.length);
   container.dataset.adjusted = String(rows.filter((r) => r.adjusted).length);
@@ -160,6 +165,17 @@ function dayOf(time) {
     return `${time.year}-${String(time.month).padStart(2, "0")}-${String(time.day).padStart(2, "0")}`;
   }
   return String(time);
+}
+
+// Filings as marks below the candles, with the corporate actions' (a chart drawn since, for another stock or
+// window, is left alone).
+function markFilings(marks, filings) {
+  if (!marks || marks !== state.charts.stockMarks || !LWC || !LWC.createSeriesMarkers) return;
+  const added = filingMarks(filings, marks.days);
+  const all = [...marks.actions, ...added].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  if (marks.plugin) marks.plugin.setMarkers(all);
+  else if (all.length) marks.plugin = LWC.createSeriesMarkers(marks.price, all);
+  $("#stock-chart").dataset.filingMarks = String(added.length);
 }
 
 function drawStockHead(detail) {
@@ -239,7 +255,11 @@ export async function loadStock(ticker) {
     drawStockHead(detail);
     drawStock(detail);
     drawActions(detail);
-    await loadAnalyses(detail.ticker);
+    const marks = state.charts.stockMarks;
+    const firstDay = detail.rows.length ? detail.rows[0].date : null;
+    const [filings] = await Promise.all([
+      loadFilings(detail.ticker, firstDay), loadNews(detail.ticker), loadAnalyses(detail.ticker)]);
+    markFilings(marks, filings);
     setState("#stock", "ready");
   } catch (err) {
     $("#stock-head").replaceChildren(el("p", { class: "error", text: err.message }));

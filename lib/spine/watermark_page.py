@@ -136,7 +136,9 @@ def plan_page(
         known = stored_time(item.known_at or as_of)
         before = current.get(item.key)
         if not vintages and before is not None and known <= before["known_at"]:
-            known = max(stored_time(as_of), before["known_at"])
+            # Read after its publication: known when read, and always after the value it replaces (a filing
+            # corrected on its own day is known at that day's end, which is later than the run's as-of).
+            known = max(stored_time(as_of), before["known_at"] + dt.timedelta(milliseconds=1))
         doc = {"_id": item_id(dataset, item.key), "dataset": dataset, "key": item.key, "at": stored_time(item.at),
                "known_at": known, "data": _plain(item.data)}
         if before is None:

@@ -18,6 +18,7 @@ from lib.storage.bad_data import BadDataStore, quarantine_id
 from lib.storage.bars import BarsStore
 from lib.storage.client import StoreBase, close_clients, get_client, naive_utc, reset_embedded_client
 from lib.storage.columns import ColumnsStore
+from lib.storage.corp_codes import CorpCodesStore
 from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
@@ -53,6 +54,7 @@ class Storage(StoreBase):
         self.bad_data = BadDataStore(client, prefix, root=self)
         self.etf = EtfStore(client, prefix, root=self)
         self.watermarks = WatermarksStore(client, prefix, root=self)
+        self.corp_codes = CorpCodesStore(client, prefix, root=self)
         self.alerts = AlertsStore(client, prefix, root=self)
         self.ai = AiStore(client, prefix, root=self)
         self.predictions = PredictionsStore(client, prefix, root=self)

@@ -17,8 +17,11 @@ from selenium.webdriver.support.ui import Select
 
 from api.app import create_app
 from lib.config import load_settings
+from lib.context.items import article_key
 from lib.log import KST
 from lib.spine.calendar import TradingCalendar
+from lib.spine.watermark import Item, Mark, Page
+from lib.spine.watermark_page import store_page
 from lib.storage import Storage
 from tests.api.conftest import KEY
 from tests.browser import chromium, live_server, require_browser, screenshot, wait_for
@@ -33,6 +36,7 @@ NOW = dt.datetime.combine(KRX_DAY, dt.time(21, 0), tzinfo=KST)
 ANALYSED = "000660"  # the first pick of bollinger_breakout on the day: an LLM analysis is stored for it
 ANALYSIS = {"trend": "up", "summary": "Closed above the upper band on rising volume.", "support": 230000,
             "resistance": 250000, "signals": ["close above bb_upper"], "confidence": 0.6}
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
 HANGUL = re.compile("[\uac00-\ud7a3]")
 LOADED = ("[...document.querySelectorAll('main > section')]"
           ".every(s => s.dataset.state && s.dataset.state !== 'loading')")
@@ -57,12 +61,73 @@ LANES = """return [...document.querySelectorAll('#track-chart .bar-row')].map(r 
   return u.top >= s.bottom && u.height > 0 && s.height > 0; })"""
 # Every rise and fall the selector finds (outside bar charts): [where, is a rise, its computed colour].
 SIGN_COLOURS = """return [...document.querySelectorAll(arguments[0])].filter(e => !e.closest('.bar-row'))
-  .map(e => [e.closest('table, p, div[id]').id, e.classList.contains('up'), getComputedStyle(e).color])"""
+  .map(e => [e.closest('table, p, div[id], ul[id]').id, e.classList.contains('up'), getComputedStyle(e).color])"""
 
 
 def texts(browser, selector: str) -> list[str]:
     return browser.execute_script(
         "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", selector)
+
+
+def _context_items() -> dict[str, list[Item]]:
+    """What the collectors store for the shown stock (000660) and the macro strip. Test-only stand-ins restating
+    real facts: SK hynix's first-quarter 2025 preliminary results filed 2025-04-24 and the press's reports of them;
+    US CPI up 2.3 % and 2.4 % from a year before in April and May 2025 (BLS, published 2025-05-13 and 06-11); the
+    effective federal funds rate at 4.33 %. The receipt numbers and links are made up, and two items are hostile
+    on purpose: markup as a title and `javascript:` as a link must reach the page as text."""
+
+    def kst(day: dt.date, hour: int = 0) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour), tzinfo=KST)
+
+    def filing(key: str, day: dt.date, title: str, flags: str, url: str) -> Item:
+        return Item(key, kst(day), {
+            "ticker": ANALYSED, "company": "SK하이닉스", "title": title, "filer": "SK하이닉스", "flags": flags,
+            "url": url, "source": "dart", "corp_code": "00164779"}, kst(day + dt.timedelta(days=1)))
+
+    def article(at: dt.datetime, title: str, url: str, publisher: str, feed: str) -> Item:
+        return Item(article_key(ANALYSED, url), at, {
+            "ticker": ANALYSED, "title": title, "snippet": "", "url": url, "publisher": publisher, "feed": feed,
+            "lang": "ko"}, at)
+
+    def observation(series: str, name: str, day: dt.date, value: float, known: dt.datetime) -> Item:
+        return Item(f"{series}:{day}", dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC), {
+            "series": series, "name": name, "value": value, "unit": "%", "frequency": "monthly", "source": "fred"},
+            known)
+
+    results = "연결재무제표기준영업(잠정)실적(공정공시)"
+    headline = "SK하이닉스, 1분기 영업이익 7.4조…HBM 효과"
+    return {
+        "krx.disclosures": [
+            filing("20250424800001", dt.date(2025, 4, 24), results, "유",
+                   "https://dart.fss.or.kr/dsaf001/main.do?rcpNo=20250424800001"),
+            filing("20250614000001", dt.date(2025, 6, 14), HOSTILE, "정", "javascript:window.__pwned=2"),
+        ],
+        "krx.news": [
+            article(kst(dt.date(2025, 6, 13), 8), headline, "https://www.hankyung.com/article/2025061300001",
+                    "한국경제", "hankyung"),
+            article(kst(dt.date(2025, 6, 13), 9), f"[종합] {headline}", "https://www.mk.co.kr/news/stock/11340001",
+                    "매일경제", "maeil"),
+            article(kst(dt.date(2025, 6, 15), 9), HOSTILE, "javascript:window.__pwned=3", "evil", "naver"),
+        ],
+        "us.macro": [
+            observation("CPIAUCSL", "US CPI, % change from a year ago", dt.date(2025, 4, 1), 2.3,
+                        dt.datetime(2025, 5, 13, 12, 30, tzinfo=dt.UTC)),
+            observation("CPIAUCSL", "US CPI, % change from a year ago", dt.date(2025, 5, 1), 2.4,
+                        dt.datetime(2025, 6, 11, 12, 30, tzinfo=dt.UTC)),
+        ],
+    }
+
+
+def store_context(storage: Storage) -> None:
+    """Store the context items as the collectors do (a page each), move each dataset's watermark and record its
+    job's run (what lists it in the health table of an install without MARKETS)."""
+    as_of = NOW.astimezone(dt.UTC)
+    for dataset, items in _context_items().items():
+        store_page(storage, dataset, Page(tuple(items), Mark()), lambda _item: None, as_of, dataset == "us.macro")
+        storage.watermarks.save_watermark(dataset, max(i.known_at or i.at for i in items), None, as_of)
+        job, started = dataset.replace(".", "_"), dt.datetime(2025, 6, 16, 10, 0)
+        storage.jobs.start_run(f"{job}-1", {"job_name": job, "status": "running", "start_time_utc": started})
+        storage.jobs.finish_run(f"{job}-1", {"status": "completed", "end_time_utc": started})
 
 
 def settings_for_demo_data():
@@ -88,6 +153,7 @@ def demo_site():
     assert run_etf(storage, settings, new_york(dt.date(2025, 8, 29)), clock) == 0
     assert run_rebalance(storage, settings, new_york(dt.date(2025, 8, 31), 10), clock) == 0
     assert run_etf(storage, settings, new_york(US_DAY), clock) == 0
+    store_context(storage)
     app = create_app(settings, storage=storage, clock=lambda: NOW, llm_factory=lambda _settings, _spec: fake_model(
         reply({**ANALYSIS, "ticker": ANALYSED})))
     with live_server(app) as url:
@@ -182,7 +248,7 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         assert not browser.find_elements(By.CSS_SELECTOR, ".gain, .loss")
         colours = browser.execute_script(SIGN_COLOURS, "main td.up, main td.down, main span.up, main span.down")
         places = {where for where, _, _ in colours}
-        assert {"picks", "track", "trending", "history"} <= places, places
+        assert {"picks", "track", "trending", "history", "macro-strip"} <= places, places
         assert {rgb for _, up, rgb in colours if up} == {"rgb(211, 47, 47)"}
         assert {rgb for _, up, rgb in colours if not up} == {"rgb(21, 101, 192)"}
 
@@ -194,6 +260,58 @@ def test_a_person_sees_health_picks_a_drawn_chart_and_the_period_selector_at_wor
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
         screenshot(browser, "dashboard-desktop.png")
+
+
+def test_the_stock_panel_lists_its_filings_and_news_as_text_marks_the_filings_and_the_macro_strip_shows(demo_site):
+    with chromium(1280, 900) as browser:
+        browser.get(f"{demo_site}/dashboard?ticker={ANALYSED}")
+        wait_for(browser, LOADED, what="every section of the page loaded")
+        wait_for(browser, "document.querySelector('#stock-chart').dataset.filingMarks", what="the filings marked")
+        filings = texts(browser, "#filings li")
+        assert len(filings) == 2, filings
+        assert filings[0].startswith("2025-06-14") and HOSTILE in filings[0] and "정 corrected" in filings[0]
+        assert filings[1].startswith("2025-04-24 연결재무제표기준영업(잠정)실적(공정공시)") and "유 KOSPI" in filings[1]
+        link = browser.find_element(By.CSS_SELECTOR, "#filings li[data-id='20250424800001'] a")
+        assert link.get_attribute("href") == "https://dart.fss.or.kr/dsaf001/main.do?rcpNo=20250424800001"
+        assert (link.get_attribute("target"), link.get_attribute("rel")) == ("_blank", "noopener noreferrer")
+        # a filing on Saturday 2025-06-14 is marked on the next session; the results on their own day
+        assert browser.find_element(By.ID, "stock-chart").get_attribute("data-filing-marks") == "2"
+
+        stories = texts(browser, "#news li")
+        assert len(stories) == 2 and HOSTILE in stories[0], stories
+        assert stories[1].startswith("2025-06-13 08:00 SK하이닉스, 1분기 영업이익 7.4조…HBM 효과")
+        assert "2 sources: 한국경제 (hankyung) · 매일경제 (maeil)" in stories[1]
+        sources = browser.find_elements(By.CSS_SELECTOR, "#news li:nth-child(2) .sub a")
+        assert [a.get_attribute("href") for a in sources] == [
+            "https://www.hankyung.com/article/2025061300001", "https://www.mk.co.kr/news/stock/11340001"]
+
+        # outside text is text: no element made from a title, no link from a javascript: URL, nothing ran
+        assert not browser.find_elements(By.CSS_SELECTOR, "#filings img, #news img, #macro img")
+        links = browser.find_elements(By.CSS_SELECTOR, "#filings a, #news a")
+        assert links and all(a.get_attribute("href").startswith("https://") for a in links)
+        assert all(a.get_attribute("rel") == "noopener noreferrer" for a in links)
+        assert browser.execute_script("return window.__pwned === undefined")
+
+        cpi = browser.find_element(By.CSS_SELECTOR, "#macro-strip li[data-series='CPIAUCSL']").text
+        assert cpi == "US CPI, % change from a year ago 2.40% +0.10 pp on 2025-05-01", cpi
+        assert "known at 2025-06-16 21:00 KST" in browser.find_element(By.ID, "macro-note").text
+        news = browser.find_element(By.CSS_SELECTOR, "#watermarks tr[data-dataset='krx.news']").text
+        assert "2025-06-15 09:00" in news, news
+        screenshot(browser, "dashboard-context.png")
+
+        # another stock, with nothing filed or reported: its lists say so, and how far each dataset has read
+        field = browser.find_element(By.ID, "stock-input")
+        field.clear()
+        field.send_keys("005930")
+        browser.find_element(By.CSS_SELECTOR, "#stock-form button").click()
+        wait_for(browser, "document.querySelector('#stock-head').innerText.includes('005930') && "
+                          "document.querySelector('#filings').dataset.count === '0'")
+        empty = browser.find_element(By.ID, "filings").text
+        assert empty.startswith("No filings of this stock since 2024-") and "read through 2025-06-15 00:00 KST" in empty
+        assert "No news of this stock in the last 30 days" in browser.find_element(By.ID, "news").text
+        assert browser.find_element(By.ID, "stock-chart").get_attribute("data-filing-marks") == "0"
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
 
 
 def test_the_page_fits_a_phone_screen(demo_site):
@@ -304,6 +422,11 @@ def test_a_corporate_action_is_marked_and_the_bars_before_it_are_adjusted(consol
         rows = texts(browser, "#actions tbody tr")
         assert rows == ["2024-08-21\tadjustment ×10\t1,880 / 188\t10.0000"]
         assert "1,305 KRW" in browser.find_element(By.ID, "stock-head").text  # 2024-09-30, as traded
+        # nothing collected: each list says what turns it on
+        filings = browser.find_element(By.ID, "filings").text
+        assert filings.startswith("No filings collected:") and "DART_API_KEY is blank" in filings, filings
+        assert "run `python collect.py krx.disclosures`" in filings
+        assert "No macro series collected:" in browser.find_element(By.ID, "macro-note").text
         assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
         screenshot(browser, "dashboard-corporate-action.png")
 

@@ -332,3 +332,10 @@ def test_without_source_vintages_an_edited_item_counts_from_when_it_was_read_and
     assert (again.new, again.revised, again.unchanged) == (0, 0, 1)
     # With source vintages, the same edit claiming the stored time is refused instead.
     assert plan_page("krx.news", [edited], stored, later).rejected
+    # A filing corrected on its own day: known at that day's end, later than the run; the correction comes after.
+    day_end = dt.datetime(2025, 6, 13, 14, 59, 59, 999000)  # 23:59:59.999 KST
+    filing = plan_page("krx.disclosures", [Item("1", published, {"flags": ""}, day_end)], {}, read_at, False)
+    corrected = Item("1", published, {"flags": "정"}, day_end)
+    same_day = plan_page("krx.disclosures", [corrected], {"1": filing.items[0]}, day_end - dt.timedelta(hours=3),
+                         vintages=False)
+    assert same_day.revised == 1 and same_day.items[0]["known_at"] == day_end + dt.timedelta(milliseconds=1)

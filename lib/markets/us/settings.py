@@ -20,6 +20,8 @@ DEFAULT_SECTOR_ETFS = (
     "XLP:Consumer Defensive,XLU:Utilities,XLRE:Real Estate,XLB:Basic Materials"
 )
 TICKER = re.compile(r"[A-Z0-9.\-]{1,10}")
+FRED_ID = re.compile(r"[A-Z0-9_]{1,30}")
+FRED_UNITS = ("lin", "chg", "ch1", "pch", "pc1", "pca", "cch", "cca", "log")  # FRED's `units` values
 
 
 def sector_pairs(value: str) -> dict[str, str]:
@@ -60,8 +62,15 @@ class UsSettings(MarketSettings):
     # What the AI reads (issue 15), each a watermark dataset.
     news: bool = True  # us.news from Yahoo (no key): the followed ETFs' top holdings' headlines
     news_replay_dir: Path | None = None  # recorded Yahoo news answers: us.news replays them
+    news_count: int = Field(default=20, ge=1, le=100)  # articles asked per ticker (yfinance's default is 10)
+    news_etfs: bool = True  # also the followed ETFs' own news (market-wide headlines), not only their holdings'
     fred_api_key: SecretStr | None = Field(default=None, validation_alias="FRED_API_KEY")  # its provider's name
     macro_replay_dir: Path | None = None  # recorded FRED answers: us.macro replays them
+    # FRED series ids, each with its units after a colon (pc1: % change from a year ago; default lin).
+    macro_series: Annotated[list[str], NoDecode] = Field(
+        default="CPIAUCSL:pc1,T10Y2Y,DFF,DGS10,VIXCLS,DEXKOUS", validate_default=True)
+    macro_first_run_years: int = Field(default=3, ge=1, le=30)  # the first run reads this far back
+    macro_reread_days: int = Field(default=400, ge=7, le=3660)  # each run reads observations this far back again
 
     @field_validator("benchmark_etfs", mode="before")
     @classmethod
@@ -78,6 +87,27 @@ class UsSettings(MarketSettings):
             raise ValueError(f"{bad[0]!r} is not a ticker")
         if len(set(value)) != len(value):
             raise ValueError("a ticker is listed twice")
+        return value
+
+    @field_validator("macro_series", mode="before")
+    @classmethod
+    def _macro_series(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("macro_series")
+    @classmethod
+    def _fred_series(cls, value: list[str]) -> list[str]:
+        ids = []
+        for entry in value:
+            series, _, units = entry.partition(":")
+            if not FRED_ID.fullmatch(series) or (units and units not in FRED_UNITS):
+                raise ValueError(f"{entry!r} is not a FRED series id with optional units (e.g. CPIAUCSL:pc1; "
+                                 f"units one of {', '.join(FRED_UNITS)})")
+            ids.append(series)
+        if len(set(ids)) != len(ids):
+            raise ValueError("a FRED series is listed twice")
+        if not ids:
+            raise ValueError("name at least one FRED series (or leave FRED_API_KEY blank to turn us.macro off)")
         return value
 
     @field_validator("sector_etfs", mode="before")

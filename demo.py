@@ -1,9 +1,10 @@
 """The README's first command: the whole pipeline in one process on the embedded MongoDB (mongomock://)
 with the bundled real KRX sample: manual_setup as of one day, then daily_update catching up missed days, the
-analysis and a screener; then the US ETF trend portfolio on the bundled real US data: etf_pipeline's first run
-and a catch-up, the monthly rebalance, the trending ETFs and the portfolios with how they did against SPY;
-finally what check_db shows of both. What it prints of the stored data is demo_report.py; the API part is
-demo_api.py.
+analysis and a screener; the recorded disclosures, news and macro answers collected (collect.py), one stock's
+context block and one cited analysis by an offline stub model; then the US ETF trend portfolio on the bundled
+real US data: etf_pipeline's first run and a catch-up, the monthly rebalance, the trending ETFs and the
+portfolios with how they did against SPY; finally what check_db shows of both. What it prints of the stored
+data is demo_report.py; the API part is demo_api.py; the AI-context part is demo_ai.py.
 
 What each step did is printed on stdout; the log lines on stderr are what cron would append to
 logs/cron.log (`./dev demo 2>/dev/null` shows the summaries only)."""
@@ -23,6 +24,7 @@ import etf_pipeline
 import hourly_analysis
 import manual_setup
 import monthly_rebalance
+from demo_ai import collect_recorded, explain_move, recorded_settings
 from demo_api import serve_api
 from demo_report import print_screener, print_summary, print_us
 from lib.analysis.screener import Strategy, discover
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             us_sources=["replay"],
             us_replay_dir=US_SAMPLE,
             us_first_run_sessions=args.us_sessions,
+            **recorded_settings(),
         )
     except ConfigError as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -129,6 +132,13 @@ def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) ->
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_summary(storage)
     print_screener(storage, settings, strategy)
+    print("\n=== collect.py: the recorded disclosures, news and macro answers (what the AI reads)", flush=True)
+    code = collect_recorded(args.today, settings)
+    if code != 0:
+        print(f"demo: collect.py exited {code}", file=sys.stderr)
+        return code
+    evening = dt.datetime.combine(dt.date.fromisoformat(args.today), dt.time(12, 0), tzinfo=dt.UTC)  # 21:00 KST
+    explain_move(storage, settings, args.today, evening)
     return 0
 
 

@@ -24,7 +24,8 @@ from api.errors import ApiError, clip, error_responses, not_found
 from api.screener import TrackRecord, resolve_day, screener_result
 from api.stocks import TICKER_PATTERN
 from api.types import IsoDate, UtcDateTime
-from lib.ai.analyse import analysis_data, run_models
+from lib.ai.analyse import analysis_data, run_models, universe_context
+from lib.ai.context import Context
 from lib.ai.llm import DEFAULT_MODELS, LlmNotConfigured, ModelSpec, allowed_models
 from lib.ai.prompts import PromptRegistry, StrategyData
 from lib.analysis.screener import Registry
@@ -110,6 +111,9 @@ class AnalysisResponse(BaseModel):
     params: dict[str, Any] | None = None
     truncated: int = Field(0, description="picks left out to stay within the ticker limit (weakest first)")
     track_record: TrackRecord | None = None
+    context: Context | None = Field(None, description="the filings (D..), news stories (N..) and macro readings "
+                                    "(M..) the models were given, known by the data day's end: what `citations` "
+                                    "in a result refer to")
     results: list[ModelResult]
 
 
@@ -124,6 +128,8 @@ class StoredResult(ModelResult):
     raw_reply: str | None = None
     parse_error: str | None = None
     parse_errors: list[str] = Field(default_factory=list)
+    context: Context | None = Field(None, description="the context block it was given (its ids and what each "
+                                    "stands for); none on results stored before it existed")
 
 
 def _model_result(doc: dict[str, Any]) -> ModelResult:
@@ -223,7 +229,9 @@ def analyse(
     data is served from MongoDB with no LLM call. Needs X-API-Key; each key may make AI_RATE_LIMIT_PER_HOUR
     model calls per hour: a request reserves every call its models may make (re-asks included) before asking
     any (429 when they are not left) and gets back those not made; cached answers and requests refused before
-    any model is asked cost nothing. Only models LLM_ALLOWED_MODELS names may be asked."""
+    any model is asked cost nothing. Only models LLM_ALLOWED_MODELS names may be asked. Every prompt gets the
+    context block (filings, news stories, macro readings known by the data day's end, ids D1/N1/M1; `context` in
+    the answer); a result's `citations` name those ids, and an answer citing another is asked again, then 502."""
     specs = _specs(body, settings)
     try:
         prompt = prompts[body.prompt]
@@ -235,7 +243,7 @@ def analyse(
                                                                 compute)
     if len(tickers) < prompt.min_tickers:
         raise ApiError(422, f"prompt {prompt.name} needs at least {prompt.min_tickers} tickers; got {len(tickers)}")
-    data = analysis_data(storage, tickers, day, picks, strategy)
+    data = analysis_data(storage, tickers, day, picks, strategy, universe_context(storage, settings, tickers, day))
     if not any(s.rows for s in data.stocks):
         raise ApiError(409, f"no analysed rows up to {day} for {', '.join(tickers)}", code="not_ready")
     base = {"prompt": prompt.name, "prompt_version": prompt.version, "template_hash": prompt.template_hash,
@@ -258,7 +266,7 @@ def analyse(
     return AnalysisResponse(
         prompt=prompt.name, prompt_version=prompt.version, data_date=day, tickers=tickers, truncated=truncated,
         strategy=extras.get("strategy"), params=extras.get("params"), track_record=extras.get("track_record"),
-        results=results,
+        context=data.context, results=results,
     )
 
 
@@ -320,5 +328,5 @@ def stored_analysis(
         **_model_result(doc).model_dump(),
         **{k: doc.get(k) for k in ("prompt", "prompt_version", "data_date", "tickers", "strategy", "raw_reply",
                                    "parse_error")},
-        parse_errors=doc.get("parse_errors") or [],
+        parse_errors=doc.get("parse_errors") or [], context=doc.get("context"),
     )

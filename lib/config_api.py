@@ -42,6 +42,12 @@ class ApiSettings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     llm_sdk_retries: int = Field(default=1, ge=0, le=5)
     llm_parse_retries: int = Field(default=2, ge=0, le=5)
+    # The context block every prompt gets (lib/ai/context.py): days of filings and of news before the analysed
+    # day, items per stock of each kind (newest first), and the characters a title or snippet keeps.
+    ai_context_disclosure_days: int = Field(default=30, ge=0, le=3650)
+    ai_context_news_days: int = Field(default=7, ge=0, le=3650)
+    ai_context_items_per_stock: int = Field(default=8, ge=0, le=100)
+    ai_context_text_chars: int = Field(default=200, ge=20, le=2000)
     google_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
     openai_api_key: SecretStr | None = None

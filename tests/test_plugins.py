@@ -73,6 +73,7 @@ DECLARATIONS = {
 
         class Out(BaseModel):
             text: str
+            citations: list[str]
 
         PROMPT = Prompt(
             name=NAME, version="1", description=DESCRIPTION,

@@ -1,6 +1,7 @@
 """LLM analysis of stored data: build a prompt's input from what the cron jobs stored, serve a result from
 MongoDB when the same request on the same data was answered before, else ask each model and store the
-result (raw reply, parse errors, usage, model, finish reason, latency, created time)."""
+result (raw reply, parse errors, usage, model, finish reason, latency, created time, and the context block it
+was given: the ids it could cite and what each stands for)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
+from lib.ai.context import Context, build_context
 from lib.ai.llm import LlmCall, ModelSpec, ProviderError, UnparseableReply, structured_call
 from lib.ai.prompts import PROMPT_COLUMNS, AnalysisData, PickData, Prompt, StockData, StrategyData
 from lib.analysis.indicators import INDICATOR_COLUMNS
 from lib.config import Settings
 from lib.log import get_logger
+from lib.spine.registry import registry
 from lib.storage import Storage, naive_utc
 from lib.storage.dates import from_stored
 
@@ -61,11 +64,22 @@ def analysis_data(
     day: dt.date,
     picks: dict[str, dict[str, Any]] | None = None,
     strategy: StrategyData | None = None,
+    context: Context | None = None,
 ) -> AnalysisData:
-    """Everything the prompt may use, as of `day`."""
+    """Everything the prompt may use, as of `day` (`context`: lib.ai.context.build_context's block)."""
     picks = picks or {}
     stocks = [stock_data(storage, t, day, picks.get(t)) for t in tickers]
-    return AnalysisData(date=day.isoformat(), stocks=stocks, strategy=strategy)
+    return AnalysisData(date=day.isoformat(), stocks=stocks, strategy=strategy, context=context)
+
+
+def universe_context(storage: Storage, settings: Settings, tickers: Sequence[str], day: dt.date) -> Context:
+    """The context block of stocks of the universe (the market the screener's strategies pick from), cut at the
+    end of `day` in that market's zone."""
+    datasets = registry()
+    screened = datasets.screened()
+    if screened is None:  # no market registers the universe: nothing to cut at, so nothing is read
+        return Context(cutoff=f"{day.isoformat()} end of day")
+    return build_context(storage, datasets, tickers, day, screened.tz, settings)
 
 
 def _digest(value: Any) -> str:
@@ -123,7 +137,9 @@ def run_one(
     too (never served from the cache) and has `error`. LlmNotConfigured propagates: it is the caller's 503."""
     variables = base["input"]
     llm = factory(settings, spec)
-    check = (lambda output: prompt.check_output(output, data)) if prompt.check_output else None
+    def check(output: Any) -> None:
+        prompt.check(output, data)
+
     try:
         call = structured_call(llm, spec.provider, prompt.messages(variables), prompt.output_model,
                                settings.llm_parse_retries, check)
@@ -180,6 +196,8 @@ def run_models(
         if stored[index] is not None:
             return {**stored[index], "cached": True}
         spec_base = {**base, "cache_key": keys[index], "input": variables}
+        if data.context is not None:  # what it could cite, and what each id stands for
+            spec_base["context"] = data.context.model_dump(mode="json")
         return run_one(storage, settings, factory, prompt, data, specs[index], spec_base, now)
 
     if len(specs) == 1:

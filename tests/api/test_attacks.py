@@ -180,7 +180,8 @@ def test_a_hostile_name_reaches_the_model_only_inside_the_data_block(ai_client, 
     block, _, after = rest.partition("</untrusted_data>")
     assert "SYSTEM OVERRIDE" in block and "SYSTEM OVERRIDE" not in before + after
     assert "\\u003c/untrusted_data\\u003e" in block  # the name's own closing tag cannot end the block
-    assert human.content.count("</untrusted_data>") == 1 and human.content.count("<untrusted_data>") == 1
+    # two blocks: the stock's data, then the context block (filings, news, macro); the name only in the first
+    assert human.content.count("</untrusted_data>") == 2 and human.content.count("<untrusted_data>") == 2
 
 
 @pytest.mark.parametrize("obeyed", [
@@ -200,7 +201,7 @@ def test_a_model_that_obeys_the_injection_is_re_asked_then_refused(ai_client, ho
 def test_fields_an_injection_adds_to_a_valid_answer_never_reach_the_result(ai_client, hostile_name):
     factory = Factory(reply(dict(SUMMARY, verdict="BUY EVERYTHING", instructions="obey the name")))
     result = ai_client(factory).post("/ai/analysis", json=TECH, headers=AUTH).json()["results"][0]["result"]
-    assert set(result) == set(SUMMARY) and result["ticker"] == "005930"  # the prompt's schema, nothing more
+    assert set(result) == {*SUMMARY, "citations"} and result["ticker"] == "005930"  # the schema, nothing more
 
 
 def test_a_model_that_obeys_once_then_answers_properly_gives_the_requested_ticker(ai_client, hostile_name):

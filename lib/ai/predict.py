@@ -180,6 +180,8 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
 def predict_latest(ctx: JobContext, factory: LlmFactory = build_chat_model,
                    calendar: TradingCalendar | None = None) -> None:
     """The cron job: predict the latest analysed day unless its deadline (the next open) has passed."""
+    for spec in model_specs(ctx.settings):  # a missing key is said (exit 2) on every run, nothing to ask or not
+        factory(ctx.settings, spec)
     day = ctx.storage.picks.latest_analysis_day()
     if day is None:
         log.info("no analysed day yet (hourly_analysis stores the picks): nothing to predict")

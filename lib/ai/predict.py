@@ -132,6 +132,7 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
             continue
         # A stock another model already answered on a past run keeps that run's input (the context block may
         # have grown since: a filing of the day found late), so every model of the day gets identical messages.
+        # One document per stock and day carries the input (~9 KB); the others have its digest.
         earlier = next((stored[pid(s)] for s in specs if pid(s) in stored and "input" in stored[pid(s)]), None)
         context = (Context.model_validate(earlier["context"]) if earlier is not None
                    else universe_context(storage, settings, [ticker], day))
@@ -144,9 +145,10 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
         base = {
             "day": day.isoformat(), "market": market, "ticker": ticker, "chosen_by": chosen_by,
             "prompt": prompt.name, "prompt_version": prompt.version, "template_hash": prompt.template_hash,
-            "input_digest": input_digest(messages), "input": variables, "context": context.model_dump(mode="json"),
+            "input_digest": input_digest(messages), "context": context.model_dump(mode="json"),
             "context_ids": sorted(context.ids(), key=lambda i: (i[0], int(i[1:]))), "cutoff_utc": cutoff,
         }
+        carrier = earlier["_id"] if earlier is not None else None
         for spec in todo:
             ctx.pulse()
             call: LlmCall | None = None
@@ -157,6 +159,8 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
             except (UnparseableReply, ProviderError) as exc:
                 call, error = exc.call, exc
             doc = _document(base, spec, call, error, settings, ctx.clock(), due, day)
+            if carrier in (None, doc["_id"]):
+                carrier, doc["input"] = doc["_id"], variables
             storage.predictions.save_prediction(doc)
             counts["asked"] += 1
             counts["late"] += doc["late"]

@@ -14,6 +14,7 @@ import pytest
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 import ai_predict
+from lib.ai.context import Context, Filing
 from lib.ai.llm import ModelSpec
 from lib.ai.predict import predict_latest
 from lib.ai.predict_plan import batch_stocks, deadline
@@ -205,7 +206,7 @@ def test_a_run_after_the_open_asks_nothing_and_says_so(storage, settings, caplog
     models = Models()
     with caplog.at_level(logging.INFO, logger="pipeline"):
         assert run(storage, settings, FakeClock(OPEN_UTC + dt.timedelta(minutes=5)), models) == 0
-    assert stored(storage) == {} and models.built == {}
+    assert stored(storage) == {} and not any(m.received for m in models.built.values())
     assert "past that: nothing asked" in caplog.text
 
 
@@ -277,3 +278,30 @@ def test_the_script_predicts_the_latest_analysed_day_and_a_missing_key_exits_2(s
     # the real factory without GOOGLE_API_KEY / OPENAI_API_KEY: a human must set one
     assert ai_predict.main([], settings.updated(ai_predict_models=["gemini:gemini-2.5-flash"]),
                            clock=FakeClock(EVENING)) == 2
+
+
+def test_a_retry_the_next_morning_gets_the_evenings_input_even_when_the_context_grew(storage, settings, monkeypatch):
+    seed(storage)
+    down = {"on": True}
+
+    def flaky(ticker: str, n: int) -> Any:
+        return TimeoutError("read timed out") if down["on"] else good(ticker)
+
+    models = Models(**{"gemini:model-b": flaky})
+    assert run(storage, settings, FakeClock(EVENING), models) == 1
+    assert all(d["error_kind"] == "timeout" for d in stored(storage).values() if d["model_ref"] == "gemini:model-b")
+    # overnight a filing of the day is found late: a fresh context block would now list it
+    import lib.ai.predict as predict
+
+    grown = Context(cutoff="2024-12-20T23:59:59+09:00", filings=[Filing(
+        id="D1", ticker="000660", date="2024-12-20", title="late filing", filer="f", flags="", source="dart",
+        url="https://dart.example.test/1", key="k1")])
+    monkeypatch.setattr(predict, "universe_context", lambda *args: grown)
+    down["on"] = False
+    assert run(storage, settings, FakeClock(EVENING + dt.timedelta(hours=8)), models) == 0
+    evening = [[m.content for m in msgs] for msgs in models.built["openai:model-a"].received]
+    morning = [[m.content for m in msgs] for msgs in models.built["gemini:model-b"].received[-5:]]
+    assert morning == evening and "late filing" not in str(morning)
+    docs = stored(storage).values()
+    assert all(d["status"] == "ok" and d["context_ids"] == [] for d in docs)
+    assert sum("input" in d for d in docs) == 5  # one copy of each stock's input

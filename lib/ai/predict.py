@@ -28,6 +28,7 @@ from lib.ai.context import Context
 from lib.ai.llm import LlmCall, ModelSpec, ProviderError, UnparseableReply, build_chat_model, structured_call
 from lib.ai.predict_plan import batch_stocks, cost_usd, deadline, memorised
 from lib.ai.prompts import Prompt, discover_prompts
+from lib.analysis.screener import discover as discover_strategies
 from lib.config import Settings
 from lib.context.read import day_cutoff
 from lib.errors import ConfigError, PipelineError
@@ -73,6 +74,17 @@ def market_calendar(settings: Settings) -> tuple[str, TradingCalendar]:
     return screened.market, screened.calendar(settings)
 
 
+def ready_models(settings: Settings, factory: LlmFactory) -> dict[ModelSpec, BaseChatModel]:
+    """Every model of AI_PREDICT_MODELS built (LlmNotConfigured names a missing key) and AI_PREDICT_STRATEGIES
+    checked against strategies/, before any model is asked."""
+    known = discover_strategies().names
+    unknown = [s for s in settings.ai_predict_strategies if s not in known]
+    if unknown:
+        raise ConfigError(f"AI_PREDICT_STRATEGIES names {', '.join(unknown)}, not a strategy of strategies/; known: "
+                          f"{', '.join(known)}")
+    return {spec: factory(settings, spec) for spec in model_specs(settings)}
+
+
 def _horizons(call: LlmCall) -> dict[str, Any]:
     parsed = call.parsed.model_dump(mode="json") if call.parsed is not None else {}
     return {str(h["sessions"]): {k: h[k] for k in ("probability", "direction", "reason", "citations")}
@@ -114,7 +126,7 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
     calendar = calendar or found
     prompt = prompt or predict_prompt()
     specs = model_specs(settings)
-    models = {spec: factory(settings, spec) for spec in specs}  # LlmNotConfigured before any model is asked
+    models = ready_models(settings, factory)
     due = deadline(calendar, day)
     cutoff = naive_utc(day_cutoff(day, calendar.tz))
     stored = {d["_id"]: d for d in storage.predictions.find_predictions(day=day, prompt=prompt.name)}
@@ -184,8 +196,7 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
 def predict_latest(ctx: JobContext, factory: LlmFactory = build_chat_model,
                    calendar: TradingCalendar | None = None) -> None:
     """The cron job: predict the latest analysed day unless its deadline (the next open) has passed."""
-    for spec in model_specs(ctx.settings):  # a missing key is said (exit 2) on every run, nothing to ask or not
-        factory(ctx.settings, spec)
+    ready_models(ctx.settings, factory)  # a setting to fix is said (exit 2) on every run, something to ask or not
     day = ctx.storage.picks.latest_analysis_day()
     if day is None:
         log.info("no analysed day yet (hourly_analysis stores the picks): nothing to predict")

@@ -305,3 +305,12 @@ def test_a_retry_the_next_morning_gets_the_evenings_input_even_when_the_context_
     docs = stored(storage).values()
     assert all(d["status"] == "ok" and d["context_ids"] == [] for d in docs)
     assert sum("input" in d for d in docs) == 5  # one copy of each stock's input
+
+
+def test_a_strategy_setting_naming_no_strategy_stops_the_script_with_exit_2(settings, capsys):
+    seed(open_storage(settings))
+    models = Models()
+    assert ai_predict.main([], settings.updated(ai_predict_strategies=["rs_leaders", "no_such"]), factory=models,
+                           clock=FakeClock(EVENING)) == 2
+    assert "AI_PREDICT_STRATEGIES names no_such" in capsys.readouterr().err
+    assert not any(m.received for m in models.built.values())

@@ -5,6 +5,7 @@ import { loadHealth, marketsRun } from "./health.js";
 import { loadScreener, loadStrategies } from "./screener.js";
 import { loadStock, loadStockList, resolveTicker } from "./stock.js";
 import { loadEtf } from "./etf.js";
+import { loadLeaderboard } from "./predictions.js";
 
 function wire() {
   $("#strategy").addEventListener("change", (event) => {
@@ -69,6 +70,7 @@ async function start() {
     main.dataset.markets = "known";
   });
   loadEtf();
+  loadLeaderboard();
   const stocks = loadStockList();
   let screened = null;
   try {

@@ -67,28 +67,37 @@ def _interval(value: Any) -> Interval | None:
     return None
 
 
+SCORES = ("accuracy", "balanced_accuracy", "majority_accuracy", "base_rate", "brier", "climatology_brier",
+          "brier_skill", "ic_mean", "ic_std", "icir", "ic_days", "top_k", "top_k_excess")
+COUNTS = ("asked", "answered", "parsed", "scored", "late", "memorised", "waiting", "unpriced")
+
+
 def _leaderboard_row(doc: dict[str, Any], min_count: int) -> LeaderboardRow:
-    """A stored row as served: intervals as {low, high}, and why an unranked row is not ranked."""
-    intervals = {name: i for name, value in (doc.get("intervals") or {}).items() if (i := _interval(value))}
+    """A stored row (lib/ai/evaluate_board.py: counts, `scores` of lib/ai/scoring.py or None before any outcome)
+    as served: intervals as {low, high}, and why an unranked row is not ranked."""
+    scores = doc.get("scores") or {}
+    intervals = {name: i for name, value in (scores.get("intervals") or {}).items() if (i := _interval(value))}
     scored = int(doc.get("scored") or 0)
     ranked = bool(doc.get("ranked"))
     why = None
     if not ranked:
         why = (f"{scored} scored prediction(s), under AI_LEADERBOARD_MIN_COUNT={min_count}" if scored < min_count
-               else "not ranked by ai_evaluate.py (no Brier skill: every outcome in the window was the same)")
-    fields = {name: doc.get(name) for name in LeaderboardRow.model_fields
-              if name not in {"intervals", "calibration", "unranked_why", "ranked", "rank"}}
-    for count in ("asked", "answered", "parsed", "scored", "late", "memorised"):
-        fields[count] = int(doc.get(count) or 0)
+               else "no Brier skill: every outcome in the window was the same")
     return LeaderboardRow(
-        **fields, intervals=intervals, ranked=ranked, rank=doc.get("rank") if ranked else None, unranked_why=why,
-        calibration=[CalibrationBin.model_validate(b) for b in doc.get("calibration") or []],
+        model_ref=doc["model_ref"], prompt=doc["prompt"], prompt_version=doc.get("prompt_version"),
+        horizon=doc["horizon"], window_days=doc["window_days"], **{c: int(doc.get(c) or 0) for c in COUNTS},
+        coverage=doc.get("coverage"), parse_rate=doc.get("parse_rate"), **{s: scores.get(s) for s in SCORES},
+        tokens_per_scored_call=doc.get("tokens_per_scored"), cost_per_scored_call_usd=doc.get("cost_per_scored"),
+        intervals=intervals, calibration=[CalibrationBin.model_validate(b) for b in scores.get("calibration") or []],
+        ranked=ranked, rank=doc.get("rank") if ranked else None, unranked_why=why, from_day=doc.get("from_day"),
+        through_day=doc.get("through_day"), computed_utc=doc["computed_utc"],
     )
 
 
 def _order(row: LeaderboardRow) -> tuple:
     # Within a window and horizon: the ranked by rank, then the unranked by how much they scored.
-    return (row.window_days, row.horizon, not row.ranked, row.rank or 0, -row.scored, row.model_ref, row.prompt)
+    return (row.window_days, row.horizon, not row.ranked, row.rank or 0, -row.scored, row.model_ref, row.prompt,
+            row.prompt_version or "")
 
 
 @router.get("/ai/leaderboard", response_model=Leaderboard, responses=error_responses(401, 404, 422, 503))

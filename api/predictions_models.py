@@ -32,7 +32,8 @@ class LeaderboardRow(BaseModel):
     """One model x prompt x horizon over one window: counts, scores with their intervals, cost, rank."""
 
     model_ref: str = Field(description="provider:model")
-    prompt: str = Field(description="the prompt's name (with its version when the job stored one)")
+    prompt: str = Field(description="the prompt's name")
+    prompt_version: str | None = Field(description="its version: two versions of a prompt are two rows")
     horizon: int = Field(description="sessions after the prediction day the outcome is measured at")
     window_days: int = Field(description="calendar days back from through_day; 0: everything")
     asked: int = Field(description="prediction documents (every stock the model was asked about)")
@@ -42,6 +43,8 @@ class LeaderboardRow(BaseModel):
                                     "knowledge cutoff")
     late: int = Field(description="made after the next session opened: counted, never scored")
     memorised: int = Field(description="for a day before the model's knowledge cutoff: counted, never scored")
+    waiting: int = Field(description="answered and scorable, the outcome not known yet")
+    unpriced: int = Field(description="the stock had no stored close to measure the outcome: not scored")
     coverage: float | None = Field(description="answered / asked")
     parse_rate: float | None = Field(description="parsed / asked")
     accuracy: float | None = Field(description="share of calls (probability >= 0.5 = beats) that were right")
@@ -58,9 +61,12 @@ class LeaderboardRow(BaseModel):
     ic_days: int | None = Field(description="days with an IC (at least 3 stocks, not all equal probabilities)")
     top_k: int | None = Field(description="how many top probabilities per day top_k_excess averages")
     top_k_excess: float | None = Field(description="mean daily excess return of the top_k probabilities, a fraction")
-    tokens_per_scored_call: float | None = Field(description="input + output tokens per scored prediction")
+    tokens_per_scored_call: float | None = Field(
+        description="input + output tokens of every call in the window (failed and late ones too) per scored "
+                    "prediction")
     cost_per_scored_call_usd: float | None = Field(
-        description="USD per scored prediction; null when a model's price is not set (AI_MODEL_PRICES)")
+        description="USD of every call in the window per scored prediction; null when a call's cost is unknown (the "
+                    "model has no price in AI_MODEL_PRICES)")
     intervals: dict[str, Interval] = Field(
         description="95% day-block bootstrap intervals by score name (accuracy, balanced_accuracy, brier, "
                     "brier_skill, ic_mean, top_k_excess); a score most resamples cannot compute has none")
@@ -68,7 +74,9 @@ class LeaderboardRow(BaseModel):
     ranked: bool = Field(description="scored >= AI_LEADERBOARD_MIN_COUNT")
     rank: int | None = Field(description="1 = best Brier skill among the ranked rows of its window and horizon")
     unranked_why: str | None = Field(description="why the row is not ranked; null when it is")
-    through_day: dt.date | None = Field(description="the last prediction day the window counts")
+    from_day: dt.date | None = Field(description="the first prediction day in the window")
+    through_day: dt.date | None = Field(description="the last prediction day the window counts (the newest scored at "
+                                                    "this horizon)")
     computed_utc: UtcDateTime
 
 

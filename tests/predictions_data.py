@@ -1,4 +1,5 @@
-"""Stored predictions and leaderboard rows in the documented shapes (lib/storage/predictions.py), built on the
+"""Stored predictions and leaderboard rows in the documented shapes (lib/storage/predictions.py; a row as
+lib/ai/evaluate_board.py writes it: counts, spend, and `scores`), built on the
 small real panel's closes: each outcome is the stock's real close-to-close return N sessions on and the median of
 the panel's 23 stocks over the same sessions. The models are test-only stand-ins of known skill (one reads the
 future, one always says 0.5); their leaderboard rows are lib/ai/scoring.py's scores of those predictions."""
@@ -88,13 +89,18 @@ def leaderboard_row(model_ref: str, horizon: int, window: int, days: list[dt.dat
             p = 0.5 if model_ref == CONSTANT else (0.8 if real["beat"] else 0.2)
             scored.append(Scored(day, ticker, p, real["beat"], real["excess_return"]))
     scores = dataclasses.asdict(score(scored, resamples=200))
+    scores["intervals"] = {k: list(v) for k, v in scores["intervals"].items()}  # BSON arrays
     n = scores["count"]
-    return {"_id": f"{window}|{model_ref}|{PROMPT}|{horizon}", "window_days": window, "model_ref": model_ref,
-            "prompt": PROMPT, "horizon": horizon, "asked": n + 2, "answered": n + 1, "parsed": n + 1, "scored": n,
-            "late": 1, "memorised": 0, "coverage": (n + 1) / (n + 2), "parse_rate": (n + 1) / (n + 2),
-            **scores, "intervals": {k: list(v) for k, v in scores["intervals"].items()},
-            "tokens_per_scored_call": 1920.0, "cost_per_scored_call_usd": None if model_ref == CONSTANT else 0.00084,
-            "ranked": n >= min_count and rank is not None, "rank": rank, "through_day": days[-1].isoformat()}
+    priced = model_ref != CONSTANT
+    return {"_id": f"{window}|{model_ref}|{PROMPT}:{VERSION}|{horizon}", "window_days": window,
+            "model_ref": model_ref, "prompt": PROMPT, "prompt_version": VERSION, "horizon": horizon,
+            "from_day": days[0].isoformat(), "through_day": days[-1].isoformat(),
+            "asked": n + 2, "answered": n + 1, "parsed": n + 1, "scored": n, "late": 1, "memorised": 0,
+            "unpriced": 0, "waiting": 0, "coverage": (n + 1) / (n + 2), "parse_rate": (n + 1) / (n + 2),
+            "input_tokens": 1800 * (n + 2), "output_tokens": 120 * (n + 2),
+            "cost_usd": 0.00084 * (n + 2) if priced else None, "tokens_per_scored": 1920 * (n + 2) / n,
+            "cost_per_scored": 0.00084 * (n + 2) / n if priced else None, "scores": scores,
+            "ranked": n >= min_count and rank is not None, "rank": rank}
 
 
 def store_leaderboard(storage: Storage, computed: dt.datetime, days: list[dt.date], min_count: int = 30) -> None:

@@ -47,7 +47,7 @@ function leaderboardRow(row) {
     el("td", { class: "num", text: row.ranked ? String(row.rank) : "–" }),
     el("td", {}, el("span", { class: "model", text: row.model_ref }),
       row.ranked ? null : el("div", { class: "sub why", text: `not ranked: ${row.unranked_why}` })),
-    el("td", { class: "wide-only", text: row.prompt }),
+    el("td", { class: "wide-only", text: row.prompt_version ? `${row.prompt}:${row.prompt_version}` : row.prompt }),
     el("td", { class: "num" }, num(row.scored),
       el("div", { class: "sub", text: `of ${num(row.asked)} asked` })),
     el("td", { class: "num" }, ...withInterval(signed(row.brier_skill), row.intervals.brier_skill, signed)),

@@ -263,10 +263,10 @@ def test_the_leaderboard_shows_ranked_and_greyed_rows_a_calibration_chart_per_mo
         assert [r.get_attribute("data-model") for r in rows] == [FUTURE, CONSTANT, HOSTILE]
         first, second, greyed = rows
         # rank, model, prompt, scored of asked, Brier skill and accuracy with their intervals, IC, cost
-        assert first.text.startswith(f"1 {FUTURE} stock_outlook 115\nof 117 asked\n+0.84\n+0.84 … +0.84\n"
+        assert first.text.startswith(f"1 {FUTURE} stock_outlook:1 115\nof 117 asked\n+0.84\n+0.84 … +0.84\n"
                                      "100.0%\n100.0% … 100.0%\n+0.87\n"), first.text
-        assert first.text.endswith("$0.00084\n1,920 tokens")
-        assert second.text.startswith(f"2 {CONSTANT} stock_outlook 115") and "price not set" in second.text
+        assert first.text.endswith("$0.00085\n1,953 tokens")  # every call's spend (117) per scored (115)
+        assert second.text.startswith(f"2 {CONSTANT} stock_outlook:1 115") and "price not set" in second.text
         # the unranked row: greyed, saying why, its name as the very text stored
         assert "unranked" in greyed.get_attribute("class")
         assert "not ranked: 23 scored prediction(s), under AI_LEADERBOARD_MIN_COUNT=30" in greyed.text

@@ -129,11 +129,14 @@ def test_the_leaderboard_ranks_by_skill_filters_and_says_why_a_row_is_not_ranked
     # the future reader is always right; the constant 0.5 scores Brier 0.25 and about no skill
     assert first["accuracy"] == 1 and first["brier"] == pytest.approx(0.04) and first["scored"] == 115
     assert second["brier"] == pytest.approx(0.25) and abs(second["brier_skill"]) < 0.05
-    assert second["cost_per_scored_call_usd"] is None and first["cost_per_scored_call_usd"] == pytest.approx(0.00084)
+    assert second["cost_per_scored_call_usd"] is None  # its price is not set
+    assert first["cost_per_scored_call_usd"] == pytest.approx(0.00084 * 117 / 115)  # every call's cost per scored
     low, high = first["intervals"]["brier_skill"]["low"], first["intervals"]["brier_skill"]["high"]
     assert low <= first["brier_skill"] <= high
     assert len(first["calibration"]) == 10 and sum(b["count"] for b in first["calibration"]) == 115
     assert {"low", "high", "count", "mean_probability", "frequency"} == set(first["calibration"][0])
+    assert (first["prompt"], first["prompt_version"], first["from_day"], first["through_day"]) == (
+        PROMPT, "1", "2024-11-25", "2024-11-29")
 
     short = client.get("/ai/leaderboard", params={"horizon": 20, "window": 30}).json()["rows"]
     assert [(r["model_ref"], r["ranked"], r["rank"]) for r in short] == [(FUTURE, False, None)]
@@ -158,3 +161,17 @@ def test_an_empty_leaderboard_says_what_to_do(make_client, storage):
     storage.predictions.save_prediction(prediction(D(2024, 12, 19), "005930", FUTURE))
     waiting = on.get("/ai/leaderboard").json()["empty_why"]
     assert waiting.startswith("no prediction scored yet: ai_evaluate.py scores a prediction 5 sessions after")
+
+
+def test_a_row_before_any_outcome_only_counts_and_is_not_ranked(make_client, storage):
+    # what ai_evaluate.py stores for a model whose predictions all still wait: counts, no scores
+    row = {"_id": f"0|{FUTURE}|{PROMPT}:1|20", "window_days": 0, "model_ref": FUTURE, "prompt": PROMPT,
+           "prompt_version": "1", "horizon": 20, "from_day": "2024-12-19", "through_day": "2024-12-19", "asked": 20,
+           "answered": 19, "parsed": 19, "scored": 0, "late": 0, "memorised": 0, "unpriced": 0, "waiting": 19,
+           "coverage": 0.95, "parse_rate": 0.95, "tokens_per_scored": None, "cost_per_scored": None, "scores": None,
+           "ranked": False, "rank": None}
+    storage.predictions.save_leaderboard([row], COMPUTED)
+    shown = make_client(storage).get("/ai/leaderboard", params={"horizon": 20}).json()["rows"]
+    assert len(shown) == 1 and shown[0]["waiting"] == 19 and shown[0]["brier_skill"] is None
+    assert shown[0]["calibration"] == [] and shown[0]["intervals"] == {}
+    assert shown[0]["unranked_why"] == "0 scored prediction(s), under AI_LEADERBOARD_MIN_COUNT=30"

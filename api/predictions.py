@@ -191,6 +191,8 @@ def predictions(
     for name, value in (("model", model), ("prompt", prompt)):
         if value is not None:
             known = storage.predictions.stored_values("model_ref" if name == "model" else name)
+            if name == "model":  # a configured model without a prediction yet is no typo: an empty list
+                known = sorted({*known, *settings.ai_predict_models})
             if value not in known:
                 raise not_found(name, value, known, "the values stored predictions have")
     docs = storage.predictions.find_predictions(ticker=ticker, model_ref=model, day=day, since=since, prompt=prompt,

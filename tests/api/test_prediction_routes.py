@@ -100,6 +100,8 @@ def test_bad_filters_answer_404_and_422_in_the_common_shape(make_client, storage
     unknown = error_of(client.get("/ai/predictions", params={"model": "openai:gpt-9"}), 404)
     assert unknown["code"] == "not_found" and FUTURE in unknown["message"] and unknown["details"]["known"] == [FUTURE]
     assert PROMPT in error_of(client.get("/ai/predictions", params={"prompt": "nope"}), 404)["message"]
+    configured = make_client(storage, ai_predict_models=f"{FUTURE},{CONSTANT}")  # asked from tonight on
+    assert configured.get("/ai/predictions", params={"model": CONSTANT}).json()["predictions"] == []
     both = error_of(client.get("/ai/predictions", params={"day": "2024-11-25", "since": "2024-11-01"}), 422)
     assert both["message"] == "give day or since, not both"
     for params in ({"ticker": "<script>"}, {"day": "2024-13-01"}, {"limit": 0}, {"limit": 501},

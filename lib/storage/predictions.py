@@ -103,6 +103,10 @@ class PredictionsStore(StoreBase):
         cursor = self.predictions.find(query).sort([("day", DESCENDING), ("ticker", ASCENDING), ("_id", ASCENDING)])
         return list(cursor.limit(limit) if limit else cursor)
 
+    def stored_values(self, name: str) -> list[str]:
+        """The distinct values of a prediction field (model_ref, prompt), sorted: what a filter can name."""
+        return sorted(v for v in self.predictions.distinct(name) if isinstance(v, str))
+
     def waiting_count(self) -> int:
         """Answered, scorable predictions still waiting for their longest horizon's outcome."""
         return self.predictions.count_documents({"status": "ok", "late": False, "memorised": False,

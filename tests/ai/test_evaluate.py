@@ -19,7 +19,7 @@ from lib.ops.alerts import alert_after_job
 from lib.spine.runner import run_job
 from lib.storage.predictions import prediction_id
 from tests.conftest import PANEL
-from tests.helpers import evening, run_collection
+from tests.helpers import SimulatedKill, evening, kill_at_write, run_collection
 
 D = dt.date
 LAST = D(2024, 9, 13)  # collected through this Friday (Chuseok follows)
@@ -172,3 +172,103 @@ def test_predictions_whose_horizon_has_not_passed_are_left_waiting(scored):
 def test_a_model_under_the_minimum_count_is_counted_and_not_ranked(scored):
     rare = board(scored, "gemini:rare", 5)
     assert rare["scored"] == 5 and not rare["ranked"] and rare["rank"] is None
+
+
+def test_late_memorised_and_failed_predictions_are_counted_and_never_scored(collected, settings, clock):
+    tickers = collected.bars.stored_tickers()
+    b, c, d, a = prediction_days()[:4]  # the answered day last: the window ends at the newest scored day
+    for ticker in tickers:
+        p = dict.fromkeys((5, 10, 20), 0.6)
+        collected.predictions.save_prediction(prediction(a, ticker, "openai:mixed", p))
+        collected.predictions.save_prediction(prediction(b, ticker, "openai:mixed", p, late=True))
+        collected.predictions.save_prediction(prediction(c, ticker, "openai:mixed", p, memorised=True))
+        collected.predictions.save_prediction(prediction(d, ticker, "openai:mixed", {}, status="failed",
+                                                         parse_ok=False, error="timeout", horizons=None))
+    assert run_evaluate(collected, settings, clock) == 0
+    by_day = {doc["day"]: doc for doc in collected.predictions.find_predictions(ticker=tickers[0])}
+    assert set(by_day[a.isoformat()]["outcomes"]) == {"5", "10", "20"}
+    assert all("outcomes" not in by_day[day.isoformat()] for day in (b, c, d))
+    row = board(collected, "openai:mixed", 5)
+    assert (row["asked"], row["answered"], row["parsed"], row["scored"]) == (84, 63, 63, 21)
+    assert (row["late"], row["memorised"], row["waiting"]) == (21, 21, 0)
+    assert row["coverage"] == 0.75 and row["parse_rate"] == 0.75
+    assert not row["ranked"]  # 21 scored, under the minimum of 30
+
+
+def test_a_stock_without_a_bar_at_the_end_is_scored_at_its_last_close(collected, settings, clock, truth):
+    """Delisted after 2024-08-21 (its later bars removed): scored with its close of 2024-08-21, in the median too."""
+    tickers = collected.bars.stored_tickers()
+    gone, day = tickers[0], D(2024, 8, 13)
+    collected.stock_db[gone].delete_many({"_id": {"$gt": dt.datetime(2024, 8, 21)}})
+    for ticker in tickers:
+        collected.predictions.save_prediction(prediction(day, ticker, "openai:half", dict.fromkeys((5, 10), 0.5)))
+    assert run_evaluate(collected, settings, clock) == 0
+    doc = collected.predictions.find_predictions(ticker=gone, day=day)[0]
+    ten = doc["outcomes"]["10"]
+    assert ten["end_day"] == "2024-08-28" and ten["priced_day"] == "2024-08-21" and ten["universe"] == 21
+    closes = {d["date"].date(): d["close"] for d in collected.bars.read_bars(gone)}
+    assert ten["forward_return"] == pytest.approx(closes[D(2024, 8, 21)] / closes[day] - 1, abs=1e-12)
+    five = doc["outcomes"]["5"]  # 2024-08-21 is the fifth session (08-15 is a holiday): its own bar
+    assert five["priced_day"] == five["end_day"] == "2024-08-21"
+    assert five["forward_return"] == pytest.approx(truth[5].loc[(day, gone), "forward"], abs=1e-12)
+
+
+def test_a_stock_never_stored_is_kept_with_a_reason_and_counted_unpriced(collected, settings, clock):
+    day = prediction_days()[0]
+    collected.predictions.save_prediction(prediction(day, "999999", "openai:half", {5: 0.5}))
+    assert run_evaluate(collected, settings, clock) == 0
+    outcome = collected.predictions.find_predictions(ticker="999999")[0]["outcomes"]["5"]
+    assert outcome["beat"] is None and outcome["reason"] == f"no stored close of 999999 on or before {day}"
+    assert outcome["median_return"] is not None and outcome["universe"] == 21
+    row = board(collected, "openai:half", 5)
+    assert (row["unpriced"], row["scored"]) == (1, 0) and row["scores"] is None
+
+
+def _state(storage: Any) -> dict[str, Any]:
+    """The predictions with their outcomes and the leaderboard, without the times of the run that wrote them."""
+    docs = []
+    for doc in storage.predictions.predictions.find({}).sort("_id", 1):
+        for outcome in (doc.get("outcomes") or {}).values():
+            outcome.pop("scored_utc")
+        docs.append(doc)
+    board_rows = [{k: v for k, v in r.items() if k != "computed_utc"} for r in storage.predictions.leaderboard_rows()]
+    return {"predictions": docs, "leaderboard": board_rows}
+
+
+def test_a_kill_at_any_write_then_a_rerun_gives_the_same_store(collected, settings, clock, truth, monkeypatch):
+    import mongomock_ng
+
+    from lib.ai import evaluate as module
+    from lib.storage import Storage
+    from tests.batch_cut import copy_store
+
+    monkeypatch.setattr(module, "WRITE_BATCH", 200)  # several outcome writes to die between
+    tickers = collected.bars.stored_tickers()
+    for day in prediction_days()[-30:]:
+        for ticker in tickers:
+            p = {h: float(truth[h]["beat"].get((day, ticker), False)) for h in (5, 10, 20)}
+            collected.predictions.save_prediction(prediction(day, ticker, "openai:future", p))
+
+    def fresh() -> Storage:
+        store = Storage(mongomock_ng.MongoClient(), prefix="test_")
+        copy_store(collected.client, store.client)
+        return store
+
+    clean = fresh()
+    writes = kill_at_write(clean, None)
+    assert run_evaluate(clean, settings, clock) == 0
+    total = writes["n"]
+    expected = _state(clean)
+    assert total > 5 and len(expected["leaderboard"]) == 6
+    assert run_evaluate(clean, settings, clock) == 0 and _state(clean) == expected  # a rerun changes nothing
+    assert clean.jobs.runs("ai_evaluate")[0]["outcomes"] == 0
+    for crash_at in range(1, total + 1):
+        store = fresh()
+        kill_at_write(store, crash_at)
+        try:
+            run_evaluate(store, settings, clock)
+        except SimulatedKill:
+            clock.advance(minutes=settings.lock_timeout_minutes + 1)
+            store.on_write = None
+            assert run_evaluate(store, settings, clock) == 0
+        assert _state(store) == expected, f"differs after a kill at write {crash_at}"

@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     return run_script(
         DATASET, JOB, args.today, settings,
-        lambda market: lambda ctx: evaluate(ctx, market),
+        # the dataset itself, not its Market: the job reads stored bars only, so no source's key is needed
+        lambda dataset: lambda ctx: evaluate(ctx, dataset.calendar(ctx.settings), dataset.job),
         clock=lambda: dt.datetime.now(dt.UTC),
         lock_name=JOB,
+        build=False,
     )
 
 

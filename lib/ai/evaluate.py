@@ -28,7 +28,7 @@ from lib.ai.evaluate_board import leaderboard_rows, rows_changed
 from lib.ai.evaluate_prices import AdjustedCloses
 from lib.config_predict import HORIZONS
 from lib.log import get_logger
-from lib.spine.market import Market
+from lib.spine.calendar import TradingCalendar
 from lib.spine.runner import JobContext
 from lib.storage import Storage
 
@@ -39,7 +39,7 @@ LEAD_SESSIONS = 21  # bars read before the first prediction day: a stock without
 WRITE_BATCH = 2000  # outcomes per write: progress survives a kill, and the lock is extended between batches
 
 
-def end_session(calendar: Any, day: dt.date, horizon: int) -> dt.date | None:
+def end_session(calendar: TradingCalendar, day: dt.date, horizon: int) -> dt.date | None:
     """The session `horizon` sessions after `day` (None past the calendar's end)."""
     end: dt.date | None = day
     for _ in range(horizon):
@@ -51,7 +51,7 @@ def _market_of(doc: dict[str, Any]) -> str:
     return str(doc.get("market") or "krx").lower()
 
 
-def due_outcomes(storage: Storage, market: Market, done: set[dt.date],
+def due_outcomes(storage: Storage, calendar: TradingCalendar, done: set[dt.date],
                  market_key: str) -> list[tuple[dict[str, Any], int, dt.date]]:
     """(prediction, horizon, end day) of every answered, scorable prediction of this market without an outcome
     at a horizon whose end session is collected."""
@@ -60,7 +60,7 @@ def due_outcomes(storage: Storage, market: Market, done: set[dt.date],
         for doc in storage.predictions.awaiting_outcome(horizon):
             if _market_of(doc) != market_key:
                 continue  # another market's job scores it against its own bars
-            end = end_session(market.calendar, dt.date.fromisoformat(doc["day"]), horizon)
+            end = end_session(calendar, dt.date.fromisoformat(doc["day"]), horizon)
             if end is not None and end in done:
                 due.append((doc, horizon, end))
     return due
@@ -83,17 +83,19 @@ def outcome_of(prices: AdjustedCloses, doc: dict[str, Any], end: dt.date, scored
     return out
 
 
-def score_due(ctx: JobContext, market: Market, market_key: str = "krx") -> tuple[int, int]:
-    """Store the outcome of every due prediction; returns (outcomes written, of them unpriced)."""
+def score_due(ctx: JobContext, calendar: TradingCalendar, collected_by: str,
+              market_key: str = "krx") -> tuple[int, int]:
+    """Store the outcome of every due prediction of `market_key`, whose end sessions `collected_by` (the bars'
+    collection job) has done; returns (outcomes written, of them unpriced)."""
     storage = ctx.storage
-    done = storage.jobs.done_days(market.job)
-    due = due_outcomes(storage, market, done, market_key)
+    done = storage.jobs.done_days(collected_by)
+    due = due_outcomes(storage, calendar, done, market_key)
     if not due:
         return 0, 0
     first = min(dt.date.fromisoformat(doc["day"]) for doc, _, _ in due)
     last = max(end for _, _, end in due)
-    start = market.calendar.last_sessions(market.calendar.latest_session(first), LEAD_SESSIONS)[0]
-    prices = AdjustedCloses.read(storage, market.calendar.sessions_between(start, last))
+    start = calendar.last_sessions(calendar.latest_session(first), LEAD_SESSIONS)[0]
+    prices = AdjustedCloses.read(storage, calendar.sessions_between(start, last))
     now = ctx.clock().astimezone(dt.UTC).replace(tzinfo=None)
     triples = [(doc["_id"], horizon, outcome_of(prices, doc, end, now)) for doc, horizon, end in due]
     unpriced = sum(1 for _, _, o in triples if o["beat"] is None)
@@ -111,15 +113,18 @@ def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[i:i + size]
 
 
-def evaluate(ctx: JobContext, market: Market) -> None:
-    """The ai_evaluate job: outcomes of the predictions whose horizon passed, then the leaderboard."""
-    written, unpriced = score_due(ctx, market)
+def evaluate(ctx: JobContext, calendar: TradingCalendar, collected_by: str) -> None:
+    """The ai_evaluate job: outcomes of the predictions whose horizon passed on `calendar`'s sessions collected by
+    the job `collected_by` (daily_update), then the leaderboard. It reads stored bars only: no source is asked."""
+    written, unpriced = score_due(ctx, calendar, collected_by)
     ctx.counters["outcomes"] = written
     ctx.counters["unpriced"] = unpriced
     settings = ctx.settings
     rows = leaderboard_rows(ctx.storage.predictions.find_predictions(), settings.ai_leaderboard_windows,
                             settings.ai_leaderboard_min_count)
     ctx.counters["leaderboard_rows"] = len(rows)
+    if not rows:
+        log.info("no predictions are stored yet: ai_predict.py stores them once AI_PREDICT_MODELS names a model")
     ctx.counters["waiting"] = ctx.storage.predictions.waiting_count()
     if rows_changed(ctx.storage.predictions.leaderboard_rows(), rows):
         ctx.pulse()

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from lib.ai.evaluate import end_session, evaluate
-from lib.markets.krx.market import krx_calendar, krx_market
+from lib.markets.krx.market import krx_calendar
 from lib.ops.alerts import alert_after_job
 from lib.spine.runner import run_job
 from lib.storage.predictions import prediction_id
@@ -106,9 +106,10 @@ def store_models(storage: Any, truth: dict[int, pd.DataFrame], tickers: list[str
 
 def run_evaluate(storage: Any, settings: Any, clock: Any, when: dt.datetime | None = None) -> int:
     """Run ai_evaluate as the script does, on this storage and clock (by default on LAST's evening)."""
-    market = krx_market(settings)
+    calendar = krx_calendar(settings)
     code = run_job("ai_evaluate", settings, storage, when or evening(LAST, 20), clock,
-                   lambda ctx: evaluate(ctx, market), lock_name="ai_evaluate", after=alert_after_job)
+                   lambda ctx: evaluate(ctx, calendar, "daily_update"), lock_name="ai_evaluate",
+                   after=alert_after_job)
     clock.advance(minutes=1)
     return code
 

@@ -37,6 +37,12 @@ def test_the_script_scores_what_is_due_stores_the_leaderboard_and_a_rerun_writes
     assert storage.predictions.leaderboard_rows(horizon=5, window=0)[0]["computed_utc"] == stamp  # not rewritten
 
 
+def test_the_script_reads_stored_bars_only_so_a_source_without_its_key_does_not_stop_it(make_settings, capsys):
+    settings = make_settings(krx_sources=["krx_openapi"])  # KRX_OPENAPI_KEY not set: a collection would stop
+    assert ai_evaluate.main(["--today", "2024-08-30"], settings=settings) == 0
+    assert "no predictions are stored yet" in capsys.readouterr().err
+
+
 def test_without_mongodb_uri_the_script_says_so_in_one_line_and_exits_2(make_settings, capsys):
     assert ai_evaluate.main(["--today", "2024-08-30"], settings=make_settings(mongodb_uri=None)) == 2
     lines = capsys.readouterr().err.strip().splitlines()

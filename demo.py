@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import check_db
+import collect
 import daily_update
 import etf_pipeline
 import hourly_analysis
 import manual_setup
 import monthly_rebalance
-from demo_ai import collect_recorded, explain_move, recorded_settings
+from demo_ai import RECORDED, collect_recorded, explain_move, recorded_settings
 from demo_api import serve_api
 from demo_predict import predict_history, print_leaderboard
 from demo_report import print_screener, print_summary, print_us
@@ -161,6 +162,9 @@ def run_us(args: argparse.Namespace, settings: Settings) -> int:
         ("monthly_rebalance", monthly_rebalance.main, ["--date", args.us_today],
          "catches up every missed last Sunday"),
     ]
+    if RECORDED["us.news"][1].is_dir():  # the holdings' headlines need the holdings, stored only now
+        steps.append(("us_news", collect.main, ["us.news", "--today", args.us_today],
+                      "the holdings' recorded headlines (what the AI reads)"))
     code = run_steps(steps, settings)
     if code != 0:
         return code

@@ -146,8 +146,12 @@ def _news_market(storage: Storage, ticker: str) -> str:
     """Which market's stock this is: the KRX universe's, a US holding's (its stored profile), else 404."""
     if storage.universe.ticker_doc(ticker) is not None:
         return "krx"
-    if storage.etf.stock_profiles([ticker]):
+    followed = storage.etf.etf_meta()
+    if ticker in followed or storage.etf.stock_profiles([ticker]):  # us.news reads the ETFs' own news too
         return "us"
+    if not (len(ticker) == 6 and ticker[:1].isdigit()):  # not a KRX code: name the US side, not the universe
+        raise not_found("ticker", ticker, sorted(followed),
+                        "a followed US ETF or a holding of one (GET /etf/{etf}/holdings); a KRX stock by its code")
     _krx_ticker(storage, ticker)  # raises the 404 naming the universe's codes
     return "krx"
 

@@ -70,7 +70,7 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     assert "=== check_db" in out and out.rstrip().endswith("Nothing needs attention.")
     # check_db comes last, after the US part, and shows both markets
     check = out.index("=== check_db")
-    assert out.index("=== trending ETFs on 2025-09-02") < check and out.index("=== 3/3 monthly_rebalance") < check
+    assert out.index("=== trending ETFs on 2025-09-02") < check and out.index("=== 3/4 monthly_rebalance") < check
     assert "KRX (KOSPI, KOSDAQ) - day records" in out[check:] and "US ETFs (XNYS) - day records" in out[check:]
 
 

@@ -219,3 +219,12 @@ def test_markets_accepts_krx_and_us_only(make_settings):
     assert make_settings(markets="US, krx").markets == ["us", "krx"]
     with pytest.raises(ConfigError, match="setting MARKETS: unknown market 'nyse'; choose from krx, us"):
         make_settings(markets="nyse")
+
+
+def test_the_demo_collects_the_holdings_recorded_headlines_once_the_holdings_are_stored(capsys):
+    argv = ["--market", "us", "--us-sessions", "4", "--us-first-day", "2025-09-25", "--us-today", "2025-09-30",
+            "--no-serve"]
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    step = re.search(r"=== \d/\d us_news us\.news --today 2025-09-30: .*\n.*items_new=(\d+)", out)
+    assert step and int(step.group(1)) > 0, out[-800:]  # before the US part there are no holdings to ask about

@@ -21,7 +21,7 @@ from typing import Any
 
 from lib.analysis.screener import discover, screen
 from lib.config import Settings
-from lib.display import kst
+from lib.display import duration, kst
 from lib.errors import EXIT_CONFIG, ConfigError, NotifyError
 from lib.log import get_logger
 from lib.ops.notifiers import Alert, Notifier, build_notifiers, configured_channels
@@ -138,11 +138,12 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
                 out.append(_alert(key, key.split(":", 1)[0], "warning", title, text, now, **details))
     for w in watermark_states(storage, settings, registry, now):
         if w.stale:
-            behind = f"{w.lag} behind" if w.lag is not None else "nothing read yet"
+            behind = f"{duration(w.lag.total_seconds())} behind" if w.lag is not None else "nothing read yet"
             since = w.read_through.isoformat() if w.read_through else "never"
+            read = kst(w.read_through) if w.read_through else "nothing"
             out.append(_alert(
                 f"stale:{w.dataset}:{since}", "stale", "warning", f"{w.label} is stale",
-                f"{w.label} has read through {since} ({behind}){': ' + w.last_error if w.last_error else ''}. "
+                f"{w.label} has read through {read} ({behind}){': ' + w.last_error if w.last_error else ''}. "
                 "Look at its last runs (`python check_db.py`) and at logs/cron.log.",
                 now, dataset=w.dataset, read_through=since,
             ))

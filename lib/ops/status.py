@@ -13,7 +13,7 @@ from typing import Any
 
 from lib.analysis.screener import discover
 from lib.config import Settings
-from lib.display import kst
+from lib.display import duration, kst
 from lib.ops.status_ai import AiPredictionsStatus, ai_predictions_status
 from lib.ops.status_heal import mark_healed
 from lib.ops.status_jobs import (
@@ -173,7 +173,8 @@ def attention(status: Status, settings: Settings, registry: Registry | None = No
             if w.lag is None:
                 out.append(f"{w.label}: stale: nothing read yet{': ' + w.setup if w.setup else ''}{why}")
             else:
-                out.append(f"{w.label}: stale: {w.lag} behind (read through {w.read_through}){why}")
+                behind = duration(w.lag.total_seconds())
+                out.append(f"{w.label}: stale: {behind} behind (read through {kst(w.read_through)}){why}")
     for job in status.jobs:
         if job.status == "failed" and not job.healed_by:
             since = f" since {kst(job.failing_since_utc)}, {job.failed_in_a_row} run(s) in a row" \

@@ -64,7 +64,7 @@ def render_text(status: Status, quiet: bool = False) -> str:
         out.append(_pairs(a.rows()))
     for w in status.watermarks:
         out.append(f"\n{w.label} - read by watermark ({w.dataset})")
-        lag = "nothing read yet" if w.lag is None else f"{w.lag}{' - STALE' if w.stale else ''}"
+        lag = "nothing read yet" if w.lag is None else duration(w.lag.total_seconds()) + (" - STALE" if w.stale else "")
         out.append(_pairs([
             ["state", f"off: {w.off}" if w.off else "on"],
             ["read through", f"{_kst(w.read_through) + ' KST' if w.read_through else '-'}"

@@ -126,6 +126,11 @@ def run_job(
         else:  # the database stalled or went away mid-run: one line, exit 1, cron tries again
             status, error, code = "failed", str(lost), EXIT_FAILED
             log.error("%s", lost)
+    if error:
+        from lib.spine.stops import redact  # here: stops imports this module
+
+        # A source's key may ride in an unexpected exception's text (a URL): the record is served and alerted.
+        error = redact(error, settings)
     ended = clock()
     try:
         storage.jobs.finish_run(

@@ -95,6 +95,7 @@ def store() -> Storage:
         ("000660", {"$set": {"name": "SK하이닉스", "market": "KOSPI", "is_active": True}}),
     ])
     storage.etf.save_stock_profiles({"AAPL": {"name": "Apple Inc.", "sector": "Technology"}})
+    storage.etf.save_etf_meta([{"_id": "SPY", "ticker": "SPY", "name": "SPDR S&P 500 ETF Trust"}])
     as_of = NOW.astimezone(UTC)
     for dataset, items, vintages in (("krx.disclosures", FILINGS, False), ("krx.news", NEWS, False),
                                      ("us.macro", MACRO[:2], True), ("krx.macro", MACRO[2:], False)):
@@ -170,6 +171,19 @@ def test_a_us_holding_has_its_news_in_new_york_days(client):
     body = client.get("/stocks/aapl/news", params={"date": "2024-12-20"}).json()
     assert body["ticker"] == "AAPL" and [s["title"] for s in body["stories"]] == ["Apple shares close at a record"]
     assert body["known_at_utc"] == "2024-12-21T04:59:59.999000Z"  # the end of 2024-12-20 in New York
+
+
+def test_a_followed_etf_has_its_news_and_an_unknown_us_symbol_is_a_404_naming_the_us_side(client, store):
+    store_page(store, "us.news", Page((article("SPY", dt.datetime(2024, 12, 20, 9, 0, tzinfo=NEW_YORK),
+                                               "Stock futures rise before the Fed", "https://finance.yahoo.com/s1",
+                                               "Reuters", "yahoo"),), Mark()), lambda _item: None, NOW, False)
+    body = client.get("/stocks/SPY/news", params={"date": "2024-12-20"}).json()  # us.news reads the ETFs' own
+    assert [s["title"] for s in body["stories"]] == ["Stock futures rise before the Fed"]
+    answer = client.get("/stocks/NVDA/news")
+    error = answer.json()["error"]
+    assert answer.status_code == 404 and "SPY" in error["message"] and "/etf/{etf}/holdings" in error["message"]
+    assert "005930" not in error["message"]  # not the KRX universe's codes
+    assert client.get("/stocks/999999/news").json()["error"]["message"].endswith("lists the KRX universe)")
 
 
 def test_macro_gives_each_series_latest_value_its_change_and_when_it_became_known(client):

@@ -57,6 +57,16 @@ def test_a_bug_in_a_job_still_logs_its_traceback(storage, make_settings, clock, 
     assert record.getMessage() == "unexpected error" and record.exc_info is not None
 
 
+def test_a_source_key_in_an_unexpected_errors_text_never_reaches_the_run_record(storage, make_settings, clock):
+    def bug(ctx) -> None:  # e.g. an exception a client did not expect, its message holding the request's URL
+        raise RuntimeError("https://ecos.bok.or.kr/api/StatisticSearch/ECOSKEY1234/json/kr/1/10")
+
+    settings = make_settings(ecos_api_key="ECOSKEY1234")
+    assert run_job("krx_macro", settings, storage, clock(), clock, bug, lock_name="krx_macro") == 1
+    error = storage.jobs.latest_run("krx_macro")["error"]
+    assert "ECOSKEY1234" not in error and "StatisticSearch/<ECOS_API_KEY>/json" in error
+
+
 def test_the_after_run_hook_sees_the_run_and_a_failing_one_never_changes_the_exit_code(
     storage, make_settings, clock, caplog
 ):

@@ -99,7 +99,9 @@ def test_a_registered_watermark_dataset_shows_in_check_db_status_health_and_aler
     # a week without a run: stale in check_db, /status, /health and an alert, once
     later = late(dt.date(2024, 12, 6))
     stale = gather(storage, settings, later, sizes=False)
-    assert any(line.startswith("XLF closes (series): stale: 6 days, 21:00:00 behind") for line in stale.attention)
+    # said for people: a rounded duration and the read-through in KST (stored as naive UTC 02:00)
+    assert "XLF closes (series): stale: 6 d 21 h behind (read through 2024-11-30 11:00 KST)" in stale.attention
+    assert re.search(r"lag +6 d 21 h - STALE", render_text(stale))
     assert stale.exit_code == 1
     late_app = TestClient(create_app(settings, storage=storage, clock=lambda: later))
     assert [w["stale"] for w in late_app.get("/status").json()["watermarks"]] == [True]

@@ -295,7 +295,7 @@ def test_the_stock_panel_lists_its_filings_and_news_as_text_marks_the_filings_an
 
         cpi = browser.find_element(By.CSS_SELECTOR, "#macro-strip li[data-series='CPIAUCSL']").text
         assert cpi == "US CPI, % change from a year ago 2.40% +0.10 pp on 2025-05-01", cpi
-        assert "known at 2025-06-16 21:00 KST" in browser.find_element(By.ID, "macro-note").text
+        assert "known at 2025-06-16 23:59 KST" in browser.find_element(By.ID, "macro-note").text
         news = browser.find_element(By.CSS_SELECTOR, "#watermarks tr[data-dataset='krx.news']").text
         assert "2025-06-15 09:00" in news, news
         screenshot(browser, "dashboard-context.png")

@@ -24,6 +24,7 @@ from api.predictions_models import (
 )
 from api.stocks import TICKER_PATTERN
 from api.types import IsoDate
+from lib.ai.evaluate import end_session
 from lib.config import Settings
 from lib.config_predict import HORIZONS
 from lib.errors import ConfigError
@@ -134,14 +135,9 @@ def leaderboard(
 
 
 def _end_day(calendar: TradingCalendar | None, day: dt.date, horizon: int) -> dt.date | None:
-    """The session `horizon` sessions after `day` (what the outcome is measured at); None past the calendar."""
-    if calendar is None:
-        return None
-    try:
-        after = calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=2 * horizon + 30))
-    except ConfigError:
-        return None
-    return after[horizon - 1] if len(after) >= horizon else None
+    """The session `horizon` sessions after `day` (what the outcome is measured at, as ai_evaluate.py counts it);
+    None past the calendar."""
+    return end_session(calendar, day, horizon) if calendar is not None else None
 
 
 def _prediction(doc: dict[str, Any], calendar: TradingCalendar | None) -> Prediction:

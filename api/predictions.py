@@ -82,8 +82,13 @@ def _leaderboard_row(doc: dict[str, Any], min_count: int) -> LeaderboardRow:
     ranked = bool(doc.get("ranked"))
     why = None
     if not ranked:
-        why = (f"{scored} scored prediction(s), under AI_LEADERBOARD_MIN_COUNT={min_count}" if scored < min_count
-               else "no Brier skill: every outcome in the window was the same")
+        if scored < min_count:
+            why = f"{scored} scored prediction(s), under AI_LEADERBOARD_MIN_COUNT={min_count}"
+        elif scores.get("brier_skill") is None:
+            why = "no Brier skill: every outcome in the window was the same"
+        else:  # the row was computed under a larger minimum than the one set now
+            why = (f"computed when AI_LEADERBOARD_MIN_COUNT was above {scored}; ai_evaluate.py ranks it on its next "
+                   "run")
     return LeaderboardRow(
         model_ref=doc["model_ref"], prompt=doc["prompt"], prompt_version=doc.get("prompt_version"),
         horizon=doc["horizon"], window_days=doc["window_days"], **{c: int(doc.get(c) or 0) for c in COUNTS},

@@ -1,6 +1,6 @@
 """system_info.ai_predictions and system_info.ai_leaderboard: the AI's scored predictions (issue 16).
 
-A prediction document, `_id` = prediction_id(day, ticker, model, prompt): one per stock, day, model and prompt
+A prediction document, `_id` = prediction_id(day, ticker, model_ref, prompt, prompt_version): one per stock, day, model and prompt
 version, so a batch cut by a crash resumes without asking a model twice:
 
     day "YYYY-MM-DD" (the session predicted from, its cutoff the day's end in the market's zone), market, ticker,
@@ -10,10 +10,11 @@ version, so a batch cut by a crash resumes without asking a model twice:
     cutoff: never scored), status "ok" | "failed", error, error_kind, parse_ok, attempts, model_calls,
     usage {input_tokens, output_tokens, ...}, cost_usd (None when the model's price is not set), latency_ms,
     horizons {"5": {probability, direction "up"|"down", reason, citations}, "10": ..., "20": ...} (ok only),
-    outcomes {"5": {end_day, forward_return, median_return, excess_return, beat, universe, scored_utc}, ...}
-    (filled by the evaluation once the horizon has passed).
+    outcomes {"5": {end_day, forward_return, median_return, excess_return, beat, universe, priced_day,
+    scored_utc, and `reason` when the stock could not be priced (beat None)}, ...} (filled by the evaluation once
+    the horizon has passed; lib/ai/evaluate.py).
 
-A leaderboard row, `_id` = "<window>|<model_ref>|<prompt>|<horizon>": the scores of lib/ai/scoring.py and the
+A leaderboard row, `_id` = "<window>|<model_ref>|<prompt>:<prompt_version>|<horizon>" (lib/ai/evaluate_board.py): the scores of lib/ai/scoring.py and the
 counts (asked, answered, parsed, scored), with `computed_utc` and `through_day`. All times naive UTC."""
 
 from __future__ import annotations

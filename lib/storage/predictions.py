@@ -1,7 +1,7 @@
 """system_info.ai_predictions and system_info.ai_leaderboard: the AI's scored predictions (issue 16).
 
-A prediction document, `_id` = prediction_id(day, ticker, model_ref, prompt, prompt_version): one per stock, day, model and prompt
-version, so a batch cut by a crash resumes without asking a model twice:
+A prediction document, `_id` = prediction_id(day, ticker, model_ref, prompt, prompt_version): one per stock, day,
+model and prompt version, so a batch cut by a crash resumes without asking a model twice:
 
     day "YYYY-MM-DD" (the session predicted from, its cutoff the day's end in the market's zone), market, ticker,
     provider, model ("provider:model" in `model_ref`), prompt, prompt_version, input_digest (the same for every
@@ -14,8 +14,9 @@ version, so a batch cut by a crash resumes without asking a model twice:
     scored_utc, and `reason` when the stock could not be priced (beat None)}, ...} (filled by the evaluation once
     the horizon has passed; lib/ai/evaluate.py).
 
-A leaderboard row, `_id` = "<window>|<model_ref>|<prompt>:<prompt_version>|<horizon>" (lib/ai/evaluate_board.py): the scores of lib/ai/scoring.py and the
-counts (asked, answered, parsed, scored), with `computed_utc` and `through_day`. All times naive UTC."""
+A leaderboard row, `_id` = "<window>|<model_ref>|<prompt>:<prompt_version>|<horizon>" (lib/ai/evaluate_board.py):
+the scores of lib/ai/scoring.py and the counts (asked, answered, parsed, scored), with `computed_utc` and
+`through_day`. All times naive UTC."""
 
 from __future__ import annotations
 

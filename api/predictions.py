@@ -54,7 +54,7 @@ def _empty_why(storage: Storage, settings: Settings, rows_stored: bool, filters:
     if not settings.ai_predict_models:
         return ("no prediction scored yet: set AI_PREDICT_MODELS (provider:model, ...) so that ai_predict.py asks "
                 "the models every evening; ai_evaluate.py scores each prediction once its horizon has passed")
-    if not storage.predictions.find_predictions(limit=1):
+    if not storage.predictions.find_predictions(limit=1, light=True):
         return "no prediction stored yet: ai_predict.py has not stored a batch (see check_db for its last run)"
     return (f"no prediction scored yet: ai_evaluate.py scores a prediction {min(HORIZONS)} sessions after its day "
             "at the earliest and then computes the leaderboard (see check_db for its last run)")
@@ -197,7 +197,7 @@ def predictions(
             if value not in known:
                 raise not_found(name, value, known, "the values stored predictions have")
     docs = storage.predictions.find_predictions(ticker=ticker, model_ref=model, day=day, since=since, prompt=prompt,
-                                                limit=limit + 1)
+                                                limit=limit + 1, light=True)
     us = None
     out = []
     for doc in docs[:limit]:

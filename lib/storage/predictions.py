@@ -34,6 +34,10 @@ def prediction_id(day: dt.date, ticker: str, model_ref: str, prompt: str, versio
     return f"{day.isoformat()}|{ticker}|{model_ref}|{prompt}:{version}"
 
 
+BULKY = {"input": 0, "context": 0}  # the prompt's input and context block (~10 KB a document): left out by
+# the readers that only count and score, so a year of predictions is not read into memory with them
+
+
 class PredictionsStore(StoreBase):
     """Predictions, their outcomes, and the leaderboard computed from them."""
 
@@ -70,12 +74,12 @@ class PredictionsStore(StoreBase):
 
     def awaiting_outcome(self, horizon: int, through_day: dt.date | None = None) -> list[dict[str, Any]]:
         """Answered, scorable predictions (on time, not memorised) without an outcome at `horizon`, made on days
-        up to `through_day`, oldest first."""
+        up to `through_day`, oldest first (without their input and context block)."""
         query: dict[str, Any] = {"status": "ok", "late": False, "memorised": False,
                                  f"outcomes.{horizon}": {"$exists": False}}
         if through_day is not None:
             query["day"] = {"$lte": through_day.isoformat()}
-        return list(self.predictions.find(query).sort([("day", ASCENDING), ("_id", ASCENDING)]))
+        return list(self.predictions.find(query, BULKY).sort([("day", ASCENDING), ("_id", ASCENDING)]))
 
     def set_outcomes(self, outcomes: Iterable[tuple[str, int, Mapping[str, Any]]]) -> int:
         """Store (prediction id, horizon, outcome) triples; idempotent. Returns how many were written."""
@@ -89,8 +93,9 @@ class PredictionsStore(StoreBase):
 
     def find_predictions(self, *, ticker: str | None = None, model_ref: str | None = None,
                          day: dt.date | None = None, since: dt.date | None = None, prompt: str | None = None,
-                         limit: int = 0) -> list[dict[str, Any]]:
-        """Predictions by ticker, model, day or days since, newest day first."""
+                         limit: int = 0, light: bool = False) -> list[dict[str, Any]]:
+        """Predictions by ticker, model, day or days since, newest day first (`light`: without their input and
+        context block)."""
         query: dict[str, Any] = {}
         if ticker:
             query["ticker"] = ticker
@@ -102,7 +107,8 @@ class PredictionsStore(StoreBase):
             query["day"] = day.isoformat()
         elif since:
             query["day"] = {"$gte": since.isoformat()}
-        cursor = self.predictions.find(query).sort([("day", DESCENDING), ("ticker", ASCENDING), ("_id", ASCENDING)])
+        cursor = self.predictions.find(query, BULKY if light else None).sort(
+            [("day", DESCENDING), ("ticker", ASCENDING), ("_id", ASCENDING)])
         return list(cursor.limit(limit) if limit else cursor)
 
     def stored_values(self, name: str) -> list[str]:

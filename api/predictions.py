@@ -24,6 +24,7 @@ from api.predictions_models import (
 )
 from api.stocks import TICKER_PATTERN
 from api.types import IsoDate
+from lib.ai.evaluate import end_session
 from lib.config import Settings
 from lib.config_predict import HORIZONS
 from lib.errors import ConfigError
@@ -53,7 +54,7 @@ def _empty_why(storage: Storage, settings: Settings, rows_stored: bool, filters:
     if not settings.ai_predict_models:
         return ("no prediction scored yet: set AI_PREDICT_MODELS (provider:model, ...) so that ai_predict.py asks "
                 "the models every evening; ai_evaluate.py scores each prediction once its horizon has passed")
-    if not storage.predictions.find_predictions(limit=1):
+    if not storage.predictions.find_predictions(limit=1, light=True):
         return "no prediction stored yet: ai_predict.py has not stored a batch (see check_db for its last run)"
     return (f"no prediction scored yet: ai_evaluate.py scores a prediction {min(HORIZONS)} sessions after its day "
             "at the earliest and then computes the leaderboard (see check_db for its last run)")
@@ -81,8 +82,13 @@ def _leaderboard_row(doc: dict[str, Any], min_count: int) -> LeaderboardRow:
     ranked = bool(doc.get("ranked"))
     why = None
     if not ranked:
-        why = (f"{scored} scored prediction(s), under AI_LEADERBOARD_MIN_COUNT={min_count}" if scored < min_count
-               else "no Brier skill: every outcome in the window was the same")
+        if scored < min_count:
+            why = f"{scored} scored prediction(s), under AI_LEADERBOARD_MIN_COUNT={min_count}"
+        elif scores.get("brier_skill") is None:
+            why = "no Brier skill: every outcome in the window was the same"
+        else:  # the row was computed under a larger minimum than the one set now
+            why = (f"computed when AI_LEADERBOARD_MIN_COUNT was above {scored}; ai_evaluate.py ranks it on its next "
+                   "run")
     return LeaderboardRow(
         model_ref=doc["model_ref"], prompt=doc["prompt"], prompt_version=doc.get("prompt_version"),
         horizon=doc["horizon"], window_days=doc["window_days"], **{c: int(doc.get(c) or 0) for c in COUNTS},
@@ -134,14 +140,9 @@ def leaderboard(
 
 
 def _end_day(calendar: TradingCalendar | None, day: dt.date, horizon: int) -> dt.date | None:
-    """The session `horizon` sessions after `day` (what the outcome is measured at); None past the calendar."""
-    if calendar is None:
-        return None
-    try:
-        after = calendar.sessions_between(day + dt.timedelta(days=1), day + dt.timedelta(days=2 * horizon + 30))
-    except ConfigError:
-        return None
-    return after[horizon - 1] if len(after) >= horizon else None
+    """The session `horizon` sessions after `day` (what the outcome is measured at, as ai_evaluate.py counts it);
+    None past the calendar."""
+    return end_session(calendar, day, horizon) if calendar is not None else None
 
 
 def _prediction(doc: dict[str, Any], calendar: TradingCalendar | None) -> Prediction:
@@ -196,7 +197,7 @@ def predictions(
             if value not in known:
                 raise not_found(name, value, known, "the values stored predictions have")
     docs = storage.predictions.find_predictions(ticker=ticker, model_ref=model, day=day, since=since, prompt=prompt,
-                                                limit=limit + 1)
+                                                limit=limit + 1, light=True)
     us = None
     out = []
     for doc in docs[:limit]:

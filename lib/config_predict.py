@@ -4,6 +4,7 @@ of the one Settings object (lib/config.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from lib.settings_base import SETTINGS_CONFIG, split_csv
 
 MODEL_REF = re.compile(r"(gemini|openai):[A-Za-z0-9][A-Za-z0-9._/@-]{0,99}")  # provider:model
 HORIZONS = (5, 10, 20)  # sessions ahead a prediction is about (issue 16)
+MAX_WINDOW_DAYS = 36_500  # a century: a larger window would overflow the date arithmetic (0 already means all)
 
 
 def _pairs(value: object, what: str) -> dict[str, str]:
@@ -88,7 +90,7 @@ class PredictSettings(BaseSettings):
                 prices = tuple(float(p) for p in parts)
             except ValueError:
                 prices = ()
-            if len(prices) != 2 or min(prices) < 0:
+            if len(prices) != 2 or not all(math.isfinite(p) and p >= 0 for p in prices):  # nan/inf: no estimate
                 raise ValueError(f"{ref}={text!r} is not IN/OUT USD per million tokens, e.g. 0.30/2.50")
             out[ref] = prices
         return out
@@ -96,6 +98,6 @@ class PredictSettings(BaseSettings):
     @field_validator("ai_leaderboard_windows")
     @classmethod
     def _predict_windows(cls, value: list[int]) -> list[int]:
-        if not value or any(days < 0 for days in value):
-            raise ValueError("name at least one window in days (0 for everything), none negative")
+        if not value or any(not 0 <= days <= MAX_WINDOW_DAYS for days in value):
+            raise ValueError(f"name at least one window in days from 1 to {MAX_WINDOW_DAYS} (0 for everything)")
         return list(dict.fromkeys(value))

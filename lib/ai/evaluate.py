@@ -120,7 +120,7 @@ def evaluate(ctx: JobContext, calendar: TradingCalendar, collected_by: str) -> N
     ctx.counters["outcomes"] = written
     ctx.counters["unpriced"] = unpriced
     settings = ctx.settings
-    rows = leaderboard_rows(ctx.storage.predictions.find_predictions(), settings.ai_leaderboard_windows,
+    rows = leaderboard_rows(ctx.storage.predictions.find_predictions(light=True), settings.ai_leaderboard_windows,
                             settings.ai_leaderboard_min_count)
     ctx.counters["leaderboard_rows"] = len(rows)
     if not rows:

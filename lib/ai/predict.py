@@ -27,7 +27,7 @@ from lib.ai.analyse import analysis_data, universe_context
 from lib.ai.context import Context
 from lib.ai.llm import LlmCall, ModelSpec, ProviderError, UnparseableReply, build_chat_model, structured_call
 from lib.ai.predict_plan import batch_stocks, cost_usd, deadline, memorised
-from lib.ai.prompts import Prompt, discover_prompts
+from lib.ai.prompts import AnalysisData, Prompt, discover_prompts
 from lib.analysis.screener import discover as discover_strategies
 from lib.config import Settings
 from lib.context.read import day_cutoff
@@ -116,6 +116,16 @@ def _document(base: dict[str, Any], spec: ModelSpec, call: LlmCall | None, error
     }
 
 
+def point_in_time(storage: Any, data: AnalysisData, day: dt.date) -> AnalysisData:
+    """`data` without the universe's market cap when that was measured on a session after `day` (a past day asked
+    as the demo does): a later market cap tells the model how the price moved after the cutoff."""
+    stock = data.stocks[0]
+    as_of = (storage.universe.ticker_doc(stock.ticker) or {}).get("as_of_date")
+    if stock.market_cap is None or not as_of or str(as_of) <= day.isoformat():
+        return data
+    return data.model_copy(update={"stocks": [stock.model_copy(update={"market_cap": None}), *data.stocks[1:]]})
+
+
 def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_model,
                 calendar: TradingCalendar | None = None, prompt: Prompt | None = None) -> dict[str, int]:
     """Ask every model of AI_PREDICT_MODELS about each stock of `day`, storing each answer at once; made_utc is
@@ -148,7 +158,8 @@ def predict_day(ctx: JobContext, day: dt.date, factory: LlmFactory = build_chat_
         earlier = next((stored[pid(s)] for s in specs if pid(s) in stored and "input" in stored[pid(s)]), None)
         context = (Context.model_validate(earlier["context"]) if earlier is not None
                    else universe_context(storage, settings, [ticker], day))
-        data = analysis_data(storage, [ticker], day, {ticker: pick} if pick else None, None, context)
+        data = point_in_time(storage, analysis_data(storage, [ticker], day, {ticker: pick} if pick else None, None,
+                                                    context), day)
         if earlier is None and not data.stocks[0].rows:
             log.warning("%s has no analysed rows up to %s: not predicted", ticker, day)
             continue

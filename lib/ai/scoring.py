@@ -169,6 +169,11 @@ def _calibration(scored: Sequence[Scored], bins: int) -> list[Bin]:
     return out
 
 
+def _balanced_or_chance(value: float) -> float:
+    """Balanced accuracy, or 0.5 (chance) when one outcome never happened; 0.0 (always wrong) stays 0.0."""
+    return 0.5 if math.isnan(value) else float(value)
+
+
 def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
@@ -191,7 +196,7 @@ def score(scored: Sequence[Scored], top_k: int = 5, bins: int = 10, resamples: i
     intervals = _bootstrap(d, resamples, block_days, seed) if resamples else {}
     return Scores(
         count=len(scored), days=len(d.days), base_rate=base, accuracy=point["accuracy"],
-        majority_accuracy=max(base, 1 - base), balanced_accuracy=_none_if_nan(point["balanced_accuracy"]) or 0.5,
+        majority_accuracy=max(base, 1 - base), balanced_accuracy=_balanced_or_chance(point["balanced_accuracy"]),
         brier=point["brier"], climatology_brier=base * (1 - base), brier_skill=_none_if_nan(point["brier_skill"]),
         ic_mean=ic_mean, ic_std=ic_std, icir=ic_mean / ic_std if ic_mean is not None and ic_std else None,
         ic_days=len(ics), top_k=top_k, top_k_excess=_none_if_nan(point["top_k_excess"]),

@@ -54,8 +54,9 @@ def ai_predictions_status(storage: Storage, settings: Settings) -> AiPredictions
     """The block's figures, read from the run records and storage.predictions (a few indexed reads)."""
     if not settings.ai_predict_models:
         return AiPredictionsStatus(off=OFF)
-    newest = storage.predictions.find_predictions(limit=1)
-    batch = storage.predictions.find_predictions(day=dt.date.fromisoformat(newest[0]["day"])) if newest else []
+    newest = storage.predictions.find_predictions(limit=1, light=True)
+    day = dt.date.fromisoformat(newest[0]["day"]) if newest else None
+    batch = storage.predictions.find_predictions(day=day, light=True) if day else []
     rows = storage.predictions.leaderboard_rows()
     return AiPredictionsStatus(
         models=list(settings.ai_predict_models),

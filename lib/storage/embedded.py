@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 _installed = False
+library_scan: Any = None  # mongomock-ng's own _iter_documents, kept so a test can compare the two answers
 
 
 def install() -> None:
     """Give mongomock-ng's collections the `_id` lookup (once per process; a no-op without mongomock-ng)."""
-    global _installed
+    global _installed, library_scan
     if _installed:
         return
     try:
@@ -23,7 +24,7 @@ def install() -> None:
         from mongomock_ng.filtering import filter_applies
     except ImportError:  # a real-server install without the embedded one
         return
-    scan = Collection._iter_documents
+    scan = library_scan = Collection._iter_documents
 
     def _iter_documents(self: Any, filter: Any) -> Any:
         wanted = filter.get("_id") if isinstance(filter, dict) else None

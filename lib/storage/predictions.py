@@ -1,7 +1,7 @@
 """system_info.ai_predictions and system_info.ai_leaderboard: the AI's scored predictions (issue 16).
 
-A prediction document, `_id` = prediction_id(day, ticker, model, prompt): one per stock, day, model and prompt
-version, so a batch cut by a crash resumes without asking a model twice:
+A prediction document, `_id` = prediction_id(day, ticker, model_ref, prompt, prompt_version): one per stock, day,
+model and prompt version, so a batch cut by a crash resumes without asking a model twice:
 
     day "YYYY-MM-DD" (the session predicted from, its cutoff the day's end in the market's zone), market, ticker,
     provider, model ("provider:model" in `model_ref`), prompt, prompt_version, input_digest (the same for every
@@ -10,11 +10,13 @@ version, so a batch cut by a crash resumes without asking a model twice:
     cutoff: never scored), status "ok" | "failed", error, error_kind, parse_ok, attempts, model_calls,
     usage {input_tokens, output_tokens, ...}, cost_usd (None when the model's price is not set), latency_ms,
     horizons {"5": {probability, direction "up"|"down", reason, citations}, "10": ..., "20": ...} (ok only),
-    outcomes {"5": {end_day, forward_return, median_return, excess_return, beat, universe, scored_utc}, ...}
-    (filled by the evaluation once the horizon has passed).
+    outcomes {"5": {end_day, forward_return, median_return, excess_return, beat, universe, priced_day,
+    scored_utc, and `reason` when the stock could not be priced (beat None)}, ...} (filled by the evaluation once
+    the horizon has passed; lib/ai/evaluate.py).
 
-A leaderboard row, `_id` = "<window>|<model_ref>|<prompt>|<horizon>": the scores of lib/ai/scoring.py and the
-counts (asked, answered, parsed, scored), with `computed_utc` and `through_day`. All times naive UTC."""
+A leaderboard row, `_id` = "<window>|<model_ref>|<prompt>:<prompt_version>|<horizon>" (lib/ai/evaluate_board.py):
+the scores of lib/ai/scoring.py and the counts (asked, answered, parsed, scored), with `computed_utc` and
+`through_day`. All times naive UTC."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ from lib.storage.client import StoreBase, naive_utc
 def prediction_id(day: dt.date, ticker: str, model_ref: str, prompt: str, version: str) -> str:
     """The natural key of a prediction: what makes asking again unnecessary."""
     return f"{day.isoformat()}|{ticker}|{model_ref}|{prompt}:{version}"
+
+
+BULKY = {"input": 0, "context": 0}  # the prompt's input and context block (~10 KB a document): left out by
+# the readers that only count and score, so a year of predictions is not read into memory with them
 
 
 class PredictionsStore(StoreBase):
@@ -68,12 +74,12 @@ class PredictionsStore(StoreBase):
 
     def awaiting_outcome(self, horizon: int, through_day: dt.date | None = None) -> list[dict[str, Any]]:
         """Answered, scorable predictions (on time, not memorised) without an outcome at `horizon`, made on days
-        up to `through_day`, oldest first."""
+        up to `through_day`, oldest first (without their input and context block)."""
         query: dict[str, Any] = {"status": "ok", "late": False, "memorised": False,
                                  f"outcomes.{horizon}": {"$exists": False}}
         if through_day is not None:
             query["day"] = {"$lte": through_day.isoformat()}
-        return list(self.predictions.find(query).sort([("day", ASCENDING), ("_id", ASCENDING)]))
+        return list(self.predictions.find(query, BULKY).sort([("day", ASCENDING), ("_id", ASCENDING)]))
 
     def set_outcomes(self, outcomes: Iterable[tuple[str, int, Mapping[str, Any]]]) -> int:
         """Store (prediction id, horizon, outcome) triples; idempotent. Returns how many were written."""
@@ -87,8 +93,9 @@ class PredictionsStore(StoreBase):
 
     def find_predictions(self, *, ticker: str | None = None, model_ref: str | None = None,
                          day: dt.date | None = None, since: dt.date | None = None, prompt: str | None = None,
-                         limit: int = 0) -> list[dict[str, Any]]:
-        """Predictions by ticker, model, day or days since, newest day first."""
+                         limit: int = 0, light: bool = False) -> list[dict[str, Any]]:
+        """Predictions by ticker, model, day or days since, newest day first (`light`: without their input and
+        context block)."""
         query: dict[str, Any] = {}
         if ticker:
             query["ticker"] = ticker
@@ -100,7 +107,8 @@ class PredictionsStore(StoreBase):
             query["day"] = day.isoformat()
         elif since:
             query["day"] = {"$gte": since.isoformat()}
-        cursor = self.predictions.find(query).sort([("day", DESCENDING), ("ticker", ASCENDING), ("_id", ASCENDING)])
+        cursor = self.predictions.find(query, BULKY if light else None).sort(
+            [("day", DESCENDING), ("ticker", ASCENDING), ("_id", ASCENDING)])
         return list(cursor.limit(limit) if limit else cursor)
 
     def stored_values(self, name: str) -> list[str]:

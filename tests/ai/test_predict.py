@@ -18,6 +18,7 @@ from lib.ai.context import Context, Filing
 from lib.ai.llm import ModelSpec
 from lib.ai.predict import predict_latest
 from lib.ai.predict_plan import batch_stocks, deadline
+from lib.ai.predict_stub import _stock_block
 from lib.analysis.indicators import compute_frame, row_documents
 from lib.cli import open_storage
 from lib.markets.krx.market import krx_calendar
@@ -314,3 +315,20 @@ def test_a_strategy_setting_naming_no_strategy_stops_the_script_with_exit_2(sett
                            clock=FakeClock(EVENING)) == 2
     assert "AI_PREDICT_STRATEGIES names no_such" in capsys.readouterr().err
     assert not any(m.received for m in models.built.values())
+
+
+def test_a_past_day_is_not_sent_a_market_cap_measured_after_it(storage, settings):
+    seed(storage, {"005930"})
+    storage.universe.tickers.insert_many([
+        {"ticker": "005930", "name": "Samsung", "market": "KOSPI", "market_cap": 3.5e14, "is_active": True,
+         "as_of_date": "2025-06-16"},  # refreshed after DAY: its cap would tell how the price moved since
+        {"ticker": "000660", "name": "SK hynix", "market": "KOSPI", "market_cap": 1.2e14, "is_active": True,
+         "as_of_date": DAY.isoformat()},  # measured on DAY itself: known at the cutoff
+    ])
+    seed(storage, {"000660"})
+    settings = settings.updated(ai_predict_strategies=[], ai_predict_watchlist=["005930", "000660"])
+    clock = FakeClock(EVENING)
+    assert run(storage, settings, clock, Models()) == 0
+    sent = {d["ticker"]: _stock_block(d["input"]["stock"])["market_cap_krw"] for d in stored(storage).values()
+            if "input" in d}
+    assert sent == {"005930": None, "000660": 1.2e14}

@@ -34,6 +34,11 @@ def predictions(rows: pd.DataFrame, probabilities: np.ndarray) -> list[Scored]:
             zip(rows["date"], rows["ticker"], probabilities, rows["beat"], rows["excess"], strict=True)]
 
 
+def test_a_model_that_reads_the_future_backwards_scores_balanced_accuracy_0_not_chance(outcomes):
+    s = score(predictions(outcomes, 1 - outcomes["beat"].astype(float).to_numpy()), resamples=0)
+    assert s.accuracy == 0 and s.balanced_accuracy == 0 and s.brier == 1
+
+
 def test_a_model_that_reads_the_future_scores_accuracy_1_brier_0_and_full_skill(outcomes):
     s = score(predictions(outcomes, outcomes["beat"].astype(float).to_numpy()), resamples=200)
     assert s.accuracy == 1 and s.balanced_accuracy == 1 and s.brier == 0 and s.brier_skill == 1

@@ -143,6 +143,9 @@ def test_the_leaderboard_ranks_by_skill_filters_and_says_why_a_row_is_not_ranked
     short = client.get("/ai/leaderboard", params={"horizon": 20, "window": 30}).json()["rows"]
     assert [(r["model_ref"], r["ranked"], r["rank"]) for r in short] == [(FUTURE, False, None)]
     assert short[0]["unranked_why"] == "23 scored prediction(s), under AI_LEADERBOARD_MIN_COUNT=30"
+    lowered = make_client(storage, ai_leaderboard_min_count=20)  # set lower since ai_evaluate.py ran
+    why = lowered.get("/ai/leaderboard", params={"horizon": 20, "window": 30}).json()["rows"][0]["unranked_why"]
+    assert why == "computed when AI_LEADERBOARD_MIN_COUNT was above 23; ai_evaluate.py ranks it on its next run"
     everything = client.get("/ai/leaderboard").json()
     assert everything["count"] == 6 and everything["prompts"] == [PROMPT]
     assert [(r["window_days"], r["horizon"]) for r in everything["rows"]] == [

@@ -149,7 +149,7 @@ def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) ->
     if code != 0:
         print(f"demo: the predictions exited {code}", file=sys.stderr)
         return code
-    print_leaderboard(storage)
+    print_leaderboard(storage, settings.ai_leaderboard_min_count)
     return 0
 
 

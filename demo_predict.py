@@ -14,6 +14,7 @@ from lib.ai.predict import predict_day
 from lib.ai.predict_stub import STUB_MODELS, stub_predict_factory
 from lib.config import Settings
 from lib.display import count, table
+from lib.log import setup_logging
 from lib.spine.registry import registry
 from lib.spine.runner import run_job
 from lib.storage import Storage
@@ -46,6 +47,7 @@ def predict_history(storage: Storage, settings: Settings, today: dt.date, sessio
     stubbed = stub_settings(settings, watchlist, stocks)
     print(f"  {len(STUB_MODELS)} stub models x {len(watchlist)} largest stocks x {len(days)} sessions "
           f"({days[0]} .. {days[-1]}), each batch at 20:00 KST of its day", flush=True)
+    setup_logging("ai_predict", settings.log_level, settings.log_warnings_file)  # else tagged as the last script
     for day in days:
         evening = dt.datetime.combine(day, EVENING, tzinfo=dataset.tz)
         code = run_job("ai_predict", stubbed, storage, evening, _fixed(evening),
@@ -61,11 +63,17 @@ def _interval(row: dict, name: str, fmt: str) -> str:
     value, bounds = scores.get(name), scores.get("intervals", {}).get(name)
     if value is None:
         return "-"
+    text = _number(value, fmt)
+    return f"{text} [{_number(bounds[0], fmt)}, {_number(bounds[1], fmt)}]" if bounds else text
+
+
+def _number(value: float, fmt: str) -> str:
+    """`value` in `fmt`, a rounding to zero printed +0.000 rather than -0.000."""
     text = format(value, fmt)
-    return f"{text} [{format(bounds[0], fmt)}, {format(bounds[1], fmt)}]" if bounds else text
+    return format(0.0, fmt) if float(text) == 0 else text
 
 
-def print_leaderboard(storage: Storage) -> None:
+def print_leaderboard(storage: Storage, min_count: int) -> None:
     """The stored leaderboard's everything-window rows at HORIZON sessions, as GET /ai/leaderboard serves them."""
     rows = storage.predictions.leaderboard_rows(window=0, horizon=HORIZON)
     if not rows:
@@ -84,8 +92,12 @@ def print_leaderboard(storage: Storage) -> None:
     print(f"  horizon {HORIZON} sessions, every scored day ({rows[0]['from_day']} .. {rows[0]['through_day']}); "
           "[95% day-block bootstrap interval]")
     print(table(["rank", "model (stub, not an LLM)", "prompt", "scored", "Brier (0 best)", "skill vs base rate",
-                 "accuracy", "rank IC", "top-5 excess"], body, right=(3,)))
-    print("  Brier: mean squared error of the probability of beating the day's median 5-session return; skill: "
-          "1 - Brier / Brier of always saying the base rate (0: no better); rank IC: daily Spearman correlation of "
-          "the probabilities with the excess returns; top-5 excess: the 5 highest probabilities' mean return over "
-          "the median. A constant 0.5 must show skill ~0 and no IC.")
+                 "accuracy", "rank IC", f"top-5 excess ({HORIZON}-session)"], body, right=(3,)))
+    print(f"  Brier: mean squared error of the probability of beating the day's median {HORIZON}-session return\n"
+          "  skill: 1 - Brier / Brier of always saying the base rate (0: no better, below 0: worse); rank: by skill,\n"
+          f"    a model is ranked from {min_count} scored predictions\n"
+          "  accuracy: share of calls right (p >= 0.5 called a beat; 0.5 is a coin)\n"
+          "  rank IC: daily Spearman correlation of the probabilities with the excess returns (-1..+1; 0: no edge)\n"
+          f"  top-5 excess: the day's 5 highest probabilities' mean {HORIZON}-session return over the median, in %,\n"
+          "    averaged over days; '-' when every probability is the same (nothing is ranked)\n"
+          "  A constant 0.5 must show skill ~0, no IC and no top 5; an interval containing 0 is no demonstrated edge.")

@@ -63,7 +63,7 @@ class LeaderboardRow(BaseModel):
     top_k_excess: float | None = Field(description="mean daily excess return of the top_k probabilities, a fraction")
     tokens_per_scored_call: float | None = Field(
         description="input + output tokens of every call in the window (failed and late ones too) per scored "
-                    "prediction")
+                    "prediction; null when a model reported no token usage")
     cost_per_scored_call_usd: float | None = Field(
         description="USD of every call in the window per scored prediction; null when a call's cost is unknown (the "
                     "model has no price in AI_MODEL_PRICES)")

@@ -295,3 +295,10 @@ def test_the_ai_predictions_block_is_off_without_models_and_shows_the_batch_and_
     assert body["ai_predictions"]["leaderboard_computed_utc"] == "2024-12-19T10:40:00Z"
     served = PipelineStatus.model_validate(body).model_dump(mode="json")["ai_predictions"]
     assert served["batch_stored"] == 3 and served["predict_run"]["status"] == "completed"
+
+    # turned off with predictions stored: ai_evaluate still scores them, so the figures stay beside the why
+    later = gather(storage, make_settings(), clock(), D(2024, 12, 20), sizes=False)
+    assert later.ai_predictions.off.startswith("AI_PREDICT_MODELS is blank") and later.ai_predictions.waiting == 1
+    text = render_text(later)
+    assert "models        off: AI_PREDICT_MODELS is blank" in text
+    assert "waiting       1 prediction(s) wait for their 20-session outcome" in text

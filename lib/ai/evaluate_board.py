@@ -65,8 +65,10 @@ def _scores_doc(scored: list[Scored]) -> dict[str, Any] | None:
     return doc
 
 
-def _spend(docs: Sequence[Mapping[str, Any]]) -> tuple[int, int, float | None]:
+def _spend(docs: Sequence[Mapping[str, Any]]) -> tuple[int, int, bool, float | None]:
+    """Tokens in and out, whether every call that reached a model reported them, and the cost (None: unknown)."""
     tokens_in = tokens_out = 0
+    tokens_known = True
     cost: float | None = 0.0
     for doc in docs:
         usage = doc.get("usage") or {}
@@ -74,11 +76,13 @@ def _spend(docs: Sequence[Mapping[str, Any]]) -> tuple[int, int, float | None]:
         tokens_out += int(usage.get("output_tokens") or 0)
         if not doc.get("model_calls", 1):
             continue  # never reached the model: nothing was spent
+        if usage.get("input_tokens") is None and usage.get("output_tokens") is None:
+            tokens_known = False  # a provider (or stub) that reports no usage: 0 tokens per call would be a lie
         if doc.get("cost_usd") is None:
             cost = None
         elif cost is not None:
             cost += float(doc["cost_usd"])
-    return tokens_in, tokens_out, cost
+    return tokens_in, tokens_out, tokens_known, cost
 
 
 def group_row(docs: Sequence[Mapping[str, Any]], horizon: int, min_count: int) -> dict[str, Any]:
@@ -101,7 +105,7 @@ def group_row(docs: Sequence[Mapping[str, Any]], horizon: int, min_count: int) -
     asked = len(docs)
     answered = sum(1 for d in docs if d.get("status") == "ok")
     parsed = sum(1 for d in docs if d.get("parse_ok"))
-    tokens_in, tokens_out, cost = _spend(docs)
+    tokens_in, tokens_out, tokens_known, cost = _spend(docs)
     scores = _scores_doc(scored)
     n = len(scored)
     return {
@@ -110,7 +114,7 @@ def group_row(docs: Sequence[Mapping[str, Any]], horizon: int, min_count: int) -
         "unpriced": unpriced, "waiting": waiting,
         "coverage": answered / asked if asked else None, "parse_rate": parsed / asked if asked else None,
         "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost,
-        "tokens_per_scored": (tokens_in + tokens_out) / n if n else None,
+        "tokens_per_scored": (tokens_in + tokens_out) / n if n and tokens_known else None,
         "cost_per_scored": cost / n if n and cost is not None else None,
         "scores": scores,
         "ranked": n >= min_count and scores is not None and scores["brier_skill"] is not None,

@@ -25,7 +25,15 @@ from langchain_core.messages import BaseMessage
 
 from lib.ai.analyse import analysis_data, universe_context
 from lib.ai.context import Context
-from lib.ai.llm import LlmCall, ModelSpec, ProviderError, UnparseableReply, build_chat_model, structured_call
+from lib.ai.llm import (
+    LlmCall,
+    LlmNotConfigured,
+    ModelSpec,
+    ProviderError,
+    UnparseableReply,
+    build_chat_model,
+    structured_call,
+)
 from lib.ai.predict_plan import batch_stocks, cost_usd, deadline, memorised
 from lib.ai.prompts import AnalysisData, Prompt, discover_prompts
 from lib.analysis.screener import discover as discover_strategies
@@ -82,7 +90,16 @@ def ready_models(settings: Settings, factory: LlmFactory) -> dict[ModelSpec, Bas
     if unknown:
         raise ConfigError(f"AI_PREDICT_STRATEGIES names {', '.join(unknown)}, not a strategy of strategies/; known: "
                           f"{', '.join(known)}")
-    return {spec: factory(settings, spec) for spec in model_specs(settings)}
+    models = {}
+    for spec in model_specs(settings):
+        try:
+            models[spec] = factory(settings, spec)
+        except LlmNotConfigured as e:
+            # the provider comes from AI_PREDICT_MODELS here, not LLM_PROVIDER: name the pair and its key
+            key = "GOOGLE_API_KEY" if spec.provider == "gemini" else "OPENAI_API_KEY (or OPENAI_BASE_URL)"
+            raise LlmNotConfigured(f"AI_PREDICT_MODELS names {spec.provider}:{spec.model} but {key} is not set: set "
+                                   f"it in .env, or remove that model") from e
+    return models
 
 
 def _horizons(call: LlmCall) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class _Days:
     hits_on_misses: np.ndarray  # called miss and missed
     squared_error: np.ndarray
     ic: np.ndarray  # NaN on a day without one
-    top_k_excess: np.ndarray  # NaN on a day without predictions
+    top_k_excess: np.ndarray  # NaN on a day whose probabilities are all equal (nothing ranked)
 
 
 def _per_day(scored: Sequence[Scored], top_k: int) -> _Days:
@@ -132,7 +132,8 @@ def _per_day(scored: Sequence[Scored], top_k: int) -> _Days:
         ic = _spearman(p, excess)
         columns["ic"].append(math.nan if ic is None else ic)
         top = np.argsort(-p, kind="mergesort")[:top_k]  # ties: ticker order, so the result is deterministic
-        columns["top"].append(float(excess[top].mean()))
+        # one probability for every stock picks nothing (as for the IC): its "top k" would be the first tickers
+        columns["top"].append(math.nan if p.min() == p.max() else float(excess[top].mean()))
     a = {k: np.array(v, dtype=float) for k, v in columns.items()}
     return _Days(days, a["n"], a["beats"], a["correct"], a["hb"], a["hm"], a["se"], a["ic"], a["top"])
 
@@ -150,7 +151,8 @@ def _ratios(d: _Days, weights: np.ndarray) -> dict[str, np.ndarray]:
         skill = np.where(clim > 0, 1 - brier / clim, np.nan)
         has_ic = ~np.isnan(d.ic)
         ic_mean = (weights[:, has_ic] @ d.ic[has_ic]) / weights[:, has_ic].sum(axis=1)
-        top = (weights @ d.top_k_excess) / weights.sum(axis=1)
+        has_top = ~np.isnan(d.top_k_excess)
+        top = (weights[:, has_top] @ d.top_k_excess[has_top]) / weights[:, has_top].sum(axis=1)
     return {"accuracy": (weights @ d.correct) / n, "balanced_accuracy": balanced, "brier": brier,
             "brier_skill": skill, "ic_mean": ic_mean, "top_k_excess": top, "base_rate": base}
 

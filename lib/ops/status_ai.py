@@ -1,6 +1,6 @@
 """check_db's "AI predictions" block (issue 16): the last runs of ai_predict and ai_evaluate, what the last batch
 stored, how many predictions wait for their horizon, and when the leaderboard was computed. Off (one line saying
-why) when AI_PREDICT_MODELS is blank."""
+why) when AI_PREDICT_MODELS is blank and nothing is stored; off with predictions stored, both."""
 
 from __future__ import annotations
 
@@ -52,14 +52,16 @@ def _last_run(storage: Storage, job: str) -> LastRun | None:
 
 def ai_predictions_status(storage: Storage, settings: Settings) -> AiPredictionsStatus:
     """The block's figures, read from the run records and storage.predictions (a few indexed reads)."""
-    if not settings.ai_predict_models:
-        return AiPredictionsStatus(off=OFF)
     newest = storage.predictions.find_predictions(limit=1, light=True)
+    off = None if settings.ai_predict_models else OFF
+    if off and not newest:
+        return AiPredictionsStatus(off=off)
+    # turned off after predictions were stored: ai_evaluate still scores them, so the figures are still shown
     day = dt.date.fromisoformat(newest[0]["day"]) if newest else None
     batch = storage.predictions.find_predictions(day=day, light=True) if day else []
     rows = storage.predictions.leaderboard_rows()
     return AiPredictionsStatus(
-        models=list(settings.ai_predict_models),
+        off=off, models=list(settings.ai_predict_models),
         predict_run=_last_run(storage, PREDICT_JOB), evaluate_run=_last_run(storage, EVALUATE_JOB),
         batch_day=dt.date.fromisoformat(newest[0]["day"]) if newest else None, batch_stored=len(batch),
         batch_failed=sum(1 for d in batch if d.get("status") != "ok"),
@@ -71,7 +73,7 @@ def ai_predictions_status(storage: Storage, settings: Settings) -> AiPredictions
 
 def ai_predictions_rows(block: AiPredictionsStatus, kst: Callable[[dt.datetime | None], str]) -> list[list[str]]:
     """The block as label/value rows for check_db's text; `kst` formats a UTC moment in Korea time."""
-    if block.off:
+    if block.off and block.batch_day is None:
         return [["state", f"off: {block.off}"]]
 
     def run(last: LastRun | None, job: str) -> str:
@@ -86,7 +88,7 @@ def ai_predictions_rows(block: AiPredictionsStatus, kst: Callable[[dt.datetime |
     board = "not computed yet" if block.leaderboard_computed_utc is None else (
         f"{count(block.leaderboard_rows)} row(s), computed {kst(block.leaderboard_computed_utc)} KST")
     return [
-        ["models", ", ".join(block.models or [])],
+        ["models", ", ".join(block.models or []) if not block.off else f"off: {block.off}"],
         ["last batch", run(block.predict_run, PREDICT_JOB)],
         ["stored", batch],
         ["waiting", f"{count(block.waiting)} prediction(s) wait for their 20-session outcome"],

@@ -31,6 +31,13 @@ def test_spend_is_per_scored_call_and_unknown_when_any_call_has_no_price():
     assert b["cost_usd"] is None and b["cost_per_scored"] is None and b["tokens_per_scored"] == 1100
 
 
+def test_tokens_per_scored_call_are_unknown_not_zero_when_a_model_reports_no_usage():
+    docs = [scored(DAYS[0], t, "openai:stub", 0.5, t == "A", usage={"input_tokens": None, "output_tokens": None})
+            for t in "ABC"]
+    row = next(r for r in leaderboard_rows(docs, [0], 1) if r["horizon"] == 5)
+    assert row["scored"] == 3 and row["tokens_per_scored"] is None
+
+
 def test_a_window_ends_at_the_newest_scored_day_and_prompt_versions_are_separate_rows():
     docs = [scored(day, t, "openai:a", 0.6, t == "A") for day in DAYS[:3] for t in "ABC"]
     docs += [prediction(DAYS[3], t, "openai:a", {5: 0.6}) for t in "ABC"]  # not scored yet: after through_day

@@ -271,7 +271,7 @@ def test_the_script_is_off_with_one_line_when_no_model_is_set(make_settings, cap
     assert len(lines) == 1 and "ai_predict is off: AI_PREDICT_MODELS is blank" in lines[0]
 
 
-def test_the_script_predicts_the_latest_analysed_day_and_a_missing_key_exits_2(settings):
+def test_the_script_predicts_the_latest_analysed_day_and_a_missing_key_exits_2(settings, capsys):
     seed(open_storage(settings))
     models = Models()
     assert ai_predict.main([], settings, factory=models, clock=FakeClock(EVENING)) == 0
@@ -279,6 +279,10 @@ def test_the_script_predicts_the_latest_analysed_day_and_a_missing_key_exits_2(s
     # the real factory without GOOGLE_API_KEY / OPENAI_API_KEY: a human must set one
     assert ai_predict.main([], settings.updated(ai_predict_models=["gemini:gemini-2.5-flash"]),
                            clock=FakeClock(EVENING)) == 2
+    # the line names the model of AI_PREDICT_MODELS and its key, not LLM_PROVIDER (which predictions ignore)
+    err = capsys.readouterr().err
+    assert "AI_PREDICT_MODELS names gemini:gemini-2.5-flash but GOOGLE_API_KEY is not set" in err
+    assert "LLM_PROVIDER" not in err
 
 
 def test_a_retry_the_next_morning_gets_the_evenings_input_even_when_the_context_grew(storage, settings, monkeypatch):

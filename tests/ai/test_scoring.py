@@ -54,6 +54,7 @@ def test_a_constant_half_scores_brier_a_quarter_and_no_skill(outcomes):
     assert s.brier_skill == pytest.approx(0, abs=1e-3)
     assert s.balanced_accuracy == 0.5  # it calls every stock a beat: right on beats, wrong on misses
     assert s.ic_mean is None and s.ic_days == 0  # one probability for every stock ranks nothing
+    assert s.top_k_excess is None and "top_k_excess" not in s.intervals  # nor picks a top 5 (not the first tickers)
 
 
 def test_a_coin_flip_has_no_edge_its_intervals_contain_zero_and_its_brier_skill_is_negative(outcomes):

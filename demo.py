@@ -27,6 +27,7 @@ import manual_setup
 import monthly_rebalance
 from demo_ai import RECORDED, collect_recorded, explain_move, recorded_settings
 from demo_api import serve_api
+from demo_predict import predict_history, print_leaderboard
 from demo_report import print_screener, print_summary, print_us
 from lib.analysis.screener import Strategy, discover
 from lib.config import PROJECT_ROOT, Settings, load_settings
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--us-first-day", default="2025-08-29", help="New York day of etf_pipeline's first run")
     parser.add_argument("--us-today", default="2025-09-30", help="New York day etf_pipeline catches up to")
     parser.add_argument("--us-sessions", type=int, default=60, help="sessions etf_pipeline's first run loads")
+    parser.add_argument("--ai-sessions", type=int, default=30, help="past sessions the stub models predict")
+    parser.add_argument("--ai-stocks", type=int, default=10, help="largest stocks the stub models predict each day")
     parser.add_argument("--no-serve", action="store_true", help="do not serve the API after the pipeline")
     parser.add_argument("--port", type=int, default=0, help="port for the API on 127.0.0.1 (default: a free one)")
     args = parser.parse_args(argv)
@@ -140,6 +143,13 @@ def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) ->
         return code
     evening = dt.datetime.combine(dt.date.fromisoformat(args.today), dt.time(12, 0), tzinfo=dt.UTC)  # 21:00 KST
     explain_move(storage, settings, args.today, evening)
+    print(f"\n=== ai_predict + ai_evaluate: {args.ai_sessions} past sessions predicted by two stub models, scored on "
+          "the stored bars", flush=True)
+    code = predict_history(storage, settings, dt.date.fromisoformat(args.today), args.ai_sessions, args.ai_stocks)
+    if code != 0:
+        print(f"demo: the predictions exited {code}", file=sys.stderr)
+        return code
+    print_leaderboard(storage, settings.ai_leaderboard_min_count)
     return 0
 
 

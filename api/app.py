@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import ai, context, dashboard, docs, etf, health, prompts, status, stocks
+from api import ai, context, dashboard, docs, etf, health, predictions, prompts, status, stocks
 from api import screener as screener_routes
 from api.deps import ComputeSlots
 from api.errors import install_error_handlers
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(screener_routes.make_router(app.state.registry))
     app.include_router(prompts.router)
     app.include_router(ai.router)
+    app.include_router(predictions.router)
     app.include_router(etf.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)

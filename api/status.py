@@ -14,6 +14,7 @@ from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep
 from api.errors import error_responses
 from lib.analysis.status import AnalysisStatus
 from lib.ops.status import AlertStatus, JobRun, MarketStatus, QuarantineStatus, gather
+from lib.ops.status_ai import AiPredictionsStatus
 from lib.ops.status_view import to_plain
 from lib.spine.datasets import WatermarkState
 from lib.storage import CollectionSize
@@ -47,6 +48,10 @@ class PipelineStatus(BaseModel):
     watermarks: list[WatermarkState] = Field(
         description="each watermark dataset this install runs: how far it has read, its lag (seconds)")
     registry_errors: list[str] = Field(description="market modules skipped (module: why); their data is not collected")
+    ai_predictions: AiPredictionsStatus = Field(
+        description="the AI prediction batch (ai_predict) and its scoring (ai_evaluate): last runs, the last batch's "
+                    "counts, predictions waiting for their horizon, the leaderboard's computed time; `off` says why "
+                    "when AI_PREDICT_MODELS is blank")
     exit_code: int = Field(description="check_db's exit code: 0 all well, 1 needs attention, 2 nothing collected yet")
 
 

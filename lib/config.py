@@ -19,6 +19,7 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationI
 from pydantic_settings import NoDecode
 
 from lib.config_api import ApiSettings, check_api_settings
+from lib.config_predict import PredictSettings
 from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.settings_base import PROJECT_ROOT, SETTINGS_CONFIG, MarketSettings, project_path, split_csv
@@ -101,7 +102,7 @@ def setting_names() -> list[str]:
     return names
 
 
-class Settings(ApiSettings):
+class Settings(ApiSettings, PredictSettings):
     """Every setting of the pipeline (`.env.example` documents each one): the core ones here and in ApiSettings,
     each market's own in lib/markets/<market>/settings.py, read by load_settings and got with `market(name)`."""
 

@@ -23,6 +23,9 @@ from tests.conftest import PANEL
         ({"market_cap_threshold_krw": -5}, "setting MARKET_CAP_THRESHOLD_KRW"),
         ({"krx_min_request_gap_seconds": "fast"}, "setting KRX_MIN_REQUEST_GAP_SECONDS"),
         ({"api_max_body_bytes": 10}, "setting API_MAX_BODY_BYTES"),
+        ({"ai_model_prices": "openai:gpt-4o=nan/10"}, "setting AI_MODEL_PRICES: openai:gpt-4o='nan/10' is not"),
+        ({"ai_model_prices": "openai:gpt-4o=2.5/inf"}, "setting AI_MODEL_PRICES"),
+        ({"ai_leaderboard_windows": "30,999999999"}, "setting AI_LEADERBOARD_WINDOWS: name at least one window"),
     ],
 )
 def test_a_bad_setting_names_itself_and_the_fix(overrides, expected):

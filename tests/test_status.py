@@ -251,3 +251,54 @@ def test_quarantined_bars_are_shown_with_their_count_and_reason_but_do_not_fail_
     capsys.readouterr()
     assert check_db.main(["--today", "2024-09-03", "--no-sizes"], settings=settings) == 0
     assert "kept out of stock_data)\n  none\n" in capsys.readouterr().out
+
+
+def test_the_ai_predictions_block_is_off_without_models_and_shows_the_batch_and_what_waits(storage, make_settings,
+                                                                                            clock):
+    from api.status import PipelineStatus
+    from lib.ops.status_view import render_text, to_plain
+    from tests.predictions_data import CONSTANT, FUTURE, prediction, store_leaderboard
+
+    off = gather(storage, make_settings(), clock(), D(2024, 12, 20), sizes=False)
+    assert off.ai_predictions.off.startswith("AI_PREDICT_MODELS is blank")
+    assert "state  off: AI_PREDICT_MODELS is blank" in render_text(off)
+
+    settings = make_settings(ai_predict_models=f"{FUTURE},{CONSTANT}")
+    for ticker in ("005930", "000660"):  # an older batch, every horizon scored
+        storage.predictions.save_prediction(prediction(D(2024, 11, 25), ticker, FUTURE))
+    newest = D(2024, 12, 19)
+    storage.predictions.save_prediction(prediction(newest, "005930", FUTURE, with_outcomes=False))
+    storage.predictions.save_prediction(prediction(newest, "005930", CONSTANT, status="failed"))
+    storage.predictions.save_prediction(prediction(newest, "000660", FUTURE, late=True))
+    started = dt.datetime(2024, 12, 19, 12, 10)
+    storage.jobs.start_run("p1", {"job_name": "ai_predict", "start_time_utc": started})
+    storage.jobs.finish_run("p1", {"status": "completed", "end_time_utc": started + dt.timedelta(minutes=3)})
+    storage.jobs.start_run("e1", {"job_name": "ai_evaluate", "start_time_utc": started})
+    storage.jobs.finish_run("e1", {"status": "failed", "error": "the database is not reachable"})
+    store_leaderboard(storage, dt.datetime(2024, 12, 19, 10, 40), [D(2024, 11, 25)])
+
+    status = gather(storage, settings, clock(), D(2024, 12, 20), sizes=False)
+    block = status.ai_predictions
+    assert (block.off, block.batch_day, block.batch_stored, block.batch_failed, block.batch_late) == (
+        None, newest, 3, 1, 1)
+    assert block.waiting == 1 and block.leaderboard_rows == 6  # the late and the failed ones never wait
+    assert block.predict_run.status == "completed" and block.evaluate_run.status == "failed"
+    text = render_text(status)
+    assert f"models        {FUTURE}, {CONSTANT}" in text
+    assert "last batch    completed, started 2024-12-19 21:10 KST" in text
+    assert "stored        3 prediction(s) for 2024-12-19 (1 failed, 1 late: never scored)" in text
+    assert "waiting       1 prediction(s) wait for their 20-session outcome" in text
+    assert "last scoring  failed, started 2024-12-19 21:10 KST: the database is not reachable" in text
+    assert "leaderboard   6 row(s), computed 2024-12-19 19:40 KST" in text
+    body = to_plain(status)  # check_db --json and GET /status
+    assert body["ai_predictions"]["waiting"] == 1 and body["ai_predictions"]["batch_day"] == "2024-12-19"
+    assert body["ai_predictions"]["leaderboard_computed_utc"] == "2024-12-19T10:40:00Z"
+    served = PipelineStatus.model_validate(body).model_dump(mode="json")["ai_predictions"]
+    assert served["batch_stored"] == 3 and served["predict_run"]["status"] == "completed"
+
+    # turned off with predictions stored: ai_evaluate still scores them, so the figures stay beside the why
+    later = gather(storage, make_settings(), clock(), D(2024, 12, 20), sizes=False)
+    assert later.ai_predictions.off.startswith("AI_PREDICT_MODELS is blank") and later.ai_predictions.waiting == 1
+    text = render_text(later)
+    assert "models        off: AI_PREDICT_MODELS is blank" in text
+    assert "waiting       1 prediction(s) wait for their 20-session outcome" in text

@@ -6,6 +6,7 @@ import { loadScreener, loadStrategies } from "./screener.js";
 import { loadStock, loadStockList, resolveTicker } from "./stock.js";
 import { loadEtf } from "./etf.js";
 import { loadMacro } from "./context.js";
+import { loadLeaderboard } from "./predictions.js";
 
 function wire() {
   $("#strategy").addEventListener("change", (event) => {
@@ -71,6 +72,7 @@ async function start() {
   });
   loadEtf();
   loadMacro();
+  loadLeaderboard();
   const stocks = loadStockList();
   let screened = null;
   try {

@@ -14,6 +14,7 @@ from typing import Any
 from lib.analysis.screener import discover
 from lib.config import Settings
 from lib.display import duration, kst
+from lib.ops.status_ai import AiPredictionsStatus, ai_predictions_status
 from lib.ops.status_heal import mark_healed
 from lib.ops.status_jobs import (
     QUARANTINE_SHOWN,
@@ -63,6 +64,7 @@ class Status:
     quarantine: QuarantineStatus = field(default_factory=QuarantineStatus)
     watermarks: list[WatermarkState] = field(default_factory=list)  # the watermark-cadence datasets
     registry_errors: list[str] = field(default_factory=list)  # market modules skipped: "module: why"
+    ai_predictions: AiPredictionsStatus = field(default_factory=AiPredictionsStatus)  # issue 16's batch and scoring
 
     @property
     def exit_code(self) -> int:
@@ -130,6 +132,7 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         quarantine=quarantine_status(storage, held.redo) if (held := registry.quarantining()) else QuarantineStatus(),
         watermarks=watermark_states(storage, settings, registry, now),
         registry_errors=[f"{module}: {why}" for module, why in registry.errors],
+        ai_predictions=ai_predictions_status(storage, settings),
     )
     status.attention = attention(status, settings, registry, derived)
     return status

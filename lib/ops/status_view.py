@@ -9,6 +9,7 @@ from typing import Any
 
 from lib.display import count, duration, kst, size, table
 from lib.ops.status import Status
+from lib.ops.status_ai import ai_predictions_rows
 
 
 def _kst(moment: dt.datetime | None) -> str:
@@ -72,6 +73,8 @@ def render_text(status: Status, quiet: bool = False) -> str:
             ["lag", lag],
             ["last error", w.last_error or "none"],
         ]))
+    out.append("\nAI predictions (ai_predict.py asks, ai_evaluate.py scores)")
+    out.append(_pairs(ai_predictions_rows(status.ai_predictions, _kst)))
     for line in status.registry_errors:
         out.append(f"\nmarket module skipped: {line}")
     out.append("\nLast run of each job (times KST)")

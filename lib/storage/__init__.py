@@ -24,6 +24,7 @@ from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
 from lib.storage.jobs import DONE_STATUSES, JobsStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
+from lib.storage.predictions import PredictionsStore
 from lib.storage.sizes import CollectionSize, SizesStore
 from lib.storage.universe import UniverseStore
 from lib.storage.watermarks import WatermarksStore
@@ -56,6 +57,7 @@ class Storage(StoreBase):
         self.corp_codes = CorpCodesStore(client, prefix, root=self)
         self.alerts = AlertsStore(client, prefix, root=self)
         self.ai = AiStore(client, prefix, root=self)
+        self.predictions = PredictionsStore(client, prefix, root=self)
         self.access = AccessStore(client, prefix, root=self)
         self.sizes = SizesStore(client, prefix, root=self)
 
@@ -67,6 +69,7 @@ class Storage(StoreBase):
         self.alerts._alert_indexes()
         self.etf._etf_indexes()
         self.ai._ai_indexes()
+        self.predictions._predictions_indexes()
         self.picks._picks_indexes()
         self.bad_data._bad_data_indexes()
         self.corporate_actions._corporate_actions_indexes()

@@ -15,6 +15,7 @@ from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
 
 from lib.errors import ConfigError, TransientSourceError
+from lib.storage import embedded
 from lib.storage.dates import to_utc_midnight
 from lib.storage.uri import checked_uri, construction_error, driver_warnings_logged
 
@@ -124,6 +125,8 @@ class StoreBase:
         root: StoreBase | None = None,
     ) -> None:
         self.client = client
+        if type(client).__module__.startswith("mongomock_ng"):
+            embedded.install()  # find a document by its _id without a scan (lib/storage/embedded.py)
         self.prefix = prefix
         self.system = client[f"{prefix}system_info"]
         self.stock_db = client[f"{prefix}stock_data"]

@@ -28,6 +28,7 @@ from tests.browser import chromium, live_server, require_browser, screenshot, wa
 from tests.conftest import FIXTURES, PANEL, US_SAMPLE, FakeClock
 from tests.helpers import evening, new_york, run_analysis, run_collection, run_etf, run_rebalance
 from tests.llm_fakes import fake_model, reply
+from tests.predictions_data import CONSTANT, FUTURE, leaderboard_row, store_leaderboard
 
 KRX_DAY = dt.date(2025, 6, 16)  # the demo's last KRX day
 US_DAY = dt.date(2025, 9, 12)
@@ -354,6 +355,74 @@ def test_a_failed_job_and_a_market_with_nothing_collected_show_in_red():
         assert as_of.startswith("Sessions counted up to 2025-06-16 21:00 KST (the server's clock).")
         assert "The job runs below are dated by the real clock, after that" in as_of
         assert "nothing is analysed yet" in browser.find_element(By.CSS_SELECTOR, "#picks tbody td.error").text
+        # no model predicts on this install: the leaderboard says what to set, not an error
+        empty = browser.find_element(By.CSS_SELECTOR, "#leaderboard-table tbody td.empty").text
+        assert empty.startswith("no prediction scored yet: set AI_PREDICT_MODELS")
+        assert not browser.find_element(By.ID, "calibration-block").is_displayed()
+
+
+HOSTILE = "gemini:<img src=x onerror=\"document.title='pwned'\">"
+
+
+def test_the_leaderboard_shows_ranked_and_greyed_rows_a_calibration_chart_per_model_and_names_as_text():
+    require_browser()
+    storage = Storage(mongomock_ng.MongoClient(), prefix="board_")
+    days = [dt.date(2024, 11, 25), dt.date(2024, 11, 26), dt.date(2024, 11, 27), dt.date(2024, 11, 28),
+            dt.date(2024, 11, 29)]
+    store_leaderboard(storage, dt.datetime(2024, 12, 20, 11, 0), days)
+    # a stored model name that is markup (a provider's or a typo'd setting's): shown as text, never run
+    hostile = {**leaderboard_row(FUTURE, 5, 0, days[:1], 30, None), "_id": "hostile", "model_ref": HOSTILE}
+    storage.predictions.leaderboard.insert_one({**hostile, "computed_utc": dt.datetime(2024, 12, 20, 11, 0)})
+    with live_server(create_app(settings_for_demo_data(), storage=storage, clock=lambda: NOW)) as url, \
+            chromium() as browser:
+        open_dashboard(browser, url)
+        wait_for(browser, "document.querySelector('#leaderboard').dataset.state === 'ready'")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#leaderboard-table tbody tr")
+        assert [r.get_attribute("data-model") for r in rows] == [FUTURE, CONSTANT, HOSTILE]
+        first, second, greyed = rows
+        # rank, model, prompt, scored of asked, Brier skill and accuracy with their intervals, IC, cost
+        assert first.text.startswith(f"1 {FUTURE} stock_outlook:1 115\nof 117 asked\n+0.84\n+0.84 … +0.84\n"
+                                     "100.0%\n100.0% … 100.0%\n+0.87\n"), first.text
+        assert first.text.endswith("$0.00085\n1,953 tokens")  # every call's spend (117) per scored (115)
+        assert second.text.startswith(f"2 {CONSTANT} stock_outlook:1 115") and "price not set" in second.text
+        # the unranked row: greyed, saying why, its name as the very text stored
+        assert "unranked" in greyed.get_attribute("class")
+        assert "not ranked: 23 scored prediction(s), under AI_LEADERBOARD_MIN_COUNT=30" in greyed.text
+        assert greyed.find_element(By.CSS_SELECTOR, ".model").text == HOSTILE
+        assert greyed.find_element(By.CSS_SELECTOR, ".model").value_of_css_property("color") == "rgba(93, 102, 117, 1)"
+        assert not browser.find_elements(By.CSS_SELECTOR, "#leaderboard img")
+        assert browser.title == "Stock pipeline dashboard"
+
+        # a calibration chart per model: the future reader's two bins lie at (0.2, 0) and (0.8, 1), off the
+        # diagonal drawn beside them; the constant's one bin at 0.5
+        charts = browser.find_elements(By.CSS_SELECTOR, "#calibration figure")
+        assert [c.get_attribute("data-model") for c in charts] == [FUTURE, CONSTANT, HOSTILE]
+        assert [c.get_attribute("data-bins") for c in charts] == ["2", "1", "2"]
+        dots = browser.execute_script(
+            "return [...document.querySelectorAll('#calibration figure:first-child circle')]"
+            ".map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')])")
+        assert dots == [[51.6, 154.0], [128.4, 26.0]]  # x = 26 + p x 128, y = 154 - frequency x 128
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#calibration line.diagonal")) == 3
+        assert charts[2].find_element(By.TAG_NAME, "figcaption").text.startswith(HOSTILE)
+
+        # the horizon and window selectors
+        browser.find_element(By.CSS_SELECTOR, "#lb-horizon button[data-horizon='20']").click()
+        wait_for(browser, "document.querySelector('#lb-horizon [aria-pressed=true]').dataset.horizon === '20'")
+        assert [r.get_attribute("data-model") for r in
+                browser.find_elements(By.CSS_SELECTOR, "#leaderboard-table tbody tr")] == [FUTURE, CONSTANT]
+        Select(browser.find_element(By.ID, "lb-window")).select_by_value("30")
+        only = browser.find_elements(By.CSS_SELECTOR, "#leaderboard-table tbody tr")
+        assert len(only) == 1 and "unranked" in only[0].get_attribute("class")
+        Select(browser.find_element(By.ID, "lb-window")).select_by_value("90")
+        assert "No row for 20 sessions over last 90 days" in browser.find_element(By.ID, "leaderboard-table").text
+        assert not browser.find_element(By.ID, "calibration-block").is_displayed()
+        assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.ID, "leaderboard").text)
+        # (nothing is collected here, so the market panels' routes answer 409: only a script error counts)
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
+                  and "Failed to load resource" not in e["message"]]
+        assert errors == []
+        Select(browser.find_element(By.ID, "lb-window")).select_by_value("0")
+        screenshot(browser, "dashboard-leaderboard.png")
 
 
 def test_a_us_only_install_shows_no_krx_panels_and_its_colours_follow_the_us_convention():

@@ -39,7 +39,8 @@ def test_the_two_markets_register_their_datasets_with_the_names_stored_today():
         "daily_update", "stock_data_collection", ("daily_update", "manual_setup"), "Asia/Seoul")
     assert (us.job, us.lock, us.collectors, str(us.tz)) == ("etf_pipeline", "us_etf", ("etf_pipeline",),
                                                             "America/New_York")
-    assert [s.job for s in krx.subscribers] == ["hourly_analysis"] and registry().screened() is krx
+    assert [s.job for s in krx.subscribers] == ["hourly_analysis", "ai_predict", "ai_evaluate"]
+    assert registry().screened() is krx
     assert registry().of_collector("manual_setup") is krx and registry().errors == ()
 
 

@@ -66,7 +66,10 @@ DATASETS = (
         build=lazy("lib.markets.krx.market", "krx_market"),
         # hourly_analysis runs 19:10..08:10 KST: until it is done, yesterday's analysis is not yet due.
         subscribers=(Subscriber("hourly_analysis", lazy("lib.analysis.status", "analysis_status"), _analysed_through,
-                                (19, 9), screens=True),),
+                                (19, 9), screens=True),
+                     # the AI's scored predictions of the analysed day (issue 16): off while AI_PREDICT_MODELS is blank
+                     Subscriber("ai_predict"),
+                     Subscriber("ai_evaluate")),  # scores the AI's predictions on the stored bars (issue 16)
         schedule="19:00 KST Mon-Fri",
         quarantines=True,
         source_help="for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW",

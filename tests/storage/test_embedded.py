@@ -1,0 +1,72 @@
+"""The embedded server's `_id` lookup (lib/storage/embedded.py) answers every query shape exactly as
+mongomock-ng's own scan does: only faster."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mongomock_ng
+import pytest
+from bson import ObjectId
+from mongomock_ng.collection import Collection
+
+from lib.storage import embedded
+
+QUERIES = [
+    {"_id": "2025-06-16|005930|openai:a|p:v1"},  # stored
+    {"_id": "2025-06-16|000000|openai:a|p:v1"},  # not stored
+    {"_id": "2025-06-16|005930|openai:a|p:v1", "status": "ok"},  # stored, the other condition holds
+    {"_id": "2025-06-16|005930|openai:a|p:v1", "status": "failed"},  # stored, the other condition fails
+    {"_id": "2025-06-16|005930|openai:a|p:v1", "outcomes.5": {"$exists": False}},
+    {"_id": "2025-06-16|000660|openai:a|p:v1", "outcomes.5": {"$exists": True}},
+    {"_id": {"$in": ["2025-06-16|005930|openai:a|p:v1", "x"]}},  # not a plain string: the scan
+    {"_id": "7"},  # a string where the stored _id is the number 7: no match on a real server either
+    {"_id": 7},
+    {"status": "ok"},
+    {},
+]
+
+
+def _filled(c):
+    c.insert_many([
+        {"_id": "2025-06-16|005930|openai:a|p:v1", "status": "ok", "outcomes": {}},
+        {"_id": "2025-06-16|000660|openai:a|p:v1", "status": "failed", "outcomes": {"5": {"beat": True}}},
+        {"_id": 7, "status": "ok"},
+        {"_id": ObjectId("0123456789abcdef01234567"), "status": "ok", "when": dt.datetime(2025, 6, 16)},
+    ])
+    return c
+
+
+@pytest.fixture
+def collection():
+    embedded.install()
+    return _filled(mongomock_ng.MongoClient().db.things)
+
+
+def _answers(c) -> list:
+    return [sorted(map(str, (d["_id"] for d in c.find(q)))) for q in QUERIES] + \
+           [c.count_documents(q) for q in QUERIES] + [c.find_one(q) for q in QUERIES]
+
+
+def test_the_id_lookup_answers_every_query_shape_as_the_librarys_scan(collection, monkeypatch):
+    assert Collection._iter_documents is not embedded.library_scan  # the lookup is installed
+    fast = _answers(collection)
+    monkeypatch.setattr(Collection, "_iter_documents", embedded.library_scan)
+    assert _answers(collection) == fast
+
+
+def test_writes_by_id_land_on_the_same_documents_as_with_the_scan(monkeypatch):
+    def run(c):
+        c.update_one({"_id": "2025-06-16|005930|openai:a|p:v1"}, {"$set": {"outcomes.5": {"beat": False}}})
+        c.update_one({"_id": "2025-06-16|005930|openai:a|p:v1", "status": "failed"}, {"$set": {"hit": 1}})
+        c.update_many({"_id": "2025-06-16|000660|openai:a|p:v1"}, {"$set": {"seen": True}})
+        c.replace_one({"_id": "new"}, {"_id": "new", "status": "ok"}, upsert=True)
+        c.update_one({"_id": "upserted"}, {"$set": {"status": "ok"}}, upsert=True)
+        c.delete_one({"_id": 7})
+        c.delete_one({"_id": "2025-06-16|000660|openai:a|p:v1", "status": "ok"})  # the condition fails: kept
+        return sorted((str(d["_id"]), sorted(d.items(), key=str)) for d in c.find())
+
+    embedded.install()
+    fast = run(_filled(mongomock_ng.MongoClient().db.things))
+    monkeypatch.setattr(Collection, "_iter_documents", embedded.library_scan)
+    assert run(_filled(mongomock_ng.MongoClient().db.things)) == fast

@@ -54,9 +54,12 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "both",
-            "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02", "--no-serve"]
+            "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02", "--no-serve",
+            "--ai-sessions", "3", "--ai-stocks", "4"]  # the stub leaderboard's path, small (tests/test_demo_predict.py)
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
+    assert "=== ai_predict + ai_evaluate: 3 past sessions predicted by two stub models" in out
+    assert re.search(r"openai:stub-momentum\s+predict_outlook:\d+\s+12 of 12", out)
     # Every step's section says on stdout what the step did.
     assert re.search(r"=== 1/4 manual_setup .*\ncompleted in .*: 300 session\(s\) stored through 2025-05-30, ", out)
     assert re.search(r"=== 2/4 daily_update .*\ncompleted in .*: 9 session\(s\) stored through 2025-06-16, ", out)

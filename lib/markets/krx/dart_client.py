@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 import requests
 
 from lib.errors import BadDataError, RateLimitedError, SourceBlockedError, SourceError, TransientSourceError
+from lib.spine.http import http_get
 
 PAGE_COUNT = 100  # OpenDART's most rows per page
 TIMEOUT = (10.0, 30.0)  # seconds to connect, to read a list page
@@ -145,14 +146,8 @@ class OpenDartClient:
         return text.replace(self.key, REDACTED) if self.key else text
 
     def _get(self, path: str, params: dict[str, Any], timeout: tuple[float, float], what: str) -> requests.Response:
-        try:
-            response = self.session.get(f"{self.base_url}/{path}", params={"crtfc_key": self.key, **params},
-                                        timeout=timeout)
-        except requests.Timeout:
-            raise TransientSourceError(f"OpenDART did not answer {what} in time") from None
-        except requests.RequestException as exc:
-            raise TransientSourceError(self.redact(f"OpenDART could not be reached for {what}: "
-                                                   f"{exc.__class__.__name__}: {exc}")) from None
+        response = http_get(self.session, f"{self.base_url}/{path}", f"OpenDART {what}", timeout, self.redact,
+                            params={"crtfc_key": self.key, **params})
         code = response.status_code
         if code == 429:
             raise RateLimitedError(f"OpenDART answered {what} with HTTP 429 (too many requests)")

@@ -19,6 +19,7 @@ import requests
 
 from lib.errors import BadDataError, RateLimitedError, SourceBlockedError, TransientSourceError
 from lib.markets.krx.ecos_series import EcosSeries, period
+from lib.spine.http import http_get
 
 BASE_URL = "https://ecos.bok.or.kr/api"
 KEY_NAME = "ECOS_API_KEY"
@@ -48,14 +49,7 @@ class EcosClient:
         where = f"ECOS {series.code}"
         url = (f"{self.base_url}/StatisticSearch/{self.api_key}/json/kr/1/{MAX_ROWS}/{series.stat_code}/"
                f"{series.cycle}/{period(start, series.cycle)}/{period(end, series.cycle)}/{series.item_code}")
-        try:
-            response = self.session.get(url, timeout=self.timeout)
-        except requests.Timeout:
-            raise TransientSourceError(f"{where}: no answer within {self.timeout:.0f}s") from None
-        except requests.ConnectionError as exc:
-            raise TransientSourceError(f"{where}: connection failed ({exc.__class__.__name__})") from None
-        except requests.RequestException as exc:
-            raise BadDataError(f"{where}: the request failed ({exc.__class__.__name__})") from None
+        response = http_get(self.session, url, where, self.timeout)
         status = response.status_code
         if status == 429:
             raise RateLimitedError(f"{where}: HTTP 429 from ECOS (about 300 calls per 180 s)",

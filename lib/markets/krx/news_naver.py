@@ -13,6 +13,7 @@ import requests
 from lib.errors import BadDataError, RateLimitedError, SourceBlockedError, TransientSourceError
 from lib.markets.krx.news_match import NameMatcher
 from lib.markets.krx.news_text import news_item, plain, published_at, publisher_of, snippet, unreadable
+from lib.spine.http import http_get
 from lib.spine.watermark_page import Item, Rejected
 
 NAVER_URL = "https://openapi.naver.com/v1/search/news.json"
@@ -36,14 +37,9 @@ def fetch_naver(session: requests.Session, url: str, client_id: str, secret: str
     """One search for `query`, newest first; errors by kind (a refused key blocks the source, 429 and 5xx are
     retried later)."""
     where = f"Naver news search for {query!r}"
-    try:
-        response = session.get(url, params={"query": query, "display": DISPLAY, "start": 1, "sort": "date"},
-                               headers={"X-Naver-Client-Id": client_id, "X-Naver-Client-Secret": secret},
-                               timeout=timeout)
-    except (requests.Timeout, requests.ConnectionError) as exc:
-        raise TransientSourceError(f"{where}: {exc.__class__.__name__}") from None
-    except requests.RequestException as exc:
-        raise BadDataError(f"{where}: request failed ({exc.__class__.__name__})") from None
+    response = http_get(session, url, where, timeout,
+                        params={"query": query, "display": DISPLAY, "start": 1, "sort": "date"},
+                        headers={"X-Naver-Client-Id": client_id, "X-Naver-Client-Secret": secret})
     status = response.status_code
     if status in (401, 403):
         raise SourceBlockedError(f"{where}: HTTP {status} {_naver_error(response)}, the key was refused; {KEYS_HELP}")

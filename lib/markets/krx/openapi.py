@@ -12,6 +12,7 @@ from lib.errors import BadDataError, SourceBlockedError, TransientSourceError
 from lib.log import KST
 from lib.markets.krx.outblock import normalise_outblock, outblock_rows
 from lib.markets.krx.source_base import DailyMarketSource, Query
+from lib.spine.http import http_get
 
 SERVICES = {"KOSPI": "stk_bydd_trd", "KOSDAQ": "ksq_bydd_trd"}
 
@@ -35,17 +36,8 @@ class KrxOpenApiSource(DailyMarketSource):
         """GET {base}/{service}?basDd=YYYYMMDD with the AUTH_KEY header."""
         url = f"{self.base_url}/{SERVICES[query.market]}"
         where = f"{self.name} {query.market} {query.day}"
-        try:
-            response = self.session.get(
-                url,
-                params={"basDd": query.day.strftime("%Y%m%d")},
-                headers={"AUTH_KEY": self.api_key},
-                timeout=self.timeout,
-            )
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise TransientSourceError(f"{where}: {exc.__class__.__name__}") from None
-        except requests.RequestException as exc:
-            raise BadDataError(f"{where}: request failed: {exc}") from None
+        response = http_get(self.session, url, where, self.timeout, params={"basDd": query.day.strftime("%Y%m%d")},
+                            headers={"AUTH_KEY": self.api_key})
         status = response.status_code
         if status in (401, 403):
             raise SourceBlockedError(

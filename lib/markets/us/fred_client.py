@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from lib.errors import BadDataError, RateLimitedError, SourceBlockedError, TransientSourceError
+from lib.spine.http import http_get
 
 OBSERVATIONS_URL = "https://api.stlouisfed.org/fred/series/observations"
 KEY_NAME = "FRED_API_KEY"
@@ -45,15 +46,7 @@ class FredClient:
             "realtime_start": realtime_start.isoformat(), "realtime_end": realtime_end.isoformat(),
             "output_type": 1, "file_type": "json", "api_key": self.api_key,
         }
-        try:
-            response = self.session.get(self.url, params=params, timeout=self.timeout)
-        except requests.Timeout:
-            raise TransientSourceError(f"{where}: no answer within {self.timeout:.0f}s") from None
-        except requests.ConnectionError as exc:
-            raise TransientSourceError(f"{where}: connection failed ({exc.__class__.__name__})") from None
-        except requests.RequestException as exc:
-            raise BadDataError(f"{where}: the request failed ({exc.__class__.__name__})") from None
-        return self._answer(response, where)
+        return self._answer(http_get(self.session, self.url, where, self.timeout, params=params), where)
 
     def _answer(self, response: Any, where: str) -> dict[str, Any]:
         status = response.status_code

@@ -16,12 +16,11 @@ import re
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.messages import BaseMessage
 
 from lib.ai.llm import ModelSpec
 from lib.ai.prompts import DATA_CLOSE, DATA_OPEN
+from lib.ai.stub import RuleChatModel
 from lib.config_predict import HORIZONS
 
 STUB_MODELS = ("stub-momentum", "stub-even")
@@ -63,30 +62,13 @@ def predict_answer(model: str, text: str) -> dict[str, Any]:
         for h in HORIZONS]}
 
 
-class PredictStub(BaseChatModel):
-    """A stub rule as a langchain chat model (structured output like the providers': raw reply, parsed JSON)."""
+class PredictStub(RuleChatModel):
+    """A prediction stub rule as a chat model: it reads the human messages."""
 
     model: str = "stub-even"
 
-    @property
-    def _llm_type(self) -> str:
-        return "offline-predict-stub"
-
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
-        text = " ".join(str(m.content) for m in messages if m.type == "human")
-        reply = AIMessage(content=json.dumps(predict_answer(self.model, text), ensure_ascii=False),
-                          response_metadata={"model_name": self.model, "finish_reason": "stop"})
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-    def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Runnable:
-        """The reply and its JSON, as `structured_call` expects them."""
-
-        def answer(messages: Any) -> dict[str, Any]:
-            raw = self.invoke(messages)
-            return {"raw": raw, "parsed": json.loads(str(raw.content)), "parsing_error": None}
-
-        return RunnableLambda(answer)
+    def answer(self, messages: list[BaseMessage]) -> dict[str, Any]:
+        return predict_answer(self.model, " ".join(str(m.content) for m in messages if m.type == "human"))
 
 
 def stub_predict_factory(settings: Any, spec: ModelSpec) -> BaseChatModel:

@@ -63,18 +63,24 @@ def move_answer(text: str) -> dict[str, Any]:
             "confidence": 0.3 if drivers else 0.1}
 
 
-class StubChatModel(BaseChatModel):
-    """The stub as a langchain chat model (structured output like the providers': raw reply, parsed JSON)."""
+class RuleChatModel(BaseChatModel):
+    """An offline rule as a langchain chat model: `answer(messages)` gives the reply's JSON, sent like a
+    provider's (structured output: the raw reply and its parsed JSON). Not an LLM."""
+
+    model: str = STUB_SPEC.model
 
     @property
     def _llm_type(self) -> str:
         return "offline-stub"
 
+    def answer(self, messages: list[BaseMessage]) -> dict[str, Any]:
+        """The reply's JSON to these messages."""
+        raise NotImplementedError
+
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        text = str(messages[-1].content) if messages else ""
-        reply = AIMessage(content=json.dumps(move_answer(text), ensure_ascii=False),
-                          response_metadata={"model_name": STUB_SPEC.model, "finish_reason": "stop"})
+        reply = AIMessage(content=json.dumps(self.answer(messages), ensure_ascii=False),
+                          response_metadata={"model_name": self.model, "finish_reason": "stop"})
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
     def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Runnable:
@@ -85,6 +91,13 @@ class StubChatModel(BaseChatModel):
             return {"raw": raw, "parsed": json.loads(str(raw.content)), "parsing_error": None}
 
         return RunnableLambda(answer)
+
+
+class StubChatModel(RuleChatModel):
+    """The move_explainer stub as a chat model: it reads the last message."""
+
+    def answer(self, messages: list[BaseMessage]) -> dict[str, Any]:
+        return move_answer(str(messages[-1].content) if messages else "")
 
 
 def stub_factory(settings: Any, spec: ModelSpec) -> BaseChatModel:

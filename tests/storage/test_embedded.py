@@ -19,7 +19,11 @@ QUERIES = [
     {"_id": "2025-06-16|005930|openai:a|p:v1", "status": "failed"},  # stored, the other condition fails
     {"_id": "2025-06-16|005930|openai:a|p:v1", "outcomes.5": {"$exists": False}},
     {"_id": "2025-06-16|000660|openai:a|p:v1", "outcomes.5": {"$exists": True}},
-    {"_id": {"$in": ["2025-06-16|005930|openai:a|p:v1", "x"]}},  # not a plain string: the scan
+    {"_id": {"$in": ["2025-06-16|005930|openai:a|p:v1", "x"]}},  # strings: one pass with a set
+    {"_id": {"$in": ["2025-06-16|000660|openai:a|p:v1", "2025-06-16|005930|openai:a|p:v1"]}, "status": "ok"},
+    {"_id": {"$in": []}},
+    {"_id": {"$in": ["7", 7]}},  # not only strings: the scan
+    {"_id": {"$in": ["x"], "$ne": "y"}},  # more than $in: the scan
     {"_id": "7"},  # a string where the stored _id is the number 7: no match on a real server either
     {"_id": 7},
     {"status": "ok"},

@@ -30,7 +30,7 @@ def store(request):
     client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
     prefix = f"conf_{uuid.uuid4().hex[:8]}_"
     yield Storage(client, prefix=prefix)
-    for name in ("system_info", "stock_data", "stock_analyzed", "us_etf"):
+    for name in ("system_info", "stock_data", "stock_analyzed", "us_etf", "us_system_info", "us_stock_data"):
         client.drop_database(f"{prefix}{name}")
 
 
@@ -283,3 +283,18 @@ def test_the_screening_span_follows_every_write_without_sorting_the_index(store)
     store.analysis.screening.delete_many({})  # a span read from the index when the document is missing
     store.system["analysis_state"].delete_many({})
     assert store.analysis.first_screening_day() is None
+
+
+def test_a_market_scope_keeps_its_bars_universe_and_picks_apart_but_shares_job_records(store):
+    us = store.scoped("us_")
+    us.bars.upsert_bars({"AAPL": [bar(dt.date(2025, 6, 16), 196)]})
+    us.universe.apply_universe([("AAPL", {"$set": {"is_active": True, "market_cap": 2.9e12}})])
+    us.picks.daily_picks.insert_one({"_id": "2025-06-16:x:AAPL", "ticker": "AAPL"})
+    store.jobs.mark_day(dt.date(2025, 6, 16), "completed", {}, job="us_stocks_update")
+
+    assert us.bars.stored_tickers() == ["AAPL"] and store.bars.stored_tickers() == []
+    assert [d["ticker"] for d in us.universe.universe()] == ["AAPL"] and store.universe.universe() == []
+    assert store.picks.daily_picks.count_documents({}) == 0
+    assert us.jobs.done_days("us_stocks_update") == {dt.date(2025, 6, 16)}  # one job_status for every market
+    assert store.scoped("") is store and us.scoped("us_").namespace == "us_"
+    assert us.stock_db.name.endswith("us_stock_data") and us.market_info.name.endswith("us_system_info")

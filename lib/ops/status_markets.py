@@ -80,7 +80,9 @@ def expected_jobs(settings: Settings, registry: Registry, recorded: set[str]) ->
     up so far (any day record), else the first registered dataset's (a fresh install's first step)."""
     sessions = registry.with_cadence("session")
     if settings.markets:
-        return {d.job for d in sessions if d.market in settings.markets}
+        # a dataset off on this install (US_STOCKS=false) is expected only once it has day records
+        return {d.job for d in sessions if d.market in settings.markets
+                and (d.off is None or not d.off(settings) or d.job in recorded)}
     return recorded or {d.job for d in sessions[:1]}
 
 

@@ -79,6 +79,13 @@ class Dataset:
     off: Callable[[Settings], str | None] | None = None
     # watermark cadence: the core setting holding how many days of items cleanup keeps ("RETENTION_NEWS_DAYS")
     retention_setting: str = ""
+    # session cadence: the prefix of the market's own collections (Storage.scoped): "" for the first market
+    # registered with bars (stock_data, stock_analyzed, system_info.*), "us_" for US stocks (us_stock_data, ...)
+    namespace: str = ""
+    currency: str = ""  # the currency of its prices ("KRW", "USD"), stated in every answer that shows one
+    # session cadence: several hosts may run its collection at once, sharing the work through leases in MongoDB
+    # (lib/spine/leases.py): its lock is then per host, not one for the whole install
+    workers: bool = False
 
     @property
     def key(self) -> str:
@@ -125,13 +132,22 @@ class Registry:
         """The dataset a job collects (its own job, or one of its collectors such as a setup job), if any."""
         return next((d for d in self.datasets if job == d.job or job in d.collectors), None)
 
-    def screened(self) -> Dataset | None:
-        """The dataset the screener's strategies pick from (its analysis subscriber screens), if any."""
-        return next((d for d in self.datasets if any(s.screens for s in d.subscribers)), None)
+    def screened(self, market: str | None = None) -> Dataset | None:
+        """The dataset the screener's strategies pick from (its analysis subscriber screens), if any: the first
+        registered, or `market`'s."""
+        return next((d for d in self.screened_all() if market is None or d.market == market), None)
+
+    def screened_all(self) -> tuple[Dataset, ...]:
+        """Every dataset the screener's strategies pick from, one per market with stocks, in registration order."""
+        return tuple(d for d in self.datasets if any(s.screens for s in d.subscribers))
 
     def quarantining(self) -> Dataset | None:
-        """The dataset whose refused bars system_info.bad_data holds, if any."""
-        return next((d for d in self.datasets if d.quarantines), None)
+        """The first dataset whose refused bars its market's bad_data collection holds, if any."""
+        return next(iter(self.quarantining_all()), None)
+
+    def quarantining_all(self) -> tuple[Dataset, ...]:
+        """Every dataset whose impossible bars are held in its market's bad_data collection."""
+        return tuple(d for d in self.datasets if d.quarantines)
 
     def of_market(self, market: str) -> tuple[Dataset, ...]:
         """The datasets a market registers."""

@@ -41,25 +41,42 @@ class Storage(StoreBase):
     repository per collection family. Each family shares the client, the prefix and the write hook (`on_write`,
     set on this object, sees every family's writes: the tests' kill-at-any-write seam)."""
 
-    def __init__(self, client: Any, prefix: str = "", on_write: Callable[[str], None] | None = None) -> None:
-        super().__init__(client, prefix, on_write)
-        self.bars = BarsStore(client, prefix, root=self)
-        self.jobs = JobsStore(client, prefix, root=self)
-        self.universe = UniverseStore(client, prefix, root=self)
-        self.analysis = AnalysisStore(client, prefix, root=self)
-        self.columns = ColumnsStore(client, prefix, root=self)
-        self.cross_section = CrossSectionStore(client, prefix, root=self)
-        self.corporate_actions = CorporateActionsStore(client, prefix, root=self)
-        self.picks = PicksStore(client, prefix, root=self)
-        self.bad_data = BadDataStore(client, prefix, root=self)
-        self.etf = EtfStore(client, prefix, root=self)
-        self.watermarks = WatermarksStore(client, prefix, root=self)
-        self.corp_codes = CorpCodesStore(client, prefix, root=self)
-        self.alerts = AlertsStore(client, prefix, root=self)
-        self.ai = AiStore(client, prefix, root=self)
-        self.predictions = PredictionsStore(client, prefix, root=self)
-        self.access = AccessStore(client, prefix, root=self)
-        self.sizes = SizesStore(client, prefix, root=self)
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "",
+        on_write: Callable[[str], None] | None = None,
+        namespace: str = "",
+        root: StoreBase | None = None,
+    ) -> None:
+        super().__init__(client, prefix, on_write, root=root, namespace=namespace)
+        root = root or self
+        self.bars = BarsStore(client, prefix, root=root, namespace=namespace)
+        self.jobs = JobsStore(client, prefix, root=root, namespace=namespace)
+        self.universe = UniverseStore(client, prefix, root=root, namespace=namespace)
+        self.analysis = AnalysisStore(client, prefix, root=root, namespace=namespace)
+        self.columns = ColumnsStore(client, prefix, root=root, namespace=namespace)
+        self.cross_section = CrossSectionStore(client, prefix, root=root, namespace=namespace)
+        self.corporate_actions = CorporateActionsStore(client, prefix, root=root, namespace=namespace)
+        self.picks = PicksStore(client, prefix, root=root, namespace=namespace)
+        self.bad_data = BadDataStore(client, prefix, root=root, namespace=namespace)
+        self.etf = EtfStore(client, prefix, root=root, namespace=namespace)
+        self.watermarks = WatermarksStore(client, prefix, root=root, namespace=namespace)
+        self.corp_codes = CorpCodesStore(client, prefix, root=root, namespace=namespace)
+        self.alerts = AlertsStore(client, prefix, root=root, namespace=namespace)
+        self.ai = AiStore(client, prefix, root=root, namespace=namespace)
+        self.predictions = PredictionsStore(client, prefix, root=root, namespace=namespace)
+        self.access = AccessStore(client, prefix, root=root, namespace=namespace)
+        self.sizes = SizesStore(client, prefix, root=root, namespace=namespace)
+
+    def scoped(self, namespace: str) -> Storage:
+        """The same store with a market's own collections under `namespace` (a Dataset's `namespace`: "" for the
+        first market, "us_" for US stocks): its bars, analysis, universe, picks, track records and held bars are
+        the market's, while job records, locks, alerts, the ETF pipeline, watermark datasets and the AI's results
+        stay shared. Writes go through this store's write hook (`on_write` of the root)."""
+        if namespace == self.namespace:
+            return self
+        return Storage(self.client, self.prefix, namespace=namespace, root=self._root)
 
     def ensure_indexes(self) -> None:
         """Create every family's indexes (idempotent)."""

@@ -65,7 +65,7 @@ class AnalysisStore(StoreBase):
             return
         if added:
             self._write("analysis_state.screening_span")
-            self.system["analysis_state"].update_one(
+            self.market_info["analysis_state"].update_one(
                 {"_id": SPAN},
                 {"$min": {"first_day": f"{min(added):%Y-%m-%d}"}, "$max": {"last_day": f"{max(added):%Y-%m-%d}"}},
                 upsert=True,
@@ -77,14 +77,14 @@ class AnalysisStore(StoreBase):
         first, last = self._screening_end(ASCENDING), self._screening_end(DESCENDING)
         self._write("analysis_state.screening_span")
         if first is None or last is None:
-            self.system["analysis_state"].delete_one({"_id": SPAN})
+            self.market_info["analysis_state"].delete_one({"_id": SPAN})
             return
-        self.system["analysis_state"].replace_one(
+        self.market_info["analysis_state"].replace_one(
             {"_id": SPAN}, {"_id": SPAN, "first_day": first.isoformat(), "last_day": last.isoformat()}, upsert=True
         )
 
     def _screening_span(self) -> dict[str, Any] | None:
-        return self.system["analysis_state"].find_one({"_id": SPAN})
+        return self.market_info["analysis_state"].find_one({"_id": SPAN})
 
     def analysed_tickers(self) -> list[str]:
         """Tickers that have a stock_analyzed collection."""
@@ -143,12 +143,12 @@ class AnalysisStore(StoreBase):
     def save_strategy_stats(self, name: str, doc: Mapping[str, Any]) -> None:
         """Store a strategy's track record (replacing the previous one)."""
         self._write(f"strategy_stats.{name}")
-        self.system["strategy_stats"].replace_one({"_id": name}, {"_id": name, **doc}, upsert=True)
+        self.market_info["strategy_stats"].replace_one({"_id": name}, {"_id": name, **doc}, upsert=True)
 
     def strategy_stats_dates(self) -> dict[str, str | None]:
         """Each stored track record's as-of day (YYYY-MM-DD), by strategy name."""
-        return {doc["_id"]: doc.get("as_of_date") for doc in self.system["strategy_stats"].find({}, {"as_of_date": 1})}
+        return {doc["_id"]: doc.get("as_of_date") for doc in self.market_info["strategy_stats"].find({}, {"as_of_date": 1})}
 
     def strategy_stats(self, name: str) -> dict[str, Any] | None:
         """A strategy's stored track record."""
-        return self.system["strategy_stats"].find_one({"_id": name}, {"_id": 0})
+        return self.market_info["strategy_stats"].find_one({"_id": name}, {"_id": 0})

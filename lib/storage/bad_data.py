@@ -106,7 +106,7 @@ class BadDataStore(StoreBase):
         if not self._bad_data_moved:
             self.move_old_bad_data()
             self._bad_data_moved = True
-        return self.system[BAD_DATA]
+        return self.market_info[BAD_DATA]
 
     def _bad_data_indexes(self) -> None:
         coll = self.bad_data
@@ -138,7 +138,7 @@ class BadDataStore(StoreBase):
                     body |= {"first_seen_utc": None, "last_seen_utc": None}
                 ops.append(UpdateOne({"_id": key}, update, upsert=True))
             self._write(f"{BAD_DATA}.move")
-            self.system[BAD_DATA].bulk_write(ops, ordered=False)
+            self.market_info[BAD_DATA].bulk_write(ops, ordered=False)
             self._write(f"{name}.moved")
             old.delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
             moved += len(docs)

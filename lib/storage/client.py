@@ -123,17 +123,23 @@ class StoreBase:
         prefix: str = "",
         on_write: Callable[[str], None] | None = None,
         root: StoreBase | None = None,
+        namespace: str = "",
     ) -> None:
         self.client = client
         if type(client).__module__.startswith("mongomock_ng"):
             embedded.install()  # find a document by its _id without a scan (lib/storage/embedded.py)
         self.prefix = prefix
-        self.system = client[f"{prefix}system_info"]
-        self.stock_db = client[f"{prefix}stock_data"]
-        self.analyzed_db = client[f"{prefix}stock_analyzed"]
+        self.namespace = namespace
+        self.system = client[f"{prefix}system_info"]  # shared by every market: job records, locks, alerts, AI
+        # A market's own collections (see Storage.scoped): its bars, indicator rows, universe, picks, track
+        # records, corporate actions, cross-section and held bars. The first market's namespace is "" (the
+        # original names: stock_data, stock_analyzed, system_info.*); another's is its prefix ("us_stock_data").
+        self.stock_db = client[f"{prefix}{namespace}stock_data"]
+        self.analyzed_db = client[f"{prefix}{namespace}stock_analyzed"]
+        self.market_info = client[f"{prefix}{namespace}system_info"] if namespace else self.system
         self.etf_db = client[f"{prefix}us_etf"]  # the US ETF pipeline's database (lib/storage/etf.py)
         self.datasets_db = client[f"{prefix}datasets"]  # the watermark datasets' (lib/storage/watermarks.py)
-        self.tickers = self.system["target_tickers"]
+        self.tickers = self.market_info["target_tickers"]
         self.job_status = self.system["job_status"]
         self.locks = self.system["locks"]
         # Fault-injection seam: called before every write, so tests can kill a run at any write. A family's

@@ -23,7 +23,7 @@ class ColumnsStore(StoreBase):
     @property
     def analysis_columns(self):  # noqa: ANN201 - a pymongo collection
         """The column-wise copies, `_id` the ticker."""
-        return self.system[ANALYSIS_COLUMNS]
+        return self.market_info[ANALYSIS_COLUMNS]
 
     def save_ticker_columns(self, ticker: str, dates: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
         """Replace one ticker's columns: `dates` datetime64 (oldest first), each column float64 of that length."""
@@ -39,13 +39,13 @@ class ColumnsStore(StoreBase):
         """Mark the columns complete through `through`, and drop those of tickers no longer analysed."""
         self._write("analysis_columns.state")
         self.analysis_columns.delete_many({"_id": {"$nin": list(tickers)}})
-        self.system["analysis_state"].replace_one(
+        self.market_info["analysis_state"].replace_one(
             {"_id": _STATE}, {"_id": _STATE, "through": through.isoformat()}, upsert=True
         )
 
     def analysis_columns_through(self) -> dt.date | None:
         """The day the stored columns are complete through (None: never written)."""
-        doc = self.system["analysis_state"].find_one({"_id": _STATE})
+        doc = self.market_info["analysis_state"].find_one({"_id": _STATE})
         return dt.date.fromisoformat(doc["through"]) if doc else None
 
     def read_ticker_columns(

@@ -18,7 +18,7 @@ class CorporateActionsStore(StoreBase):
     @property
     def actions(self) -> Any:
         """The corporate_actions collection."""
-        return self.system["corporate_actions"]
+        return self.market_info["corporate_actions"]
 
     def _corporate_actions_indexes(self) -> None:
         self.actions.create_index([("ticker", ASCENDING), ("date", ASCENDING)])

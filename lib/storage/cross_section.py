@@ -20,12 +20,12 @@ class CrossSectionStore(StoreBase):
     @property
     def cross_section(self) -> Any:
         """Per-ticker documents of measure values by day."""
-        return self.system["cross_section"]
+        return self.market_info["cross_section"]
 
     @property
     def cross_section_days(self) -> Any:
         """One document per computed day: which measures, over how many stocks."""
-        return self.system["cross_section_days"]
+        return self.market_info["cross_section_days"]
 
     def computed_days(self) -> dict[dt.date, set[str]]:
         """The days whose measures are stored, with the names of the measures computed for each."""

@@ -25,7 +25,7 @@ class PicksStore(StoreBase):
     @property
     def daily_picks(self):  # noqa: ANN201 - a pymongo collection
         """The precomputed picks collection."""
-        return self.system[DAILY_PICKS]
+        return self.market_info[DAILY_PICKS]
 
     def _picks_indexes(self) -> None:
         self.daily_picks.create_index([("date", DESCENDING)])
@@ -34,11 +34,11 @@ class PicksStore(StoreBase):
         """Record which days have stored picks (one small document, so the API never scans for them)."""
         self._write("daily_picks.state")
         doc = {"first_day": first_day.isoformat(), "latest_day": latest_day.isoformat(), "strategies": strategies}
-        self.system["analysis_state"].replace_one({"_id": DAILY_PICKS}, {"_id": DAILY_PICKS, **doc}, upsert=True)
+        self.market_info["analysis_state"].replace_one({"_id": DAILY_PICKS}, {"_id": DAILY_PICKS, **doc}, upsert=True)
 
     def picks_state(self) -> dict[str, Any] | None:
         """The first and latest day with stored picks, and the strategies computed: one read by `_id`."""
-        return self.system["analysis_state"].find_one({"_id": DAILY_PICKS}, {"_id": 0})
+        return self.market_info["analysis_state"].find_one({"_id": DAILY_PICKS}, {"_id": 0})
 
     def latest_analysis_day(self) -> dt.date | None:
         """The newest day whose analysis completed (its picks are stored)."""
@@ -50,10 +50,10 @@ class PicksStore(StoreBase):
         self._write("latest_values")
         docs = [{**{k: v for k, v in r.items() if k not in ("_id", "date")}, "_id": r["ticker"],
                  "date": day.isoformat()} for r in rows]
-        self.system["latest_values"].delete_many({"_id": {"$nin": [d["_id"] for d in docs]}})
-        existing = {d["_id"] for d in self.system["latest_values"].find({}, {"_id": 1})}
+        self.market_info["latest_values"].delete_many({"_id": {"$nin": [d["_id"] for d in docs]}})
+        existing = {d["_id"] for d in self.market_info["latest_values"].find({}, {"_id": 1})}
         self._insert_or_replace(
-            self.system["latest_values"], [d for d in docs if d["_id"] not in existing],
+            self.market_info["latest_values"], [d for d in docs if d["_id"] not in existing],
             [d for d in docs if d["_id"] in existing],
         )
 
@@ -62,7 +62,7 @@ class PicksStore(StoreBase):
         the screening index); with `day`, only the values of that day (a snapshot cut partway mixes two days
         until the next run writes it again)."""
         query = {"date": day.isoformat()} if day is not None else {}
-        return {d["_id"]: d.get(column) for d in self.system["latest_values"].find(query, {column: 1})}
+        return {d["_id"]: d.get(column) for d in self.market_info["latest_values"].find(query, {column: 1})}
 
     def save_daily_picks(self, docs: Iterable[dict[str, Any]]) -> int:
         """Store (replace) precomputed picks documents, each with `strategy` and `date` (YYYY-MM-DD)."""
@@ -103,7 +103,7 @@ class PicksStore(StoreBase):
         query = {"date": {"$lt": day.isoformat()}}
         deleted = self._delete_or_count(self.daily_picks, query, "daily_picks.cleanup", dry_run)
         if not dry_run:
-            self.system["analysis_state"].update_one(
+            self.market_info["analysis_state"].update_one(
                 {"_id": DAILY_PICKS, "first_day": {"$lt": day.isoformat()}}, {"$set": {"first_day": day.isoformat()}}
             )
         return deleted

@@ -73,6 +73,7 @@ DATASETS = (
         schedule="19:00 KST Mon-Fri",
         quarantines=True,
         source_help="for KRX: KRX_OPENAPI_KEY, KRX_ID/KRX_PW",
+        currency="KRW",
     ),
     _watermark("disclosures", "KRX disclosures (OpenDART)", "lib.markets.krx.dart", "disclosures_reader",
                _disclosures_off, 4, "07:40, 12:40, 18:40 KST daily", "for OpenDART: DART_API_KEY"),

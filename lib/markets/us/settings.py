@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from lib.markets.us.stocks_settings import UsStocksFields
 from lib.settings_base import SETTINGS_CONFIG, MarketSettings, split_csv
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def sector_pairs(value: str) -> dict[str, str]:
     return pairs
 
 
-class UsSettings(MarketSettings):
+class UsSettings(UsStocksFields, MarketSettings):
     """The followed ETFs (benchmarks and sectors), the portfolio's rules, Yahoo's pacing and XNYS overrides."""
 
     model_config = SettingsConfigDict(**SETTINGS_CONFIG, env_prefix="US_", populate_by_name=True)

@@ -1,0 +1,32 @@
+"""The US stocks' settings (issue 17): the universe from NASDAQ Trader's symbol files with a market-cap floor, the
+daily bars shared by several workers through leases, the quarterly financials and the daily options summary.
+US_* variables, mixed into UsSettings (lib/markets/us/settings.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode
+
+
+class UsStocksFields(BaseSettings):
+    """US_STOCKS* and what reads the US stocks: financials, options."""
+
+    stocks: bool = False  # us.stocks: the listed US common stocks' daily bars, screened like KRX's
+    stocks_sources: Annotated[list[str], NoDecode] = ["yfinance"]  # yfinance | replay, in order
+    # recorded answers: nasdaqlisted.txt, otherlisted.txt, profiles and bars (data/sample/us_stocks)
+    stocks_replay_dir: Path | None = None
+    min_market_cap: float = Field(default=2e9, ge=0)  # USD: the universe's floor, as KRX's 100 billion KRW
+    universe_refresh_days: int = Field(default=7, ge=1, le=92)  # the symbol files and market caps, re-read weekly
+    stocks_batch_size: int = Field(default=100, ge=1, le=500)  # tickers per yf.download request and per lease
+    stocks_lease_seconds: int = Field(default=600, ge=30, le=6 * 3600)  # a worker's claim on a batch, renewed
+    worker_id: str = ""  # how this host names itself in leases; blank: hostname:pid
+    financials: bool = True  # us.financials (quarterly and annual statements), when US_STOCKS is on
+    financials_replay_dir: Path | None = None  # recorded statements: us.financials replays them
+    financials_lag_days: int = Field(default=45, ge=0, le=366)  # a period is known this long after its end
+    financials_per_run: int = Field(default=200, ge=1, le=10000)  # tickers read per run, the oldest read first
+    options_top_n: int = Field(default=50, ge=0, le=1000)  # us.options: the largest names' summary; 0: off
+    options_replay_dir: Path | None = None  # recorded option chains: us.options replays them
+    options_max_days: int = Field(default=45, ge=1, le=366)  # expirations within this many days are summarised

@@ -147,7 +147,8 @@ class AnalysisStore(StoreBase):
 
     def strategy_stats_dates(self) -> dict[str, str | None]:
         """Each stored track record's as-of day (YYYY-MM-DD), by strategy name."""
-        return {doc["_id"]: doc.get("as_of_date") for doc in self.market_info["strategy_stats"].find({}, {"as_of_date": 1})}
+        stats = self.market_info["strategy_stats"].find({}, {"as_of_date": 1})
+        return {doc["_id"]: doc.get("as_of_date") for doc in stats}
 
     def strategy_stats(self, name: str) -> dict[str, Any] | None:
         """A strategy's stored track record."""

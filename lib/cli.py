@@ -142,7 +142,9 @@ def run_script(
             settings = settings.updated(**setting_updates)
         setup_logging(job, settings.log_level, settings.log_warnings_file)
         tried_storage = True
-        storage = open_storage(settings)
+        # the job sees its market's own collections (Dataset.namespace: "us_" for US stocks); the shared ones
+        # (job records, locks, alerts) are the same in every scope
+        storage = open_storage(settings).scoped(spec.namespace)
         if build and spec.build is None:
             raise ConfigError(f"dataset {spec.key} has nothing to build")
         # a session dataset's Market, a watermark dataset's reader; or the Dataset

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import mongomock_ng
 import pytest
 import requests
 
@@ -15,12 +16,13 @@ import collect
 from lib.config import PROJECT_ROOT
 from lib.context.options import options_summary
 from lib.markets.us.market import us_calendar
-from lib.markets.us.options import UsOptionsReader, session_of, top_tickers
+from lib.markets.us.options import UsOptionsReader, options_reader, session_of, top_tickers
 from lib.markets.us.options_source import YahooOptions
 from lib.markets.us.options_summary import summarise
 from lib.spine.registry import registry
 from lib.spine.watermark import items_known_at, watermark_job
 from lib.storage import Storage, get_client
+from tests.helpers import kill_at_write, restarted
 from tests.yahoo_stub import YahooStub
 
 REPLAY = PROJECT_ROOT / "data" / "sample" / "us_options"
@@ -153,6 +155,35 @@ def test_collect_over_the_replay_twice_stores_each_snapshot_once_and_reads_back_
     assert "us_options completed" in capsys.readouterr().err
 
 
+def _sweep(storage: Storage, settings, clock, reader, crash_at: int | None) -> int:
+    """The sweep of 09-30's end (four tickers, one without a file); with crash_at the process dies at that write
+    and cron runs it again after the lock's timeout. Returns the writes counted."""
+    seed_universe(storage)
+    writes = kill_at_write(storage, crash_at)
+    for as_of in (END_30,):
+        clock.now = as_of
+
+        def step(as_of=as_of) -> int:
+            code = watermark_job(settings, storage, as_of, clock, registry().get(KEY), reader)
+            clock.advance(minutes=1)
+            return code
+
+        restarted(step, clock, settings)
+    return writes["n"]
+
+
+def test_a_sweep_killed_at_any_write_then_rerun_gives_the_same_store(storage, settings, clock):
+    reader = options_reader(settings)
+    total = _sweep(storage, settings, clock, reader, None)
+    expected = sorted(storage.datasets_db["items"].find({}), key=lambda d: d["_id"])
+    assert len(expected) == 3 and total > 10
+    for crash_at in range(1, total + 1):
+        crashed = Storage(mongomock_ng.MongoClient(), prefix="test_")
+        _sweep(crashed, settings, clock, reader, crash_at)
+        assert sorted(crashed.datasets_db["items"].find({}), key=lambda d: d["_id"]) == expected, crash_at
+        assert crashed.datasets_db["vintages"].count_documents({}) == 0  # a rerun stores no second value
+
+
 @pytest.mark.parametrize(("overrides", "reason"), [({"us_stocks": False}, "US_STOCKS is false"),
                                                    ({"us_options_top_n": 0}, "US_OPTIONS_TOP_N is 0")])
 def test_us_options_off_says_so_in_one_line_and_exits_0(make_settings, capsys, overrides, reason):
@@ -216,3 +247,24 @@ def test_yfinance_option_chain_asks_only_the_expiries_in_the_window_and_gives_th
     expected = summarise("AAPL", SEP30, SEP30, snap["underlying"], asked, 45)
     assert (item.key, item.data) == ("AAPL|2025-09-30", dict(expected))
     assert item.data["nan_volume"] == 1  # Yahoo leaves the key out: yfinance's NaN, counted as 0
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, 1), (403, 1)])  # 429: the shared Yahoo code, tested for news
+def test_a_refused_or_failed_options_request_is_not_read_as_no_options_and_the_run_fails(
+        settings, storage, clock, tmp_path: Path, status, code):
+    class Failing(OptionsStub):
+        def send(self, request, **kwargs):
+            if "/v7/finance/options/" not in request.url:
+                return super().send(request, **kwargs)
+            response = requests.Response()
+            response.status_code, response.url, response.request = status, request.url, request
+            response._content = b'{"optionChain": {"result": [], "error": {"code": "Internal"}}}'
+            return response
+
+    source = YahooOptions(10, 0.0, http="requests", cache_dir=tmp_path / "yf", transport=Failing())
+    reader = UsOptionsReader(source, us_calendar(settings), 1, 45, tickers=lambda *_: ["AAPL"], max_attempts=2,
+                             backoff_seconds=0.0)
+    clock.now = dt.datetime(2025, 9, 30, 21, 0, tzinfo=dt.UTC)
+    assert watermark_job(settings, storage, clock.now, clock, registry().get(KEY), reader, sleep=lambda _s: None) \
+        == code
+    assert storage.watermarks.item_count(KEY) == 0 and storage.watermarks.watermark(KEY) is None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.markets.us import NEW_YORK
 from lib.markets.us.options_summary import summarise
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 log = get_logger("us_options")
 OPEN = dt.time(9, 30)  # XNYS's regular open, New York time
+QUOTE_SKEW = dt.timedelta(minutes=15)  # Yahoo's quote time against the run's clock
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,14 @@ def session_of(calendar: TradingCalendar, moment: dt.datetime) -> dt.date:
     if calendar.is_session(day) and local.time() >= OPEN:
         return day
     return calendar.previous_session(day)
+
+
+def _quote_time(underlying: Any) -> dt.datetime | None:
+    """When Yahoo's quote of the underlying was made (`regularMarketTime`, epoch seconds), aware UTC."""
+    epoch = underlying.get("regularMarketTime") if isinstance(underlying, Mapping) else None
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        return dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return None
 
 
 def _cursor(sweep: dt.datetime, ticker: str) -> str:
@@ -148,6 +158,12 @@ class UsOptionsReader(WatermarkReader):
         chains = raw.get("chains") if isinstance(raw, Mapping) else None
         if not isinstance(read_at, dt.datetime) or read_at.tzinfo is None or not isinstance(chains, Mapping):
             return Rejected("the answer is not {read_at, underlying, chains}", raw, query.ticker)
+        quoted = _quote_time(raw.get("underlying"))
+        if quoted is not None and quoted > read_at + QUOTE_SKEW:
+            # Yahoo answers the chains of now: a past --today read live would file them under the wrong session
+            raise ConfigError(f"us.options: Yahoo quoted {query.ticker} at {quoted:%Y-%m-%d %H:%M} UTC, after the "
+                              f"run's time {read_at:%Y-%m-%d %H:%M} UTC: a past --today needs recorded chains "
+                              "(US_OPTIONS_REPLAY_DIR); drop --today to read Yahoo")
         session = session_of(self.calendar, read_at)
         data = summarise(query.ticker, session, read_at.astimezone(NEW_YORK).date(), raw.get("underlying"), chains,
                          query.max_days)

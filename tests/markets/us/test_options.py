@@ -268,3 +268,14 @@ def test_a_refused_or_failed_options_request_is_not_read_as_no_options_and_the_r
     assert watermark_job(settings, storage, clock.now, clock, registry().get(KEY), reader, sleep=lambda _s: None) \
         == code
     assert storage.watermarks.item_count(KEY) == 0 and storage.watermarks.watermark(KEY) is None
+
+
+def test_a_past_today_read_live_stops_with_exit_2_instead_of_filing_todays_chains_under_that_day(
+        settings, storage, clock, tmp_path: Path, caplog):
+    source = YahooOptions(10, 0.0, http="requests", cache_dir=tmp_path / "yf", transport=OptionsStub())
+    reader = UsOptionsReader(source, us_calendar(settings), 1, 45, tickers=lambda *_: ["AAPL"])
+    past = dt.datetime(2025, 9, 26, 21, 0, tzinfo=dt.UTC)  # the stub's quote is of 2025-09-30 20:00 UTC
+    clock.now = past
+    assert watermark_job(settings, storage, past, clock, registry().get(KEY), reader) == 2
+    assert storage.watermarks.item_count(KEY) == 0
+    assert "a past --today needs recorded chains (US_OPTIONS_REPLAY_DIR)" in caplog.text

@@ -11,7 +11,7 @@ import re
 from typing import TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-KINDS = ("disclosures", "news", "macro")
+KINDS = ("disclosures", "news", "macro", "options")
 
 
 class DisclosureData(TypedDict):
@@ -53,6 +53,56 @@ class MacroData(TypedDict):
     unit: str  # "%", "percentage points", "KRW per USD", "index"
     frequency: str  # "daily", "monthly", ...
     source: str  # "fred", "ecos"
+
+
+class ExpiryData(TypedDict):
+    """One expiration's share of an options summary (rows kept after the drop rules)."""
+
+    expiry: str  # "YYYY-MM-DD"
+    days: int  # calendar days from the read day (New York) to the expiry
+    calls: int  # call rows kept
+    puts: int  # put rows kept
+    call_volume: int  # contracts traded in the session
+    put_volume: int
+    call_open_interest: int  # contracts open
+    put_open_interest: int
+    put_call_volume: float | None  # put_volume / call_volume; None when no call traded
+    put_call_open_interest: float | None  # None when no call is open
+
+
+class OptionsData(TypedDict):
+    """A stock's daily options summary (lib/markets/us/options_summary.py says the rules). Item key:
+    "<ticker>|<session>"; `at`: the session day's start in New York; `known_at`: when the chains were read (a
+    snapshot: a later read of the same session replaces it, the earlier kept as a vintage)."""
+
+    ticker: str  # Yahoo's form ("BRK-B")
+    session: str  # the XNYS session the snapshot belongs to, "YYYY-MM-DD" (read before the open: the previous one)
+    read_day: str  # the New York date of the read, from which `days` count
+    currency: str  # "USD"
+    underlying_price: float | None  # USD, Yahoo's regularMarketPrice at the read
+    max_days: int  # expirations within this many days are summed (US_OPTIONS_MAX_DAYS)
+    expiries: int  # expirations summed
+    call_volume: int  # contracts, all summed expirations
+    put_volume: int
+    call_open_interest: int
+    put_open_interest: int
+    put_call_volume: float | None  # put_volume / call_volume; None when no call traded
+    put_call_open_interest: float | None  # put / call open interest; None when no call is open
+    atm_expiry: str | None  # the nearest expiration >= 7 days out, where the ATM IV is read
+    atm_days: int | None
+    atm_strike: float | None  # USD, the usable strike nearest the underlying's price
+    atm_call_iv: float | None  # implied volatility, a fraction a year (0.25 = 25 %)
+    atm_put_iv: float | None
+    atm_iv: float | None  # mean of the call's and put's IV at atm_strike (the one side there when only one is usable)
+    per_expiry: list[ExpiryData]
+    rows: int  # contract rows used
+    dropped_zero_bid_ask: int  # rows left out: zero bid and zero ask (no live market)
+    dropped_no_strike: int  # rows left out: no usable strike
+    dropped_unreadable: int  # rows left out: not a record
+    iv_implausible: int  # rows kept for volume and open interest whose IV (missing, <= 0.01 or > 5.0) is not used
+    nan_volume: int  # rows whose missing volume counted as 0
+    nan_open_interest: int  # rows whose missing open interest counted as 0
+    expiries_outside: int  # expirations answered but outside 0..max_days (or unreadable): not summed
 
 
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|ref|from|cmpid|ncid|guccounter|guce_.*)$", re.IGNORECASE)

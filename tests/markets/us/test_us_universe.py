@@ -117,7 +117,7 @@ def test_real_snapshots_walgreens_leaves_and_figma_joins(storage, make_settings)
     assert first is not None and len(first.joiners) == 65 and "WBA" in first.joiners
     later = refresh_universe(us_storage, settings, dt.date(2025, 10, 21), ReplayUniverseSource(LATER))
     assert later is not None
-    assert (later.joiners, later.leavers, later.rejoiners, later.kept) == (("FIG",), ("WBA",), (), 64)
+    assert (later.joiners, later.leavers, later.rejoiners, later.kept, later.active) == (("FIG",), ("WBA",), (), 64, 65)
     wba = us_storage.universe.ticker_doc("WBA")
     assert (wba["is_active"], wba["left_on"], wba["first_seen"]) == (False, "2025-10-21", "2025-07-22")
     assert wba["left_reason"] == LISTED_NO_MORE

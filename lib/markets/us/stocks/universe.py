@@ -42,7 +42,7 @@ class UniversePlan:
 @dataclass(frozen=True)
 class UniverseChange:
     """What a refresh did: joiners' tickers (the bars collector loads their history), leavers, rejoiners, and
-    how many stayed active, were listed, or were left as they were for want of a profile."""
+    how many stayed active, were listed, were left as they were for want of a profile, and are active now."""
 
     as_of: dt.date
     joiners: tuple[str, ...]
@@ -51,11 +51,7 @@ class UniverseChange:
     kept: int
     listed: int
     unchanged: int
-
-    @property
-    def active(self) -> int:
-        """Active tickers after the refresh."""
-        return len(self.joiners) + len(self.rejoiners) + self.kept
+    active: int
 
 
 def plan_universe(current_docs: Iterable[Mapping[str, Any]], listings: Iterable[Listing],
@@ -142,6 +138,9 @@ def refresh_universe(storage: Any, settings: Any, today: dt.date, source: Univer
         return None
     directory = parse_symbol_files(*source.symbol_files())
     log.info("US symbol files (%s): %s", source.name, directory.summary())
+    if directory.created.date() > today + dt.timedelta(days=1):
+        log.warning("US symbol files created %s, after %s: the universe of a later day (a replay of newer files)",
+                    directory.created.date(), today)
     profiles = source.profiles([listing.ticker for listing in directory.listings])
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(profiles.reasons().items())) or "none"
     log.info("US profiles: %d read, left out of this refresh: %s", len(profiles.found), reasons)
@@ -149,7 +148,8 @@ def refresh_universe(storage: Any, settings: Any, today: dt.date, source: Univer
     plan = plan_universe(current, directory.listings, profiles.found, today, us.min_market_cap)
     storage.universe.apply_universe(_updates(plan))
     change = UniverseChange(today, tuple(plan.joiners), tuple(plan.leavers), tuple(plan.rejoiners), plan.kept,
-                            len(directory.listings), len(plan.unchanged))
+                            len(directory.listings), len(plan.unchanged),
+                            len(storage.universe.universe(active_only=True)))
     log.info("US universe %s: %d active (%d joined, %d rejoined, %d left, %d kept; %d unchanged for want of a "
              "profile; floor %.0f USD)", today, change.active, len(change.joiners), len(change.rejoiners),
              len(change.leavers), change.kept, change.unchanged, us.min_market_cap)

@@ -56,6 +56,16 @@ def test_a_stock_joins_at_the_floor_and_one_under_it_stays_out():
     assert "SMALL" not in by_ticker(plan)
 
 
+def test_a_field_missing_from_a_later_profile_keeps_its_known_value():
+    first = plan_universe([], [listing("ABC")], {"ABC": profile(3e9)}, DAY, FLOOR)
+    sparse = {"market_cap": 3.5e9, "currency": "USD"}
+    again = by_ticker(plan_universe(first.docs, [listing("ABC")], {"ABC": sparse}, DAY + dt.timedelta(7), FLOOR))
+    assert (again["ABC"]["market_cap"], again["ABC"]["sector"], again["ABC"]["name"]) == (3.5e9, "Industrials",
+                                                                                          "X Corp")
+    new = by_ticker(plan_universe([], [listing("NEW")], {"NEW": sparse}, DAY, FLOOR))["NEW"]
+    assert (new["name"], new["sector"]) == ("NEW Inc.", None)  # the listing's name; no sector known yet
+
+
 def test_a_stock_under_the_floor_leaves_and_returns_as_a_rejoiner():
     first = plan_universe([], [listing("ABC")], {"ABC": profile(3e9)}, DAY, FLOOR)
     week2 = DAY + dt.timedelta(days=7)

@@ -74,13 +74,16 @@ def plan_universe(current_docs: Iterable[Mapping[str, Any]], listings: Iterable[
         qualifies = profile["market_cap"] >= floor
         if doc is None and not qualifies:
             continue
+        before = doc or {}
+        # A field this answer lacks keeps its known value: Yahoo's profile omits fields now and then.
         new = {
-            "ticker": listing.ticker, "name": profile.get("name") or listing.name, "exchange": listing.exchange,
-            "market_cap": float(profile["market_cap"]), "currency": "USD", "sector": profile.get("sector"),
-            "industry": profile.get("industry"), "shares_outstanding": profile.get("shares_outstanding"),
-            "as_of_date": text, "first_seen": (doc or {}).get("first_seen") or text,
+            "ticker": listing.ticker, "exchange": listing.exchange, "market_cap": float(profile["market_cap"]),
+            "currency": "USD", "as_of_date": text, "first_seen": before.get("first_seen") or text,
             "financial_status": listing.financial_status,
+            **{name: profile.get(name) or before.get(name) for name in ("name", "sector", "industry",
+                                                                         "shares_outstanding")},
         }
+        new["name"] = new["name"] or listing.name
         was_active = bool(doc and doc.get("is_active"))
         if qualifies:
             new["is_active"] = True

@@ -215,6 +215,9 @@ def test_the_live_source_reads_both_files_and_says_which_failed():
     session.answers["otherlisted.txt"] = requests.Timeout("read timed out")
     with pytest.raises(TransientSourceError, match="NASDAQ Trader otherlisted.txt: no answer within 5s"):
         source.symbol_files()
+    session.answers["otherlisted.txt"] = FakeResponse(503, "busy")
+    with pytest.raises(TransientSourceError, match="HTTP 503, try again later"):
+        source.symbol_files()
     session.answers["otherlisted.txt"] = FakeResponse(404, "not found")
     with pytest.raises(BadDataError, match="HTTP 404"):
         source.symbol_files()

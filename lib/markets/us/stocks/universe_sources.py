@@ -119,14 +119,14 @@ class LiveUniverseSource:
     def _file(self, name: str) -> str:
         where = f"NASDAQ Trader {name}"
         response = http_get(self.session, self.url + name, where, self.timeout)
-        if response.status_code >= 500:
-            raise TransientSourceError(f"{where}: HTTP {response.status_code}")
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientSourceError(f"{where}: HTTP {response.status_code}, try again later")
         if response.status_code != 200:
             raise BadDataError(f"{where}: HTTP {response.status_code} from {self.url}{name}")
         return response.text
 
     def symbol_files(self) -> tuple[str, str]:
-        """GET nasdaqlisted.txt and otherlisted.txt; a timeout or 5xx is transient, anything else bad data."""
+        """GET nasdaqlisted.txt and otherlisted.txt; a timeout, 429 or 5xx is transient, anything else bad data."""
         return self._file(NASDAQ_FILE), self._file(OTHER_FILE)
 
     def profiles(self, tickers: Iterable[str]) -> Profiles:

@@ -1,10 +1,13 @@
 """The US stock universe (system_info.target_tickers in the "us_" scope): the listed common stocks of NASDAQ
-Trader's symbol files whose market cap is at least US_MIN_MARKET_CAP, refreshed every US_UNIVERSE_REFRESH_DAYS.
+Trader's symbol files whose market cap, from Yahoo's screener, is at least US_MIN_MARKET_CAP, refreshed every
+US_UNIVERSE_REFRESH_DAYS.
 
 One document per ticker: {ticker (Yahoo form), name, exchange, market_cap (USD), currency "USD", sector, industry,
-shares_outstanding, is_active, as_of_date, first_seen, left_on (absent while active)}. Leavers (listed no more,
-or under the floor) are kept inactive with left_on and left_reason; their bars stay. A listed ticker whose
-profile could not be read this time keeps its previous state, so a failed request never makes it flap."""
+shares_outstanding, is_active, as_of_date, first_seen, left_on (absent while active), profile_as_of,
+profile_tried_on}. Leavers (listed no more, or under the floor) are kept inactive with left_on and left_reason;
+their bars stay. A listed stock absent from the screener's answer is under the floor only when that answer is
+complete; otherwise, or when its quote was unusable, it keeps its previous state, so a short answer never makes
+stocks flap. Sector and industry come from a few profiles a refresh (universe_profiles.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.errors import ConfigError
+from lib.errors import ConfigError, SourceBlockedError
 from lib.log import get_logger
+from lib.markets.us.stocks.market_caps import MarketCaps
 from lib.markets.us.stocks.symbols import Listing, parse_symbol_files
+from lib.markets.us.stocks.universe_profiles import profile_fields, profile_queue
 from lib.markets.us.stocks.universe_sources import (
     LiveUniverseSource,
+    Profiles,
     ReplayUniverseSource,
     UniverseSource,
 )
@@ -36,13 +42,14 @@ class UniversePlan:
     leavers: list[str] = field(default_factory=list)
     rejoiners: list[str] = field(default_factory=list)
     kept: int = 0
-    unchanged: list[str] = field(default_factory=list)  # listed, no profile this time: previous state kept
+    unchanged: list[str] = field(default_factory=list)  # listed, not known this time: previous state kept
 
 
 @dataclass(frozen=True)
 class UniverseChange:
     """What a refresh did: joiners' tickers (the bars collector loads their history), leavers, rejoiners, and
-    how many stayed active, were listed, were left as they were for want of a profile, and are active now."""
+    how many stayed active, were listed, were left as they were (not in an incomplete screener answer, or an
+    unusable quote), are active now; whether the screener's answer was complete, its pages, profiles read."""
 
     as_of: dt.date
     joiners: tuple[str, ...]
@@ -52,13 +59,18 @@ class UniverseChange:
     listed: int
     unchanged: int
     active: int
+    complete: bool = True
+    screener_pages: int = 0
+    profiled: int = 0
 
 
-def plan_universe(current_docs: Iterable[Mapping[str, Any]], listings: Iterable[Listing],
-                  profiles: Mapping[str, Mapping[str, Any]], day: dt.date, floor: float) -> UniversePlan:
-    """The universe documents after one refresh (pure). A listed ticker with a profile at or above `floor` (USD)
-    is active (a joiner if new, a rejoiner if inactive); under it, an active one leaves. An active ticker no
-    longer listed leaves. A listed ticker without a profile keeps its document untouched."""
+def plan_universe(current_docs: Iterable[Mapping[str, Any]], listings: Iterable[Listing], caps: MarketCaps,
+                  day: dt.date, floor: float) -> UniversePlan:
+    """The universe documents after one refresh (pure). A listed ticker in the screener's answer at or above
+    `floor` (USD) is active (a joiner if new, a rejoiner if inactive); under it, or absent from a complete answer,
+    an active one leaves. An active ticker no longer listed leaves. A listed ticker absent from an incomplete
+    answer, or whose quote was unusable, keeps its document untouched. Sector and industry are left to the
+    profiles; name and shares come from the quote, else stay as known."""
     text = day.isoformat()
     current = {doc["ticker"]: dict(doc) for doc in current_docs}
     plan = UniversePlan()
@@ -66,24 +78,29 @@ def plan_universe(current_docs: Iterable[Mapping[str, Any]], listings: Iterable[
     for listing in listings:
         listed.add(listing.ticker)
         doc = current.get(listing.ticker)
-        profile = profiles.get(listing.ticker)
-        if profile is None or profile.get("market_cap") is None:
-            if doc is not None:
+        quote = caps.found.get(listing.ticker)
+        if quote is None:
+            if doc is None or not doc.get("is_active"):
+                continue  # out, and still not in the answer
+            if listing.ticker in caps.left_out or not caps.complete:
                 plan.unchanged.append(listing.ticker)
+                continue
+            plan.docs.append({**doc, "exchange": listing.exchange, "financial_status": listing.financial_status,
+                              "is_active": False, "left_on": text, "left_reason": UNDER_FLOOR, "as_of_date": text})
+            plan.leavers.append(listing.ticker)
             continue
-        qualifies = profile["market_cap"] >= floor
+        qualifies = quote["market_cap"] >= floor
         if doc is None and not qualifies:
             continue
         before = doc or {}
-        # A field this answer lacks keeps its known value: Yahoo's profile omits fields now and then.
+        # A field this answer lacks keeps its known value: Yahoo's quotes omit fields now and then.
         new = {
-            "ticker": listing.ticker, "exchange": listing.exchange, "market_cap": float(profile["market_cap"]),
+            "ticker": listing.ticker, "exchange": listing.exchange, "market_cap": float(quote["market_cap"]),
             "currency": "USD", "as_of_date": text, "first_seen": before.get("first_seen") or text,
             "financial_status": listing.financial_status,
-            **{name: profile.get(name) or before.get(name) for name in ("name", "sector", "industry",
-                                                                         "shares_outstanding")},
+            "name": quote.get("name") or before.get("name") or listing.name,
+            "shares_outstanding": quote.get("shares_outstanding") or before.get("shares_outstanding"),
         }
-        new["name"] = new["name"] or listing.name
         was_active = bool(doc and doc.get("is_active"))
         if qualifies:
             new["is_active"] = True
@@ -129,11 +146,23 @@ def _us(settings: Any) -> Any:
     return settings.market("us") if hasattr(settings, "market") else settings
 
 
+def _read_profiles(source: UniverseSource, queue: list[str]) -> Profiles | None:
+    """The queued profiles; None when Yahoo refuses us (the membership is still written, no attempt recorded)."""
+    if not queue:
+        return Profiles()
+    try:
+        return source.profiles(queue)
+    except SourceBlockedError as exc:
+        log.warning("US profiles not read this refresh: %s", exc)
+        return None
+
+
 def refresh_universe(storage: Any, settings: Any, today: dt.date, source: UniverseSource,
                      force: bool = False) -> UniverseChange | None:
-    """Re-read the symbol files and profiles and rewrite the universe of `storage` (scoped "us_"), unless the
-    stored universe is younger than US_UNIVERSE_REFRESH_DAYS (None then; `force` refreshes anyway). A truncated
-    symbol file raises BadDataError before anything is written."""
+    """Re-read the symbol files, the screener's market caps and a few profiles, and rewrite the universe of
+    `storage` (scoped "us_") in one write, unless the stored universe is younger than US_UNIVERSE_REFRESH_DAYS
+    (None then; `force` refreshes anyway). A truncated symbol file or a failed screener page raises before
+    anything is written."""
     us = _us(settings)
     as_of = storage.universe.universe_as_of()
     if not force and as_of is not None and (today - as_of).days < us.universe_refresh_days:
@@ -144,17 +173,36 @@ def refresh_universe(storage: Any, settings: Any, today: dt.date, source: Univer
     if directory.created.date() > today + dt.timedelta(days=1):
         log.warning("US symbol files created %s, after %s: the universe of a later day (a replay of newer files)",
                     directory.created.date(), today)
-    profiles = source.profiles([listing.ticker for listing in directory.listings])
-    reasons = ", ".join(f"{n} {why}" for why, n in sorted(profiles.reasons().items())) or "none"
-    log.info("US profiles: %d read, left out of this refresh: %s", len(profiles.found), reasons)
+    caps = source.market_caps(us.min_market_cap)
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(caps.reasons().items())) or "none"
+    log.info("US screener (%s): %d market caps at or above %.0f USD in %d request(s), total %s, %s; left out: %s",
+             source.name, len(caps.found), us.min_market_cap, caps.pages, caps.total,
+             "complete" if caps.complete else "INCOMPLETE", reasons)
     current = storage.universe.universe()
-    plan = plan_universe(current, directory.listings, profiles.found, today, us.min_market_cap)
-    storage.universe.apply_universe(_updates(plan))
+    plan = plan_universe(current, directory.listings, caps, today, us.min_market_cap)
+    after = {doc["ticker"]: dict(doc) for doc in current}
+    for doc in plan.docs:
+        after[doc["ticker"]] = {**after.get(doc["ticker"], {}), **doc}
+    queue = profile_queue(after.values(), plan.joiners, today, us.profiles_per_run)
+    profiles = _read_profiles(source, queue)
+    extra: list[tuple[str, dict[str, Any]]] = []
+    if profiles is not None:
+        planned = {doc["ticker"]: doc for doc in plan.docs}
+        for ticker in queue:
+            fields = profile_fields(profiles.found.get(ticker), after[ticker], today)
+            if ticker in planned:
+                planned[ticker].update(fields)
+            else:
+                extra.append((ticker, {"$set": fields}))
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(profiles.reasons().items())) or "none"
+        log.info("US profiles: %d asked, %d read; not read: %s", len(queue), len(profiles.found), reasons)
+    storage.universe.apply_universe(_updates(plan) + extra)
     change = UniverseChange(today, tuple(plan.joiners), tuple(plan.leavers), tuple(plan.rejoiners), plan.kept,
                             len(directory.listings), len(plan.unchanged),
-                            len(storage.universe.universe(active_only=True)))
-    log.info("US universe %s: %d active (%d joined, %d rejoined, %d left, %d kept; %d unchanged for want of a "
-             "profile; floor %.0f USD)", today, change.active, len(change.joiners), len(change.rejoiners),
+                            len(storage.universe.universe(active_only=True)), caps.complete, caps.pages,
+                            len(profiles.found) if profiles is not None else 0)
+    log.info("US universe %s: %d active (%d joined, %d rejoined, %d left, %d kept; %d unchanged, not known this "
+             "time; floor %.0f USD)", today, change.active, len(change.joiners), len(change.rejoiners),
              len(change.leavers), change.kept, change.unchanged, us.min_market_cap)
     return change
 

@@ -1,12 +1,13 @@
-"""Where the US universe comes from: NASDAQ Trader's two symbol files and each stock's profile (market cap,
-shares, sector, industry, name, currency). Live: the files over HTTP from nasdaqtrader.com and the profiles from
-Yahoo through yfinance; replay: a folder holding nasdaqlisted.txt, otherlisted.txt and profiles.csv.
+"""Where the US universe comes from: NASDAQ Trader's two symbol files (what is a listed common stock), Yahoo's
+equity screener (every US equity's market cap at or above the floor, in pages of 250: market_caps.py) and a few
+stocks' profiles (sector, industry, shares outstanding). Live: the files over HTTP from nasdaqtrader.com, the
+screener and the profiles from Yahoo through yfinance; replay: a folder holding nasdaqlisted.txt,
+otherlisted.txt and profiles.csv (the recorded screener answer and profiles in one table).
 
-Market cap source (yfinance 1.7.0's source read): `Ticker.info` is one quoteSummary call (modules financialData,
-quoteType, defaultKeyStatistics, assetProfile, summaryDetail) plus its quote call, and carries marketCap,
-sharesOutstanding, sector, industry, longName and currency together; `fast_info.market_cap` is shares from
-get_shares_full times the last close of a 1-year history (two other calls) and has no sector or industry. So
-the universe reads `.info`, one ticker at a time, paced by US_MIN_REQUEST_GAP_SECONDS."""
+Profiles (yfinance 1.7.0's source read): `Ticker.info` is one quoteSummary call (modules financialData,
+quoteType, defaultKeyStatistics, assetProfile, summaryDetail) plus its quote call and carries sector, industry,
+sharesOutstanding and longName; it is asked for at most US_PROFILES_PER_RUN stocks a refresh, one at a time,
+paced by US_MIN_REQUEST_GAP_SECONDS like the screener's pages."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from lib.errors import (
 )
 from lib.log import get_logger
 from lib.markets.us.sources import ProfileQuery
+from lib.markets.us.stocks.market_caps import PAGE_SIZE, MarketCaps, normalise_quote, read_pages, screener_query
 from lib.markets.us.stocks.symbols import NASDAQ_FILE, OTHER_FILE
 from lib.spine.http import http_get
 
@@ -55,7 +57,7 @@ class Profiles:
 
 
 class UniverseSource(Protocol):
-    """The two symbol files and the profiles of a list of tickers."""
+    """The two symbol files, the screener's market caps and the profiles of a few tickers."""
 
     name: str
 
@@ -63,8 +65,12 @@ class UniverseSource(Protocol):
         """The texts of nasdaqlisted.txt and otherlisted.txt."""
         ...
 
+    def market_caps(self, floor: float) -> MarketCaps:
+        """Every US equity at or above `floor` (USD) with its market cap; a failed page raises."""
+        ...
+
     def profiles(self, tickers: Iterable[str]) -> Profiles:
-        """Each ticker's profile; a ticker without a market cap or whose request failed is left out."""
+        """Each ticker's profile; a ticker whose request failed or whose profile is empty is left out."""
         ...
 
 
@@ -91,17 +97,15 @@ def clean_profile(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _add(profiles: Profiles, ticker: str, raw: dict[str, Any]) -> None:
     profile = clean_profile(raw)
-    if profile["market_cap"] is None:
-        profiles.left_out[ticker] = "no market cap"
-    elif profile["currency"] not in (None, "USD"):
-        profiles.left_out[ticker] = f"market cap in {profile['currency']}, not USD"
+    if not any(profile[name] for name in ("sector", "industry", "shares_outstanding")):
+        profiles.left_out[ticker] = "empty profile"
     else:
-        profile["currency"] = "USD"
         profiles.found[ticker] = profile
 
 
 class LiveUniverseSource:
-    """The symbol files from nasdaqtrader.com and the profiles from Yahoo (yfinance `Ticker.info`), paced."""
+    """The symbol files from nasdaqtrader.com, the market caps from Yahoo's screener (`yf.screen`) and the
+    profiles from Yahoo (`Ticker.info`), every Yahoo request at least gap_seconds after the previous one."""
 
     name = "live"
 
@@ -115,6 +119,14 @@ class LiveUniverseSource:
         self.url = url
         self.sleep = sleep
         self.clock = clock
+        self._last: float | None = None
+
+    def _pace(self) -> None:
+        if self._last is not None:
+            wait = self.gap_seconds - (self.clock() - self._last)
+            if wait > 0:
+                self.sleep(wait)
+        self._last = self.clock()
 
     def _file(self, name: str) -> str:
         where = f"NASDAQ Trader {name}"
@@ -129,17 +141,24 @@ class LiveUniverseSource:
         """GET nasdaqlisted.txt and otherlisted.txt; a timeout, 429 or 5xx is transient, anything else bad data."""
         return self._file(NASDAQ_FILE), self._file(OTHER_FILE)
 
+    def market_caps(self, floor: float) -> MarketCaps:
+        """Yahoo's screener, page after page of PAGE_SIZE quotes, paced; any failed page (timeout, 429, 5xx,
+        refusal, unusable answer) raises, so the refresh writes nothing."""
+        query = screener_query(floor)
+
+        def page(offset: int) -> Any:
+            self._pace()
+            return self.yahoo.screen(query, f"Yahoo screener offset {offset}", offset=offset, size=PAGE_SIZE,
+                                     sort_field="ticker", ascending=True)
+
+        return read_pages(page)
+
     def profiles(self, tickers: Iterable[str]) -> Profiles:
-        """`Ticker(t).info` per ticker, at least gap_seconds apart; a failure is counted for that ticker and the
-        refresh goes on (after a 429, the rate-limit pause first); a refused or unloadable yfinance stops it."""
+        """`Ticker(t).info` per ticker, paced; a failure is counted for that ticker and the refresh goes on
+        (after a 429, the rate-limit pause first); a refused or unloadable yfinance stops it."""
         out = Profiles()
-        last: float | None = None
         for ticker in tickers:
-            if last is not None:
-                wait = self.gap_seconds - (self.clock() - last)
-                if wait > 0:
-                    self.sleep(wait)
-            last = self.clock()
+            self._pace()
             query = ProfileQuery(ticker, dt.date.min)
             try:
                 raw = self.yahoo.fetch_raw(query)
@@ -149,7 +168,7 @@ class LiveUniverseSource:
                 out.left_out[ticker] = "rate limited (HTTP 429)"
                 log.warning("%s; waiting %.0f s", exc, exc.pause)
                 self.sleep(exc.pause)
-                last = self.clock()
+                self._last = self.clock()
                 continue
             except EmptyAnswerError:
                 out.left_out[ticker] = "unknown to Yahoo"
@@ -172,7 +191,9 @@ class LiveUniverseSource:
 
 class ReplayUniverseSource:
     """A folder with nasdaqlisted.txt, otherlisted.txt and profiles.csv (ticker + PROFILE_FIELDS columns), e.g.
-    data/sample/us_stocks; a ticker absent from profiles.csv has no profile (as a failed request)."""
+    data/sample/us_stocks. profiles.csv is both recorded answers: its rows at or above the floor are the
+    screener's (complete), and its sector, industry and shares the profiles; a ticker absent from it has
+    neither (under the floor, no profile)."""
 
     name = "replay"
 
@@ -193,8 +214,7 @@ class ReplayUniverseSource:
         return (self._path(NASDAQ_FILE).read_text(encoding="utf-8"),
                 self._path(OTHER_FILE).read_text(encoding="utf-8"))
 
-    def profiles(self, tickers: Iterable[str]) -> Profiles:
-        """The recorded profiles of these tickers; ticker absent from the file: left out ("no profile")."""
+    def _recorded(self) -> dict[str, dict[str, str]]:
         path = self._path(PROFILES_FILE)
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -202,7 +222,25 @@ class ReplayUniverseSource:
             if missing:
                 raise ConfigError(f"US_STOCKS_REPLAY_DIR: {path} lacks the columns {missing} "
                                   f"(ticker,{','.join(PROFILE_FIELDS)})")
-            recorded = {row["ticker"].strip().upper().replace(".", "-"): row for row in reader if row.get("ticker")}
+            return {row["ticker"].strip().upper().replace(".", "-"): row for row in reader if row.get("ticker")}
+
+    def market_caps(self, floor: float) -> MarketCaps:
+        """The recorded rows at or above `floor`, as Yahoo's screener would answer (complete, no request)."""
+        out = MarketCaps()
+        for ticker, row in self._recorded().items():
+            _, found = normalise_quote({"symbol": ticker, "marketCap": row.get("market_cap"),
+                                        "currency": row.get("currency"), "longName": row.get("name"),
+                                        "sharesOutstanding": row.get("shares_outstanding")})
+            if isinstance(found, str):
+                out.left_out[ticker] = found
+            elif found["market_cap"] >= floor:
+                out.found[ticker] = found
+        out.total = len(out.found)
+        return out
+
+    def profiles(self, tickers: Iterable[str]) -> Profiles:
+        """The recorded profiles of these tickers; ticker absent from the file: left out ("no profile")."""
+        recorded = self._recorded()
         out = Profiles()
         for ticker in tickers:
             if ticker in recorded:

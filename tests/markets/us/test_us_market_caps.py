@@ -58,24 +58,28 @@ def pages_of(answers: dict[int, Any]):
 
 def test_every_page_is_read_and_a_whole_answer_is_complete():
     fetch, asked = pages_of({0: page(5, ["A", "B"]), 2: page(5, ["C", "D"]), 4: page(5, ["E"])})
-    caps = read_pages(fetch, page_size=2)
+    caps = read_pages(fetch)
     assert asked == [0, 2, 4] and caps.pages == 3 and caps.total == 5
     assert caps.complete and sorted(caps.found) == ["A", "B", "C", "D", "E"]
+    # Yahoo serving fewer than asked: the next page starts after what came back, and nothing is missed
+    fetch, asked = pages_of({0: page(3, ["A"]), 1: page(3, ["B", "C"])})
+    caps = read_pages(fetch)
+    assert asked == [0, 1] and caps.complete and sorted(caps.found) == ["A", "B", "C"]
 
 
 @pytest.mark.parametrize(("answers", "why"), [
     ({0: page(5, ["A", "B"]), 2: page(6, ["C", "D"]), 4: page(6, ["E", "F"])}, "the total changed between pages"),
-    ({0: page(5, ["A", "B"]), 2: page(5, ["C"])}, "a page came back short before the total"),
+    ({0: page(5, ["A", "B"]), 2: page(5, ["C"]), 3: page(5, [])}, "the quotes ran out before the total"),
 ])
 def test_an_answer_that_does_not_add_up_is_incomplete(answers, why):
-    caps = read_pages(pages_of(answers)[0], page_size=2)
+    caps = read_pages(pages_of(answers)[0])
     assert not caps.complete, why
 
 
 def test_a_failed_or_unusable_page_raises_and_an_empty_answer_is_not_believed():
     busy = RateLimitedError("Yahoo screener offset 2: HTTP 429", pause=60.0)
     with pytest.raises(RateLimitedError):
-        read_pages(pages_of({0: page(5, ["A", "B"]), 2: busy})[0], page_size=2)
+        read_pages(pages_of({0: page(5, ["A", "B"]), 2: busy})[0])
     with pytest.raises(BadDataError, match="offset 0: no quotes list"):
         read_pages(pages_of({0: {"total": 5, "records": []}})[0])
     with pytest.raises(EmptyAnswerError, match="no US equity at or above the floor"):

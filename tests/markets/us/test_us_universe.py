@@ -174,7 +174,7 @@ def test_the_universe_is_refreshed_weekly_unless_forced(storage, make_settings):
     source = WithProfiles(SAMPLE, {})
     assert refresh_universe(us_storage, settings, DAY, source) is not None
     assert refresh_universe(us_storage, settings, DAY + dt.timedelta(days=6), source) is None
-    assert len(source.asked) == 1  # the week-old check costs no request
+    assert len(source.asked) == 1 and source.screens == 1  # the week-old check costs no request
     forced = refresh_universe(us_storage, settings, DAY + dt.timedelta(days=6), source, force=True)
     assert forced is not None and forced.kept == 64 and not forced.joiners
     assert refresh_universe(us_storage, settings, DAY + dt.timedelta(days=13), source) is not None

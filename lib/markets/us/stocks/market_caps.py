@@ -97,10 +97,11 @@ def _page_parts(result: Any, offset: int) -> tuple[list[Any], int]:
     return result["quotes"], total
 
 
-def read_pages(fetch_page: Callable[[int], Any], page_size: int = PAGE_SIZE) -> MarketCaps:
-    """Every page of one screen, `fetch_page(offset)` returning yfinance's result dict. A page that fails raises
-    (the caller writes nothing); an answer whose total changed between pages, that came back shorter than its
-    total, or that stops at Yahoo's 10,000 offset is marked incomplete."""
+def read_pages(fetch_page: Callable[[int], Any]) -> MarketCaps:
+    """Every page of one screen, `fetch_page(offset)` returning yfinance's result dict for the page starting
+    there. A page that fails raises (the caller writes nothing); an answer whose total changed
+    between pages, that ran out of quotes before its total, or that stops at Yahoo's 10,000 offset is marked
+    incomplete."""
     out = MarketCaps(complete=False)
     offset, seen, steady = 0, 0, True
     while True:
@@ -124,7 +125,9 @@ def read_pages(fetch_page: Callable[[int], Any], page_size: int = PAGE_SIZE) -> 
             elif ticker not in out.found:
                 out.left_out[ticker] = found
         offset += len(quotes)
-        if len(quotes) < page_size or offset >= out.total or offset >= MAX_OFFSET:
+        # The next page starts after what came back, so a page shorter than asked (Yahoo serving fewer) costs a
+        # request more, never a stock; an empty page before the total ends the answer short.
+        if not quotes or offset >= out.total or offset >= MAX_OFFSET:
             break
     out.complete = steady and seen >= out.total and offset >= out.total
     if not out.complete:

@@ -35,7 +35,8 @@ def _epoch(moment: dt.datetime) -> int:
 class YahooStub(BaseAdapter):
     """Answers https://query1/query2.finance.yahoo.com and fc.yahoo.com from local files.
 
-    `failures[(symbol, kind)]` scripts a failure for a symbol ('chart', 'holdings', 'info'): an HTTP status
+    `failures[(symbol, kind)]` scripts a failure for a symbol ('chart', 'holdings', 'info'; ("screener", "page")
+    for every screener page): an HTTP status
     (429, 500, 403, 404), 'timeout', or 'no_data' (Yahoo's "No data found" chart error); `live_row` adds Yahoo's
     extra row for a session still trading."""
 
@@ -168,6 +169,23 @@ class YahooStub(BaseAdapter):
                 del module[key]
         return 200, {"quoteSummary": {"result": [item], "error": None}}
 
+    def screener(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """v1/finance/screener (POST): meta.csv's stocks whose market cap clears the query's intradaymarketcap
+        floor, sorted by ticker, one page of `size` from `offset` (the quote fields a screener quote carries)."""
+        meta = pd.read_csv(self.root / "us_stocks" / "meta.csv", dtype=str, keep_default_na=False)
+        floor = next(o["operands"][1] for o in body["query"]["operands"]
+                     if o["operands"][0] == "intradaymarketcap")
+        meta["ticker"] = meta["ticker"].map(yahoo_symbol)
+        rows = meta.loc[pd.to_numeric(meta["market_cap"]) >= floor].sort_values("ticker")
+        offset, size = int(body["offset"]), int(body["size"])
+        page = rows.iloc[offset:offset + size]
+        quotes = [{"symbol": r.ticker, "quoteType": "EQUITY", "typeDisp": "Equity", "region": "US",
+                   "market": "us_market", "exchange": "NMS", "currency": r.currency or "USD",
+                   "shortName": r.name, "longName": r.name, "marketCap": float(r.market_cap),
+                   "sharesOutstanding": float(r.shares_outstanding)} for r in page.itertuples()]
+        return 200, {"finance": {"result": [{"start": offset, "count": len(quotes), "total": len(rows),
+                                             "quotes": quotes}], "error": None}}
+
     # --- transport ------------------------------------------------------------------------------------
 
     def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:
@@ -190,6 +208,10 @@ class YahooStub(BaseAdapter):
             kind = "holdings" if "topHoldings" in modules else "info"
             self.calls[(symbol, kind)] += 1
             status, body = self._fail(symbol, kind) or self.quote_summary(symbol, modules)
+        elif path == "/v1/finance/screener":
+            screen = json.loads(request.body)
+            self.calls[("screener", screen["offset"])] += 1
+            status, body = self._fail("screener", "page") or self.screener(screen)
         elif path == "/v7/finance/quote":
             status, body = 200, {"quoteResponse": {"result": [], "error": None}}
         elif "fundamentals-timeseries" in path:

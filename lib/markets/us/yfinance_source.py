@@ -256,3 +256,23 @@ class YFinanceSource(UsSource):
                     "quote_type": raw.get("quoteType"),
                 }
         raise TypeError(f"unknown query {query!r}")
+
+    def screen(self, query: tuple[str, list[Any]], where: str, offset: int, size: int, sort_field: str,
+               ascending: bool) -> Any:
+        """One `yf.screen` page (POST v1/finance/screener) of a plain-data EquityQuery (operator, operands),
+        nested; its failures classified as fetch_raw's."""
+        yf = self._load()
+        self.session.statuses.clear()
+
+        def build(node: tuple[str, list[Any]]) -> Any:
+            operator, operands = node
+            return yf.EquityQuery(operator, [build(o) if isinstance(o, tuple) else o for o in operands])
+
+        try:
+            # count as well as size: yfinance always sends a count (25 by default) in a custom screen's body
+            return yf.screen(build(query), offset=offset, size=size, count=size, sortField=sort_field,
+                             sortAsc=ascending, session=self.session)
+        except (ConfigError, SourceBlockedError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed
+            raise self._classify(exc, where) from None

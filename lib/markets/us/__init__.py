@@ -26,13 +26,23 @@ def _macro_off(settings: Any) -> str | None:
     return "FRED_API_KEY is blank (a free key from fred.stlouisfed.org turns it on)"
 
 
-def _watermark(kind: str, label: str, module: str, builder: str, off: Any, stale_days: int, help_: str) -> Dataset:
+def _stocks_off(settings: Any) -> str | None:
+    return None if settings.market("us").stocks else "US_STOCKS is false"
+
+
+def _financials_off(settings: Any) -> str | None:
+    us = settings.market("us")
+    return _stocks_off(settings) or (None if us.financials else "US_FINANCIALS is false")
+
+
+def _watermark(kind: str, label: str, module: str, builder: str, off: Any, stale_days: int, help_: str,
+               retention: bool = True, schedule: str = "06:40 and 20:40 KST daily") -> Dataset:
     job = f"us_{kind}"
     return Dataset(
         market="us", kind=kind, label=label, cadence="watermark", job=job, lock=job, tz=NEW_YORK,
         setup=f"run `python collect.py us.{kind}`", build=lazy(module, builder),
-        stale_after=dt.timedelta(days=stale_days), schedule="06:40 and 20:40 KST daily", source_help=help_,
-        off=off, retention_setting=f"RETENTION_{kind.upper()}_DAYS",
+        stale_after=dt.timedelta(days=stale_days), schedule=schedule, source_help=help_,
+        off=off, retention_setting=f"RETENTION_{kind.upper()}_DAYS" if retention else "",
     )
 
 
@@ -57,4 +67,6 @@ DATASETS = (
     _watermark("news", "US news (Yahoo)", "lib.markets.us.news", "news_reader", _news_off, 2, "for Yahoo: none"),
     _watermark("macro", "US macro (FRED)", "lib.markets.us.fred", "macro_reader", _macro_off, 4,
                "for FRED: FRED_API_KEY"),
+    _watermark("financials", "US financials (Yahoo statements)", "lib.markets.us.financials", "financials_reader",
+               _financials_off, 8, "for Yahoo: none", retention=False, schedule="12:40 KST daily"),
 )

@@ -161,3 +161,19 @@ def test_with_us_stocks_off_collect_says_so_in_one_line_and_exits_0(make_setting
     assert collect.main(["us.financials"], settings=make_settings()) == 0
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" INFO ", 1)[1] for line in lines] == ["us.financials is off: US_STOCKS is false"]
+
+
+def test_the_ai_context_cites_a_stocks_latest_known_quarter_as_f1(storage, make_settings, clock):
+    from lib.ai.context import build_context
+    from lib.markets.us import NEW_YORK
+
+    settings = make_settings(us_stocks=True)
+    seed_universe(storage, "AAPL")
+    reader = UsFinancialsReader(FrameSource({"AAPL": income(95359000000.0)}), 45, 10, active_universe)
+    assert run(storage, settings, clock, reader, at("2025-06-01")) == 0
+    early = build_context(storage, registry(), ["AAPL"], dt.date(2025, 5, 31), NEW_YORK, settings)
+    context = build_context(storage, registry(), ["AAPL"], dt.date(2025, 6, 2), NEW_YORK, settings)
+    assert early.statements == [] and "statements" not in early.brief()
+    (f1,) = context.statements
+    assert (f1.id, f1.period_end, f1.quarter["total_revenue"], f1.ttm) == ("F1", "2025-03-31", 95359000000.0, {})
+    assert "F1" in context.ids() and context.brief()["statements"][0]["ticker"] == "AAPL"

@@ -4,7 +4,10 @@ Yahoo through yfinance, a revisable series on the watermark cadence (lib/spine/w
 Which tickers: the active US universe (`storage.scoped("us_").universe`), read in `prepare`; each run reads
 US_FINANCIALS_PER_RUN of them, the never-read first (largest first), then the longest unread. A ticker's read
 time is stored once its page is (`page_stored`), so a killed run's next run starts with what it did not read.
-One page per ticker: its six statement frames (three statements, quarterly and annual) as one answer.
+One page per ticker: its six statement frames (three statements, quarterly and annual) as one answer. Yahoo
+answers a rolling window (5 quarters, 4 years) per statement; a period older than the start of any statement's
+window is left out of that read (its stored figures stay as they are, never revised to None), so the items are
+the periods every answered statement covers. A statement answered empty leaves its fields None in that read.
 
 Each item is one (ticker, frequency, period end): key "<TICKER>:<quarterly|annual>:<YYYY-MM-DD>", `at` the
 period's end, the 11 fields of lib/context/items.py FinancialsData (None where Yahoo has none). A period whose
@@ -132,13 +135,20 @@ def statement_items(ticker: str, currency: str, raw: Mapping[str, Any], now: dt.
     items, rejected = [], []
     for frequency in FREQUENCIES:
         periods: dict[dt.date | None, dict[str, Any]] = {}
+        oldest: list[dt.date] = []  # each non-empty frame's oldest period: where its window starts
         for statement in STATEMENTS:
-            for period, cells in _cells(raw.get(frame_key(statement, frequency))).items():
+            frame = _cells(raw.get(frame_key(statement, frequency)))
+            if dates := [period for period in frame if period is not None]:
+                oldest.append(min(dates))
+            for period, cells in frame.items():
                 periods.setdefault(period, {}).update(cells)
+        window = max(oldest, default=dt.date.min)
         for period, cells in sorted(periods.items(), key=lambda pair: pair[0] or dt.date.min):
             if period is None:
                 rejected.append(Rejected(f"a {frequency} column is not a period-end date", sorted(cells), ticker))
                 continue
+            if period < window:
+                continue  # out of another statement's window: its figures there are unknown, not None
             key = f"{ticker}:{frequency}:{period.isoformat()}"
             fields: dict[str, float | None] = {}
             problem = None

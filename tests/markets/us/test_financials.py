@@ -126,6 +126,27 @@ def test_a_changed_figure_is_a_revision_and_the_earlier_value_a_vintage(storage,
                                                                                            95400000000.0)
 
 
+def test_a_period_out_of_one_statements_window_is_left_as_stored_not_revised_to_none(storage, make_settings, clock):
+    settings = make_settings(us_stocks=True)
+    seed_universe(storage, "AAPL")
+    balance = pd.DataFrame({pd.Timestamp("2025-03-31"): [331233000000.0], pd.Timestamp("2024-12-31"): [344085000000.0]},
+                           index=["Total Assets"])
+    both = {"income:quarterly": pd.concat([income(95359000000.0)["income:quarterly"],
+                                           income(124300000000.0, "2024-12-31")["income:quarterly"]], axis=1),
+            "balance:quarterly": balance}
+    source = FrameSource({"AAPL": both})
+    reader = UsFinancialsReader(source, 45, 10, active_universe)
+    assert run(storage, settings, clock, reader, at("2025-06-01")) == 0
+    # Yahoo's income window moved on (2024-12-31 dropped), the balance sheet's not yet
+    source.frames["AAPL"] = {"income:quarterly": income(95359000000.0)["income:quarterly"],
+                             "balance:quarterly": balance}
+    assert run(storage, settings, clock, reader, at("2025-07-01")) == 0
+    assert storage.jobs.latest_run("us_financials")["items_revised"] == 0
+    old = financials(storage, "AAPL", at("2025-07-01")).quarterly[1]
+    assert (old["period_end"], old["total_revenue"], old["total_assets"]) == ("2024-12-31", 124300000000.0,
+                                                                              344085000000.0)
+
+
 def test_each_run_reads_its_cap_of_tickers_the_never_read_then_the_longest_unread_first(
         storage, make_settings, clock):
     settings = make_settings(us_stocks=True)
@@ -147,9 +168,9 @@ def test_collect_over_the_replay_twice_stores_each_item_once_with_ttm(make_setti
     seed_universe(storage, "AAPL", "ABBV", "MSFT")  # MSFT has no recorded statements: no items, no failure
     for _ in range(2):
         assert collect.main(["us.financials", "--today", "2026-06-01"], settings=settings) == 0
-    assert storage.watermarks.item_count(DATASET) == 19 and storage.watermarks.vintage_count(DATASET) == 0
+    assert storage.watermarks.item_count(DATASET) == 18 and storage.watermarks.vintage_count(DATASET) == 0
     record = storage.jobs.latest_run("us_financials")
-    assert (record["items_new"], record["items_unchanged"]) == (0, 19)
+    assert (record["items_new"], record["items_unchanged"]) == (0, 18)
     aapl = financials(storage, "AAPL", at("2026-06-02"))  # --today: read at the day's end in New York
     assert [q["period_end"] for q in aapl.quarterly] == ["2026-03-31", "2025-12-31", "2025-09-30", "2025-06-30",
                                                          "2025-03-31"]

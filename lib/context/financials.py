@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lib.context.items import FINANCIAL_FIELDS
 from lib.spine.watermark import items_known_at
 
 if TYPE_CHECKING:
@@ -74,4 +73,4 @@ def financials(storage: Storage, ticker: str, cutoff: dt.datetime,
     return Financials(ticker, cutoff, quarterly, annual, ttm, quarterly[0]["period_end"] if ttm else None)
 
 
-__all__ = ["FINANCIAL_FIELDS", "FLOWS", "Financials", "financials", "trailing_twelve_months"]
+__all__ = ["FLOWS", "Financials", "financials", "trailing_twelve_months"]

@@ -46,26 +46,34 @@ class YahooStatements:
         where = f"yfinance {query.ticker} statements"
         yahoo = self.yahoo
         yahoo._load()
-        yahoo.session.statuses.clear()
         from yfinance.data import YfData
 
         YfData.cache_get.cache_clear()  # a retry must really ask again (see yfinance_source.py)
         ticker = yahoo._ticker(query.ticker)
         frames: dict[str, Any] = {}
+        for statement in STATEMENTS:
+            for frequency in FREQUENCIES:
+                method = getattr(ticker, _METHODS[statement])
+                frames[frame_key(statement, frequency)] = self._frame(method, frequency, where)
+        return frames
+
+    def _frame(self, method: Any, frequency: str, where: str) -> Any:
+        """One statement frame; Yahoo's empty answer (no such statement for the symbol) as an empty frame."""
+        yahoo = self.yahoo
+        yahoo.session.statuses.clear()
         try:
-            for statement in STATEMENTS:
-                for frequency in FREQUENCIES:
-                    method = getattr(ticker, _METHODS[statement])
-                    frames[frame_key(statement, frequency)] = method(freq=_FREQ[frequency])
+            return method(freq=_FREQ[frequency])
         except (ConfigError, SourceBlockedError):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed
             if "CURRENTLY DOWN" in str(exc):
                 raise TransientSourceError(f"{where}: Yahoo Finance says it is down") from None
-            if "Empty fundamentals-timeseries result" in str(exc):
-                return {}  # Yahoo has no statements for the symbol (a fund, a new listing)
+            failed = any(status >= 400 for status in yahoo.session.statuses)
+            if "Empty fundamentals-timeseries result" in str(exc) and not failed:
+                import pandas as pd
+
+                return pd.DataFrame()  # answered, nothing in it: no such statement (a fund, a new listing)
             raise yahoo._classify(exc, where) from None
-        return frames
 
 
 # Days from a period's end to the day the replay serves it: the SEC's filing deadlines for large accelerated

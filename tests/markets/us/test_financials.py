@@ -5,17 +5,23 @@ over the recorded statements of data/sample/us_financials (real yfinance output,
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
+import pytest
+import requests
 
 import collect
 from lib.context.financials import financials
+from lib.errors import TransientSourceError
 from lib.markets.us.financials import DATASET, FinancialsQuery, UsFinancialsReader, active_universe, statement_items
-from lib.markets.us.financials_sources import RecordedStatements
+from lib.markets.us.financials_sources import RecordedStatements, YahooStatements
 from lib.spine.registry import registry
 from lib.spine.watermark import item_history, watermark_job
 from lib.storage import Storage, get_client
+from tests.yahoo_stub import YahooStub
 
 ROOT = Path(__file__).resolve().parents[3]
 RECORDED = ROOT / "data" / "sample" / "us_financials"
@@ -198,3 +204,70 @@ def test_the_ai_context_cites_a_stocks_latest_known_quarter_as_f1(storage, make_
     (f1,) = context.statements
     assert (f1.id, f1.period_end, f1.quarter["total_revenue"], f1.ttm) == ("F1", "2025-03-31", 95359000000.0, {})
     assert "F1" in context.ids() and context.brief()["statements"][0]["ticker"] == "AAPL"
+
+
+# --- yfinance's statements over a local Yahoo --------------------------------------------------------------
+
+
+class StatementsStub(YahooStub):
+    """The Yahoo stub answering yfinance 1.7.0's fundamentals-timeseries requests from the recorded statements
+    (Yahoo's JSON shape: one result per type, e.g. "quarterlyTotalRevenue", with asOfDate and reportedValue);
+    `status` answers that HTTP status instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = 200
+        self.recorded = {(s, f): RecordedStatements(RECORDED)._recorded(s, f) for s in ("income", "balance",
+                         "cashflow") for f in ("quarterly", "annual")}
+
+    def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
+        url = urlparse(request.url)
+        if "fundamentals-timeseries" not in url.path:
+            return super().send(request, **kwargs)
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        symbol = url.path.rsplit("/", 1)[1]
+        self.calls[(symbol, "statements")] += 1
+        result = []
+        for wanted in params["type"].split(","):
+            scale = "quarterly" if wanted.startswith("quarterly") else "annual"
+            metric = wanted.removeprefix(scale)
+            rows = [(day, values.get(label)) for (_, f), tickers in self.recorded.items() if f == scale
+                    for day, values in tickers.get(symbol, {}).items() for label in values
+                    if label.replace(" ", "") == metric]
+            rows = [(day, value) for day, value in rows if value is not None]
+            if rows:
+                epochs = [int(dt.datetime.combine(d, dt.time(0), dt.UTC).timestamp()) for d, _ in rows]
+                result.append({"meta": {"symbol": [symbol], "type": [wanted]}, "timestamp": epochs,
+                               wanted: [{"asOfDate": d.isoformat(), "currencyCode": "USD",
+                                         "reportedValue": {"raw": v}} for d, v in rows]})
+        response = requests.Response()
+        response.status_code = self.status
+        response.url = request.url
+        response.request = request
+        body = {"timeseries": {"result": result, "error": None}} if self.status == 200 else {"error": "stub"}
+        response._content = json.dumps(body).encode()
+        return response
+
+
+def test_yfinance_statement_frames_become_the_same_items_as_the_recorded_answer(tmp_path):
+    stub = StatementsStub()
+    source = YahooStatements(10, 60.0, http="requests", cache_dir=tmp_path / "yf", transport=stub)
+    now = at("2026-06-01")
+    query = FinancialsQuery("AAPL", "USD", now, now, True)
+    live, rejected = statement_items("AAPL", "USD", source.statements(query), now, 45)
+    assert rejected == [] and stub.calls[("AAPL", "statements")] >= 6
+    by_key = {i.key: i.data for i in live}
+    assert by_key["AAPL:quarterly:2025-06-30"]["free_cash_flow"] == 24405000000.0
+    assert by_key["AAPL:annual:2025-09-30"]["total_revenue"] == 416161000000.0
+    assert by_key["AAPL:annual:2024-09-30"]["total_debt"] == 106629000000.0
+    # no annual cash flow recorded: Yahoo's empty answer for that statement is an empty frame, not a failure
+    assert by_key["AAPL:annual:2024-09-30"]["free_cash_flow"] is None
+
+
+def test_a_yahoo_server_error_is_transient_not_a_ticker_without_statements(tmp_path):
+    stub = StatementsStub()
+    stub.status = 502
+    source = YahooStatements(10, 60.0, http="requests", cache_dir=tmp_path / "yf", transport=stub)
+    now = at("2026-06-01")
+    with pytest.raises(TransientSourceError, match="502"):
+        source.statements(FinancialsQuery("AAPL", "USD", now, now, True))

@@ -42,19 +42,6 @@ class NewsData(TypedDict):
     lang: str  # "ko" or "en"
 
 
-class MacroData(TypedDict):
-    """One observation of a macro series. Item key: "<series>:<YYYY-MM-DD>" (the observation's date); `at`:
-    that date; `known_at`: when this value became known (FRED's realtime_start, else the publication estimate the
-    collector documents). A revised value is a new vintage of the same item."""
-
-    series: str  # the source's id ("CPIAUCSL", "T10Y2Y", "722Y001/0101000")
-    name: str  # for people ("US CPI, % change from a year ago")
-    value: float | None  # None where the source says missing (FRED's ".")
-    unit: str  # "%", "percentage points", "KRW per USD", "index"
-    frequency: str  # "daily", "monthly", ...
-    source: str  # "fred", "ecos"
-
-
 class FinancialsData(TypedDict):
     """One period of a stock's statements (us.financials). Item key: "<TICKER>:<quarterly|annual>:<YYYY-MM-DD>"
     (the period's end); `at`: that date; `known_at`: the end of the day period_end + the lag setting in the
@@ -84,6 +71,19 @@ class FinancialsData(TypedDict):
 FINANCIAL_FIELDS = ("total_revenue", "operating_income", "net_income", "diluted_eps", "ebitda", "total_assets",
                     "total_debt", "stockholders_equity", "free_cash_flow", "operating_cash_flow",
                     "capital_expenditure")
+
+
+class MacroData(TypedDict):
+    """One observation of a macro series. Item key: "<series>:<YYYY-MM-DD>" (the observation's date); `at`:
+    that date; `known_at`: when this value became known (FRED's realtime_start, else the publication estimate the
+    collector documents). A revised value is a new vintage of the same item."""
+
+    series: str  # the source's id ("CPIAUCSL", "T10Y2Y", "722Y001/0101000")
+    name: str  # for people ("US CPI, % change from a year ago")
+    value: float | None  # None where the source says missing (FRED's ".")
+    unit: str  # "%", "percentage points", "KRW per USD", "index"
+    frequency: str  # "daily", "monthly", ...
+    source: str  # "fred", "ecos"
 
 
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|ref|from|cmpid|ncid|guccounter|guce_.*)$", re.IGNORECASE)

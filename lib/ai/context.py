@@ -1,6 +1,7 @@
 """The context block every prompt gets: for its tickers and day, the filings, the de-duplicated news stories and
-the latest macro readings known at that day's cutoff (its end in the market's zone, never later), each with a
-short id the answer cites (D1.. filings, N1.. stories, M1.. macro readings).
+the latest macro readings and each stock's latest statements known at that day's cutoff (its end in the market's
+zone, never later), each with a short id the answer cites (D1.. filings, N1.. stories, M1.. macro readings, F1..
+a stock's latest known quarter with its trailing twelve months).
 
 Ids are given in a fixed order (the request's tickers in order, each stock's items newest first; the macro
 series by source and id), so the same stored data always gives the same ids. Titles and snippets are outside
@@ -16,7 +17,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from lib.context.dedup import group_stories
-from lib.context.read import articles, day_cutoff, disclosures, macro_latest
+from lib.context.financials import financials
+from lib.context.items import FINANCIAL_FIELDS
+from lib.context.read import articles, day_cutoff, disclosures, macro_latest, of_kind
 
 if TYPE_CHECKING:
     from lib.config import Settings
@@ -69,6 +72,19 @@ class MacroReading(BaseModel):
     change: float | None = Field(description="value - previous, in the series' unit")
 
 
+class Statements(BaseModel):
+    """A stock's latest quarter whose figures were known at the cutoff (its end plus the lag setting, or its
+    first read when later) and the trailing twelve months of its flows."""
+
+    id: str = Field(description="F1, F2, ...: what an answer cites")
+    ticker: str
+    period_end: str = Field(description="the latest known quarter's end (YYYY-MM-DD)")
+    currency: str
+    quarter: dict[str, float | None] = Field(description="that quarter's figures: flows over it, balances at its end")
+    ttm: dict[str, float | None] = Field(description="the flows summed over the four latest quarters (empty, or "
+                                                     "None per figure, unless four consecutive quarters carry it)")
+
+
 class Context(BaseModel):
     """What an analysis may cite, as of `cutoff`."""
 
@@ -76,16 +92,19 @@ class Context(BaseModel):
     filings: list[Filing] = Field(default_factory=list)
     stories: list[Story] = Field(default_factory=list)
     macro: list[MacroReading] = Field(default_factory=list)
+    statements: list[Statements] = Field(default_factory=list)
 
     def ids(self) -> set[str]:
         """Every id the block gives."""
-        return {i.id for i in (*self.filings, *self.stories, *self.macro)}
+        return {i.id for i in (*self.filings, *self.stories, *self.macro, *self.statements)}
 
     def describe(self) -> dict[str, str]:
         """Each id and what it stands for, one line each (for a person reading a stored result)."""
         lines = {f.id: f"{f.date} {f.ticker} filing: {f.title} ({f.filer}, {f.source})" for f in self.filings}
         lines |= {s.id: f"{s.published} {s.ticker} news: {s.title} ({', '.join(s.sources)})" for s in self.stories}
         lines |= {m.id: f"{m.date} {m.name}: {m.value} {m.unit} ({m.source} {m.series})" for m in self.macro}
+        lines |= {f.id: f"{f.period_end} {f.ticker} quarter: revenue {f.quarter.get('total_revenue')} {f.currency}, "
+                        f"diluted EPS {f.quarter.get('diluted_eps')}" for f in self.statements}
         return lines
 
     def brief(self) -> dict:
@@ -95,6 +114,7 @@ class Context(BaseModel):
             "filings": [f.model_dump(exclude={"url", "key", "source"}) for f in self.filings],
             "news": [s.model_dump(exclude={"url", "key"}) for s in self.stories],
             "macro": [m.model_dump(exclude={"frequency"}) for m in self.macro],
+            **({"statements": [f.model_dump() for f in self.statements]} if self.statements else {}),
         }
 
 
@@ -148,7 +168,23 @@ def build_context(
         for number, r in enumerate(sorted(macro_latest(storage, registry, cutoff), key=lambda r: (r.source, r.series)),
                                    start=1)
     ]
-    return Context(cutoff=cutoff.isoformat(timespec="seconds"), filings=filings, stories=stories, macro=macro)
+    return Context(cutoff=cutoff.isoformat(timespec="seconds"), filings=filings, stories=stories, macro=macro,
+                   statements=_statements(storage, registry, tickers, cutoff))
+
+
+def _statements(storage: Storage, registry: Registry, tickers: Sequence[str], cutoff: dt.datetime) -> list[Statements]:
+    """Each ticker's latest known quarter and TTM, in the request's order (none where nothing is known)."""
+    datasets = tuple(d.key for d in of_kind(registry, "financials"))
+    found: list[Statements] = []
+    for ticker in tickers if datasets else ():
+        known = financials(storage, ticker, cutoff, datasets)
+        if not known.quarterly:
+            continue
+        latest = known.quarterly[0]
+        quarter = {name: latest.get(name) for name in FINANCIAL_FIELDS}
+        found.append(Statements(id=f"F{len(found) + 1}", ticker=ticker, period_end=latest["period_end"],
+                                currency=latest.get("currency", ""), quarter=quarter, ttm=known.ttm))
+    return found
 
 
 def cited_ids(value: object) -> list[str]:

@@ -34,8 +34,9 @@ UNTRUSTED_RULE = (
 )
 # Said in every prompt that gets the context block: how the answer cites it.
 CITE_RULE = (
-    "The context block lists filings (D1..), news stories (N1..) and macro readings (M1..) known by the end of "
-    "the day. Put in `citations` the ids of the items your answer relies on, only ids given in it; cite none "
+    "The context block lists filings (D1..), news stories (N1..), macro readings (M1..) and statements (F1..: "
+    "a stock's latest known quarter and its trailing twelve months) known by the end of the day. Put in "
+    "`citations` the ids of the items your answer relies on, only ids given in it; cite none "
     "when none applies."
 )
 

@@ -11,7 +11,7 @@ import re
 from typing import TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-KINDS = ("disclosures", "news", "macro", "options")
+KINDS = ("disclosures", "news", "macro", "financials", "options")
 
 
 class DisclosureData(TypedDict):
@@ -40,6 +40,37 @@ class NewsData(TypedDict):
     publisher: str  # who wrote it ("한국경제", "Reuters")
     feed: str  # the feed it came through ("naver", "hankyung", "maeil", "yahoo")
     lang: str  # "ko" or "en"
+
+
+class FinancialsData(TypedDict):
+    """One period of a stock's statements (us.financials). Item key: "<TICKER>:<quarterly|annual>:<YYYY-MM-DD>"
+    (the period's end); `at`: that date; `known_at`: the end of the day period_end + the lag setting in the
+    market's zone, or the first read when later (the source gives no filing date). A changed figure is a new
+    vintage of the same item, known from the read that saw it. Amounts in `currency`; None where the source has
+    none. Flows (revenue, incomes, EPS, EBITDA, cash flows) are over the period; assets, debt and equity at its
+    end. Capital expenditure is negative (cash paid out), as the source gives it."""
+
+    ticker: str  # the universe's form ("BRK-B")
+    frequency: str  # "quarterly" or "annual"
+    period_end: str  # YYYY-MM-DD
+    currency: str  # "USD"
+    source: str  # "yfinance"
+    total_revenue: float | None
+    operating_income: float | None
+    net_income: float | None
+    diluted_eps: float | None  # per share
+    ebitda: float | None
+    total_assets: float | None
+    total_debt: float | None
+    stockholders_equity: float | None
+    free_cash_flow: float | None
+    operating_cash_flow: float | None
+    capital_expenditure: float | None
+
+
+FINANCIAL_FIELDS = ("total_revenue", "operating_income", "net_income", "diluted_eps", "ebitda", "total_assets",
+                    "total_debt", "stockholders_equity", "free_cash_flow", "operating_cash_flow",
+                    "capital_expenditure")
 
 
 class MacroData(TypedDict):

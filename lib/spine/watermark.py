@@ -58,6 +58,11 @@ class WatermarkReader(ABC):
         refreshed code map); the run's lock is held. Default: nothing."""
         return None
 
+    def page_stored(self, storage: Storage, query: Any, page: Page, now: dt.datetime) -> None:
+        """Called once a page is stored and the watermark moved (a reader's own bookkeeping, e.g. when each
+        ticker of a rotating list was read). Default: nothing."""
+        return None
+
     def start(self, now: dt.datetime) -> Mark:
         """Where a dataset that has never read starts (default: the source's beginning)."""
         return Mark()
@@ -155,6 +160,7 @@ def run_watermark(
             moved = _forward(mark, page.mark)
             # only after the page is stored
             storage.watermarks.save_watermark(key, moved.read_through, moved.cursor, now)
+            reader.page_stored(storage, query, page, now)
             saved, stuck, mark = moved, moved == mark, moved
             counters["pages"] += 1
             counters["items_new"] += plan.new

@@ -2,7 +2,8 @@
 database: `watermarks` (how far each dataset has read, `_id` = its key), `items` (every dataset's items, each
 once: `_id` = "<dataset>|<natural key>", its latest value current), `vintages` (the earlier values of revised
 items, each with the `known_at` it had and the `superseded_at` of the value that replaced it) and `rejected`
-(items refused, with the reason and the raw value). All times naive UTC, to the millisecond BSON keeps."""
+(items refused, with the reason and the raw value) and `read_times` (when each key of a rotating list was last
+read). All times naive UTC, to the millisecond BSON keeps."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class WatermarksStore(StoreBase):
         self.wm_vintages.create_index([("dataset", ASCENDING), ("data.ticker", ASCENDING), ("at", ASCENDING)])
         self.wm_vintages.create_index([("dataset", ASCENDING), ("key", ASCENDING), ("known_at", ASCENDING)])
         self.wm_vintages.create_index([("dataset", ASCENDING), ("known_at", ASCENDING), ("superseded_at", ASCENDING)])
+        self.wm_read_times.create_index([("dataset", ASCENDING)])
 
     # --- the watermark ----------------------------------------------------------------------------
 
@@ -150,6 +152,23 @@ class WatermarksStore(StoreBase):
         vintages = self.wm_vintages.find({"dataset": dataset, "key": key}, {"_id": 0}).sort("known_at", ASCENDING)
         current = self.wm_items.find_one({"_id": item_id(dataset, key)}, {"_id": 0})
         return [*vintages, *([current] if current else [])]
+
+    # --- per-key read times (a reader that reads a rotating part of a list each run) -------------------
+
+    @property
+    def wm_read_times(self) -> Any:
+        """When each key of a dataset's list (a ticker) was last read: `_id` "<dataset>|<key>", `read_at`."""
+        return self.datasets_db["read_times"]
+
+    def read_times(self, dataset: str) -> dict[str, dt.datetime]:
+        """{key: last read (naive UTC)} of the dataset's list."""
+        return {doc["key"]: doc["read_at"] for doc in self.wm_read_times.find({"dataset": dataset})}
+
+    def save_read_time(self, dataset: str, key: str, read_at: dt.datetime) -> None:
+        """Record that `key` was read (called once its page is stored)."""
+        self._write(f"watermarks.read_times.{dataset}")
+        self.wm_read_times.replace_one({"_id": item_id(dataset, key)},
+                                       {"dataset": dataset, "key": key, "read_at": stored_time(read_at)}, upsert=True)
 
     def delete_items_before(self, dataset: str, cutoff: dt.datetime, dry_run: bool = False) -> int:
         """Delete (or, with dry_run, count) the items dated before `cutoff`, with their vintages (retention);

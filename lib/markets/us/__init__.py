@@ -30,6 +30,11 @@ def _stocks_off(settings: Any) -> str | None:
     return None if settings.market("us").stocks else "US_STOCKS is false"
 
 
+def _financials_off(settings: Any) -> str | None:
+    us = settings.market("us")
+    return _stocks_off(settings) or (None if us.financials else "US_FINANCIALS is false")
+
+
 def _options_off(settings: Any) -> str | None:
     us = settings.market("us")
     return _stocks_off(settings) or (None if us.options_top_n else "US_OPTIONS_TOP_N is 0")
@@ -67,6 +72,8 @@ DATASETS = (
     _watermark("news", "US news (Yahoo)", "lib.markets.us.news", "news_reader", _news_off, 2, "for Yahoo: none"),
     _watermark("macro", "US macro (FRED)", "lib.markets.us.fred", "macro_reader", _macro_off, 4,
                "for FRED: FRED_API_KEY"),
+    _watermark("financials", "US financials (Yahoo statements)", "lib.markets.us.financials", "financials_reader",
+               _financials_off, 8, "for Yahoo: none", retention=False, schedule="12:40 KST daily"),
     _watermark("options", "US options summary (Yahoo)", "lib.markets.us.options", "options_reader", _options_off, 2,
                "for Yahoo: none", retention=False, schedule="06:50 KST Tue-Sat"),
 )

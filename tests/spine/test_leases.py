@@ -194,18 +194,26 @@ def test_a_shared_datasets_collection_lock_is_per_worker_so_hosts_share_a_run(ma
                   workers=True)
     monkeypatch.setattr(registry_module, "_registry", Registry((toy,)))
     storage = Storage(get_client("mongomock://"), prefix="")
+    now = [START]
     ran: list[str] = []
 
     def run(worker: str, lock_name: str | None = None) -> int:
         settings = make_settings(us_worker_id=worker)
         return run_script("us.toy", "toy_update", None, settings, lambda market: lambda ctx: ran.append(ctx.lock_name),
-                          lambda: START, lock_name=lock_name)
+                          lambda: now[0], lock_name=lock_name)
 
-    # vm-b is running its share (its lock fresh): vm-a still runs its own
+    # vm-b is running its share (its record open, its lock fresh): vm-a still runs its own, and leaves vm-b's be
     storage.jobs.acquire_lock("toy@vm-b", "toy_update_vm-b", START, TTL)
+    storage.jobs.start_run("toy_update_vm-b", {"job_name": "toy_update", "host": "vm-b", "start_time_utc": START})
     assert run("vm-a") == 0 and ran == ["toy@vm-a"]
+    assert storage.jobs.job_status.find_one({"_id": "toy_update_vm-b"})["status"] == "running"
     # a second run on vm-a while the first holds vm-a's lock exits without working
     storage.jobs.acquire_lock("toy@vm-a", "toy_update_vm-a", START, TTL)
     assert run("vm-a") == 0 and ran == ["toy@vm-a"]
     # another job on the dataset (analysis, cleanup) keeps its one lock per install
     assert run("vm-c", lock_name="toy_analysis") == 0 and ran[-1] == "toy_analysis"
+    # vm-b died for good: once its lock expired, the next run on another host closes its record
+    now[0] = START + TTL + dt.timedelta(seconds=1)
+    assert run("vm-c") == 0 and ran[-1] == "toy@vm-c"
+    dead = storage.jobs.job_status.find_one({"_id": "toy_update_vm-b"})
+    assert dead["status"] == "failed" and "on vm-b holds no live lock" in dead["error"]

@@ -121,7 +121,9 @@ def work_through(
     live workers, wait `poll_seconds` and try again (an expired lease is taken over), until every batch is done
     or `deadline` (aware, by the leases' clock) passes: then TransientSourceError names the batches still open
     and their holders, and the next run continues. An exception from `work` propagates: the lease is left to
-    expire, and another worker (or the next run) takes the batch over."""
+    expire, and another worker (or the next run) takes the batch over. `sleep` waits a poll: a job passes one
+    that also extends its run lock (`ctx.pulse()`), as its `work` does between steps, so a long wait for other
+    workers is never taken for a dead run."""
     done = taken_over = lost = 0
     waited = False
     while True:

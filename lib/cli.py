@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from datetime import tzinfo
@@ -14,6 +15,7 @@ from lib.config import Settings, load_settings
 from lib.errors import ConfigError, PipelineError
 from lib.log import get_logger, setup_logging
 from lib.ops.alerts import alert_after_job
+from lib.spine.datasets import Dataset
 from lib.spine.registry import registry
 from lib.spine.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, JobContext, run_job
 from lib.spine.stops import record_stop, redact
@@ -160,8 +162,22 @@ def run_script(
     except ConfigError as exc:  # a --today typed at a terminal: said there, not a failure of the job to record
         get_logger().error("%s", exc)
         return exit_code(exc)
-    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock_name or plugged.lock,
-                   after=alert_after_job, tz=spec.tz)
+    lock = lock_name or plugged.lock
+    if spec.workers and lock_name in (None, spec.lock):  # its collection's lock; analysis and cleanup keep theirs
+        lock = host_lock(spec, settings, lock)
+    return run_job(job, settings, storage, as_of, clock, body, lock_name=lock, after=alert_after_job, tz=spec.tz)
+
+
+def host_lock(spec: Dataset, settings: Settings, lock: str) -> str:
+    """The collection lock of a dataset shared by several workers (`Dataset.workers`), per host:
+    `<lock>@<worker>`, so two runs on one host never overlap while several hosts share a run through leases
+    (lib/spine/leases.py). The worker is the market's `worker_id` setting (US_WORKER_ID) when set, else the host
+    name: two hosts given the same worker id exclude each other, as they would hold each other's leases."""
+    try:
+        worker = str(getattr(settings.market(spec.market), "worker_id", "") or "").strip()
+    except ConfigError:  # a market without settings of its own: its workers are told apart by host name
+        worker = ""
+    return f"{lock}@{worker or socket.gethostname()}"
 
 
 def run_watermark_script(dataset: str, today: dt.date | None, settings: Settings | None,

@@ -23,6 +23,8 @@ What each kind protects:
 - API rate-limit counters: no setting; a counter is read only during its own hourly window, and goes a day after
   that window ended (the day is slack for an API host's clock behind this one's), so the current window's
   counter is never deleted.
+- lease plans (system_info.leases, the batches workers shared a run by): no setting; a plan whose batches are
+  all done goes a week after it was planned (kept that long to see who did what); an unfinished one stays.
 - day records (the catch-up's memory), the universe, track records: never deleted."""
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ Delete = Callable[[Any, bool], int]  # (cutoff, dry_run) -> documents deleted (o
 
 # Nothing reads a rate-limit counter after its hour; the day only guards against clocks that disagree.
 RATE_LIMIT_KEPT_DAYS = 1
+# Nothing reads a finished lease plan (its days are recorded); a week shows who did which batch of recent runs.
+LEASES_KEPT_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
                 "rejected records (US, watermark datasets) last seen before {:%Y-%m-%d %H:%M} UTC"),
         _by_age("rate_limits", "", RATE_LIMIT_KEPT_DAYS, now, storage.access.delete_rate_limits_before,
                 "API rate-limit counters of windows that ended before {:%Y-%m-%d %H:%M} UTC"),
+        _by_age("leases", "", LEASES_KEPT_DAYS, now, storage.leases.delete_finished_before,
+                "finished lease plans (batches shared by workers) planned before {:%Y-%m-%d %H:%M} UTC"),
         *_watermark_items(storage, settings, datasets or default_datasets(), now),
     ]
 

@@ -95,6 +95,7 @@ def run_job(
             lock_name, holder["owner"], holder["heartbeat_utc"].isoformat(),
         )
         storage.jobs.abandon_run(holder["owner"], started, f"abandoned: no heartbeat since {holder['heartbeat_utc']}Z")
+    _close_dead_runs(storage, job_name, started)
 
     storage.jobs.start_run(
         run_id,
@@ -153,6 +154,21 @@ def run_job(
         except Exception as exc:  # noqa: BLE001 - a notifier can never change the job's exit code
             log.warning("after-run step failed (%s: %s); the job's result stands", exc.__class__.__name__, exc)
     return code
+
+
+def _close_dead_runs(storage: Storage, job_name: str, now: dt.datetime) -> None:
+    """Mark failed the job's runs still marked running whose lock is gone or expired: a live run keeps its lock
+    fresh, so they died. Under one lock the run that takes it over closes its dead holder above; a dataset shared
+    by workers has one lock per host (lib/cli.py host_lock), and a host that died for good is closed here by the
+    next run on any host."""
+    for run in storage.jobs.running_runs(job_name):
+        lock = storage.jobs.lock_of(run["_id"])
+        if lock is not None and lock["expires_utc"] >= _utc(now):
+            continue
+        where = f" on {run['host']}" if run.get("host") else ""
+        log.warning("%s: run %s%s died without closing its record (its lock is %s); marked failed", job_name,
+                    run["_id"], where, "gone" if lock is None else f"{lock['_id']}, expired")
+        storage.jobs.abandon_run(run["_id"], now, f"abandoned: its run{where} holds no live lock (killed?)")
 
 
 def _summary(counters: dict[str, Any]) -> list[str]:

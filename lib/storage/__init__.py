@@ -1,4 +1,4 @@
-"""MongoDB storage, split by collection family (bars, jobs, universe, analysis, alerts, sizes, bad data,
+"""MongoDB storage, split by collection family (bars, jobs, leases, universe, analysis, alerts, sizes, bad data,
 corporate actions, cross-section), all on one client.
 
 `Storage` holds one small repository per family (`storage.bars`, `storage.jobs`, `storage.etf`, ...), all on
@@ -23,6 +23,7 @@ from lib.storage.corporate_actions import CorporateActionsStore
 from lib.storage.cross_section import CrossSectionStore
 from lib.storage.etf import EtfStore
 from lib.storage.jobs import DONE_STATUSES, JobsStore
+from lib.storage.leases import LeasesStore
 from lib.storage.picks import DAILY_PICKS, PicksStore
 from lib.storage.predictions import PredictionsStore
 from lib.storage.sizes import CollectionSize, SizesStore
@@ -53,6 +54,7 @@ class Storage(StoreBase):
         root = root or self
         self.bars = BarsStore(client, prefix, root=root, namespace=namespace)
         self.jobs = JobsStore(client, prefix, root=root, namespace=namespace)
+        self.leases = LeasesStore(client, prefix, root=root, namespace=namespace)  # shared: system_info.leases
         self.universe = UniverseStore(client, prefix, root=root, namespace=namespace)
         self.analysis = AnalysisStore(client, prefix, root=root, namespace=namespace)
         self.columns = ColumnsStore(client, prefix, root=root, namespace=namespace)
@@ -83,6 +85,7 @@ class Storage(StoreBase):
         self._write("indexes")
         self.universe._universe_indexes()
         self.jobs._job_indexes()
+        self.leases._leases_indexes()
         self.alerts._alert_indexes()
         self.etf._etf_indexes()
         self.ai._ai_indexes()

@@ -10,9 +10,16 @@ document: a watermark page's lookup of its stored items was most of a first macr
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any
 
 _installed = False
+# One writer at a time in the embedded server (re-entrant: a find-and-modify updates through `_update`, which
+# inserts an upsert through `_insert`). Reads are not held: a write replaces values in place.
+write_lock = threading.RLock()
+# mongomock-ng's write steps: each runs whole under `write_lock`
+ATOMIC_WRITES = ("_insert", "_update", "_find_and_modify", "_delete")
 library_scan: Any = None  # mongomock-ng's own _iter_documents, kept so a test can compare the two answers
 
 
@@ -23,7 +30,8 @@ def _strings_in(wanted: Any) -> bool:
 
 
 def install() -> None:
-    """Give mongomock-ng's collections the `_id` lookup (once per process; a no-op without mongomock-ng)."""
+    """Give mongomock-ng's collections the `_id` lookup and atomic writes (once per process; a no-op without
+    mongomock-ng)."""
     global _installed, library_scan
     if _installed:
         return
@@ -52,4 +60,17 @@ def install() -> None:
         return iter([document] if filter_applies(filter, document) else [])
 
     Collection._iter_documents = _iter_documents
+    for name in ATOMIC_WRITES:
+        setattr(Collection, name, _atomic(getattr(Collection, name)))
     _installed = True
+
+
+def _atomic(step: Any) -> Any:
+    """`step` (a write of mongomock-ng's Collection) run whole while holding `write_lock`."""
+
+    @functools.wraps(step)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with write_lock:
+            return step(*args, **kwargs)
+
+    return locked

@@ -91,6 +91,11 @@ class JobsStore(StoreBase):
             {"$set": {"status": "failed", "end_time_utc": naive_utc(ended), "error": reason}},
         )
 
+    def running_runs(self, job_name: str) -> list[dict]:
+        """The job's runs still marked running (live ones, and dead ones nobody closed yet)."""
+        return list(self.job_status.find({"kind": "run", "job_name": job_name, "status": "running"},
+                                         {"_id": 1, "host": 1, "start_time_utc": 1}))
+
     def job_names(self, kind: str) -> list[str]:
         """The job names that have records of this kind ("day": the collected markets, "run": every job)."""
         return sorted(self.job_status.distinct("job_name", {"kind": kind}))

@@ -418,3 +418,18 @@ def test_news_older_than_its_setting_goes_with_its_earlier_values_and_filings_ar
     assert [i["key"] for i in storage.watermarks.wm_items.find({"dataset": "krx.news"})] == ["005930|new"]
     assert storage.watermarks.vintage_count("krx.news") == 0
     assert storage.watermarks.item_count("krx.disclosures") == 1
+
+
+def test_finished_lease_plans_go_a_week_after_they_were_planned_and_unfinished_ones_stay(
+    storage, make_settings, clock, registry
+):
+    now, ttl = clock(), dt.timedelta(minutes=10)
+    for scope, age in (("us.stocks|old", 8), ("us.stocks|stuck", 8), ("us.stocks|recent", 6)):
+        planned = now - dt.timedelta(days=age)
+        storage.leases.plan(scope, [("0000", ["AAPL", "MSFT"])], "vm-a", planned)
+        storage.leases.claim(scope, "vm-a", planned, ttl)
+        if scope != "us.stocks|stuck":
+            storage.leases.complete(scope, "0000", "vm-a", planned)
+    assert run_cleanup(storage, make_settings(), clock, registry) == 0
+    assert storage.jobs.runs("cleanup")[0]["deleted_leases"] == 2  # the old plan and its one batch
+    assert {d["scope"] for d in storage.leases.leases.find()} == {"us.stocks|stuck", "us.stocks|recent"}

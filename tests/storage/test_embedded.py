@@ -1,9 +1,11 @@
 """The embedded server's `_id` lookup (lib/storage/embedded.py) answers every query shape exactly as
-mongomock-ng's own scan does: only faster."""
+mongomock-ng's own scan does: only faster; and its writes are atomic across threads, as a real server's are."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import mongomock_ng
 import pytest
@@ -74,3 +76,36 @@ def test_writes_by_id_land_on_the_same_documents_as_with_the_scan(monkeypatch):
     fast = run(_filled(mongomock_ng.MongoClient().db.things))
     monkeypatch.setattr(Collection, "_iter_documents", embedded.library_scan)
     assert run(_filled(mongomock_ng.MongoClient().db.things)) == fast
+
+
+def test_two_threads_claiming_at_once_never_get_the_same_lease(monkeypatch):
+    # mongomock-ng finds the document, then updates it by _id: slowed between the two steps, two threads would
+    # both find the free batch and both claim it. The embedded store's write lock makes the pair one step.
+    from lib.storage import Storage
+
+    store = Storage(mongomock_ng.MongoClient(), prefix="t_")
+    now, ttl = dt.datetime(2025, 9, 30, 21, 0), dt.timedelta(minutes=10)
+    store.leases.plan("s", [("0000", ["AAPL"]), ("0001", ["MSFT"])], "vm-a", now)
+    found = Collection.find_one
+
+    def slow_find_one(self, *args, **kwargs):
+        document = found(self, *args, **kwargs)
+        time.sleep(0.05)  # the other thread runs here
+        return document
+
+    monkeypatch.setattr(Collection, "find_one", slow_find_one)
+    start = threading.Barrier(2)
+    claimed: dict[str, str] = {}
+
+    def worker(holder: str) -> None:
+        start.wait()
+        claimed[holder] = store.leases.claim("s", holder, now, ttl)["name"]
+
+    threads = [threading.Thread(target=worker, args=(holder,)) for holder in ("vm-a", "vm-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed.values()) == ["0000", "0001"]
+    holders = {d["name"]: d["holder"] for d in store.leases.leases.find({"kind": "batch"})}
+    assert holders == {name: holder for holder, name in claimed.items()}

@@ -49,7 +49,7 @@ class StocksReplaySource(StocksSource):
     def _frame(self, ticker: str) -> pd.DataFrame:
         path = self.files[ticker]
         try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+            raw = pd.read_csv(path, dtype={"date": str})
         except (OSError, ValueError) as exc:
             raise ConfigError(f"US_STOCKS_REPLAY_DIR: cannot read {path}: {exc}") from None
         if not {"date", "close"} <= set(raw.columns):
@@ -59,12 +59,11 @@ class StocksReplaySource(StocksSource):
             line = int(np.flatnonzero(dates.isna().to_numpy())[0]) + 2  # the header is line 1
             raise ConfigError(f"US_STOCKS_REPLAY_DIR: {path} line {line}: date {raw['date'].iloc[line - 2]!r} is not "
                               "YYYY-MM-DD")
-        out = pd.DataFrame({"date": [d.date() for d in dates]})
-        for name in STOCK_COLUMNS[1:]:
-            column = raw[name] if name in raw.columns else pd.Series("", index=raw.index)
-            out[name] = pd.to_numeric(column.replace("", None), errors="coerce").to_numpy(dtype=np.float64)
-        for name in ("dividends", "splits"):
-            out[name] = out[name].fillna(0.0)
+        # A cell that is not a number reads as missing: a bar without its close is no bar (dropped when served).
+        columns = {name: pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
+                   if name in raw.columns else np.full(len(raw), np.nan) for name in STOCK_COLUMNS[1:]}
+        out = pd.DataFrame({"date": dates.dt.date.to_numpy(), **columns})
+        out[["dividends", "splits"]] = out[["dividends", "splits"]].fillna(0.0)
         return out.sort_values("date").reset_index(drop=True)
 
     def available_at(self, day: dt.date) -> dt.datetime | None:

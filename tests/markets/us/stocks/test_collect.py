@@ -1,0 +1,115 @@
+"""us.stocks on the spine: the setup window, the catch-up over an outage, a kill at any write, an impossible
+bar held out, a joiner's history; on a replay folder of five real tickers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from lib.markets.us.stocks.market import us_stocks_market
+from lib.spine.calendar import TradingCalendar
+from tests.helpers import SimulatedKill, kill_at_write
+from tests.markets.us.stocks.conftest import TICKERS, run_stocks, seed_universe, write_bars
+
+XNYS = TradingCalendar(exchange="XNYS", settings_prefix="US")
+
+
+def sessions(first: str, last: str) -> list[dt.date]:
+    return XNYS.sessions_between(dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+
+
+def stored_days(storage, ticker: str) -> list[dt.date]:
+    return [doc["date"].date() for doc in storage.bars.read_bars(ticker)]
+
+
+def test_setup_then_a_catch_up_over_an_outage_stores_every_session_once(us_storage, stock_settings, clock):
+    assert run_stocks(us_storage, stock_settings, "2025-09-05", clock, setup=True) == 0
+    window = sessions("2025-08-29", "2025-09-05")  # the last 5 sessions
+    assert all(stored_days(us_storage, t) == window for t in TICKERS)
+    # Three weeks without a run, then one run collects every session since, and records each day completed.
+    assert run_stocks(us_storage, stock_settings, "2025-09-26", clock) == 0
+    expected = sessions("2025-08-29", "2025-09-26")
+    for ticker in TICKERS:
+        assert stored_days(us_storage, ticker) == expected  # none lost, none twice (the date is the _id)
+    records = {r["date_kst"]: r for r in us_storage.jobs.job_status.find({"job_name": "us_stocks_update",
+                                                                            "kind": "day"})}
+    assert sorted(records) == [d.isoformat() for d in expected]
+    assert {r["status"] for r in records.values()} == {"completed"}
+    assert {r["rows"] for r in records.values()} == {len(TICKERS)}
+    # The stored bar is the file's row, as traded.
+    row = pd.read_csv(write_bars.__globals__["SAMPLE"] / "AAPL.csv").set_index("date").loc["2025-09-26"]
+    bar = us_storage.bars.read_bars("AAPL", dt.date(2025, 9, 26))[0]
+    assert bar["close"] == row["close"] and bar["volume"] == row["volume"] and bar["splits"] == 0.0
+
+
+def test_an_impossible_bar_is_held_out_and_the_rest_of_the_day_stored(us_storage, stock_settings, replay_dir, clock):
+    assert run_stocks(us_storage, stock_settings, "2025-09-05", clock, setup=True) == 0
+    # MSFT's 2025-09-09 close printed at 100x (a decimal shifted in the answer), its high with it.
+    path = replay_dir / "bars" / "MSFT.csv"
+    frame = pd.read_csv(path, dtype=str)
+    row = frame["date"] == "2025-09-09"
+    shifted = f"{float(frame.loc[row, 'close'].iloc[0]) * 100:.4f}"
+    frame.loc[row, ["close", "high"]] = shifted
+    frame.to_csv(path, index=False)
+    assert run_stocks(us_storage, stock_settings, "2025-09-12", clock) == 0
+    held = us_storage.bad_data.quarantined("MSFT")
+    assert [(h["date_kst"], h["bar"]["close"]) for h in held] == [("2025-09-09", float(shifted))]
+    assert "beyond 10x" in held[0]["reason"]
+    assert held[0]["bar"]["source"] == "replay"
+    assert us_storage.bad_data.bad_data.find_one({"key": "MSFT"})["dataset"] == "us.stocks"
+    msft = stored_days(us_storage, "MSFT")
+    assert dt.date(2025, 9, 9) not in msft and dt.date(2025, 9, 10) in msft  # the next session is stored
+    record = us_storage.jobs.job_status.find_one({"kind": "day", "job_name": "us_stocks_update",
+                                                  "date_kst": "2025-09-09"})
+    assert record["status"] == "completed" and record["rows"] == len(TICKERS) - 1
+
+
+def test_a_joiner_gets_the_setup_window_of_history_in_the_next_run(us_storage, stock_settings, replay_dir, clock):
+    assert run_stocks(us_storage, stock_settings, "2025-09-05", clock, setup=True) == 0
+    write_bars(replay_dir, ("META",))
+    seed_universe(us_storage, ("META",), day="2025-09-08")
+    assert run_stocks(us_storage, stock_settings, "2025-09-09", clock) == 0
+    assert stored_days(us_storage, "META") == sessions("2025-08-29", "2025-09-09")
+    assert stored_days(us_storage, "AAPL") == sessions("2025-08-29", "2025-09-09")
+
+
+def test_a_run_killed_at_any_write_is_completed_by_the_next(storage, stock_settings, clock):
+    """Killed at a write of the setup run (bars, leases, day records, every few writes), the next cron run (after
+    the lock's and the leases' timeouts) leaves the store as an uninterrupted run does."""
+
+    market = us_stocks_market(stock_settings, sleep=lambda _s: None)  # one replay source: the files read once
+
+    def run(root):
+        scoped = root.scoped("us_")
+        return run_stocks(scoped, stock_settings, "2025-09-05", clock, setup=True, market=market), scoped
+
+    def bars(scoped):
+        return {t: [(d["date"], d["close"], d["volume"]) for d in scoped.bars.read_bars(t)] for t in TICKERS}
+
+    def days(scoped):
+        return sorted((r["date_kst"], r["status"]) for r in scoped.jobs.job_status.find(
+            {"kind": "day", "job_name": "us_stocks_update"}))
+
+    seed_universe(storage.scoped("us_"))
+    writes = kill_at_write(storage, None)  # the hook lives on the root store, every scope writes through it
+    code, reference = run(storage)
+    assert code == 0
+    total = writes["n"]
+    assert total >= 8
+    killed = 0
+    for crash_at in range(1, total + 1, 5):
+        fresh = type(storage)(type(storage.client)(), prefix="test_")
+        seed_universe(fresh.scoped("us_"))
+        kill_at_write(fresh, crash_at)
+        try:
+            run(fresh)
+        except SimulatedKill:
+            killed += 1
+            clock.advance(minutes=stock_settings.lock_timeout_minutes + 1)
+        kill_at_write(fresh, None)
+        code, scoped = run(fresh)
+        assert code == 0
+        assert bars(scoped) == bars(reference), f"killed at write {crash_at} of {total}"
+        assert days(scoped) == days(reference), f"killed at write {crash_at} of {total}"
+    assert killed == len(range(1, total + 1, 5))

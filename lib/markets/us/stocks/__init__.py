@@ -1,1 +1,1 @@
-"""The listed US common stocks (issue 17): their universe, daily bars, financials and options summary."""
+"""The listed US common stocks (issue 17): their universe from NASDAQ Trader's symbol files, bars and sources."""

@@ -112,10 +112,10 @@ class StocksCollector(Collector):
 
     def scope(self, days: Sequence[dt.date], kind: str = "days") -> str:
         """The leases' scope of these sessions: the dataset, the span and the run's New York date (two workers
-        started the same evening share it), and a run of its own for --redo."""
+        started the same evening share it), and a run of its own for --redo's sessions."""
         ctx = self._context()
         scope = f"{DATASET}|{kind}|{days[0]}..{days[-1]}|{self.calendar.local_date(ctx.as_of)}"
-        return f"{scope}|redo {ctx.run_id}" if self.fresh else scope
+        return f"{scope}|redo {ctx.run_id}" if self.fresh and kind == "days" else scope
 
     def fetch(
         self, chain: SourceChain, wanted: Mapping[dt.date, Sequence[str]], now: dt.datetime

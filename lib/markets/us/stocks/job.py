@@ -72,8 +72,10 @@ def stocks_job(
     collector.attach(ctx, fresh=bool(redo))
     if refresh is not None:
         change = refresh(ctx, setup)
-        if change is not None:
-            ctx.counters["universe"] = str(change)
+        if change is not None:  # counts only: the tickers are in the refresh's own log line
+            ctx.counters["universe_active"] = getattr(change, "active", None)
+            ctx.counters["universe_joined"] = len(getattr(change, "joiners", ()))
+            ctx.counters["universe_left"] = len(getattr(change, "leavers", ()))
     if setup:
         manual_setup(ctx, market, sessions=sessions)
         return

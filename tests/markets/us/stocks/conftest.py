@@ -55,15 +55,17 @@ def new_york(day: str, hour: int = 20) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), tzinfo=ZoneInfo("America/New_York"))
 
 
-def run_stocks(storage, settings, today: str, clock: FakeClock, setup: bool = False, redo=(), market=None) -> int:
-    """us_stocks_update as the script runs it (universe refresh aside: the tests seed the universe)."""
+def run_stocks(storage, settings, today: str, clock: FakeClock, setup: bool = False, redo=(), market=None,
+               lock: str | None = None) -> int:
+    """us_stocks_update as the script runs it (universe refresh aside: the tests seed the universe); `lock`: a
+    worker's own lock (a per-host lock, as run_script takes for a dataset shared by workers)."""
     market = market or us_stocks_market(settings, sleep=lambda _s: None)
     collector = market.collector
     assert isinstance(collector, StocksCollector)
     collector.sleep = lambda seconds: clock.advance(seconds=seconds)
     code = run_job("us_stocks_update", settings, storage, new_york(today), clock,
                    lambda ctx: stocks_job(ctx, market, setup=setup, redo=redo, refresh=None),
-                   lock_name=market.lock, after=alert_after_job, tz=market.calendar.tz)
+                   lock_name=lock or market.lock, after=alert_after_job, tz=market.calendar.tz)
     clock.advance(minutes=1)
     return code
 

@@ -98,7 +98,7 @@ def test_a_run_killed_at_any_write_is_completed_by_the_next(storage, stock_setti
     total = writes["n"]
     assert total >= 8
     killed = 0
-    for crash_at in range(1, total + 1, 5):
+    for crash_at in range(1, total + 1, 7):
         fresh = type(storage)(type(storage.client)(), prefix="test_")
         seed_universe(fresh.scoped("us_"))
         kill_at_write(fresh, crash_at)
@@ -112,4 +112,41 @@ def test_a_run_killed_at_any_write_is_completed_by_the_next(storage, stock_setti
         assert code == 0
         assert bars(scoped) == bars(reference), f"killed at write {crash_at} of {total}"
         assert days(scoped) == days(reference), f"killed at write {crash_at} of {total}"
-    assert killed == len(range(1, total + 1, 5))
+    assert killed == len(range(1, total + 1, 7))
+
+
+def test_a_worker_killed_mid_batch_leaves_it_to_another_who_stores_every_bar_once(
+        storage, make_settings, replay_dir, clock):
+    """Two hosts share the setup run: vm-a dies after storing half of its first batch; vm-b does the other batches,
+    waits for vm-a's lease to expire, takes the batch over and records the days. Every bar stored once."""
+    seed_universe(storage.scoped("us_"))
+    scoped = storage.scoped("us_")
+
+    def worker(name: str):
+        settings = make_settings(us_stocks=True, us_stocks_sources=["replay"], us_stocks_replay_dir=replay_dir,
+                                 us_stocks_batch_size=2, us_stocks_lease_seconds=60, setup_history_sessions=5,
+                                 us_worker_id=name)
+        return settings, us_stocks_market(settings, sleep=lambda _s: None)
+
+    def die_at_msft(what: str) -> None:  # batch 0001 is AAPL, MSFT: AAPL stored, then the host dies
+        if "MSFT" in what:
+            raise SimulatedKill
+
+    settings_a, market_a = worker("vm-a")
+    storage.on_write = die_at_msft
+    try:
+        run_stocks(scoped, settings_a, "2025-09-05", clock, setup=True, market=market_a, lock="us_stocks@vm-a")
+    except SimulatedKill:
+        pass
+    storage.on_write = None
+    assert stored_days(scoped, "AAPL") and not stored_days(scoped, "MSFT")
+    settings_b, market_b = worker("vm-b")
+    started = clock()
+    assert run_stocks(scoped, settings_b, "2025-09-05", clock, setup=True, market=market_b,
+                      lock="us_stocks@vm-b") == 0
+    assert clock() - started >= dt.timedelta(seconds=60)  # it waited for vm-a's lease to expire
+    window = sessions("2025-08-29", "2025-09-05")
+    assert all(stored_days(scoped, t) == window for t in TICKERS)
+    run = scoped.jobs.job_status.find_one({"kind": "run", "job_name": "us_stocks_update", "status": "completed"})
+    # 3 batches for each month of the window (August's last session, September's first four)
+    assert run["batches_taken_over"] == 1 and run["batches_done"] == 6 and run["days_completed"] == len(window)

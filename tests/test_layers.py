@@ -50,7 +50,7 @@ PLACES = (
     ("lib/serve.py", "base"),
     ("lib/settings_base.py", "base"),
     ("lib/markets/*/settings.py", "base"),
-    ("lib/markets/*/*_settings.py", "base"),  # a market's settings split in parts (us: stocks_settings.py)
+    ("lib/markets/*/*_settings.py", "base"),  # a market's settings split in parts (us/stocks_settings.py)
     ("lib/markets/__init__.py", "base"),  # the folder the markets are found in: no code (lib/spine/registry.py)
     ("lib/storage/*", "storage"),
     ("lib/spine/*", "spine"),

@@ -110,3 +110,14 @@ def test_a_batch_yfinance_reports_empty_after_a_failure_is_retried_not_believed(
     # A ticker Yahoo has nothing for is that ticker's empty answer, not the batch's failure.
     delisted = ["1 Failed download:", "['XYZ']: YFPricesMissingError('possibly delisted; no price data found')"]
     assert source.problem(delisted, "batch") is None
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    ({"us_stocks_sources": "replay"}, "set US_STOCKS_REPLAY_DIR"),
+    ({"us_stocks_sources": "yfinance,finviz"}, "unknown source 'finviz'"),
+])
+def test_a_wrong_stocks_source_setting_is_one_line_saying_what_to_fix(make_settings, values, says):
+    from lib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=says):
+        make_settings(**values)

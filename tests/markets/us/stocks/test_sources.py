@@ -121,3 +121,51 @@ def test_a_wrong_stocks_source_setting_is_one_line_saying_what_to_fix(make_setti
 
     with pytest.raises(ConfigError, match=says):
         make_settings(**values)
+
+
+@pytest.fixture
+def stub_chain(tmp_path):
+    """The live source on Yahoo's offline stub (tests/yahoo_stub.py: the real yfinance parsing on answers built
+    from data/sample/us), in a chain that does not pause."""
+    from lib.spine.chain import SourceChain
+    from tests.yahoo_stub import YahooStub
+
+    stub = YahooStub()
+    source = YFinanceStocksSource(10, dt.timedelta(minutes=60),
+                                  lambda d: dt.datetime.combine(d, dt.time(20), tzinfo=dt.UTC), 0.0, http="requests",
+                                  cache_dir=tmp_path / "yf", transport=stub)
+    return stub, SourceChain([source], min_gap_seconds=0, max_attempts=2, backoff_seconds=0, sleep=lambda _s: None)
+
+
+def stub_batch(chain):
+    from lib.spine.chain import Delivery
+
+    request = StocksRequest("batch 0001", (dt.date(2025, 7, 2), dt.date(2025, 7, 3)), tickers=("AAPL", "MSFT"))
+    delivery: Delivery = chain.fetch(request, dt.datetime(2025, 7, 4, tzinfo=dt.UTC))
+    return delivery.data
+
+
+def test_through_yfinance_a_batch_is_one_download_with_every_ticker(stub_chain):
+    stub, chain = stub_chain
+    answer = stub_batch(chain)
+    assert sorted(answer.bars) == ["AAPL", "MSFT"] and answer.rows == 4
+    assert stub.calls[("AAPL", "chart")] == 1 and stub.calls[("MSFT", "chart")] == 1
+
+
+@pytest.mark.parametrize("failure", [429, 500, "timeout"])
+def test_through_yfinance_a_ticker_failing_inside_a_batch_fails_the_batch_not_silently(stub_chain, failure):
+    from lib.spine.chain import DayUnavailable
+
+    stub, chain = stub_chain
+    stub.failures[("MSFT", "chart")] = failure
+    with pytest.raises(DayUnavailable) as raised:
+        stub_batch(chain)
+    assert raised.value.sources_down  # the run stops and the next one asks again; no day is recorded empty
+    assert chain.calls["yfinance"] == 2  # the batch asked again by the chain (max_attempts), then given up
+
+
+def test_through_yfinance_a_ticker_without_data_is_absent_and_the_rest_delivered(stub_chain):
+    stub, chain = stub_chain
+    stub.failures[("MSFT", "chart")] = "no_data"
+    answer = stub_batch(chain)
+    assert sorted(answer.bars) == ["AAPL"] and answer.lacking == ["MSFT"]

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lib.config import Settings
-from lib.errors import ConfigError
+from lib.errors import ConfigError, TransientSourceError
 from lib.log import get_logger
 from lib.markets.krx.quarantine import prior_closes
 from lib.markets.us.market import build_us_chain, us_calendar
@@ -46,7 +46,7 @@ log = get_logger("us_stocks")
 JOB = "us_stocks_update"  # as registered in lib/markets/us/__init__.py (us.stocks)
 LOCK = "us_stocks"
 PART = "stocks"
-WAIT_LEASES = 3  # how many lease times a worker waits for batches held by others before the run gives up
+WAIT_LEASES = 3  # lease times a worker waits for other workers' batches to progress before the run gives up
 
 
 class BatchFailed(Exception):
@@ -170,13 +170,23 @@ class StocksCollector(Collector):
                 self.sources_used.add(delivery.source)
                 self.store_batch(ctx, delivery.data, delivery.source, keep)
 
+        progress = {"left": -1, "since": ctx.clock()}
+
         def pause(seconds: float) -> None:
-            ctx.pulse()  # waiting for other workers' batches keeps this run's lock
+            """Wait for batches other workers hold; give up when none of them was done for WAIT_LEASES lease times
+            (a worker that renews without finishing, or a clock far ahead): the next run continues."""
+            left, now = leases.remaining(scope), ctx.clock()
+            if left != progress["left"]:
+                progress.update(left=left, since=now)
+            elif now - progress["since"] > WAIT_LEASES * self.ttl:
+                raise TransientSourceError(f"{scope}: {left} batch(es) held by other workers made no progress for "
+                                           f"{now - progress['since']} ({leases.held(scope)}); the next run continues")
+            ctx.pulse()  # waiting keeps this run's lock
             self.sleep(seconds)
 
-        deadline = ctx.clock() + WAIT_LEASES * self.ttl
+        # No deadline of its own: this worker's own batches may take long; the pause above judges the others'.
         summary = work_through(leases, scope, work, poll_seconds=min(30.0, self.ttl.total_seconds() / 4),
-                               deadline=deadline, sleep=pause)
+                               deadline=None, sleep=pause)
         ctx.counters["batches_done"] = ctx.counters.get("batches_done", 0) + summary.done
         ctx.counters["batches_taken_over"] = ctx.counters.get("batches_taken_over", 0) + summary.taken_over
         log.info("%s: %d batch(es) done by this worker (%d taken over)%s", scope, summary.done, summary.taken_over,

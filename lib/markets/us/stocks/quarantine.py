@@ -64,7 +64,9 @@ def bar_document(row: Mapping[str, Any], source: str, base_price: float | None) 
     volume = _num(row.get("volume"))
     return {
         "date": to_utc_midnight(row["date"]),
-        **{name: _num(row.get(name)) for name in ("open", "high", "low", "close", "adj_close")},
+        # Yahoo's adjusted close is left out: it is adjusted as of each download, so a series of them would mix
+        # adjustments; the analysis adjusts from the stored splits (base_price) itself.
+        **{name: _num(row.get(name)) for name in ("open", "high", "low", "close")},
         "volume": None if volume is None else int(round(volume)),
         "dividends": _num(row.get("dividends")) or 0.0,
         "splits": _num(row.get("splits")) or 0.0,

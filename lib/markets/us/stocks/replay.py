@@ -1,5 +1,5 @@
 """The US stocks' bars from a folder (US_STOCKS_REPLAY_DIR, e.g. data/sample/us_stocks), for the demo, the tests and
-a user's own files: `bars/<TICKER>.csv` with date,open,high,low,close,volume[,adj_close,dividends,splits], one
+a user's own files: `bars/<TICKER>.csv` with date,open,high,low,close,volume[,dividends,splits], one
 file per ticker (BRK.B or BRK-B), as traded; a file without a splits column has no split."""
 
 from __future__ import annotations

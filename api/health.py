@@ -118,12 +118,12 @@ def _market(storage: Storage, item: Tracked, now: dt.datetime) -> MarketHealth:
 
 
 def _name(item: Tracked, datasets: Registry) -> str:
-    """A dataset's key in `markets`: its market's name while the market has one session dataset (krx, us), so a
-    watermark dataset added to a market does not rename its entry."""
+    """A dataset's key in `markets`: its market's name for the market's first session dataset (krx, us: the ETFs),
+    its registry key for a later one (us.stocks), so a dataset added to a market never renames an entry."""
     if not item.registered:
         return item.dataset.job
     sessions = [d for d in datasets.of_market(item.dataset.market) if d.cadence == "session"]
-    return item.dataset.market if len(sessions) == 1 else item.dataset.key
+    return item.dataset.market if sessions and sessions[0].key == item.dataset.key else item.dataset.key
 
 
 @router.get(

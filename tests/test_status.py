@@ -49,8 +49,9 @@ def test_a_healthy_pipeline_shows_every_section_and_exits_0(make_settings, capsy
     assert check_db.main(["--today", "2024-09-03", "--json"], settings=settings) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["exit_code"] == 0 and body["attention"] == []
-    krx, us = body["markets"]  # the US market, never set up nor named in MARKETS, is listed as such
+    krx, us, stocks = body["markets"]  # the US datasets, never set up nor named in MARKETS, are listed as such
     assert us["job_name"] == "etf_pipeline" and us["last_day"] is None and us["expected"] is False
+    assert stocks["job_name"] == "us_stocks_update" and stocks["last_day"] is None and stocks["expected"] is False
     assert krx["job_name"] == "daily_update" and krx["last_day"] == "2024-09-03" and krx["holes"] == []
     assert {j["job_name"] for j in body["jobs"]} == {"manual_setup", "daily_update", "hourly_analysis"}
     assert body["analysis"]["active"] > 5 and body["jobs"][0]["started_utc"].endswith("Z")

@@ -69,7 +69,7 @@ def test_a_broken_market_module_is_reported_and_skipped_and_check_db_still_answe
                             tz=ZoneInfo("UTC"), setup="x"),)
     """))
     found = registry()
-    assert [d.key for d in found.with_cadence("session")] == ["krx.bars", "us.etf_bars"]
+    assert [d.key for d in found.with_cadence("session")] == ["krx.bars", "us.etf_bars", "us.stocks"]
     assert {d.market for d in found} == {"krx", "us"}
     errors = dict(found.errors)
     assert errors["lib.markets.broken"] == "ModuleNotFoundError: No module named 'no_such_library'"
@@ -90,6 +90,8 @@ def _cron_scripts() -> set[str]:
     for line in lines:
         if m := re.search(r"python collect\.py ([\w. ]+?)(?: >>|$)", line):
             jobs |= {registry().get(key).job for key in m.group(1).split()}
+        elif m := re.search(r"python hourly_analysis\.py --market (\w+)", line):  # a market's screening
+            jobs |= {s.job for d in registry() if d.market == m.group(1) for s in d.subscribers if s.screens}
         elif m := re.search(r"python (\w+)\.py", line):
             jobs.add(m.group(1))
     return jobs

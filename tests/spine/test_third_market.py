@@ -152,7 +152,7 @@ def test_a_third_market_is_one_new_package_and_shows_in_check_db_status_health_a
     london, make_settings, clock, monkeypatch
 ):
     settings = make_settings()
-    assert [d.key for d in registry().with_cadence("session")] == ["krx.bars", "lse.bars", "us.etf_bars"]
+    assert [d.key for d in registry().with_cadence("session")] == ["krx.bars", "lse.bars", "us.etf_bars", "us.stocks"]
     assert _run("lse_setup", D(2024, 11, 8), settings, clock) == 0
     storage = Storage(get_client("mongomock://"))
     days = storage.jobs.day_records("lse_update")

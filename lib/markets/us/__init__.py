@@ -1,8 +1,12 @@
-"""The US market: the followed ETFs' bars and holdings, their sources and the ETF trend portfolio stages.
+"""The US market: the followed ETFs' bars and holdings, their sources and the ETF trend portfolio stages; the
+listed US common stocks (issue 17).
 
-It registers `us.etf_bars` (per session) and what the AI reads of the US on the watermark cadence: `us.news`
-(Yahoo's headlines of the followed ETFs' top holdings) and `us.macro` (FRED series with their vintages). The
-builders import the market's modules only when called, so reading the registry stays light."""
+It registers `us.etf_bars` and `us.stocks` (per session; the stocks are screened like KRX's, in their own
+collections under the `us_` namespace, collected by one or several workers sharing batches through leases), and
+on the watermark cadence what the AI reads of the US: `us.news` (Yahoo's headlines of the followed ETFs' top
+holdings), `us.macro` (FRED series with their vintages), `us.financials` (the stocks' statements) and
+`us.options` (the largest stocks' daily options summary). The builders import the market's modules only when
+called, so reading the registry stays light."""
 
 from __future__ import annotations
 
@@ -40,6 +44,10 @@ def _options_off(settings: Any) -> str | None:
     return _stocks_off(settings) or (None if us.options_top_n else "US_OPTIONS_TOP_N is 0")
 
 
+def _analysed_through(storage: Any) -> Any:
+    return storage.picks.latest_analysis_day()  # the newest day whose picks are stored (storage scoped "us_")
+
+
 def _watermark(kind: str, label: str, module: str, builder: str, off: Any, stale_days: int, help_: str,
                retention: bool = True, schedule: str = "06:40 and 20:40 KST daily") -> Dataset:
     job = f"us_{kind}"
@@ -68,6 +76,31 @@ DATASETS = (
         build=lazy("lib.markets.us.market", "us_market"),
         schedule="07:30 and 11:30 KST Tue-Sat",
         subscribers=(Subscriber("monthly_rebalance"),),  # merges the portfolios the stages store
+    ),
+    Dataset(
+        market="us",
+        kind="stocks",
+        label="US stocks (XNYS)",
+        cadence="session",
+        job="us_stocks_update",
+        lock="us_stocks",
+        tz=NEW_YORK,
+        setup="run `python us_stocks_update.py --setup`",
+        redo="run `python us_stocks_update.py --redo {day}`",
+        closed_setting="US_EXTRA_CLOSED_DAYS",
+        collectors=("us_stocks_update",),
+        calendar=lazy("lib.markets.us.market", "us_calendar"),
+        build=lazy("lib.markets.us.stocks.market", "us_stocks_market"),
+        schedule="07:10 and 11:10 KST Tue-Sat",
+        # its analysis (indicators, picks, track records) runs per market: `hourly_analysis.py --market us`
+        subscribers=(Subscriber("us_analysis", lazy("lib.analysis.status", "analysis_status"), _analysed_through,
+                                None, screens=True),),
+        quarantines=True,
+        source_help="for Yahoo: none (paced; US_STOCKS_BATCH_SIZE tickers per request)",
+        off=_stocks_off,
+        namespace="us_",
+        currency="USD",
+        workers=True,
     ),
     _watermark("news", "US news (Yahoo)", "lib.markets.us.news", "news_reader", _news_off, 2, "for Yahoo: none"),
     _watermark("macro", "US macro (FRED)", "lib.markets.us.fred", "macro_reader", _macro_off, 4,

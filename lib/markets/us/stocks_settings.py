@@ -7,8 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode
+
+from lib.settings_base import check_sources, split_csv
+
+STOCKS_SOURCES = ("yfinance", "replay")
 
 
 class UsStocksFields(BaseSettings):
@@ -32,3 +36,20 @@ class UsStocksFields(BaseSettings):
     options_top_n: int = Field(default=50, ge=0, le=1000)  # us.options: the largest names' summary; 0: off
     options_replay_dir: Path | None = None  # recorded option chains: us.options replays them
     options_max_days: int = Field(default=45, ge=1, le=366)  # expirations within this many days are summarised
+
+    @field_validator("stocks_sources", mode="before")
+    @classmethod
+    def _stocks_sources_csv(cls, value: object) -> object:
+        return split_csv(value, str.lower)
+
+    @field_validator("stocks_sources")
+    @classmethod
+    def _known_stocks_sources(cls, value: list[str]) -> list[str]:
+        return check_sources(value, STOCKS_SOURCES)
+
+    @model_validator(mode="after")
+    def _stocks_replay_has_its_folder(self) -> UsStocksFields:
+        if "replay" in self.stocks_sources and self.stocks_replay_dir is None:
+            raise ValueError("US_STOCKS_SOURCES names 'replay': set US_STOCKS_REPLAY_DIR to a folder like "
+                             "data/sample/us_stocks (bars/<TICKER>.csv)")
+        return self

@@ -139,8 +139,8 @@ class YFinanceSource(UsSource):
             self._yf = yf
         return self._yf
 
-    def _ticker(self, symbol: str) -> Any:
-        yf = self._load()
+    def _remember_zone(self, symbol: str) -> None:
+        """Tell yfinance the exchange time zone of a symbol whose listing says it (saves a request per ticker)."""
         zone = known_time_zone(symbol)
         if zone is not None:
             from yfinance import cache
@@ -148,6 +148,10 @@ class YFinanceSource(UsSource):
             tz_cache = cache.get_tz_cache()
             if tz_cache.lookup(symbol) is None:
                 tz_cache.store(symbol, zone)
+
+    def _ticker(self, symbol: str) -> Any:
+        yf = self._load()
+        self._remember_zone(symbol)
         return yf.Ticker(symbol, session=self.session)
 
     def _classify(self, exc: Exception, where: str) -> Exception:

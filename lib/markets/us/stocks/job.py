@@ -1,0 +1,83 @@
+"""What us_stocks_update.py runs: the universe refreshed (weekly; forced by --setup), then the setup window
+(`--setup`) or the catch-up of every pending session (and --redo days), after loading the history of the
+joiners: active tickers without a stored bar get the setup window (SETUP_HISTORY_SESSIONS) up to the latest
+collected session, in batches under leases like the daily bars; the catch-up then brings them up to date with
+every other ticker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lib.log import get_logger
+from lib.markets.us.stocks.market import StocksCollector
+from lib.spine.catchup import daily_update, manual_setup
+from lib.spine.market import Market
+from lib.spine.runner import JobContext
+
+log = get_logger("us_stocks")
+
+Refresh = Callable[[JobContext, bool], Any]
+
+
+def refresh_universe(ctx: JobContext, force: bool) -> Any:
+    """The universe from NASDAQ Trader's files and the profiles' market caps, when it is due (or forced)."""
+    from lib.markets.us.stocks.universe import build_universe_source
+    from lib.markets.us.stocks.universe import refresh_universe as refresh
+
+    source = build_universe_source(ctx.settings)
+    return refresh(ctx.storage, ctx.settings, ctx.as_of.date(), source, force=force)
+
+
+def joiners(ctx: JobContext) -> list[str]:
+    """Active tickers without any stored bar, largest first."""
+    stored = set(ctx.storage.bars.stored_tickers())
+    return [doc["ticker"] for doc in ctx.storage.universe.universe(active_only=True) if doc["ticker"] not in stored]
+
+
+def backfill_joiners(ctx: JobContext, market: Market) -> int:
+    """Load the joiners' history: the setup window up to the latest collected session; returns how many tickers
+    were asked for (0 before the first collected session: the setup loads everyone)."""
+    collector = market.collector
+    assert isinstance(collector, StocksCollector)
+    new = joiners(ctx)
+    done = ctx.storage.jobs.done_days(market.job)
+    if not new or not done:
+        return 0
+    last = max(done)
+    window = market.calendar.last_sessions(last, ctx.settings.setup_history_sessions)
+    # The joiners' names are in the scope: the same joiners are planned once, a different set anew.
+    digest = hashlib.sha1(",".join(sorted(new)).encode()).hexdigest()[:12]
+    scope = f"{collector.scope(window, kind='joiners')}|{digest}"
+    log.info("%d joiner(s) without bars (%s%s): loading %s..%s", len(new), ", ".join(new[:5]),
+             " ..." if len(new) > 5 else "", window[0], last)
+    collector.share(market.chain, scope, new, window, ctx.as_of, keep=None)
+    ctx.counters["joiners"] = len(new)
+    return len(new)
+
+
+def stocks_job(
+    ctx: JobContext,
+    market: Market,
+    setup: bool = False,
+    redo: Sequence[dt.date] = (),
+    refresh: Refresh | None = refresh_universe,
+    sessions: int | None = None,
+) -> None:
+    """The universe, then the setup window or the joiners' history and the catch-up (see the module docstring)."""
+    collector = market.collector
+    assert isinstance(collector, StocksCollector)
+    collector.attach(ctx, fresh=bool(redo))
+    if refresh is not None:
+        change = refresh(ctx, setup)
+        if change is not None:  # counts only: the tickers are in the refresh's own log line
+            ctx.counters["universe_active"] = getattr(change, "active", None)
+            ctx.counters["universe_joined"] = len(getattr(change, "joiners", ()))
+            ctx.counters["universe_left"] = len(getattr(change, "leavers", ()))
+    if setup:
+        manual_setup(ctx, market, sessions=sessions)
+        return
+    backfill_joiners(ctx, market)
+    daily_update(ctx, market, redo)

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lib.errors import TransientSourceError
 from lib.log import get_logger
 from lib.markets.us.stocks.market import StocksCollector
 from lib.spine.catchup import daily_update, manual_setup
@@ -71,7 +72,16 @@ def stocks_job(
     assert isinstance(collector, StocksCollector)
     collector.attach(ctx, fresh=bool(redo))
     if refresh is not None:
-        change = refresh(ctx, setup)
+        try:
+            change = refresh(ctx, setup)
+        except TransientSourceError as exc:
+            # A weekly refresh that fails (Yahoo's screener 429, NASDAQ Trader down) must not cost the day's bars:
+            # the stored universe is used and the refresh is due again on the next run (its date did not move).
+            if setup or not ctx.storage.universe.universe(active_only=True):
+                raise
+            log.warning("the universe refresh failed, collecting with the stored universe: %s", exc)
+            ctx.counters["universe_refresh_failed"] = 1
+            change = None
         if change is not None:  # counts only: the tickers are in the refresh's own log line
             ctx.counters["universe_active"] = getattr(change, "active", None)
             ctx.counters["universe_joined"] = len(getattr(change, "joiners", ()))

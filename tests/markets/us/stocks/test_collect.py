@@ -7,10 +7,13 @@ import datetime as dt
 
 import pandas as pd
 
+from lib.errors import TransientSourceError
+from lib.markets.us.stocks.job import stocks_job
 from lib.markets.us.stocks.market import us_stocks_market
 from lib.spine.calendar import TradingCalendar
+from lib.spine.runner import run_job
 from tests.helpers import SimulatedKill, kill_at_write
-from tests.markets.us.stocks.conftest import TICKERS, run_stocks, seed_universe, write_bars
+from tests.markets.us.stocks.conftest import TICKERS, new_york, run_stocks, seed_universe, write_bars
 
 XNYS = TradingCalendar(exchange="XNYS", settings_prefix="US")
 
@@ -170,3 +173,20 @@ def test_a_batch_another_worker_holds_without_progress_fails_the_run_for_the_nex
     assert "vm-x" in run["error"] and "the next run continues" in run["error"]
     assert us_storage.jobs.done_days("us_stocks_update") == set()
     assert stored_days(us_storage, "JPM") == [dt.date(2025, 8, 29)]  # batch 0002, stored by this worker
+
+
+def test_a_failed_weekly_universe_refresh_still_collects_the_day_with_the_stored_universe(
+        us_storage, stock_settings, clock):
+    assert run_stocks(us_storage, stock_settings, "2025-09-05", clock, setup=True) == 0
+
+    def refused(_ctx, _force):
+        raise TransientSourceError("Yahoo's screener answered 429 Too Many Requests")
+
+    market = us_stocks_market(stock_settings, sleep=lambda _s: None)
+    market.collector.sleep = lambda seconds: clock.advance(seconds=seconds)
+    code = run_job("us_stocks_update", stock_settings, us_storage, new_york("2025-09-12"), clock,
+                   lambda ctx: stocks_job(ctx, market, refresh=refused), lock_name=market.lock, tz=market.calendar.tz)
+    assert code == 0
+    assert all(stored_days(us_storage, t)[-1] == dt.date(2025, 9, 12) for t in TICKERS)
+    [run] = us_storage.jobs.runs("us_stocks_update", limit=1)
+    assert run["universe_refresh_failed"] == 1

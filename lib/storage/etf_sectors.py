@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import DESCENDING
 
 from lib.storage.client import StoreBase
+from lib.storage.etf_analytics import TRENDING
 from lib.storage.units import is_complete, with_unit, without_unit
 
 TOP_HOLDINGS = "analytics_etf_top_holdings"
@@ -49,6 +50,16 @@ class EtfSectorsStore(StoreBase):
             units.setdefault(doc["period_days"], []).append(doc)
         rows = [without_unit(r) for unit in units.values() if is_complete(unit) for r in unit]
         return sorted(rows, key=lambda r: (r["period_days"], r["rank_position"] or 99))
+
+    def etf_trend(self, etf: str, on_or_before: dt.date, sessions: int) -> list[dict]:
+        """One ETF's trending rows (every period) of the newest `sessions` sessions on or before the date, newest
+        first; only days whose tables are whole (latest_trending_day) count."""
+        whole = self.latest_trending_day(on_or_before)  # type: ignore[attr-defined]  # EtfAnalyticsStore's
+        if whole is None:
+            return []
+        query = {"etf_ticker": etf, "as_of_date": {"$lte": whole.isoformat()}}
+        cursor = self.etf_db[TRENDING].find(query, {"_id": 0}).sort("as_of_date", DESCENDING)
+        return [without_unit(r) for r in cursor.limit(sessions * 3)]
 
     def save_sector_month(self, month: str, doc: dict[str, Any]) -> int:
         """Store a rebalance month's sector table (one document)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from api.etf_models import Position
+
 
 class PeriodStanding(BaseModel):
     """A sector ETF against the benchmark over N sessions on a session (stage 3's trending row)."""
@@ -54,26 +56,11 @@ class TrendPoint(BaseModel):
     periods: list[PeriodStanding]
 
 
-class MemberHeld(BaseModel):
-    """A stock a daily portfolio of the session holds because it was picked from this sector's ETF."""
+class MemberHeld(Position):
+    """A stock a daily portfolio of the session holds because it was picked from this sector's ETF, with its
+    sector average and rank."""
 
     period_days: int = Field(description="the portfolio's period")
-    ticker: str
-    name: str
-    sector: str | None = Field(description="the stock's own sector (its profile's)")
-    weight: float = Field(description="fraction of that portfolio")
-    return_5d: float | None = None
-    sector_avg_5d: float | None = Field(None, description="mean 5-session return of its sector's peers that day")
-    rank_5d: int | None = Field(None, description="its rank by 5-session return among its sector's peers, 1 = best")
-    sector_size_5d: int | None = Field(None, description="peers with a 5-session return")
-    return_10d: float | None = None
-    sector_avg_10d: float | None = None
-    rank_10d: int | None = None
-    sector_size_10d: int | None = None
-    return_20d: float | None = None
-    sector_avg_20d: float | None = None
-    rank_20d: int | None = None
-    sector_size_20d: int | None = None
 
 
 class TopHoldingFigures(BaseModel):

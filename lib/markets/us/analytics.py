@@ -14,7 +14,7 @@ from lib.markets.us.batch import Batch, EtfPlan, _stock_closes
 from lib.markets.us.etf.portfolio import Holding
 from lib.markets.us.etf.rebalance import last_sunday
 from lib.markets.us.etf.sectors import month_table, sector_standing
-from lib.markets.us.etf.top_holdings import TopHoldingsInput, snapshot_for, top_holdings_rows
+from lib.markets.us.etf.top_holdings import BASKET, TopHoldingsInput, snapshot_for, top_holdings_rows
 from lib.markets.us.etf.trending import n_session_return
 from lib.markets.us.etf.universe import PERIODS
 from lib.markets.us.holdings import _known_as_of
@@ -62,8 +62,15 @@ def analyse_top_holdings(batch: Batch) -> int:
         for etf, by_date in snapshots.items():
             data = TopHoldingsInput(etf, day, by_date, closes, batch.window, batch.plan.top_n, rate)
             for period in PERIODS:
-                out.extend(top_holdings_rows(data, period))
+                out.extend(map(_hinted, top_holdings_rows(data, period)))
     return batch.storage.etf.save_top_holdings(out)
+
+
+def _hinted(row: dict[str, Any]) -> dict[str, Any]:
+    # Stage 4 fetches a stock's bars only while an ETF holding it trends: say so where closes are missing.
+    if row["stock_ticker"] != BASKET and (row.get("reason") or "").endswith(")") and "not stored" in row["reason"]:
+        return {**row, "reason": row["reason"] + "; a stock's bars are collected while an ETF holding it trends"}
+    return row
 
 
 def sector_month(

@@ -43,7 +43,8 @@ def serve_api(
         ("/strategies", "strategies and parameters"),
         ("/prompts", "LLM prompts"),
     ]
-    us_tries = [("/etf/trending?period=20", "trending US ETFs"), ("/portfolio?period=5", "the ETF trend portfolio")]
+    us_tries = [("/etf/trending?period=20", "trending US ETFs"), ("/portfolio?period=5", "the ETF trend portfolio"),
+                ("/sectors", "US sectors against SPY"), ("/sectors/technology", "one sector: trend, holdings' figures")]
     tries = [
         ("/dashboard", "the dashboard: open it in a browser"),
         ("/status", "check_db's report as JSON, every market"),

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import ai, context, dashboard, docs, etf, health, predictions, prompts, status, stocks
+from api import ai, context, dashboard, docs, etf, health, predictions, prompts, sectors, status, stocks
 from api import screener as screener_routes
 from api.deps import ComputeSlots
 from api.errors import install_error_handlers
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(ai.router)
     app.include_router(predictions.router)
     app.include_router(etf.router)
+    app.include_router(sectors.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     install_middleware(app, settings.api_max_body_bytes)

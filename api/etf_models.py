@@ -116,6 +116,21 @@ class Position(BaseModel):
     )
     source_etfs: list[str]
     allocation_reason: str
+    # Its standing in its sector (lib/markets/us/etf/sectors.py); absent on portfolios stored before it was kept.
+    sector_peers: list[str] = Field(default_factory=list, description="the stocks of its sector it is ranked among: "
+                                    "the top holdings of the session's trending ETFs known on the day, and itself")
+    return_5d: float | None = None
+    sector_avg_5d: float | None = Field(None, description="mean 5-session return of sector_peers that have one")
+    rank_5d: int | None = Field(None, description="its rank by 5-session return among sector_peers, 1 = best")
+    sector_size_5d: int | None = Field(None, description="sector_peers with a 5-session return")
+    return_10d: float | None = None
+    sector_avg_10d: float | None = None
+    rank_10d: int | None = None
+    sector_size_10d: int | None = None
+    return_20d: float | None = None
+    sector_avg_20d: float | None = None
+    rank_20d: int | None = None
+    sector_size_20d: int | None = None
 
 
 class Excluded(BaseModel):

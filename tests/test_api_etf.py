@@ -177,7 +177,8 @@ def test_a_date_that_is_not_yyyy_mm_dd_is_a_422_saying_the_format(client, url, d
 
 def test_every_etf_route_and_status_is_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly"):
+    for path in ("/etf/trending", "/etf/{ticker}/holdings", "/portfolio", "/portfolio/monthly", "/sectors",
+                 "/sectors/{sector}"):
         assert {"200", "404", "422", "503"} <= set(paths[path]["get"]["responses"]), path
     assert {"200", "422", "503"} <= set(paths["/portfolio/history"]["get"]["responses"])
     assert "include_lookahead" in {p["name"] for p in paths["/portfolio/history"]["get"]["parameters"]}
@@ -209,3 +210,89 @@ def test_a_portfolio_stored_before_its_performance_is_served_with_performance_nu
         assert history.status_code == 200 and history.json()["items"][0]["performance"] is None
         assert history.json()["items"][0]["holdings_known"] is None  # stored before portfolios were marked
         assert client.get("/portfolio/history", params={"period": period}).json()["left_out"] == 1
+
+
+# --- sectors (api/sectors.py) ----------------------------------------------------------------------------------
+
+
+def test_sectors_list_every_sector_etf_with_its_periods_and_its_month(client):
+    body = client.get("/sectors").json()
+    assert body["as_of_date"] == "2025-09-03" and body["benchmark"] == "SPY"
+    assert [s["etf_ticker"] for s in body["sectors"]] == ["QQQ", "XLF", "XLV", "XLY", "XLC", "XLI", "XLP", "XLU",
+                                                           "XLRE", "XLB"]
+    trending = {e["etf_ticker"]: e for e in client.get("/etf/trending", params={"period": 10}).json()["etfs"]}
+    xlf = next(s for s in body["sectors"] if s["etf_ticker"] == "XLF")
+    ten = next(p for p in xlf["periods"] if p["period_days"] == 10)
+    assert ten["return_nd"] == trending["XLF"]["return_nd"] and ten["rank_by_outperformance"] == trending["XLF"][
+        "rank_by_outperformance"]
+    # August 2025's month runs from the close of 07-25 (before July's last Sunday) to that of 08-29; XLC led.
+    month = {s["etf_ticker"]: s["month"] for s in body["sectors"]}
+    assert month["XLC"]["month"] == "2025-08" and month["XLC"]["start_session"] == "2025-07-25"
+    assert month["XLC"]["rank"] == 1 and month["XLC"]["is_trending"] is True
+    ranks = sorted(m["rank"] for m in month.values())
+    assert ranks == list(range(1, 11))
+    assert client.get("/sectors", params={"date": "2025-08-29"}).json()["as_of_date"] == "2025-08-29"
+
+
+def test_a_sector_by_name_slug_or_etf_shows_its_trend_members_held_and_top_holdings(client):
+    body = client.get("/sectors/Financial").json()
+    assert client.get("/sectors/xlf").json() == body and body["etf_ticker"] == "XLF"
+    assert [t["as_of_date"] for t in body["trend"]] == ["2025-09-03", "2025-09-02", "2025-08-29", "2025-08-28",
+                                                        "2025-08-27"]
+    assert [m["month"] for m in body["months"]] == ["2025-08"]
+    for member in body["members_held"]:
+        held = client.get("/portfolio", params={"period": member["period_days"]}).json()["positions"]
+        position = next(p for p in held if p["ticker"] == member["ticker"])
+        assert "XLF" in position["source_etfs"] and member["weight"] == position["weight"]
+        assert member["rank_20d"] >= 1 and member["sector_avg_20d"] is not None
+    # XLF's only snapshot is dated 2025-11-30, after the session: no holding row, the reason says so.
+    assert [r["stock_ticker"] for r in body["top_holdings"]] == ["TOP5", "TOP5", "TOP5"]
+    assert "dated after it (2025-11-30)" in body["top_holdings"][0]["reason"]
+    assert client.get("/sectors/consumer-cyclical").json()["sector"] == "Consumer Cyclical"
+
+
+def test_the_technology_etf_s_top_holdings_come_from_its_2022_snapshot_known_on_the_day(client):
+    body = client.get("/sectors/technology").json()
+    five = [r for r in body["top_holdings"] if r["period_days"] == 5]
+    assert {r["holdings_as_of"] for r in five} == {"2022-08-25"}
+    assert [r["rank_position"] for r in five] == [1, 2, 3, 4, 5, 0]
+    figured = [r for r in five if r["reason"] is None]
+    assert figured and all(r["volatility"] > 0 for r in figured)
+    for r in five:
+        if r["stock_ticker"] != "TOP5" and r["reason"] is not None:
+            assert r["total_return"] is None and "not stored" in r["reason"]  # never a made-up 0
+
+
+def test_an_unknown_sector_is_404_listing_the_known_ones_and_a_bad_date_is_422(client):
+    missing = client.get("/sectors/energy")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert "financial" in missing.json()["error"]["details"]["known"]
+    assert client.get("/sectors", params={"date": "2025-09-06"}).status_code == 422  # a Saturday
+    assert client.get("/sectors/financial", params={"date": "2025-9-3"}).status_code == 422
+    unprocessed = client.get("/sectors", params={"date": "2025-06-02"})
+    assert unprocessed.status_code == 404 and "has not processed it" in unprocessed.json()["error"]["message"]
+
+
+def test_positions_carry_their_sector_average_and_rank_for_each_period(client):
+    positions = client.get("/portfolio", params={"period": 20, "date": "2025-09-03"}).json()["positions"]
+    assert positions
+    for p in positions:
+        for n in (5, 10, 20):
+            assert 1 <= p[f"rank_{n}d"] <= p[f"sector_size_{n}d"] <= len(p["sector_peers"])
+        assert p["ticker"] in p["sector_peers"] and p["return_20d"] == pytest.approx(p["return_nd"])
+    # Home Depot's 5-session peers on 2025-09-03 are the consumer-discretionary top holdings known that day.
+    hd = next(p for p in positions if p["ticker"] == "HD")
+    assert hd["sector_peers"] == ["HD", "MCD", "TJX"] and hd["rank_5d"] == 3
+
+
+def test_a_rebalance_run_again_rewrites_no_sector_month_nor_top_holdings_row(client):
+    storage = client.app.dependency_overrides[deps.get_storage]()
+    settings = client.app.dependency_overrides[deps.get_settings]()
+    before = list(storage.etf_db["analytics_sector_trending"].find({}))
+    assert run_rebalance(storage, settings, new_york(D(2025, 8, 31), 10), FakeClock(dt.datetime(2025, 10, 1,
+                                                                                                tzinfo=dt.UTC)),
+                         force=True) == 0
+    assert list(storage.etf_db["analytics_sector_trending"].find({})) == before
+    rows = [{k: v for k, v in r.items() if k not in ("_id", "unit_size", "unit_digest")}
+            for r in storage.etf_db["analytics_etf_top_holdings"].find({"analysis_date": "2025-09-03"})]
+    assert rows and storage.etf.save_top_holdings(rows) == 0

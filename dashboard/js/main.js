@@ -5,6 +5,7 @@ import { loadHealth, marketsRun } from "./health.js";
 import { loadScreener, loadStrategies } from "./screener.js";
 import { loadStock, loadStockList, resolveTicker } from "./stock.js";
 import { loadEtf } from "./etf.js";
+import { loadSectors, wireSectors } from "./sectors.js";
 import { loadMacro } from "./context.js";
 import { loadLeaderboard } from "./predictions.js";
 
@@ -37,6 +38,7 @@ function wire() {
     });
   }
   $("#history-lookahead").addEventListener("change", () => loadEtf());
+  wireSectors();
   $("#key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.key = $("#key-input").value.trim();
@@ -66,11 +68,12 @@ async function start() {
   main.dataset.markets = "pending";
   loadHealth().then((status) => {
     const runs = marketsRun(status);
-    if (!runs.us) hideMarket(["#etf"]);
+    if (!runs.us) hideMarket(["#etf", "#sectors"]);
     if (!runs.krx) hideMarket(["#screener", "#stock"]);
     main.dataset.markets = "known";
   });
   loadEtf();
+  loadSectors();
   loadMacro();
   loadLeaderboard();
   const stocks = loadStockList();

@@ -2,14 +2,14 @@
 
 collected_daily_etf_ohlc, collected_meta_etf, collected_etf_holdings, collected_daily_stock_history,
 collected_meta_stock, analytics_trending_etfs, analytics_portfolio_allocation (one document per day and period),
-analytics_monthly_portfolio (one per month); refused records are in system_info.bad_data
-(lib/storage/bad_data.py). Keys are the natural unique keys of the seed's tables written into `_id`, so a day's
-rows cannot be stored twice and every write is idempotent.
+analytics_monthly_portfolio (one per month), analytics_etf_top_holdings, analytics_sector_trending; refused
+records are in system_info.bad_data (lib/storage/bad_data.py). Keys are the natural unique keys of the seed's
+tables written into `_id`, so a day's rows cannot be stored twice and every write is idempotent.
 `pipeline_recompute` is the pipeline's own memory of bars written for sessions whose derived rows were already
 computed (lib/markets/us/recompute.py), kept until those rows are computed again.
 
 One module per family: etf_bars.py (bars, facts, the recompute marks), etf_holdings.py, etf_analytics.py
-(trending, portfolios, performance)."""
+(trending, portfolios, performance), etf_sectors.py (top holdings, sector months)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from pymongo import ASCENDING, DESCENDING
 from lib.storage.etf_analytics import PORTFOLIOS, TRENDING, EtfAnalyticsStore
 from lib.storage.etf_bars import ETF_BARS, STOCK_BARS, EtfBarsStore
 from lib.storage.etf_holdings import HOLDINGS, HoldingsStore
+from lib.storage.etf_sectors import TOP_HOLDINGS, EtfSectorsStore
 
 
-class EtfStore(HoldingsStore, EtfBarsStore, EtfAnalyticsStore):
+class EtfStore(HoldingsStore, EtfBarsStore, EtfAnalyticsStore, EtfSectorsStore):
     """The US ETF pipeline's collections."""
 
     def _etf_indexes(self) -> None:
@@ -35,6 +36,7 @@ class EtfStore(HoldingsStore, EtfBarsStore, EtfAnalyticsStore):
         db[TRENDING].create_index([("as_of_date", ASCENDING), ("period_days", ASCENDING)])
         db[PORTFOLIOS].create_index([("period_days", ASCENDING), ("as_of_date", DESCENDING)])
         db[PORTFOLIOS].create_index([("performance.status", ASCENDING)])
+        db[TOP_HOLDINGS].create_index([("etf_ticker", ASCENDING), ("analysis_date", DESCENDING)])
 
     def _sync_keyed(self, name: str, docs: Sequence[dict[str, Any]]) -> int:
         """Insert new documents, replace changed ones, skip identical ones (keyed by `_id`); returns the number

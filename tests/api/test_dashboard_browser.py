@@ -315,6 +315,30 @@ def test_the_stock_panel_lists_its_filings_and_news_as_text_marks_the_filings_an
         assert errors == []
 
 
+def test_the_sector_view_lists_every_sector_and_shows_a_chosen_one_s_members_and_top_holdings(demo_site):
+    with chromium(1280, 900) as browser:
+        open_dashboard(browser, demo_site)
+        rows = browser.find_elements(By.CSS_SELECTOR, "#sectors-table tbody tr[data-sector]")
+        assert len(rows) == 10 and "2025-09-12" in browser.find_element(By.ID, "sectors-title").text
+        # the first sector is shown: QQQ's top holdings from its 2022 snapshot, with the five together
+        wait_for(browser, "document.querySelector('#sector-title').innerText.includes('Technology (QQQ)')")
+        holdings = browser.execute_script(
+            "return [...document.querySelectorAll('#sector-holdings tbody tr')].map(r => r.dataset.holding)")
+        assert holdings[-1] == "TOP5" and len(holdings) == 6, holdings
+        assert "over 20 sessions" in browser.find_element(By.ID, "sector-holdings-note").text
+        Select(browser.find_element(By.ID, "sector-period")).select_by_value("5")
+        wait_for(browser, "document.querySelector('#sector-holdings-note').innerText.includes('over 5 sessions')")
+        # choosing another sector as a person would: its name is a button
+        button = browser.find_element(By.CSS_SELECTOR, "#sectors-table tr[data-sector='financial'] button")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        button.click()
+        wait_for(browser, "document.querySelector('#sector-title').innerText.includes('Financial (XLF)')")
+        assert "chosen" in browser.find_element(By.CSS_SELECTOR, "tr[data-sector='financial']").get_attribute("class")
+        assert "dated after it" in browser.find_element(By.ID, "sector-holdings").text
+        assert not [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#sectors .error") if e.is_displayed()]
+        screenshot(browser, "dashboard-sectors.png")
+
+
 def test_the_page_fits_a_phone_screen(demo_site):
     with chromium(390, 844, mobile=True) as browser:
         open_dashboard(browser, demo_site)

@@ -93,7 +93,8 @@ def _first_bar(chain: SourceChain, source: str, ticker: str) -> dt.date | None:
 class UsCollector(Collector):
     """The followed ETFs' daily bars, then the five stages for the sessions every ETF delivered."""
 
-    counters = ("etf_bars_written", "stock_bars_written", "performance_updates", "recomputed_sessions", "rejected")
+    counters = ("etf_bars_written", "stock_bars_written", "top_holdings_rows", "performance_updates",
+                "recomputed_sessions", "rejected")
 
     def __init__(self, calendar: TradingCalendar, chain: SourceChain, plan: EtfPlan) -> None:
         self.calendar, self.chain, self.plan = calendar, chain, plan

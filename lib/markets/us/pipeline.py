@@ -7,7 +7,8 @@ Per batch: stages 1-2 have each ETF's bars from one request over the batch plus 
 return needs before it (so every close a return uses is re-read in one answer, on one dividend-adjustment
 basis); stage 3 ranks the ETFs per session and period; stage 4 refreshes the trending ETFs' holdings when older
 than US_HOLDINGS_REFRESH_DAYS and fetches the bars of their top holdings (and of every stock of a portfolio
-still running) once; stage 5 builds the three portfolios per session.
+still running) once; stage 5 builds the three portfolios per session (each position with its sector average
+and rank); then every ETF's top-holdings analytics (lib/markets/us/analytics.py).
 
 Every bar write that fills a hole or restates a close of a session already computed is remembered before it is
 written (lib/markets/us/etf/restated.py decides which); lib/markets/us/recompute.py then computes the rows that
@@ -25,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from lib.log import get_logger
+from lib.markets.us.analytics import analyse_top_holdings
 from lib.markets.us.batch import (
     Batch,
     EtfPlan,
@@ -126,6 +128,7 @@ def run_stages(
         counters["stock_bars_written"] += collect_holdings(batch)
         ctx.pulse()
         allocate(batch)
+        counters["top_holdings_rows"] += analyse_top_holdings(batch)
         # Through the latest stored session, not the batch's: a --redo or a healed hole of an older session
         # re-evaluates its portfolios with everything stored since.
         latest = max(ctx.storage.jobs.done_days(ETF_JOB) | {complete[-1]})

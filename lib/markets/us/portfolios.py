@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from lib.log import get_logger
+from lib.markets.us.analytics import position_standing
 from lib.markets.us.batch import Batch, _stock_closes, sessions_after
 from lib.markets.us.etf.marks import concentration, holdings_marks
 from lib.markets.us.etf.performance import realised
@@ -54,9 +55,11 @@ def allocate(batch: Batch) -> int:
             )
             after = sessions_after(batch.calendar, day, period)
             used = {t.etf: _known_as_of(batch, t.etf, day) for t in trending if holdings.get(t.etf)}
+            built = portfolio.as_dict()
+            position_standing(batch, day, holdings, built["positions"], profiles)
             docs.append({
                 "as_of_date": day.isoformat(),
-                **portfolio.as_dict(),
+                **built,
                 **holdings_marks(day, used, batch.plan.stale_days),
                 "concentration": concentration({p.ticker: p.weight for p in portfolio.positions}),
                 "benchmark": batch.plan.benchmark,

@@ -1,5 +1,6 @@
 """monthly_rebalance: on the last Sunday of each month, the latest 5-, 10- and 20-session portfolios merged by
-the seed's scores into one portfolio for the next 20 XNYS sessions. Idempotent per month; a month whose last
+the seed's scores into one portfolio for the next 20 XNYS sessions, and the month's sector table
+(analytics_sector_trending, lib/markets/us/analytics.py). Idempotent per month; a month whose last
 Sunday passed without a rebalance (the VM was off) is caught up by the next run."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import datetime as dt
 
 from lib.errors import PipelineError
 from lib.log import get_logger
+from lib.markets.us.analytics import sector_month
 from lib.markets.us.batch import EtfPlan, sessions_after
 from lib.markets.us.etf.marks import concentration, merged_marks
 from lib.markets.us.etf.rebalance import is_last_sunday, last_sunday, merge_portfolios
@@ -86,6 +88,7 @@ def rebalance(ctx: JobContext, calendar: TradingCalendar, plan: EtfPlan, day: dt
     }
     key = month_key(day)
     storage.etf.save_monthly(key, doc)
+    sector_month(storage, calendar, plan, key, base)
     log.info("rebalanced %s as of %s (portfolios of %s): %d stock(s), valid %s..%s",
              key, day, base, len(rows), doc["valid_from"], doc["valid_until"])
     return doc

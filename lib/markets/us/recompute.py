@@ -4,7 +4,8 @@ restated close), from stored data, the way the KRX analysis recomputes from ever
 What depends on the bar of a ticker on session d:
 - an ETF's price_change_percent of the session after d;
 - the trending rows of sessions d .. d+20 (a 5-, 10- or 20-session return may start or end on d, and ranks
-  compare every ETF), so the holdings asked, the picks and the three portfolios of those sessions;
+  compare every ETF), so the holdings asked, the picks and the three portfolios of those sessions, and the
+  top-holdings analytics of those sessions;
 - the realised performance of every portfolio whose period reaches d, and of every portfolio built again;
 - the monthly portfolios merged from the daily portfolios of those sessions.
 
@@ -21,6 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from lib.log import get_logger
+from lib.markets.us.analytics import analyse_top_holdings
 from lib.markets.us.batch import Batch, EtfPlan, _store_rejected, fetch_window, last_computed, sessions_after
 from lib.markets.us.etf.universe import ETF_JOB, PERIODS
 from lib.markets.us.holdings import collect_holdings
@@ -85,6 +87,7 @@ def _round(
             trending = identify_trending(batch)
             ctx.counters["stock_bars_written"] += collect_holdings(batch)
             portfolios = allocate(batch)
+            analyse_top_holdings(batch)
         finally:
             _store_rejected(batch)
         ctx.counters["recomputed_sessions"] += len(sessions)

@@ -54,6 +54,8 @@ class UsSettings(UsStocksFields, MarketSettings):
     top_holdings: int = Field(default=5, ge=1, le=10)
     holdings_refresh_days: int = Field(default=7, ge=1, le=92)
     holdings_stale_days: int = Field(default=92, ge=1, le=3660)  # a snapshot known but older: marked stale
+    # The annual risk-free rate (a fraction) the top-holdings Sharpe ratios subtract; 0 = plain return / volatility.
+    risk_free_rate: float = Field(default=0.0, ge=0.0, le=0.2)
     first_run_sessions: int = Field(default=25, ge=1, le=2000)
     publish_delay_minutes: int = Field(default=60, ge=0, le=24 * 60)
     min_request_gap_seconds: float = Field(default=5.0, ge=0, le=60)  # the seed: 5 s between requests

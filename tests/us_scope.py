@@ -1,6 +1,6 @@
 """A second screened market for the tests of the screeners on any market: a dataset like the planned `us.stocks`
 (lib/markets/us/__init__.py registers the real one), and its `us_` scope seeded with a few real US stocks' bars
-(data/sample/us/us_stocks: yfinance auto_adjust, the last ~125 sessions to 2025-09-30) as a collection stores them."""
+(data/sample/us/us_stocks: yfinance auto_adjust, ~125 sessions to 2025-09-30) as a collection stores them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ US_JOB = "us_stocks_update"  # the collection job of the planned us.stocks datas
 US_ANALYSIS = "us_analysis"
 US_TICKERS = ("AAPL", "MSFT", "JPM")
 FIRST_US_DAY = dt.date(2025, 4, 1)  # ~125 sessions: enough for most indicators, small enough to stay fast
-LAST_US_DAY = dt.date(2025, 9, 30)  # the sample's last session
+LAST_US_DAY = dt.date(2025, 9, 30)  # where the demo's US part ends (the files go on to 2025-10-08)
 
 
 def _us_market(settings: Any) -> Any:
@@ -59,7 +59,7 @@ def sample_bars(ticker: str) -> list[dict[str, Any]]:
             {"date": to_utc_midnight(dt.date.fromisoformat(r["date"])), "open": float(r["open"]),
              "high": float(r["high"]), "low": float(r["low"]), "close": float(r["close"]),
              "volume": int(float(r["volume"]))}
-            for r in csv.DictReader(handle) if r["date"] >= FIRST_US_DAY.isoformat()
+            for r in csv.DictReader(handle) if FIRST_US_DAY.isoformat() <= r["date"] <= LAST_US_DAY.isoformat()
         ]
 
 

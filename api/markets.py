@@ -45,8 +45,8 @@ class MarketScope:
 
     @property
     def analysis_command(self) -> str:
-        """What a person runs to analyse it."""
-        return "python hourly_analysis.py" + ("" if self.default else f" --market {self.name}")
+        """What analyses it, for messages (the default market's words as they always were)."""
+        return "hourly_analysis" if self.default else f"`python hourly_analysis.py --market {self.name}`"
 
     @property
     def sessions(self) -> str:

@@ -218,6 +218,7 @@ def _find(request: Request, storage: Any, ticker: str, market: str | None) -> tu
     else:  # a market that is off on this server holds nothing to find
         scopes = [market_scope(request, storage, d.market) for d in screened_markets(request)
                   if d.off is None or not d.off(request.app.state.settings)]
+        scopes = scopes or [market_scope(request, storage, None)]  # none on: the default's answer (503 or empty)
     for scope in scopes:
         if (doc := scope.storage.universe.ticker_doc(ticker)) is not None:
             return scope, doc

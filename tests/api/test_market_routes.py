@@ -105,3 +105,10 @@ def test_markets_lists_each_screened_market_with_its_currency_and_progress(us_st
     assert (krx["market"], krx["currency"], krx["default"]) == ("krx", "KRW", True)
     assert (us["market"], us["currency"], us["default"], us["on"]) == ("us", "USD", False, True)
     assert us["stocks"] == len(US_TICKERS) and us["analysed_through"] == "2025-09-30"
+
+
+def test_a_market_with_nothing_analysed_says_which_command_fills_it():
+    answer = client_on(Storage(mongomock_ng.MongoClient(), prefix="empty_")).get(
+        "/screener", params={"market": "us", "strategy_name": "rs_leaders"})
+    assert answer.status_code == 409 and answer.json()["error"]["message"] == (
+        "nothing is analysed yet: `python hourly_analysis.py --market us` has not completed a day")

@@ -15,10 +15,17 @@ from lib.analysis.screener import discover
 from lib.cli import read_only_script, run_script
 from lib.config import Settings
 from lib.ops.cleanup import cleanup, plan, render_plan
+from lib.spine.calendar import TradingCalendar
 from lib.spine.registry import registry
 from lib.storage import Storage
 
 JOB = "cleanup"
+
+
+def other_markets(settings: Settings) -> list[tuple[str, TradingCalendar, str]]:
+    """The markets with screened stocks after the first (US stocks): (namespace, calendar, collection job), so their
+    own collections get the same retention."""
+    return [(d.namespace, d.calendar(settings), d.job) for d in registry().screened_all()[1:] if d.calendar]
 
 
 def screened_dataset() -> str:
@@ -39,7 +46,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         def show(settings: Settings, storage: Storage, _as_of: dt.datetime) -> int:
             dataset = registry().get(screened_dataset())
             print(render_plan(plan(storage, settings, dataset.calendar(settings), discover(), clock(),
-                                   job=dataset.job)))
+                                   job=dataset.job, others=other_markets(settings))))
             return 0
 
         return read_only_script(JOB, None, settings, show, clock)
@@ -47,7 +54,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     # which an install that does not run that market lacks (MARKETS=us stopped here on KRX_OPENAPI_KEY).
     return run_script(
         screened_dataset(), JOB, None, settings,
-        lambda dataset: lambda ctx: cleanup(ctx, dataset.calendar(ctx.settings), discover(), job=dataset.job),
+        lambda dataset: lambda ctx: cleanup(ctx, dataset.calendar(ctx.settings), discover(), job=dataset.job,
+                                            others=other_markets(ctx.settings)),
         clock=clock, lock_name="cleanup", build=False,
     )
 

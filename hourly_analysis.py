@@ -1,4 +1,5 @@
-"""Cron, hourly 19:10-08:10 KST: analyse the latest collected trading day, a quota of tickers per run."""
+"""Cron, hourly: analyse the latest collected trading day of one market (--market; KRX 19:10-08:10 KST, US
+08:10 and 12:10 KST Tue-Sat), a quota of tickers per run."""
 
 from __future__ import annotations
 
@@ -8,23 +9,60 @@ import sys
 
 from lib.analysis.job import hourly_analysis
 from lib.analysis.screener import discover
-from lib.cli import add_today_argument, dataset_zone, run_script
-from lib.config import Settings
+from lib.cli import parse_day, run_script
+from lib.config import Settings, load_settings
+from lib.errors import PipelineError
+from lib.log import get_logger, setup_logging
+from lib.spine.datasets import Dataset
+from lib.spine.registry import registry
+from lib.spine.runner import EXIT_CONFIG, EXIT_OK
 
-DATASET = "krx.bars"  # the registered dataset it works on (lib/markets)
-JOB = "hourly_analysis"
+
+def analysed_dataset(market: str | None) -> Dataset | None:
+    """The screened dataset of `market` (default: the first registered one, KRX's), None when there is none."""
+    return registry().screened(market)
+
+
+def analysis_job(dataset: Dataset) -> str:
+    """The run records' name of a dataset's analysis: its screening subscriber's job ("hourly_analysis" for KRX,
+    "us_analysis" for US stocks)."""
+    return next(s.job for s in dataset.subscribers if s.screens)
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """Parse args, load settings, analyse what is pending; returns the exit code."""
+    """Parse args, load settings, analyse what is pending for the market; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
-    add_today_argument(parser, dataset_zone(DATASET))
+    parser.add_argument("--market", metavar="NAME",
+                        help="the market whose stocks to analyse (a market with screened stocks: "
+                             f"{', '.join(d.market for d in registry().screened_all()) or 'none registered'}); "
+                             "default: the first, KRX")
+    parser.add_argument("--today", type=parse_day, metavar="YYYY-MM-DD",
+                        help="act as at the end of this date in the market's time zone (Seoul, New York) for "
+                             "replays and tests; default: the clock")
     args = parser.parse_args(argv)
+    dataset = analysed_dataset(args.market)
+    if dataset is None:
+        setup_logging("hourly_analysis")
+        known = ", ".join(d.market for d in registry().screened_all()) or "none (see `python check_db.py`)"
+        get_logger().error("--market %s: no market with screened stocks of that name; known: %s", args.market, known)
+        return EXIT_CONFIG
+    job = analysis_job(dataset)
+    if dataset.off is not None:  # a market this install does not run (US_STOCKS=false): nothing to analyse
+        try:
+            settings = settings or load_settings()
+        except PipelineError:
+            pass  # run_script says what to fix, in its one line
+        else:
+            if why := dataset.off(settings):
+                setup_logging(job, settings.log_level, settings.log_warnings_file)
+                get_logger().info("%s is off: %s; its analysis has nothing to do", dataset.key, why)
+                return EXIT_OK
     return run_script(
-        DATASET, JOB, args.today, settings,
+        dataset.key, job, args.today, settings,
         lambda market: lambda ctx: hourly_analysis(ctx, market, discover()),
         clock=lambda: dt.datetime.now(dt.UTC),
-        lock_name="analysis",
+        # KRX keeps its lock's name ("analysis"); another market's analysis runs beside it under its own
+        lock_name=f"{dataset.namespace}analysis",
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import ai, context, dashboard, docs, etf, health, predictions, prompts, sectors, status, stocks
+from api import ai, context, dashboard, docs, etf, health, markets, predictions, prompts, sectors, status, stocks
 from api import screener as screener_routes
 from api.deps import ComputeSlots
 from api.errors import install_error_handlers
@@ -20,7 +20,8 @@ from lib.ai.prompts import PromptRegistry, discover_prompts
 from lib.analysis.screener import Registry, discover
 from lib.config import Settings, check_api_settings, load_settings
 from lib.log import get_logger
-from lib.spine.registry import registry as datasets
+from lib.spine.datasets import Registry as Datasets
+from lib.spine.registry import registry as installed_datasets
 from lib.storage import Storage
 
 DESCRIPTION = """Reads what the cron jobs computed: the KRX universe, each stock's bars and indicators, the
@@ -38,6 +39,7 @@ def create_app(
     llm_factory: Callable[..., Any] | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     storage: Storage | None = None,
+    datasets: Datasets | None = None,
 ) -> FastAPI:
     """Build the app. Everything defaults to production: settings from .env, plugins from their folders,
     LLMs from the settings, the wall clock, storage on MONGODB_URI, datasets from the registry (lib/markets)."""
@@ -53,9 +55,13 @@ def create_app(
     app.state.prompts = prompt_registry if prompt_registry is not None else discover_prompts()
     app.state.llm_factory = llm_factory or build_chat_model
     app.state.clock = clock or _wall_clock
-    # The stock and screener routes read the dataset the screener's strategies pick from (the registry's).
-    screened = datasets().screened()
+    # The stock and screener routes read the datasets the screener's strategies pick from (the registry's), one
+    # per market (`market=`, api/markets.py); the first (KRX's) is the default and its calendar is built now, the
+    # others' on first use.
+    app.state.datasets = datasets if datasets is not None else installed_datasets()
+    screened = app.state.datasets.screened()
     app.state.calendar = screened.calendar(settings) if screened and screened.calendar else None
+    app.state.calendars = {screened.market: app.state.calendar} if app.state.calendar is not None else {}
     app.state.compute_slots = ComputeSlots(settings.compute_slots)
     if storage is not None:
         app.state.storage = storage
@@ -73,6 +79,7 @@ def create_app(
         )
     app.include_router(health.router)
     app.include_router(status.router)
+    app.include_router(markets.router)
     app.include_router(stocks.router)
     app.include_router(context.router)
     app.include_router(screener_routes.make_router(app.state.registry))

@@ -53,6 +53,12 @@ class MarketHealth(BaseModel):
                     "before that until 10:00 in the market's zone, while cron catches up)"
     )
     stale: bool
+    last_analysed_day: dt.date | None = Field(
+        None, description="a dataset whose stocks are analysed (krx, us stocks): its newest day whose analysis "
+                          "completed (picks stored, read from the market's own collections); null otherwise")
+    analysis_stale: bool | None = Field(
+        None, description="its analysis is behind its collection (outside the analysis's working hours); null when "
+                          "nothing analyses the dataset")
 
 
 class WatermarkHealth(BaseModel):
@@ -85,7 +91,8 @@ class Health(BaseModel):
     last_analysed_day: dt.date | None = Field(description="its newest day whose analysis completed (picks stored)")
     expected_collected_day: dt.date | None = Field(description="its session collection should have reached")
     collection_stale: bool = Field(description="any dataset in `markets` or `watermarks` is stale")
-    analysis_stale: bool = Field(description="the analysis is behind its dataset's collection (false when not run)")
+    analysis_stale: bool = Field(description="the analysis is behind its dataset's collection (false when not run); "
+                                             "each market's own is in `markets`")
     jobs: dict[str, JobRun] = Field(description="latest run of each job this install has run")
 
 
@@ -103,7 +110,7 @@ def expected_day(calendar: TradingCalendar, now_local: dt.datetime) -> dt.date |
 def _registered(request: Request, settings: Settings) -> tuple[Registry, list[Tracked]]:
     """The registered datasets with this app's calendars, built on the first probe (about 10 ms) and kept."""
     state = request.app.state
-    datasets = registry()
+    datasets = getattr(state, "datasets", None) or registry()
     if getattr(state, "tracked", None) is None or getattr(state, "tracked_registry", None) is not datasets:
         state.tracked, state.tracked_registry = tracked(datasets, settings, set()), datasets
     return datasets, state.tracked
@@ -113,8 +120,27 @@ def _market(storage: Storage, item: Tracked, now: dt.datetime) -> MarketHealth:
     collected = storage.jobs.last_done_day(item.dataset.job)
     expected = expected_day(item.calendar, now.astimezone(item.dataset.tz)) if item.calendar else None
     stale = expected is not None and (collected is None or collected < expected)
+    analysed, behind = _analysis(storage, item, collected, now)
     return MarketHealth(job=item.dataset.job, dataset=item.dataset.key, label=item.dataset.label,
-                        last_collected_day=collected, expected_collected_day=expected, stale=stale)
+                        last_collected_day=collected, expected_collected_day=expected, stale=stale,
+                        last_analysed_day=analysed, analysis_stale=behind)
+
+
+def _analysis(storage: Storage, item: Tracked, collected: dt.date | None, now: dt.datetime
+              ) -> tuple[dt.date | None, bool | None]:
+    """The dataset's analysis (its subscriber that says how far it got), from the market's own collections: its
+    newest finished day, and whether it is behind the collection outside its working hours; (None, None) when
+    nothing analyses the dataset."""
+    subscriber = next((s for s in item.dataset.subscribers if s.done_through), None)
+    if subscriber is None or subscriber.done_through is None:
+        return None, None
+    analysed = subscriber.done_through(storage.scoped(item.dataset.namespace))
+    if collected is None:
+        return analysed, False
+    hour = now.astimezone(item.dataset.tz).hour
+    start, end = subscriber.busy_hours or (0, 0)
+    at_work = (start <= hour or hour < end) if start > end else start <= hour < end  # a window over midnight
+    return analysed, (analysed is None or analysed < collected) and not at_work
 
 
 def _name(item: Tracked, datasets: Registry) -> str:
@@ -158,8 +184,6 @@ def health(
         ) for w in watermark_states(storage, settings, datasets, now)}
         # The analysis: the first dataset run here with a subscriber that says how far it got.
         analysed_item = next((i for i in shown for s in i.dataset.subscribers if s.done_through), None)
-        subscriber = next(s for s in analysed_item.dataset.subscribers if s.done_through) if analysed_item else None
-        analysed = subscriber.done_through(storage) if subscriber and subscriber.done_through else None
         jobs = {}
         for name in storage.jobs.job_names("run"):
             runs = storage.jobs.runs(name, limit=1)
@@ -174,15 +198,12 @@ def health(
         return JSONResponse(body, 503)
     main = markets.get(_name(analysed_item, datasets)) if analysed_item else None
     collected = main.last_collected_day if main else None
+    analysed = main.last_analysed_day if main else None
     collection_stale = any(m.stale for m in markets.values()) or any(w.stale for w in watermarks.values())
-    analysis_stale = False
-    if collected is not None and subscriber is not None and analysed_item is not None:
-        hour = now.astimezone(analysed_item.dataset.tz).hour
-        start, end = subscriber.busy_hours or (0, 0)
-        at_work = (start <= hour or hour < end) if start > end else start <= hour < end  # a window over midnight
-        analysis_stale = (analysed is None or analysed < collected) and not at_work
+    analysis_stale = bool(main and main.analysis_stale)
+    any_analysis_stale = any(m.analysis_stale for m in markets.values())
     return Health(
-        status="stale" if collection_stale or analysis_stale else "ok",
+        status="stale" if collection_stale or any_analysis_stale else "ok",
         markets=markets,
         watermarks=watermarks,
         last_collected_day=collected,

@@ -17,8 +17,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from api.deps import CalendarDep, ComputeAccess, ComputeDep, NowDep, RegistryDep, StorageDep, read_access
+from api.deps import ComputeAccess, ComputeDep, NowDep, RegistryDep, read_access
 from api.errors import ApiError, clip, error_responses, not_found
+from api.markets import MarketDep
 from api.screener_models import (
     PickOut,
     ScreenerResult,
@@ -34,7 +35,7 @@ from lib.errors import ConfigError
 from lib.storage import Storage
 from lib.storage.dates import from_stored
 
-RESERVED = ("strategy_name", "date")
+RESERVED = ("strategy_name", "date", "market")
 _CACHE_SIZE = 64
 
 
@@ -106,11 +107,13 @@ def make_router(registry: Registry) -> APIRouter:
     names = [s.name for s in registry]
     name_schema = {"enum": names} if names else {}
 
-    @router.get("/strategies", response_model=StrategyList, responses=error_responses(401, 503))
-    def strategies(registry: RegistryDep, storage: StorageDep) -> StrategyList:
-        """Every registered strategy with the JSON schema of its parameters and its track record."""
+    @router.get("/strategies", response_model=StrategyList, responses=error_responses(401, 422, 503))
+    def strategies(registry: RegistryDep, scope: MarketDep) -> StrategyList:
+        """Every registered strategy with the JSON schema of its parameters and its track record on the market's
+        stocks (`market=`, default krx)."""
         return StrategyList(
-            strategies=[_info(s, storage) for s in registry],
+            market=scope.name,
+            strategies=[_info(s, scope.storage) for s in registry],
             skipped=[SkippedPlugin(module=m, error=e) for m, e in registry.errors],
         )
 
@@ -119,11 +122,12 @@ def make_router(registry: Registry) -> APIRouter:
     )
     def strategy(
         registry: RegistryDep,
-        storage: StorageDep,
+        scope: MarketDep,
         name: Annotated[str, Path(max_length=100, json_schema_extra=name_schema)],
     ) -> StrategyInfo:
-        """One strategy: description, parameters (JSON schema), track record with default parameters."""
-        return _info(_strategy(registry, name), storage)
+        """One strategy: description, parameters (JSON schema), track record with default parameters on the
+        market's stocks (`market=`, default krx)."""
+        return _info(_strategy(registry, name), scope.storage)
 
     @router.get(
         "/screener",
@@ -134,19 +138,21 @@ def make_router(registry: Registry) -> APIRouter:
     def screener(
         request: Request,
         registry: RegistryDep,
-        storage: StorageDep,
-        calendar: CalendarDep,
+        scope: MarketDep,
         now: NowDep,
         compute: ComputeDep,
         strategy_name: Annotated[
             str, Query(max_length=100, description="a name from GET /strategies", json_schema_extra=name_schema)
         ],
         date: Annotated[
-            IsoDate | None, Query(description="KST trading day YYYY-MM-DD; default: latest analysed")
+            IsoDate | None, Query(description="the market's trading day YYYY-MM-DD (a KST session for krx, a New "
+                                              "York one for us); default: latest analysed")
         ] = None,
     ) -> ScreenerResult:
-        """The stocks a strategy picks on a day, strongest first, with the strategy's track record as of that
-        day. Every other query parameter is one of the strategy's own (see GET /strategies/{name}).
+        """The stocks a strategy picks on a day among the market's stocks (`market=`, default krx: the same
+        strategies on each market's own universe, prices in its currency), strongest first, with the strategy's
+        track record on that market as of that day. Every other query parameter is one of the strategy's own (see
+        GET /strategies/{name}).
 
         Default parameters are served from the stored picks. Other parameters are computed (then cached per
         worker): when every compute slot of the worker is busy, 503 with Retry-After at once; each computation
@@ -171,8 +177,10 @@ def make_router(registry: Registry) -> APIRouter:
             params = coerce_query(strategy, extra)
         except ConfigError as exc:
             raise ApiError(422, clip(exc)) from None
-        day = resolve_day(storage, calendar, strategy.name, date, now.date())
-        return with_changes(storage, screener_result(storage, calendar, strategy, params, day, compute))
+        storage, calendar = scope.storage, scope.calendar
+        day = resolve_day(storage, calendar, strategy.name, date, now.date(), scope.sessions, scope.analysis_command)
+        result = with_changes(storage, screener_result(storage, calendar, strategy, params, day, compute))
+        return result.model_copy(update={"market": scope.name, "currency": scope.currency})
 
     return router
 
@@ -214,7 +222,8 @@ def screener_result(
                               **doc)
     state = storage.picks.picks_state() or {}
     _check_retained(storage, calendar, strategy, day, state)
-    key = (id(storage.client), storage.prefix, strategy.name, json.dumps(params.model_dump(), sort_keys=True), day,
+    key = (id(storage.client), storage.prefix, storage.namespace, strategy.name,
+           json.dumps(params.model_dump(), sort_keys=True), day,
            state.get("latest_day") or storage.analysis.latest_screening_day())
     with _cache_lock:
         if key in _cache:
@@ -230,17 +239,19 @@ def screener_result(
 
 
 def resolve_day(
-    storage: Storage, calendar: Any, strategy: str | None, day: dt.date | None, today: dt.date
+    storage: Storage, calendar: Any, strategy: str | None, day: dt.date | None, today: dt.date,
+    sessions: str = "KRX sessions", command: str = "hourly_analysis",
 ) -> dt.date:
     """The day asked for, or the latest complete one (of `strategy`'s stored picks, or of any); 404 for a day
-    that never has data, 409 for one not analysed yet, each saying which days exist."""
+    that never has data, 409 for one not analysed yet, each saying which days exist (`sessions`: the market's
+    sessions in words; `command`: what analyses it)."""
     complete = storage.picks.latest_picks_day(strategy) if strategy else storage.picks.latest_analysis_day()
     state = storage.picks.picks_state()
     latest = complete or storage.analysis.latest_screening_day()
     first = dt.date.fromisoformat(state["first_day"]) if state else storage.analysis.first_screening_day()
     if latest is None or first is None:
-        raise ApiError(409, "nothing is analysed yet: hourly_analysis has not completed a day", code="not_ready")
-    span = f"analysed days are the KRX sessions {first}..{latest}"
+        raise ApiError(409, f"nothing is analysed yet: {command} has not completed a day", code="not_ready")
+    span = f"analysed days are the {sessions} {first}..{latest}"
     if day is None:
         return latest
     details = {"first_day": first.isoformat(), "latest_day": latest.isoformat()}
@@ -253,7 +264,7 @@ def resolve_day(
     if day > today:
         raise ApiError(404, f"{day} is in the future: {span}", details)
     if not session:
-        raise ApiError(404, f"{day} is not a KRX session: {span}", details)
+        raise ApiError(404, f"{day} is not a {sessions.removesuffix('s')}: {span}", details)
     if day > latest:
         raise ApiError(409, f"{day} is not analysed yet: {span}", details, code="not_ready")
     return day

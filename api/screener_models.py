@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.markets import LISTED
+
 
 class HorizonStats(BaseModel):
     """Forward returns of past picks over one horizon (traded sessions)."""
@@ -53,6 +55,7 @@ class SkippedPlugin(BaseModel):
 class StrategyList(BaseModel):
     """Every registered strategy, and the modules that were skipped."""
 
+    market: str = Field("krx", description="the market whose stocks the track records are on (`market=`)")
     strategies: list[StrategyInfo]
     skipped: list[SkippedPlugin]
 
@@ -62,7 +65,7 @@ class PickOut(BaseModel):
 
     ticker: str
     name: str | None = None
-    market: str | None = None
+    market: str | None = Field(None, description=LISTED)
     score: float = Field(description="strength of the signal; larger is stronger (the result's score_meaning says what "
                                      "it measures)")
     values: dict[str, float | None] = Field(description="the strategy's columns on the day")
@@ -76,6 +79,9 @@ class ScreenerResult(BaseModel):
     """The picks of one strategy on one day."""
 
     strategy: str
+    market: str = Field("krx", description="the market screened (`market=`): krx, us")
+    currency: str | None = Field(None, description="the currency of the market's prices (KRW, USD): what a pick's "
+                                                   "price values are in")
     description: str
     score_meaning: str = Field(description="what each pick's score measures, with its unit (larger is stronger)")
     date: dt.date

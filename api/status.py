@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Security
+from fastapi import APIRouter, Depends, Query, Request, Security
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import API_KEY_HEADER, ComputeDep, NowDep, SettingsDep, StorageDep, read_access, require_key
@@ -32,9 +32,13 @@ class PipelineStatus(BaseModel):
         description="one per registered session dataset, and per other job whose day records are stored"
     )
     analysis: AnalysisStatus | None = Field(
-        description="the state of the job subscribing to a dataset (the KRX universe and analysis); null before any "
-                    "collection"
+        description="the state of the job subscribing to the first screened dataset (the KRX universe and analysis; "
+                    "every market's is in `analyses`); null before any collection"
     )
+    analyses: list[AnalysisStatus] = Field(
+        default_factory=list,
+        description="the analysis of every market with screened stocks and a collected day (KRX's first, then e.g. "
+                    "the US stocks'), each read from its market's own collections; `market` says which")
     jobs: list[JobRun] = Field(description="the latest run of every job, with its failure streak")
     sizes: list[CollectionSize] = Field(
         description="database size per collection (only with sizes=true, which needs an X-API-Key)"
@@ -57,6 +61,7 @@ class PipelineStatus(BaseModel):
 
 @router.get("/status", response_model=PipelineStatus, responses=error_responses(401, 403, 422, 429, 503))
 def status(
+    request: Request,
     storage: StorageDep,
     settings: SettingsDep,
     now: NowDep,
@@ -69,9 +74,10 @@ def status(
 ) -> PipelineStatus:
     """check_db's report as JSON: markets, analysis lag, last runs, alerts and what needs attention, as of the
     app's clock."""
+    datasets = request.app.state.datasets  # the app's registry of datasets (every market's analysis)
     if not sizes:
-        return PipelineStatus.model_validate(to_plain(gather(storage, settings, now, sizes=False)))
+        return PipelineStatus.model_validate(to_plain(gather(storage, settings, now, sizes=False, registry=datasets)))
     require_key(settings, api_key, "GET /status?sizes=true")
     with compute.guard("sizes=true"):  # one command per collection: a compute slot and the caller's budget
-        report = gather(storage, settings, now, sizes=True)
+        report = gather(storage, settings, now, sizes=True, registry=datasets)
     return PipelineStatus.model_validate(to_plain(report))

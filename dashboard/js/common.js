@@ -24,6 +24,9 @@ export const state = {
   day: null,
   latestDay: null,
   ticker: null,
+  market: null, // the market of the screener and stock panels (null: the server's default, krx)
+  markets: [], // GET /markets: the markets whose stocks this server screens
+  currency: "KRW", // the selected market's
   period: "20",
   stocks: [],
   charts: {},
@@ -155,6 +158,19 @@ export function krwBig(value) {
   return `KRW ${(value / 1e9).toFixed(0)} bn`;
 }
 
+// A price with its currency: ₩ 71,000 / $196.45 (won have no decimals; other currencies two).
+export function money(value, currency) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  if (currency === "KRW") return `₩ ${num(value)}`;
+  const symbol = { USD: "$" }[currency];
+  return symbol ? `${symbol}${num(value, 2)}` : `${num(value, 2)} ${currency || ""}`.trim();
+}
+
+// A market cap in its currency.
+export function capBig(value, currency) {
+  return currency === "USD" ? usdBig(value) || "–" : krwBig(value);
+}
+
 export function usdBig(value) {
   if (value === null || value === undefined) return "";
   if (value >= 1e12) return `$${(value / 1e12).toFixed(2)} tn`;
@@ -217,6 +233,8 @@ export function readUrl() {
   state.strategy = params.get("strategy");
   state.day = params.get("day");
   state.ticker = params.get("ticker");
+  const market = params.get("market");
+  if (market && /^[a-z_]{1,20}$/.test(market)) state.market = market;
   const period = params.get("period");
   if (["5", "10", "20", "monthly"].includes(period)) state.period = period;
 }
@@ -226,6 +244,7 @@ export function writeUrl() {
   if (state.strategy) params.set("strategy", state.strategy);
   if (state.day) params.set("day", state.day);
   if (state.ticker) params.set("ticker", state.ticker);
+  if (state.market && state.markets.length && state.market !== state.markets[0].market) params.set("market", state.market);
   if (state.period !== "20") params.set("period", state.period);
   const query = params.toString();
   window.history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}${window.location.hash}`);

@@ -2,6 +2,7 @@
 // another host. Each panel loads on its own; a failing route shows its message in its panel.
 import { $, colourLegend, el, fill, messageRow, readUrl, setRows, setState, state } from "./common.js";
 import { loadHealth, marketsRun } from "./health.js";
+import { loadMarkets, selectMarket } from "./markets.js";
 import { loadScreener, loadStrategies } from "./screener.js";
 import { loadStock, loadStockList, resolveTicker } from "./stock.js";
 import { loadEtf } from "./etf.js";
@@ -9,7 +10,23 @@ import { loadSectors, wireSectors } from "./sectors.js";
 import { loadMacro } from "./context.js";
 import { loadLeaderboard } from "./predictions.js";
 
+// Another market in either selector: its strategies' track records, its picks and its stock list.
+async function changeMarket(market) {
+  if (!selectMarket(market)) return;
+  const stocks = loadStockList();
+  try {
+    await loadStrategies();
+    await loadScreener();
+  } catch (err) {
+    setRows($("#picks"), [messageRow($("#picks"), `Strategies unavailable: ${err.message}`, true)]);
+    setState("#screener", "error");
+  }
+  await stocks;
+}
+
 function wire() {
+  $("#market").addEventListener("change", (event) => changeMarket(event.target.value));
+  $("#stock-market").addEventListener("change", (event) => changeMarket(event.target.value));
   $("#strategy").addEventListener("change", (event) => {
     state.strategy = event.target.value;
     loadScreener();
@@ -28,7 +45,7 @@ function wire() {
     const text = $("#stock-input").value.trim();
     const ticker = resolveTicker(text);
     if (ticker) loadStock(ticker);
-    else fill($("#stock-head"), el("p", { class: "error", text: `No stock of the universe is named "${text}": type a 6-character code (005930) or part of a name from the list.` }));
+    else fill($("#stock-head"), el("p", { class: "error", text: `No stock of the universe is named "${text}": type a 6-character code (005930), a US symbol (AAPL) or part of a name from the list.` }));
   });
   $("#stock-days").addEventListener("change", () => loadStock(state.ticker));
   for (const button of document.querySelectorAll("#period button")) {
@@ -66,16 +83,20 @@ async function start() {
   // reads data-markets), so a market that is not set up never shows its error in red before it is hidden.
   const main = document.querySelector("main");
   main.dataset.markets = "pending";
-  loadHealth().then((status) => {
+  const markets = loadMarkets();
+  loadHealth().then(async (status) => {
     const runs = marketsRun(status);
     if (!runs.us) hideMarket(["#etf", "#sectors"]);
-    if (!runs.krx) hideMarket(["#screener", "#stock"]);
+    // the screener and stock panels: hidden only when no market with screened stocks is on here
+    const others = (await markets).some((m) => m.on && !m.default);
+    if (!runs.krx && !others) hideMarket(["#screener", "#stock"]);
     main.dataset.markets = "known";
   });
   loadEtf();
   loadSectors();
   loadMacro();
   loadLeaderboard();
+  await markets;
   const stocks = loadStockList();
   let screened = null;
   try {

@@ -1,10 +1,11 @@
-// The KRX screener: a strategy and a day, its picks and its track record against the universe.
-import { $, COLORS, api, el, koreanName, messageRow, num, pct, setRows, setState, signClass, state, writeUrl } from "./common.js";
+// The screener of the selected market (KRX's by default): a strategy and a day, its picks and its track record
+// against that market's universe.
+import { $, COLORS, api, el, koreanName, messageRow, money, num, pct, setRows, setState, signClass, state, writeUrl } from "./common.js";
 import { loadStock } from "./stock.js";
 
 export async function loadStrategies() {
   const select = $("#strategy");
-  const body = await api("/strategies");
+  const body = await api("/strategies", { market: state.market });
   const names = body.strategies.map((s) => s.name);
   select.replaceChildren(...body.strategies.map((s) => el("option", { value: s.name, title: s.description, text: s.name })));
   if (!names.includes(state.strategy)) {
@@ -20,7 +21,7 @@ function pickRow(pick) {
   const row = el("tr", { class: "clickable", tabindex: 0, "data-ticker": pick.ticker,
     title: `Show ${pick.ticker} below` },
   el("td", {}, koreanName(pick.name), el("div", { class: "sub", text: `${pick.ticker} · ${pick.market || ""}` })),
-  el("td", { class: "num", text: num(values.close) }),
+  el("td", { class: "num", text: money(values.close, state.currency) }),
   el("td", { class: `num ${signClass(change)}`, text: pct(change) }),
   el("td", { class: "num", text: num(pick.score, 2) }),
   el("td", { class: "reason", text: pick.reason }));
@@ -81,7 +82,7 @@ export async function loadScreener() {
   writeUrl();
   const table = $("#picks");
   try {
-    const body = await api("/screener", { strategy_name: state.strategy, date: state.day });
+    const body = await api("/screener", { strategy_name: state.strategy, date: state.day, market: state.market });
     if (!state.day) state.latestDay = body.date;
     $("#screen-day").value = body.date;
     if (state.latestDay) $("#screen-day").max = state.latestDay;

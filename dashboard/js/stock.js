@@ -1,11 +1,11 @@
 // One stock: candlesticks with volume and overlays, MACD and RSI panes, corporate actions, filings and news
 // (context.js), AI analyses.
 import { filingMarks, loadFilings, loadNews } from "./context.js";
-import { $, COLORS, LWC, api, badge, chartLibraryMissing, chartOptions, el, fill, koreanName, krwBig, kst, num, pct, setState, signClass, state, writeUrl } from "./common.js";
+import { $, COLORS, LWC, api, badge, capBig, chartLibraryMissing, chartOptions, el, fill, koreanName, kst, money, num, pct, setState, signClass, state, writeUrl } from "./common.js";
 
 export async function loadStockList() {
   try {
-    const body = await api("/stocks", { limit: 500 });
+    const body = await api("/stocks", { limit: 500, market: state.market });
     state.stocks = body.items || [];
     $("#stock-list").replaceChildren(...state.stocks.map((s) => el("option", { value: s.ticker, text: `${s.name} (${s.market})` })));
   } catch (_err) {
@@ -16,7 +16,8 @@ export async function loadStockList() {
 
 export function resolveTicker(text) {
   const value = text.trim();
-  if (/^[0-9A-Za-z]{6}$/.test(value)) return value.toUpperCase();
+  // a KRX code (005930) or a US symbol (AAPL, BRK-B): the server finds it in whichever market holds it
+  if (/^(?:[0-9A-Za-z]{6}|[A-Za-z][A-Za-z0-9]{0,5}(?:[.-][A-Za-z0-9]{1,2})?)$/.test(value)) return value.toUpperCase();
   const exact = state.stocks.find((s) => s.name === value);
   if (exact) return exact.ticker;
   const partial = value ? state.stocks.find((s) => s.name && s.name.includes(value)) : null;
@@ -186,9 +187,9 @@ function drawStockHead(detail) {
   fill($("#stock-head"),
     koreanName(detail.name),
     el("span", { class: "sub", text: `${detail.ticker} · ${detail.market || ""}${detail.is_active ? "" : " · not in the universe now"}` }),
-    last ? el("span", { class: "price", text: `${num(last.close)} KRW` }) : null,
+    last ? el("span", { class: "price", text: money(last.close, detail.currency || "KRW") }) : null,
     change !== null ? el("span", { class: signClass(change), text: `${pct(change)} on ${last.date}` }) : null,
-    el("span", { class: "sub", text: `market cap ${krwBig(detail.market_cap)}` }),
+    el("span", { class: "sub", text: `market cap ${capBig(detail.market_cap, detail.currency || "KRW")}` }),
     el("span", { class: "sub", text: `indicators through ${detail.analysis_date || "–"}` }),
   );
 }
@@ -202,10 +203,10 @@ function drawActions(detail) {
   }
   const table = el("table", {}, el("thead", {}, el("tr", {},
     el("th", { text: "Ex-date" }), el("th", { text: "Event" }),
-    el("th", { class: "num", text: "KRX base / previous close" }), el("th", { class: "num", text: "Factor" }))),
+    el("th", { class: "num", text: "Base / previous close" }), el("th", { class: "num", text: "Factor" }))),
   el("tbody", {}, ...actions.slice().reverse().map((a) => el("tr", {},
     el("td", { text: actionDay(a) }), el("td", { text: actionText(a) }),
-    el("td", { class: "num", text: `${num(a.base_price)} / ${num(a.previous_close)}` }),
+    el("td", { class: "num", text: `${money(a.base_price, detail.currency || "KRW")} / ${money(a.previous_close, detail.currency || "KRW")}` }),
     el("td", { class: "num", text: Number(a.factor).toFixed(4) })))));
   box.replaceChildren(el("div", { class: "scroll" }, table),
     el("p", { class: "note", text: "The chart shows prices before each ex-date multiplied by its factor (volumes divided), as the indicators are computed." }));
@@ -241,6 +242,12 @@ async function loadAnalyses(ticker) {
   }
 }
 
+function noneFor(box, detail) {
+  const node = $(box);
+  if (node) node.replaceChildren(el("p", { class: "empty", text: `None for ${detail.market_id.toUpperCase()} stocks.` }));
+  return [];
+}
+
 export async function loadStock(ticker) {
   if (!ticker) return;
   state.ticker = ticker;
@@ -257,8 +264,12 @@ export async function loadStock(ticker) {
     drawActions(detail);
     const marks = state.charts.stockMarks;
     const firstDay = detail.rows.length ? detail.rows[0].date : null;
+    // OpenDART filings and the AI's analyses are of the first market's (KRX's) stocks
+    const home = !detail.market_id || !state.markets.length || detail.market_id === state.markets[0].market;
     const [filings] = await Promise.all([
-      loadFilings(detail.ticker, firstDay), loadNews(detail.ticker), loadAnalyses(detail.ticker)]);
+      home ? loadFilings(detail.ticker, firstDay) : Promise.resolve(noneFor("#filings", detail)),
+      loadNews(detail.ticker),
+      home ? loadAnalyses(detail.ticker) : Promise.resolve(noneFor("#ai", detail))]);
     markFilings(marks, filings);
     setState("#stock", "ready");
   } catch (err) {

@@ -72,11 +72,12 @@ def analysis_data(
     return AnalysisData(date=day.isoformat(), stocks=stocks, strategy=strategy, context=context)
 
 
-def universe_context(storage: Storage, settings: Settings, tickers: Sequence[str], day: dt.date) -> Context:
-    """The context block of stocks of the universe (the market the screener's strategies pick from), cut at the
-    end of `day` in that market's zone."""
+def universe_context(storage: Storage, settings: Settings, tickers: Sequence[str], day: dt.date,
+                     market: str | None = None) -> Context:
+    """The context block of stocks of the universe (the market the screener's strategies pick from: the first,
+    KRX's, or `market`'s), cut at the end of `day` in that market's zone."""
     datasets = registry()
-    screened = datasets.screened()
+    screened = datasets.screened(market)
     if screened is None:  # no market registers the universe: nothing to cut at, so nothing is read
         return Context(cutoff=f"{day.isoformat()} end of day")
     return build_context(storage, datasets, tickers, day, screened.tz, settings)

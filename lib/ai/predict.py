@@ -74,9 +74,10 @@ def input_digest(messages: Sequence[BaseMessage]) -> str:
     return hashlib.sha256(json.dumps(sent, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-def market_calendar(settings: Settings) -> tuple[str, TradingCalendar]:
-    """The screened market's name and trading calendar (whose next open is every prediction's deadline)."""
-    screened = registry().screened()
+def market_calendar(settings: Settings, market: str | None = None) -> tuple[str, TradingCalendar]:
+    """The screened market's name and trading calendar (whose next open is every prediction's deadline): the
+    first's (KRX), or `market`'s."""
+    screened = registry().screened(market)
     if screened is None or screened.calendar is None:
         raise ConfigError("no market registers the screened universe (krx.bars): nothing to predict")
     return screened.market, screened.calendar(settings)

@@ -35,6 +35,12 @@ def _kind(factor: float, shares_before: float, shares_after: float) -> str | Non
     return None
 
 
+def _price(value: float) -> int | float:
+    """A price as stored with an action: whole won as an int (KRX), cents and beyond kept (a US base price,
+    previous close / split ratio, is 120.888)."""
+    return int(value) if float(value).is_integer() else round(float(value), 6)
+
+
 def numbers(bars: pd.DataFrame, name: str) -> np.ndarray:
     """A column as float64 (null and missing as NaN)."""
     if name not in bars:
@@ -61,7 +67,8 @@ def derive_actions(
 ) -> list[dict[str, Any]]:
     """The corporate actions in a ticker's stored bars (`date`, `close`, `base_price`, optional `shares`):
     one per bar whose base price differs from the previous close, with its factor (base / previous close)
-    and kind when the listed shares tell it (split, reverse_split, ex_rights), else None.
+    and kind when the listed shares tell it (split, reverse_split, ex_rights), or the bar's own split ratio
+    (`splits`, as Yahoo sends it: US stocks store base_price = previous close / ratio on a split day), else None.
 
     The previous close is the previous *delivered* bar's: a quarantined bar's close (`quarantined`, as
     (date, close)) counts, since KRX's base price refers to it. With `sessions` (the trading calendar), no
@@ -91,6 +98,7 @@ def derive_actions(
                                 & (base != previous))
     known = sorted(sessions) if sessions is not None else None
     shares = numbers(frame, "shares")
+    ratios = numbers(frame, "splits")
     actions: list[dict[str, Any]] = []
     for i in candidates:
         day = pd.Timestamp(dates[i])
@@ -103,14 +111,21 @@ def derive_actions(
             "ticker": ticker,
             "date": day.to_pydatetime(),
             "factor": factor,
-            "kind": _kind(factor, shares_before, shares[i]),
-            "base_price": int(base[i]),
-            "previous_close": int(previous[i]),
+            "kind": _kind(factor, shares_before, shares[i]) or _split_kind(ratios[i]),
+            "base_price": _price(base[i]),
+            "previous_close": _price(previous[i]),
             "previous_date": before.to_pydatetime(),
             "shares_before": None if np.isnan(shares_before) else int(shares_before),
             "shares_after": None if np.isnan(shares[i]) else int(shares[i]),
         })
     return actions
+
+
+def _split_kind(ratio: float) -> str | None:
+    """The kind a bar's own split ratio (new shares per old) says: more shares a split, fewer a reverse split."""
+    if not np.isfinite(ratio) or ratio <= 0 or ratio == 1:
+        return None
+    return "split" if ratio > 1 else "reverse_split"
 
 
 def _gap(sessions: list[dt.date], before: dt.date, day: dt.date) -> bool:

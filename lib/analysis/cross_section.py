@@ -24,7 +24,8 @@ from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS, traded_mas
 from lib.plugins import SNAKE_CASE, Kind, Registry, by_name
 
 PANEL_FIELDS = ("close", "high", "low", "volume", "value", "market_cap")
-BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "shares", "halted", "base_price")
+BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "shares", "halted", "base_price",
+              "splits")
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def _pick(
     return {
         "ticker": ticker,
         "name": info.get("name"),
-        "market": info.get("market"),
+        "market": info.get("market") or info.get("exchange"),  # KRX's board; a US stock's listing exchange
         "score": float(score) if np.isfinite(score) else 0.0,
         "values": values,
         "reason": strategy.reason(row, params),

@@ -34,7 +34,7 @@ from lib.storage import Storage
 
 log = get_logger("analysis")
 
-JOB = "hourly_analysis"
+JOB = "hourly_analysis"  # KRX's analysis; another market's is its screened dataset's subscriber (hourly_analysis.py)
 
 
 def _held_closes(storage: Storage, ticker: str | None = None) -> dict[str, list[tuple[Any, float]]]:
@@ -212,7 +212,7 @@ def hourly_analysis(
     due = last_due_session(calendar, market.chain, ctx.as_of)
     collected = storage.jobs.done_days(job, statuses=("completed",))
     if not collected:
-        raise ConfigError("nothing collected yet: run `python manual_setup.py` first")
+        raise ConfigError(f"nothing collected yet: run `python {market.setup_command}` first")
     # The latest collected session up to the due one: a day still pending (a closure the calendar does not
     # know, a source late) never holds back the analysis of the sessions collected after it.
     target = max((d for d in collected if due is None or d <= due), default=None)

@@ -1,5 +1,6 @@
-"""The analysis as check_db, alerts and `/health` see it: the universe and how far the analysis of the collected
-days trails the collection. It is the state of the subscriber of the dataset it reads (lib/markets/krx)."""
+"""The analysis as check_db, alerts and `/health` see it: a market's universe and how far the analysis of its
+collected days trails the collection. It is the state of the subscriber of the dataset it reads (KRX's in
+lib/markets/krx, US stocks' in lib/markets/us), one per market with screened stocks, read from its own collections."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ class AnalysisStatus:
     stale: bool
     heading: str = "KRX universe and analysis"
     job_name: str = ""  # the day-record job of the dataset it analyses
+    market: str = "krx"  # the market whose stocks it analyses
+    runs: str = "hourly_analysis"  # its own run records' job name
+    name: str = "analysis"  # how attention lines call it: "analysis" (the first market's), "US analysis"
+    alert_key: str = "analysis_stale"  # its alerts' key prefix, one per market
 
     def rows(self) -> list[list[str]]:
         """check_db's lines for it: (what, value)."""
@@ -46,8 +51,8 @@ class AnalysisStatus:
         """What needs a person: the analysis behind."""
         if not self.stale:
             return []
-        return [f"analysis: {self.lag} collected session(s) not fully analysed ({self.pending} active ticker(s) "
-                "pending; see the hourly_analysis runs)"]
+        return [f"{self.name}: {self.lag} collected session(s) not fully analysed ({self.pending} active ticker(s) "
+                f"pending; see the {self.runs} runs)"]
 
     def alert(self, last_day: dt.date) -> tuple[str, str, str, dict[str, object]] | None:
         """The alert for the analysis behind `last_day`: (key, title, text, details), once per analysed day."""
@@ -55,18 +60,19 @@ class AnalysisStatus:
             return None
         through = self.analysed_through.isoformat() if self.analysed_through else "none"
         return (
-            f"analysis_stale:{through}", "the analysis is behind",
+            f"{self.alert_key}:{through}", f"the {self.name} is behind",
             f"The slowest active ticker is analysed only through {through}, {self.lag} collected session(s) behind "
-            f"{last_day}; {self.pending} ticker(s) pending. Look at the hourly_analysis runs (`python check_db.py`).",
+            f"{last_day}; {self.pending} ticker(s) pending. Look at the {self.runs} runs (`python check_db.py`).",
             {"last_day": last_day.isoformat(), "analysed_through": through, "pending": self.pending},
         )
 
 
 def analysis_status(
-    storage: Storage, calendar: TradingCalendar, last_day: dt.date | None, stale_after: int, job: str = ""
+    storage: Storage, calendar: TradingCalendar, last_day: dt.date | None, stale_after: int, job: str = "",
+    market: str = "krx", runs: str = "hourly_analysis",
 ) -> AnalysisStatus:
     """The universe and the analysis against the last collected day of the dataset whose day records `job`
-    keeps."""
+    keeps, read from `storage` scoped to the market's collections; `runs` is the analysis's own job name."""
     universe = storage.universe.universe()
     active = [t for t in universe if t.get("is_active")]
     analysed = [t.get("last_analyzed_date") for t in active]
@@ -99,4 +105,10 @@ def analysis_status(
         track_records_as_of=dt.date.fromisoformat(min(stats_days)) if stats_days else None,
         stale=lag is not None and lag >= stale_after,
         job_name=job,
+        heading=f"{market.upper()} universe and analysis",
+        market=market,
+        runs=runs,
+        # the first market's (unscoped) analysis keeps its words and alert keys; another's says which it is
+        name="analysis" if not storage.namespace else f"{market.upper()} analysis",
+        alert_key=f"{storage.namespace}analysis_stale",
     )

@@ -25,7 +25,7 @@ from lib.display import duration, kst
 from lib.errors import EXIT_CONFIG, ConfigError, NotifyError
 from lib.log import get_logger
 from lib.ops.notifiers import Alert, Notifier, build_notifiers, configured_channels
-from lib.ops.status import QUARANTINE_SHOWN, market_status, watermark_states
+from lib.ops.status import QUARANTINE_SHOWN, market_status, subscriber_state, watermark_states
 from lib.ops.status_markets import tracked
 from lib.spine.datasets import Registry
 from lib.spine.registry import registry as default_registry
@@ -129,8 +129,7 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
         if state.last_day is None:
             continue
         for subscriber in market.subscribers:
-            derived = subscriber.status(storage, item.calendar, state.last_day, settings.stale_after_sessions,
-                                        job=market.job) \
+            derived = subscriber_state(storage, item, subscriber, state.last_day, settings.stale_after_sessions) \
                 if subscriber.status else None
             event = derived.alert(state.last_day) if derived is not None else None
             if event is not None:
@@ -255,11 +254,14 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     # Quarantined bars and picks are the screened dataset's: its own date (the run's as-of zone without one).
     held = datasets.quarantining()
     if held is not None:
-        events += quarantine_events(storage, as_of.astimezone(held.tz).date(), max_age, now, held.redo)
+        # its own bad_data, whatever scope the job that ran before this step had (a US job's is "us_")
+        events += quarantine_events(storage.scoped(held.namespace), as_of.astimezone(held.tz).date(), max_age, now,
+                                    held.redo)
     screened = datasets.screened()
     today = as_of.astimezone(screened.tz).date() if screened else as_of.date()
     if settings.alert_strategies:
-        events += picks_events(storage, settings, today, max_age, now, registry_loader or discover, datasets)
+        picked = storage.scoped(screened.namespace) if screened else storage  # the first market's picks
+        events += picks_events(picked, settings, today, max_age, now, registry_loader or discover, datasets)
     known = storage.alerts.known_alert_keys(e.key for e in events)
     new = 0
     for event in events:

@@ -30,8 +30,8 @@ What each kind protects:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -77,20 +77,22 @@ class Cut:
 
 
 def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry,
-         now: dt.datetime, *, job: str, datasets: Datasets | None = None) -> list[Cut]:
+         now: dt.datetime, *, job: str, datasets: Datasets | None = None,
+         others: Sequence[tuple[str, TradingCalendar, str]] = ()) -> list[Cut]:
     """The cutoff of every kind. Market data counts back from its own latest day (the day records of `job`, the
     screened dataset's collection job in the registry); records count back from `now`, the wall clock (aware),
-    as their times are. A new kind of record is one more line here."""
-    prices = _prices(storage, settings, job)
+    as their times are. `others` are the other markets with screened stocks, as (namespace, calendar, job): their
+    own collections get the same market cuts, their kinds named with the namespace ("us_prices"). A new kind of
+    record is one more line here."""
+    cuts = market_cuts(storage, settings, calendar, registry, job)
+    for namespace, other_calendar, other_job in others:
+        scoped = storage.scoped(namespace)
+        cuts += market_cuts(scoped, settings, other_calendar, registry, other_job, namespace)
+        cuts.append(_by_age(f"{namespace}rejected", "RETENTION_REJECTED_DAYS", settings.retention_rejected_days, now,
+                            scoped.bad_data.delete_rejected_before,
+                            "the market's rejected records last seen before {:%Y-%m-%d %H:%M} UTC"))
     return [
-        prices,
-        _with_prices(
-            prices, "quarantine", storage.bad_data.delete_quarantine_before, "quarantined bars dated before {}"
-        ),
-        _with_prices(prices, "cross_section", storage.cross_section.delete_cross_section_before,
-                     "measure values (rs_rating) of days before {}"),
-        screening := _screening(storage, settings, calendar, registry),
-        _picks(storage, settings, screening),
+        *cuts,
         _by_age("runs", "RETENTION_RUNS_DAYS", settings.retention_runs_days, now, storage.jobs.delete_runs_before,
                 "run records started before {:%Y-%m-%d %H:%M} UTC (each job's latest run is kept)"),
         _by_age("alerts", "RETENTION_ALERTS_DAYS", settings.retention_alerts_days, now,
@@ -107,6 +109,24 @@ def plan(storage: Storage, settings: Settings, calendar: TradingCalendar, regist
                 "finished lease plans (batches shared by workers) planned before {:%Y-%m-%d %H:%M} UTC"),
         *_watermark_items(storage, settings, datasets or default_datasets(), now),
     ]
+
+
+def market_cuts(storage: Storage, settings: Settings, calendar: TradingCalendar, registry: Registry, job: str,
+                namespace: str = "") -> list[Cut]:
+    """One market's own data (`storage` scoped to it): its bars, held bars and measure values counted back from its
+    last collected day, its screening rows and picks from its latest analysed day, on its own calendar."""
+    prices = _prices(storage, settings, job)
+    cuts = [
+        prices,
+        _with_prices(
+            prices, "quarantine", storage.bad_data.delete_quarantine_before, "quarantined bars dated before {}"
+        ),
+        _with_prices(prices, "cross_section", storage.cross_section.delete_cross_section_before,
+                     "measure values (rs_rating) of days before {}"),
+        screening := _screening(storage, settings, calendar, registry),
+        _picks(storage, settings, screening),
+    ]
+    return [replace(cut, kind=f"{namespace}{cut.kind}") for cut in cuts] if namespace else cuts
 
 
 def _watermark_items(storage: Storage, settings: Settings, datasets: Datasets, now: dt.datetime) -> list[Cut]:
@@ -189,10 +209,12 @@ def apply(cut: Cut, dry_run: bool = False) -> int:
     return 0 if cut.before is None else cut.delete(cut.before, dry_run)
 
 
-def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry, *, job: str) -> None:
-    """The cleanup job: make sure the indexes exist, then delete each kind's expired documents."""
+def cleanup(ctx: JobContext, calendar: TradingCalendar, registry: Registry, *, job: str,
+            others: Sequence[tuple[str, TradingCalendar, str]] = ()) -> None:
+    """The cleanup job: make sure the indexes exist, then delete each kind's expired documents (`others`: the
+    other markets with screened stocks, as in `plan`)."""
     ctx.storage.ensure_indexes()
-    for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock(), job=job):
+    for cut in plan(ctx.storage, ctx.settings, calendar, registry, ctx.clock(), job=job, others=others):
         deleted = apply(cut)
         ctx.counters[f"deleted_{cut.kind}"] = deleted
         log.info("%s: %s deleted; %s (%s)", cut.kind, count(deleted), cut.why, cut.rule)

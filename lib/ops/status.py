@@ -56,7 +56,7 @@ class Status:
 
     as_of: dt.datetime
     markets: list[MarketStatus]
-    analysis: Any  # the first subscriber state (the analysis: lib/analysis/status.py), None before any collection
+    analysis: Any  # the first subscriber state (KRX's analysis: lib/analysis/status.py), None before any collection
     jobs: list[JobRun]
     sizes: list[CollectionSize]
     alerts: AlertStatus
@@ -65,6 +65,8 @@ class Status:
     watermarks: list[WatermarkState] = field(default_factory=list)  # the watermark-cadence datasets
     registry_errors: list[str] = field(default_factory=list)  # market modules skipped: "module: why"
     ai_predictions: AiPredictionsStatus = field(default_factory=AiPredictionsStatus)  # issue 16's batch and scoring
+    # every subscriber state, one per market with screened stocks and a collected day (KRX's, the US stocks'...)
+    analyses: list[Any] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -72,6 +74,14 @@ class Status:
         if not any(m.last_day for m in self.markets) and not any(w.read_through for w in self.watermarks):
             return EXIT_NOT_SET_UP
         return EXIT_ATTENTION if self.attention else EXIT_OK
+
+
+def subscriber_state(storage: Storage, item: Tracked, subscriber: Any, last_day: dt.date, stale_after: int) -> Any:
+    """A subscriber's state against its dataset's last collected day, read from the dataset's own collections
+    (its namespace: "us_" for US stocks), whatever scope `storage` has."""
+    dataset = item.dataset
+    return subscriber.status(storage.scoped(dataset.namespace), item.calendar, last_day, stale_after,
+                             job=dataset.job, market=dataset.market, runs=subscriber.job)
 
 
 def subscriber_states(storage: Storage, items: list[Tracked], states: list[MarketStatus], stale_after: int) -> list:
@@ -82,8 +92,7 @@ def subscriber_states(storage: Storage, items: list[Tracked], states: list[Marke
         last = last_of.get(item.dataset.job)
         if last is None or item.calendar is None:
             continue
-        out += [s.status(storage, item.calendar, last, stale_after, job=item.dataset.job)
-                for s in item.dataset.subscribers if s.status]
+        out += [subscriber_state(storage, item, s, last, stale_after) for s in item.dataset.subscribers if s.status]
     return out
 
 
@@ -126,10 +135,12 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         as_of=now,
         markets=statuses,
         analysis=derived[0] if derived else None,
+        analyses=derived,
         jobs=mark_healed(job_runs(storage, now), statuses, registry),
-        sizes=storage.sizes.collection_sizes() if sizes else [],
+        sizes=storage.sizes.collection_sizes(d.namespace for d in registry.screened_all()) if sizes else [],
         alerts=alert_status(storage, settings, now),
-        quarantine=quarantine_status(storage, held.redo) if (held := registry.quarantining()) else QuarantineStatus(),
+        quarantine=quarantine_status(storage.scoped(held.namespace), held.redo)
+        if (held := registry.quarantining()) else QuarantineStatus(),
         watermarks=watermark_states(storage, settings, registry, now),
         registry_errors=[f"{module}: {why}" for module, why in registry.errors],
         ai_predictions=ai_predictions_status(storage, settings),
@@ -165,7 +176,7 @@ def attention(status: Status, settings: Settings, registry: Registry | None = No
             if note.still_a_session and dataset is not None:
                 out.append(f"{m.label}: {note.day} is recorded no_data but the calendar calls it a session: "
                            f"{dataset.no_data_hint(note.day)}")
-    for state in derived if derived is not None else [status.analysis] if status.analysis else []:
+    for state in derived if derived is not None else status.analyses:
         out += state.attention()
     for w in status.watermarks:
         if w.stale:

@@ -58,8 +58,7 @@ def render_text(status: Status, quiet: bool = False) -> str:
             ["not done", ", ".join(f"{n.day} {n.status}" for n in m.not_done) or "none"],
         ]
         out.append(_pairs(rows))
-    a = status.analysis
-    if a is not None:
+    for a in status.analyses or ([status.analysis] if status.analysis is not None else []):
         out.append(f"\n{a.heading}")
         out.append(_pairs(a.rows()))
     for w in status.watermarks:

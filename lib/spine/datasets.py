@@ -43,7 +43,8 @@ class Subscriber:
     alerts say when it falls behind, `/health` checks it has finished the dataset's last collected day."""
 
     job: str  # its run records' job_name: "hourly_analysis"
-    # (storage, calendar, last collected day, STALE_AFTER_SESSIONS, job=the dataset's job) -> its state, a
+    # (storage scoped to the dataset's namespace, calendar, last collected day, STALE_AFTER_SESSIONS, job=the
+    # dataset's job, market=its market, runs=this subscriber's job; lib/ops/status.subscriber_state) -> its state, a
     # dataclass with `stale`, `heading`, `job_name`, `rows()`, `attention()` and `alert(last_day)`
     # (lib/analysis/status.py); lazy, imported on use
     status: Callable[..., Any] | None = None

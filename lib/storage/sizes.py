@@ -4,6 +4,7 @@ documents where the server has none (the embedded store)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,9 @@ from pymongo.errors import PyMongoError
 
 from lib.storage.client import StoreBase
 
-# Per-ticker collections (stock_data.005930, stock_analyzed.005930) are shown as one family each.
-_TICKER_COLLECTION = re.compile(r"^[0-9A-Z]{6}$")
+# Per-ticker collections (stock_data.005930, us_stock_data.BRK-B) are shown as one family each: a KRX code or a
+# US symbol (upper case; the pipeline's own collections are lower case).
+_TICKER_COLLECTION = re.compile(r"^(?:[0-9A-Z]{6}|[A-Z][A-Z0-9]{0,5}(?:[.\-][A-Z0-9]{1,2})?)$")
 _SAMPLE = 10  # per-ticker collections sampled for an estimate
 
 
@@ -33,19 +35,23 @@ class CollectionSize:
 class SizesStore(StoreBase):
     """Document counts and sizes per collection of the pipeline's databases."""
 
-    def _databases(self) -> list[Any]:
+    def _databases(self, namespaces: Iterable[str] = ()) -> list[Any]:
         # A database that was never written lists no collection.
-        return [self.system, self.stock_db, self.analyzed_db, self.etf_db, self.datasets_db]
+        scoped = [self.client[f"{self.prefix}{ns}{name}"] for ns in dict.fromkeys(namespaces) if ns
+                  for name in ("stock_data", "stock_analyzed", "system_info")]
+        every = [self.system, self.stock_db, self.analyzed_db, *scoped, self.etf_db, self.datasets_db]
+        return list({db.name: db for db in every}.values())  # once each, whatever scope this store has
 
-    def collection_sizes(self) -> list[CollectionSize]:
-        """Every collection of every database, per-ticker collections grouped into one row per database."""
+    def collection_sizes(self, namespaces: Iterable[str] = ()) -> list[CollectionSize]:
+        """Every collection of every database (with each market's own under `namespaces`: "us_"), per-ticker
+        collections grouped into one row per database."""
         try:
             self.system.command("dbStats")
             measured = True
         except (NotImplementedError, PyMongoError):
             measured = False  # the embedded store (or no privilege): estimate from samples
         out: list[CollectionSize] = []
-        for db in self._databases():
+        for db in self._databases(namespaces):
             names = sorted(db.list_collection_names())
             tickers = [n for n in names if _TICKER_COLLECTION.match(n)]
             singles = [self._size(db, n, measured) for n in names if n not in tickers]

@@ -23,6 +23,10 @@ class UniverseStore(StoreBase):
         query = {"is_active": True} if active_only else {}
         return list(self.tickers.find(query, {"_id": 0}).sort("market_cap", DESCENDING))
 
+    def count_active(self) -> int:
+        """How many tickers are in the universe now."""
+        return self.tickers.count_documents({"is_active": True})
+
     def ticker_doc(self, ticker: str) -> dict | None:
         """One target_tickers document."""
         return self.tickers.find_one({"ticker": ticker}, {"_id": 0})

@@ -513,8 +513,9 @@ def test_a_corporate_action_is_marked_and_the_bars_before_it_are_adjusted(consol
         assert int(chart.get_attribute("data-adjusted")) == 80 - len(after)
         assert browser.execute_script(CANDLE_PIXELS) > 200
         rows = texts(browser, "#actions tbody tr")
-        assert rows == ["2024-08-21\tadjustment ×10\t1,880 / 188\t10.0000"]
-        assert "1,305 KRW" in browser.find_element(By.ID, "stock-head").text  # 2024-09-30, as traded
+        assert rows == ["2024-08-21\tadjustment ×10\t₩ 1,880 / ₩ 188\t10.0000"]
+        assert "₩ 1,305" in browser.find_element(By.ID, "stock-head").text  # 2024-09-30, as traded
+        assert not browser.find_element(By.ID, "market").is_displayed()  # one screened market: no selector
         # nothing collected: each list says what turns it on
         filings = browser.find_element(By.ID, "filings").text
         assert filings.startswith("No filings collected:") and "DART_API_KEY is blank" in filings, filings

@@ -122,7 +122,8 @@ def test_stocks_filters_by_market_cap_name_code_and_membership(client, analysed)
     assert client.get("/stocks", params={"market": "kosdaq", "min_market_cap": 2e11}).json()["items"] == kosdaq
     refused = client.get("/stocks", params={"market": "NASDAQ"})
     assert refused.status_code == 422
-    assert refused.json()["error"]["message"] == "market: Input should be 'KOSPI' or 'KOSDAQ'"
+    assert refused.json()["error"]["message"] == (
+        "unknown market 'NASDAQ'; known: krx (GET /markets), or a KRX board: KOSPI, KOSDAQ")
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "삼성"}).json()["items"]] == ["005930", "207940"]
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "00593"}).json()["items"]] == ["005930"]
     assert client.get("/stocks", params={"q": ".*"}).json()["total"] == 0  # a regex is searched as text

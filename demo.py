@@ -29,6 +29,8 @@ from demo_ai import RECORDED, collect_recorded, explain_move, recorded_settings
 from demo_api import serve_api
 from demo_predict import predict_history, print_leaderboard
 from demo_report import print_screener, print_summary, print_us
+from demo_us import print_us_stocks, us_stocks_settings
+from demo_us import steps as us_stocks_steps
 from lib.analysis.screener import Strategy, discover
 from lib.config import PROJECT_ROOT, Settings, load_settings
 from lib.display import count, duration
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--us-first-day", default="2025-08-29", help="New York day of etf_pipeline's first run")
     parser.add_argument("--us-today", default="2025-09-30", help="New York day etf_pipeline catches up to")
     parser.add_argument("--us-sessions", type=int, default=60, help="sessions etf_pipeline's first run loads")
+    parser.add_argument("--us-stock-sessions", type=int, default=300,
+                        help="sessions of the US stocks' bars us_stocks_update --setup loads")
     parser.add_argument("--ai-sessions", type=int, default=30, help="past sessions the stub models predict")
     parser.add_argument("--ai-stocks", type=int, default=10, help="largest stocks the stub models predict each day")
     parser.add_argument("--no-serve", action="store_true", help="do not serve the API after the pipeline")
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             us_replay_dir=US_SAMPLE,
             us_first_run_sessions=args.us_sessions,
             **recorded_settings(),
+            **us_stocks_settings(),
         )
     except ConfigError as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             return code
     if args.market in ("both", "us"):
-        code = run_us(args, settings)
+        code = run_us(args, settings, strategy)
         if code != 0:
             return code
     if args.market in ("both", "krx"):  # after every market ran, so it shows them all (alone, the US has no KRX)
@@ -153,8 +158,9 @@ def run_krx(args: argparse.Namespace, settings: Settings, strategy: Strategy) ->
     return 0
 
 
-def run_us(args: argparse.Namespace, settings: Settings) -> int:
-    """The US ETF pipeline's first run and a catch-up, the monthly rebalance, and what they computed."""
+def run_us(args: argparse.Namespace, settings: Settings, strategy: Strategy) -> int:
+    """The US ETF pipeline's first run and a catch-up, the monthly rebalance, and what they computed; then the US
+    stocks: their universe, bars, analysis, statements and options, and the same screener in dollars."""
     steps: list[Step] = [
         ("etf_pipeline", etf_pipeline.main, ["--today", args.us_first_day],
          f"first run: the last {args.us_sessions} sessions"),
@@ -170,6 +176,12 @@ def run_us(args: argparse.Namespace, settings: Settings) -> int:
         return code
     storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
     print_us(storage)
+    print(f"\nUS stocks: {us_stocks_settings()['us_stocks_replay_dir'].relative_to(PROJECT_ROOT)} (real symbol files "
+          "and yfinance bars)")
+    code = run_steps(us_stocks_steps(args), settings)
+    if code != 0:
+        return code
+    print_us_stocks(storage, settings, strategy)
     return 0
 
 
@@ -182,7 +194,7 @@ def step_summary(run: dict[str, Any]) -> str:
     """One line saying what a job's run did, from its run record."""
     took = duration((run["end_time_utc"] - run["start_time_utc"]).total_seconds())
     head = f"{run['status']} in {took}"
-    if run["job_name"] == "hourly_analysis":
+    if "analysed" in run:  # an analysis run (hourly_analysis, us_analysis)
         return (f"{head}: {count(run.get('analysed'))} stock(s) analysed for {run.get('day')}, "
                 f"{run.get('track_records', 0)} strategy track record(s) refreshed")
     others = [f"{key}={count(value) if type(value) is int else value}" for key, value in run.items()

@@ -8,9 +8,10 @@ from typing import Any
 
 from lib.analysis.screener import Pick, Strategy, screen
 from lib.config import Settings
-from lib.display import count, pad, table, width
+from lib.display import count, pad, priced_in, table, width
 from lib.markets.krx.market import krx_calendar
 from lib.markets.us.etf.marks import marks_text, performance_summary
+from lib.spine.calendar import TradingCalendar
 from lib.storage import Storage
 
 
@@ -126,21 +127,22 @@ def print_summary(storage: Storage) -> None:
         print(f"{pad(label, 16)}{text}")
 
 
-def _close_and_change(storage: Storage, ticker: str, day: dt.date) -> tuple[str, str]:
+def _close_and_change(storage: Storage, ticker: str, day: dt.date, decimals: int = 0) -> tuple[str, str]:
     bars = storage.bars.read_bars(ticker, day - dt.timedelta(days=40), day)
     if not bars:
         return "-", "-"
     close = bars[-1]["close"]
     if len(bars) < 2 or not bars[-2]["close"]:
-        return f"{close:,.0f}", "-"
-    return f"{close:,.0f}", f"{close / bars[-2]['close'] - 1:+.2%}"
+        return f"{close:,.{decimals}f}", "-"
+    return f"{close:,.{decimals}f}", f"{close / bars[-2]['close'] - 1:+.2%}"
 
 
-def pick_rows(storage: Storage, picks: list[Pick], names: dict[str, str]) -> list[list[str]]:
-    """A table row per pick: ticker, name, close, the day's change, score and why it fired."""
+def pick_rows(storage: Storage, picks: list[Pick], names: dict[str, str], decimals: int = 0) -> list[list[str]]:
+    """A table row per pick: ticker, name, close (with `decimals`: 2 for dollars), the day's change, score and why
+    it fired."""
     rows = []
     for pick in picks:
-        close, change = _close_and_change(storage, pick.ticker, pick.date)
+        close, change = _close_and_change(storage, pick.ticker, pick.date, decimals)
         rows.append([pick.ticker, names.get(pick.ticker, ""), close, change, f"{pick.score:.2f}", pick.reason])
     return rows
 
@@ -160,15 +162,19 @@ def record_rows(stats: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def print_screener(storage: Storage, settings: Settings, strategy: Strategy, shown: int = 10) -> None:
-    """What one strategy picks on the latest analysed day, and how its past picks did against the universe."""
-    day, picks = screen(storage, krx_calendar(settings), strategy, strategy.params())
-    print(f"\n=== screener {strategy.name} on {day}: {strategy.description}")
+def print_screener(storage: Storage, settings: Settings, strategy: Strategy, shown: int = 10,
+                   calendar: TradingCalendar | None = None, currency: str = "KRW", label: str = "") -> None:
+    """What one strategy picks on the latest analysed day of a market (KRX's unless `calendar` and the market's
+    scoped `storage` are given), and how its past picks did against that market's universe."""
+    with priced_in(currency):
+        day, picks = screen(storage, calendar or krx_calendar(settings), strategy, strategy.params())
+    print(f"\n=== {label}screener {strategy.name} on {day}: {strategy.description}")
     print(f"score = {strategy.score_meaning} (each strategy has its own scale; larger is stronger)")
     names = {t["ticker"]: t["name"] for t in storage.universe.universe()}
     if picks:
-        headers = ["ticker", "name", "close KRW", "day", "score", "why it fired"]
-        print(table(headers, pick_rows(storage, picks[:shown], names), right=(2, 3, 4)))
+        headers = ["ticker", "name", f"close {currency}", "day", "score", "why it fired"]
+        rows = pick_rows(storage, picks[:shown], names, 0 if currency == "KRW" else 2)
+        print(table(headers, rows, right=(2, 3, 4)))
         if len(picks) > shown:
             print(f"  ... and {len(picks) - shown} more")
     else:

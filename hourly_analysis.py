@@ -11,11 +11,13 @@ from lib.analysis.job import hourly_analysis
 from lib.analysis.screener import discover
 from lib.cli import parse_day, run_script
 from lib.config import Settings, load_settings
+from lib.display import priced_in
 from lib.errors import PipelineError
 from lib.log import get_logger, setup_logging
 from lib.spine.datasets import Dataset
+from lib.spine.market import Market
 from lib.spine.registry import registry
-from lib.spine.runner import EXIT_CONFIG, EXIT_OK
+from lib.spine.runner import EXIT_CONFIG, EXIT_OK, JobContext
 
 
 def analysed_dataset(market: str | None) -> Dataset | None:
@@ -27,6 +29,12 @@ def analysis_job(dataset: Dataset) -> str:
     """The run records' name of a dataset's analysis: its screening subscriber's job ("hourly_analysis" for KRX,
     "us_analysis" for US stocks)."""
     return next(s.job for s in dataset.subscribers if s.screens)
+
+
+def _analyse(ctx: JobContext, market: Market, currency: str) -> None:
+    """The analysis, with the strategies' reasons stating prices in the market's currency."""
+    with priced_in(currency):
+        hourly_analysis(ctx, market, discover())
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
@@ -59,7 +67,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
                 return EXIT_OK
     return run_script(
         dataset.key, job, args.today, settings,
-        lambda market: lambda ctx: hourly_analysis(ctx, market, discover()),
+        lambda market: lambda ctx: _analyse(ctx, market, dataset.currency),
         clock=lambda: dt.datetime.now(dt.UTC),
         # KRX keeps its lock's name ("analysis"); another market's analysis runs beside it under its own
         lock_name=f"{dataset.namespace}analysis",

@@ -31,6 +31,7 @@ from api.screener_models import (
 from api.types import IsoDate
 from lib.analysis.history import analysis_history, stored_history
 from lib.analysis.screener import Registry, Strategy, screen_history
+from lib.display import priced_in
 from lib.errors import ConfigError
 from lib.storage import Storage
 from lib.storage.dates import from_stored
@@ -179,7 +180,8 @@ def make_router(registry: Registry) -> APIRouter:
             raise ApiError(422, clip(exc)) from None
         storage, calendar = scope.storage, scope.calendar
         day = resolve_day(storage, calendar, strategy.name, date, now.date(), scope.sessions, scope.analysis_command)
-        result = with_changes(storage, screener_result(storage, calendar, strategy, params, day, compute))
+        with priced_in(scope.currency):  # the reasons of computed picks state prices in the market's currency
+            result = with_changes(storage, screener_result(storage, calendar, strategy, params, day, compute))
         return result.model_copy(update={"market": scope.name, "currency": scope.currency})
 
     return router

@@ -3,9 +3,11 @@ durations with their units."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
 from lib.log import KST
 
@@ -72,6 +74,36 @@ def krw(value: float | None) -> str:
     if value is None or value != value:
         return "-"
     return f"{value:,.0f} KRW" if abs(value) >= 100 else f"{value:,.2f} KRW"
+
+
+# The currency of the prices being described: set by whoever screens a market (its Dataset.currency) around the
+# strategies' `reason`, so a plugin's pure text function says "196.45 USD" for a US stock and "71,000 KRW" for a
+# KRX one without being told the market.
+_CURRENCY: ContextVar[str] = ContextVar("currency", default="KRW")
+ZERO_DECIMAL = frozenset({"KRW", "JPY"})  # ISO 4217 currencies without a minor unit
+
+
+@contextlib.contextmanager
+def priced_in(currency: str) -> Iterator[None]:
+    """Within the block, `money` states amounts in `currency` (blank: unchanged)."""
+    token = _CURRENCY.set(currency or _CURRENCY.get())
+    try:
+        yield
+    finally:
+        _CURRENCY.reset(token)
+
+
+def money(value: float | None) -> str:
+    """A price in the current currency (`priced_in`, default KRW) with its code: '39,363 KRW' (whole won from 100
+    up, two decimals below: MACD of a cheap stock can be a few won), '196.45 USD' (cents always); '-' when
+    unknown."""
+    currency = _CURRENCY.get()
+    if currency == "KRW":
+        return krw(value)
+    if value is None or value != value:
+        return "-"
+    decimals = 0 if currency in ZERO_DECIMAL and abs(value) >= 100 else 2
+    return f"{value:,.{decimals}f} {currency}"
 
 
 def shares(n: float | None) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from lib.analysis.screener import Strategy, crossed_above
-from lib.display import krw
+from lib.display import money
 
 
 class Params(BaseModel):
@@ -19,7 +19,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return (f"close {krw(row['close'])} broke above the upper band {krw(row['bb_upper'])} "
+    return (f"close {money(row['close'])} broke above the upper band {money(row['bb_upper'])} "
             f"on {row['vol_ratio']:.1f}x average volume")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lib.analysis.screener import SmaPairParams, Strategy, crossed_above, within
-from lib.display import krw
+from lib.display import money
 
 Params = SmaPairParams
 
@@ -17,7 +17,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return f"SMA{p.fast} {krw(row[f'sma_{p.fast}'])} crossed above SMA{p.slow} {krw(row[f'sma_{p.slow}'])}"
+    return f"SMA{p.fast} {money(row[f'sma_{p.fast}'])} crossed above SMA{p.slow} {money(row[f'sma_{p.slow}'])}"
 
 
 STRATEGY = Strategy(

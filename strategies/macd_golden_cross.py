@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from lib.analysis.screener import Strategy, crossed_above, within
-from lib.display import krw
+from lib.display import money
 
 
 class Params(BaseModel):
@@ -23,7 +23,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 
 def reason(row: pd.Series, p: Params) -> str:
-    return (f"MACD {krw(row['macd'])} above its signal {krw(row['macd_signal'])} after crossing it "
+    return (f"MACD {money(row['macd'])} above its signal {money(row['macd_signal'])} after crossing it "
             f"within {p.within_days} sessions")
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from lib.analysis.screener import Strategy
-from lib.display import krw
+from lib.display import money
 
 
 class Params(BaseModel):
@@ -51,8 +51,8 @@ def reason(row: pd.Series, p: Params) -> str:
     high, low = (row["close_high_52w"], row["close_low_52w"]) if p.range_basis == "close" else (
         row["high_52w"], row["low_52w"])
     rs = "" if pd.isna(row.get("rs_rating")) else f", RS {row['rs_rating']:.0f}"
-    return (f"close {krw(row['close'])} > SMA50 {krw(row['sma_50'])} > SMA150 {krw(row['sma_150'])} > "
-            f"SMA200 {krw(row['sma_200'])}, {row['close'] / low - 1:.0%} above the 52-week low, "
+    return (f"close {money(row['close'])} > SMA50 {money(row['sma_50'])} > SMA150 {money(row['sma_150'])} > "
+            f"SMA200 {money(row['sma_200'])}, {row['close'] / low - 1:.0%} above the 52-week low, "
             f"{1 - row['close'] / high:.0%} below the high{rs}")
 
 

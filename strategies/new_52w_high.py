@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from lib.analysis.screener import Strategy
-from lib.display import krw
+from lib.display import money
 
 
 class Params(BaseModel):
@@ -22,8 +22,8 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 def reason(row: pd.Series, p: Params) -> str:
     # high_52w includes the day itself (it *is* the day's high when this fires), so it is not quoted as the
     # previous high.
-    return (f"high {krw(row['high'])} is a new 52-week high; close {krw(row['close'])} is "
-            f"{row['close'] / row['low_52w'] - 1:.0%} above the 52-week low {krw(row['low_52w'])}")
+    return (f"high {money(row['high'])} is a new 52-week high; close {money(row['close'])} is "
+            f"{row['close'] / row['low_52w'] - 1:.0%} above the 52-week low {money(row['low_52w'])}")
 
 
 STRATEGY = Strategy(

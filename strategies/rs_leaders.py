@@ -7,7 +7,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from lib.analysis.screener import Strategy
-from lib.display import krw
+from lib.display import money
 
 
 class Params(BaseModel):
@@ -25,7 +25,7 @@ def signals(rows: pd.DataFrame, p: Params) -> pd.DataFrame:
 
 def reason(row: pd.Series, p: Params) -> str:
     return (f"RS {row['rs_rating']:.0f}: weighted 3/6/9/12-month return {row['rs_return']:+.0%}, "
-            f"close {krw(row['close'])} vs SMA50 {krw(row['sma_50'])}")
+            f"close {money(row['close'])} vs SMA50 {money(row['sma_50'])}")
 
 
 STRATEGY = Strategy(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from lib.analysis.screener import Strategy, _signals, discover, episode_starts, picks_on, track_record
+from lib.display import priced_in
 from lib.errors import ConfigError
 from tests.conftest import PANEL
 from tests.helpers import analysis_rows
@@ -286,6 +287,10 @@ def test_a_reason_gives_every_price_its_unit_and_thousands_separators():
     assert spike.reason(row, spike.params()) == "volume 1,234,567 shares is 3.4x its 20-day average"
     cheap = pd.Series({"macd": 5.234, "macd_signal": -1.5})  # a 500-won stock's MACD is a few won
     assert macd.reason(cheap, macd.params()).startswith("MACD 5.23 KRW above its signal -1.50 KRW")
+    with priced_in("USD"):  # a US stock's reason, as the US analysis and /screener?market=us write it
+        assert macd.reason(cheap, macd.params()).startswith("MACD 5.23 USD above its signal -1.50 USD")
+        assert macd.reason(row, macd.params()).startswith("MACD 39,363.42 USD above its signal 33,187.29 USD")
+    assert macd.reason(cheap, macd.params()).startswith("MACD 5.23 KRW")  # back to KRX's after the block
 
 
 # --- the trend template's eighth criterion and its 52-week range -----------------------------------------

@@ -55,7 +55,8 @@ def test_a_bad_date_argument_is_a_usage_error(make_settings):
 def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     argv = ["--panel", str(PANEL), "--setup-day", "2025-05-30", "--today", "2025-06-16", "--market", "both",
             "--us-sessions", "4", "--us-first-day", "2025-08-27", "--us-today", "2025-09-02", "--no-serve",
-            "--ai-sessions", "3", "--ai-stocks", "4"]  # the stub leaderboard's path, small (tests/test_demo_predict.py)
+            "--ai-sessions", "3", "--ai-stocks", "4",  # the stub leaderboard's path, small (tests/test_demo_predict.py)
+            "--us-stock-sessions", "60"]
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
     assert "=== ai_predict + ai_evaluate: 3 past sessions predicted by two stub models" in out
@@ -75,6 +76,12 @@ def test_the_demo_runs_setup_and_catch_up_and_prints_what_it_stored(capsys):
     check = out.index("=== check_db")
     assert out.index("=== trending ETFs on 2025-09-02") < check and out.index("=== 3/4 monthly_rebalance") < check
     assert "KRX (KOSPI, KOSDAQ) - day records" in out[check:] and "US ETFs (XNYS) - day records" in out[check:]
+    # the US stocks: universe, setup, catch-up, analysis, screened in dollars, and in check_db
+    assert re.search(r"us_stocks_update --setup --sessions 60 .*\ncompleted in .*: 60 session\(s\) stored through "
+                     r"2025-08-27, 3,840 daily bars written", out)
+    assert re.search(r"us_analysis --market us .*\ncompleted in .*: 64 stock\(s\) analysed for 2025-09-02", out)
+    assert "=== US universe: 64 active stocks" in out and "=== US screener macd_golden_cross on 2025-09-02" in out
+    assert "US stocks (XNYS) - day records" in out[check:]
 
 
 def test_the_demo_checks_the_strategy_before_running_anything(capsys):

@@ -29,7 +29,10 @@ def test_the_us_analysis_stores_its_picks_in_the_us_collections_and_none_in_krx_
     run = storage.jobs.runs("us_analysis")[0]
     assert run["status"] == "completed" and run["day"] == "2025-09-30" and run["analysed"] == len(US_TICKERS)
     assert us.picks.latest_analysis_day() == LAST_US_DAY
-    assert {d["strategy"] for d in us.picks.daily_picks.find({"count": {"$gt": 0}})}  # some strategy fired
+    fired = list(us.picks.daily_picks.find({"count": {"$gt": 0}}))
+    assert {d["strategy"] for d in fired}  # some strategy fired
+    reasons = [p["reason"] for d in fired for p in d["picks"] if "golden" in d["strategy"] or "52w" in d["strategy"]]
+    assert reasons and all("USD" in r and "KRW" not in r for r in reasons)  # prices stated in the market's currency
     assert sorted(us.analysis.analysed_tickers()) == sorted(US_TICKERS)
     assert all(us.analysis.strategy_stats(s)["as_of_date"] == "2025-09-30" for s in ("golden_cross", "rs_leaders"))
     # KRX's collections are untouched: no picks, no analysed ticker, no KRX run

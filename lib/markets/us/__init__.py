@@ -49,11 +49,13 @@ def _analysed_through(storage: Any) -> Any:
 
 
 def _watermark(kind: str, label: str, module: str, builder: str, off: Any, stale_days: int, help_: str,
-               retention: bool = True, schedule: str = "06:40 and 20:40 KST daily") -> Dataset:
+               retention: bool = True, schedule: str = "06:40 and 20:40 KST daily", stocks: bool = False) -> Dataset:
     job = f"us_{kind}"
+    # a reader of the US stocks reads nothing before us_stocks_update stored their universe: that comes first
+    first = "run `python us_stocks_update.py --setup` (the US universe), then" if stocks else "run"
     return Dataset(
         market="us", kind=kind, label=label, cadence="watermark", job=job, lock=job, tz=NEW_YORK,
-        setup=f"run `python collect.py us.{kind}`", build=lazy(module, builder),
+        setup=f"{first} `python collect.py us.{kind}`", build=lazy(module, builder),
         stale_after=dt.timedelta(days=stale_days), schedule=schedule, source_help=help_,
         off=off, retention_setting=f"RETENTION_{kind.upper()}_DAYS" if retention else "",
     )
@@ -106,7 +108,7 @@ DATASETS = (
     _watermark("macro", "US macro (FRED)", "lib.markets.us.fred", "macro_reader", _macro_off, 4,
                "for FRED: FRED_API_KEY"),
     _watermark("financials", "US financials (Yahoo statements)", "lib.markets.us.financials", "financials_reader",
-               _financials_off, 8, "for Yahoo: none", retention=False, schedule="12:40 KST daily"),
+               _financials_off, 8, "for Yahoo: none", retention=False, schedule="12:40 KST daily", stocks=True),
     _watermark("options", "US options summary (Yahoo)", "lib.markets.us.options", "options_reader", _options_off, 2,
-               "for Yahoo: none", retention=False, schedule="06:50 KST Tue-Sat"),
+               "for Yahoo: none", retention=False, schedule="06:50 KST Tue-Sat", stocks=True),
 )

@@ -125,10 +125,12 @@ class UsOptionsReader(WatermarkReader):
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.tickers: list[str] = []
+        self.without: list[str] = []  # this run's tickers the source has no options for, said once at the end
 
     def prepare(self, storage: Storage, now: dt.datetime) -> None:
         """The sweep's tickers: the largest active stocks of the US universe stored by the run."""
         self.tickers = self._tickers_of(storage, self.top_n)
+        self.without = []
         if not self.tickers:
             log.info("us.options: no active stock in the US universe (us_stocks_update.py --setup stores it): "
                      "nothing to read")
@@ -152,7 +154,7 @@ class UsOptionsReader(WatermarkReader):
 
     def _item(self, raw: Any, query: OptionsQuery) -> Item | Rejected | None:
         if raw is None:
-            log.info("us.options: %s has no options at the source", query.ticker)
+            self.without.append(query.ticker)
             return None
         read_at = raw.get("read_at") if isinstance(raw, Mapping) else None
         chains = raw.get("chains") if isinstance(raw, Mapping) else None
@@ -182,6 +184,9 @@ class UsOptionsReader(WatermarkReader):
             mark = Mark()  # no sweep happened: the watermark keeps its time (and its staleness)
         elif query.last:
             mark = Mark(query.sweep, None)
+            if self.without:
+                log.info("us.options: %d of %d ticker(s) have no options at the source: %s", len(self.without),
+                         len(self.tickers), ", ".join(self.without))
         else:
             mark = Mark(None, _cursor(query.sweep, query.ticker))
         return Page(items, mark, more=not query.last, rejected=rejected)

@@ -26,7 +26,7 @@ class UsStocksFields(BaseSettings):
     universe_refresh_days: int = Field(default=7, ge=1, le=92)  # the symbol files and market caps, re-read weekly
     # stocks whose .info profile (sector, industry, shares) is read per refresh: joiners first, then the oldest
     profiles_per_run: int = Field(default=100, ge=0, le=10000)
-    stocks_batch_size: int = Field(default=100, ge=1, le=500)  # tickers per yf.download request and per lease
+    stocks_batch_size: int = Field(default=100, ge=1, le=500)  # tickers per yf.download call and per lease
     stocks_lease_seconds: int = Field(default=600, ge=30, le=6 * 3600)  # a worker's claim on a batch, renewed
     worker_id: str = ""  # how this host names itself in leases; blank: hostname:pid
     financials: bool = True  # us.financials (quarterly and annual statements), when US_STOCKS is on

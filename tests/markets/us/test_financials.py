@@ -184,6 +184,18 @@ def test_collect_over_the_replay_twice_stores_each_item_once_with_ttm(make_setti
     assert aapl.ttm["total_revenue"] == 111184e6 + 143756e6 + 102466e6 + 94036e6
 
 
+def test_read_before_the_universe_is_stored_check_db_says_to_set_up_the_us_stocks_first(make_settings):
+    from lib.ops.status import gather
+
+    settings = make_settings(markets=["us"], us_stocks=True, us_financials_replay_dir=RECORDED)
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    assert collect.main(["us.financials", "--today", "2025-09-30"], settings=settings) == 0  # nothing to read yet
+    attention = gather(storage, settings, at("2025-09-30"), sizes=False).attention
+    # `collect.py us.financials` again would read nothing again: the universe comes first
+    assert ("US financials (Yahoo statements): stale: nothing read yet: run `python us_stocks_update.py --setup` "
+            "(the US universe), then `python collect.py us.financials`") in attention
+
+
 def test_with_us_stocks_off_collect_says_so_in_one_line_and_exits_0(make_settings, capsys):
     assert collect.main(["us.financials"], settings=make_settings()) == 0
     lines = capsys.readouterr().err.splitlines()

@@ -155,6 +155,15 @@ def test_collect_over_the_replay_twice_stores_each_snapshot_once_and_reads_back_
     assert "us_options completed" in capsys.readouterr().err
 
 
+def test_the_tickers_without_options_are_one_log_line_of_the_sweep_not_one_each(settings, capsys):
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    seed_universe(storage, [*UNIVERSE, ("NOFILE", 1e12, True)])  # GOOGL and NOFILE have no recorded chains
+    assert collect.main([KEY, "--today", "2025-09-30"], settings=settings) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "no options at the source" in line]
+    assert len(lines) == 1 and lines[0].endswith("us.options: 2 of 5 ticker(s) have no options at the source: "
+                                                 "GOOGL, NOFILE")
+
+
 def _sweep(storage: Storage, settings, clock, reader, crash_at: int | None) -> int:
     """The sweep of 09-30's end (four tickers, one without a file); with crash_at the process dies at that write
     and cron runs it again after the lock's timeout. Returns the writes counted."""

@@ -1,7 +1,7 @@
-"""Collecting a list of pending days, a calendar month at a time: ask the market's collector for every part
-still wanted, refuse an answer that repeats a neighbouring session, let the collector store what was
-delivered, then record the days (lib/spine/day_records.py), oldest first; only a failure of the sources
-themselves stops the run where it is."""
+"""Collecting a list of pending days, a batch at a time (a calendar month, or what the collector's `batch_of`
+groups): ask the market's collector for every part still wanted, refuse an answer that repeats a neighbouring
+session, let the collector store what was delivered, then record the days (lib/spine/day_records.py), oldest
+first; only a failure of the sources themselves stops the run where it is."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def _count_calls(ctx: JobContext, market: Market) -> None:
 
 
 def collect_days(ctx: JobContext, market: Market, days: Sequence[dt.date], progress: Progress | None = None) -> None:
-    """Fetch, store and mark each day, oldest first, a calendar month at a time (see the module docstring).
+    """Fetch, store and mark each day, oldest first, a batch (a calendar month by default) at a time (see the module
+    docstring).
 
     Order of writes per month: the collector's store (bars, then what the market derives), then the day
     records; so a day marked completed is wholly stored, and a run killed anywhere is repaired by running
@@ -132,7 +133,7 @@ def _collect_months(
     progress: Progress | None,
 ) -> None:
     counters = ctx.counters
-    for _, days_of_month in itertools.groupby(days, key=lambda d: (d.year, d.month)):
+    for _, days_of_month in itertools.groupby(days, key=market.collector.batch_of):
         batch = _fetch_batch(ctx, market, list(days_of_month), prints, run, progress)
         _count_calls(ctx, market)
         # Called even when no day was delivered, so a collector can keep what it learnt while fetching (the US

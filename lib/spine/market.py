@@ -11,9 +11,9 @@ scripts' run_script (lib/cli.py). A market supplies:
 - `chain`: a SourceChain over its configured sources (each implementing lib/spine/chain.Source);
 - `collector`: a `Collector`, the only market-specific code of the catch-up, which
   - `parts`: names what a day is made of (("KOSPI", "KOSDAQ"), or the ETF tickers);
-  - `fetch(chain, wanted, now)`: asks the chain for the wanted parts of a batch of days (a calendar month,
-    oldest first) in the units its sources answer best (one request per market per day for KRX, one request
-    per ticker over the whole batch for a source that answers date ranges), yielding one `Fetched` per
+  - `fetch(chain, wanted, now)`: asks the chain for the wanted parts of a batch of days (a calendar month by
+    default: `batch_of`, oldest first) in the units its sources answer best (one request per market per day for
+    KRX, one request per ticker over the whole batch for a source that answers date ranges), yielding one `Fetched` per
     (day, part) as answers come;
   - `store(ctx, days)`: writes what the days delivered (bars, the universe, derived stages) before the spine
     writes their day records, so a day recorded completed is wholly stored;
@@ -95,6 +95,12 @@ class Collector(ABC):
     def rows(self, data: Any) -> int:
         """How many rows an answer holds."""
         return len(data)
+
+    def batch_of(self, day: dt.date) -> tuple[int, ...]:
+        """Which batch of pending days a day is collected in (consecutive days with one key go together): a
+        calendar month by default, so a long catch-up stores and records its progress month by month; a collector
+        whose source answers long date ranges in one request per ticker (yf.download) takes larger batches."""
+        return (day.year, day.month)
 
 
 @dataclass

@@ -100,6 +100,11 @@ class StocksCollector(Collector):
         self.fresh = False
         self.sources_used: set[str] = set()
 
+    def batch_of(self, day: dt.date) -> tuple[int, ...]:
+        """A calendar year of pending sessions per batch: one yf.download per ticker batch answers a year as
+        cheaply as a month, so a 300-session setup costs 2 requests per ticker instead of 15."""
+        return (day.year,)
+
     def attach(self, ctx: JobContext, fresh: bool = False) -> None:
         """The run the collector stores for; `fresh` (--redo): plan batches of this run's own, never reusing a
         plan finished earlier for the same sessions."""

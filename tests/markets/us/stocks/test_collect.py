@@ -151,8 +151,8 @@ def test_a_worker_killed_mid_batch_leaves_it_to_another_who_stores_every_bar_onc
     window = sessions("2025-08-29", "2025-09-05")
     assert all(stored_days(scoped, t) == window for t in TICKERS)
     run = scoped.jobs.job_status.find_one({"kind": "run", "job_name": "us_stocks_update", "status": "completed"})
-    # 3 batches for each month of the window (August's last session, September's first four)
-    assert run["batches_taken_over"] == 1 and run["batches_done"] == 6 and run["days_completed"] == len(window)
+    # 3 batches of 2 tickers over the whole window (a year of sessions is one batch of days: batch_of)
+    assert run["batches_taken_over"] == 1 and run["batches_done"] == 3 and run["days_completed"] == len(window)
 
 
 def test_a_batch_another_worker_holds_without_progress_fails_the_run_for_the_next_to_continue(
@@ -162,7 +162,7 @@ def test_a_batch_another_worker_holds_without_progress_fails_the_run_for_the_nex
     from lib.markets.us.stocks.market import batches_of
     from lib.spine.leases import Leases
 
-    scope = "us.stocks|days|2025-08-29..2025-08-29|2025-09-05"  # the setup's first month, as the collector names it
+    scope = "us.stocks|days|2025-08-29..2025-09-05|2025-09-05"  # the setup's sessions, as the collector names them
     ahead = Leases(us_storage, "vm-x", dt.timedelta(seconds=60), lambda: clock() + dt.timedelta(days=1))
     ahead.plan(scope, batches_of(TICKERS, 2))
     assert ahead.claim(scope).name == "0001"
@@ -172,7 +172,7 @@ def test_a_batch_another_worker_holds_without_progress_fails_the_run_for_the_nex
     run = us_storage.jobs.job_status.find_one({"kind": "run", "job_name": "us_stocks_update"})
     assert "vm-x" in run["error"] and "the next run continues" in run["error"]
     assert us_storage.jobs.done_days("us_stocks_update") == set()
-    assert stored_days(us_storage, "JPM") == [dt.date(2025, 8, 29)]  # batch 0002, stored by this worker
+    assert stored_days(us_storage, "JPM") == sessions("2025-08-29", "2025-09-05")  # batch 0002, stored by this worker
 
 
 def test_a_failed_weekly_universe_refresh_still_collects_the_day_with_the_stored_universe(

@@ -125,10 +125,15 @@ def cut_points(calls: list[tuple[str, int]], both: bool = True) -> list[Cut]:
     return sorted(cuts, key=lambda c: (c.call, c.keep))
 
 
-def copy_store(source: Any, target: Any) -> None:
-    """Copy every document of one embedded client into another (a collected store to start several runs from)."""
+def copy_store(source: Any, target: Any, indexes: bool = False) -> None:
+    """Copy every document of one embedded client into another (a collected store to start several runs from);
+    with `indexes`, every collection's indexes too (unique ones constrain later writes)."""
     for db_name in source.list_database_names():
         for name in source[db_name].list_collection_names():
             docs = list(source[db_name][name].find({}))
             if docs:
                 target[db_name][name].insert_many(docs)
+            if indexes:
+                for index, info in source[db_name][name].index_information().items():
+                    if index != "_id_":
+                        target[db_name][name].create_index(info["key"], name=index, unique=info.get("unique", False))

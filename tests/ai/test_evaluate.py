@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 import mongomock_ng
@@ -21,9 +20,9 @@ from lib.ops.alerts import alert_after_job
 from lib.spine.runner import run_job
 from lib.storage import Storage
 from lib.storage.predictions import prediction_id
-from tests.batch_cut import copy_store
+from tests.batch_cut import StoreTemplate, collected_once, copy_store
 from tests.conftest import CLOCK_START, PANEL, FakeClock, isolated_env, replay_settings
-from tests.helpers import SimulatedKill, evening, kill_at_write, run_collection
+from tests.helpers import SimulatedKill, evening, kill_at_write
 
 D = dt.date
 LAST = D(2024, 9, 13)  # collected through this Friday (Chuseok follows)
@@ -39,28 +38,10 @@ def settings(make_settings):
     return make_settings(**SETTINGS)
 
 
-@dataclass(frozen=True)
-class Template:
-    """A store built once for the module, and the fake clock's time after it was built; each test gets a copy
-    of the store (in its own `storage`) and its clock set to that time, as if it had built the store itself."""
-
-    client: Any
-    now: dt.datetime
-    tickers: tuple[str, ...]  # the stocks collected
-
-    def copy_into(self, storage: Any, clock: Any) -> Any:
-        copy_store(self.client, storage.client, indexes=True)
-        clock.now = self.now
-        return storage
-
-
 @pytest.fixture(scope="module")
-def collected_template() -> Template:
-    """The 260-session collection, run once: it is the same for every test (about 10 s each time)."""
-    with isolated_env():
-        store, clock = Storage(mongomock_ng.MongoClient(), prefix="test_"), FakeClock(CLOCK_START)
-        assert run_collection("manual_setup", store, replay_settings(**SETTINGS), evening(LAST), clock) == 0
-    return Template(store.client, clock.now, tuple(store.bars.stored_tickers()))
+def collected_template() -> StoreTemplate:
+    """The 260-session collection, run once: it is the same for every test."""
+    return collected_once(LAST, **SETTINGS)
 
 
 @pytest.fixture
@@ -144,7 +125,7 @@ def run_evaluate(storage: Any, settings: Any, clock: Any, when: dt.datetime | No
 
 
 @pytest.fixture(scope="module")
-def scored_template(collected_template) -> Template:
+def scored_template(collected_template) -> StoreTemplate:
     """The three models' 2,520 predictions stored and scored, once: the tests on it only read it."""
     with isolated_env():
         store, clock = Storage(mongomock_ng.MongoClient(), prefix="test_"), FakeClock(CLOCK_START)
@@ -152,7 +133,7 @@ def scored_template(collected_template) -> Template:
         tickers = collected_template.tickers
         store_models(store, forward_truth(tickers), list(tickers))
         assert run_evaluate(store, replay_settings(**SETTINGS), clock) == 0
-    return Template(store.client, clock.now, tickers)
+    return StoreTemplate(store.client, clock.now, tickers)
 
 
 @pytest.fixture

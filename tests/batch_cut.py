@@ -5,13 +5,17 @@ process died. The kill-at-every-write tests only die between writes; these die i
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import mongomock_ng
 from mongomock_ng.collection import Collection
 
-from tests.helpers import SimulatedKill
+from lib.storage import Storage
+from tests.conftest import CLOCK_START, FakeClock, isolated_env, replay_settings
+from tests.helpers import SimulatedKill, evening, run_collection
 
 PER_TICKER = ("stock_data", "stock_analyzed")  # databases with one collection per ticker
 
@@ -125,10 +129,39 @@ def cut_points(calls: list[tuple[str, int]], both: bool = True) -> list[Cut]:
     return sorted(cuts, key=lambda c: (c.call, c.keep))
 
 
-def copy_store(source: Any, target: Any) -> None:
-    """Copy every document of one embedded client into another (a collected store to start several runs from)."""
+def copy_store(source: Any, target: Any, indexes: bool = False) -> None:
+    """Copy every document of one embedded client into another (a collected store to start several runs from);
+    with `indexes`, every collection's indexes too (unique ones constrain later writes)."""
     for db_name in source.list_database_names():
         for name in source[db_name].list_collection_names():
             docs = list(source[db_name][name].find({}))
             if docs:
                 target[db_name][name].insert_many(docs)
+            if indexes:
+                for index, info in source[db_name][name].index_information().items():
+                    if index != "_id_":
+                        target[db_name][name].create_index(info["key"], name=index, unique=info.get("unique", False))
+
+
+@dataclass(frozen=True)
+class StoreTemplate:
+    """A store built once for a module, and the fake clock's time after it was built: each test gets a copy (its
+    indexes too) in its own `storage`, its clock set to that time, as if it had built the store itself."""
+
+    client: Any
+    now: dt.datetime
+    tickers: tuple[str, ...]  # the stocks collected
+
+    def copy_into(self, storage: Storage, clock: FakeClock) -> Storage:
+        copy_store(self.client, storage.client, indexes=True)
+        clock.now = self.now
+        return storage
+
+
+def collected_once(day: dt.date, **overrides: Any) -> StoreTemplate:
+    """manual_setup through `day`'s evening on the replay panel (`make_settings(**overrides)`), from a fresh clock
+    and without a developer's environment: the template of a module's `collected` fixture."""
+    with isolated_env():
+        store, clock = Storage(mongomock_ng.MongoClient(), prefix="test_"), FakeClock(CLOCK_START)
+        assert run_collection("manual_setup", store, replay_settings(**overrides), evening(day), clock) == 0
+    return StoreTemplate(store.client, clock.now, tuple(store.bars.stored_tickers()))

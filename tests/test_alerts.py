@@ -114,15 +114,17 @@ def test_a_failing_channel_never_fails_the_job_and_is_retried_until_it_delivers(
 def test_an_unreachable_channel_gives_up_after_the_attempts_and_check_db_shows_it(storage, make_settings, clock):
     from lib.ops.status import gather
 
-    with socket.socket() as probe:  # a port nothing listens on
+    # Bound but never listening, the port refuses connections; held while the alerts try it, so that no test in
+    # a parallel worker takes it meanwhile.
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    settings = make_settings(telegram_bot_token=TOKEN, telegram_chat_id=CHAT, alert_max_attempts=2,
-                             telegram_api_url=f"http://127.0.0.1:{closed}", alert_timeout_seconds=2,
-                             alert_webhook_url=f"http://127.0.0.1:{closed}/hooks/s3cr3t?key=hush")
-    run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
-    for _ in range(4):
-        alert(storage, settings, clock)
+        settings = make_settings(telegram_bot_token=TOKEN, telegram_chat_id=CHAT, alert_max_attempts=2,
+                                 telegram_api_url=f"http://127.0.0.1:{closed}", alert_timeout_seconds=2,
+                                 alert_webhook_url=f"http://127.0.0.1:{closed}/hooks/s3cr3t?key=hush")
+        run_collection("daily_update", storage, settings, evening(D(2024, 9, 2)), clock)
+        for _ in range(4):
+            alert(storage, settings, clock)
     channels = storage.alerts.recent_alerts()[0]["channels"]
     for delivery in channels.values():
         assert delivery["status"] == "failed" and delivery["attempts"] == 2 and "ConnectionError" in delivery["error"]

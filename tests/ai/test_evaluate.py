@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 from typing import Any
 
+import mongomock_ng
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,9 +18,11 @@ from lib.ai.evaluate import end_session, evaluate
 from lib.markets.krx.market import krx_calendar
 from lib.ops.alerts import alert_after_job
 from lib.spine.runner import run_job
+from lib.storage import Storage
 from lib.storage.predictions import prediction_id
-from tests.conftest import PANEL
-from tests.helpers import SimulatedKill, evening, kill_at_write, run_collection
+from tests.batch_cut import StoreTemplate, collected_once, copy_store
+from tests.conftest import CLOCK_START, PANEL, FakeClock, isolated_env, replay_settings
+from tests.helpers import SimulatedKill, evening, kill_at_write
 
 D = dt.date
 LAST = D(2024, 9, 13)  # collected through this Friday (Chuseok follows)
@@ -27,18 +30,25 @@ PREDICTION_DAYS = 40  # sessions of predictions ending at LAST: the last ones wa
 PROMPT, VERSION = "daily", "v1"
 
 
+SETTINGS = {"setup_history_sessions": 260, "ai_leaderboard_min_count": 30, "ai_leaderboard_windows": [30, 0]}
+
+
 @pytest.fixture
 def settings(make_settings):
-    return make_settings(setup_history_sessions=260, ai_leaderboard_min_count=30,
-                         ai_leaderboard_windows=[30, 0])
+    return make_settings(**SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def collected_template() -> StoreTemplate:
+    """The 260-session collection, run once: it is the same for every test."""
+    return collected_once(LAST, **SETTINGS)
 
 
 @pytest.fixture
-def collected(storage, settings, clock):
+def collected(storage, clock, collected_template):
     """The real sample collected from 2023-12-05 through 2024-09-13: 21 stocks of the panel's 23 (its two
     preferred shares are outside the universe)."""
-    assert run_collection("manual_setup", storage, settings, evening(LAST), clock) == 0
-    return storage
+    return collected_template.copy_into(storage, clock)
 
 
 @functools.cache
@@ -62,8 +72,8 @@ def forward_truth(tickers: tuple[str, ...]) -> dict[int, pd.DataFrame]:
 
 
 @pytest.fixture
-def truth(collected) -> dict[int, pd.DataFrame]:
-    return forward_truth(tuple(collected.bars.stored_tickers()))
+def truth(collected_template) -> dict[int, pd.DataFrame]:
+    return forward_truth(collected_template.tickers)
 
 
 def prediction(day: dt.date, ticker: str, model_ref: str, probabilities: dict[int, float],
@@ -114,12 +124,21 @@ def run_evaluate(storage: Any, settings: Any, clock: Any, when: dt.datetime | No
     return code
 
 
+@pytest.fixture(scope="module")
+def scored_template(collected_template) -> StoreTemplate:
+    """The three models' 2,520 predictions stored and scored, once: the tests on it only read it."""
+    with isolated_env():
+        store, clock = Storage(mongomock_ng.MongoClient(), prefix="test_"), FakeClock(CLOCK_START)
+        collected_template.copy_into(store, clock)
+        tickers = collected_template.tickers
+        store_models(store, forward_truth(tickers), list(tickers))
+        assert run_evaluate(store, replay_settings(**SETTINGS), clock) == 0
+    return StoreTemplate(store.client, clock.now, tickers)
+
+
 @pytest.fixture
-def scored(collected, settings, clock, truth):
-    tickers = collected.bars.stored_tickers()
-    store_models(collected, truth, tickers)
-    assert run_evaluate(collected, settings, clock) == 0
-    return collected
+def scored(storage, clock, scored_template):
+    return scored_template.copy_into(storage, clock)
 
 
 def board(storage: Any, model: str, horizon: int, window: int = 0) -> dict[str, Any]:
@@ -237,11 +256,7 @@ def _state(storage: Any) -> dict[str, Any]:
 
 
 def test_a_kill_at_any_write_then_a_rerun_gives_the_same_store(collected, settings, clock, truth, monkeypatch):
-    import mongomock_ng
-
     from lib.ai import evaluate as module
-    from lib.storage import Storage
-    from tests.batch_cut import copy_store
 
     monkeypatch.setattr(module, "WRITE_BATCH", 200)  # several outcome writes to die between
     tickers = collected.bars.stored_tickers()

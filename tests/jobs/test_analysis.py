@@ -10,7 +10,7 @@ import pytest
 
 from lib.analysis.indicators import compute_frame
 from lib.markets.krx.replay import ReplaySource
-from tests.batch_cut import BatchCut, copy_store, cut_points
+from tests.batch_cut import BatchCut, StoreTemplate, collected_once, copy_store, cut_points
 from tests.conftest import PANEL
 from tests.helpers import ScriptedSource, SimulatedKill, evening, kill_at_write, run_analysis, run_collection, snapshot
 from tests.spine.test_collect import chain_of
@@ -23,11 +23,16 @@ def settings(make_settings):
     return make_settings(setup_history_sessions=260, analysis_quota_per_run=100)
 
 
+@pytest.fixture(scope="module")
+def collected_template() -> StoreTemplate:
+    """The collection, run once for the module: each test analyses its own copy."""
+    return collected_once(D(2024, 9, 13), setup_history_sessions=260, analysis_quota_per_run=100)
+
+
 @pytest.fixture
-def collected(storage, settings, clock):
+def collected(storage, clock, collected_template):
     """The sample collected through Friday 2024-09-13 (Chuseok follows)."""
-    assert run_collection("manual_setup", storage, settings, evening(D(2024, 9, 13)), clock) == 0
-    return storage
+    return collected_template.copy_into(storage, clock)
 
 
 def analysed(storage, day: dt.date) -> list[str]:

@@ -22,7 +22,8 @@ export async function loadMarkets() {
     const select = $(id);
     select.replaceChildren(...options());
     select.value = state.market || "";
-    select.closest("label").hidden = state.markets.length < 2;
+    // a choice only when two markets are on here: a KRX-only install (US_STOCKS=false) shows no selector
+    select.closest("label").hidden = state.markets.filter((m) => m.on).length < 2;
   }
   showMarket();
   return state.markets;

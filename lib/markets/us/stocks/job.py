@@ -59,6 +59,48 @@ def backfill_joiners(ctx: JobContext, market: Market) -> int:
     return len(new)
 
 
+RETRY_SESSIONS = 10  # how far back a ticker missing recent sessions is asked again (a halt lasts; a gap heals)
+
+
+def laggards(ctx: JobContext, last: dt.date, since: dt.date) -> dict[str, dt.date]:
+    """Active tickers with stored bars whose newest bar is older than `last` but not older than `since`, with that
+    bar's day: a batch that answered without them (Yahoo's "no price data found" for one ticker of a download)
+    or a worker's partial batch; largest first."""
+    out: dict[str, dt.date] = {}
+    for doc in ctx.storage.universe.universe(active_only=True):
+        newest = ctx.storage.bars.recent_bars(doc["ticker"], 1)
+        if newest and since <= (day := newest[-1]["date"].date()) < last:
+            out[doc["ticker"]] = day
+    return out
+
+
+def retry_laggards(ctx: JobContext, market: Market) -> int:
+    """Ask again for the recorded sessions an active ticker is missing (seed 000's retry of failed tickers): from
+    the session after its newest bar up to the latest collected one, for gaps within RETRY_SESSIONS sessions;
+    returns how many tickers were asked for. A ticker Yahoo no longer answers for (halted, delisted before the
+    weekly refresh) is asked again each run until it leaves the universe or its gap is older than
+    RETRY_SESSIONS."""
+    collector = market.collector
+    assert isinstance(collector, StocksCollector)
+    done = ctx.storage.jobs.done_days(market.job)
+    if not done:
+        return 0
+    last = max(done)
+    behind = laggards(ctx, last, market.calendar.last_sessions(last, RETRY_SESSIONS + 1)[0])
+    if not behind:
+        return 0
+    first = market.calendar.next_session(min(behind.values()))
+    window = market.calendar.sessions_between(first, last)
+    tickers = list(behind)
+    digest = hashlib.sha1(",".join(sorted(tickers)).encode()).hexdigest()[:12]
+    scope = f"{collector.scope(window, kind='retry')}|{digest}"
+    log.info("%d ticker(s) missing sessions up to %s (%s%s): asking again for %s..%s", len(tickers), last,
+             ", ".join(tickers[:5]), " ..." if len(tickers) > 5 else "", window[0], last)
+    collector.share(market.chain, scope, tickers, window, ctx.as_of, keep=None)
+    ctx.counters["retried"] = len(tickers)
+    return len(tickers)
+
+
 def stocks_job(
     ctx: JobContext,
     market: Market,
@@ -90,4 +132,5 @@ def stocks_job(
         manual_setup(ctx, market, sessions=sessions)
         return
     backfill_joiners(ctx, market)
+    retry_laggards(ctx, market)
     daily_update(ctx, market, redo)

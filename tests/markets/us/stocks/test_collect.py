@@ -190,3 +190,14 @@ def test_a_failed_weekly_universe_refresh_still_collects_the_day_with_the_stored
     assert all(stored_days(us_storage, t)[-1] == dt.date(2025, 9, 12) for t in TICKERS)
     [run] = us_storage.jobs.runs("us_stocks_update", limit=1)
     assert run["universe_refresh_failed"] == 1
+
+
+def test_a_ticker_a_batch_answered_without_is_asked_again_by_the_next_run(us_storage, stock_settings, clock):
+    assert run_stocks(us_storage, stock_settings, "2025-09-05", clock, setup=True) == 0
+    # Yahoo left MSFT out of the last two sessions' answer ("no price data found"): the days were recorded anyway
+    us_storage.bars.stock_db["MSFT"].delete_many({"_id": {"$gte": dt.datetime(2025, 9, 4)}})
+    assert stored_days(us_storage, "MSFT")[-1] == dt.date(2025, 9, 3)
+    assert run_stocks(us_storage, stock_settings, "2025-09-12", clock) == 0
+    assert stored_days(us_storage, "MSFT") == sessions("2025-08-29", "2025-09-12")  # the gap healed, none twice
+    [run] = us_storage.jobs.runs("us_stocks_update", limit=1)
+    assert run["retried"] == 1

@@ -66,3 +66,19 @@ def test_the_api_and_the_alerts_say_which_markets_analysis_is_behind(two_stores)
     assert "us_analysis_stale:2025-09-22" in keys
     # KRX's analysis is read from KRX's collections (never analysed, 1 session: not stale), not from the US ones
     assert not any(k.startswith("analysis_stale:") for k in keys)
+
+
+def test_a_second_markets_quarantined_bars_are_alerted_with_its_own_redo(make_settings, monkeypatch):
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets())
+    settings = make_settings()
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    held = {"ticker": "AAPL", "day": dt.date(2025, 9, 30), "market": "Q", "reason": "close 500.00 is +96.1%",
+            "bar": {"close": 500.0}}
+    storage.scoped("us_").bad_data.quarantine_bars([held], AS_OF, "us.stocks")
+    storage.bad_data.quarantine_bars([{**held, "ticker": "005930", "market": "KOSPI"}], AS_OF)  # KRX's, same day
+    evaluate(storage, settings, AS_OF)
+    alerts = {d["_id"]: d for d in storage.alerts.alerts.find({})}
+    assert {"quarantine:2025-09-30", "us_quarantine:2025-09-30"} <= set(alerts)
+    assert "AAPL (Q)" in alerts["us_quarantine:2025-09-30"]["text"]
+    assert "`python us_stocks_update.py --redo 2025-09-30`" in alerts["us_quarantine:2025-09-30"]["text"]
+    assert "005930 (KOSPI)" in alerts["quarantine:2025-09-30"]["text"]

@@ -150,9 +150,10 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
 
 
 def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
-                      redo: str = "collect the day {day} again") -> list[Alert]:
-    """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per day, naming the
-    bars (a later bar quarantined for the same day is in check_db, not in a second alert)."""
+                      redo: str = "collect the day {day} again", namespace: str = "") -> list[Alert]:
+    """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per market and day
+    (keys under the market's `namespace`), naming the bars (a later bar quarantined for the same day is in check_db,
+    not in a second alert)."""
     by_day: dict[str, list[dict[str, Any]]] = {}
     for doc in storage.bad_data.latest_quarantined(since=today - max_age):
         by_day.setdefault(doc["date_kst"], []).append(doc)
@@ -161,8 +162,9 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
         lines = [f"{d['ticker']} ({d.get('market', '')}): {d['reason']}" for d in docs[:QUARANTINE_SHOWN]]
         more = f"\n... and {len(docs) - QUARANTINE_SHOWN} more" if len(docs) > QUARANTINE_SHOWN else ""
         out.append(_alert(
-            f"quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
-            f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.bad_data):\n"
+            f"{namespace}quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
+            f"The price-limit check kept {len(docs)} bar(s) of {day} out of {namespace}stock_data "
+            f"({namespace}system_info.bad_data):\n"
             + "\n".join(lines) + more + f"\nIf the source or file was wrong, fix it and {redo.format(day=day)}; "
             "`python check_db.py` lists the quarantined bars.",
             now, day=day, tickers=[d["ticker"] for d in docs],
@@ -251,12 +253,11 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     datasets = default_registry()
     events = job_events(storage, now, max_age, datasets)
     events += market_events(storage, settings, now, as_of, max_age, datasets)
-    # Quarantined bars and picks are the screened dataset's: its own date (the run's as-of zone without one).
-    held = datasets.quarantining()
-    if held is not None:
+    # Quarantined bars are each quarantining market's, on its own date; picks the screened dataset's.
+    for held in datasets.quarantining_all():
         # its own bad_data, whatever scope the job that ran before this step had (a US job's is "us_")
         events += quarantine_events(storage.scoped(held.namespace), as_of.astimezone(held.tz).date(), max_age, now,
-                                    held.redo)
+                                    held.redo, held.namespace)
     screened = datasets.screened()
     today = as_of.astimezone(screened.tz).date() if screened else as_of.date()
     if settings.alert_strategies:

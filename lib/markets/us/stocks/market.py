@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from lib.config import Settings
 from lib.errors import ConfigError, TransientSourceError
 from lib.log import get_logger
-from lib.markets.krx.quarantine import prior_closes
 from lib.markets.us.market import build_us_chain, us_calendar
 from lib.markets.us.settings import us_settings
 from lib.markets.us.stocks.quarantine import DATASET, screen_bars
@@ -35,6 +34,7 @@ from lib.settings_base import project_path
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
 from lib.spine.market import Collector, DayFetch, Fetched, Market
+from lib.spine.quarantine import prior_closes
 from lib.storage.dates import from_stored, to_utc_midnight
 
 if TYPE_CHECKING:

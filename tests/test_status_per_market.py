@@ -82,3 +82,22 @@ def test_a_second_markets_quarantined_bars_are_alerted_with_its_own_redo(make_se
     assert "AAPL (Q)" in alerts["us_quarantine:2025-09-30"]["text"]
     assert "`python us_stocks_update.py --redo 2025-09-30`" in alerts["us_quarantine:2025-09-30"]["text"]
     assert "005930 (KOSPI)" in alerts["quarantine:2025-09-30"]["text"]
+
+
+def test_check_db_lists_each_markets_quarantined_bars_with_its_redo(make_settings, monkeypatch, capsys):
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets())
+    settings = make_settings()
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    held = {"ticker": "AAPL", "day": dt.date(2025, 9, 30), "market": "US", "reason": "close 500.00 is 2.04x",
+            "bar": {"close": 500.0}}
+    storage.scoped("us_").bad_data.quarantine_bars([held], AS_OF, "us.stocks")
+    check_db.main(["--today", "2025-10-01", "--json"], settings=settings)
+    body = json.loads(capsys.readouterr().out)
+    assert body["quarantine"]["count"] == 0  # KRX's (the first market's), as before
+    krx, us = body["quarantines"]
+    assert (krx["dataset"], krx["count"]) == ("krx.bars", 0)
+    assert (us["dataset"], us["count"], us["latest"][0]["ticker"]) == ("us.stocks", 1, "AAPL")
+    assert us["redo"] == "run `python us_stocks_update.py --redo DAY`"
+    check_db.main(["--today", "2025-10-01"], settings=settings)
+    out = capsys.readouterr().out
+    assert "1 bar(s) held in us_system_info.bad_data" in out and "AAPL" in out

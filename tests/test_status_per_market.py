@@ -15,6 +15,7 @@ import manual_setup
 from api.app import create_app
 from lib.ops.alerts import evaluate
 from lib.storage import Storage, get_client
+from tests.conftest import US_SAMPLE
 from tests.us_scope import seed_us, two_markets
 
 AS_OF = dt.datetime(2025, 10, 1, 3, 0, tzinfo=dt.UTC)  # 12:00 KST: the US session of 2025-09-30 is collected
@@ -101,3 +102,19 @@ def test_check_db_lists_each_markets_quarantined_bars_with_its_redo(make_setting
     check_db.main(["--today", "2025-10-01"], settings=settings)
     out = capsys.readouterr().out
     assert "1 bar(s) held in us_system_info.bad_data" in out and "AAPL" in out
+
+
+def test_a_second_markets_picks_are_alerted_under_its_own_keys(make_settings, monkeypatch):
+    from tests.us_scope import LAST_US_DAY, NEW_YORK, run_us_analysis
+
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets())
+    settings = make_settings(us_sources=["replay"], us_replay_dir=US_SAMPLE, analysis_quota_per_run=100,
+                             alert_strategies=["rs_leaders"])
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    seed_us(storage)
+    as_of = dt.datetime.combine(LAST_US_DAY, dt.time(20), tzinfo=NEW_YORK)
+    assert run_us_analysis(storage, settings, as_of, lambda: AS_OF) == 0
+    evaluate(storage, settings, AS_OF, as_of)  # the alert step of any job
+    alerts = {d["_id"]: d for d in storage.alerts.alerts.find({"kind": "picks"})}
+    assert set(alerts) == {"us_picks:rs_leaders:2025-09-30"}  # KRX has no analysed day: no picks of its own
+    assert alerts["us_picks:rs_leaders:2025-09-30"]["title"].startswith("rs_leaders (US stocks (XNYS)): ")

@@ -123,7 +123,7 @@ def test_stocks_filters_by_market_cap_name_code_and_membership(client, analysed)
     refused = client.get("/stocks", params={"market": "NASDAQ"})
     assert refused.status_code == 422
     assert refused.json()["error"]["message"] == (
-        "unknown market 'NASDAQ'; known: krx (GET /markets), or a KRX board: KOSPI, KOSDAQ")
+        "unknown market 'NASDAQ'; known: krx, us (GET /markets), or a KRX board: KOSPI, KOSDAQ")
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "삼성"}).json()["items"]] == ["005930", "207940"]
     assert [i["ticker"] for i in client.get("/stocks", params={"q": "00593"}).json()["items"]] == ["005930"]
     assert client.get("/stocks", params={"q": ".*"}).json()["total"] == 0  # a regex is searched as text

@@ -102,6 +102,10 @@ def test_check_db_lists_each_markets_quarantined_bars_with_its_redo(make_setting
     check_db.main(["--today", "2025-10-01"], settings=settings)
     out = capsys.readouterr().out
     assert "1 bar(s) held in us_system_info.bad_data" in out and "AAPL" in out
+    # an install that does not run US stocks sees KRX's section only, as before
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets(off=lambda _: "US_STOCKS is false"))
+    check_db.main(["--today", "2025-10-01", "--json"], settings=settings)
+    assert [q["dataset"] for q in json.loads(capsys.readouterr().out)["quarantines"]] == ["krx.bars"]
 
 
 def test_a_second_markets_picks_are_alerted_under_its_own_keys(make_settings, monkeypatch):

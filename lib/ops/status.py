@@ -132,8 +132,10 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         state.expected = item.dataset.job in expected
         statuses.append(state)
     derived = subscriber_states(storage, items, statuses, settings.stale_after_sessions)
-    # each market's held bars from its own bad_data (US stocks' in us_system_info.bad_data)
-    held = [quarantine_status(storage.scoped(d.namespace), d.redo, d.key) for d in registry.quarantining_all()]
+    # each market's held bars from its own bad_data (US stocks' in us_system_info.bad_data); a market this install
+    # does not run (US_STOCKS=false) has none to show
+    held = [quarantine_status(storage.scoped(d.namespace), d.redo, d.key) for d in registry.quarantining_all()
+            if d.off is None or not d.off(settings)]
     status = Status(
         as_of=now,
         markets=statuses,

@@ -10,14 +10,13 @@ import sys
 from lib.analysis.job import hourly_analysis
 from lib.analysis.screener import discover
 from lib.cli import parse_day, run_script
-from lib.config import Settings, load_settings
+from lib.config import Settings
 from lib.display import priced_in
-from lib.errors import PipelineError
 from lib.log import get_logger, setup_logging
 from lib.spine.datasets import Dataset
 from lib.spine.market import Market
 from lib.spine.registry import registry
-from lib.spine.runner import EXIT_CONFIG, EXIT_OK, JobContext
+from lib.spine.runner import EXIT_CONFIG, JobContext
 
 
 def analysed_dataset(market: str | None) -> Dataset | None:
@@ -55,22 +54,13 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         get_logger().error("--market %s: no market with screened stocks of that name; known: %s", args.market, known)
         return EXIT_CONFIG
     job = analysis_job(dataset)
-    if dataset.off is not None:  # a market this install does not run (US_STOCKS=false): nothing to analyse
-        try:
-            settings = settings or load_settings()
-        except PipelineError:
-            pass  # run_script says what to fix, in its one line
-        else:
-            if why := dataset.off(settings):
-                setup_logging(job, settings.log_level, settings.log_warnings_file)
-                get_logger().info("%s is off: %s; its analysis has nothing to do", dataset.key, why)
-                return EXIT_OK
     return run_script(
         dataset.key, job, args.today, settings,
         lambda market: lambda ctx: _analyse(ctx, market, dataset.currency),
         clock=lambda: dt.datetime.now(dt.UTC),
         # KRX keeps its lock's name ("analysis"); another market's analysis runs beside it under its own
         lock_name=f"{dataset.namespace}analysis",
+        off_note="; its analysis has nothing to do",  # a market this install does not run (US_STOCKS=false)
     )
 
 

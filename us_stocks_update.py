@@ -9,10 +9,7 @@ import datetime as dt
 import sys
 
 from lib.cli import add_today_argument, dataset_zone, parse_day, run_script
-from lib.config import Settings, load_settings
-from lib.errors import PipelineError
-from lib.log import get_logger, setup_logging
-from lib.spine.registry import registry
+from lib.config import Settings
 
 DATASET = "us.stocks"  # the registered dataset it works on (lib/markets/us)
 JOB = "us_stocks_update"
@@ -39,17 +36,6 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = parser.parse_args(argv)
     if args.sessions and not args.setup:
         parser.error("--sessions goes with --setup")
-    try:
-        settings = settings or load_settings()
-    except PipelineError:
-        pass  # run_script says what to fix, in its one line
-    else:
-        spec = next((d for d in registry() if d.key == DATASET), None)
-        if spec is not None and spec.off is not None and (why := spec.off(settings)):
-            setup_logging(JOB, settings.log_level, settings.log_warnings_file)
-            get_logger().info("%s is off: %s", DATASET, why)
-            return 0
-
     def body(market):  # noqa: ANN001, ANN202 - run_script's factory
         from lib.markets.us.stocks.job import stocks_job
 

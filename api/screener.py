@@ -35,6 +35,7 @@ from lib.display import priced_in
 from lib.errors import ConfigError
 from lib.storage import Storage
 from lib.storage.dates import from_stored
+from lib.storage.universe import listed_on
 
 RESERVED = ("strategy_name", "date", "market")
 _CACHE_SIZE = 64
@@ -330,7 +331,7 @@ def _compute(
         count=len(picks),
         picks=[
             PickOut(
-                ticker=p.ticker, name=names.get(p.ticker, {}).get("name"), market=names.get(p.ticker, {}).get("market"),
+                ticker=p.ticker, name=names.get(p.ticker, {}).get("name"), market=listed_on(names.get(p.ticker, {})),
                 score=p.score, values=p.values, reason=p.reason, change=p.change,
             )
             for p in picks

@@ -49,6 +49,10 @@ class PipelineStatus(BaseModel):
         description="bars the price-limit check kept out of stock_data: how many, the newest few (not a reason for "
                     "exit_code 1)"
     )
+    quarantines: list[QuarantineStatus] = Field(
+        description="every market's held bars, each from its own collections (`dataset`, `namespace`), the first "
+                    "market's first (the same as `quarantine`)"
+    )
     watermarks: list[WatermarkState] = Field(
         description="each watermark dataset this install runs: how far it has read, its lag (seconds)")
     registry_errors: list[str] = Field(description="market modules skipped (module: why); their data is not collected")

@@ -17,6 +17,7 @@ from api.markets import LISTED, MarketScope, market_scope, screened_markets
 from lib.analysis.cross_section import measure_columns
 from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
 from lib.storage.dates import from_stored
+from lib.storage.universe import listed_on
 
 router = APIRouter(tags=["stocks"], dependencies=[Depends(read_access)])
 
@@ -121,14 +122,10 @@ class StockDetail(BaseModel):
 _DOC_FIELDS = ("ticker", "name", "market_cap", "as_of_date", "last_analyzed_date")
 
 
-def _listed(doc: dict[str, Any]) -> str | None:
-    return doc.get("market") or doc.get("exchange")  # KRX's board; a US stock's exchange (the universe contract)
-
-
 def _item(doc: dict[str, Any], sort_value: float | None = None) -> StockItem:
     return StockItem(
         **{k: doc.get(k) for k in _DOC_FIELDS},
-        market=_listed(doc),
+        market=listed_on(doc),
         is_active=bool(doc.get("is_active")),
         sort_value=sort_value,
     )
@@ -277,7 +274,7 @@ def get_stock(
         )
     return StockDetail(
         **{k: doc.get(k) for k in _DOC_FIELDS},
-        market=_listed(doc),
+        market=listed_on(doc),
         market_id=scope.name,
         currency=scope.currency,
         is_active=bool(doc.get("is_active")),

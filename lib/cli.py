@@ -120,6 +120,7 @@ def run_script(
     clock: Callable[[], dt.datetime],
     lock_name: str | None = None,
     build: bool = True,
+    off_note: str = "",
     **setting_updates: object,
 ) -> int:
     """What every cron script does for `job` on the registered `dataset` (`market.kind`, e.g. "krx.bars"):
@@ -129,7 +130,9 @@ def run_script(
     is the script's wall clock (aware UTC). With `build=False` the Dataset itself is handed over, for a job that
     needs only its calendar, job and zone (cleanup), and none of the market's sources. Any problem before the job
     starts is one log line and an exit code; once the database is open it is also recorded as a failed run of the
-    job and alerted like one (lib/spine/stops.py), so a cron run that stops for a human tells the owner."""
+    job and alerted like one (lib/spine/stops.py), so a cron run that stops for a human tells the owner. A dataset
+    that is off on this install (`Dataset.off`) says so in one INFO line (plus `off_note`) and exits 0, opening
+    and recording nothing."""
     setup_logging(job)
     storage: Storage | None = None
     tried_storage = False
@@ -143,6 +146,9 @@ def run_script(
         if setting_updates:
             settings = settings.updated(**setting_updates)
         setup_logging(job, settings.log_level, settings.log_warnings_file)
+        if spec.off is not None and (why := spec.off(settings)):
+            get_logger().info("%s is off: %s%s", spec.key, why, off_note)
+            return EXIT_OK
         tried_storage = True
         # the job sees its market's own collections (Dataset.namespace: "us_" for US stocks); the shared ones
         # (job records, locks, alerts) are the same in every scope
@@ -185,21 +191,11 @@ def run_watermark_script(dataset: str, today: dt.date | None, settings: Settings
     """What a watermark dataset's cron script does (`market.kind`, cadence "watermark"): run_script's steps, with
     the dataset's reader (its `build`) read from its stored watermark under the dataset's lock
     (lib/spine/watermark.py). A dataset that is off on this install (its key blank: `Dataset.off`) says so in one
-    INFO line and exits 0, recording nothing."""
+    INFO line and exits 0, recording nothing (run_script's check)."""
     spec = next((d for d in registry() if d.key == dataset), None)
     if spec is not None and spec.cadence != "watermark":
         get_logger().error("dataset %s has the %s cadence: its script uses run_script", dataset, spec.cadence)
         return EXIT_CONFIG
-    if spec is not None and spec.off is not None:
-        try:
-            settings = settings or load_settings()
-        except PipelineError:
-            pass  # run_script says what to fix, in its one line
-        else:
-            if why := spec.off(settings):
-                setup_logging(spec.job, settings.log_level, settings.log_warnings_file)
-                get_logger().info("%s is off: %s", spec.key, why)
-                return EXIT_OK
     job = spec.job if spec else dataset
     return run_script(dataset, job, today, settings, lambda reader: lambda ctx: run_watermark(ctx, spec, reader),
                       clock, lock_name=spec.lock if spec else None)

@@ -21,9 +21,10 @@ from lib.analysis.corporate_actions import back_adjust, derive_actions
 from lib.analysis.job import analyse_ticker
 from lib.markets.krx.bars import bars_by_ticker
 from lib.markets.krx.outblock import base_price
-from lib.markets.krx.quarantine import prior_closes, screen_days
+from lib.markets.krx.quarantine import screen_days
 from lib.markets.krx.source_base import COLUMNS, Query, number, validate_market_day
 from lib.spine.calendar import TradingCalendar
+from lib.spine.quarantine import prior_closes
 from lib.spine.records import MarketDay
 from lib.storage.dates import to_utc_midnight
 from tests.conftest import FIXTURES

@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from lib.markets.krx.quarantine import PriorClose, daily_limit, screen_days
+from lib.markets.krx.quarantine import daily_limit, screen_days
 from lib.markets.krx.replay import ReplaySource
 from lib.markets.krx.source_base import Query, validate_market_day
+from lib.spine.quarantine import PriorClose
 from lib.spine.records import MarketDay
 from tests.api.conftest import api_settings
 from tests.conftest import FIXTURES, PANEL

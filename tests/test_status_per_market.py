@@ -15,6 +15,7 @@ import manual_setup
 from api.app import create_app
 from lib.ops.alerts import evaluate
 from lib.storage import Storage, get_client
+from tests.conftest import US_SAMPLE
 from tests.us_scope import seed_us, two_markets
 
 AS_OF = dt.datetime(2025, 10, 1, 3, 0, tzinfo=dt.UTC)  # 12:00 KST: the US session of 2025-09-30 is collected
@@ -66,3 +67,58 @@ def test_the_api_and_the_alerts_say_which_markets_analysis_is_behind(two_stores)
     assert "us_analysis_stale:2025-09-22" in keys
     # KRX's analysis is read from KRX's collections (never analysed, 1 session: not stale), not from the US ones
     assert not any(k.startswith("analysis_stale:") for k in keys)
+
+
+def test_a_second_markets_quarantined_bars_are_alerted_with_its_own_redo(make_settings, monkeypatch):
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets())
+    settings = make_settings()
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    held = {"ticker": "AAPL", "day": dt.date(2025, 9, 30), "market": "Q", "reason": "close 500.00 is +96.1%",
+            "bar": {"close": 500.0}}
+    storage.scoped("us_").bad_data.quarantine_bars([held], AS_OF, "us.stocks")
+    storage.bad_data.quarantine_bars([{**held, "ticker": "005930", "market": "KOSPI"}], AS_OF)  # KRX's, same day
+    evaluate(storage, settings, AS_OF)
+    alerts = {d["_id"]: d for d in storage.alerts.alerts.find({})}
+    assert {"quarantine:2025-09-30", "us_quarantine:2025-09-30"} <= set(alerts)
+    assert "AAPL (Q)" in alerts["us_quarantine:2025-09-30"]["text"]
+    assert "`python us_stocks_update.py --redo 2025-09-30`" in alerts["us_quarantine:2025-09-30"]["text"]
+    assert "005930 (KOSPI)" in alerts["quarantine:2025-09-30"]["text"]
+
+
+def test_check_db_lists_each_markets_quarantined_bars_with_its_redo(make_settings, monkeypatch, capsys):
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets())
+    settings = make_settings()
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    held = {"ticker": "AAPL", "day": dt.date(2025, 9, 30), "market": "US", "reason": "close 500.00 is 2.04x",
+            "bar": {"close": 500.0}}
+    storage.scoped("us_").bad_data.quarantine_bars([held], AS_OF, "us.stocks")
+    check_db.main(["--today", "2025-10-01", "--json"], settings=settings)
+    body = json.loads(capsys.readouterr().out)
+    assert body["quarantine"]["count"] == 0  # KRX's (the first market's), as before
+    krx, us = body["quarantines"]
+    assert (krx["dataset"], krx["count"]) == ("krx.bars", 0)
+    assert (us["dataset"], us["count"], us["latest"][0]["ticker"]) == ("us.stocks", 1, "AAPL")
+    assert us["redo"] == "run `python us_stocks_update.py --redo DAY`"
+    check_db.main(["--today", "2025-10-01"], settings=settings)
+    out = capsys.readouterr().out
+    assert "1 bar(s) held in us_system_info.bad_data" in out and "AAPL" in out
+    # an install that does not run US stocks sees KRX's section only, as before
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets(off=lambda _: "US_STOCKS is false"))
+    check_db.main(["--today", "2025-10-01", "--json"], settings=settings)
+    assert [q["dataset"] for q in json.loads(capsys.readouterr().out)["quarantines"]] == ["krx.bars"]
+
+
+def test_a_second_markets_picks_are_alerted_under_its_own_keys(make_settings, monkeypatch):
+    from tests.us_scope import LAST_US_DAY, NEW_YORK, run_us_analysis
+
+    monkeypatch.setattr(lib.spine.registry, "_registry", two_markets())
+    settings = make_settings(us_sources=["replay"], us_replay_dir=US_SAMPLE, analysis_quota_per_run=100,
+                             alert_strategies=["rs_leaders"])
+    storage = Storage(get_client("mongomock://"), settings.mongodb_db_prefix)
+    seed_us(storage)
+    as_of = dt.datetime.combine(LAST_US_DAY, dt.time(20), tzinfo=NEW_YORK)
+    assert run_us_analysis(storage, settings, as_of, lambda: AS_OF) == 0
+    evaluate(storage, settings, AS_OF, as_of)  # the alert step of any job
+    alerts = {d["_id"]: d for d in storage.alerts.alerts.find({"kind": "picks"})}
+    assert set(alerts) == {"us_picks:rs_leaders:2025-09-30"}  # KRX has no analysed day: no picks of its own
+    assert alerts["us_picks:rs_leaders:2025-09-30"]["title"].startswith("rs_leaders (US stocks (XNYS)): ")

@@ -29,6 +29,7 @@ from lib.analysis.screener import (
 )
 from lib.log import get_logger
 from lib.storage import Storage
+from lib.storage.universe import listed_on
 
 log = get_logger("daily_picks")
 
@@ -142,7 +143,7 @@ def _pick(
     return {
         "ticker": ticker,
         "name": info.get("name"),
-        "market": info.get("market") or info.get("exchange"),  # KRX's board; a US stock's listing exchange
+        "market": listed_on(info),
         "score": float(score) if np.isfinite(score) else 0.0,
         "values": values,
         "reason": strategy.reason(row, params),

@@ -21,13 +21,13 @@ from typing import Any
 
 from lib.analysis.screener import discover, screen
 from lib.config import Settings
-from lib.display import duration, kst
+from lib.display import duration, kst, priced_in
 from lib.errors import EXIT_CONFIG, ConfigError, NotifyError
 from lib.log import get_logger
 from lib.ops.notifiers import Alert, Notifier, build_notifiers, configured_channels
 from lib.ops.status import QUARANTINE_SHOWN, market_status, subscriber_state, watermark_states
 from lib.ops.status_markets import tracked
-from lib.spine.datasets import Registry
+from lib.spine.datasets import Dataset, Registry
 from lib.spine.registry import registry as default_registry
 from lib.storage import Storage, naive_utc
 
@@ -150,9 +150,10 @@ def market_events(storage: Storage, settings: Settings, now: dt.datetime, as_of:
 
 
 def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
-                      redo: str = "collect the day {day} again") -> list[Alert]:
-    """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per day, naming the
-    bars (a later bar quarantined for the same day is in check_db, not in a second alert)."""
+                      redo: str = "collect the day {day} again", namespace: str = "") -> list[Alert]:
+    """Bars of a recent day refused by the price-limit check (kept out of stock_data): once per market and day
+    (keys under the market's `namespace`), naming the bars (a later bar quarantined for the same day is in check_db,
+    not in a second alert)."""
     by_day: dict[str, list[dict[str, Any]]] = {}
     for doc in storage.bad_data.latest_quarantined(since=today - max_age):
         by_day.setdefault(doc["date_kst"], []).append(doc)
@@ -161,8 +162,9 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
         lines = [f"{d['ticker']} ({d.get('market', '')}): {d['reason']}" for d in docs[:QUARANTINE_SHOWN]]
         more = f"\n... and {len(docs) - QUARANTINE_SHOWN} more" if len(docs) > QUARANTINE_SHOWN else ""
         out.append(_alert(
-            f"quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
-            f"The price-limit check kept {len(docs)} bar(s) of {day} out of stock_data (system_info.bad_data):\n"
+            f"{namespace}quarantine:{day}", "quarantine", "warning", f"{len(docs)} bar(s) of {day} quarantined",
+            f"The price-limit check kept {len(docs)} bar(s) of {day} out of {namespace}stock_data "
+            f"({namespace}system_info.bad_data):\n"
             + "\n".join(lines) + more + f"\nIf the source or file was wrong, fix it and {redo.format(day=day)}; "
             "`python check_db.py` lists the quarantined bars.",
             now, day=day, tickers=[d["ticker"] for d in docs],
@@ -171,21 +173,20 @@ def quarantine_events(storage: Storage, today: dt.date, max_age: dt.timedelta, n
 
 
 def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: dt.timedelta, now: dt.datetime,
-                 registry_loader: Callable[[], Any], datasets: Registry | None = None) -> list[Alert]:
-    """The picks of each strategy in ALERT_STRATEGIES on the latest day whose analysis is complete (the day its
-    track record was refreshed), once per strategy and day; a day without picks is recorded, not sent."""
+                 registry_loader: Callable[[], Any], screened: Dataset) -> list[Alert]:
+    """The picks of each strategy in ALERT_STRATEGIES among the `screened` dataset's stocks (`storage` scoped to its
+    market) on the latest day whose analysis is complete (the day its track record was refreshed), once per market,
+    strategy and day (keys under the market's namespace); a day without picks is recorded, not sent."""
     stats_dates = storage.analysis.strategy_stats_dates()
     wanted = []
     for name in settings.alert_strategies:
         day = stats_dates.get(name)
         if day and today - dt.date.fromisoformat(day) <= max_age:
             wanted.append((name, dt.date.fromisoformat(day)))
-    known = storage.alerts.known_alert_keys(f"picks:{n}:{d}" for n, d in wanted)
-    fresh = [(n, d) for n, d in wanted if f"picks:{n}:{d}" not in known]
-    if not fresh:
-        return []
-    screened = (datasets or default_registry()).screened()
-    if screened is None or screened.calendar is None:
+    prefix = f"{screened.namespace}picks"
+    known = storage.alerts.known_alert_keys(f"{prefix}:{n}:{d}" for n, d in wanted)
+    fresh = [(n, d) for n, d in wanted if f"{prefix}:{n}:{d}" not in known]
+    if not fresh or screened.calendar is None:
         return []
     registry = registry_loader()
     calendar = screened.calendar(settings)
@@ -197,11 +198,13 @@ def picks_events(storage: Storage, settings: Settings, today: dt.date, max_age: 
         except ConfigError as exc:
             log.warning("ALERT_STRATEGIES: %s", exc)
             continue
-        _, picks = screen(storage, calendar, strategy, strategy.params(), day)
+        with priced_in(screened.currency):  # the reasons state prices in the market's currency
+            _, picks = screen(storage, calendar, strategy, strategy.params(), day)
         lines = [f"{p.ticker} {names.get(p.ticker, '')} (score {p.score:.2f}): {p.reason}" for p in picks[:PICKS_SHOWN]]
         more = f"\n... and {len(picks) - PICKS_SHOWN} more" if len(picks) > PICKS_SHOWN else ""
+        among = f" ({screened.label})" if screened.namespace else ""  # the first market's words unchanged
         out.append(_alert(
-            f"picks:{name}:{day}", "picks", "info", f"{name}: {len(picks)} pick(s) on {day}",
+            f"{prefix}:{name}:{day}", "picks", "info", f"{name}{among}: {len(picks)} pick(s) on {day}",
             f"{strategy.description}\n" + "\n".join(lines) + more, now,
             strategy=name, day=day.isoformat(), tickers=[p.ticker for p in picks],
         ))
@@ -251,17 +254,15 @@ def evaluate(storage: Storage, settings: Settings, now: dt.datetime, as_of: dt.d
     datasets = default_registry()
     events = job_events(storage, now, max_age, datasets)
     events += market_events(storage, settings, now, as_of, max_age, datasets)
-    # Quarantined bars and picks are the screened dataset's: its own date (the run's as-of zone without one).
-    held = datasets.quarantining()
-    if held is not None:
-        # its own bad_data, whatever scope the job that ran before this step had (a US job's is "us_")
+    # Quarantined bars and picks are each market's, from its own collections (whatever scope the job that ran
+    # before this step had: a US job's is "us_") on its own date.
+    for held in datasets.quarantining_all():
         events += quarantine_events(storage.scoped(held.namespace), as_of.astimezone(held.tz).date(), max_age, now,
-                                    held.redo)
-    screened = datasets.screened()
-    today = as_of.astimezone(screened.tz).date() if screened else as_of.date()
+                                    held.redo, held.namespace)
     if settings.alert_strategies:
-        picked = storage.scoped(screened.namespace) if screened else storage  # the first market's picks
-        events += picks_events(picked, settings, today, max_age, now, registry_loader or discover, datasets)
+        for screened in datasets.screened_all():
+            events += picks_events(storage.scoped(screened.namespace), settings, as_of.astimezone(screened.tz).date(),
+                                   max_age, now, registry_loader or discover, screened)
     known = storage.alerts.known_alert_keys(e.key for e in events)
     new = 0
     for event in events:

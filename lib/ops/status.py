@@ -61,7 +61,8 @@ class Status:
     sizes: list[CollectionSize]
     alerts: AlertStatus
     attention: list[str] = field(default_factory=list)
-    quarantine: QuarantineStatus = field(default_factory=QuarantineStatus)
+    quarantine: QuarantineStatus = field(default_factory=QuarantineStatus)  # the first quarantining market's
+    quarantines: list[QuarantineStatus] = field(default_factory=list)  # every quarantining market's, first first
     watermarks: list[WatermarkState] = field(default_factory=list)  # the watermark-cadence datasets
     registry_errors: list[str] = field(default_factory=list)  # market modules skipped: "module: why"
     ai_predictions: AiPredictionsStatus = field(default_factory=AiPredictionsStatus)  # issue 16's batch and scoring
@@ -131,6 +132,10 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         state.expected = item.dataset.job in expected
         statuses.append(state)
     derived = subscriber_states(storage, items, statuses, settings.stale_after_sessions)
+    # each market's held bars from its own bad_data (US stocks' in us_system_info.bad_data); a market this install
+    # does not run (US_STOCKS=false) has none to show
+    held = [quarantine_status(storage.scoped(d.namespace), d.redo, d.key) for d in registry.quarantining_all()
+            if d.off is None or not d.off(settings)]
     status = Status(
         as_of=now,
         markets=statuses,
@@ -139,8 +144,8 @@ def gather(storage: Storage, settings: Settings, now: dt.datetime, today: dt.dat
         jobs=mark_healed(job_runs(storage, now), statuses, registry),
         sizes=storage.sizes.collection_sizes(d.namespace for d in registry.screened_all()) if sizes else [],
         alerts=alert_status(storage, settings, now),
-        quarantine=quarantine_status(storage.scoped(held.namespace), held.redo)
-        if (held := registry.quarantining()) else QuarantineStatus(),
+        quarantine=held[0] if held else QuarantineStatus(),
+        quarantines=held,
         watermarks=watermark_states(storage, settings, registry, now),
         registry_errors=[f"{module}: {why}" for module, why in registry.errors],
         ai_predictions=ai_predictions_status(storage, settings),

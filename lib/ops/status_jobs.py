@@ -76,20 +76,22 @@ class QuarantineStatus:
     # Items a source sent wrong and a check refused (not held: the US and watermark datasets'), the newest few.
     refused: int = 0
     refused_latest: list[RefusedItem] = field(default_factory=list)
+    dataset: str = ""  # the quarantining dataset ("krx.bars", "us.stocks")
+    namespace: str = ""  # its market's collections' prefix: the bars are in <namespace>system_info.bad_data
 
 
 QUARANTINE_SHOWN = 5
 
 
-def quarantine_status(storage: Storage, redo: str = "collect the day again") -> QuarantineStatus:
-    """The number of quarantined bars and the newest QUARANTINE_SHOWN of them; `redo` says how to collect one again
-    ("{day}" stands for the day)."""
+def quarantine_status(storage: Storage, redo: str = "collect the day again", dataset: str = "") -> QuarantineStatus:
+    """The number of quarantined bars and the newest QUARANTINE_SHOWN of them in `storage`'s scope (the market of
+    `dataset`); `redo` says how to collect one again ("{day}" stands for the day)."""
     latest = [QuarantinedBar(d["ticker"], dt.date.fromisoformat(d["date_kst"]), d.get("market", ""), d["reason"])
               for d in storage.bad_data.latest_quarantined(QUARANTINE_SHOWN)]
     refused = [RefusedItem(d["dataset"], d["key"], d["date"], d["reason"], d.get("where"))
                for d in storage.bad_data.rejected_records(QUARANTINE_SHOWN)]
     return QuarantineStatus(storage.bad_data.quarantine_count() if latest else 0, latest, redo.format(day="DAY"),
-                            storage.bad_data.rejected_count() if refused else 0, refused)
+                            storage.bad_data.rejected_count() if refused else 0, refused, dataset, storage.namespace)
 
 
 def job_runs(storage: Storage, now: dt.datetime) -> list[JobRun]:

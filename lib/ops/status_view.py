@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from lib.display import count, duration, kst, size, table
-from lib.ops.status import Status
+from lib.ops.status import QuarantineStatus, Status
 from lib.ops.status_ai import ai_predictions_rows
 
 
@@ -106,21 +106,8 @@ def render_text(status: Status, quiet: bool = False) -> str:
         out.append(table(["collection", "documents", "data", "on disk", "indexes"], rows + total, right=(1, 2, 3, 4)))
         if estimated:
             out.append("  * estimated from a sample of documents (this server reports no collection statistics)")
-    q = status.quarantine
-    out.append("\nQuarantined bars (refused by the price-limit check, kept out of stock_data)")
-    if q.count:
-        out.append(f"  {count(q.count)} bar(s) held in system_info.bad_data (when the source or file was wrong, fix "
-                   f"it and {q.redo}); the newest:")
-        out.append(table(["day", "ticker", "market", "reason"],
-                         [[b.day.isoformat(), b.ticker, b.market, _short(b.reason, 90)] for b in q.latest]))
-    else:
-        out.append("  none")
-    if q.refused:  # shown only when there are some, so an install whose sources send clean data sees no change
-        out.append(f"\nRefused records (sent wrong by a source: not stored as data, kept with their raw value)\n"
-                   f"  {count(q.refused)} record(s) in system_info.bad_data; the newest seen:")
-        rows = [[r.dataset, r.key or "-", r.day or "-", _short(r.reason, 70) + (f" ({r.where})" if r.where else "")]
-                for r in q.refused_latest]
-        out.append(table(["dataset", "key", "day", "reason"], rows))
+    for q in status.quarantines or [status.quarantine]:
+        out += _quarantine_lines(q)
     al = status.alerts
     out.append("\nAlerts")
     out.append(f"  channels: {', '.join(al.channels) or 'none configured (TELEGRAM_BOT_TOKEN, ALERT_WEBHOOK_URL)'}; "
@@ -135,6 +122,27 @@ def render_text(status: Status, quiet: bool = False) -> str:
 
 def _pairs(rows: list[list[str]]) -> str:
     return table(["", ""], rows).split("\n", 1)[1]
+
+
+def _quarantine_lines(q: QuarantineStatus) -> list[str]:
+    """One market's held bars and refused records (the first market's under the words it always had)."""
+    ns = q.namespace
+    of = f" of {q.dataset}" if ns else ""
+    out = [f"\nQuarantined bars{of} (refused by the price-limit check, kept out of {ns}stock_data)"]
+    if q.count:
+        out.append(f"  {count(q.count)} bar(s) held in {ns}system_info.bad_data (when the source or file was wrong, "
+                   f"fix it and {q.redo}); the newest:")
+        out.append(table(["day", "ticker", "market", "reason"],
+                         [[b.day.isoformat(), b.ticker, b.market, _short(b.reason, 90)] for b in q.latest]))
+    else:
+        out.append("  none")
+    if q.refused:  # shown only when there are some, so an install whose sources send clean data sees no change
+        out.append(f"\nRefused records{of} (sent wrong by a source: not stored as data, kept with their raw value)\n"
+                   f"  {count(q.refused)} record(s) in {ns}system_info.bad_data; the newest seen:")
+        rows = [[r.dataset, r.key or "-", r.day or "-", _short(r.reason, 70) + (f" ({r.where})" if r.where else "")]
+                for r in q.refused_latest]
+        out.append(table(["dataset", "key", "day", "reason"], rows))
+    return out
 
 
 def _short(text: str, limit: int) -> str:

@@ -44,6 +44,20 @@ class BarsStore(StoreBase):
         query = {"_id": {"$gte": to_utc_midnight(first) - RECENT, "$lte": to_utc_midnight(last)}}
         return {t: sorted(self.stock_db[t].find(query), key=_by_id) for t in tickers}
 
+    def count_per_day(self, tickers: Iterable[str], days: Iterable[dt.date]) -> dict[dt.date, int]:
+        """How many of the tickers have a stored bar on each of these days (one indexed read per ticker)."""
+        wanted = {to_utc_midnight(d) for d in days}
+        if not wanted:
+            return {}
+        query = {"_id": {"$gte": min(wanted), "$lte": max(wanted)}}
+        counts: dict[dt.date, int] = {}
+        for ticker in tickers:
+            for doc in self.stock_db[ticker].find(query, {"_id": 1}):
+                if doc["_id"] in wanted:
+                    day = from_stored(doc["_id"])
+                    counts[day] = counts.get(day, 0) + 1
+        return counts
+
     def read_bars(
         self,
         ticker: str,

@@ -11,6 +11,11 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from lib.storage.client import StoreBase
 
 
+def listed_on(doc: dict[str, Any]) -> str | None:
+    """Where a universe document's stock is listed: KRX's board (`market`), or a US stock's exchange code."""
+    return doc.get("market") or doc.get("exchange")
+
+
 class UniverseStore(StoreBase):
     """Universe documents, largest market cap first."""
 

@@ -55,6 +55,8 @@ def test_a_custom_screen_of_the_us_market_computes_on_its_stocks_only(us_store):
     us = us_store.scoped("us_")
     expected = {t for t in US_TICKERS if us.analysis.recent_analysis(t, 1, end=LAST_US_DAY)[0]["vol_ratio"] >= 1}
     assert {p["ticker"] for p in body["picks"]} == expected
+    # each pick says where it is listed, as /stocks and the stored picks do (a US stock's exchange)
+    assert expected and {p["market"] for p in body["picks"]} <= {"Q", "N"}
 
 
 def test_a_us_symbol_is_found_in_the_us_universe_with_its_currency_and_bars(us_store):

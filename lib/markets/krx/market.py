@@ -12,13 +12,14 @@ import pandas as pd
 from lib.config import Settings
 from lib.log import get_logger
 from lib.markets.krx.bars import bars_by_ticker
-from lib.markets.krx.quarantine import prior_closes, screen_days
+from lib.markets.krx.quarantine import screen_days
 from lib.markets.krx.settings import krx_settings
 from lib.markets.krx.sources import MARKETS, SourceChain, build_chain
 from lib.markets.krx.universe import is_common_stock, plan_universe
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Request
 from lib.spine.market import Collector, DayFetch, Fetched, Market
+from lib.spine.quarantine import prior_closes
 from lib.spine.records import MarketDay
 from lib.spine.runner import JobContext
 

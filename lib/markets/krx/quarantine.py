@@ -26,6 +26,7 @@ import pandas as pd
 
 from lib.markets.krx.bars import bars_from_day
 from lib.markets.krx.universe import is_common_stock
+from lib.spine.quarantine import Held, PriorClose
 from lib.spine.records import MarketDay
 
 # (first day, limit): KRX's daily price limit as a share of the base price.
@@ -48,26 +49,6 @@ def daily_limit(day: dt.date) -> float | None:
         if day >= start:
             limit = value
     return limit
-
-
-@dataclass(frozen=True)
-class PriorClose:
-    """A ticker's last close before the batch: the last stored one and, when a later bar was quarantined,
-    that bar's close (the last one delivered)."""
-
-    stored: float | None
-    delivered: float | None = None
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    """A bar kept out of stock_data: the document it would have been, and why."""
-
-    ticker: str
-    day: dt.date
-    market: str
-    bar: dict[str, Any]
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -95,7 +76,7 @@ class Screened:
     day confirmed them."""
 
     kept: list[tuple[dt.date, list[MarketDay]]] = field(default_factory=list)
-    quarantined: list[Quarantined] = field(default_factory=list)
+    quarantined: list[Held] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
 
@@ -205,7 +186,7 @@ def screen_days(
     out = Screened()
     for on, answers in days:
         kept: list[MarketDay] = []
-        held: list[Quarantined] = []
+        held: list[Held] = []
         updates: dict[str, PriorClose] = {}
         for answer in answers:
             frame = answer.frame
@@ -221,7 +202,7 @@ def screen_days(
                 documents = bars_from_day(frame.loc[list(reasons)], on, answer.source)
                 for i, reason in reasons.items():
                     ticker = frame.at[i, "ticker"]
-                    held.append(Quarantined(ticker, on, str(frame.at[i, "market"]), documents[ticker], reason))
+                    held.append(Held(ticker, on, str(frame.at[i, "market"]), documents[ticker], reason))
                 clean = answer.with_frame(frame.drop(index=list(reasons)))
             kept.append(clean)
             for i, ticker, close in zip(rows.index, rows.tickers, rows.close, strict=True):
@@ -230,17 +211,4 @@ def screen_days(
         state.update(updates)
         out.kept.append((on, kept))
         out.quarantined.extend(held)
-    return out
-
-
-def prior_closes(
-    stored: Mapping[str, tuple[dt.date, float]], quarantined: Mapping[str, tuple[dt.date, float]]
-) -> dict[str, PriorClose]:
-    """Each ticker's PriorClose from its last stored bar and its last quarantined one (date, close) before a
-    batch; a quarantined bar counts as the last delivered only when it is newer than the last stored one."""
-    out: dict[str, PriorClose] = {}
-    for ticker in set(stored) | set(quarantined):
-        kept, held = stored.get(ticker), quarantined.get(ticker)
-        delivered = held[1] if held and (kept is None or held[0] > kept[0]) else (kept[1] if kept else None)
-        out[ticker] = PriorClose(kept[1] if kept else None, delivered)
     return out

@@ -26,10 +26,6 @@ _METHODS = {"income": "get_income_stmt", "balance": "get_balance_sheet", "cashfl
 _FREQ = {"quarterly": "quarterly", "annual": "yearly"}
 
 
-def _no_close(day: dt.date) -> dt.datetime:
-    raise NotImplementedError("statements have no session close")
-
-
 class YahooStatements:
     """A ticker's six statement frames from Yahoo through yfinance (six requests, one Ticker)."""
 
@@ -38,8 +34,7 @@ class YahooStatements:
 
     def __init__(self, timeout: float, rate_limit_pause: float = 60.0, http: str = "curl_cffi",
                  cache_dir: Path | None = None, transport: Any = None) -> None:
-        self.yahoo = YFinanceSource(timeout, dt.timedelta(0), _no_close, rate_limit_pause, http, cache_dir,
-                                    transport)
+        self.yahoo = YFinanceSource.plumbing(timeout, rate_limit_pause, http, cache_dir, transport)
 
     def statements(self, query: FinancialsQuery) -> dict[str, Any]:
         """`get_income_stmt`/`get_balance_sheet`/`get_cash_flow` quarterly and yearly; failures classified."""

@@ -25,6 +25,7 @@ from lib.markets.us import NEW_YORK
 from lib.markets.us.etf.universe import etf_specs
 from lib.markets.us.settings import us_settings
 from lib.markets.us.sources import yahoo_symbol
+from lib.markets.us.sweep import parse_sweep_cursor, sweep_mark
 from lib.spine.watermark import Item, Mark, Page, Rejected, WatermarkReader
 
 if TYPE_CHECKING:
@@ -146,22 +147,6 @@ def article_item(ticker: str, article: Any) -> Item | Rejected:
 # --- the reader ------------------------------------------------------------------------------------------
 
 
-def _cursor(sweep: dt.datetime, ticker: str) -> str:
-    return f"{sweep.isoformat()}|{ticker}"
-
-
-def _parse_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
-    """(sweep start, last ticker stored) of a stored cursor; None for none or one this reader cannot read."""
-    if not cursor or "|" not in cursor:
-        return None
-    start, _, ticker = cursor.partition("|")
-    try:
-        moment = dt.datetime.fromisoformat(start)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)), ticker
-
-
 class UsNewsReader(WatermarkReader):
     """us.news on the watermark cadence: a sweep of one page per ticker (see the module docstring)."""
 
@@ -190,7 +175,7 @@ class UsNewsReader(WatermarkReader):
         now = now.astimezone(dt.UTC)
         if not self.tickers:  # nothing followed yet: an empty last page that moves nothing (news_tickers said why)
             return NewsQuery("", "", now, now, True)
-        resumed = _parse_cursor(mark.cursor)
+        resumed = parse_sweep_cursor(mark.cursor)
         remaining = [t for t in self.tickers if resumed is not None and t > resumed[1]]
         sweep = resumed[0] if resumed is not None and remaining else now
         if not (resumed is not None and remaining):
@@ -217,12 +202,7 @@ class UsNewsReader(WatermarkReader):
                 refused.append(found)
             else:
                 items.setdefault(found.key, found)
-        if not query.ticker:
-            mark = Mark()  # no sweep happened: the watermark keeps its time (and its staleness)
-        elif query.last:
-            mark = Mark(query.sweep, None)
-        else:
-            mark = Mark(None, _cursor(query.sweep, query.ticker))
+        mark = sweep_mark(query.ticker, query.sweep, query.last)
         return Page(tuple(items.values()), mark, more=not query.last, rejected=tuple(refused))
 
     def validate(self, item: Item) -> str | None:

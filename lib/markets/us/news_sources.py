@@ -9,29 +9,16 @@ JSON reads as "no news", so the status of the last response decides, as for the 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
-from lib.errors import ConfigError, SourceBlockedError, TransientSourceError
+from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.markets.us.news import NewsQuery, published_at
 from lib.markets.us.yfinance_source import YFinanceSource
 
 log = get_logger("us_news")
-
-
-class _Answered(Exception):
-    """The HTTP status of an answer yfinance handed back as data, for the Yahoo error classification."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.response = type("Response", (), {"status_code": status})()
-
-
-def _no_close(day: dt.date) -> dt.datetime:
-    raise NotImplementedError("news has no session close")
 
 
 class YahooNews:
@@ -45,29 +32,18 @@ class YahooNews:
         self.count = count
         # The bars source's loading (curl_cffi or requests), recording session and error classification;
         # yfinance's get_news has no timeout argument (its POST waits 30 s).
-        self.yahoo = YFinanceSource(timeout, dt.timedelta(0), _no_close, rate_limit_pause, http, cache_dir,
-                                    transport)
+        self.yahoo = YFinanceSource.plumbing(timeout, rate_limit_pause, http, cache_dir, transport)
 
     def fetch(self, query: NewsQuery) -> list[Any]:
         """`Ticker.get_news(count, tab="news")` on a fresh Ticker; Yahoo's failures as the pipeline's errors."""
         where = f"yfinance {query.symbol} news"
         yahoo = self.yahoo
         yahoo._load()
-        yahoo.session.statuses.clear()
-        try:
-            articles = yahoo._ticker(query.symbol).get_news(count=self.count, tab="news")
-        except (ConfigError, SourceBlockedError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed
-            if "CURRENTLY DOWN" in str(exc):  # yfinance's YFDataException for Yahoo's "Will be right back" page
-                raise TransientSourceError(f"{where}: Yahoo Finance says it is down") from None
-            raise yahoo._classify(exc, where) from None
-        status = yahoo.session.statuses[-1] if yahoo.session.statuses else None
+        articles, status = yahoo.checked(
+            lambda: yahoo._ticker(query.symbol).get_news(count=self.count, tab="news"), where)
         if status == 404:
             log.warning("%s: HTTP 404, no news for the symbol", where)
             return []
-        if status is not None and status >= 400:
-            raise yahoo._classify(_Answered(status), where)
         return list(articles or [])
 
 

@@ -24,6 +24,7 @@ from lib.log import get_logger
 from lib.markets.us import NEW_YORK
 from lib.markets.us.options_summary import summarise
 from lib.markets.us.settings import us_settings
+from lib.markets.us.sweep import parse_sweep_cursor, sweep_mark
 from lib.spine.watermark import Item, Mark, Page, Rejected, WatermarkReader
 
 if TYPE_CHECKING:
@@ -90,21 +91,6 @@ def _quote_time(underlying: Any) -> dt.datetime | None:
     return None
 
 
-def _cursor(sweep: dt.datetime, ticker: str) -> str:
-    return f"{sweep.isoformat()}|{ticker}"
-
-
-def _parse_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
-    if not cursor or "|" not in cursor:
-        return None
-    start, _, ticker = cursor.partition("|")
-    try:
-        moment = dt.datetime.fromisoformat(start)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)), ticker
-
-
 class UsOptionsReader(WatermarkReader):
     """us.options on the watermark cadence: a sweep of one page per ticker (see the module docstring)."""
 
@@ -140,7 +126,7 @@ class UsOptionsReader(WatermarkReader):
         now = now.astimezone(dt.UTC)
         if not self.tickers:
             return OptionsQuery("", now, now, self.max_days, True)
-        resumed = _parse_cursor(mark.cursor)
+        resumed = parse_sweep_cursor(mark.cursor)
         rest: list[str] = []
         if resumed is not None and resumed[1] in self.tickers:
             rest = self.tickers[self.tickers.index(resumed[1]) + 1:]
@@ -180,15 +166,10 @@ class UsOptionsReader(WatermarkReader):
         found = self._item(raw, query) if query.ticker else None
         items = (found,) if isinstance(found, Item) else ()
         rejected = (found,) if isinstance(found, Rejected) else ()
-        if not query.ticker:
-            mark = Mark()  # no sweep happened: the watermark keeps its time (and its staleness)
-        elif query.last:
-            mark = Mark(query.sweep, None)
-            if self.without:
-                log.info("us.options: %d of %d ticker(s) have no options at the source: %s", len(self.without),
-                         len(self.tickers), ", ".join(self.without))
-        else:
-            mark = Mark(None, _cursor(query.sweep, query.ticker))
+        mark = sweep_mark(query.ticker, query.sweep, query.last)
+        if query.ticker and query.last and self.without:
+            log.info("us.options: %d of %d ticker(s) have no options at the source: %s", len(self.without),
+                     len(self.tickers), ", ".join(self.without))
         return Page(items, mark, more=not query.last, rejected=rejected)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lib.errors import ConfigError, SourceBlockedError, TransientSourceError
+from lib.errors import ConfigError
 from lib.log import get_logger
 from lib.markets.us import NEW_YORK
 from lib.markets.us.options import OptionsQuery
@@ -28,18 +28,6 @@ log = get_logger("us_options")
 ROW_FIELDS = ("contractSymbol", "strike", "lastPrice", "bid", "ask", "volume", "openInterest", "impliedVolatility",
               "inTheMoney")
 QUOTE_FIELDS = ("regularMarketPrice", "regularMarketTime", "currency", "marketState")
-
-
-class _Answered(Exception):
-    """The HTTP status of an answer yfinance handed back as data, for the Yahoo error classification."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.response = type("Response", (), {"status_code": status})()
-
-
-def _no_close(day: dt.date) -> dt.datetime:
-    raise NotImplementedError("an option chain has no session close")
 
 
 def within(expiries: Any, read_day: dt.date, max_days: int) -> list[str]:
@@ -74,25 +62,12 @@ class YahooOptions:
                  cache_dir: Path | None = None, gap_seconds: float = 0.0, transport: Any = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         # yfinance's option requests take no timeout argument (its GET waits 30 s)
-        self.yahoo = YFinanceSource(timeout, dt.timedelta(0), _no_close, rate_limit_pause, http, cache_dir,
-                                    transport)
+        self.yahoo = YFinanceSource.plumbing(timeout, rate_limit_pause, http, cache_dir, transport)
         self.gap_seconds = gap_seconds
         self.sleep = sleep
 
     def _checked(self, call: Callable[[], Any], where: str) -> Any:
-        yahoo = self.yahoo
-        yahoo.session.statuses.clear()
-        try:
-            answer = call()
-        except (ConfigError, SourceBlockedError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed
-            if "CURRENTLY DOWN" in str(exc):
-                raise TransientSourceError(f"{where}: Yahoo Finance says it is down") from None
-            raise yahoo._classify(exc, where) from None
-        status = yahoo.session.statuses[-1] if yahoo.session.statuses else None
-        if status is not None and status >= 400 and status != 404:
-            raise yahoo._classify(_Answered(status), where)
+        answer, status = self.yahoo.checked(call, where)
         return None if status == 404 else answer
 
     def fetch(self, query: OptionsQuery) -> dict[str, Any] | None:

@@ -48,11 +48,9 @@ def is_foreign_listing(ticker: str) -> bool:
     return "." in ticker
 
 
-@dataclass(frozen=True)
-class BarsQuery:
-    """Daily bars of one ticker for these sessions (oldest first); the last one is the day being processed."""
+class SessionSpan:
+    """What a query of a run of sessions (`sessions`, oldest first) says of its span."""
 
-    ticker: str
     sessions: tuple[dt.date, ...]
 
     @property
@@ -64,6 +62,14 @@ class BarsQuery:
     def end(self) -> dt.date:
         """The last session asked for."""
         return self.sessions[-1]
+
+
+@dataclass(frozen=True)
+class BarsQuery(SessionSpan):
+    """Daily bars of one ticker for these sessions (oldest first); the last one is the day being processed."""
+
+    ticker: str
+    sessions: tuple[dt.date, ...]
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,18 @@ def _recording_session(http_module: Any) -> Any:
     return session
 
 
+class Answered(Exception):
+    """The HTTP status of an answer yfinance handed back as data, for the Yahoo error classification."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.response = type("Response", (), {"status_code": status})()
+
+
+def _no_close(day: dt.date) -> dt.datetime:
+    raise NotImplementedError("a Yahoo reader of something other than daily bars has no session close")
+
+
 class YFinanceSource(UsSource):
     """Daily bars (v8 chart), top holdings and profiles (v10 quoteSummary) from Yahoo Finance."""
 
@@ -107,6 +119,31 @@ class YFinanceSource(UsSource):
         self.transport = transport  # a requests transport adapter answering offline (tests)
         self.session: Any = None
         self._yf: Any = None
+
+    @classmethod
+    def plumbing(cls, timeout: float, rate_limit_pause: float = 60.0, http: str = "curl_cffi",
+                 cache_dir: Path | None = None, transport: Any = None) -> YFinanceSource:
+        """The loading (curl_cffi or requests), recording session and error classification alone, for the readers
+        of something other than daily bars (news, options, statements): no publish delay, no session close."""
+        return cls(timeout, dt.timedelta(0), _no_close, rate_limit_pause, http, cache_dir, transport)
+
+    def checked(self, call: Callable[[], Any], where: str) -> tuple[Any, int | None]:
+        """One yfinance call on a cleared status record: its answer and the last HTTP status. A failure (an
+        exception, Yahoo's "down" page, an error status other than 404 handed back as data) is raised as the
+        pipeline's error kind; a 404 is the caller's to read (no such symbol or nothing for it)."""
+        self.session.statuses.clear()
+        try:
+            answer = call()
+        except (ConfigError, SourceBlockedError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is classified; nothing escapes unnamed
+            if "CURRENTLY DOWN" in str(exc):  # yfinance's YFDataException for Yahoo's "Will be right back" page
+                raise TransientSourceError(f"{where}: Yahoo Finance says it is down") from None
+            raise self._classify(exc, where) from None
+        status = self.session.statuses[-1] if self.session.statuses else None
+        if status is not None and status >= 400 and status != 404:
+            raise self._classify(Answered(status), where)
+        return answer, status
 
     def available_at(self, day: dt.date) -> dt.datetime:
         """Yahoo's daily bar is final a while after the session's close (US_PUBLISH_DELAY_MINUTES)."""

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from lib.config import Settings
 from lib.errors import ConfigError, TransientSourceError
 from lib.log import get_logger
-from lib.markets.krx.quarantine import prior_closes
 from lib.markets.us.market import build_us_chain, us_calendar
 from lib.markets.us.settings import us_settings
 from lib.markets.us.stocks.quarantine import DATASET, screen_bars
@@ -35,7 +34,7 @@ from lib.settings_base import project_path
 from lib.spine.calendar import TradingCalendar
 from lib.spine.chain import Attempt, DayUnavailable, Delivery, Request, SourceChain
 from lib.spine.market import Collector, DayFetch, Fetched, Market
-from lib.storage.dates import from_stored, to_utc_midnight
+from lib.spine.quarantine import prior_closes
 
 if TYPE_CHECKING:
     from lib.spine.leases import Batch
@@ -139,7 +138,7 @@ class StocksCollector(Collector):
             for day in days:
                 yield Fetched(day, PART, problem=failed.problem)
             return
-        counts = stored_per_day(ctx.storage, tickers, days)
+        counts = ctx.storage.bars.count_per_day(tickers, days)
         source = sorted(self.sources_used)[0] if self.sources_used else chain.sources[0].name
         network = next((s.network for s in chain.sources if s.name == source), True)
         for day in days:
@@ -230,19 +229,6 @@ class StocksCollector(Collector):
     def rows(self, data: Any) -> int:
         """A delivered session's data is the number of bars stored for it."""
         return int(data)
-
-
-def stored_per_day(storage: Any, tickers: Sequence[str], days: Sequence[dt.date]) -> dict[dt.date, int]:
-    """How many of the tickers have a stored bar on each of these days (one indexed read per ticker)."""
-    wanted = {to_utc_midnight(d) for d in days}
-    query = {"_id": {"$gte": min(wanted), "$lte": max(wanted)}}
-    counts: dict[dt.date, int] = {}
-    for ticker in tickers:
-        for doc in storage.stock_db[ticker].find(query, {"_id": 1}):
-            if doc["_id"] in wanted:
-                day = from_stored(doc["_id"])
-                counts[day] = counts.get(day, 0) + 1
-    return counts
 
 
 def us_stocks_market(settings: Settings, chain: SourceChain | None = None, **chain_overrides: Any) -> Market:

@@ -56,7 +56,8 @@ class MarketCaps:
         return Counter(self.left_out.values())
 
 
-def _number(value: Any) -> float | None:
+def positive_number(value: Any) -> float | None:
+    """A positive finite float, or None (a missing, non-numeric, zero or negative field)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -77,13 +78,13 @@ def normalise_quote(quote: Any) -> tuple[str | None, dict[str, Any] | str]:
     kind = _text(quote.get("quoteType"))
     if kind is not None and kind.upper() != "EQUITY":
         return ticker, f"not an equity ({kind})"
-    cap = _number(quote.get("marketCap"))
+    cap = positive_number(quote.get("marketCap"))
     if cap is None:
         return ticker, "no market cap"
     currency = (_text(quote.get("currency")) or "USD").upper()
     if currency != "USD":
         return ticker, f"market cap in {currency}, not USD"
-    return ticker, {"market_cap": cap, "shares_outstanding": _number(quote.get("sharesOutstanding")),
+    return ticker, {"market_cap": cap, "shares_outstanding": positive_number(quote.get("sharesOutstanding")),
                     "name": _text(quote.get("longName")) or _text(quote.get("shortName"))}
 
 

@@ -26,23 +26,12 @@ from typing import Any
 
 import pandas as pd
 
-from lib.markets.krx.quarantine import PriorClose
+from lib.spine.quarantine import Held, PriorClose
 from lib.storage.dates import to_utc_midnight
 
 DATASET = "us.stocks"
 RANGE_TOLERANCE = 0.005  # Yahoo's prices are cents; half a percent is rounding, more is a broken bar
 JUMP = 10.0
-
-
-@dataclass(frozen=True)
-class Held:
-    """A bar kept out of the store: the document it would have been, and why."""
-
-    ticker: str
-    day: dt.date
-    market: str
-    bar: dict[str, Any]
-    reason: str
 
 
 @dataclass

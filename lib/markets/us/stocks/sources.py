@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import BadDataError, EmptyAnswerError
-from lib.markets.us.sources import yahoo_symbol
+from lib.markets.us.sources import SessionSpan, yahoo_symbol
 from lib.spine.chain import Request, Source
 
 STOCK_COLUMNS = ("date", "open", "high", "low", "close", "adj_close", "volume", "dividends", "splits")
@@ -39,21 +39,11 @@ class StocksRequest(Request):
 
 
 @dataclass(frozen=True)
-class StocksQuery:
+class StocksQuery(SessionSpan):
     """Daily bars of these tickers from the first session to the last (oldest first)."""
 
     tickers: tuple[str, ...]
     sessions: tuple[dt.date, ...]
-
-    @property
-    def start(self) -> dt.date:
-        """The first session asked for."""
-        return self.sessions[0]
-
-    @property
-    def end(self) -> dt.date:
-        """The last session asked for."""
-        return self.sessions[-1]
 
     def __str__(self) -> str:
         return f"{len(self.tickers)} tickers ({self.tickers[0]}..{self.tickers[-1]}) {self.start}..{self.end}"

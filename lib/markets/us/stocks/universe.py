@@ -220,10 +220,5 @@ def build_universe_source(settings: Any) -> UniverseSource:
     from lib.markets.us.yfinance_source import YFinanceSource
 
     timeout = us.request_timeout_seconds
-    yahoo = YFinanceSource(timeout, dt.timedelta(0), _no_close, us.rate_limit_backoff_seconds, us.yfinance_http,
-                           us.yfinance_cache_dir)
+    yahoo = YFinanceSource.plumbing(timeout, us.rate_limit_backoff_seconds, us.yfinance_http, us.yfinance_cache_dir)
     return LiveUniverseSource(timeout, us.min_request_gap_seconds, yahoo)
-
-
-def _no_close(day: dt.date) -> dt.datetime:
-    raise NotImplementedError("profiles have no session close")

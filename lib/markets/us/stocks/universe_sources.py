@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,7 +33,14 @@ from lib.errors import (
 )
 from lib.log import get_logger
 from lib.markets.us.sources import ProfileQuery
-from lib.markets.us.stocks.market_caps import PAGE_SIZE, MarketCaps, normalise_quote, read_pages, screener_query
+from lib.markets.us.stocks.market_caps import (
+    PAGE_SIZE,
+    MarketCaps,
+    normalise_quote,
+    positive_number,
+    read_pages,
+    screener_query,
+)
 from lib.markets.us.stocks.symbols import NASDAQ_FILE, OTHER_FILE
 from lib.spine.http import http_get
 
@@ -74,21 +80,13 @@ class UniverseSource(Protocol):
         ...
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
 def clean_profile(raw: dict[str, Any]) -> dict[str, Any]:
     """The profile fields with numbers as positive floats (or None) and texts stripped (or None)."""
     out: dict[str, Any] = {}
     for name in PROFILE_FIELDS:
         value = raw.get(name)
         if name in ("shares_outstanding", "market_cap"):
-            out[name] = _number(value)
+            out[name] = positive_number(value)
         else:
             text = "" if value is None else str(value).strip()
             out[name] = (text.upper() if name == "currency" else text) or None

@@ -14,7 +14,7 @@ from lib.context.financials import FLOWS, financials
 from lib.context.items import FINANCIAL_FIELDS
 from lib.context.options import options_summary
 from lib.context.read import of_kind
-from lib.spine.datasets import Registry, registry_of
+from lib.spine.datasets import Dataset, Registry, registry_of
 from lib.storage import Storage
 
 _AMOUNT = "in `currency`; null where the source has none"
@@ -110,7 +110,7 @@ class OptionsSnapshot(BaseModel):
     dropped: OptionsDrops
 
 
-def _of_market(registry: Registry, kind: str, market: str) -> tuple[Any, ...]:
+def _of_market(registry: Registry, kind: str, market: str) -> tuple[Dataset, ...]:
     return tuple(d for d in of_kind(registry, kind) if d.market == market)
 
 

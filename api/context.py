@@ -29,11 +29,12 @@ from api.context_models import (
 )
 from api.deps import NowDep, SettingsDep, StorageDep, read_access
 from api.errors import ApiError, error_responses, not_found
-from api.stocks import TICKER_PATTERN
+from api.stocks import EARLIEST, TICKER_PATTERN
 from api.types import IsoDate
 from lib.config import Settings
 from lib.context import read
 from lib.context.dedup import group_stories
+from lib.context.read import moment_of
 from lib.log import KST
 from lib.spine.datasets import Dataset, Registry
 from lib.spine.registry import registry
@@ -42,7 +43,6 @@ from lib.storage import Storage
 
 router = APIRouter(tags=["context"], dependencies=[Depends(read_access)])
 
-EARLIEST = dt.date(1990, 1, 1)  # no source here reaches further back; earlier dates are a typo
 DISCLOSURE_WINDOW = dt.timedelta(days=365)  # `since` by default: a year of filings before `until`
 MACRO_WINDOW = dt.timedelta(days=730)  # `since` by default for a series' history
 US_TICKER_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,9}$"  # KRX codes (005930) and US symbols (AAPL, BRK-B)
@@ -55,14 +55,6 @@ def _check_days(**days: dt.date | None) -> None:
         if value is not None and value < EARLIEST:
             raise ApiError(422, f"{name}: {value} is before {EARLIEST}; give a date from {EARLIEST} on",
                            [{"loc": ["query", name], "msg": f"before {EARLIEST}", "type": "date_range"}])
-
-
-def moment_of(now: dt.datetime, day: dt.date | None, tz: ZoneInfo) -> dt.datetime:
-    """What the answer is as of: the cutoff of `day` in `tz`, today's when `day` is None or from today on. Today's
-    too, not now: a filing dated today counts as known at the day's end (its source gives a date only), so an
-    answer as of now would hide every filing collected today until midnight; nothing stored is later than now."""
-    today = now.astimezone(tz).date()
-    return read.day_cutoff(today if day is None or day > today else day, tz)
 
 
 def _local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:

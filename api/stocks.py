@@ -11,11 +11,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import StorageDep, read_access
+from api.deps import NowDep, StorageDep, read_access
 from api.errors import ApiError, error_responses, not_found
 from api.markets import LISTED, MarketScope, market_scope, screened_markets
+from api.stock_detail import Fundamentals, OptionsSnapshot, fundamentals, options
+from api.types import IsoDate
 from lib.analysis.cross_section import measure_columns
 from lib.analysis.indicators import INDICATOR_COLUMNS, PRICE_COLUMNS
+from lib.context.read import moment_of
 from lib.storage.dates import from_stored
 from lib.storage.universe import listed_on
 
@@ -38,6 +41,7 @@ SortKey = Literal[("market_cap", "name", "ticker", *PRICE_COLUMNS, *ROW_COLUMNS)
 TICKER_PATTERN = r"^[0-9A-Za-z]{6}$"  # a KRX code (005930, 00088K)
 # a KRX code, or a US symbol in Yahoo's form (AAPL, BRK-B): letters first, a class suffix after a dash or dot
 STOCK_PATTERN = r"^(?:[0-9A-Za-z]{6}|[A-Za-z][A-Za-z0-9]{0,5}(?:[.\-][A-Za-z0-9]{1,2})?)$"
+EARLIEST = dt.date(1990, 1, 1)  # no source here reaches further back; earlier dates are a typo
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "halted")
 
 
@@ -117,6 +121,11 @@ class StockDetail(BaseModel):
                                              "indicators on the series back-adjusted by `corporate_actions`")
     corporate_actions: list[CorporateAction] = Field(
         default_factory=list, description="every corporate action in its stored history, oldest first")
+    fundamentals: Fundamentals | None = Field(None, description="profile, latest quarter and TTM known at the "
+                                                                "cutoff; null for a market without statements "
+                                                                "(KRX) or when nothing is known")
+    options: OptionsSnapshot | None = Field(None, description="the latest options summary known at the cutoff; "
+                                                              "null when none is known")
 
 
 _DOC_FIELDS = ("ticker", "name", "market_cap", "as_of_date", "last_analyzed_date")
@@ -242,17 +251,29 @@ def get_stock(
     storage: StorageDep,
     ticker: Annotated[str, Path(pattern=STOCK_PATTERN,
                                 description="a KRX code (005930) or a US symbol in Yahoo's form (AAPL, BRK-B)")],
+    now: NowDep,
     days: Annotated[int, Query(ge=1, le=500, description="recent trading days to return")] = 30,
     market: Annotated[str | None, Query(
         min_length=1, max_length=20,
         description="the market to look in (krx, us: GET /markets lists them); default: every market, KRX first",
     )] = None,
+    date: Annotated[IsoDate | None, Query(description="what `fundamentals` and `options` knew at this day's end (in "
+                                                      "the stock's market zone) instead of today's, YYYY-MM-DD; the "
+                                                      "bars are the latest either way")] = None,
 ) -> StockDetail:
     """A stock's name, market, currency, market cap, its last `days` bars with that day's indicators, and how far
     its analysis has got. The ticker is looked for in each market's universe (KRX first) unless `market=` names
     one."""
     ticker = ticker.upper()
+    if date is not None and date < EARLIEST:
+        raise ApiError(422, f"date: {date} is before {EARLIEST}; give a date from {EARLIEST} on",
+                       [{"loc": ["query", "date"], "msg": f"before {EARLIEST}", "type": "date_range"}])
     scope, doc = _find(request, storage, ticker, market)
+    cutoff = moment_of(now, date, scope.dataset.tz)
+    datasets = request.app.state.datasets
+    # the watermark items are shared, not the market's scope: read them from the unscoped store
+    known = fundamentals(storage, datasets, scope.name, doc, cutoff)
+    snapshot = options(storage, datasets, scope.name, ticker, cutoff)
     storage, calendar = scope.storage, scope.calendar
     start = None
     if (latest := storage.picks.latest_analysis_day()) is not None:
@@ -285,4 +306,6 @@ def get_stock(
             CorporateAction(**{**a, "date": from_stored(a["date"])})
             for a in storage.corporate_actions.corporate_actions(ticker)
         ],
+        fundamentals=known,
+        options=snapshot,
     )

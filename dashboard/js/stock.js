@@ -1,6 +1,7 @@
 // One stock: candlesticks with volume and overlays, MACD and RSI panes, corporate actions, filings and news
-// (context.js), AI analyses.
+// (context.js), fundamentals and options (detail.js), AI analyses.
 import { filingMarks, loadFilings, loadNews } from "./context.js";
+import { drawDetail } from "./detail.js";
 import { $, COLORS, LWC, api, badge, capBig, chartLibraryMissing, chartOptions, el, fill, koreanName, kst, money, num, pct, setState, signClass, state, writeUrl } from "./common.js";
 
 export async function loadStockList() {
@@ -262,6 +263,7 @@ export async function loadStock(ticker) {
     drawStockHead(detail);
     drawStock(detail);
     drawActions(detail);
+    drawDetail(detail);
     const marks = state.charts.stockMarks;
     const firstDay = detail.rows.length ? detail.rows[0].date : null;
     // OpenDART filings and the AI's analyses are of the first market's (KRX's) stocks

@@ -35,6 +35,8 @@ class Financials:
     annual: list[dict[str, Any]] = field(default_factory=list)
     ttm: dict[str, float | None] = field(default_factory=dict)  # FLOWS over the 4 latest quarters (see module)
     ttm_through: str | None = None  # the period end of the TTM's latest quarter
+    # when each period's value shown became known (naive UTC), by (frequency, period end)
+    known_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -62,15 +64,17 @@ def financials(storage: Storage, ticker: str, cutoff: dt.datetime,
     """The stock's statements known at `cutoff` (aware, or naive UTC): the latest 5 quarters and every annual
     period known, newest first, and the TTM flows of the latest four quarters."""
     by_period: dict[tuple[str, str], dict[str, Any]] = {}
+    known_at: dict[tuple[str, str], dt.datetime] = {}
     for dataset in datasets:
         for item in items_known_at(storage, dataset, cutoff, fields={"ticker": ticker}):
             data = dict(item.data)
             by_period[(data["frequency"], data["period_end"])] = data
+            known_at[(data["frequency"], data["period_end"])] = item.known_at or item.at
     newest = sorted(by_period.values(), key=lambda d: d["period_end"], reverse=True)
     quarterly = [d for d in newest if d["frequency"] == "quarterly"][:QUARTERS_KEPT]
     annual = [d for d in newest if d["frequency"] == "annual"]
     ttm = trailing_twelve_months(quarterly)
-    return Financials(ticker, cutoff, quarterly, annual, ttm, quarterly[0]["period_end"] if ttm else None)
+    return Financials(ticker, cutoff, quarterly, annual, ttm, quarterly[0]["period_end"] if ttm else None, known_at)
 
 
 __all__ = ["FLOWS", "Financials", "financials", "trailing_twelve_months"]

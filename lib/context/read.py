@@ -23,6 +23,14 @@ def day_cutoff(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz) - dt.timedelta(milliseconds=1)
 
 
+def moment_of(now: dt.datetime, day: dt.date | None, tz: ZoneInfo) -> dt.datetime:
+    """What an answer is as of: the cutoff of `day` in `tz`, today's when `day` is None or from today on. Today's
+    too, not now: a filing dated today counts as known at the day's end (its source gives a date only), so an
+    answer as of now would hide every filing collected today until midnight; nothing stored is later than now."""
+    today = now.astimezone(tz).date()
+    return day_cutoff(today if day is None or day > today else day, tz)
+
+
 def of_kind(registry: Registry, kind: str) -> tuple[Dataset, ...]:
     """The registered watermark datasets of a kind ("news": krx.news, us.news, ...)."""
     return tuple(d for d in registry.with_cadence("watermark") if d.kind == kind)

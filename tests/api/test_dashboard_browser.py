@@ -25,10 +25,11 @@ from lib.spine.watermark_page import store_page
 from lib.storage import Storage
 from tests.api.conftest import KEY
 from tests.browser import chromium, live_server, require_browser, screenshot, wait_for
-from tests.conftest import FIXTURES, PANEL, US_SAMPLE, FakeClock
+from tests.conftest import FIXTURES, PANEL, US_SAMPLE, FakeClock, isolated_env
 from tests.helpers import evening, new_york, run_analysis, run_collection, run_etf, run_rebalance
 from tests.llm_fakes import fake_model, reply
 from tests.predictions_data import CONSTANT, FUTURE, leaderboard_row, store_leaderboard
+from tests.us_detail import collected_store
 
 KRX_DAY = dt.date(2025, 6, 16)  # the demo's last KRX day
 US_DAY = dt.date(2025, 9, 12)
@@ -524,3 +525,22 @@ def test_a_corporate_action_is_marked_and_the_bars_before_it_are_adjusted(consol
         assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.TAG_NAME, "main").text)
         screenshot(browser, "dashboard-corporate-action.png")
 
+
+
+def test_a_us_stock_shows_its_fundamentals_table_and_options_line_as_text():
+    require_browser()
+    with isolated_env():
+        storage = collected_store()
+    settings = load_settings(env_file=None, api_keys=KEY, mongodb_uri="mongomock://", us_stocks=True)
+    now = dt.datetime(2025, 10, 1, 3, 0, tzinfo=dt.UTC)  # the 2026 reads are not known yet
+    with live_server(create_app(settings, storage=storage, clock=lambda: now)) as url, chromium() as browser:
+        browser.get(f"{url}/dashboard?ticker=AAPL&market=us")
+        wait_for(browser, LOADED, what="every section of the page loaded")
+        wait_for(browser, "document.querySelector('#fundamentals-table')", what="the fundamentals table")
+        table = browser.find_element(By.ID, "fundamentals-table").text
+        assert "Quarter to 2025-06-30" in table and "TTM" not in table  # three quarters known: no TTM
+        assert "Revenue $94.0 bn" in table  # AAPL's recorded 2025-06-30 quarter: 94,036 m USD
+        line = browser.find_element(By.ID, "options-line").text
+        assert line.startswith("Options, session 2025-09-30") and "strike $255.00" in line, line
+        assert not re.search(r"\b(null|undefined|NaN)\b", browser.find_element(By.ID, "stock-detail").text)
+        screenshot(browser, "dashboard-us-stock-detail.png")

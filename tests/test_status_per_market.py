@@ -122,3 +122,16 @@ def test_a_second_markets_picks_are_alerted_under_its_own_keys(make_settings, mo
     alerts = {d["_id"]: d for d in storage.alerts.alerts.find({"kind": "picks"})}
     assert set(alerts) == {"us_picks:rs_leaders:2025-09-30"}  # KRX has no analysed day: no picks of its own
     assert alerts["us_picks:rs_leaders:2025-09-30"]["title"].startswith("rs_leaders (US stocks (XNYS)): ")
+
+
+def test_a_dataset_its_setting_turns_on_is_expected_without_markets_named(make_settings):
+    from lib.ops.status_markets import expected_jobs
+    from lib.spine.registry import registry
+
+    on, off = make_settings(markets=[], us_stocks=True), make_settings(markets=[], us_stocks=False)
+    # a fresh install: the first dataset's setup, and US stocks' once US_STOCKS=true says this install runs them
+    assert expected_jobs(on, registry(), set()) == {"daily_update", "us_stocks_update"}
+    assert expected_jobs(off, registry(), set()) == {"daily_update"}
+    # an install set up so far for the ETFs only
+    assert expected_jobs(on, registry(), {"etf_pipeline"}) == {"etf_pipeline", "us_stocks_update"}
+    assert expected_jobs(off, registry(), {"etf_pipeline"}) == {"etf_pipeline"}

@@ -77,13 +77,15 @@ def tracked(registry: Registry, settings: Settings, recorded: set[str]) -> list[
 
 def expected_jobs(settings: Settings, registry: Registry, recorded: set[str]) -> set[str]:
     """The day-record jobs of the datasets this install runs: those of the markets MARKETS names, else those set
-    up so far (any day record), else the first registered dataset's (a fresh install's first step)."""
+    up so far (any day record) or else the first registered dataset's (a fresh install's first step), with those
+    a setting turned on (a dataset with an on/off switch that is on: US_STOCKS=true)."""
     sessions = registry.with_cadence("session")
     if settings.markets:
         # a dataset off on this install (US_STOCKS=false) is expected only once it has day records
         return {d.job for d in sessions if d.market in settings.markets
                 and (d.off is None or not d.off(settings) or d.job in recorded)}
-    return recorded or {d.job for d in sessions[:1]}
+    switched_on = {d.job for d in sessions if d.off is not None and not d.off(settings)}
+    return (recorded or {d.job for d in sessions[:1]}) | switched_on
 
 
 def expected_watermarks(settings: Settings, registry: Registry, run: set[str]) -> tuple[Dataset, ...]:

@@ -160,6 +160,27 @@ class DayUnavailable(SourceError):
         return bool(able) and not any(a.network for a in able)
 
 
+class FileSpan:
+    """What a replay source over local files answers about time: every session from `first` to `last` is there at
+    once (midnight of the day in `tz`), none after `last` ever will be. A replay sets `first`, `last` and `tz`."""
+
+    first: dt.date
+    last: dt.date
+    tz: dt.tzinfo
+
+    def available_at(self, day: dt.date) -> dt.datetime | None:
+        """A session in the files is there at once; one after the last file date never will be."""
+        return None if day > self.last else dt.datetime.combine(day, dt.time(0, 0), tzinfo=self.tz)
+
+    def first_day(self) -> dt.date:
+        """The files' first session."""
+        return self.first
+
+    def last_day(self) -> dt.date:
+        """The files' last session."""
+        return self.last
+
+
 @dataclass
 class SourceChain[T]:
     """Fetches a request from the first source that delivers it."""

@@ -6,7 +6,6 @@ answer (the file lacks that day). Rows keep their line in the file, so a bad val
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
 from lib.log import KST
 from lib.markets.krx.source_base import COLUMNS, DailyMarketSource, Query, validate_market_day
+from lib.spine.chain import FileSpan
 from lib.spine.records import MarketDay
 
 REQUIRED = ("date", "ticker", "open", "high", "low", "close", "volume", "market_cap", "market", "name")
@@ -66,11 +66,12 @@ def _dates(column: pd.Series, where: str) -> pd.Series:
     return parsed.dt.date
 
 
-class ReplaySource(DailyMarketSource):
+class ReplaySource(FileSpan, DailyMarketSource):
     """Serves days from a panel; it knows each market's range in the file."""
 
     name = "replay"
     network = False
+    tz = KST  # FileSpan: the files' sessions are there from midnight in the exchange's zone
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -85,19 +86,6 @@ class ReplaySource(DailyMarketSource):
         }
         self.first, self.last = min(self._days), max(self._days)
 
-    def available_at(self, day: dt.date) -> dt.datetime | None:
-        """Everything in the file is available at once; nothing after its last session ever is."""
-        if day > self.last:
-            return None
-        return dt.datetime.combine(day, dt.time(0, 0), tzinfo=KST)
-
-    def first_day(self) -> dt.date:
-        """The file's first session."""
-        return self.first
-
-    def last_day(self) -> dt.date:
-        """The file's last session."""
-        return self.last
 
     def fetch_raw(self, query: Query) -> Any:
         """The file's rows for the day (nothing leaves the process)."""

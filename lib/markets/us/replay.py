@@ -25,6 +25,7 @@ import pandas as pd
 
 from lib.errors import BadDataError, ConfigError, EmptyAnswerError, OutsideRangeError
 from lib.markets.us.sources import BAR_COLUMNS, BarsQuery, HoldingsQuery, ProfileQuery, Query, UsSource, yahoo_symbol
+from lib.spine.chain import FileSpan
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -37,11 +38,12 @@ def _file_ticker(path: Path) -> str:
     return yahoo_symbol(path.stem)
 
 
-class UsReplaySource(UsSource):
+class UsReplaySource(FileSpan, UsSource):
     """Serves bars, holdings and profiles from CSV files; a session is available as soon as it is in the files."""
 
     name = "replay"
     network = False
+    tz = NEW_YORK  # FileSpan: the files' sessions are there from midnight in the exchange's zone
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -98,17 +100,6 @@ class UsReplaySource(UsSource):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"US_REPLAY_DIR: cannot read the dates of {path}: {exc}") from None
 
-    def available_at(self, day: dt.date) -> dt.datetime | None:
-        """A session in the files is there at once; one after the last file date never will be."""
-        return None if day > self.last else dt.datetime.combine(day, dt.time(0, 0), tzinfo=NEW_YORK)
-
-    def first_day(self) -> dt.date:
-        """The first session of the ETF files."""
-        return self.first
-
-    def last_day(self) -> dt.date:
-        """The last session of the ETF files."""
-        return self.last
 
     @cache  # noqa: B019 - one instance per run; the files do not change while it runs
     def _bars(self, ticker: str) -> pd.DataFrame:

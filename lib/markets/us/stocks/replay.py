@@ -16,16 +16,18 @@ import pandas as pd
 from lib.errors import BadDataError, ConfigError, OutsideRangeError
 from lib.markets.us.sources import yahoo_symbol
 from lib.markets.us.stocks.sources import STOCK_COLUMNS, StocksQuery, StocksSource
+from lib.spine.chain import FileSpan
 
 NEW_YORK = ZoneInfo("America/New_York")
 BARS = "bars"
 
 
-class StocksReplaySource(StocksSource):
+class StocksReplaySource(FileSpan, StocksSource):
     """Serves batches of tickers from CSV files; a session is there as soon as it is in the files."""
 
     name = "replay"
     network = False
+    tz = NEW_YORK  # FileSpan: the files' sessions are there from midnight in the exchange's zone
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -66,17 +68,6 @@ class StocksReplaySource(StocksSource):
         out[["dividends", "splits"]] = out[["dividends", "splits"]].fillna(0.0)
         return out.sort_values("date").reset_index(drop=True)
 
-    def available_at(self, day: dt.date) -> dt.datetime | None:
-        """A session in the files is there at once; one after the last file date never will be."""
-        return None if day > self.last else dt.datetime.combine(day, dt.time(0, 0), tzinfo=NEW_YORK)
-
-    def first_day(self) -> dt.date:
-        """The first date of any bars file."""
-        return self.first
-
-    def last_day(self) -> dt.date:
-        """The last date of any bars file."""
-        return self.last
 
     def fetch_raw(self, query: StocksQuery) -> Any:
         """The files' rows of the batch's tickers over the span (nothing leaves the process)."""

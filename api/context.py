@@ -29,7 +29,7 @@ from api.context_models import (
 )
 from api.deps import NowDep, SettingsDep, StorageDep, read_access
 from api.errors import ApiError, error_responses, not_found
-from api.stocks import EARLIEST, TICKER_PATTERN
+from api.stocks import TICKER_PATTERN, check_days
 from api.types import IsoDate
 from lib.config import Settings
 from lib.context import read
@@ -49,12 +49,6 @@ US_TICKER_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,9}$"  # KRX codes (005930) an
 UTC = dt.UTC
 
 
-def _check_days(**days: dt.date | None) -> None:
-    """422 for a date parameter before EARLIEST (a typo; it would also overflow the windows counted back)."""
-    for name, value in days.items():
-        if value is not None and value < EARLIEST:
-            raise ApiError(422, f"{name}: {value} is before {EARLIEST}; give a date from {EARLIEST} on",
-                           [{"loc": ["query", name], "msg": f"before {EARLIEST}", "type": "date_range"}])
 
 
 def _local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
@@ -112,7 +106,7 @@ def stock_disclosures(
     """A KRX stock's filings known by today's end (or `date`'s, KST), newest first, with their remark flags' meaning
     (정 corrected, 철 withdrawn, ...) and the viewer link; 404 for a code outside the universe."""
     ticker = ticker.upper()
-    _check_days(since=since, until=until, date=date)
+    check_days(since=since, until=until, date=date)
     _krx_ticker(storage, ticker)
     kind = read.of_kind(registry(), "disclosures")
     tz = _zone(kind, "krx")
@@ -164,7 +158,7 @@ def stock_news(
     """A stock's news as stories (one per event: the same article through several feeds, or the same headline
     from several publishers, is one story listing every source), newest first; titles, links and snippets only."""
     ticker = ticker.upper()
-    _check_days(date=date)
+    check_days(date=date)
     market = _news_market(storage, ticker)
     kind = read.of_kind(registry(), "news")
     moment = moment_of(now, date, _zone(kind, market))
@@ -194,7 +188,7 @@ def macro(
 ) -> MacroLatest:
     """Each macro series' latest reading known by today's end (or `date`'s, KST): value and unit, the observation's
     date, its change against the previous reading, when it became known, and its source."""
-    _check_days(date=date)
+    check_days(date=date)
     moment = moment_of(now, date, KST)
     readings = [MacroReading(
         series=r.series, key=series_key(r.series), name=r.name, unit=r.unit, frequency=r.frequency, source=r.source,
@@ -234,7 +228,7 @@ def macro_series(
 ) -> MacroHistory:
     """A series' observations known by today's end (or `date`'s, KST), oldest first: each the value current then (a
     later revision is not shown) with when it became known; 404 naming the series stored."""
-    _check_days(since=since, date=date)
+    check_days(since=since, date=date)
     moment = moment_of(now, date, KST)
     first = since or _local_date(moment, KST) - MACRO_WINDOW
     start = dt.datetime.combine(first, dt.time(0), tzinfo=UTC)

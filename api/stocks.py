@@ -42,6 +42,14 @@ TICKER_PATTERN = r"^[0-9A-Za-z]{6}$"  # a KRX code (005930, 00088K)
 # a KRX code, or a US symbol in Yahoo's form (AAPL, BRK-B): letters first, a class suffix after a dash or dot
 STOCK_PATTERN = r"^(?:[0-9A-Za-z]{6}|[A-Za-z][A-Za-z0-9]{0,5}(?:[.\-][A-Za-z0-9]{1,2})?)$"
 EARLIEST = dt.date(1990, 1, 1)  # no source here reaches further back; earlier dates are a typo
+
+def check_days(**days: dt.date | None) -> None:
+    """422 for a date parameter before EARLIEST (a typo; it would also overflow the windows counted back)."""
+    for name, value in days.items():
+        if value is not None and value < EARLIEST:
+            raise ApiError(422, f"{name}: {value} is before {EARLIEST}; give a date from {EARLIEST} on",
+                           [{"loc": ["query", name], "msg": f"before {EARLIEST}", "type": "date_range"}])
+
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "value", "market_cap", "halted")
 
 
@@ -265,9 +273,7 @@ def get_stock(
     its analysis has got. The ticker is looked for in each market's universe (KRX first) unless `market=` names
     one."""
     ticker = ticker.upper()
-    if date is not None and date < EARLIEST:
-        raise ApiError(422, f"date: {date} is before {EARLIEST}; give a date from {EARLIEST} on",
-                       [{"loc": ["query", "date"], "msg": f"before {EARLIEST}", "type": "date_range"}])
+    check_days(date=date)
     scope, doc = _find(request, storage, ticker, market)
     cutoff = moment_of(now, date, scope.dataset.tz)
     datasets = request.app.state.datasets
